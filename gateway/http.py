@@ -1,0 +1,224 @@
+"""The gateway's HTTP entrypoint: API.md's error shape everywhere, body limit, security headers.
+
+`http` is nameko's @http with these additions:
+- every error is JSON `{"error": {code, message, ...}}` for /api paths (an HTML page for the web
+  face), never a stack trace; unknown paths and methods too (the WSGI app below);
+- bodies over 64 KiB answer 413 before the handler runs;
+- every response carries the security headers and an X-Request-ID (the correlation id, which
+  nameko passes on to every RPC and event the request causes);
+- metrics of every request (see gateway/metrics.py).
+"""
+
+import json
+import logging
+import time
+from functools import partial
+
+from eventlet.event import Event
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import RequestEntityTooLarge as WerkzeugTooLarge
+from werkzeug.wrappers import Request, Response
+
+from gateway import metrics
+from services.common import correlation
+from services.common.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    PortalError,
+    ServiceUnavailable,
+)
+from services.common.errors import NotFound as PortalNotFound
+
+log = logging.getLogger("gateway.http")
+
+MAX_BODY = 64 * 1024
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+GENERIC_MESSAGE = "Ocurrió un error inesperado. Intente nuevamente."
+
+
+def json_response(data, status=200, headers=None):
+    return Response(
+        json.dumps(data, ensure_ascii=False, default=str),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
+    )
+
+
+def error_payload(exc):
+    if isinstance(exc, PortalError):
+        return exc.status, {"error": exc.to_dict()}
+    return 500, {"error": {"code": "internal_error", "message": GENERIC_MESSAGE}}
+
+
+def wants_json(request):
+    path = request.path
+    return path.startswith("/api/") or path in ("/health", "/metrics")
+
+
+def error_response(request, exc):
+    """The response for an exception: JSON for the API, a Spanish page for the web face."""
+    status, payload = error_payload(exc)
+    headers = {}
+    if status == 429 and isinstance(exc, PortalError) and exc.extra.get("retry_after"):
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    if wants_json(request) or request is None:
+        return json_response(payload, status, headers)
+    from gateway.web.render import render_error_page
+
+    return render_error_page(request, status, payload["error"], headers)
+
+
+def finish_response(request, response, started, route):
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    if request.scheme == "https":
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+        )
+    if wants_json(request):
+        response.headers.setdefault("Cache-Control", "no-store")
+    cid = correlation.current()
+    if cid:
+        response.headers["X-Request-ID"] = cid
+    elapsed = time.perf_counter() - started
+    metrics.observe_request(request.method, route, response.status_code, elapsed)
+    log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(elapsed * 1000, 2),
+        },
+    )
+    return response
+
+
+def _incoming_correlation(request):
+    given = request.headers.get("X-Request-ID", "")
+    if given and len(given) <= 64 and all(c.isalnum() or c in "-_." for c in given):
+        return given
+    return correlation.new()
+
+
+class PortalWsgiApp(WsgiApp):
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        started = time.perf_counter()
+        correlation.set_current(_incoming_correlation(request))
+        adapter = self.url_map.bind_to_environ(environ)
+        route = "unmatched"
+        try:
+            provider, values = adapter.match()
+            route = provider.url
+            request.path_values = values
+            response = provider.handle_request(request)
+        except NotFound:
+            request.shallow = False
+            response = error_response(request, PortalNotFound("La dirección solicitada no existe."))
+        except MethodNotAllowed:
+            request.shallow = False
+            response = error_response(
+                request, PortalError("Método no permitido para esta dirección.")
+            )
+            response.status_code = 405
+            if wants_json(request):
+                response.set_data(
+                    json.dumps(
+                        {
+                            "error": {
+                                "code": "method_not_allowed",
+                                "message": "Método no permitido para esta dirección.",
+                            }
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+        except HTTPException as exc:
+            request.shallow = False
+            response = error_response(request, BadRequest(exc.description or None))
+            response.status_code = exc.code or 400
+        response = finish_response(request, response, started, route)
+        correlation.set_current(None)
+        return response(environ, start_response)
+
+
+class PortalWebServer(WebServer):
+    def get_wsgi_app(self):
+        return PortalWsgiApp(self)
+
+    def context_data_from_headers(self, request):
+        return {correlation.CONTEXT_KEY: correlation.current()}
+
+
+class PortalHttp(HttpRequestHandler):
+    server = PortalWebServer()
+
+    def handle_request(self, request):
+        request.shallow = False
+        request.max_content_length = MAX_BODY
+        try:
+            if request.content_length is not None and request.content_length > MAX_BODY:
+                raise PayloadTooLarge()
+            try:
+                request.get_data(cache=True)
+            except WerkzeugTooLarge:
+                raise PayloadTooLarge() from None
+            context_data = self.server.context_data_from_headers(request)
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            event = Event()
+            self.container.spawn_worker(
+                self,
+                args,
+                kwargs,
+                context_data=context_data,
+                handle_result=partial(self.handle_result, event),
+            )
+            result = event.wait()
+            return self.response_from_result(result)
+        except Exception as exc:  # noqa: BLE001  every failure becomes API.md's error shape
+            return self.response_from_exception(exc, request)
+
+    def response_from_exception(self, exc, request=None):
+        if not isinstance(exc, PortalError):
+            if isinstance(exc, ConnectionError | OSError):
+                exc = ServiceUnavailable()
+            else:
+                log.error("unexpected error: %r", exc, exc_info=exc)
+        return error_response(request, exc)
+
+
+http = PortalHttp.decorator
+
+
+def read_json(request):
+    """The body as a JSON object, or a 400 in Spanish."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise BadRequest("El cuerpo de la solicitud debe ser un objeto JSON.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("El cuerpo de la solicitud no es JSON válido.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("El cuerpo de la solicitud debe ser un objeto JSON.")
+    return data

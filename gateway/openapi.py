@@ -1,0 +1,120 @@
+"""OpenAPI 3 document of the JSON API, generated from the marshmallow schemas.
+
+Each API handler is decorated with `@documented(...)`, naming its request and response schemas;
+`build_spec()` walks those records with apispec's marshmallow plugin.
+"""
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields
+
+_OPERATIONS = []
+
+ERROR_CODES = {
+    "400": "Solicitud mal formada",
+    "401": "No autenticado",
+    "403": "Debe cambiar la contraseña",
+    "404": "No encontrado",
+    "409": "Conflicto",
+    "413": "Cuerpo demasiado grande",
+    "422": "Datos inválidos",
+    "423": "Usuario bloqueado",
+    "429": "Demasiados intentos",
+    "503": "Servicio no disponible",
+}
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(
+        data_key="fields", keys=fields.String(), values=fields.List(fields.String())
+    )
+    retry_after = fields.Integer()
+    service = fields.String()
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+def documented(
+    path,
+    method,
+    summary,
+    *,
+    request=None,
+    response=None,
+    status=200,
+    errors=(),
+    auth=True,
+    tags=(),
+    params=(),
+    content_type="application/json",
+):
+    """Record an API operation for the OpenAPI document (the handler is returned unchanged)."""
+
+    def decorate(fn):
+        _OPERATIONS.append(
+            dict(
+                path=path,
+                method=method.lower(),
+                summary=summary,
+                request=request,
+                response=response,
+                status=status,
+                errors=errors,
+                auth=auth,
+                tags=tags,
+                params=params,
+                content_type=content_type,
+                doc=(fn.__doc__ or "").strip(),
+            )
+        )
+        return fn
+
+    return decorate
+
+
+def build_spec():
+    spec = APISpec(
+        title="Portal en línea — API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        info={"description": "API JSON del portal en línea de la cooperativa (API.md)."},
+        plugins=[MarshmallowPlugin()],
+    )
+    spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    paths = {}
+    for op in _OPERATIONS:
+        operation = {"summary": op["summary"], "tags": list(op["tags"]), "responses": {}}
+        if op["doc"]:
+            operation["description"] = op["doc"]
+        if op["auth"]:
+            operation["security"] = [{"bearer": []}]
+        if op["params"]:
+            operation["parameters"] = list(op["params"])
+        if op["request"] is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": op["request"]}},
+            }
+        ok = {"description": "Correcto"}
+        if op["response"] is not None:
+            ok["content"] = {op["content_type"]: {"schema": op["response"]}}
+        elif op["content_type"] == "application/pdf":
+            ok["content"] = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+        operation["responses"][str(op["status"])] = ok
+        codes = set(op["errors"]) | ({"401"} if op["auth"] else set())
+        if op["request"] is not None:
+            codes |= {"400", "413", "422"}
+        for code in sorted(codes):
+            operation["responses"][code] = {
+                "description": ERROR_CODES.get(code, "Error"),
+                "content": {"application/json": {"schema": "Error"}},
+            }
+        paths.setdefault(op["path"], {})[op["method"]] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

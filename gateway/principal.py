@@ -1,0 +1,59 @@
+"""The one authentication step every member-scoped page and API call goes through.
+
+It reads the session token (Bearer header for the API, the HttpOnly cookie for pages), asks the
+auth service over RPC, and yields the session's member. Nothing member-scoped ever takes a member
+number from the client: handlers use `principal.member_number` only.
+"""
+
+from dataclasses import dataclass
+
+from services.common.errors import PasswordChangeRequired, Unauthenticated
+
+SESSION_COOKIE = "portal_session"
+
+
+@dataclass(frozen=True)
+class Principal:
+    token: str
+    username: str
+    member_number: str
+    display_name: str
+    must_change_password: bool
+    session_id: str
+
+
+def token_from(request):
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    if not request.path.startswith("/api/"):
+        return request.cookies.get(SESSION_COOKIE) or None
+    return None
+
+
+class AuthenticationMixin:
+    """Used by GatewayService: `self.require_member(request)`."""
+
+    def require_member(self, request, allow_password_change=False):
+        token = token_from(request)
+        if not token or len(token) > 200:
+            raise Unauthenticated()
+        info = self.auth_rpc.authenticate(token)
+        principal = Principal(
+            token=token,
+            username=info["username"],
+            member_number=info["member_number"],
+            display_name=info.get("display_name") or info["username"],
+            must_change_password=bool(info.get("must_change_password")),
+            session_id=info.get("session_id", ""),
+        )
+        if principal.must_change_password and not allow_password_change:
+            raise PasswordChangeRequired()
+        return principal
+
+    def optional_member(self, request):
+        """The member when the request carries a valid session, else None (public pages)."""
+        try:
+            return self.require_member(request, allow_password_change=True)
+        except Unauthenticated:
+            return None

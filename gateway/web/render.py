@@ -1,0 +1,104 @@
+"""jinja2 pages: Spanish (es-EC), money as `$ 1.234,50`, dates dd/mm/aaaa, CSRF on every form."""
+
+import hmac
+import secrets
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from babel.numbers import format_decimal
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.wrappers import Response
+
+from services.common.config import env
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+CSRF_COOKIE = "portal_csrf"
+CSRF_FIELD = "csrf_token"
+COOPERATIVE_NAME = env("COOPERATIVE_NAME", "Cooperativa de Ahorro y Crédito Andina")
+
+
+def money(value):
+    if value is None or value == "":
+        return ""
+    return "$ " + format_decimal(Decimal(str(value)), format="#,##0.00", locale="es_EC")
+
+
+def number(value, places=2):
+    if value is None or value == "":
+        return ""
+    pattern = "#,##0." + "0" * places if places else "#,##0"
+    return format_decimal(Decimal(str(value)), format=pattern, locale="es_EC")
+
+
+def fecha(value):
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = (
+            datetime.fromisoformat(value.replace("Z", ""))
+            if "T" in value
+            else date.fromisoformat(value)
+        )
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    return value.strftime("%d/%m/%Y")
+
+
+def percent(value):
+    return "" if value in (None, "") else f"{number(value)} %"
+
+
+environment = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(["html", "xml"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters.update(money=money, number=number, fecha=fecha, percent=percent)
+environment.globals.update(cooperative_name=COOPERATIVE_NAME, csrf_field=CSRF_FIELD)
+
+
+def csrf_token(request):
+    """The CSRF token of this browser (double-submit cookie); made when missing."""
+    token = getattr(request, "_csrf_token", None) or request.cookies.get(CSRF_COOKIE)
+    if not token or len(token) != 43:
+        token = secrets.token_urlsafe(32)
+    request._csrf_token = token
+    return token
+
+
+def csrf_valid(request):
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.form.get(CSRF_FIELD, "")
+    return bool(cookie) and hmac.compare_digest(cookie, sent)
+
+
+def render(request, template, status=200, principal=None, headers=None, **context):
+    token = csrf_token(request)
+    html = environment.get_template(template).render(
+        request=request, principal=principal, csrf_token=token, today=date.today(), **context
+    )
+    response = Response(html, status=status, headers=headers, mimetype="text/html")
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="Lax",
+            path="/",
+            secure=request.scheme == "https",
+        )
+    return response
+
+
+def redirect(location, status=303):
+    return Response("", status=status, headers={"Location": location})
+
+
+def render_error_page(request, status, error, headers=None):
+    if status == 401:
+        return redirect("/login")
+    if status == 403 and error.get("code") == "password_change_required":
+        return redirect("/opciones/cambiar-contrasena")
+    return render(request, "error.html", status=status, headers=headers, error=error)

@@ -1,0 +1,58 @@
+"""Run one service (or the gateway) as its own process: `python -m scripts.run_service accounts`."""
+
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402  must precede every other import
+
+import importlib  # noqa: E402
+import logging.config  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from nameko.runners import ServiceRunner  # noqa: E402
+
+from scripts.preflight import broker_problem  # noqa: E402
+from services.common import config  # noqa: E402
+
+SERVICE_CLASSES = {
+    "gateway": "gateway.service:GatewayService",
+    "auth": "services.auth.service:AuthService",
+    "accounts": "services.accounts.service:AccountsService",
+    "credit": "services.credit.service:CreditService",
+    "deposit": "services.deposit.service:DepositService",
+    "reports": "services.reports.service:ReportsService",
+    "notifications": "services.notifications.service:NotificationsService",
+    "audit": "services.audit.service:AuditService",
+}
+
+
+def service_class(name):
+    module, cls = SERVICE_CLASSES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def main(name):
+    cfg = config.nameko_config(name)
+    logging.config.dictConfig(cfg["LOGGING"])
+    problem = broker_problem(cfg["AMQP_URI"])
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(2)
+    runner = ServiceRunner(cfg)
+    runner.add_service(service_class(name))
+
+    def shutdown(signum, frame):
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    logging.getLogger("portal").info("%s started", name, extra={"service": name})
+    try:
+        runner.wait()
+    except KeyboardInterrupt:
+        runner.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

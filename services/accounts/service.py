@@ -1,0 +1,165 @@
+"""accounts: the member record (ficha del socio), savings accounts and their movements."""
+
+from datetime import date
+
+from services.accounts import domain, store
+from services.accounts.models import outbox
+from services.accounts.schemas import (
+    AccountSchema,
+    MemberSchema,
+    MovementPostedEventSchema,
+    PostMovementSchema,
+    StatementQuerySchema,
+    StatementSchema,
+    VerifyMemberSchema,
+)
+from services.common.correlation import Tracker
+from services.common.db import Database
+from services.common.entrypoints import rpc
+from services.common.errors import NotFound, ValidationError
+from services.common.events import EventOutbox
+from services.common.schemas import load_or_raise
+
+ACCOUNT_NOT_FOUND = "La cuenta no existe."
+
+
+def member_dict(member):
+    data = {
+        "member_number": member.member_number,
+        "identification_masked": domain.mask_identification(member.identification),
+        "given_names": member.given_names,
+        "surnames": member.surnames,
+        "display_name": domain.display_name(member.given_names, member.surnames),
+        "email": member.email,
+        "email_masked": domain.mask_email(member.email),
+        "phone": member.phone,
+        "joined_on": member.joined_on,
+        "status": member.status,
+    }
+    return MemberSchema().dump(data)
+
+
+class AccountsService:
+    name = "accounts"
+
+    db = Database("accounts")
+    events = EventOutbox("accounts", outbox)
+    tracker = Tracker()
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def verify_member(self, member_number, identification, first_name, last_name, email):
+        """Yes/no: does this data match one member record? Never says which field failed."""
+        data = load_or_raise(
+            VerifyMemberSchema(),
+            {
+                "member_number": member_number,
+                "identification": identification,
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": email,
+            },
+        )
+        member = store.get_member(self.db, data["member_number"].strip())
+        record = member and domain.MemberRecord(
+            member.member_number,
+            member.identification,
+            member.given_names,
+            member.surnames,
+            member.email,
+        )
+        return {"match": domain.registration_matches(record, **data)}
+
+    @rpc
+    def get_member(self, member_number):
+        member = store.get_member(self.db, member_number)
+        if member is None:
+            raise NotFound("El socio no existe.")
+        return member_dict(member)
+
+    @rpc
+    def list_accounts(self, member_number):
+        return AccountSchema(many=True).dump(store.list_accounts(self.db, member_number))
+
+    @rpc
+    def get_statement(
+        self, member_number, account_number, date_from, date_to, page=1, page_size=100, today=None
+    ):
+        query = load_or_raise(
+            StatementQuerySchema(),
+            {
+                "from": date_from,
+                "to": date_to,
+                "page": page,
+                "page_size": page_size,
+            },
+        )
+        account = store.member_account(self.db, member_number, account_number)
+        if account is None:
+            raise NotFound(ACCOUNT_NOT_FOUND)
+        today = date.fromisoformat(today) if today else date.today()
+        errors = domain.statement_range_errors(query["from_"], query["to"], today)
+        if errors:
+            raise ValidationError(fields=errors)
+        result = store.statement(
+            self.db, account, query["from_"], query["to"], query["page"], query["page_size"]
+        )
+        return StatementSchema().dump(result)
+
+    @rpc
+    def post_movement(
+        self, account_number, date, description, reference=None, debit=None, credit=None
+    ):
+        """Post a movement (from the core banking system) and emit `movement_posted`."""
+        data = load_or_raise(
+            PostMovementSchema(),
+            {
+                "account_number": account_number,
+                "date": date,
+                "description": description,
+                "reference": reference,
+                "debit": debit,
+                "credit": credit,
+            },
+        )
+        if bool(data["debit"]) == bool(data["credit"]):
+            raise ValidationError(fields={"debit": ["Indique un débito o un crédito, no ambos."]})
+        account = self.db.get(store.SavingsAccount, data["account_number"])
+        if account is None:
+            raise NotFound(ACCOUNT_NOT_FOUND)
+        try:
+            movement = store.post_movement(
+                self.db,
+                account,
+                data["date"],
+                data["description"],
+                data["reference"],
+                data["debit"],
+                data["credit"],
+            )
+        except ValueError as exc:
+            message = (
+                "Fondos insuficientes."
+                if "insufficient" in str(exc)
+                else "La fecha es anterior al último movimiento."
+            )
+            raise ValidationError(
+                fields={"debit" if "insufficient" in str(exc) else "date": [message]}
+            ) from None
+        event = MovementPostedEventSchema().dump(
+            {
+                "account_number": account.account_number,
+                "member_number": account.member_number,
+                "date": movement.date,
+                "description": movement.description,
+                "reference": movement.reference,
+                "debit": movement.debit,
+                "credit": movement.credit,
+                "balance": movement.balance,
+            }
+        )
+        self.events.emit("movement_posted", event)
+        return event

@@ -1,0 +1,111 @@
+"""Queries of the accounts service (the persistence adapter between service.py and the tables)."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, func, select
+
+from services.accounts import domain
+from services.accounts.models import Member, Movement, SavingsAccount
+
+ZERO = Decimal("0.00")
+
+
+def get_member(session, member_number):
+    return session.get(Member, member_number)
+
+
+def list_accounts(session, member_number):
+    return session.scalars(
+        select(SavingsAccount)
+        .where(SavingsAccount.member_number == member_number)
+        .order_by(SavingsAccount.account_number)
+    ).all()
+
+
+def member_account(session, member_number, account_number):
+    """The account when it belongs to the member; None otherwise (never another member's)."""
+    account = session.get(SavingsAccount, account_number)
+    if account is None or account.member_number != member_number:
+        return None
+    return account
+
+
+def statement(session, account, date_from, date_to, page, page_size):
+    """Opening/closing balances and totals over the whole range, plus one page of movements.
+
+    Every query is an index range on (account_number, date, seq).
+    """
+    in_range = and_(
+        Movement.account_number == account.account_number,
+        Movement.date >= date_from,
+        Movement.date <= date_to,
+    )
+    before = session.execute(
+        select(Movement.balance)
+        .where(Movement.account_number == account.account_number, Movement.date < date_from)
+        .order_by(Movement.date.desc(), Movement.seq.desc())
+        .limit(1)
+    ).scalar()
+    opening = before if before is not None else ZERO
+
+    count, debits, credits = session.execute(
+        select(func.count(Movement.id), func.sum(Movement.debit), func.sum(Movement.credit)).where(
+            in_range
+        )
+    ).one()
+    debits = debits if debits is not None else ZERO
+    credits = credits if credits is not None else ZERO
+
+    rows = session.scalars(
+        select(Movement)
+        .where(in_range)
+        .order_by(Movement.date, Movement.seq)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return {
+        "account_number": account.account_number,
+        "product_name": account.product_name,
+        "from_": date_from,
+        "to": date_to,
+        "opening_balance": opening,
+        "closing_balance": domain.closing_balance(opening, credits, debits),
+        "total_debits": debits,
+        "total_credits": credits,
+        "movements": rows,
+        "page": page,
+        "page_size": page_size,
+        "total_movements": count,
+        "total_pages": domain.page_count(count, page_size),
+    }
+
+
+def post_movement(session, account, day, description, reference, debit, credit):
+    """Append a movement at the end of the account's history and update its balances."""
+    last = session.execute(
+        select(Movement.date)
+        .where(Movement.account_number == account.account_number)
+        .order_by(Movement.date.desc(), Movement.seq.desc())
+        .limit(1)
+    ).scalar()
+    if last is not None and day < last:
+        raise ValueError("back-dated movement")
+    new_balance = domain.apply_movement(account.balance, debit, credit)
+    account.last_seq = (account.last_seq or 0) + 1
+    movement = Movement(
+        account_number=account.account_number,
+        seq=account.last_seq,
+        date=day,
+        posted_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        description=description,
+        reference=reference,
+        debit=debit or ZERO,
+        credit=credit or ZERO,
+        balance=new_balance,
+    )
+    account.available_balance = account.available_balance + (new_balance - account.balance)
+    account.balance = new_balance
+    session.add(movement)
+    session.flush()
+    return movement

@@ -1,0 +1,95 @@
+"""Configuration from environment variables, with defaults for the embedded setup.
+
+Every knob of the portal is read here so a reader finds them in one place (the README's
+configuration table mirrors this file).
+"""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def var_dir():
+    """Where the embedded default keeps its files (SQLite databases, mail, caches)."""
+    return Path(os.environ.get("PORTAL_VAR_DIR") or PROJECT_ROOT / "var")
+
+
+SERVICES = ("auth", "accounts", "credit", "deposit", "reports", "notifications", "audit")
+DB_SERVICES = ("auth", "accounts", "credit", "deposit", "notifications", "audit")
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_int(name, default):
+    return int(env(name, default))
+
+
+def env_float(name, default):
+    return float(env(name, default))
+
+
+def env_bool(name, default):
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on", "si", "sí")
+
+
+def amqp_uri():
+    return env("AMQP_URI", DEFAULT_AMQP_URI)
+
+
+def database_url(service):
+    """`<SERVICE>_DATABASE_URL`, else one SQLite file per service under var/."""
+    url = env(f"{service.upper()}_DATABASE_URL")
+    if url:
+        return url
+    directory = var_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / (service + '.db')}"
+
+
+def rpc_timeout():
+    """Deadline (seconds) of every RPC between services."""
+    return env_float("RPC_TIMEOUT", 5.0)
+
+
+def nameko_config(service=None):
+    """The dict nameko containers are started with."""
+    config = {
+        "AMQP_URI": amqp_uri(),
+        "WEB_SERVER_ADDRESS": env("GATEWAY_ADDRESS", "127.0.0.1:8000"),
+        "serializer": "json",
+        "max_workers": env_int("MAX_WORKERS", 10),
+        "PREFETCH_COUNT": env_int("PREFETCH_COUNT", 10),
+        "HEARTBEAT": env_int("AMQP_HEARTBEAT", 30),
+        "RPC_TIMEOUT": rpc_timeout(),
+        "LOGGING": logging_config(),
+    }
+    for name in DB_SERVICES:
+        config[f"{name.upper()}_DATABASE_URL"] = database_url(name)
+    return config
+
+
+def logging_config():
+    level = env("LOG_LEVEL", "INFO")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "services.common.logs.JsonFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "root": {"level": level, "handlers": ["console"]},
+        "loggers": {
+            "nameko": {"level": "WARNING"},
+            "kombu": {"level": "WARNING"},
+            "amqp": {"level": "WARNING"},
+            "weasyprint": {"level": "ERROR"},
+            "fontTools": {"level": "ERROR"},
+        },
+    }

@@ -1,0 +1,35 @@
+"""Correlation id of the request being handled, carried in nameko's worker context data.
+
+The gateway starts one per HTTP request (or takes X-Request-ID); nameko propagates context data
+to every RPC it makes, and the outbox stores it with each event so consumers log it too.
+"""
+
+import uuid
+
+import eventlet.corolocal
+from nameko.extensions import DependencyProvider
+
+CONTEXT_KEY = "correlation_id"
+_local = eventlet.corolocal.local()
+
+
+def new():
+    return uuid.uuid4().hex
+
+
+def current():
+    return getattr(_local, "value", None)
+
+
+def set_current(value):
+    _local.value = value
+
+
+class Tracker(DependencyProvider):
+    """Makes the worker's correlation id current for logs and the outbox."""
+
+    def worker_setup(self, worker_ctx):
+        set_current(worker_ctx.data.get(CONTEXT_KEY))
+
+    def worker_teardown(self, worker_ctx):
+        set_current(None)

@@ -1,0 +1,160 @@
+"""SQLAlchemy 2 for nameko: one engine per database URL, one session per worker.
+
+`Database` is a nameko DependencyProvider: the worker gets a session that commits when the worker
+succeeds and rolls back when it raises. Outside nameko (loader, migrations, tests) use
+`engine_for(url)` and `session_scope(url)`.
+"""
+
+import threading
+from contextlib import contextmanager
+from decimal import ROUND_HALF_UP, Decimal
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import BigInteger, TypeDecorator, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common import config
+
+_engines = {}
+_lock = threading.Lock()
+
+
+def normalize_url(url):
+    # psycopg2 is the driver we pin (and make cooperative under eventlet with psycogreen)
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
+def engine_for(url):
+    url = normalize_url(url)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _create_engine(url):
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            # WAL lets readers go on while one writer commits; foreign keys are off by default.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    _green_psycopg2()
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _green_psycopg2():
+    """Under eventlet, let a PostgreSQL query yield to other greenthreads instead of blocking."""
+    import socket
+
+    import eventlet.patcher
+
+    if eventlet.patcher.is_monkey_patched(socket):
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+
+
+def dispose_all():
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(url):
+    session = Session(bind=engine_for(url), expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+class Database(DependencyProvider):
+    """`db = Database("accounts")` gives each worker a Session on ACCOUNTS_DATABASE_URL."""
+
+    def __init__(self, service):
+        self.service = service
+        self.sessions = {}
+
+    @property
+    def url(self):
+        key = f"{self.service.upper()}_DATABASE_URL"
+        return self.container.config.get(key) or config.database_url(self.service)
+
+    def setup(self):
+        self.engine = engine_for(self.url)
+        self.Session = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def get_dependency_session(self, worker_ctx):
+        """The worker's session (created on first use); other providers share it."""
+        session = self.sessions.get(worker_ctx)
+        if session is None:
+            session = self.Session()
+            self.sessions[worker_ctx] = session
+        return session
+
+    def get_dependency(self, worker_ctx):
+        return self.get_dependency_session(worker_ctx)
+
+    def finish(self, worker_ctx, success):
+        """Commit (or roll back) the worker's session; the entrypoints call this before replying."""
+        session = self.sessions.get(worker_ctx)
+        if session is None:
+            return
+        if not success:
+            session.rollback()
+            return
+        try:
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        for callback in session.info.pop("after_commit", []):
+            callback()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        # Entrypoints that did not commit already (plain nameko ones) still get commit/rollback.
+        self.finish(worker_ctx, success=exc_info is None)
+
+    def worker_teardown(self, worker_ctx):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+
+class Cents(TypeDecorator):
+    """Money column: Decimal in Python, whole cents (BIGINT) in every database.
+
+    Exact on SQLite too (its NUMERIC is a float), and SUM() stays exact.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return int((Decimal(value) * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))

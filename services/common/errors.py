@@ -1,0 +1,110 @@
+"""Errors that cross service boundaries.
+
+Each is registered with nameko's `deserialize_to_instance`, so a remote raise arrives at the caller
+as the same type with the same arguments; the gateway maps them to API.md's status codes.
+"""
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class PortalError(Exception):
+    status = 500
+    code = "internal_error"
+    default_message = "Ocurrió un error inesperado. Intente nuevamente."
+
+    def __init__(self, message=None, **extra):
+        self.message = message or self.default_message
+        self.extra = extra
+        super().__init__(self.message, extra)
+
+    def to_dict(self):
+        body = {"code": self.code, "message": self.message}
+        body.update({k: v for k, v in self.extra.items() if v is not None})
+        return body
+
+    def __str__(self):
+        return self.message
+
+
+def _portal_error(cls):
+    # nameko rebuilds remote exceptions by calling cls(*exc_args): keep (message, extra) round-trip.
+    original_init = cls.__init__
+
+    def __init__(self, message=None, extra=None, **kwargs):
+        if isinstance(extra, dict):
+            kwargs = {**extra, **kwargs}
+        original_init(self, message, **kwargs)
+
+    cls.__init__ = __init__
+    return deserialize_to_instance(cls)
+
+
+@_portal_error
+class BadRequest(PortalError):
+    status, code = 400, "bad_request"
+    default_message = "La solicitud no es válida."
+
+
+@_portal_error
+class Unauthenticated(PortalError):
+    status, code = 401, "unauthenticated"
+    default_message = "Su sesión no es válida o ha expirado. Ingrese nuevamente."
+
+
+@_portal_error
+class PasswordChangeRequired(PortalError):
+    status, code = 403, "password_change_required"
+    default_message = "Debe cambiar su contraseña temporal antes de continuar."
+
+
+@_portal_error
+class NotFound(PortalError):
+    status, code = 404, "not_found"
+    default_message = "No se encontró lo solicitado."
+
+
+@_portal_error
+class Conflict(PortalError):
+    status, code = 409, "conflict"
+    default_message = "La operación entra en conflicto con datos existentes."
+
+
+@_portal_error
+class PayloadTooLarge(PortalError):
+    status, code = 413, "payload_too_large"
+    default_message = "La solicitud es demasiado grande."
+
+
+@_portal_error
+class ValidationError(PortalError):
+    status, code = 422, "validation_error"
+    default_message = "Revise los datos ingresados."
+
+    def __init__(self, message=None, fields=None, **extra):
+        super().__init__(message, fields=fields or {}, **extra)
+
+    @property
+    def fields(self):
+        return self.extra.get("fields", {})
+
+
+@_portal_error
+class Locked(PortalError):
+    status, code = 423, "locked"
+    default_message = "Su usuario está bloqueado temporalmente por intentos fallidos."
+
+
+@_portal_error
+class RateLimited(PortalError):
+    status, code = 429, "rate_limited"
+    default_message = "Demasiados intentos. Espere un momento e intente nuevamente."
+
+
+@_portal_error
+class ServiceUnavailable(PortalError):
+    status, code = 503, "service_unavailable"
+    default_message = "El servicio no está disponible en este momento. Intente más tarde."
+
+
+def field_error(field, message):
+    return ValidationError(fields={field: [message]})

@@ -1,0 +1,301 @@
+"""Events through a transactional outbox, and idempotent consumption.
+
+Emitting writes the event row in the *same* database transaction as the state change. A relay in
+the emitting service publishes pending rows, in order, with publisher confirms, and marks them
+sent; a crash or a broker outage between the two only delays publication, it never loses it.
+Delivery is at-least-once, so every consumer claims `event_id` in its own transaction (`Inbox`).
+"""
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import eventlet
+from kombu import Connection, Exchange, Producer
+from nameko.extensions import DependencyProvider
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from services.common import correlation
+from services.common.db import Database, engine_for
+
+log = logging.getLogger(__name__)
+
+ENVELOPE_VERSION = 1
+
+
+def utcnow():
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def iso_utc(moment):
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def outbox_table(metadata):
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(80), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("correlation_id", String(64)),
+        Column("created_at", DateTime, nullable=False),
+        Column("published_at", DateTime, index=True),
+    )
+
+
+def processed_events_table(metadata):
+    return Table(
+        "processed_events",
+        metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("consumer", String(120), primary_key=True),
+        Column("processed_at", DateTime, nullable=False),
+    )
+
+
+def envelope(source, event_type, data, version=ENVELOPE_VERSION):
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "source": source,
+        "occurred_at": iso_utc(utcnow()),
+        "version": version,
+        "data": data,
+    }
+
+
+def exchange_for(source):
+    # Same declaration as nameko's own event exchanges, so both can publish and bind to it.
+    return Exchange(f"{source}.events", type="topic", durable=True, auto_delete=False)
+
+
+class Emitter:
+    def __init__(self, provider, session):
+        self._provider = provider
+        self._session = session
+
+    def emit(self, event_type, data, version=ENVELOPE_VERSION):
+        """Queue an event in the current transaction; it is published after the commit."""
+        event = envelope(self._provider.source, event_type, data, version)
+        self._session.execute(
+            insert(self._provider.table).values(
+                event_id=event["event_id"],
+                event_type=event_type,
+                payload=json.dumps(event, ensure_ascii=False),
+                correlation_id=correlation.current(),
+                created_at=utcnow(),
+            )
+        )
+        callbacks = self._session.info.setdefault("after_commit", [])
+        if self._provider.wake not in callbacks:
+            callbacks.append(self._provider.wake)
+        return event
+
+
+class EventOutbox(DependencyProvider):
+    """`events = EventOutbox("auth", outbox_table)`; in a worker: `self.events.emit(type, data)`.
+
+    Uses the session of the service's `Database` dependency, so the event commits with the change.
+    """
+
+    poll_interval = 1.0
+
+    def __init__(self, source, table):
+        self.source = source
+        self.table = table
+        self._wakeup = None
+        self._stopping = False
+
+    def setup(self):
+        self.database = next(
+            d
+            for d in self.container.dependencies
+            if isinstance(d, Database) and d.service == self.source
+        )
+        self.amqp_uri = self.container.config["AMQP_URI"]
+        self._wakeup = eventlet.event.Event()
+
+    def start(self):
+        self._stopping = False
+        self.container.spawn_managed_thread(self._run, identifier=f"{self.source}-outbox-relay")
+
+    def stop(self):
+        self._stopping = True
+        self.wake()
+
+    def kill(self):
+        self._stopping = True
+
+    def wake(self):
+        if self._wakeup is not None and not self._wakeup.ready():
+            self._wakeup.send(True)
+
+    def get_dependency(self, worker_ctx):
+        return Emitter(self, self.database.get_dependency_session(worker_ctx))
+
+    def _run(self):
+        relay = OutboxRelay(self.database.url, self.table, self.source, self.amqp_uri)
+        backoff = 0.2
+        try:
+            while not self._stopping:
+                try:
+                    relay.drain()
+                    backoff = 0.2
+                except Exception as exc:  # broker or database away: keep rows, retry later
+                    log.warning("outbox relay of %s could not publish: %s", self.source, exc)
+                    relay.reset()
+                    eventlet.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                with eventlet.Timeout(self.poll_interval, False):
+                    self._wakeup.wait()
+                self._wakeup = eventlet.event.Event()
+            relay.drain()  # publish what the last workers committed before stopping
+        except Exception as exc:
+            log.warning("outbox relay of %s stopped with rows pending: %s", self.source, exc)
+        finally:
+            relay.reset()
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in id order with publisher confirms, then marks them sent."""
+
+    batch = 200
+
+    def __init__(self, db_url, table, source, amqp_uri):
+        self.engine = engine_for(db_url)
+        self.table = table
+        self.exchange = exchange_for(source)
+        self.amqp_uri = amqp_uri
+        self.connection = None
+        self.producer = None
+
+    def reset(self):
+        if self.connection is not None:
+            try:
+                self.connection.release()
+            except Exception:  # noqa: S110  the connection is already gone
+                pass
+        self.connection = None
+        self.producer = None
+
+    def _producer(self):
+        if self.producer is None:
+            self.connection = Connection(
+                self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=3
+            )
+            self.connection.ensure_connection(max_retries=1)
+            channel = self.connection.channel()
+            self.exchange(channel).declare()
+            self.producer = Producer(channel, exchange=self.exchange, serializer="json")
+        return self.producer
+
+    def pending(self, conn):
+        query = (
+            select(
+                self.table.c.id,
+                self.table.c.event_type,
+                self.table.c.payload,
+                self.table.c.correlation_id,
+            )
+            .where(self.table.c.published_at.is_(None))
+            .order_by(self.table.c.id)
+            .limit(self.batch)
+        )
+        if conn.dialect.name == "postgresql":
+            # two instances of a service never publish the same row at the same time
+            query = query.with_for_update(skip_locked=True)
+        return conn.execute(query).all()
+
+    def drain(self):
+        """Publish every pending row; returns how many were published."""
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = self.pending(conn)
+                if not rows:
+                    return total
+                producer = self._producer()
+                for row in rows:
+                    headers = {}
+                    if row.correlation_id:
+                        headers["nameko.correlation_id"] = row.correlation_id
+                    producer.publish(
+                        row.payload,
+                        routing_key=row.event_type,
+                        content_type="application/json",
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        headers=headers,
+                        retry=False,
+                    )
+                conn.execute(
+                    update(self.table)
+                    .where(self.table.c.id.in_([r.id for r in rows]))
+                    .values(published_at=utcnow())
+                )
+                total += len(rows)
+
+
+class Inbox(DependencyProvider):
+    """Idempotent consumption: `if not self.inbox.claim(payload): return` at the top of a handler.
+
+    The claim row is written in the worker's transaction, so the effect and the claim commit
+    together; a redelivered event finds the claim and does nothing.
+    """
+
+    def __init__(self, service, table):
+        self.service = service
+        self.table = table
+
+    def setup(self):
+        self.database = next(
+            d
+            for d in self.container.dependencies
+            if isinstance(d, Database) and d.service == self.service
+        )
+
+    def get_dependency(self, worker_ctx):
+        session = self.database.get_dependency_session(worker_ctx)
+        consumer = f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}"
+        table = self.table
+
+        class _Claimer:
+            def claim(self, payload):
+                event_id = payload.get("event_id") if isinstance(payload, dict) else None
+                if not event_id:
+                    return True
+                exists = session.execute(
+                    select(table.c.event_id).where(
+                        table.c.event_id == event_id, table.c.consumer == consumer
+                    )
+                ).first()
+                if exists:
+                    log.info("event %s already handled by %s", event_id, consumer)
+                    return False
+                try:
+                    with session.begin_nested():
+                        session.execute(
+                            insert(table).values(
+                                event_id=event_id, consumer=consumer, processed_at=utcnow()
+                            )
+                        )
+                except IntegrityError:
+                    return False
+                return True
+
+        return _Claimer()

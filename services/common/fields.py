@@ -1,0 +1,74 @@
+"""marshmallow fields shared by every service's schemas."""
+
+from datetime import date
+
+from marshmallow import ValidationError, fields
+
+from services.common.money import MoneyError, fmt, parse_amount
+
+
+class Money(fields.Field):
+    """Decimal in Python, string with two decimals on the wire."""
+
+    default_error_messages = {
+        "invalid": "Debe ser un valor numérico.",
+        "decimals": "Use como máximo dos decimales.",
+    }
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else fmt(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or value is None:
+            raise self.make_error("invalid")
+        try:
+            return parse_amount(value)
+        except MoneyError as exc:
+            if "decimals" in str(exc):
+                raise self.make_error("decimals") from exc
+            raise self.make_error("invalid") from exc
+
+
+class Rate(fields.Decimal):
+    """A percentage as a string, e.g. '16.77'."""
+
+    def __init__(self, places=2, **kwargs):
+        super().__init__(places=places, as_string=True, **kwargs)
+
+
+class IsoDate(fields.Date):
+    default_error_messages = {"invalid": "Fecha inválida: use el formato AAAA-MM-DD."}
+
+
+def not_in_past(today_fn=date.today):
+    def check(value):
+        if value < today_fn():
+            raise ValidationError("La fecha no puede estar en el pasado.")
+
+    return check
+
+
+# marshmallow speaks English by default; every message a member can read is Spanish.
+_SPANISH = {
+    fields.Field: {
+        "required": "Este campo es obligatorio.",
+        "null": "Este campo no puede estar vacío.",
+        "validator_failed": "Valor inválido.",
+    },
+    fields.String: {"invalid": "Debe ser un texto."},
+    fields.Integer: {
+        "invalid": "Debe ser un número entero.",
+        "too_large": "Número demasiado grande.",
+    },
+    fields.Number: {"invalid": "Debe ser un número.", "too_large": "Número demasiado grande."},
+    fields.Decimal: {"special": "Debe ser un número."},
+    fields.Boolean: {"invalid": "Debe ser verdadero o falso."},
+    fields.Email: {"invalid": "Correo electrónico inválido."},
+    fields.Date: {"invalid": "Fecha inválida: use el formato AAAA-MM-DD."},
+    fields.DateTime: {"invalid": "Fecha y hora inválidas."},
+    fields.List: {"invalid": "Debe ser una lista."},
+    fields.Nested: {"type": "Datos inválidos."},
+    fields.Dict: {"invalid": "Debe ser un objeto."},
+}
+for _cls, _messages in _SPANISH.items():
+    _cls.default_error_messages = {**_cls.default_error_messages, **_messages}

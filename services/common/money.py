@@ -1,0 +1,47 @@
+"""Money is Decimal, rounded to cents ROUND_HALF_UP; on the wire a string with two decimals."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+class MoneyError(ValueError):
+    pass
+
+
+def to_decimal(value):
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        # floats never carry money: convert through their shortest repr only for rates from config
+        value = repr(value)
+    try:
+        return Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise MoneyError(f"not a number: {value!r}") from exc
+
+
+def money(value):
+    """Round to cents, half up."""
+    return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_amount(value):
+    """A member's amount: a finite number with at most two decimals (never rounded silently)."""
+    amount = to_decimal(value)
+    if not amount.is_finite():
+        raise MoneyError("not finite")
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+        raise MoneyError("more than two decimals")
+    return amount.quantize(CENT)
+
+
+def fmt(value):
+    """JSON form: '1234.50'."""
+    return f"{money(value):.2f}"
+
+
+def fmt_rate(value, places=2):
+    q = Decimal(1).scaleb(-places)
+    return f"{to_decimal(value).quantize(q, rounding=ROUND_HALF_UP):.{places}f}"

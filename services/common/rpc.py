@@ -1,0 +1,112 @@
+"""RPC between services, always with a deadline.
+
+`accounts = ServiceRpc("accounts")` is nameko's RpcProxy whose calls wait at most `RPC_TIMEOUT`
+seconds (or the `timeout` given) and then raise `ServiceUnavailable` naming the service.
+`self.accounts.call_async(...)` starts a call without waiting, for parallel fan-out:
+start every call first, then `.result()` each (they share one deadline).
+"""
+
+import time
+
+import eventlet
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy
+
+from services.common import correlation
+from services.common.errors import ServiceUnavailable
+
+
+class RpcDeadlineExceeded(ServiceUnavailable):
+    pass
+
+
+class PendingCall:
+    def __init__(self, service, method, reply, listener, deadline):
+        self.service = service
+        self.method = method
+        self._reply = reply
+        self._listener = listener
+        self.deadline = deadline
+
+    def result(self):
+        remaining = self.deadline - time.monotonic()
+        try:
+            with eventlet.Timeout(max(remaining, 0.0)):
+                return self._reply.result()
+        except eventlet.Timeout:
+            # forget the reply we stopped waiting for, so it does not pile up
+            if self._listener is not None:
+                waiting = self._listener._reply_events
+                for key, event in list(waiting.items()):
+                    if event is self._reply.reply_event:
+                        waiting.pop(key, None)
+            raise RpcDeadlineExceeded(
+                f"El servicio {self.service} no respondió a tiempo.",
+                service=self.service,
+            ) from None
+
+
+class _Method:
+    def __init__(self, proxy, service, name, timeout):
+        self._method = getattr(proxy, name)
+        self._service = service
+        self._name = name
+        self._timeout = timeout
+
+    def call_async(self, *args, **kwargs):
+        deadline = time.monotonic() + self._timeout
+        listener = getattr(self._method, "reply_listener", None)
+        try:
+            reply = self._method.call_async(*args, **kwargs)
+        except UnknownService:
+            raise ServiceUnavailable(
+                f"El servicio {self._service} no está disponible.", service=self._service
+            ) from None
+        except (OSError, ConnectionError) as exc:
+            raise ServiceUnavailable(
+                f"El servicio {self._service} no está disponible.", service=self._service
+            ) from exc
+        return PendingCall(self._service, self._name, reply, listener, deadline)
+
+    def __call__(self, *args, **kwargs):
+        return self.call_async(*args, **kwargs).result()
+
+
+class _DeadlineProxy:
+    def __init__(self, proxy, service, timeout):
+        self._proxy = proxy
+        self._service = service
+        self._timeout = timeout
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Method(self._proxy, self._service, name, self._timeout)
+
+    def with_timeout(self, timeout):
+        return _DeadlineProxy(self._proxy, self._service, timeout)
+
+
+class ServiceRpc(RpcProxy):
+    def __init__(self, target_service, timeout=None, **options):
+        super().__init__(target_service, **options)
+        self._fixed_timeout = timeout
+
+    def get_dependency(self, worker_ctx):
+        proxy = super().get_dependency(worker_ctx)
+        timeout = self._fixed_timeout or float(self.container.config.get("RPC_TIMEOUT", 5.0))
+        return _DeadlineProxy(proxy, self.target_service, timeout)
+
+
+def wait_all(calls):
+    """Results of several PendingCalls; a failed one yields its exception instead of a value."""
+    out = []
+    for call in calls:
+        try:
+            out.append(call.result())
+        except Exception as exc:  # noqa: BLE001  the caller decides per call
+            out.append(exc)
+    return out
+
+
+__all__ = ["ServiceRpc", "PendingCall", "RpcDeadlineExceeded", "wait_all", "correlation"]

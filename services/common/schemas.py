@@ -1,0 +1,44 @@
+"""Base schema: Spanish messages, unknown fields refused, and a helper that raises our error."""
+
+from marshmallow import RAISE, Schema
+from marshmallow import ValidationError as MarshmallowValidationError
+
+from services.common import fields as _fields  # noqa: F401  (installs Spanish messages)
+from services.common.errors import ValidationError
+
+
+class PortalSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": "Campo no permitido.", "type": "Datos inválidos."}
+
+
+def load_or_raise(schema, data, **kwargs):
+    """Load with marshmallow, turning its errors into the portal's 422 ValidationError."""
+    try:
+        return schema.load(data, **kwargs)
+    except MarshmallowValidationError as exc:
+        raise ValidationError(fields=flatten(exc.messages)) from None
+
+
+def flatten(messages):
+    """marshmallow's nested messages as {field: [msg, ...]} with dotted names for nesting."""
+    out = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list):
+            strings = [v for v in value if isinstance(v, str)]
+            if strings:
+                out.setdefault(prefix or "_schema", []).extend(strings)
+            for v in value:
+                if isinstance(v, dict):
+                    walk(prefix, v)
+        else:
+            out.setdefault(prefix or "_schema", []).append(str(value))
+
+    walk("", messages)
+    return out

@@ -1,0 +1,11 @@
+"""deposit service (placeholder being replaced by its issue's work: it only answers ping)."""
+
+from services.common.entrypoints import rpc
+
+
+class DepositService:
+    name = "deposit"
+
+    @rpc
+    def ping(self):
+        return "pong"

@@ -1,0 +1,166 @@
+"""Shared fixtures. Service tests run against the real RabbitMQ (nameko's pytest plugin gives each
+test its own vhost) and real databases (SQLite files, or fresh PostgreSQL databases)."""
+
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402  before anything imports socket or threading
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+from datetime import date  # noqa: E402
+
+import pytest  # noqa: E402
+import requests  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from services.common import config  # noqa: E402
+from services.common import db as common_db  # noqa: E402
+from services.common.migrate import upgrade  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get(
+    "TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db-backend",
+        default=os.environ.get("PORTAL_TEST_DB", "sqlite"),
+        choices=["sqlite", "postgres"],
+        help="database backend of the service tests (default sqlite)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_var_dir(tmp_path, monkeypatch):
+    # nothing a test does may touch the developer's var/ (mail, caches, databases)
+    monkeypatch.setenv("PORTAL_VAR_DIR", str(tmp_path / "var"))
+
+
+class DatabaseFactory:
+    """Makes migrated, empty databases: SQLite files in tmp_path or fresh PostgreSQL databases."""
+
+    def __init__(self, tmp_path, default_backend):
+        self.tmp_path = tmp_path
+        self.default_backend = default_backend
+        self.pg_databases = []
+
+    def __call__(self, service, backend=None, migrate=True):
+        backend = backend or self.default_backend
+        if backend == "sqlite":
+            url = f"sqlite:///{self.tmp_path / f'{service}-{uuid.uuid4().hex[:6]}.db'}"
+        else:
+            name = f"portal_test_{service}_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            self.pg_databases.append(name)
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        if (
+            migrate
+            and (config.PROJECT_ROOT / "services" / service / "migrations" / "env.py").exists()
+        ):
+            upgrade(service, url)
+        return url
+
+    def cleanup(self):
+        common_db.dispose_all()
+        if not self.pg_databases:
+            return
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self.pg_databases:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def make_db(tmp_path, request):
+    factory = DatabaseFactory(tmp_path, request.config.getoption("--db-backend"))
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def today():
+    return date.today()
+
+
+@pytest.fixture
+def service_config(rabbit_config, make_db):
+    """nameko config on the test's own vhost, with a fresh database for every service."""
+    cfg = dict(rabbit_config)
+    cfg.update(
+        {
+            "serializer": "json",
+            "RPC_TIMEOUT": 3.0,
+            "max_workers": 10,
+            "WEB_SERVER_ADDRESS": f"127.0.0.1:{_free_port()}",
+        }
+    )
+    for service in config.DB_SERVICES:
+        cfg[f"{service.upper()}_DATABASE_URL"] = make_db(service)
+    return cfg
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gateway_url(service_config):
+    return "http://" + service_config["WEB_SERVER_ADDRESS"]
+
+
+@pytest.fixture
+def http_session(gateway_url):
+    """requests.Session whose relative URLs go to the gateway under test."""
+
+    class GatewaySession(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            kwargs.setdefault("timeout", 15)
+            return super().request(method, gateway_url + url, *args, **kwargs)
+
+    with GatewaySession() as session:
+        yield session
+
+
+@pytest.fixture
+def rpc_proxy(service_config):
+    """`rpc_proxy("accounts").get_member(...)`: a standalone client on the test's vhost."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    proxies = []
+
+    def factory(service):
+        cluster = ClusterRpcProxy(service_config, timeout=10)
+        proxies.append(cluster)
+        return getattr(cluster.start(), service)
+
+    yield factory
+    for cluster in proxies:
+        cluster.stop()
+
+
+def load_demo(service_config, today, services=None, count=20):
+    """Load the demo cooperative (reference members + `count` generated) into the test databases."""
+    import importlib
+
+    for service in services or config.DB_SERVICES:
+        try:
+            module = importlib.import_module(f"services.{service}.demo")
+        except ModuleNotFoundError:
+            continue
+        module.load(service_config[f"{service.upper()}_DATABASE_URL"], today, count=count)
+
+
+@pytest.fixture
+def demo(service_config, today):
+    """Every service's database filled with the reference members and 20 generated ones."""
+    load_demo(service_config, today)
+    return service_config

@@ -1,0 +1,155 @@
+"""End-to-end: the real processes (every service and the gateway), over HTTP."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.common.config import PROJECT_ROOT, SERVICES
+from tests.conftest import _free_port
+
+PROCESSES = (
+    "accounts",
+    "auth",
+    "credit",
+    "deposit",
+    "reports",
+    "notifications",
+    "audit",
+    "gateway",
+)
+
+
+class Portal:
+    """The whole portal as real processes on its own vhost and its own var/ directory."""
+
+    def __init__(self, workdir, amqp_uri, extra_env=None):
+        self.workdir = Path(workdir)
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "AMQP_URI": amqp_uri,
+            "PORTAL_VAR_DIR": str(self.workdir / "var"),
+            "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
+            "DEMO_MEMBERS": "20",
+            "RPC_TIMEOUT": "3",
+            "PYTHONWARNINGS": "ignore",
+            **(extra_env or {}),
+        }
+        self.procs = {}
+
+    def run(self, *args, check=True):
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def setup(self):
+        result = self.run("-m", "scripts.portal", "setup", check=False)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    def start(self, name):
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115  closed with the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "scripts.run_service", name],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, name, sig=signal.SIGTERM, timeout=20):
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def start_all(self):
+        for name in PROCESSES:
+            self.start(name)
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout=90):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = requests.get(self.base_url + "/health", timeout=5)
+                if last.status_code == 200:
+                    return last.json()
+            except requests.RequestException as exc:
+                last = exc
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited: {self.log(name)[-3000:]}")
+            time.sleep(0.5)
+        raise RuntimeError(f"portal not healthy: {getattr(last, 'text', last)}")
+
+    def log(self, name):
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop_all(self):
+        for name in list(self.procs):
+            self.stop(name)
+
+    def url(self, path):
+        return self.base_url + path
+
+
+def make_vhost(rabbit_manager, amqp_base):
+    vhost = f"portal_e2e_{uuid.uuid4().hex[:8]}"
+    rabbit_manager.create_vhost(vhost)
+    rabbit_manager.set_vhost_permissions(vhost, "guest", ".*", ".*", ".*")
+    return vhost, f"{amqp_base.rstrip('/')}/{vhost}"
+
+
+@pytest.fixture(scope="session")
+def amqp_base(request):
+    uri = request.config.getoption("RABBIT_AMQP_URI")
+    return uri.rsplit("/", 1)[0] if uri.count("/") > 2 else uri
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory, rabbit_manager, amqp_base):
+    """One running portal shared by the end-to-end tests of the session."""
+    vhost, uri = make_vhost(rabbit_manager, amqp_base)
+    instance = Portal(tmp_path_factory.mktemp("portal"), uri)
+    instance.setup()
+    instance.start_all()
+    yield instance
+    instance.stop_all()
+    rabbit_manager.delete_vhost(vhost)
+
+
+@pytest.fixture
+def api(portal):
+    """requests.Session whose relative URLs go to the running portal."""
+
+    class PortalSession(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            kwargs.setdefault("timeout", 30)
+            return super().request(method, portal.url(url), *args, **kwargs)
+
+    with PortalSession() as session:
+        yield session
+
+
+__all__ = ["Portal", "make_vhost", "SERVICES"]

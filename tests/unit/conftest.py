@@ -1,0 +1,1 @@
+# Unit tests need no broker and no database.
