@@ -60,12 +60,14 @@ class Portal:
         result = self.run("-m", "scripts.portal", "setup", check=False)
         assert result.returncode == 0, result.stderr[-3000:]
 
-    def start(self, name):
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115  closed with the process
-        self.procs[name] = subprocess.Popen(
+    def start(self, name, instance=None, env=None):
+        """Start a service process; `instance` names a second (third…) one of the same service."""
+        key = instance or name
+        log = open(self.workdir / f"{key}.log", "ab")  # noqa: SIM115  closed with the process
+        self.procs[key] = subprocess.Popen(
             [sys.executable, "-m", "scripts.run_service", name],
             cwd=PROJECT_ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
