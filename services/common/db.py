@@ -49,6 +49,16 @@ def _create_engine(url):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # pysqlite only opens a transaction before INSERT/UPDATE/DELETE, so a SAVEPOINT
+            # (Session.begin_nested, used by Inbox.claim) issued first became the outermost
+            # transaction and its RELEASE committed at once: a claim survived the rollback of a
+            # failed handler and the redelivered event was skipped. SQLAlchemy's documented
+            # recipe: the driver stops managing transactions and we emit BEGIN ourselves.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     _green_psycopg2()
