@@ -48,7 +48,7 @@ MAILINGS = {
     ("auth", "password_reset_requested"): Mailing(
         PASSWORD_RESET_REQUESTED,
         "Se solicitó restablecer su contraseña",
-        ("username", "display_name", "code_shown"),
+        ("username", "display_name"),
     ),
     ("credit", "application_submitted"): Mailing(
         APPLICATION_SUBMITTED,
@@ -118,8 +118,9 @@ def notice_for(envelope):
         context["amount_text"] = money_text(data.get("amount"))
         context["submitted_at_text"] = local_time_text(data.get("submitted_at"))
     if mailing.kind == PASSWORD_RESET_REQUESTED:
-        context["code_shown"] = data.get("code_shown") is True
+        context["code_delivery"] = code_delivery(data)
         context["valid_minutes"] = RECOVERY_VALID_MINUTES
+        context["expires_at_text"] = local_time_text(data.get("expires_at"))
     return Notice(
         kind=mailing.kind,
         event_id=event_id,
@@ -143,6 +144,15 @@ def recovery_code_notice(request_id, email, username, code):
             "greeting_name": greeting_name(None),
         },
     )
+
+
+def code_delivery(data):
+    """'screen', 'email' or None: where the temporary code went (`code_shown` or `delivery`)."""
+    if data.get("code_shown") is True or data.get("delivery") == "screen":
+        return "screen"
+    if data.get("code_shown") is False or data.get("delivery") == "email":
+        return "email"
+    return None
 
 
 def greeting_name(display_name):

@@ -110,10 +110,48 @@ def test_reset_notice_never_carries_a_code_even_if_the_event_had_one():
     assert "vence en 15 minutos" in text
 
 
-def test_reset_notice_says_the_code_was_shown_on_screen():
-    notice = domain.notice_for(event("auth", "password_reset_requested", **MARIA, code_shown=True))
+@pytest.mark.parametrize(
+    "extra,says",
+    [
+        ({"code_shown": True}, "se mostró en la pantalla"),
+        ({"delivery": "screen", "outcome": "code_issued"}, "se mostró en la pantalla"),
+        ({"code_shown": False}, "le llega en un correo aparte"),
+        ({"delivery": "email", "outcome": "code_issued"}, "le llega en un correo aparte"),
+    ],
+)
+def test_reset_notice_says_where_the_code_went(extra, says):
+    notice = domain.notice_for(event("auth", "password_reset_requested", **MARIA, **extra))
+    text, html = render(notice)
+    assert says in text and says in html
+
+
+def test_reset_notice_gives_the_expiry_in_local_time_when_known():
+    notice = domain.notice_for(
+        event(
+            "auth",
+            "password_reset_requested",
+            **MARIA,
+            delivery="screen",
+            expires_at="2026-11-25T17:02:33Z",
+        )
+    )
     text, _ = render(notice)
-    assert "se mostró en la pantalla" in text
+    assert "vence el 25/11/2026 12:02 (hora de Ecuador)" in text
+
+
+def test_a_reset_request_that_matched_no_user_sends_nothing():
+    notice = domain.notice_for(
+        event(
+            "auth",
+            "password_reset_requested",
+            username="nadie",
+            member_number=None,
+            display_name=None,
+            email=None,
+            outcome="no_match",
+        )
+    )
+    assert notice.recipient is None
 
 
 def test_lock_notice_gives_the_local_time_it_ends():
