@@ -6,7 +6,6 @@ redeliveries (at-least-once) leave exactly one entry.
 
 import logging
 
-import eventlet
 from nameko.extensions import DependencyProvider
 
 from services.audit import domain, store
@@ -19,8 +18,9 @@ from services.common.schemas import load_or_raise
 
 log = logging.getLogger(__name__)
 
-# Handled events are not lost when the database hiccups: the handler raises, nameko requeues.
-RETRY_PAUSE = 1.0
+# When the database is away the handler raises and the event comes back through
+# `<queue>.retry` after each of these delays (about 3.5 h in all), then waits in `<queue>.dead`.
+RETRY_DELAYS = (1, 5, 30, 120, 300, 600, 1800, 3600, 3600, 3600)
 
 
 class AuditLog(DependencyProvider):
@@ -48,7 +48,6 @@ class AuditLog(DependencyProvider):
                     entry = store.append(engine, record, utcnow())
                 except Exception:
                     log.exception("audit could not record event %s", record["event_id"])
-                    eventlet.sleep(RETRY_PAUSE)
                     raise
                 if entry is None:
                     log.info(
@@ -62,7 +61,7 @@ class AuditLog(DependencyProvider):
 
 
 def audited(source, event_type):
-    return event_handler(source, event_type, requeue_on_error=True)
+    return event_handler(source, event_type, retry_delays=RETRY_DELAYS)
 
 
 class AuditService:

@@ -192,8 +192,3 @@ def money_text(value):
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
     return f"{sign}$ {'.'.join(groups)},{cents}"
-
-
-def retry_delay(attempts, cap=30.0):
-    """Seconds to wait before handing a failed delivery back to the queue: 0.5, 1, 2, 4… ≤ cap."""
-    return min(cap, 0.5 * 2 ** max(0, attempts - 1))

@@ -2,13 +2,13 @@
 
 Idempotent by event_id: the inbox claim and the delivery row commit together, so a redelivered
 event sends nothing twice. A transient SMTP failure is recorded (attempts, last error) and the
-handler raises, so nameko hands the event back to its durable queue and it is tried again.
+handler raises: the event goes back through `<queue>.retry` with a growing delay (RETRY_DELAYS,
+several hours in all, for an SMTP server that is down for a while) and is parked in
+`<queue>.dead` only after that, where operators can requeue it. Nothing is dropped.
 """
 
 import logging
 import uuid
-
-import eventlet
 
 from services.common.correlation import Tracker
 from services.common.db import Database
@@ -33,8 +33,12 @@ class DeliveryFailed(Exception):
     """The e-mail could not be handed over now; the event goes back to its queue."""
 
 
+# seconds before each new try of an e-mail that could not be handed to SMTP (about 3.5 h in all)
+RETRY_DELAYS = (1, 5, 30, 120, 300, 600, 1800, 3600, 3600, 3600)
+
+
 def notify(source, event_type):
-    return event_handler(source, event_type, requeue_on_error=True)
+    return event_handler(source, event_type, retry_delays=RETRY_DELAYS)
 
 
 class NotificationsService:
@@ -110,53 +114,50 @@ class NotificationsService:
 
     def _deliver(self, payload):
         with self.write_turn:
-            retry_in = self._deliver_now(payload)
+            done = self._deliver_now(payload)
             self.db.commit()
-        if retry_in is not None:
-            # let the queue hand it back a little later (the failure is already on record)
-            eventlet.sleep(retry_in)
+        if not done:
+            # the failure is on record; the event comes back later through the retry queue
             raise DeliveryFailed(payload.get("event_type"))
 
     def _deliver_now(self, payload):
-        """Send the e-mail of one event; returns None when done, else seconds to wait."""
+        """Send the e-mail of one event; False when it must be tried again later."""
         notice = domain.notice_for(payload)
         if notice is None:
             log.error("notifications refused an event without event_id or of an unknown type")
-            return None
+            return True
         extra = {"event_id": notice.event_id, "event_type": payload.get("event_type")}
         if not self.inbox.claim(payload):
-            return None
+            return True
         previous = store.find(self.db, notice.event_id, notice.kind)
         if previous is not None and previous.status in ("sent", "skipped"):
-            return None
+            return True
         if notice.recipient is None:
             store.record(self.db, notice, "skipped", 0, error="sin dirección de correo")
             log.info("no e-mail address in %s: nothing sent", notice.kind, extra=extra)
-            return None
+            return True
         attempts = (previous.attempts if previous else 0) + 1
         try:
             location = self.mailer.send(compose(notice, self.mailer.settings.sender))
         except PermanentFailure as exc:
             store.record(self.db, notice, "failed", attempts, error=_describe(exc))
             log.warning("%s e-mail refused for good: %s", notice.kind, exc, extra=extra)
-            return None
+            return True
         except Exception as exc:
             # undo the claim so the event comes back, but keep the record of this attempt
             self.db.rollback()
             store.record(self.db, notice, "failed", attempts, error=_describe(exc))
-            delay = domain.retry_delay(attempts)
             log.warning(
-                "%s e-mail not sent (attempt %s, again in %.1f s): %s",
+                "%s e-mail not sent (attempt %s): %s",
                 notice.kind,
                 attempts,
-                delay,
                 _describe(exc),
                 extra=extra,
             )
-            return delay
+            return False
         store.record(self.db, notice, "sent", attempts, location=location)
         log.info("%s e-mail sent", notice.kind, extra=extra)
-        return None
+        return True
 
 
 def _describe(exc):

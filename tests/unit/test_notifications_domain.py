@@ -219,8 +219,3 @@ def test_recovery_code_email_holds_the_code_and_a_spanish_subject():
 )
 def test_money_text(value, expected):
     assert domain.money_text(value) == expected
-
-
-def test_retry_delay_doubles_up_to_a_cap():
-    assert [domain.retry_delay(n) for n in (1, 2, 3, 4)] == [0.5, 1, 2, 4]
-    assert domain.retry_delay(50) == 30
