@@ -49,16 +49,17 @@ def _create_engine(url):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-            # pysqlite only opens a transaction before INSERT/UPDATE/DELETE, so a SAVEPOINT
-            # (Session.begin_nested, used by Inbox.claim) issued first became the outermost
-            # transaction and its RELEASE committed at once: a claim survived the rollback of a
-            # failed handler and the redelivered event was skipped. SQLAlchemy's documented
-            # recipe: the driver stops managing transactions and we emit BEGIN ourselves.
-            dbapi_conn.isolation_level = None
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_savepoint(conn, name):
+            # pysqlite opens a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT issued
+            # first (Session.begin_nested, as in Inbox.claim after its SELECT) would become the
+            # outermost transaction and its RELEASE would commit at once, so the claim survived
+            # the rollback of a failed handler and the retried event was skipped. Open the
+            # transaction first, as PostgreSQL has it.
+            dbapi_conn = conn.connection.dbapi_connection
+            if not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN")
 
         return engine
     _green_psycopg2()
