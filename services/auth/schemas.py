@@ -120,7 +120,7 @@ class LoginSucceededSchema(PortalSchema):
     username = fields.String()
     member_number = fields.String()
     session_id = fields.String()
-    with_temporary_code = fields.Boolean()
+    recovery_login = fields.Boolean(metadata={"description": "opened with a temporary code"})
     client_ip = fields.String(allow_none=True)
 
 

@@ -294,7 +294,7 @@ class AuthService:
             username=user.username,
             member_number=user.member_number,
             session_id=record.id,
-            with_temporary_code=code is not None,
+            recovery_login=code is not None,
             client_ip=address,
         )
         return LoginResultSchema().dump(
