@@ -4,12 +4,14 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 (pages); this class only puts them together with the RPC proxies they use.
 """
 
+from gateway.api.auth import AuthApi
 from gateway.api.operations import OperationsApi
 from gateway.principal import AuthenticationMixin
+from gateway.web.auth import AuthPages
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi):
+class GatewayService(AuthenticationMixin, OperationsApi, AuthApi, AuthPages):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth")
