@@ -5,12 +5,14 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 """
 
 from gateway import metrics
+from gateway.api.auth import AuthApi
 from gateway.api.operations import OperationsApi
 from gateway.principal import AuthenticationMixin
+from gateway.web.auth import AuthPages
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi):
+class GatewayService(AuthenticationMixin, OperationsApi, AuthApi, AuthPages):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)
