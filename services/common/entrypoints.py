@@ -78,6 +78,14 @@ class FastRpcConsumer(RpcConsumer):
 class PortalRpc(Rpc):
     rpc_consumer = FastRpcConsumer()
 
+    def __init__(self, expected_exceptions=(), **kwargs):
+        # the portal's own errors (422, 404, …) are answers, not failures of the service
+        from services.common.errors import PortalError
+
+        if not isinstance(expected_exceptions, tuple):
+            expected_exceptions = (expected_exceptions,)
+        super().__init__(expected_exceptions=(PortalError, *expected_exceptions), **kwargs)
+
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = finish_transactions(worker_ctx, exc_info)
         if exc_info is not None:

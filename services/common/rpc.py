@@ -10,6 +10,8 @@ import time
 import uuid
 
 import eventlet
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import MethodProxy, RpcProxy, RpcReply, get_rpc_exchange
 
@@ -98,7 +100,7 @@ class _Method:
             reply = self._method.call_async(*args, **kwargs)
         except UnknownService:
             self._unavailable(None)
-        except (OSError, ConnectionError) as exc:
+        except (OSError, KombuError, AMQPError) as exc:  # the broker is away: fail clearly
             self._unavailable(exc)
         return PendingCall(self._service, self._name, reply, listener, deadline, self._on_error)
 
