@@ -7,10 +7,11 @@ start every call first, then `.result()` each (they share one deadline).
 """
 
 import time
+import uuid
 
 import eventlet
-from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.rpc import MethodProxy, RpcProxy, RpcReply, get_rpc_exchange
 
 from services.common import correlation
 from services.common.errors import ServiceUnavailable
@@ -21,19 +22,24 @@ class RpcDeadlineExceeded(ServiceUnavailable):
 
 
 class PendingCall:
-    def __init__(self, service, method, reply, listener, deadline):
+    def __init__(self, service, method, reply, listener, deadline, on_error=None):
         self.service = service
         self.method = method
         self._reply = reply
         self._listener = listener
         self.deadline = deadline
+        self._on_error = on_error
 
     def result(self):
         remaining = self.deadline - time.monotonic()
         try:
             with eventlet.Timeout(max(remaining, 0.0)):
                 return self._reply.result()
+        except RemoteError:
+            self._report("remote_error")
+            raise
         except eventlet.Timeout:
+            self._report("timeout")
             # forget the reply we stopped waiting for, so it does not pile up
             if self._listener is not None:
                 waiting = self._listener._reply_events
@@ -45,13 +51,45 @@ class PendingCall:
                 service=self.service,
             ) from None
 
+    def _report(self, kind):
+        if self._on_error is not None:
+            self._on_error(self.service, kind)
+
+
+class _FastMethodProxy(MethodProxy):
+    """nameko's MethodProxy without `mandatory`: with confirms off, a basic.return would arrive
+    later on a pooled channel and break whoever uses it next. An unknown service is reported
+    by the deadline instead."""
+
+    def _call(self, *args, **kwargs):
+        correlation_id = str(uuid.uuid4())
+        reply_event = self.reply_listener.get_reply_event(correlation_id)
+        self.publisher.publish(
+            {"args": args, "kwargs": kwargs},
+            exchange=get_rpc_exchange(self.container.config),
+            routing_key=f"{self.service_name}.{self.method_name}",
+            mandatory=False,
+            reply_to=self.reply_listener.routing_key,
+            correlation_id=correlation_id,
+            extra_headers=self.get_message_headers(self.worker_ctx),
+        )
+        return RpcReply(reply_event)
+
 
 class _Method:
-    def __init__(self, proxy, service, name, timeout):
-        self._method = getattr(proxy, name)
+    def __init__(self, proxy, service, name, timeout, on_error=None):
+        self._method = proxy.method(name)
         self._service = service
         self._name = name
         self._timeout = timeout
+        self._on_error = on_error
+
+    def _unavailable(self, cause):
+        if self._on_error is not None:
+            self._on_error(self._service, "unavailable")
+        raise ServiceUnavailable(
+            f"El servicio {self._service} no está disponible.", service=self._service
+        ) from cause
 
     def call_async(self, *args, **kwargs):
         deadline = time.monotonic() + self._timeout
@@ -59,43 +97,61 @@ class _Method:
         try:
             reply = self._method.call_async(*args, **kwargs)
         except UnknownService:
-            raise ServiceUnavailable(
-                f"El servicio {self._service} no está disponible.", service=self._service
-            ) from None
+            self._unavailable(None)
         except (OSError, ConnectionError) as exc:
-            raise ServiceUnavailable(
-                f"El servicio {self._service} no está disponible.", service=self._service
-            ) from exc
-        return PendingCall(self._service, self._name, reply, listener, deadline)
+            self._unavailable(exc)
+        return PendingCall(self._service, self._name, reply, listener, deadline, self._on_error)
 
     def __call__(self, *args, **kwargs):
         return self.call_async(*args, **kwargs).result()
 
 
+class _ServiceProxy:
+    def __init__(self, worker_ctx, service, reply_listener, options):
+        self._args = (worker_ctx, service)
+        self._reply_listener = reply_listener
+        self._options = options
+
+    def method(self, name):
+        worker_ctx, service = self._args
+        return _FastMethodProxy(worker_ctx, service, name, self._reply_listener, **self._options)
+
+
 class _DeadlineProxy:
-    def __init__(self, proxy, service, timeout):
+    def __init__(self, proxy, service, timeout, on_error=None):
         self._proxy = proxy
         self._service = service
         self._timeout = timeout
+        self._on_error = on_error
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return _Method(self._proxy, self._service, name, self._timeout)
+        return _Method(self._proxy, self._service, name, self._timeout, self._on_error)
 
     def with_timeout(self, timeout):
-        return _DeadlineProxy(self._proxy, self._service, timeout)
+        return _DeadlineProxy(self._proxy, self._service, timeout, self._on_error)
 
 
 class ServiceRpc(RpcProxy):
-    def __init__(self, target_service, timeout=None, **options):
+    """`on_error(service, kind)` is told of every failed call (metrics)."""
+
+    def __init__(self, target_service, timeout=None, on_error=None, **options):
+        # requests are transient and unconfirmed: the caller waits with a deadline anyway, so
+        # a disk write and a confirm round trip per call buy nothing (see entrypoints.py)
+        options.setdefault("use_confirms", False)
+        options.setdefault("delivery_mode", 1)
+        options.setdefault("mandatory", False)
         super().__init__(target_service, **options)
         self._fixed_timeout = timeout
+        self._on_error = on_error
 
     def get_dependency(self, worker_ctx):
-        proxy = super().get_dependency(worker_ctx)
+        proxy = _ServiceProxy(
+            worker_ctx, self.target_service, self.rpc_reply_listener, dict(self.options)
+        )
         timeout = self._fixed_timeout or float(self.container.config.get("RPC_TIMEOUT", 5.0))
-        return _DeadlineProxy(proxy, self.target_service, timeout)
+        return _DeadlineProxy(proxy, self.target_service, timeout, self._on_error)
 
 
 def wait_all(calls):
