@@ -52,7 +52,7 @@ def withholding_for(interest, withholding_rate):
 
 @dataclass(frozen=True)
 class RateBand:
-    """Rate of the terms min_days..max_days (None: no upper limit), optionally of an amount range."""
+    """Rate of the terms min_days..max_days (None: no upper limit), optionally by amount."""
 
     min_days: int
     max_days: int | None
