@@ -83,3 +83,17 @@ def test_every_response_has_security_headers(gateway, http_session):
         assert headers["X-Frame-Options"] == "DENY"
         assert "default-src 'self'" in headers["Content-Security-Policy"]
         assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_rpc_failures_are_counted_per_service(gateway, http_session):
+    def credit_errors():
+        lines = http_session.get("/metrics").text.splitlines()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in lines
+            if line.startswith("portal_rpc_errors_total{") and 'service="credit"' in line
+        )
+
+    before = credit_errors()
+    http_session.get("/health")  # nothing but the gateway runs: no ping is answered
+    assert credit_errors() == before + 1
