@@ -5,12 +5,19 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 """
 
 from gateway import metrics
+from gateway.api.deposit import DepositApi
 from gateway.api.operations import OperationsApi
 from gateway.principal import AuthenticationMixin
+from gateway.web.deposit import DepositPages
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi):
+class GatewayService(
+    AuthenticationMixin,
+    OperationsApi,
+    DepositApi,
+    DepositPages,
+):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)

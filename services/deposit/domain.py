@@ -220,20 +220,24 @@ def _es_int(value):
 
 
 def simulation_errors(amount, term_days, start_date, today, chart):
-    """Spanish messages per field for a simulation outside the chart's limits; empty when valid."""
+    """Spanish messages per field for a simulation outside the chart's limits; empty when valid.
+
+    A value given as None (one that was already refused as unreadable) is not checked.
+    """
     errors = {}
     if chart is None:
         errors["term_days"] = ["No hay una tabla de tasas vigente para la fecha de inicio."]
         return errors
-    if amount < chart.min_amount:
+    if amount is not None and amount < chart.min_amount:
         errors["amount"] = [f"El monto mínimo es {_es_money(chart.min_amount)}."]
-    if term_days < chart.min_term_days:
+    if term_days is not None and term_days < chart.min_term_days:
         errors["term_days"] = [f"El plazo mínimo es de {_es_int(chart.min_term_days)} días."]
-    elif term_days > chart.max_term_days:
+    elif term_days is not None and term_days > chart.max_term_days:
         errors["term_days"] = [f"El plazo máximo es de {_es_int(chart.max_term_days)} días."]
-    if start_date < today:
+    if start_date is not None and start_date < today:
         errors["start_date"] = ["La fecha de inicio no puede estar en el pasado."]
-    if not errors and chart.rate_for(term_days, amount) is None:
+    complete = None not in (amount, term_days, start_date)
+    if complete and not errors and chart.rate_for(term_days, amount) is None:
         errors["term_days"] = ["No hay una tasa vigente para este plazo y monto."]
     return errors
 

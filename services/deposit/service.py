@@ -2,12 +2,14 @@
 
 from datetime import date
 
+from marshmallow import ValidationError as MarshmallowValidationError
+
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
 from services.common.events import EventOutbox
-from services.common.schemas import load_or_raise
+from services.common.schemas import flatten, load_or_raise
 from services.deposit import domain, store
 from services.deposit.models import outbox
 from services.deposit.schemas import (
@@ -91,17 +93,23 @@ class DepositService:
             "amount": amount,
             "term_days": term_days,
             "interest_payment": interest_payment,
-            "start_date": start_date if start_date not in ("",) else None,
+            "start_date": start_date or None,
         }
-        data = load_or_raise(
-            SimulationRequestSchema(), {k: v for k, v in given.items() if v is not None}
-        )
+        payload = {k: v for k, v in given.items() if v is not None}
         today = date.today()
-        start = data["start_date"] or today
+        try:
+            data = SimulationRequestSchema().load(payload)
+            refused = {}
+        except MarshmallowValidationError as exc:
+            # report the limits of the fields that did read, beside the unreadable ones
+            data, refused = exc.valid_data or {}, flatten(exc.messages)
+        start = data.get("start_date") or today
         chart = store.chart_in_force(self.db, max(start, today))
-        errors = domain.simulation_errors(data["amount"], data["term_days"], start, today, chart)
-        if errors:
-            raise ValidationError(fields=errors)
+        errors = domain.simulation_errors(
+            data.get("amount"), data.get("term_days"), start, today, chart
+        )
+        if refused or errors:
+            raise ValidationError(fields={**errors, **refused})
         rate = chart.rate_for(data["term_days"], data["amount"])
         projection = domain.project(
             data["amount"],

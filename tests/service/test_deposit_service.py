@@ -241,3 +241,15 @@ def test_bad_chart_is_refused_and_changes_nothing(rpc, today):
         rpc.configure_rates(bad)
     assert "bands.0" in err.value.fields
     assert rpc.rates()["bands"][3]["annual_rate"] == "7.00"
+
+
+def test_every_field_in_error_is_reported_at_once(rpc, today):
+    with pytest.raises(ValidationError) as err:
+        rpc.simulate("50", 10, "weekly", (today - timedelta(days=3)).isoformat())
+    assert set(err.value.fields) == {"amount", "term_days", "interest_payment", "start_date"}
+    with pytest.raises(ValidationError) as err:
+        rpc.simulate("abc", 2000, "maturity")
+    assert err.value.fields == {
+        "amount": ["Debe ser un valor numérico."],
+        "term_days": ["El plazo máximo es de 1.080 días."],
+    }
