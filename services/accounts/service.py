@@ -127,7 +127,7 @@ class AccountsService:
         )
         if bool(data["debit"]) == bool(data["credit"]):
             raise ValidationError(fields={"debit": ["Indique un débito o un crédito, no ambos."]})
-        account = self.db.get(store.SavingsAccount, data["account_number"])
+        account = store.lock_account(self.db, data["account_number"])
         if account is None:
             raise NotFound(ACCOUNT_NOT_FOUND)
         existing = store.movement_by_reference(self.db, account.account_number, data["reference"])

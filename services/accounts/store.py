@@ -81,6 +81,11 @@ def statement(session, account, date_from, date_to, page, page_size):
     }
 
 
+def lock_account(session, account_number):
+    """The account, locked until commit: postings to one account happen one after another."""
+    return session.get(SavingsAccount, account_number, with_for_update=True)
+
+
 def movement_by_reference(session, account_number, reference):
     if not reference:
         return None
