@@ -6,13 +6,22 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 
 from gateway import metrics
 from gateway.api.auth import AuthApi
+from gateway.api.deposit import DepositApi
 from gateway.api.operations import OperationsApi
 from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
+from gateway.web.deposit import DepositPages
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi, AuthApi, AuthPages):
+class GatewayService(
+    AuthenticationMixin,
+    OperationsApi,
+    AuthApi,
+    AuthPages,
+    DepositApi,
+    DepositPages,
+):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)
