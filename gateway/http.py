@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway import metrics
 from services.common import correlation
+from services.common.config import env
 from services.common.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -121,8 +122,31 @@ def _incoming_correlation(request):
     return correlation.new()
 
 
+def apply_forwarded_proto(environ):
+    """Behind a TLS-terminating proxy, take the scheme from its X-Forwarded-Proto.
+
+    Only when TRUSTED_PROXY is configured (comma-separated proxy addresses, or `*`; the same
+    setting as the client address in gateway/api/auth.py) and the request comes from one of
+    them; the last value is the one the nearest proxy wrote. Then `request.scheme` is "https":
+    HSTS is sent and the session cookie is Secure. Anyone else's header is ignored.
+    """
+    trusted = env("TRUSTED_PROXY")
+    if not trusted:
+        return
+    proxies = {p.strip() for p in trusted.split(",") if p.strip()}
+    remote = (environ.get("REMOTE_ADDR") or "").strip()
+    if "*" not in proxies and remote not in proxies:
+        return
+    values = [
+        v.strip().lower() for v in environ.get("HTTP_X_FORWARDED_PROTO", "").split(",") if v.strip()
+    ]
+    if values and values[-1] in ("http", "https"):
+        environ["wsgi.url_scheme"] = values[-1]
+
+
 class PortalWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
+        apply_forwarded_proto(environ)
         request = Request(environ, shallow=True)
         started = time.perf_counter()
         correlation.set_current(_incoming_correlation(request))
@@ -138,12 +162,13 @@ class PortalWsgiApp(WsgiApp):
         except NotFound:
             request.shallow = False
             response = error_response(request, PortalNotFound("La dirección solicitada no existe."))
-        except MethodNotAllowed:
+        except MethodNotAllowed as exc:
             request.shallow = False
             response = error_response(
                 request, PortalError("Método no permitido para esta dirección.")
             )
             response.status_code = 405
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
             if wants_json(request):
                 response.set_data(
                     json.dumps(
