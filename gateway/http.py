@@ -147,6 +147,10 @@ def apply_forwarded_proto(environ):
 class PortalWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
         apply_forwarded_proto(environ)
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # eventlet decodes the chunks; without this werkzeug would read the body as empty.
+            # It is read through the 64 KiB limit all the same (PortalHttp.handle_request).
+            environ["wsgi.input_terminated"] = True
         request = Request(environ, shallow=True)
         started = time.perf_counter()
         correlation.set_current(_incoming_correlation(request))
@@ -205,14 +209,18 @@ class PortalHttp(HttpRequestHandler):
 
     def handle_request(self, request):
         request.shallow = False
-        request.max_content_length = MAX_BODY
+        # one byte more than allowed: a body without Content-Length (chunked) that reads past
+        # MAX_BODY is too large; werkzeug would stop at the limit and silently truncate it
+        request.max_content_length = MAX_BODY + 1
         try:
             if request.content_length is not None and request.content_length > MAX_BODY:
                 raise PayloadTooLarge()
             try:
-                request.get_data(cache=True)
+                body = request.get_data(cache=True)
             except WerkzeugTooLarge:
                 raise PayloadTooLarge() from None
+            if len(body) > MAX_BODY:
+                raise PayloadTooLarge()
             context_data = self.server.context_data_from_headers(request)
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
@@ -248,8 +256,26 @@ def read_json(request):
         raise BadRequest("El cuerpo de la solicitud debe ser un objeto JSON.")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # e.g. "[[[[…" nested too deep
         raise BadRequest("El cuerpo de la solicitud no es JSON válido.") from None
     if not isinstance(data, dict):
         raise BadRequest("El cuerpo de la solicitud debe ser un objeto JSON.")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise BadRequest("El cuerpo de la solicitud tiene demasiados niveles anidados.")
     return data
+
+
+MAX_JSON_DEPTH = 16  # API bodies are a few levels deep; deeper ones never reach a service
+
+
+def _depth(value):
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            stack.extend((child, level + 1) for child in children)
+    return deepest
