@@ -4,12 +4,15 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 (pages); this class only puts them together with the RPC proxies they use.
 """
 
+from gateway.api.accounts import AccountsApi
 from gateway.api.operations import OperationsApi
+from gateway.api.position import PositionApi
 from gateway.principal import AuthenticationMixin
+from gateway.web.statements import StatementsWeb
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi):
+class GatewayService(AuthenticationMixin, OperationsApi, PositionApi, AccountsApi, StatementsWeb):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth")

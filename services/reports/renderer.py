@@ -56,7 +56,7 @@ def _template(document):
 def render_html(document, data, issued_at=None):
     template = _template(document)
     issued = issued_at or issued_now()
-    return template.render(cooperative_name=COOPERATIVE_NAME, issued_at=issued, **data)
+    return template.render({**data, "cooperative_name": COOPERATIVE_NAME, "issued_at": issued})
 
 
 # --- statement geometry (the CSS of statement.html is written from these same numbers) ---------
@@ -104,8 +104,8 @@ def statement_documents(data, issued_at, parts, safety=SAFETY_LINES):
     """HTML documents (one per chunk of pages) and the page count each must come out with."""
     template = _template("statement")
     pages = statement_pages(data, safety)
-    context = dict(data)
-    context.pop("movements", None)
+    reserved = ("movements", "pages", "total_pages", "columns", "geometry", "issued_at")
+    context = {k: v for k, v in data.items() if k not in reserved and k != "cooperative_name"}
     documents = []
     for start, stop in domain.balanced_chunks(len(pages), parts, MIN_CHUNK_PAGES):
         html = template.render(
