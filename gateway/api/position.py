@@ -5,14 +5,16 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import eventlet
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
 from gateway import consolidation
 from gateway.http import http, json_response
+from gateway.metrics import rpc_error
 from gateway.openapi import documented
 from services.common.config import env_float
-from services.common.rpc import wait_all
+from services.common.rpc import ServiceRpc, wait_all
 
 log = logging.getLogger("gateway.position")
 
@@ -96,24 +98,45 @@ class PositionSchema(Schema):
     )
 
 
+# Reads of the position are published as transient messages: a persistent one makes RabbitMQ
+# write it to disk before it confirms the publish (a few ms each), and a lost read only costs a
+# missing section at the deadline, which the position already handles.
+TRANSIENT = 1
+
+
 class PositionApi:
+    position_accounts_rpc = ServiceRpc("accounts", delivery_mode=TRANSIENT, on_error=rpc_error)
+    position_credit_rpc = ServiceRpc("credit", delivery_mode=TRANSIENT, on_error=rpc_error)
+    position_deposit_rpc = ServiceRpc("deposit", delivery_mode=TRANSIENT, on_error=rpc_error)
+
     def consolidated_position(self, principal):
         """Ask accounts, credit and deposit at once (one deadline) and merge what answered."""
         number = principal.member_number
         deadline = time.monotonic() + position_timeout()
         plan = {
-            "member": (self.accounts_rpc, "get_member"),
-            "savings": (self.accounts_rpc, "list_accounts"),
-            "loans": (self.credit_rpc, "loans_summary"),
-            "deposits": (self.deposit_rpc, "deposits_summary"),
+            "member": (self.position_accounts_rpc, "get_member"),
+            "savings": (self.position_accounts_rpc, "list_accounts"),
+            "loans": (self.position_credit_rpc, "loans_summary"),
+            "deposits": (self.position_deposit_rpc, "deposits_summary"),
         }
         calls, answers = {}, {}
-        for key, (proxy, method) in plan.items():
+
+        def start(key):
+            proxy, method = plan[key]
             remaining = max(deadline - time.monotonic(), 0.001)
             try:
-                calls[key] = getattr(proxy.with_timeout(remaining), method).call_async(number)
+                return getattr(proxy.with_timeout(remaining), method).call_async(number)
             except Exception as exc:  # noqa: BLE001  an unreachable service is a missing section
-                answers[key] = exc
+                return exc
+
+        # publishing waits for the broker's confirm: the four publishes overlap in green threads
+        started = {key: eventlet.spawn(start, key) for key in plan}
+        for key, thread in started.items():
+            outcome = thread.wait()
+            if isinstance(outcome, Exception):
+                answers[key] = outcome
+            else:
+                calls[key] = outcome
         answers.update(zip(calls, wait_all(calls.values()), strict=True))
         unavailable = []
         for key, answer in answers.items():
