@@ -11,10 +11,9 @@ from werkzeug.wrappers import Response
 
 from gateway import consolidation
 from gateway.http import http, json_response
-from gateway.metrics import rpc_error
 from gateway.openapi import documented
 from services.common.config import env_float
-from services.common.rpc import ServiceRpc, wait_all
+from services.common.rpc import wait_all
 
 log = logging.getLogger("gateway.position")
 
@@ -98,26 +97,16 @@ class PositionSchema(Schema):
     )
 
 
-# Reads of the position are published as transient messages: a persistent one makes RabbitMQ
-# write it to disk before it confirms the publish (a few ms each), and a lost read only costs a
-# missing section at the deadline, which the position already handles.
-TRANSIENT = 1
-
-
 class PositionApi:
-    position_accounts_rpc = ServiceRpc("accounts", delivery_mode=TRANSIENT, on_error=rpc_error)
-    position_credit_rpc = ServiceRpc("credit", delivery_mode=TRANSIENT, on_error=rpc_error)
-    position_deposit_rpc = ServiceRpc("deposit", delivery_mode=TRANSIENT, on_error=rpc_error)
-
     def consolidated_position(self, principal):
         """Ask accounts, credit and deposit at once (one deadline) and merge what answered."""
         number = principal.member_number
         deadline = time.monotonic() + position_timeout()
         plan = {
-            "member": (self.position_accounts_rpc, "get_member"),
-            "savings": (self.position_accounts_rpc, "list_accounts"),
-            "loans": (self.position_credit_rpc, "loans_summary"),
-            "deposits": (self.position_deposit_rpc, "deposits_summary"),
+            "member": (self.accounts_rpc, "get_member"),
+            "savings": (self.accounts_rpc, "list_accounts"),
+            "loans": (self.credit_rpc, "loans_summary"),
+            "deposits": (self.deposit_rpc, "deposits_summary"),
         }
         calls, answers = {}, {}
 
