@@ -6,14 +6,18 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 
 from gateway import metrics
 from gateway.api.accounts import AccountsApi
+from gateway.api.auth import AuthApi
 from gateway.api.operations import OperationsApi
 from gateway.api.position import PositionApi
 from gateway.principal import AuthenticationMixin
+from gateway.web.auth import AuthPages
 from gateway.web.statements import StatementsWeb
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi, PositionApi, AccountsApi, StatementsWeb):
+class GatewayService(
+    AuthenticationMixin, OperationsApi, AuthApi, AuthPages, PositionApi, AccountsApi, StatementsWeb
+):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)
