@@ -5,9 +5,32 @@
 - `bearer(token)` -> the Authorization header.
 - `browser_login(page, base_url, "maria", "Socia-2026!")` on a playwright page: fills /login and
   waits until the portal has set the session cookie.
+- `chromium_page()`: a context manager giving a fresh playwright page on Debian's headless chromium.
+  Browser tests run their story with `tests.browser_runner.run_story(...)` (a process without
+  eventlet: playwright hangs at random inside the monkey-patched test process), e.g.
+
+      def story(page, base):
+          browser_login(page, base, "maria", "Socia-2026!")
+          ...
+
+      @pytest.mark.browser
+      def test_x(portal):
+          run_story("tests.e2e.test_x:story", portal.base_url)
 - `start_auth_stack(container_factory, service_config, today)` starts accounts + auth (demo users
   loaded) on the test's vhost; add the gateway with `start_gateway(...)`.
 """
+
+import contextlib
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+_playwright = None
 
 DEMO_USERS = {
     "maria": ("Socia-2026!", "100234", "María Pérez"),
@@ -37,6 +60,33 @@ def browser_login(page, base_url, username, password):
     cookies = {c["name"] for c in page.context.cookies()}
     assert "portal_session" in cookies, page.content()[:2000]
     return page
+
+
+@contextlib.contextmanager
+def chromium_page(viewport=None, timeout_ms=20000):
+    """A page of its own browser; closed afterwards.
+
+    Playwright is started once per test process and never stopped: under eventlet's monkey
+    patching its `stop()` waits forever for the driver, which exits by itself with the process.
+    """
+    global _playwright
+    from playwright.sync_api import sync_playwright
+
+    if _playwright is None:
+        _playwright = sync_playwright().start()
+    browser = _playwright.chromium.launch(
+        executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        context = browser.new_context(
+            locale="es-EC", viewport=viewport or {"width": 390, "height": 844}
+        )
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        yield page
+        context.close()
+    finally:
+        browser.close()
 
 
 def start_auth_stack(container_factory, service_config, today, count=2):
