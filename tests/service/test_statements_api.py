@@ -314,3 +314,39 @@ def test_statement_download_from_the_page(portal, http_session, today):
     )
     assert answer.status_code == 200 and answer.content.startswith(b"%PDF")
     assert "José Andrade" in pdf_text(answer.content)[0]
+
+
+# --- against the real deposit service -------------------------------------------------------
+
+
+@pytest.fixture
+def with_real_deposit(service_config, container_factory, today, monkeypatch):
+    from services.deposit.service import DepositService
+
+    monkeypatch.setenv("POSITION_TIMEOUT", str(POSITION_TIMEOUT))
+    load_demo(service_config, today, services=["accounts", "deposit"], count=5)
+    containers = {}
+    for name, cls in (
+        ("accounts", AccountsService),
+        ("auth", FakeAuth),
+        ("credit", FakeCredit),
+        ("deposit", DepositService),
+        ("gateway", GatewayService),
+    ):
+        containers[name] = container_factory(cls, service_config)
+        containers[name].start()
+    return containers
+
+
+def test_position_merges_the_real_deposit_service(with_real_deposit, http_session, rpc_proxy):
+    expected = rpc_proxy("deposit").deposits_summary("100234")
+    body = http_session.get("/api/v1/position", headers=MARIA).json()
+    assert body["unavailable"] == []
+    assert [d["deposit_number"] for d in body["deposits"]] == ["DPF-100234-01"]
+    assert body["deposits"] == [{k: d[k] for k in body["deposits"][0]} for d in expected]
+    assert body["totals"]["deposits"] == "5000.00"
+    assert money(body["deposits"][0]["accrued_interest"]) > 0
+    with_real_deposit["deposit"].stop()
+    body = http_session.get("/api/v1/position", headers=MARIA).json()
+    assert body["unavailable"] == ["deposits"]
+    assert len(body["savings"]) == 3 and len(body["loans"]) == 2
