@@ -93,6 +93,7 @@ class AuthApi:
         token = token_from(request)
         if not token or len(token) > 200:
             raise Unauthenticated()
+        self.forget_session(token)
         self.auth_rpc.logout(token, client_ip(request))
         return Response(status=204)
 
@@ -114,6 +115,7 @@ class AuthApi:
         self.auth_rpc.change_password(
             principal.token, data["current_password"], data["new_password"], client_ip(request)
         )
+        self.forget_session(principal.token)
         return Response(status=204)
 
     @documented(

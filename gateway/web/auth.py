@@ -110,6 +110,7 @@ class AuthPages:
             return render(request, "error.html", status=400, error={"message": CSRF_EXPIRED})
         token = request.cookies.get(SESSION_COOKIE)
         if token and len(token) <= 200:
+            self.forget_session(token)
             try:
                 self.auth_rpc.logout(token, client_ip(request))
             except Unauthenticated:
@@ -229,6 +230,7 @@ class AuthPages:
                 form["new_password"],
                 client_ip(request),
             )
+            self.forget_session(principal.token)
         except ValidationError as exc:
             return self._change_page(request, principal, _errors(exc), [], exc.status)
         principal = replace(principal, must_change_password=False)
