@@ -146,7 +146,10 @@ def load(url, headers, clients, seconds):
 
 
 def run(args):
-    results = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    results = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_before": os.getloadavg()[0],
+    }
     with Vhost() as uri, tempfile.TemporaryDirectory() as workdir:
         portal = Portal(workdir, uri, extra_env={"POSITION_TIMEOUT": str(POSITION_TIMEOUT)})
         portal.setup()
@@ -167,6 +170,7 @@ def run(args):
                 measure_rpc(rpc, results)
             headers = {"Authorization": f"Bearer {token(portal, faked)}"}
             measure_position(portal, headers, results, faked, runner)
+            results["load_after"] = os.getloadavg()[0]
         finally:
             portal.stop_all()
             if runner is not None:
@@ -268,7 +272,11 @@ def report(results):
     )
     if r["faked"]:
         setup += f"; stand-ins for {', '.join(r['faked'])} (not on this branch yet)"
-    setup += f"; POSITION_TIMEOUT={POSITION_TIMEOUT:g} s; REPORTS_WORKERS=2 (default)."
+    setup += f"; POSITION_TIMEOUT={POSITION_TIMEOUT:g} s; REPORTS_WORKERS=2 (default)"
+    setup += (
+        f"; load average {r['load_before']:.2f} before, {r['load_after']:.2f} after "
+        "(the machine is shared: other processes' load slows every figure)."
+    )
     s60, s2k, cached = r["statement_60"], r["statement_2000"], r["statement_2000_cached"]
     ping, rpc = r["rpc_ping"], r["rpc_list_accounts"]
     p1, p16, down = r["position_1"], r["position_16"], r["position_deposit_down"]
@@ -321,10 +329,10 @@ def report(results):
         "|---|---|---|",
         *[f"| {a} | {b} | {c} |" for a, b, c in rows],
         "",
-        f"Position median / `list_accounts` round trip = **{ratio:.2f}×**. The position is one "
-        "`auth.authenticate` round trip, then four calls in parallel (`accounts.get_member`, "
-        "`accounts.list_accounts`, `credit.loans_summary`, `deposit.deposits_summary`), "
-        "plus HTTP and JSON.",
+        f"Position median / `list_accounts` round trip = **{ratio:.2f}×**. The position is the "
+        "session check (cached briefly by the gateway), then four calls in parallel "
+        "(`accounts.get_member`, `accounts.list_accounts`, `credit.loans_summary`, "
+        "`deposit.deposits_summary`), plus HTTP and JSON.",
         f"Sections unavailable with every service up: {r['position_unavailable_all_up'] or 'none'}",
         "",
     ]
@@ -335,11 +343,12 @@ def write(path, text):
     path = Path(path)
     current = path.read_text() if path.exists() else "# Benchmarks\n\n"
     if MARKER in current:
-        head = current.split(MARKER)[0].rstrip() + "\n\n"
-        tail = current.split(MARKER)[1]
-        rest = tail.split("\n## ", 1)
-        after = ("\n## " + rest[1]) if len(rest) > 1 else ""
-        current = head + text + after
+        head, _, tail = current.partition(MARKER)
+        # our section runs from the marker to the next "## " heading after its own
+        own_heading_end = tail.find("\n## ") + 1
+        following = tail.find("\n## ", own_heading_end + 1) if own_heading_end else -1
+        after = tail[following:] if following >= 0 else ""
+        current = head.rstrip() + "\n\n" + text + after
     else:
         current = current.rstrip() + "\n\n" + text
     path.write_text(current)
