@@ -127,6 +127,8 @@ class PortalWsgiApp(WsgiApp):
         adapter = self.url_map.bind_to_environ(environ)
         route = "unmatched"
         try:
+            if (request.content_length or 0) > MAX_BODY:
+                raise PayloadTooLarge()
             provider, values = adapter.match()
             route = provider.url
             request.path_values = values
@@ -152,6 +154,8 @@ class PortalWsgiApp(WsgiApp):
                         ensure_ascii=False,
                     )
                 )
+        except PayloadTooLarge as exc:
+            response = error_response(request, exc)
         except HTTPException as exc:
             request.shallow = False
             response = error_response(request, BadRequest(exc.description or None))

@@ -4,6 +4,7 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 (pages); this class only puts them together with the RPC proxies they use.
 """
 
+from gateway import metrics
 from gateway.api.operations import OperationsApi
 from gateway.principal import AuthenticationMixin
 from services.common.rpc import ServiceRpc
@@ -12,13 +13,13 @@ from services.common.rpc import ServiceRpc
 class GatewayService(AuthenticationMixin, OperationsApi):
     name = "gateway"
 
-    auth_rpc = ServiceRpc("auth")
-    accounts_rpc = ServiceRpc("accounts")
-    credit_rpc = ServiceRpc("credit")
-    deposit_rpc = ServiceRpc("deposit")
-    reports_rpc = ServiceRpc("reports")
-    notifications_rpc = ServiceRpc("notifications")
-    audit_rpc = ServiceRpc("audit")
+    auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)
+    accounts_rpc = ServiceRpc("accounts", on_error=metrics.rpc_error)
+    credit_rpc = ServiceRpc("credit", on_error=metrics.rpc_error)
+    deposit_rpc = ServiceRpc("deposit", on_error=metrics.rpc_error)
+    reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
+    notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
+    audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)
 
     def rpc_for(self, service):
         return getattr(self, f"{service}_rpc")

@@ -5,6 +5,7 @@
 - demo:    every service loads its own part of the demo cooperative (idempotent)
 - setup:   check + migrate + demo
 - run:     setup, then every service and the gateway as their own processes (honcho)
+- dead-letters: events parked after repeated handler failures (and --requeue QUEUE)
 """
 
 import argparse
@@ -90,7 +91,14 @@ def run():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="portal")
-    parser.add_argument("command", choices=["check", "migrate", "demo", "setup", "run"])
+    parser.add_argument(
+        "command", choices=["check", "migrate", "demo", "setup", "run", "dead-letters"]
+    )
+    parser.add_argument(
+        "--requeue",
+        metavar="QUEUE",
+        help="dead-letters: move QUEUE's parked events back to their handler",
+    )
     parser.add_argument(
         "--long-history",
         action="store_true",
@@ -106,6 +114,10 @@ def main(argv=None):
         migrate()
     elif args.command == "demo":
         demo(long_history=args.long_history)
+    elif args.command == "dead-letters":
+        from scripts.dead_letters import main as dead_letters
+
+        dead_letters(args.requeue)
     elif args.command == "setup":
         setup(long_history=args.long_history)
     else:

@@ -6,10 +6,19 @@ read its own write before it is committed, or get "ok" for a commit that then fa
 subclasses commit first and turn a failed commit into the worker's error.
 """
 
+import logging
 import sys
 
+from kombu import Exchange, Queue
+from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.rpc import Rpc
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-portal-attempts"
+# delays (seconds) before each retry of a failing event; then the message is parked
+RETRY_DELAYS = (1, 5, 30, 120)
 
 
 def finish_transactions(worker_ctx, exc_info):
@@ -33,15 +42,83 @@ class PortalRpc(Rpc):
 
 
 class PortalEventHandler(EventHandler):
-    """Durable, reliable, one queue per handler (competing consumers across instances)."""
+    """Durable, reliable, one queue per handler (competing consumers across instances).
+
+    A handler that fails does not block its queue and does not lose the event: the message goes
+    to `<queue>.retry` with a growing delay (RETRY_DELAYS), from where RabbitMQ dead-letters it
+    back to the handler's queue; after the last retry it is parked in `<queue>.dead` for
+    operators (`python -m scripts.portal dead-letters`).
+    """
 
     def __init__(self, source_service, event_type, **kwargs):
         kwargs.setdefault("reliable_delivery", True)
+        self.retry_delays = tuple(kwargs.pop("retry_delays", RETRY_DELAYS))
         super().__init__(source_service, event_type, **kwargs)
+
+    def setup(self):
+        super().setup()
+        name = self.queue.name
+        default = Exchange("", type="direct")
+        self.retry_queue = Queue(
+            f"{name}.retry",
+            exchange=default,
+            routing_key=f"{name}.retry",
+            durable=True,
+            queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+        )
+        self.dead_queue = Queue(
+            f"{name}.dead", exchange=default, routing_key=f"{name}.dead", durable=True
+        )
+        self.publisher = Publisher(self.container.config["AMQP_URI"])
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         exc_info = finish_transactions(worker_ctx, exc_info)
+        if exc_info is not None:
+            try:
+                self._retry_or_park(message, exc_info)
+                exc_info_for_ack = None
+            except Exception:  # broker trouble: leave it in its queue rather than lose it
+                log.exception("could not re-route failed event; requeueing")
+                self.queue_consumer.requeue_message(message)
+                return result, exc_info
+            self.handle_message_processed(message, result, exc_info_for_ack)
+            return result, exc_info
         return super().handle_result(message, worker_ctx, result, exc_info)
+
+    def _retry_or_park(self, message, exc_info):
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        headers[ATTEMPTS_HEADER] = attempts
+        headers["x-portal-last-error"] = f"{exc_info[0].__name__}: {exc_info[1]}"[:500]
+        common = dict(
+            exchange=Exchange("", type="direct"),
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=2,
+        )
+        if attempts <= len(self.retry_delays):
+            delay = self.retry_delays[attempts - 1]
+            log.warning(
+                "event on %s failed (attempt %s); retry in %s s", self.queue.name, attempts, delay
+            )
+            self.publisher.publish(
+                message.body,
+                routing_key=self.retry_queue.name,
+                declare=[self.retry_queue],
+                expiration=delay,
+                **common,
+            )
+        else:
+            log.error(
+                "event on %s failed %s times; parked in %s",
+                self.queue.name,
+                attempts,
+                self.dead_queue.name,
+            )
+            self.publisher.publish(
+                message.body, routing_key=self.dead_queue.name, declare=[self.dead_queue], **common
+            )
 
 
 rpc = PortalRpc.decorator

@@ -9,7 +9,7 @@ start every call first, then `.result()` each (they share one deadline).
 import time
 
 import eventlet
-from nameko.exceptions import UnknownService
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import RpcProxy
 
 from services.common import correlation
@@ -21,19 +21,24 @@ class RpcDeadlineExceeded(ServiceUnavailable):
 
 
 class PendingCall:
-    def __init__(self, service, method, reply, listener, deadline):
+    def __init__(self, service, method, reply, listener, deadline, on_error=None):
         self.service = service
         self.method = method
         self._reply = reply
         self._listener = listener
         self.deadline = deadline
+        self._on_error = on_error
 
     def result(self):
         remaining = self.deadline - time.monotonic()
         try:
             with eventlet.Timeout(max(remaining, 0.0)):
                 return self._reply.result()
+        except RemoteError:
+            self._report("remote_error")
+            raise
         except eventlet.Timeout:
+            self._report("timeout")
             # forget the reply we stopped waiting for, so it does not pile up
             if self._listener is not None:
                 waiting = self._listener._reply_events
@@ -45,13 +50,25 @@ class PendingCall:
                 service=self.service,
             ) from None
 
+    def _report(self, kind):
+        if self._on_error is not None:
+            self._on_error(self.service, kind)
+
 
 class _Method:
-    def __init__(self, proxy, service, name, timeout):
+    def __init__(self, proxy, service, name, timeout, on_error=None):
         self._method = getattr(proxy, name)
         self._service = service
         self._name = name
         self._timeout = timeout
+        self._on_error = on_error
+
+    def _unavailable(self, cause):
+        if self._on_error is not None:
+            self._on_error(self._service, "unavailable")
+        raise ServiceUnavailable(
+            f"El servicio {self._service} no está disponible.", service=self._service
+        ) from cause
 
     def call_async(self, *args, **kwargs):
         deadline = time.monotonic() + self._timeout
@@ -59,43 +76,43 @@ class _Method:
         try:
             reply = self._method.call_async(*args, **kwargs)
         except UnknownService:
-            raise ServiceUnavailable(
-                f"El servicio {self._service} no está disponible.", service=self._service
-            ) from None
+            self._unavailable(None)
         except (OSError, ConnectionError) as exc:
-            raise ServiceUnavailable(
-                f"El servicio {self._service} no está disponible.", service=self._service
-            ) from exc
-        return PendingCall(self._service, self._name, reply, listener, deadline)
+            self._unavailable(exc)
+        return PendingCall(self._service, self._name, reply, listener, deadline, self._on_error)
 
     def __call__(self, *args, **kwargs):
         return self.call_async(*args, **kwargs).result()
 
 
 class _DeadlineProxy:
-    def __init__(self, proxy, service, timeout):
+    def __init__(self, proxy, service, timeout, on_error=None):
         self._proxy = proxy
         self._service = service
         self._timeout = timeout
+        self._on_error = on_error
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return _Method(self._proxy, self._service, name, self._timeout)
+        return _Method(self._proxy, self._service, name, self._timeout, self._on_error)
 
     def with_timeout(self, timeout):
-        return _DeadlineProxy(self._proxy, self._service, timeout)
+        return _DeadlineProxy(self._proxy, self._service, timeout, self._on_error)
 
 
 class ServiceRpc(RpcProxy):
-    def __init__(self, target_service, timeout=None, **options):
+    """`on_error(service, kind)` is told of every failed call (metrics)."""
+
+    def __init__(self, target_service, timeout=None, on_error=None, **options):
         super().__init__(target_service, **options)
         self._fixed_timeout = timeout
+        self._on_error = on_error
 
     def get_dependency(self, worker_ctx):
         proxy = super().get_dependency(worker_ctx)
         timeout = self._fixed_timeout or float(self.container.config.get("RPC_TIMEOUT", 5.0))
-        return _DeadlineProxy(proxy, self.target_service, timeout)
+        return _DeadlineProxy(proxy, self.target_service, timeout, self._on_error)
 
 
 def wait_all(calls):

@@ -1,0 +1,99 @@
+"""The gateway's contract for every request: error shape, limits, health, OpenAPI, headers."""
+
+import pytest
+
+from gateway.service import GatewayService
+from services.accounts.service import AccountsService
+from services.reports.service import ReportsService
+
+
+@pytest.fixture
+def gateway(service_config, container_factory):
+    container = container_factory(GatewayService, service_config)
+    container.start()
+    return container
+
+
+def test_unknown_path_is_json_404(gateway, http_session):
+    answer = http_session.get("/api/v1/nothing/here")
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "error": {"code": "not_found", "message": "La dirección solicitada no existe."}
+    }
+
+
+def test_unknown_web_path_is_a_spanish_page(gateway, http_session):
+    answer = http_session.get("/no-existe")
+    assert answer.status_code == 404
+    assert "text/html" in answer.headers["Content-Type"]
+    assert "La dirección solicitada no existe." in answer.text
+
+
+def test_body_over_64_kib_is_413(gateway, http_session):
+    answer = http_session.post(
+        "/api/v1/auth/login",
+        data=b"x" * (64 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "payload_too_large"
+
+
+def test_wrong_method_is_json_405(gateway, http_session):
+    answer = http_session.delete("/health")
+    assert answer.status_code == 405
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_health_names_the_services_that_do_not_answer(
+    gateway, service_config, container_factory, http_session
+):
+    for cls in (AccountsService, ReportsService):
+        container_factory(cls, service_config).start()
+    answer = http_session.get("/health")
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["services"]["accounts"] == "ok" and body["services"]["reports"] == "ok"
+    assert set(body["unavailable"]) == {"auth", "credit", "deposit", "notifications", "audit"}
+
+
+def test_metrics_are_prometheus_text(gateway, http_session):
+    http_session.get("/health")
+    answer = http_session.get("/metrics")
+    assert answer.status_code == 200
+    assert "portal_http_requests_total" in answer.text
+    assert 'route="/health"' in answer.text
+
+
+def test_openapi_lists_operations_and_error_schema(gateway, http_session):
+    spec = http_session.get("/api/v1/openapi.json").json()
+    assert spec["openapi"] == "3.0.3"
+    assert "Error" in spec["components"]["schemas"]
+
+
+def test_static_files_and_no_path_escape(gateway, http_session):
+    assert http_session.get("/static/portal.css").status_code == 200
+    assert http_session.get("/static/../service.py").status_code == 404
+
+
+def test_every_response_has_security_headers(gateway, http_session):
+    for path in ("/health", "/api/v1/none", "/static/portal.css"):
+        headers = http_session.get(path).headers
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_rpc_failures_are_counted_per_service(gateway, http_session):
+    def credit_errors():
+        lines = http_session.get("/metrics").text.splitlines()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in lines
+            if line.startswith("portal_rpc_errors_total{") and 'service="credit"' in line
+        )
+
+    before = credit_errors()
+    http_session.get("/health")  # nothing but the gateway runs: no ping is answered
+    assert credit_errors() == before + 1
