@@ -5,12 +5,14 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 """
 
 from gateway import metrics
+from gateway.api.credit import CreditApi
 from gateway.api.operations import OperationsApi
 from gateway.principal import AuthenticationMixin
+from gateway.web.credit import CreditPages
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi):
+class GatewayService(AuthenticationMixin, OperationsApi, CreditApi, CreditPages):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)
