@@ -50,6 +50,8 @@ class Movement(Base):
         # a statement reads one account's range in order: this index makes it a range scan,
         # so its cost follows the range asked for, not the account's whole history
         Index("ix_movements_account_date_seq", "account_number", "date", "seq", unique=True),
+        # post_movement is idempotent by (account, reference): a retried posting is found here
+        Index("ix_movements_account_reference", "account_number", "reference"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -134,9 +134,13 @@ class AccountsService:
         )
         if bool(data["debit"]) == bool(data["credit"]):
             raise ValidationError(fields={"debit": ["Indique un débito o un crédito, no ambos."]})
-        account = self.db.get(store.SavingsAccount, data["account_number"])
+        account = store.lock_account(self.db, data["account_number"])
         if account is None:
             raise NotFound(ACCOUNT_NOT_FOUND)
+        existing = store.movement_by_reference(self.db, account.account_number, data["reference"])
+        if existing is not None:
+            # the same posting again (a retry, a redelivered request): same answer, no new effect
+            return self._movement_event(account, existing)
         try:
             movement = store.post_movement(
                 self.db,
@@ -156,7 +160,13 @@ class AccountsService:
             raise ValidationError(
                 fields={"debit" if "insufficient" in str(exc) else "date": [message]}
             ) from None
-        event = MovementPostedEventSchema().dump(
+        event = self._movement_event(account, movement)
+        self.events.emit("movement_posted", event)
+        return event
+
+    @staticmethod
+    def _movement_event(account, movement):
+        return MovementPostedEventSchema().dump(
             {
                 "account_number": account.account_number,
                 "member_number": account.member_number,
@@ -168,5 +178,3 @@ class AccountsService:
                 "balance": movement.balance,
             }
         )
-        self.events.emit("movement_posted", event)
-        return event

@@ -81,6 +81,21 @@ def statement(session, account, date_from, date_to, page, page_size):
     }
 
 
+def lock_account(session, account_number):
+    """The account, locked until commit: postings to one account happen one after another."""
+    return session.get(SavingsAccount, account_number, with_for_update=True)
+
+
+def movement_by_reference(session, account_number, reference):
+    if not reference:
+        return None
+    return session.scalars(
+        select(Movement).where(
+            Movement.account_number == account_number, Movement.reference == reference
+        )
+    ).first()
+
+
 def post_movement(session, account, day, description, reference, debit, credit):
     """Append a movement at the end of the account's history and update its balances."""
     last = session.execute(

@@ -70,6 +70,7 @@ def nameko_config(service=None):
         "PREFETCH_COUNT": env_int("PREFETCH_COUNT", 10),
         "HEARTBEAT": env_int("AMQP_HEARTBEAT", 30),
         "RPC_TIMEOUT": rpc_timeout(),
+        "OUTBOX_AMQP_URI": env("OUTBOX_AMQP_URI"),
         "LOGGING": logging_config(),
     }
     for name in DB_SERVICES:

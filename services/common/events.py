@@ -126,7 +126,9 @@ class EventOutbox(DependencyProvider):
             for d in self.container.dependencies
             if isinstance(d, Database) and d.service == self.source
         )
-        self.amqp_uri = self.container.config["AMQP_URI"]
+        # events may go to another broker than RPC (e.g. a cluster other systems subscribe to)
+        config = self.container.config
+        self.amqp_uri = config.get("OUTBOX_AMQP_URI") or config["AMQP_URI"]
         self._wakeup = eventlet.event.Event()
 
     def start(self):

@@ -131,3 +131,11 @@ def test_post_movement_refuses_overdraft_and_changes_nothing(rpc, today):
     with pytest.raises(ValidationError):
         rpc.post_movement("4100517001", today.isoformat(), "Retiro", None, "99999999.00", None)
     assert rpc.list_accounts("100517")[0]["balance"] == before
+
+
+def test_posting_the_same_reference_twice_has_one_effect(rpc, today):
+    before = Decimal(rpc.list_accounts("100517")[0]["balance"])
+    first = rpc.post_movement("4100517001", today.isoformat(), "Depósito", "DUP-1", None, "5.00")
+    again = rpc.post_movement("4100517001", today.isoformat(), "Depósito", "DUP-1", None, "5.00")
+    assert first == again
+    assert Decimal(rpc.list_accounts("100517")[0]["balance"]) == before + Decimal("5.00")

@@ -1,0 +1,380 @@
+"""`make bench`: the portal on the demo cooperative (plus a member with 100 000 movements over
+ten years), measured in one run; prints a table and writes docs/benchmarks.md.
+
+Load comes from wrk (a separate process, on loopback, bounded by count and time). Every figure
+is the median of several runs; every ratio is computed within this run.
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import requests
+
+from scripts.processes import Portal
+from services.common.config import PROJECT_ROOT, amqp_uri
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+LONG = {
+    "member": "109999",
+    "account": "4109999001",
+    "identification": "1716520000",
+    "first": "Historia",
+    "last": "Prueba",
+    "email": "historia.larga@example.com",
+}
+ANA = {
+    "member": "100781",
+    "account": "4100781001",
+    "identification": "0104567896",
+    "first": "Ana",
+    "last": "Torres",
+    "email": "ana.torres@example.com",
+}
+PASSWORD = "Bench-Clave-2026"  # noqa: S105  the benchmark's own throwaway users
+
+
+def machine():
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    rabbit = (
+        subprocess.run(
+            ["rabbitmqctl", "version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "?"
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem_kb // 1024 // 1024} GiB, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"RabbitMQ {rabbit}"
+    )
+
+
+def ms(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, connections, headers=(), script=None, seconds=SECONDS):
+    cmd = [
+        "wrk",
+        f"-t{min(connections, 2)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    for header in headers:
+        cmd += ["-H", header]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    dist = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "median_ms": ms(dist["50"]),
+        "p99_ms": ms(dist["99"]),
+        "rps": rps,
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def median_of(runs):
+    keys = runs[0].keys()
+    return {k: statistics.median(r[k] for r in runs) for k in keys}
+
+
+def timed(fn, count):
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": statistics.median(samples), "p99_ms": max(samples), "count": count}
+
+
+def post_script(path, body, token):
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    return str(script)
+
+
+class Bench:
+    def __init__(self, portal):
+        self.portal = portal
+        self.base = portal.base_url
+        self.results = {}
+
+    def login(self, username, password):
+        answer = requests.post(
+            self.base + "/api/v1/auth/login",
+            json={"username": username, "password": password},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return answer.json()["token"]
+
+    def register(self, who, username):
+        requests.post(
+            self.base + "/api/v1/auth/register",
+            timeout=30,
+            json={
+                "username": username,
+                "password": PASSWORD,
+                "member_number": who["member"],
+                "identification": who["identification"],
+                "first_name": who["first"],
+                "last_name": who["last"],
+                "email": who["email"],
+            },
+        )
+        return self.login(username, PASSWORD)
+
+    def floor_and_rpc(self):
+        uri = self.portal.env["AMQP_URI"]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "scripts.bench_amqp", "serve", uri, "bench-floor"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )
+        server.stdout.readline()
+        try:
+            raw = [self._probe("raw", uri, "bench-floor", "2000") for _ in range(RUNS)]
+        finally:
+            server.kill()
+        rpc = [self._probe("nameko", uri, "2000") for _ in range(RUNS)]
+        self.results["amqp_floor"] = median_of(raw)
+        self.results["nameko_rpc"] = median_of(rpc)
+
+    def _probe(self, *args):
+        out = subprocess.run(
+            [sys.executable, "-m", "scripts.bench_amqp", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=PROJECT_ROOT,
+        )
+        return json.loads(out.stdout)
+
+    def position(self, token):
+        auth = [f"Authorization: Bearer {token}"]
+        for clients in (1, 16, 64):
+            runs = [wrk(self.base + "/api/v1/position", clients, auth) for _ in range(RUNS)]
+            self.results[f"position_c{clients}"] = median_of(runs)
+
+    def statements(self, token_long, token_small):
+        today = date.today()
+        month = f"from={(today - timedelta(days=30)).isoformat()}&to={today.isoformat()}"
+        year = f"from={(today - timedelta(days=365)).isoformat()}&to={today.isoformat()}"
+        for name, token, account in (
+            ("long", token_long, LONG["account"]),
+            ("small", token_small, ANA["account"]),
+        ):
+            headers = {"Authorization": f"Bearer {token}"}
+            url = f"{self.base}/api/v1/accounts/{account}/statement"
+            first = requests.get(f"{url}?{year}&page_size=100", headers=headers, timeout=30).json()
+            last_page = max(1, -(-first["total_movements"] // 100))
+            auth = [f"Authorization: Bearer {token}"]
+            self.results[f"statement_month_{name}"] = median_of(
+                [wrk(f"{url}?{month}&page_size=100", 1, auth) for _ in range(RUNS)]
+            )
+            self.results[f"statement_lastpage_{name}"] = median_of(
+                [wrk(f"{url}?{year}&page={last_page}&page_size=100", 1, auth) for _ in range(RUNS)]
+            )
+            self.results[f"statement_year_movements_{name}"] = {"count": first["total_movements"]}
+
+    def simulation(self, token):
+        body = {
+            "product_code": "VIVIENDA",
+            "amount": "50000.00",
+            "term_months": 240,
+            "system": "french",
+            "frequency": "monthly",
+        }
+        script = post_script("/api/v1/credit/simulations", body, token)
+        self.results["simulation_240"] = median_of(
+            [wrk(self.base + "/api/v1/credit/simulations", 1, script=script) for _ in range(RUNS)]
+        )
+
+    def logins(self):
+        self.results["login"] = timed(lambda: self.login("maria", "Socia-2026!"), 15)
+
+    def pdfs(self, token):
+        """Statement PDFs of about 60 and 2 000 movements of the long account (ranges that end
+        today, so the closed-range cache does not answer)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"{self.base}/api/v1/accounts/{LONG['account']}/statement"
+        today = date.today()
+        for target in (60, 2000):
+            days = 1
+            while True:
+                frm = (today - timedelta(days=days)).isoformat()
+                total = requests.get(
+                    f"{url}?from={frm}&to={today.isoformat()}&page_size=1",
+                    headers=headers,
+                    timeout=30,
+                ).json()["total_movements"]
+                if total >= target or days > 365:
+                    break
+                days += max(1, int(days * (target - total) / max(total, 1) / 2))
+            pdf_url = f"{url}.pdf?from={frm}&to={today.isoformat()}"
+
+            def fetch(pdf_url=pdf_url):
+                answer = requests.get(pdf_url, headers=headers, timeout=120)
+                assert answer.headers["Content-Type"].startswith("application/pdf"), answer.text
+
+            fetch()
+            self.results[f"pdf_{target}"] = {**timed(fetch, max(RUNS, 3)), "movements": total}
+
+    def degraded_position(self, token):
+        self.portal.stop("deposit")
+        try:
+            auth = [f"Authorization: Bearer {token}"]
+            self.results["position_deposit_down"] = median_of(
+                [wrk(self.base + "/api/v1/position", 1, auth) for _ in range(RUNS)]
+            )
+        finally:
+            self.portal.start("deposit")
+            self.portal.wait_healthy()
+
+
+def table(results, description):
+    r = results
+    floor, rpc = r["amqp_floor"]["median_ms"], r["nameko_rpc"]["median_ms"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {date.today().isoformat()}: {description}. All services, "
+        "the broker, PostgreSQL-less embedded SQLite databases and the load generator (wrk) "
+        f"share the machine. Each figure is the median of {RUNS} runs of {SECONDS} s (wrk) or "
+        "of the stated count of sequential calls.",
+        "",
+        "| measurement | median | p99 | req/s | target |",
+        "|---|---|---|---|---|",
+        f"| raw AMQP request/reply (py-amqp, floor) | {floor:.3f} ms | "
+        f"{r['amqp_floor']['p99_ms']:.3f} ms | | |",
+        f"| nameko RPC round trip (accounts.ping) | {rpc:.3f} ms | "
+        f"{r['nameko_rpc']['p99_ms']:.3f} ms | | ≤ 2× floor: **{rpc / floor:.2f}×** |",
+    ]
+    for clients in (1, 16, 64):
+        p = r[f"position_c{clients}"]
+        target = {
+            1: f"≤ 3× RPC: **{p['median_ms'] / rpc:.2f}×**",
+            16: "≥ 300 req/s, p99 ≤ 100 ms",
+            64: "",
+        }[clients]
+        lines.append(
+            f"| GET /api/v1/position, {clients} client(s) | {p['median_ms']:.2f} ms | "
+            f"{p['p99_ms']:.2f} ms | {p['rps']:.0f} | {target} |"
+        )
+    if "position_deposit_down" in r:
+        p = r["position_deposit_down"]
+        lines.append(
+            f"| position with deposit stopped, 1 client | {p['median_ms']:.2f} ms | "
+            f"{p['p99_ms']:.2f} ms | {p['rps']:.0f} | bounded by the deadline |"
+        )
+    for kind, label in (("month", "one month, page 1"), ("lastpage", "last page of a year")):
+        big, small = r[f"statement_{kind}_long"], r[f"statement_{kind}_small"]
+        lines.append(
+            f"| statement {label}, 100 000-movement account | {big['median_ms']:.2f} ms "
+            f"| {big['p99_ms']:.2f} ms | {big['rps']:.0f} | ≤ 2× small: "
+            f"**{big['median_ms'] / small['median_ms']:.2f}×** |"
+        )
+        lines.append(
+            f"| statement {label}, 120-movement account | {small['median_ms']:.2f} ms "
+            f"| {small['p99_ms']:.2f} ms | {small['rps']:.0f} | |"
+        )
+    s = r["simulation_240"]
+    lines.append(
+        f"| POST /api/v1/credit/simulations, 240 monthly | {s['median_ms']:.2f} ms | "
+        f"{s['p99_ms']:.2f} ms | {s['rps']:.0f} | |"
+    )
+    lg = r["login"]
+    lines.append(
+        f"| POST /api/v1/auth/login (Argon2id verify) | {lg['median_ms']:.1f} ms | "
+        f"{lg['p99_ms']:.1f} ms (max) | | |"
+    )
+    for n, target in ((60, "≤ 0.5 s"), (2000, "≤ 3 s")):
+        p = r[f"pdf_{n}"]
+        lines.append(
+            f"| statement PDF, {p['movements']} movements | {p['median_ms']:.0f} ms | "
+            f"{p['p99_ms']:.0f} ms (max) | | {target} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    if not shutil.which("wrk"):
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True
+            )
+        else:
+            sys.exit("wrk is needed for the load: apt-get install wrk")
+    workdir = Path(os.environ.get("BENCH_DIR", PROJECT_ROOT / "var" / "bench"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    portal = Portal(
+        workdir,
+        amqp_uri(),
+        extra_env={"DEMO_MEMBERS": os.environ.get("DEMO_MEMBERS", "2000"), "LOG_LEVEL": "WARNING"},
+    )
+    portal.env["GATEWAY_ADDRESS"] = f"127.0.0.1:{portal.port}"
+    started = time.monotonic()
+    print("setting up the demo cooperative and the 100 000-movement member…", flush=True)
+    result = portal.run("-m", "scripts.portal", "setup", "--long-history", check=False)
+    if result.returncode:
+        sys.exit(result.stderr[-2000:])
+    portal.start_all()
+    try:
+        bench = Bench(portal)
+        token_maria = bench.login("maria", "Socia-2026!")
+        token_long = bench.register(LONG, "historia")
+        token_small = bench.register(ANA, "anabench")
+        steps = [
+            ("floor and RPC", bench.floor_and_rpc),
+            ("position", lambda: bench.position(token_maria)),
+            ("statements", lambda: bench.statements(token_long, token_small)),
+            ("simulation", lambda: bench.simulation(token_maria)),
+            ("login", bench.logins),
+            ("pdfs", lambda: bench.pdfs(token_long)),
+            ("degraded position", lambda: bench.degraded_position(token_maria)),
+        ]
+        for name, step in steps:
+            print(f"measuring {name}…", flush=True)
+            step()
+    finally:
+        portal.stop_all()
+    text = table(bench.results, machine())
+    text += f"\nWhole run: {time.monotonic() - started:.0f} s.\n"
+    extra = PROJECT_ROOT / "docs" / "benchmarks-notes.md"
+    if extra.exists():
+        text += "\n" + extra.read_text()
+    (PROJECT_ROOT / "docs" / "benchmarks.md").write_text(text)
+    (workdir / "results.json").write_text(json.dumps(bench.results, indent=2))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""A TCP proxy a test can cut and restore: a broker outage for one client, not for the machine."""
+
+import eventlet
+from eventlet.green import socket
+
+
+class CuttableProxy:
+    def __init__(self, upstream_host="127.0.0.1", upstream_port=5672):
+        self.upstream = (upstream_host, upstream_port)
+        self.listener = eventlet.listen(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.connections = set()
+        self._server = eventlet.spawn(self._serve)
+
+    def uri(self, amqp_uri):
+        """`amqp_uri` with its host and port replaced by the proxy's."""
+        scheme, rest = amqp_uri.split("://", 1)
+        creds, _, hostpath = rest.rpartition("@")
+        path = hostpath.split("/", 1)[1] if "/" in hostpath else ""
+        return f"{scheme}://{creds + '@' if creds else ''}127.0.0.1:{self.port}/{path}"
+
+    def _serve(self):
+        while True:
+            client, _ = self.listener.accept()
+            if not self.open:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            self.connections.update((client, upstream))
+            eventlet.spawn_n(self._pump, client, upstream)
+            eventlet.spawn_n(self._pump, upstream, client)
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                self.connections.discard(sock)
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self):
+        """Drop every connection and refuse new ones (the broker is 'down' for these clients)."""
+        self.open = False
+        # shutdown only: the pumps see end-of-stream and close their own sockets (closing a
+        # socket another greenthread is reading from upsets eventlet's hub)
+        for sock in list(self.connections):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        eventlet.sleep(0.1)
+
+    def restore(self):
+        self.open = True
+
+    def close(self):
+        self.cut()
+        self._server.kill()
+        self.listener.close()
