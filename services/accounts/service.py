@@ -74,6 +74,13 @@ class AccountsService:
         return {"match": domain.registration_matches(record, **data)}
 
     @rpc
+    def is_member_identification(self, member_number, identification):
+        """Yes/no: is `identification` the cédula of this member? Never returns the cédula
+        (credit uses it to refuse an applicant as their own guarantor)."""
+        member = store.get_member(self.db, (member_number or "").strip())
+        return member is not None and member.identification == (identification or "").strip()
+
+    @rpc
     def get_member(self, member_number):
         member = store.get_member(self.db, member_number)
         if member is None:
