@@ -2,10 +2,8 @@
 
 import base64
 import logging
-import time
 from datetime import UTC, datetime
 
-import eventlet
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
@@ -101,38 +99,29 @@ class PositionApi:
     def consolidated_position(self, principal):
         """Ask accounts, credit and deposit at once (one deadline) and merge what answered."""
         number = principal.member_number
-        deadline = time.monotonic() + position_timeout()
         plan = {
-            "member": (self.accounts_rpc, "get_member"),
-            "savings": (self.accounts_rpc, "list_accounts"),
+            "savings": (self.accounts_rpc, "overview"),  # the member record and the accounts
             "loans": (self.credit_rpc, "loans_summary"),
             "deposits": (self.deposit_rpc, "deposits_summary"),
         }
         calls, answers = {}, {}
-
-        def start(key):
-            proxy, method = plan[key]
-            remaining = max(deadline - time.monotonic(), 0.001)
+        for key, (proxy, method) in plan.items():
+            # publishing does not wait for the broker (no confirms on RPC): start all, then wait
             try:
-                return getattr(proxy.with_timeout(remaining), method).call_async(number)
+                calls[key] = getattr(proxy.with_timeout(position_timeout()), method).call_async(
+                    number
+                )
             except Exception as exc:  # noqa: BLE001  an unreachable service is a missing section
-                return exc
-
-        # publishing waits for the broker's confirm: the four publishes overlap in green threads
-        started = {key: eventlet.spawn(start, key) for key in plan}
-        for key, thread in started.items():
-            outcome = thread.wait()
-            if isinstance(outcome, Exception):
-                answers[key] = outcome
-            else:
-                calls[key] = outcome
+                answers[key] = exc
         answers.update(zip(calls, wait_all(calls.values()), strict=True))
         unavailable = []
         for key, answer in answers.items():
             if isinstance(answer, Exception):
                 log.warning("position: %s did not answer: %r", key, answer)
-                if key in SECTION_OF_CALL:
-                    unavailable.append(SECTION_OF_CALL[key])
+                unavailable.append(SECTION_OF_CALL[key])
+        overview = answers.get("savings")
+        if not isinstance(overview, Exception):
+            answers["member"], answers["savings"] = overview["member"], overview["accounts"]
         member = answers.get("member")
         if isinstance(member, Exception) or not member:
             member = {"member_number": number, "display_name": principal.display_name}

@@ -74,11 +74,29 @@ class AccountsService:
         return {"match": domain.registration_matches(record, **data)}
 
     @rpc
+    def is_member_identification(self, member_number, identification):
+        """Yes/no: is `identification` the cédula of this member? Never returns the cédula
+        (credit uses it to refuse an applicant as their own guarantor)."""
+        member = store.get_member(self.db, (member_number or "").strip())
+        return member is not None and member.identification == (identification or "").strip()
+
+    @rpc
     def get_member(self, member_number):
         member = store.get_member(self.db, member_number)
         if member is None:
             raise NotFound("El socio no existe.")
         return member_dict(member)
+
+    @rpc
+    def overview(self, member_number):
+        """The member record and the savings accounts in one call (the consolidated position)."""
+        member = store.get_member(self.db, member_number)
+        if member is None:
+            raise NotFound("El socio no existe.")
+        return {
+            "member": member_dict(member),
+            "accounts": AccountSchema(many=True).dump(store.list_accounts(self.db, member_number)),
+        }
 
     @rpc
     def list_accounts(self, member_number):

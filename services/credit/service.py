@@ -1,11 +1,294 @@
-"""credit service (placeholder being replaced by its issue's work: it only answers ping)."""
+"""credit: products, active loans with their stored schedules, guarantees, simulations and loan
+applications. Thin entrypoints: the rules are in domain.py, the queries in store.py."""
 
+import hashlib
+import json
+from datetime import UTC, date, datetime
+
+from sqlalchemy.exc import IntegrityError
+from stdnum.ec import ci
+
+from services.common.correlation import Tracker
+from services.common.db import Database
 from services.common.entrypoints import rpc
+from services.common.errors import Conflict, NotFound, ValidationError
+from services.common.events import EventOutbox
+from services.common.rpc import ServiceRpc
+from services.common.schemas import load_or_raise
+from services.credit import catalog, domain, store
+from services.credit.models import Application, ApplicationGuarantor, outbox
+from services.credit.schemas import (
+    ApplicationCreatedSchema,
+    ApplicationListSchema,
+    ApplicationRequestSchema,
+    ApplicationSubmittedEventSchema,
+    GuaranteesSchema,
+    LoanListSchema,
+    LoanPositionSchema,
+    LoanSchema,
+    ProductListSchema,
+    ScheduleSchema,
+    SimulationRequestSchema,
+)
+
+LOAN_NOT_FOUND = "El crédito no existe."
+SUBMITTED = "ingresada"
+KEY_REUSED = "La clave de idempotencia ya se usó con otra solicitud distinta."
+
+
+def _today(today):
+    return date.fromisoformat(today) if today else date.today()
+
+
+def _fingerprint(data):
+    canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class CreditService:
     name = "credit"
 
+    db = Database("credit")
+    events = EventOutbox("credit", outbox)
+    accounts = ServiceRpc("accounts")
+    tracker = Tracker()
+
     @rpc
     def ping(self):
         return "pong"
+
+    # --- products and simulations ---------------------------------------------------------
+
+    @rpc
+    def list_products(self):
+        products = []
+        for row in catalog.active_products(self.db):
+            product = catalog.to_domain(row)
+            products.append(
+                {
+                    "code": product.code,
+                    "name": product.name,
+                    "segment": product.segment,
+                    "annual_rate": product.annual_rate,
+                    "effective_annual_rate": domain.product_effective_rate(product),
+                    "min_amount": product.min_amount,
+                    "max_amount": product.max_amount,
+                    "max_term_months": product.max_term_months,
+                    "systems": list(product.systems),
+                    "frequencies": list(product.frequencies),
+                    "insurance_rate": product.insurance_rate,
+                }
+            )
+        return ProductListSchema().dump({"products": products})
+
+    def _schedule(self, request, today):
+        """Validate a simulation request against its product; (product, domain Schedule)."""
+        row = catalog.get_product(self.db, request["product_code"])
+        product = catalog.to_domain(row) if row is not None else None
+        start = request["start_date"] or today
+        errors = domain.request_errors(
+            product,
+            request["amount"],
+            request["term_months"],
+            request["system"],
+            request["frequency"],
+            start,
+            today,
+        )
+        if errors:
+            raise ValidationError(fields=errors)
+        schedule = domain.amortize(
+            request["amount"],
+            product.annual_rate,
+            request["term_months"],
+            request["system"],
+            request["frequency"],
+            start,
+            product.insurance_rate,
+        )
+        return product, schedule
+
+    @rpc
+    def simulate(self, data, today=None):
+        """The presumptive table of a request (API.md's Schedule). Nothing is stored."""
+        request = load_or_raise(SimulationRequestSchema(), data)
+        product, schedule = self._schedule(request, _today(today))
+        return ScheduleSchema().dump(store.schedule_dict(schedule, product))
+
+    # --- applications ---------------------------------------------------------------------
+
+    def _validate_application(self, member_number, request, today):
+        product, schedule = self._schedule(request, today)
+        errors = domain.payment_capacity_errors(
+            schedule, request["monthly_income"], request["monthly_expenses"]
+        )
+        guarantors = [
+            {"identification": g["identification"].strip(), "name": " ".join(g["name"].split())}
+            for g in request["guarantors"]
+        ]
+        answers = {}
+        candidates = {g["identification"] for g in guarantors if ci.is_valid(g["identification"])}
+        if len(guarantors) <= domain.MAX_GUARANTORS:
+            calls = {
+                ident: self.accounts.is_member_identification.call_async(member_number, ident)
+                for ident in sorted(candidates)
+            }
+            answers = {ident: bool(call.result()) for ident, call in calls.items()}
+        errors.update(
+            domain.guarantor_errors(
+                guarantors, ci.is_valid, lambda ident: answers.get(ident, False)
+            )
+        )
+        if errors:
+            raise ValidationError(fields=errors)
+        return product, schedule, guarantors
+
+    @rpc
+    def project_application(self, member_number, data, today=None):
+        """Every rule of an application checked, and its table; nothing is stored (Proyectar)."""
+        request = load_or_raise(ApplicationRequestSchema(), data)
+        product, schedule, _ = self._validate_application(member_number, request, _today(today))
+        return ScheduleSchema().dump(store.schedule_dict(schedule, product))
+
+    @rpc
+    def submit_application(self, member_number, data, idempotency_key=None, today=None):
+        """Save an application as `ingresada` and emit `application_submitted` (Grabar).
+
+        The same idempotency key (per member) answers the same application; reused with a
+        different request it is a conflict.
+        """
+        request = load_or_raise(ApplicationRequestSchema(), data)
+        fingerprint = _fingerprint(request)
+        key = (idempotency_key or "").strip()[:100] or None
+        if key:
+            existing = store.application_by_key(self.db, member_number, key)
+            if existing is not None:
+                return self._replay(existing, fingerprint)
+        today = _today(today)
+        product, schedule, guarantors = self._validate_application(member_number, request, today)
+        member = self.accounts.get_member(member_number)
+        submitted_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        application = Application(
+            member_number=member_number,
+            idempotency_key=key,
+            request_fingerprint=fingerprint,
+            product_code=product.code,
+            product_name=product.name,
+            amount=schedule.amount,
+            annual_rate=schedule.annual_rate,
+            insurance_rate=schedule.insurance_rate,
+            term_months=schedule.term_months,
+            system=schedule.system,
+            frequency=schedule.frequency,
+            start_date=schedule.start_date,
+            purpose=request["purpose"].strip(),
+            monthly_income=request["monthly_income"],
+            monthly_expenses=request["monthly_expenses"],
+            installment=schedule.installment,
+            status=SUBMITTED,
+            submitted_at=submitted_at,
+        )
+        self.db.add(application)
+        try:
+            self.db.flush()
+        except IntegrityError:
+            # the same key committed meanwhile by a concurrent request (double click): nothing
+            # else was written in this transaction, so roll it back and answer that application
+            self.db.rollback()
+            existing = store.application_by_key(self.db, member_number, key) if key else None
+            if existing is None:
+                raise
+            return self._replay(existing, fingerprint)
+        application.application_number = f"SC-{submitted_at:%Y}-{application.id:06d}"
+        for position, guarantor in enumerate(guarantors):
+            self.db.add(
+                ApplicationGuarantor(
+                    application_id=application.id,
+                    position=position,
+                    identification=guarantor["identification"],
+                    name=guarantor["name"],
+                )
+            )
+        self.db.flush()
+        self.events.emit(
+            "application_submitted",
+            ApplicationSubmittedEventSchema().dump(
+                {
+                    "application_number": application.application_number,
+                    "member_number": member_number,
+                    "email": member["email"],
+                    "display_name": member["display_name"],
+                    "product_code": product.code,
+                    "amount": schedule.amount,
+                    "term_months": schedule.term_months,
+                    "submitted_at": submitted_at,
+                }
+            ),
+        )
+        return self._created(application, schedule, product)
+
+    def _replay(self, application, fingerprint):
+        if application.request_fingerprint != fingerprint:
+            raise Conflict(KEY_REUSED)
+        schedule = domain.amortize(
+            application.amount,
+            application.annual_rate,
+            application.term_months,
+            application.system,
+            application.frequency,
+            application.start_date,
+            application.insurance_rate,
+        )
+        product = catalog.get_product(self.db, application.product_code)
+        return self._created(application, schedule, product and catalog.to_domain(product))
+
+    def _created(self, application, schedule, product):
+        return ApplicationCreatedSchema().dump(
+            {
+                "application_number": application.application_number,
+                "status": application.status,
+                "submitted_at": application.submitted_at,
+                "schedule": store.schedule_dict(schedule, product),
+            }
+        )
+
+    @rpc
+    def list_applications(self, member_number):
+        apps = store.applications(self.db, member_number)
+        return ApplicationListSchema().dump(
+            {"applications": [store.application_dict(a) for a in apps]}
+        )
+
+    # --- loans ----------------------------------------------------------------------------
+
+    @rpc
+    def list_loans(self, member_number, today=None):
+        """The member's active loans; none: `loans: []` and "No posee créditos vigentes"."""
+        today = _today(today)
+        loans = [
+            store.loan_summary(loan, today) for loan in store.active_loans(self.db, member_number)
+        ]
+        return LoanListSchema().dump(
+            {"loans": loans, "message": None if loans else domain.NO_ACTIVE_LOANS}
+        )
+
+    @rpc
+    def get_loan(self, member_number, loan_number, today=None):
+        loan = store.member_loan(self.db, member_number, loan_number)
+        if loan is None:
+            raise NotFound(LOAN_NOT_FOUND)
+        detail = store.loan_detail(loan, _today(today), store.guarantors_of_loan(self.db, loan))
+        return LoanSchema().dump(detail)
+
+    @rpc
+    def loans_summary(self, member_number, today=None):
+        """The loans section of the consolidated position."""
+        today = _today(today)
+        loans = [
+            store.loan_summary(loan, today) for loan in store.active_loans(self.db, member_number)
+        ]
+        return LoanPositionSchema(many=True).dump(loans)
+
+    @rpc
+    def guarantees(self, member_number):
+        return GuaranteesSchema().dump(store.guarantees(self.db, member_number))

@@ -1,0 +1,236 @@
+"""The credit part of the demo cooperative: loans with their stored schedules and guarantors.
+
+The reference members' loans are exactly those of fixtures/reference_members.json (maria's two
+active loans, the 6th installment of CR-100234-02 overdue, her cancelled one; luis's housing
+loan). About a quarter of the generated members get a realistic loan (some with an overdue
+installment, some with a past cancelled loan and a guarantor from the census). Deterministic
+(a fixed seed per member) and idempotent (a loan already loaded is left as it is). Products come
+from the credit database (seeded by its migration), so run the migrations first.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+
+from services.common.db import session_scope
+from services.common.demo import census, days_ago, member_rng
+from services.credit import catalog, domain
+from services.credit.models import Guarantor, Installment, Loan
+from services.credit.store import ACTIVE, CANCELLED
+
+LOAN_SHARE = 0.25
+
+
+@dataclass
+class LoanSpec:
+    loan_number: str
+    product: str
+    amount: Decimal
+    term_months: int
+    system: str
+    frequency: str
+    disbursed_on: object
+    installments_paid: int | None  # None: every installment due before today is paid
+    status: str
+    guarantors: list = field(default_factory=list)  # cédulas
+    overdue: int = 0  # of the installments due before today, how many (the last ones) are unpaid
+
+
+def full_name(member):
+    return f"{member.given_names} {member.surnames}"
+
+
+def reference_loans(member, today):
+    return [
+        LoanSpec(
+            loan_number=loan["loan_number"],
+            product=loan["product"],
+            amount=Decimal(loan["amount"]),
+            term_months=loan["term_months"],
+            system=loan["system"],
+            frequency=loan["frequency"],
+            disbursed_on=days_ago(today, loan["disbursed_days_ago"]),
+            installments_paid=loan["installments_paid"],
+            status="activo" if loan["status"] == "activo" else CANCELLED,
+            guarantors=list(loan.get("guarantors", [])),
+        )
+        for loan in member.reference.get("loans", [])
+    ]
+
+
+PRODUCT_WEIGHTS = (("CONSUMO", 45), ("MICRO", 25), ("EMERGENTE", 20), ("VIVIENDA", 10))
+FREQUENCY_WEIGHTS = (("monthly", 80), ("bimonthly", 5), ("quarterly", 10), ("semiannual", 5))
+
+
+def _amount(rng, product):
+    high = min(product.max_amount, Decimal(80000) if product.code == "VIVIENDA" else Decimal(15000))
+    steps = int((high - product.min_amount) / 100)
+    return product.min_amount + 100 * rng.randint(0, max(steps, 0))
+
+
+def _term(rng, product, frequency):
+    months = domain.FREQUENCIES[frequency]
+    choices = [t for t in (6, 12, 18, 24, 36, 48, 60, 72, 120, 180, 240) if t % months == 0]
+    choices = [t for t in choices if t <= product.max_term_months] or [months]
+    return rng.choice(choices)
+
+
+def generated_loans(member, members, today, products):
+    rng = member_rng(member.member_number, "credit")
+    if rng.random() >= LOAN_SHARE:
+        return []
+    specs = []
+    pick = lambda weights: rng.choices([w[0] for w in weights], [w[1] for w in weights])[0]  # noqa: E731
+    # reference members guarantee exactly what the fixture says, nothing more
+    others = [m for m in members if m.reference is None and m.member_number != member.member_number]
+
+    def guarantors():
+        if others and rng.random() < 0.6:
+            return [rng.choice(others).identification]
+        return []
+
+    if rng.random() < 0.15:
+        product = products["EMERGENTE"]
+        term = rng.choice((6, 12))
+        disbursed = days_ago(today, rng.randint(term * 31 + 60, term * 31 + 900))
+        if disbursed >= member.joined_on:
+            specs.append(
+                LoanSpec(
+                    f"CR-{member.member_number}-00",
+                    product.code,
+                    _amount(rng, product),
+                    term,
+                    rng.choice(domain.SYSTEMS),
+                    "monthly",
+                    disbursed,
+                    None,
+                    CANCELLED,
+                    guarantors(),
+                )
+            )
+    product = products[pick(PRODUCT_WEIGHTS)]
+    frequency = pick(FREQUENCY_WEIGHTS)
+    term = _term(rng, product, frequency)
+    running_days = max(15, min(term * 30 - 20, (today - member.joined_on).days))
+    disbursed = days_ago(today, rng.randint(10, running_days))
+    specs.append(
+        LoanSpec(
+            f"CR-{member.member_number}-01",
+            product.code,
+            _amount(rng, product),
+            term,
+            "french" if rng.random() < 0.7 else "german",
+            frequency,
+            disbursed,
+            None,
+            ACTIVE,
+            guarantors(),
+            overdue=1 if rng.random() < 0.1 else 0,
+        )
+    )
+    return specs
+
+
+def build(spec, member, products, by_identification, today):
+    """(loan, installments, guarantors) rows of a spec, the schedule from the domain engine."""
+    product = products[spec.product]
+    schedule = domain.amortize(
+        spec.amount,
+        product.annual_rate,
+        spec.term_months,
+        spec.system,
+        spec.frequency,
+        spec.disbursed_on,
+        product.insurance_rate,
+    )
+    rng = member_rng(spec.loan_number, "payments")
+    due = [r for r in schedule.rows if r.due_date <= today]
+    if spec.status == CANCELLED:
+        paid_count = len(schedule.rows)
+    elif spec.installments_paid is not None:
+        paid_count = spec.installments_paid
+    else:
+        paid_count = max(0, len(due) - spec.overdue)
+    installments = []
+    last_paid = None
+    for row in schedule.rows:
+        paid_on = None
+        if row.number <= paid_count:
+            paid_on = min(row.due_date - timedelta(days=rng.randint(0, 3)), today)
+            last_paid = paid_on
+        installments.append(
+            {
+                "loan_number": spec.loan_number,
+                "number": row.number,
+                "due_date": row.due_date,
+                "principal": row.principal,
+                "interest": row.interest,
+                "insurance": row.insurance,
+                "installment": row.installment,
+                "balance": row.balance,
+                "paid_on": paid_on,
+            }
+        )
+    closed_on = last_paid if spec.status == CANCELLED else None
+    loan = {
+        "loan_number": spec.loan_number,
+        "member_number": member.member_number,
+        "borrower_name": full_name(member),
+        "borrower_identification": member.identification,
+        "product_code": product.code,
+        "product_name": product.name,
+        "amount": spec.amount,
+        "annual_rate": product.annual_rate,
+        "insurance_rate": product.insurance_rate,
+        "term_months": spec.term_months,
+        "system": spec.system,
+        "frequency": spec.frequency,
+        "disbursed_on": spec.disbursed_on,
+        "status": spec.status,
+        "closed_on": closed_on,
+    }
+    guarantors = []
+    for ident in spec.guarantors:
+        person = by_identification.get(ident)
+        guarantors.append(
+            {
+                "loan_number": spec.loan_number,
+                "identification": ident,
+                "name": full_name(person) if person else "Garante externo",
+                "member_number": person.member_number if person else None,
+                "since": spec.disbursed_on,
+                "until": closed_on,
+            }
+        )
+    return loan, installments, guarantors
+
+
+def load(url, today, count=None):
+    """Load the census's loans into the credit database; returns how many loans were added."""
+    members = census(today, count)
+    by_identification = {m.identification: m for m in members}
+    with session_scope(url) as session:
+        existing = set(session.scalars(select(Loan.loan_number)))
+        products = {row.code: catalog.to_domain(row) for row in catalog.active_products(session)}
+    loans, installments, guarantors = [], [], []
+    for member in members:
+        if member.reference is not None:
+            specs = reference_loans(member, today)
+        else:
+            specs = generated_loans(member, members, today, products)
+        for spec in specs:
+            if spec.loan_number in existing:
+                continue
+            loan, rows, people = build(spec, member, products, by_identification, today)
+            loans.append(loan)
+            installments.extend(rows)
+            guarantors.extend(people)
+    if loans:
+        with session_scope(url) as session:
+            session.execute(insert(Loan), loans)
+            session.execute(insert(Installment), installments)
+            if guarantors:
+                session.execute(insert(Guarantor), guarantors)
+    return len(loans)

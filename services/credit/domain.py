@@ -1,0 +1,385 @@
+"""Pure rules of the credit service: amortization tables, product limits, application rules.
+
+No nameko, no SQLAlchemy: plain Decimal arithmetic that a reader can check by hand against
+DOMAIN.md ("Loans"). Amounts are rounded to cents ROUND_HALF_UP at each row, exactly as the
+cooperative's core system does, and the last row absorbs the rounding.
+"""
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+HUNDRED = Decimal(100)
+
+FREQUENCIES = {"monthly": 1, "bimonthly": 2, "quarterly": 3, "semiannual": 6}
+FREQUENCY_NAMES = {
+    "monthly": "Mensual",
+    "bimonthly": "Bimestral",
+    "quarterly": "Trimestral",
+    "semiannual": "Semestral",
+}
+SYSTEMS = ("french", "german")
+SYSTEM_NAMES = {"french": "Francés (cuota fija)", "german": "Alemán (capital fijo)"}
+
+DEFAULT_INSURANCE_RATE = Decimal("0.0500")  # desgravamen, % of the balance per month
+PAYMENT_CAPACITY = Decimal("0.40")  # the installment may take at most 40 % of income − expenses
+MAX_GUARANTORS = 3
+
+# Installment statuses of an active loan
+PAID, OVERDUE, PENDING = "pagada", "vencida", "pendiente"
+NO_ACTIVE_LOANS = "No posee créditos vigentes"
+
+
+def cents(value):
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def add_months(start, months):
+    """`start` moved `months` months later, the day clamped to the month's last day.
+
+    Always counted from `start` (not from the previous due date), so 31 Jan → 28/29 Feb →
+    31 Mar keeps the original day whenever the month has it.
+    """
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
+
+
+def months_per_period(frequency):
+    return FREQUENCIES[frequency]
+
+
+def period_rate(annual_rate, frequency):
+    """i = annual_rate / 100 × months_per_period / 12 (30/360), kept unrounded."""
+    return Decimal(annual_rate) / HUNDRED * months_per_period(frequency) / 12
+
+
+def effective_annual_rate(annual_rate, frequency):
+    """(1 + i)^(12 / months_per_period) − 1, as a percent with two decimals."""
+    i = period_rate(annual_rate, frequency)
+    periods_per_year = 12 // months_per_period(frequency)
+    return cents(((1 + i) ** periods_per_year - 1) * HUNDRED)
+
+
+def french_installment(amount, i, n):
+    """round(P·i / (1 − (1+i)^−n)); with a zero rate, the amount split evenly."""
+    if i == 0:
+        return cents(Decimal(amount) / n)
+    return cents(Decimal(amount) * i / (1 - (1 + i) ** -n))
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int
+    due_date: date
+    principal: Decimal
+    interest: Decimal
+    insurance: Decimal
+    balance: Decimal
+
+    @property
+    def installment(self):
+        """What the member pays that period: principal + interest + insurance."""
+        return self.principal + self.interest + self.insurance
+
+
+@dataclass(frozen=True)
+class Schedule:
+    system: str
+    frequency: str
+    amount: Decimal
+    annual_rate: Decimal
+    term_months: int
+    start_date: date
+    insurance_rate: Decimal
+    rows: list = field(default_factory=list)
+
+    @property
+    def period_rate(self):
+        return period_rate(self.annual_rate, self.frequency)
+
+    @property
+    def installments_count(self):
+        return len(self.rows)
+
+    @property
+    def effective_annual_rate(self):
+        return effective_annual_rate(self.annual_rate, self.frequency)
+
+    @property
+    def installment(self):
+        return self.rows[0].installment
+
+    @property
+    def max_installment(self):
+        return max(r.installment for r in self.rows)
+
+    @property
+    def total_principal(self):
+        return sum((r.principal for r in self.rows), ZERO)
+
+    @property
+    def total_interest(self):
+        return sum((r.interest for r in self.rows), ZERO)
+
+    @property
+    def total_insurance(self):
+        return sum((r.insurance for r in self.rows), ZERO)
+
+    @property
+    def total_payment(self):
+        return self.total_principal + self.total_interest + self.total_insurance
+
+
+def amortize(
+    amount,
+    annual_rate,
+    term_months,
+    system="french",
+    frequency="monthly",
+    start_date=None,
+    insurance_rate=DEFAULT_INSURANCE_RATE,
+):
+    """The amortization table of DOMAIN.md.
+
+    `annual_rate` is the nominal annual rate in percent, `insurance_rate` the desgravamen monthly
+    rate in percent of the balance at the start of each period (scaled by the months in it).
+    """
+    amount = Decimal(amount)
+    annual_rate = Decimal(annual_rate)
+    insurance_rate = Decimal(insurance_rate)
+    if system not in SYSTEMS:
+        raise ValueError(f"unknown system {system!r}")
+    months = months_per_period(frequency)
+    if term_months <= 0 or term_months % months:
+        raise ValueError("term_months must be a positive multiple of the period")
+    if amount <= 0 or amount != cents(amount):
+        raise ValueError("amount must be positive, in cents")
+    start_date = start_date or date.today()
+    n = term_months // months
+    i = period_rate(annual_rate, frequency)
+    insurance_per_period = insurance_rate / HUNDRED * months
+    fixed_installment = french_installment(amount, i, n) if system == "french" else None
+    fixed_principal = cents(amount / n) if system == "german" else None
+
+    rows = []
+    balance = amount
+    for k in range(1, n + 1):
+        interest = cents(balance * i)
+        insurance = cents(balance * insurance_per_period)
+        if k == n:
+            principal = balance
+        elif system == "french":
+            principal = fixed_installment - interest
+        else:
+            principal = fixed_principal
+        # a rounding can never take more principal than what is owed
+        principal = min(principal, balance)
+        balance = balance - principal
+        rows.append(
+            Row(k, add_months(start_date, k * months), principal, interest, insurance, balance)
+        )
+    return Schedule(
+        system, frequency, amount, annual_rate, term_months, start_date, insurance_rate, rows
+    )
+
+
+# --- installments of an active loan -------------------------------------------------------
+
+
+def installment_status(due_date, paid_on, today):
+    if paid_on is not None:
+        return PAID
+    if due_date < today:
+        return OVERDUE
+    return PENDING
+
+
+@dataclass(frozen=True)
+class LoanPosition:
+    outstanding_principal: Decimal
+    next_due_date: date | None
+    next_installment: Decimal | None
+    overdue_installments: int
+    paid_installments: int
+
+
+def loan_position(amount, rows, today):
+    """Outstanding principal, next unpaid installment and overdue count of a stored schedule.
+
+    `rows` are objects with number, due_date, principal, installment and paid_on.
+    """
+    rows = sorted(rows, key=lambda r: r.number)
+    paid = [r for r in rows if r.paid_on is not None]
+    unpaid = [r for r in rows if r.paid_on is None]
+    outstanding = Decimal(amount) - sum((r.principal for r in paid), ZERO)
+    overdue = sum(1 for r in unpaid if installment_status(r.due_date, None, today) == OVERDUE)
+    nxt = unpaid[0] if unpaid else None
+    return LoanPosition(
+        outstanding_principal=outstanding,
+        next_due_date=nxt.due_date if nxt else None,
+        next_installment=nxt.installment if nxt else None,
+        overdue_installments=overdue,
+        paid_installments=len(paid),
+    )
+
+
+# --- products and the regulator's caps ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Product:
+    code: str
+    name: str
+    segment: str
+    annual_rate: Decimal
+    min_amount: Decimal
+    max_amount: Decimal
+    max_term_months: int
+    systems: tuple = SYSTEMS
+    frequencies: tuple = tuple(FREQUENCIES)
+    insurance_rate: Decimal = DEFAULT_INSURANCE_RATE
+
+
+@dataclass(frozen=True)
+class RateCap:
+    segment: str
+    max_effective_rate: Decimal
+    valid_from: date
+
+
+class RateCapExceeded(ValueError):
+    pass
+
+
+def cap_in_force(caps, segment, on):
+    """The cap of `segment` in force on `on`: the latest one whose valid_from is not after it."""
+    candidates = [c for c in caps if c.segment == segment and c.valid_from <= on]
+    return max(candidates, key=lambda c: c.valid_from) if candidates else None
+
+
+def product_effective_rate(product):
+    """The highest effective annual rate the product can charge (its most frequent period)."""
+    return max(effective_annual_rate(product.annual_rate, f) for f in product.frequencies)
+
+
+def check_rate_cap(product, caps, on):
+    """Raise RateCapExceeded when the product's effective rate is over its segment's cap."""
+    cap = cap_in_force(caps, product.segment, on)
+    if cap is None:
+        raise RateCapExceeded(f"no rate cap in force for segment {product.segment!r} on {on}")
+    rate = product_effective_rate(product)
+    if rate > cap.max_effective_rate:
+        raise RateCapExceeded(
+            f"{product.code}: effective annual rate {rate} % exceeds the cap "
+            f"{cap.max_effective_rate} % of {product.segment} (valid from {cap.valid_from})"
+        )
+    return rate
+
+
+# --- validation of a simulation or an application ------------------------------------------
+
+
+def request_errors(product, amount, term_months, system, frequency, start_date, today):
+    """Spanish messages per field for a loan request against its product; empty when valid."""
+    errors = {}
+
+    def add(name, message):
+        errors.setdefault(name, []).append(message)
+
+    if product is None:
+        add("product_code", "El producto de crédito no existe.")
+        return errors
+    if amount is not None and not product.min_amount <= amount <= product.max_amount:
+        add(
+            "amount",
+            f"El monto debe estar entre {fmt_money(product.min_amount)} y "
+            f"{fmt_money(product.max_amount)} para {product.name}.",
+        )
+    if system is not None and system not in product.systems:
+        add("system", "El sistema de amortización no está disponible para este producto.")
+    if frequency is not None and frequency not in product.frequencies:
+        add("frequency", "La frecuencia de pago no está disponible para este producto.")
+    if term_months is not None:
+        if term_months > product.max_term_months:
+            add(
+                "term_months",
+                f"El plazo máximo de {product.name} es {product.max_term_months} meses.",
+            )
+        if frequency in FREQUENCIES and term_months % FREQUENCIES[frequency]:
+            add(
+                "term_months",
+                f"El plazo debe ser múltiplo de {FREQUENCIES[frequency]} meses "
+                f"para la frecuencia {FREQUENCY_NAMES[frequency].lower()}.",
+            )
+    if start_date is not None and start_date < today:
+        add("start_date", "La fecha de inicio no puede estar en el pasado.")
+    return errors
+
+
+def monthly_equivalent(installment, frequency):
+    """An installment of a longer period expressed per month, to compare with monthly income."""
+    return cents(Decimal(installment) / months_per_period(frequency))
+
+
+def payment_capacity_errors(schedule, monthly_income, monthly_expenses):
+    """The 40 % rule: the (monthly equivalent) installment ≤ 40 % of income − expenses."""
+    errors = {}
+    if monthly_income <= 0:
+        errors["monthly_income"] = ["Los ingresos mensuales deben ser mayores que 0."]
+        return errors
+    available = monthly_income - monthly_expenses
+    if available <= 0:
+        errors["monthly_expenses"] = ["Los gastos mensuales deben ser menores que los ingresos."]
+        return errors
+    capacity = cents(available * PAYMENT_CAPACITY)
+    needed = monthly_equivalent(schedule.max_installment, schedule.frequency)
+    if needed > capacity:
+        errors["monthly_income"] = [
+            f"La cuota mensual de {fmt_money(needed)} supera su capacidad de pago de "
+            f"{fmt_money(capacity)} (40 % de ingresos menos gastos). "
+            "Reduzca el monto o amplíe el plazo."
+        ]
+    return errors
+
+
+def guarantor_errors(guarantors, is_valid_cedula, is_applicant):
+    """Up to 3 guarantors, valid cédula, no repeats, none the applicant.
+
+    `is_valid_cedula(identification)` and `is_applicant(identification)` are given by the caller
+    (the check digit comes from python-stdnum, the applicant's cédula is only known to accounts).
+    """
+    errors = {}
+    if len(guarantors) > MAX_GUARANTORS:
+        errors["guarantors"] = [f"Puede registrar como máximo {MAX_GUARANTORS} garantes."]
+        return errors
+    seen = set()
+    for index, guarantor in enumerate(guarantors):
+        ident = guarantor["identification"]
+        key = f"guarantors.{index}.identification"
+        if not is_valid_cedula(ident):
+            errors.setdefault(key, []).append("La cédula no es válida.")
+        elif ident in seen:
+            errors.setdefault(key, []).append("El garante está repetido.")
+        elif is_applicant(ident):
+            errors.setdefault(key, []).append("El solicitante no puede ser su propio garante.")
+        seen.add(ident)
+    return errors
+
+
+def mask_identification(identification):
+    """'1712345675' -> '17******75'."""
+    ident = identification or ""
+    if len(ident) <= 4:
+        return "*" * len(ident)
+    return ident[:2] + "*" * (len(ident) - 4) + ident[-2:]
+
+
+def fmt_money(value):
+    """$ 1.234,50 (es-EC) for messages."""
+    whole, _, frac = f"{cents(value):,.2f}".partition(".")
+    return "$ " + whole.replace(",", ".") + "," + frac

@@ -1,0 +1,179 @@
+"""Tables owned by the credit service: products and rate caps (configuration), loans with their
+stored schedules, guarantors, and loan applications."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.common.db import Cents
+from services.common.events import outbox_table, processed_events_table
+
+
+class DecimalText(TypeDecorator):
+    """A rate (percent, 4+ decimals) kept exactly as text in every database."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else str(Decimal(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RateCapRow(Base):
+    """The regulator's maximum effective annual rate of a segment, from a date on."""
+
+    __tablename__ = "rate_caps"
+    __table_args__ = (UniqueConstraint("segment", "valid_from", name="uq_rate_caps_segment_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    segment: Mapped[str] = mapped_column(String(60))
+    max_effective_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    valid_from: Mapped[date] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    segment: Mapped[str] = mapped_column(String(60))
+    annual_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    min_amount: Mapped[Decimal] = mapped_column(Cents)
+    max_amount: Mapped[Decimal] = mapped_column(Cents)
+    max_term_months: Mapped[int] = mapped_column(Integer)
+    systems: Mapped[str] = mapped_column(String(40))  # comma-separated
+    frequencies: Mapped[str] = mapped_column(String(80))  # comma-separated
+    insurance_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+
+    loan_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    member_number: Mapped[str] = mapped_column(String(12), index=True)
+    borrower_name: Mapped[str] = mapped_column(String(160))
+    borrower_identification: Mapped[str] = mapped_column(String(13))
+    product_code: Mapped[str] = mapped_column(String(20))
+    product_name: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    annual_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    insurance_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    term_months: Mapped[int] = mapped_column(Integer)
+    system: Mapped[str] = mapped_column(String(10))
+    frequency: Mapped[str] = mapped_column(String(12))
+    disbursed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))  # activo | cancelado
+    closed_on: Mapped[date | None] = mapped_column(Date)
+
+    installments: Mapped[list["Installment"]] = relationship(
+        order_by="Installment.number", lazy="selectin"
+    )
+
+
+class Installment(Base):
+    """One row of a loan's stored amortization table."""
+
+    __tablename__ = "installments"
+    __table_args__ = (
+        UniqueConstraint("loan_number", "number", name="uq_installments_loan_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_number: Mapped[str] = mapped_column(ForeignKey("loans.loan_number"))
+    number: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    principal: Mapped[Decimal] = mapped_column(Cents)
+    interest: Mapped[Decimal] = mapped_column(Cents)
+    insurance: Mapped[Decimal] = mapped_column(Cents)
+    installment: Mapped[Decimal] = mapped_column(Cents)
+    balance: Mapped[Decimal] = mapped_column(Cents)
+    paid_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Guarantor(Base):
+    """A guarantor of a loan; `member_number` is set when the guarantor is a member."""
+
+    __tablename__ = "guarantors"
+    __table_args__ = (
+        Index("ix_guarantors_member_number", "member_number"),
+        Index("ix_guarantors_loan_number", "loan_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_number: Mapped[str] = mapped_column(ForeignKey("loans.loan_number"))
+    identification: Mapped[str] = mapped_column(String(13))
+    name: Mapped[str] = mapped_column(String(160))
+    member_number: Mapped[str | None] = mapped_column(String(12))
+    since: Mapped[date] = mapped_column(Date)
+    until: Mapped[date | None] = mapped_column(Date)
+
+
+class Application(Base):
+    """A loan application filed from the portal (`ingresada` until a credit officer acts)."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("member_number", "idempotency_key", name="uq_applications_idempotency"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    member_number: Mapped[str] = mapped_column(String(12), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    product_code: Mapped[str] = mapped_column(String(20))
+    product_name: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    annual_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    insurance_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    term_months: Mapped[int] = mapped_column(Integer)
+    system: Mapped[str] = mapped_column(String(10))
+    frequency: Mapped[str] = mapped_column(String(12))
+    start_date: Mapped[date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(Text)
+    monthly_income: Mapped[Decimal] = mapped_column(Cents)
+    monthly_expenses: Mapped[Decimal] = mapped_column(Cents)
+    installment: Mapped[Decimal] = mapped_column(Cents)
+    status: Mapped[str] = mapped_column(String(20))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+
+    guarantors: Mapped[list["ApplicationGuarantor"]] = relationship(
+        order_by="ApplicationGuarantor.position", lazy="selectin"
+    )
+
+
+class ApplicationGuarantor(Base):
+    __tablename__ = "application_guarantors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    identification: Mapped[str] = mapped_column(String(13))
+    name: Mapped[str] = mapped_column(String(160))
+
+
+outbox = outbox_table(Base.metadata)
+processed_events = processed_events_table(Base.metadata)

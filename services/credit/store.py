@@ -1,0 +1,216 @@
+"""Queries of the credit service (the persistence adapter between service.py and the tables),
+and the plain dicts its schemas dump."""
+
+from sqlalchemy import select
+
+from services.credit import domain
+from services.credit.models import Application, Guarantor, Loan
+
+ACTIVE, CANCELLED = "activo", "cancelado"
+GUARANTEE_ACTIVE, GUARANTEE_RELEASED = "vigente", "liberada"
+
+
+def member_loan(session, member_number, loan_number):
+    """The loan when it belongs to the member; None otherwise (never another member's)."""
+    loan = session.get(Loan, loan_number) if loan_number else None
+    if loan is None or loan.member_number != member_number:
+        return None
+    return loan
+
+
+def active_loans(session, member_number):
+    return session.scalars(
+        select(Loan)
+        .where(Loan.member_number == member_number, Loan.status == ACTIVE)
+        .order_by(Loan.loan_number)
+    ).all()
+
+
+def loan_summary(loan, today):
+    position = domain.loan_position(loan.amount, loan.installments, today)
+    return {
+        "loan_number": loan.loan_number,
+        "product_code": loan.product_code,
+        "product_name": loan.product_name,
+        "amount": loan.amount,
+        "annual_rate": loan.annual_rate,
+        "term_months": loan.term_months,
+        "system": loan.system,
+        "frequency": loan.frequency,
+        "disbursed_on": loan.disbursed_on,
+        "status": loan.status,
+        "installments_count": len(loan.installments),
+        "paid_installments": position.paid_installments,
+        "outstanding_principal": position.outstanding_principal,
+        "next_due_date": position.next_due_date,
+        "next_installment": position.next_installment,
+        "overdue_installments": position.overdue_installments,
+    }
+
+
+def loan_detail(loan, today, guarantors):
+    rows = loan.installments
+    data = loan_summary(loan, today)
+    data.update(
+        {
+            "period_rate": domain.period_rate(loan.annual_rate, loan.frequency) * 100,
+            "insurance_rate": loan.insurance_rate,
+            "effective_annual_rate": domain.effective_annual_rate(loan.annual_rate, loan.frequency),
+            "installment": rows[0].installment if rows else domain.ZERO,
+            "total_principal": sum((r.principal for r in rows), domain.ZERO),
+            "total_interest": sum((r.interest for r in rows), domain.ZERO),
+            "total_insurance": sum((r.insurance for r in rows), domain.ZERO),
+            "total_payment": sum((r.installment for r in rows), domain.ZERO),
+            "rows": [
+                {
+                    "number": r.number,
+                    "due_date": r.due_date,
+                    "principal": r.principal,
+                    "interest": r.interest,
+                    "insurance": r.insurance,
+                    "installment": r.installment,
+                    "balance": r.balance,
+                    "status": domain.installment_status(r.due_date, r.paid_on, today),
+                    "paid_on": r.paid_on,
+                }
+                for r in rows
+            ],
+            "guarantors": guarantors,
+        }
+    )
+    return data
+
+
+def schedule_dict(schedule, product=None):
+    """A domain Schedule as API.md's Schedule."""
+    return {
+        "product_code": product.code if product else None,
+        "product_name": product.name if product else None,
+        "system": schedule.system,
+        "frequency": schedule.frequency,
+        "amount": schedule.amount,
+        "annual_rate": schedule.annual_rate,
+        "period_rate": schedule.period_rate * 100,
+        "insurance_rate": schedule.insurance_rate,
+        "term_months": schedule.term_months,
+        "installments_count": schedule.installments_count,
+        "effective_annual_rate": schedule.effective_annual_rate,
+        "start_date": schedule.start_date,
+        "installment": schedule.installment,
+        "total_principal": schedule.total_principal,
+        "total_interest": schedule.total_interest,
+        "total_insurance": schedule.total_insurance,
+        "total_payment": schedule.total_payment,
+        "rows": [
+            {
+                "number": r.number,
+                "due_date": r.due_date,
+                "principal": r.principal,
+                "interest": r.interest,
+                "insurance": r.insurance,
+                "installment": r.installment,
+                "balance": r.balance,
+            }
+            for r in schedule.rows
+        ],
+    }
+
+
+def _guarantee(loan_number, product_name, identification, name, since, until):
+    return {
+        "loan_number": loan_number,
+        "product_name": product_name,
+        "identification_masked": domain.mask_identification(identification),
+        "name": name,
+        "since": since,
+        "until": until,
+        "status": GUARANTEE_ACTIVE if until is None else GUARANTEE_RELEASED,
+    }
+
+
+def guarantors_of_loan(session, loan):
+    rows = session.scalars(
+        select(Guarantor).where(Guarantor.loan_number == loan.loan_number).order_by(Guarantor.id)
+    ).all()
+    return [
+        _guarantee(loan.loan_number, loan.product_name, g.identification, g.name, g.since, g.until)
+        for g in rows
+    ]
+
+
+def guarantees(session, member_number):
+    """Both directions: who guarantees my loans (current and past), whose loans I guarantee."""
+    mine = session.execute(
+        select(Guarantor, Loan)
+        .join(Loan, Loan.loan_number == Guarantor.loan_number)
+        .where(Loan.member_number == member_number)
+        .order_by(Guarantor.since.desc(), Guarantor.id)
+    ).all()
+    given = session.execute(
+        select(Guarantor, Loan)
+        .join(Loan, Loan.loan_number == Guarantor.loan_number)
+        .where(Guarantor.member_number == member_number)
+        .order_by(Guarantor.since.desc(), Guarantor.id)
+    ).all()
+    return {
+        "guarantors": [
+            _guarantee(
+                loan.loan_number, loan.product_name, g.identification, g.name, g.since, g.until
+            )
+            for g, loan in mine
+        ],
+        "guaranteed_by_me": [
+            _guarantee(
+                loan.loan_number,
+                loan.product_name,
+                loan.borrower_identification,
+                loan.borrower_name,
+                g.since,
+                g.until,
+            )
+            for g, loan in given
+        ],
+    }
+
+
+def application_by_key(session, member_number, key):
+    return session.scalars(
+        select(Application).where(
+            Application.member_number == member_number, Application.idempotency_key == key
+        )
+    ).first()
+
+
+def applications(session, member_number):
+    return session.scalars(
+        select(Application)
+        .where(Application.member_number == member_number)
+        .order_by(Application.submitted_at.desc(), Application.id.desc())
+    ).all()
+
+
+def application_dict(app):
+    return {
+        "application_number": app.application_number,
+        "status": app.status,
+        "submitted_at": app.submitted_at,
+        "product_code": app.product_code,
+        "product_name": app.product_name,
+        "amount": app.amount,
+        "term_months": app.term_months,
+        "system": app.system,
+        "frequency": app.frequency,
+        "start_date": app.start_date,
+        "annual_rate": app.annual_rate,
+        "purpose": app.purpose,
+        "monthly_income": app.monthly_income,
+        "monthly_expenses": app.monthly_expenses,
+        "installment": app.installment,
+        "guarantors": [
+            {
+                "identification_masked": domain.mask_identification(g.identification),
+                "name": g.name,
+            }
+            for g in app.guarantors
+        ],
+    }

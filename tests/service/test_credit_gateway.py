@@ -1,0 +1,444 @@
+"""Créditos over HTTP: the JSON API of API.md and the pages, on the real broker with the real
+accounts, auth, credit and reports services behind the gateway."""
+
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from gateway.web.render import money
+from services.common.db import session_scope
+from services.credit import catalog, domain
+from services.credit.models import Application
+from services.credit.service import CreditService
+from services.reports.service import ReportsService
+from tests.conftest import load_demo
+from tests.helpers import DEMO_USERS, api_login, bearer, start_auth_stack, start_gateway
+
+D = Decimal
+
+
+@pytest.fixture
+def portal(service_config, container_factory, today):
+    start_auth_stack(container_factory, service_config, today)
+    load_demo(service_config, today, services=["credit"], count=2)
+    for cls in (CreditService, ReportsService):
+        container_factory(cls, service_config).start()
+    start_gateway(container_factory, service_config)
+    return service_config
+
+
+def login(http_session, username):
+    return bearer(api_login(http_session, username, DEMO_USERS[username][0]))
+
+
+@pytest.fixture
+def maria(portal, http_session):
+    return login(http_session, "maria")
+
+
+@pytest.fixture
+def jose(portal, http_session):
+    return login(http_session, "jose")
+
+
+def pdf_text(answer):
+    assert answer.status_code == 200, answer.text[:500]
+    assert answer.headers["Content-Type"] == "application/pdf"
+    assert answer.content.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(answer.content))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def count_applications(portal):
+    with session_scope(portal["CREDIT_DATABASE_URL"]) as session:
+        return session.scalar(select(func.count(Application.id)))
+
+
+def application_body(today, **changes):
+    body = {
+        "product_code": "CONSUMO",
+        "amount": "5000.00",
+        "term_months": 24,
+        "system": "french",
+        "frequency": "monthly",
+        "start_date": today.isoformat(),
+        "purpose": "Ampliación del local",
+        "monthly_income": "1800.00",
+        "monthly_expenses": "600.00",
+        "guarantors": [{"identification": "1709876542", "name": "Luis Alberto Cárdenas Ruiz"}],
+    }
+    body.update(changes)
+    return body
+
+
+CREDIT_ENDPOINTS = [
+    ("GET", "/api/v1/loans"),
+    ("GET", "/api/v1/loans/CR-100234-01"),
+    ("GET", "/api/v1/loans/CR-100234-01/schedule.pdf"),
+    ("GET", "/api/v1/guarantees"),
+    ("GET", "/api/v1/credit/products"),
+    ("POST", "/api/v1/credit/simulations"),
+    ("GET", "/api/v1/credit/simulations.pdf"),
+    ("POST", "/api/v1/credit/applications"),
+    ("GET", "/api/v1/credit/applications"),
+]
+
+
+def test_every_credit_endpoint_needs_a_session(portal, http_session):
+    for method, path in CREDIT_ENDPOINTS:
+        answer = http_session.request(method, path, json={})
+        assert answer.status_code == 401, path
+        assert answer.json()["error"]["code"] == "unauthenticated"
+
+
+def test_loans_of_maria_and_none_for_jose(http_session, maria, jose):
+    answer = http_session.get("/api/v1/loans", headers=maria)
+    assert answer.status_code == 200
+    loans = answer.json()["loans"]
+    assert [loan["loan_number"] for loan in loans] == ["CR-100234-01", "CR-100234-02"]
+    assert loans[1]["overdue_installments"] == 1
+    assert loans[0]["amount"] == "12000.00"
+    answer = http_session.get("/api/v1/loans", headers=jose)
+    assert answer.json() == {"loans": [], "message": "No posee créditos vigentes"}
+
+
+def test_loan_with_its_stored_table(http_session, maria, today):
+    answer = http_session.get("/api/v1/loans/CR-100234-02", headers=maria)
+    assert answer.status_code == 200
+    loan = answer.json()
+    statuses = [row["status"] for row in loan["rows"]]
+    assert statuses[:7] == ["pagada"] * 5 + ["vencida", "pendiente"]
+    assert loan["rows"][5]["paid_on"] is None and loan["rows"][0]["paid_on"]
+    assert set(loan["rows"][0]) >= {
+        "number",
+        "due_date",
+        "principal",
+        "interest",
+        "insurance",
+        "installment",
+        "balance",
+        "status",
+        "paid_on",
+    }
+    assert sum(D(r["principal"]) for r in loan["rows"]) == D(loan["amount"])
+
+
+def test_another_members_loan_answers_404_like_a_missing_one(http_session, jose):
+    other = http_session.get("/api/v1/loans/CR-100234-01", headers=jose)
+    missing = http_session.get("/api/v1/loans/CR-000000-99", headers=jose)
+    assert other.status_code == missing.status_code == 404
+    assert other.json() == missing.json()
+    assert other.json()["error"]["code"] == "not_found"
+    pdf = http_session.get("/api/v1/loans/CR-100234-01/schedule.pdf", headers=jose)
+    assert pdf.status_code == 404
+    assert pdf.json() == missing.json()
+
+
+def test_schedule_pdf_holds_the_installments_and_totals(http_session, maria):
+    loan = http_session.get("/api/v1/loans/CR-100234-02", headers=maria).json()
+    text = pdf_text(http_session.get("/api/v1/loans/CR-100234-02/schedule.pdf", headers=maria))
+    assert "Tabla de amortización" in text and "CR-100234-02" in text
+    assert "María Pérez" in text and "17******75" in text
+    assert "Página 1 de" in text
+    for row in loan["rows"]:
+        assert money(row["installment"]) in text
+    assert "vencida" in text and "pagada" in text
+    assert money(loan["total_payment"]) in text
+    assert money(loan["total_interest"]) in text
+    assert money(loan["total_insurance"]) in text
+
+
+def test_guarantees_both_directions(http_session, maria, jose):
+    answer = http_session.get("/api/v1/guarantees", headers=maria).json()
+    assert {g["loan_number"] for g in answer["guarantors"]} == {
+        "CR-100234-00",
+        "CR-100234-01",
+        "CR-100234-02",
+    }
+    assert answer["guaranteed_by_me"][0]["loan_number"] == "CR-101002-01"
+    for item in answer["guarantors"] + answer["guaranteed_by_me"]:
+        assert set(item) >= {
+            "loan_number",
+            "identification_masked",
+            "name",
+            "since",
+            "until",
+            "status",
+        }
+        assert re.fullmatch(r"\d\d\*{6}\d\d", item["identification_masked"])
+    jose_answer = http_session.get("/api/v1/guarantees", headers=jose).json()
+    assert jose_answer["guarantors"] == []
+    assert jose_answer["guaranteed_by_me"][0]["name"] == "María Fernanda Pérez Gómez"
+
+
+def test_products(http_session, maria):
+    products = http_session.get("/api/v1/credit/products", headers=maria).json()["products"]
+    assert {p["code"] for p in products} == {"CONSUMO", "MICRO", "VIVIENDA", "EMERGENTE"}
+    vivienda = next(p for p in products if p["code"] == "VIVIENDA")
+    assert (vivienda["annual_rate"], vivienda["min_amount"], vivienda["max_term_months"]) == (
+        "9.95",
+        "10000.00",
+        240,
+    )
+    assert set(vivienda) >= {
+        "code",
+        "name",
+        "segment",
+        "annual_rate",
+        "min_amount",
+        "max_amount",
+        "max_term_months",
+        "systems",
+        "frequencies",
+        "insurance_rate",
+    }
+
+
+def test_simulation_of_10000_at_16_77_gives_domain_md_numbers(portal, http_session, maria, today):
+    with session_scope(portal["CREDIT_DATABASE_URL"]) as session:
+        catalog.load_product(
+            session,
+            domain.Product(
+                "PRUEBA",
+                "Producto de prueba",
+                "Microcrédito",
+                D("16.77"),
+                D("100"),
+                D("20000"),
+                48,
+                insurance_rate=D("0"),
+            ),
+            today,
+        )
+    body = {"product_code": "PRUEBA", "amount": "10000.00", "term_months": 12}
+    body["frequency"] = "monthly"
+    french = http_session.post(
+        "/api/v1/credit/simulations", json={**body, "system": "french"}, headers=maria
+    ).json()
+    assert french["installment"] == "910.96"
+    assert french["rows"][-1]["installment"] == "910.90"
+    assert french["total_interest"] == "931.46"
+    german = http_session.post(
+        "/api/v1/credit/simulations", json={**body, "system": "german"}, headers=maria
+    ).json()
+    assert german["installment"] == "973.08"
+    assert (german["rows"][0]["principal"], german["rows"][0]["interest"]) == ("833.33", "139.75")
+    assert german["rows"][-1]["installment"] == "845.02"
+    assert german["total_interest"] == "908.38"
+    text = pdf_text(
+        http_session.get(
+            "/api/v1/credit/simulations.pdf",
+            params={**body, "system": "french"},
+            headers=maria,
+        )
+    )
+    assert "$ 910,96" in text and "$ 910,90" in text
+    assert "$ 931,46" in text and "$ 10.931,46" in text
+    assert count_applications(portal) == 0
+
+
+def test_bad_simulation_is_422_in_spanish(http_session, maria):
+    answer = http_session.post(
+        "/api/v1/credit/simulations",
+        json={
+            "product_code": "CONSUMO",
+            "amount": "100.00",
+            "term_months": 12,
+            "system": "french",
+            "frequency": "monthly",
+        },
+        headers=maria,
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["fields"]["amount"] == [
+        "El monto debe estar entre $ 500,00 y $ 40.000,00 para Crédito de consumo."
+    ]
+    not_json = http_session.post(
+        "/api/v1/credit/simulations",
+        data="monto=100",
+        headers={**maria, "Content-Type": "application/json"},
+    )
+    assert not_json.status_code == 400
+
+
+def test_application_is_saved_once_per_idempotency_key(portal, http_session, maria, today):
+    headers = {**maria, "Idempotency-Key": "app-key-1"}
+    first = http_session.post(
+        "/api/v1/credit/applications", json=application_body(today), headers=headers
+    )
+    assert first.status_code == 201, first.text
+    created = first.json()
+    assert created["status"] == "ingresada"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", created["submitted_at"])
+    assert created["schedule"]["installments_count"] == 24
+    again = http_session.post(
+        "/api/v1/credit/applications", json=application_body(today), headers=headers
+    )
+    assert again.status_code == 201 and again.json() == created
+    conflict = http_session.post(
+        "/api/v1/credit/applications",
+        json=application_body(today, amount="7000.00"),
+        headers=headers,
+    )
+    assert conflict.status_code == 409
+    assert count_applications(portal) == 1
+    listed = http_session.get("/api/v1/credit/applications", headers=maria).json()
+    assert [a["application_number"] for a in listed["applications"]] == [
+        created["application_number"]
+    ]
+    assert listed["applications"][0]["status"] == "ingresada"
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"amount": "45000.00"}, "amount"),
+        ({"term_months": 25, "frequency": "quarterly"}, "term_months"),
+        ({"product_code": "NADA"}, "product_code"),
+        ({"start_date": "2020-02-02"}, "start_date"),
+        ({"amount": "-10"}, "amount"),
+        ({"monthly_income": "mucho"}, "monthly_income"),
+        ({"monthly_income": "800.00", "monthly_expenses": "300.00"}, "monthly_income"),
+        (
+            {
+                "guarantors": [
+                    {"identification": i, "name": "Garante Prueba"}
+                    for i in ("1709876542", "0104567896", "0918765439", "1803456787")
+                ]
+            },
+            "guarantors",
+        ),
+        (
+            {"guarantors": [{"identification": "1234567890", "name": "Garante Prueba"}]},
+            "guarantors.0.identification",
+        ),
+        (
+            {"guarantors": [{"identification": "1712345675", "name": "María Pérez"}]},
+            "guarantors.0.identification",
+        ),
+    ],
+)
+def test_bad_application_is_422_and_nothing_is_stored(
+    portal, http_session, maria, today, changes, field
+):
+    answer = http_session.post(
+        "/api/v1/credit/applications",
+        json=application_body(today, **changes),
+        headers={**maria, "Idempotency-Key": "mala"},
+    )
+    assert answer.status_code == 422, answer.text
+    fields = answer.json()["error"]["fields"]
+    assert field in fields and all(fields[field])
+    assert count_applications(portal) == 0
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def page_session(http_session, headers):
+    http_session.cookies.set("portal_session", headers["Authorization"].split()[1])
+    return http_session
+
+
+def test_pages_of_jose_say_no_active_loans(http_session, jose):
+    session = page_session(http_session, jose)
+    page = session.get("/creditos")
+    assert page.status_code == 200
+    assert "No posee créditos vigentes" in page.text
+    other = session.get("/creditos/CR-100234-02")
+    assert other.status_code == 404
+    assert "CR-100234-02" not in other.text.split("<main>")[1]
+
+
+def test_loan_page_shows_the_overdue_row_and_the_pdf_link(http_session, maria):
+    session = page_session(http_session, maria)
+    page = session.get("/creditos/CR-100234-02")
+    assert page.status_code == 200
+    assert 'class="status-vencida">vencida' in page.text
+    assert "/creditos/CR-100234-02/tabla.pdf" in page.text
+    pdf = session.get("/creditos/CR-100234-02/tabla.pdf")
+    assert pdf.headers["Content-Type"] == "application/pdf"
+
+
+def test_application_page_projects_then_saves_once(portal, http_session, maria):
+    session = page_session(http_session, maria)
+    form = session.get("/creditos/solicitud")
+    csrf = session.cookies.get("portal_csrf")
+    assert form.status_code == 200 and csrf
+    data = {
+        "csrf_token": csrf,
+        "action": "proyectar",
+        "product_code": "EMERGENTE",
+        "amount": "1.500,00",
+        "term_months": "12",
+        "system": "german",
+        "frequency": "monthly",
+        "start_date": "",
+        "purpose": "Gastos médicos",
+        "monthly_income": "1200",
+        "monthly_expenses": "400",
+        "guarantor_id_1": "0104567896",
+        "guarantor_name_1": "Ana Lucía Torres Vega",
+    }
+    projected = session.post("/creditos/solicitud", data=data)
+    assert projected.status_code == 200
+    assert "Tabla de amortización presuntiva" in projected.text and 'id="grabar"' in projected.text
+    assert count_applications(portal) == 0
+    token = re.search(r'name="form_token" value="([^"]+)"', projected.text).group(1)
+    data.update(action="grabar", form_token=token)
+    first = session.post("/creditos/solicitud", data=data, allow_redirects=False)
+    second = session.post("/creditos/solicitud", data=data, allow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert count_applications(portal) == 1
+    listing = session.get(first.headers["Location"])
+    assert "fue registrada con estado" in listing.text
+    without_csrf = session.post("/creditos/solicitud", data={**data, "csrf_token": "x"})
+    assert without_csrf.status_code == 400
+    assert count_applications(portal) == 1
+
+
+def test_application_page_shows_spanish_field_errors(http_session, maria):
+    session = page_session(http_session, maria)
+    session.get("/creditos/solicitud")
+    answer = session.post(
+        "/creditos/solicitud",
+        data={
+            "csrf_token": session.cookies.get("portal_csrf"),
+            "action": "proyectar",
+            "product_code": "CONSUMO",
+            "amount": "abc",
+            "term_months": "12",
+            "system": "french",
+            "frequency": "monthly",
+            "purpose": "Viaje",
+            "monthly_income": "1000",
+            "monthly_expenses": "0",
+            "guarantor_id_1": "1712345675",
+            "guarantor_name_1": "María Pérez",
+        },
+    )
+    assert answer.status_code == 422
+    assert "Debe ser un valor numérico." in answer.text
+    assert 'id="grabar"' not in answer.text
+
+
+def test_openapi_documents_the_credit_operations(portal, http_session):
+    spec = http_session.get("/api/v1/openapi.json").json()
+    for path in (
+        "/api/v1/loans",
+        "/api/v1/loans/{loan_number}",
+        "/api/v1/loans/{loan_number}/schedule.pdf",
+        "/api/v1/guarantees",
+        "/api/v1/credit/products",
+        "/api/v1/credit/simulations",
+        "/api/v1/credit/applications",
+    ):
+        assert path in spec["paths"], path
+    assert "201" in spec["paths"]["/api/v1/credit/applications"]["post"]["responses"]
