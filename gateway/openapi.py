@@ -85,7 +85,7 @@ def documented(
     return decorate
 
 
-def wire_format(self, field, **kwargs):
+def wire_format(self, field, ret, **kwargs):
     """What a custom field looks like on the wire.
 
     A field class says it with an `openapi_property` dict (Money: a string with two decimals);
@@ -96,6 +96,15 @@ def wire_format(self, field, **kwargs):
         return dict(declared)
     if isinstance(field, fields.Decimal) and field.as_string:
         return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+    if isinstance(field, fields.DateTime | fields.Date) and ret.get("format", "") is None:
+        # a strftime format (e.g. instants "%Y-%m-%dT%H:%M:%SZ"): apispec leaves format and
+        # pattern null, which is no valid OpenAPI
+        ret.pop("pattern", None)
+        ret.pop("format", None)
+        if str(field.format).startswith("%Y-%m-%dT%H:%M:%S"):
+            return {"format": "date-time"}
+        if field.format == "%Y-%m-%d":
+            return {"format": "date"}
     return {}
 
 

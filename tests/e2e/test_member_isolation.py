@@ -42,6 +42,11 @@ API_PATHS = {
 # web route with a path parameter (werkzeug rule) -> (maria's path, a path nobody has)
 WEB_ROUTES = {
     "/static/<path:filename>": None,  # public files, no member data
+    "/creditos/<loan_number>": (f"/creditos/{MARIA_LOAN}", f"/creditos/{UNKNOWN_LOAN}"),
+    "/creditos/<loan_number>/tabla.pdf": (
+        f"/creditos/{MARIA_LOAN}/tabla.pdf",
+        f"/creditos/{UNKNOWN_LOAN}/tabla.pdf",
+    ),
 }
 # pages that take an identifier in the query string: (maria's URL, a URL nobody has)
 PAGES_WITH_IDENTIFIERS = [

@@ -14,6 +14,7 @@ Deterministic for CI: `--generation-deterministic` (no random seed, no example d
 worker, a bounded number of examples per operation and a deadline for the child process.
 """
 
+import signal
 import subprocess
 import sys
 
@@ -52,6 +53,8 @@ def fuzz_portal(tmp_path_factory, rabbit_manager, amqp_base):
         instance.start_all()
         yield instance
     finally:
+        for proc in instance.procs.values():  # every process stops at once, then wait
+            proc.send_signal(signal.SIGTERM)
         instance.stop_all()
         rabbit_manager.delete_vhost(vhost)
 
