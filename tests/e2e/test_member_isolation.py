@@ -15,6 +15,8 @@ import pytest
 from gateway.service import GatewayService
 from tests.helpers import DEMO_USERS, api_login, bearer
 
+pytestmark = pytest.mark.slow  # real processes
+
 MARIA_ACCOUNT = "4100234001"
 MARIA_LOAN = "CR-100234-01"
 UNKNOWN_ACCOUNT = "4199999001"

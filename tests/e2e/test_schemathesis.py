@@ -24,6 +24,8 @@ from scripts.processes import Portal
 from tests.e2e.conftest import make_vhost
 from tests.helpers import DEMO_USERS
 
+pytestmark = pytest.mark.slow  # real processes
+
 MAX_EXAMPLES = 25
 RUN_TIMEOUT = 150  # seconds for one schemathesis run, at most
 CHECKS_SKIPPED = "positive_data_acceptance"
@@ -94,6 +96,8 @@ def schemathesis(portal, token, tmp_path, name, *filters):
         "--max-examples",
         str(MAX_EXAMPLES),
         "--generation-deterministic",  # implies no example database
+        "--suppress-health-check",
+        "too_slow",  # a PDF takes a while on a busy CI machine; that is no finding
         "--workers",
         "1",
         "--request-timeout",
