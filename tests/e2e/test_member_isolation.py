@@ -13,6 +13,7 @@ import re
 import pytest
 
 from gateway.service import GatewayService
+from tests.e2e.private_portal import private_portal
 from tests.helpers import DEMO_USERS, api_login, bearer
 
 pytestmark = pytest.mark.slow  # real processes
@@ -76,10 +77,30 @@ def expand(template, values):
 
 
 @pytest.fixture(scope="module")
+def portal(tmp_path_factory, rabbit_manager, amqp_base):
+    """Its own portal: other stories change maria's and jose's passwords on the shared one."""
+    with private_portal(tmp_path_factory.mktemp("isolation"), rabbit_manager, amqp_base) as it:
+        yield it
+
+
+@pytest.fixture(scope="module")
 def spec(portal):
     import requests
 
     return requests.get(portal.url("/api/v1/openapi.json"), timeout=30).json()
+
+
+@pytest.fixture
+def api(portal):
+    import requests
+
+    class PortalSession(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            kwargs.setdefault("timeout", 60)
+            return super().request(method, portal.url(url), *args, **kwargs)
+
+    with PortalSession() as session:
+        yield session
 
 
 @pytest.fixture

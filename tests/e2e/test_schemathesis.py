@@ -14,14 +14,12 @@ Deterministic for CI: `--generation-deterministic` (no random seed, no example d
 worker, a bounded number of examples per operation and a deadline for the child process.
 """
 
-import signal
 import subprocess
 import sys
 
 import pytest
 
-from scripts.processes import Portal
-from tests.e2e.conftest import make_vhost
+from tests.e2e.private_portal import private_portal
 from tests.helpers import DEMO_USERS
 
 pytestmark = pytest.mark.slow  # real processes
@@ -48,17 +46,8 @@ values = ["CR-100234-01", "CR-100234-02", "CR-101002-01"]
 
 @pytest.fixture(scope="module")
 def fuzz_portal(tmp_path_factory, rabbit_manager, amqp_base):
-    vhost, uri = make_vhost(rabbit_manager, amqp_base)
-    instance = Portal(tmp_path_factory.mktemp("fuzz"), uri)
-    try:
-        instance.setup()
-        instance.start_all()
-        yield instance
-    finally:
-        for proc in instance.procs.values():  # every process stops at once, then wait
-            proc.send_signal(signal.SIGTERM)
-        instance.stop_all()
-        rabbit_manager.delete_vhost(vhost)
+    with private_portal(tmp_path_factory.mktemp("fuzz"), rabbit_manager, amqp_base) as portal:
+        yield portal
 
 
 def login(portal, username):
