@@ -40,8 +40,10 @@ format: venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# The whole suite on SQLite, then the service tests again on PostgreSQL (one database per test).
 test: venv services lint
 	$(PY) -m pytest tests
+	$(PY) -m pytest tests/service --db-backend postgres
 
 test-fast: venv
 	$(PY) -m pytest tests/unit tests/service -x -q

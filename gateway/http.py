@@ -14,7 +14,9 @@ import logging
 import time
 from functools import partial
 
+from amqp.exceptions import AMQPError
 from eventlet.event import Event
+from kombu.exceptions import KombuError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -204,7 +206,7 @@ class PortalHttp(HttpRequestHandler):
 
     def response_from_exception(self, exc, request=None):
         if not isinstance(exc, PortalError):
-            if isinstance(exc, ConnectionError | OSError):
+            if isinstance(exc, OSError | KombuError | AMQPError):  # broker away
                 exc = ServiceUnavailable()
             else:
                 log.error("unexpected error: %r", exc, exc_info=exc)

@@ -7,6 +7,9 @@ number from the client: handlers use `principal.member_number` only.
 
 from dataclasses import dataclass
 
+from nameko.events import BROADCAST, event_handler
+
+from gateway import sessions
 from services.common.errors import PasswordChangeRequired, Unauthenticated
 
 SESSION_COOKIE = "portal_session"
@@ -38,7 +41,10 @@ class AuthenticationMixin:
         token = token_from(request)
         if not token or len(token) > 200:
             raise Unauthenticated()
-        info = self.auth_rpc.authenticate(token)
+        info = sessions.cache.get(token)
+        if info is None:
+            info = self.auth_rpc.authenticate(token)
+            sessions.cache.put(token, info)
         principal = Principal(
             token=token,
             username=info["username"],
@@ -50,6 +56,18 @@ class AuthenticationMixin:
         if principal.must_change_password and not allow_password_change:
             raise PasswordChangeRequired()
         return principal
+
+    def forget_session(self, token):
+        sessions.cache.forget(token)
+
+    # every gateway instance hears these (broadcast): no instance keeps an ended session
+    @event_handler("auth", "logged_out", handler_type=BROADCAST, reliable_delivery=False)
+    def on_logged_out(self, payload):
+        sessions.cache.forget_member((payload.get("data") or {}).get("member_number"))
+
+    @event_handler("auth", "password_changed", handler_type=BROADCAST, reliable_delivery=False)
+    def on_password_changed(self, payload):
+        sessions.cache.forget_member((payload.get("data") or {}).get("member_number"))
 
     def optional_member(self, request):
         """The member when the request carries a valid session, else None (public pages)."""

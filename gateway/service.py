@@ -5,14 +5,33 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 """
 
 from gateway import metrics
+from gateway.api.accounts import AccountsApi
+from gateway.api.auth import AuthApi
 from gateway.api.credit import CreditApi
+from gateway.api.deposit import DepositApi
 from gateway.api.operations import OperationsApi
+from gateway.api.position import PositionApi
 from gateway.principal import AuthenticationMixin
+from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
+from gateway.web.deposit import DepositPages
+from gateway.web.statements import StatementsWeb
 from services.common.rpc import ServiceRpc
 
 
-class GatewayService(AuthenticationMixin, OperationsApi, CreditApi, CreditPages):
+class GatewayService(
+    AuthenticationMixin,
+    OperationsApi,
+    AuthApi,
+    AuthPages,
+    DepositApi,
+    DepositPages,
+    PositionApi,
+    AccountsApi,
+    StatementsWeb,
+    CreditApi,
+    CreditPages,
+):
     name = "gateway"
 
     auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)

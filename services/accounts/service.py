@@ -88,6 +88,17 @@ class AccountsService:
         return member_dict(member)
 
     @rpc
+    def overview(self, member_number):
+        """The member record and the savings accounts in one call (the consolidated position)."""
+        member = store.get_member(self.db, member_number)
+        if member is None:
+            raise NotFound("El socio no existe.")
+        return {
+            "member": member_dict(member),
+            "accounts": AccountSchema(many=True).dump(store.list_accounts(self.db, member_number)),
+        }
+
+    @rpc
     def list_accounts(self, member_number):
         return AccountSchema(many=True).dump(store.list_accounts(self.db, member_number))
 

@@ -42,6 +42,7 @@ class Tracker(DependencyProvider):
                 "service": worker_ctx.service_name,
                 "method": worker_ctx.entrypoint.method_name,
                 "status": "error" if exc_info else "ok",
+                "cid": current(),
             },
         )
 

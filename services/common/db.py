@@ -50,6 +50,17 @@ def _create_engine(url):
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_savepoint(conn, name):
+            # pysqlite opens a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT issued
+            # first (Session.begin_nested, as in Inbox.claim after its SELECT) would become the
+            # outermost transaction and its RELEASE would commit at once, so the claim survived
+            # the rollback of a failed handler and the retried event was skipped. Open the
+            # transaction first, as PostgreSQL has it.
+            dbapi_conn = conn.connection.dbapi_connection
+            if not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN")
+
         return engine
     _green_psycopg2()
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

@@ -12,7 +12,7 @@ import sys
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
-from nameko.rpc import Rpc
+from nameko.rpc import Responder, Rpc, RpcConsumer
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,59 @@ def finish_transactions(worker_ctx, exc_info):
     return exc_info
 
 
+class ReplyPublisher(Publisher):
+    """RPC replies: transient, without publisher confirms.
+
+    A reply is only useful to a caller that is waiting for it with a deadline; persisting it or
+    waiting for the broker's confirm buys nothing and costs a round trip per call. (Events keep
+    both: they go through the outbox relay, which publishes persistent messages with confirms.)
+    """
+
+    use_confirms = False
+    delivery_mode = 1
+    mandatory = False
+
+
+class FastResponder(Responder):
+    publisher_cls = ReplyPublisher
+
+
+class FastRpcConsumer(RpcConsumer):
+    def handle_result(self, message, result, exc_info):
+        from nameko.constants import (
+            AMQP_SSL_CONFIG_KEY,
+            AMQP_URI_CONFIG_KEY,
+            DEFAULT_SERIALIZER,
+            LOGIN_METHOD_CONFIG_KEY,
+            SERIALIZER_CONFIG_KEY,
+        )
+        from nameko.rpc import get_rpc_exchange
+
+        config = self.container.config
+        responder = FastResponder(
+            config[AMQP_URI_CONFIG_KEY],
+            get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
+            message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
 class PortalRpc(Rpc):
+    rpc_consumer = FastRpcConsumer()
+
+    def __init__(self, expected_exceptions=(), **kwargs):
+        # the portal's own errors (422, 404, …) are answers, not failures of the service
+        from services.common.errors import PortalError
+
+        if not isinstance(expected_exceptions, tuple):
+            expected_exceptions = (expected_exceptions,)
+        super().__init__(expected_exceptions=(PortalError, *expected_exceptions), **kwargs)
+
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = finish_transactions(worker_ctx, exc_info)
         if exc_info is not None:

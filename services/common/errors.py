@@ -33,6 +33,10 @@ def _portal_error(cls):
     def __init__(self, message=None, extra=None, **kwargs):
         if isinstance(extra, dict):
             kwargs = {**extra, **kwargs}
+        # nameko sends non-string arguments as strings: retry_after is seconds, an integer
+        retry_after = kwargs.get("retry_after")
+        if isinstance(retry_after, str) and retry_after.isdigit():
+            kwargs["retry_after"] = int(retry_after)
         original_init(self, message, **kwargs)
 
     cls.__init__ = __init__

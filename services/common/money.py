@@ -4,6 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# no amount in the portal comes near this; it keeps absurd input ("1e999999") out of arithmetic
+MAX_AMOUNT = Decimal("1e12")
 
 
 class MoneyError(ValueError):
@@ -30,9 +32,9 @@ def money(value):
 def parse_amount(value):
     """A member's amount: a finite number with at most two decimals (never rounded silently)."""
     amount = to_decimal(value)
-    if not amount.is_finite():
-        raise MoneyError("not finite")
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise MoneyError("not a finite amount in range")
+    if amount != amount.quantize(CENT):
         raise MoneyError("more than two decimals")
     return amount.quantize(CENT)
 

@@ -7,10 +7,13 @@ start every call first, then `.result()` each (they share one deadline).
 """
 
 import time
+import uuid
 
 import eventlet
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import MethodProxy, RpcProxy, RpcReply, get_rpc_exchange
 
 from services.common import correlation
 from services.common.errors import ServiceUnavailable
@@ -55,9 +58,29 @@ class PendingCall:
             self._on_error(self.service, kind)
 
 
+class _FastMethodProxy(MethodProxy):
+    """nameko's MethodProxy without `mandatory`: with confirms off, a basic.return would arrive
+    later on a pooled channel and break whoever uses it next. An unknown service is reported
+    by the deadline instead."""
+
+    def _call(self, *args, **kwargs):
+        correlation_id = str(uuid.uuid4())
+        reply_event = self.reply_listener.get_reply_event(correlation_id)
+        self.publisher.publish(
+            {"args": args, "kwargs": kwargs},
+            exchange=get_rpc_exchange(self.container.config),
+            routing_key=f"{self.service_name}.{self.method_name}",
+            mandatory=False,
+            reply_to=self.reply_listener.routing_key,
+            correlation_id=correlation_id,
+            extra_headers=self.get_message_headers(self.worker_ctx),
+        )
+        return RpcReply(reply_event)
+
+
 class _Method:
     def __init__(self, proxy, service, name, timeout, on_error=None):
-        self._method = getattr(proxy, name)
+        self._method = proxy.method(name)
         self._service = service
         self._name = name
         self._timeout = timeout
@@ -77,12 +100,23 @@ class _Method:
             reply = self._method.call_async(*args, **kwargs)
         except UnknownService:
             self._unavailable(None)
-        except (OSError, ConnectionError) as exc:
+        except (OSError, KombuError, AMQPError) as exc:  # the broker is away: fail clearly
             self._unavailable(exc)
         return PendingCall(self._service, self._name, reply, listener, deadline, self._on_error)
 
     def __call__(self, *args, **kwargs):
         return self.call_async(*args, **kwargs).result()
+
+
+class _ServiceProxy:
+    def __init__(self, worker_ctx, service, reply_listener, options):
+        self._args = (worker_ctx, service)
+        self._reply_listener = reply_listener
+        self._options = options
+
+    def method(self, name):
+        worker_ctx, service = self._args
+        return _FastMethodProxy(worker_ctx, service, name, self._reply_listener, **self._options)
 
 
 class _DeadlineProxy:
@@ -105,12 +139,19 @@ class ServiceRpc(RpcProxy):
     """`on_error(service, kind)` is told of every failed call (metrics)."""
 
     def __init__(self, target_service, timeout=None, on_error=None, **options):
+        # requests are transient and unconfirmed: the caller waits with a deadline anyway, so
+        # a disk write and a confirm round trip per call buy nothing (see entrypoints.py)
+        options.setdefault("use_confirms", False)
+        options.setdefault("delivery_mode", 1)
+        options.setdefault("mandatory", False)
         super().__init__(target_service, **options)
         self._fixed_timeout = timeout
         self._on_error = on_error
 
     def get_dependency(self, worker_ctx):
-        proxy = super().get_dependency(worker_ctx)
+        proxy = _ServiceProxy(
+            worker_ctx, self.target_service, self.rpc_reply_listener, dict(self.options)
+        )
         timeout = self._fixed_timeout or float(self.container.config.get("RPC_TIMEOUT", 5.0))
         return _DeadlineProxy(proxy, self.target_service, timeout, self._on_error)
 

@@ -1,11 +1,174 @@
-"""deposit service (placeholder being replaced by its issue's work: it only answers ping)."""
+"""deposit: the term-deposit rate chart, the members' term deposits and the simulation."""
 
+from datetime import date
+
+from marshmallow import ValidationError as MarshmallowValidationError
+
+from services.common.correlation import Tracker
+from services.common.db import Database
 from services.common.entrypoints import rpc
+from services.common.errors import ValidationError
+from services.common.events import EventOutbox
+from services.common.schemas import flatten, load_or_raise
+from services.deposit import domain, store
+from services.deposit.models import outbox
+from services.deposit.schemas import (
+    ConfigureRatesSchema,
+    DepositSchema,
+    DepositSummarySchema,
+    ProjectionSchema,
+    RatesConfiguredEventSchema,
+    RatesSchema,
+    SimulationRequestSchema,
+)
+
+NO_CHART = "No hay una tabla de tasas vigente."
+
+
+def projection_dict(projection):
+    data = vars(projection).copy()
+    data["interest_payment_name"] = projection.interest_payment_name
+    return ProjectionSchema().dump(data)
+
+
+def rates_dict(chart):
+    return RatesSchema().dump(vars(chart))
+
+
+def deposit_dict(pos):
+    terms, projection = pos.terms, pos.projection
+    data = {
+        "deposit_number": terms.deposit_number,
+        "amount": terms.amount,
+        "term_days": terms.term_days,
+        "annual_rate": terms.annual_rate,
+        "withholding_rate": terms.withholding_rate,
+        "interest_payment": terms.interest_payment,
+        "interest_payment_name": projection.interest_payment_name,
+        "opened_on": terms.opened_on,
+        "maturity_date": projection.maturity_date,
+        "days_left": pos.days_left,
+        "days_elapsed": pos.days_elapsed,
+        "accrued_interest": pos.accrued_interest,
+        "interest": projection.interest,
+        "withholding": projection.withholding,
+        "net_interest": projection.net_interest,
+        "total_at_maturity": projection.total_at_maturity,
+        "payments": [vars(p) for p in projection.payments],
+        "payments_made": [vars(p) for p in pos.payments_made],
+        "interest_paid": sum((p.net for p in pos.payments_made), domain.ZERO),
+        "next_payment": vars(pos.next_payment) if pos.next_payment else None,
+        "status": "activo",
+    }
+    return DepositSchema().dump(data)
+
+
+def _as_of(value):
+    return date.fromisoformat(value) if value else date.today()
 
 
 class DepositService:
     name = "deposit"
 
+    db = Database("deposit")
+    events = EventOutbox("deposit", outbox)
+    tracker = Tracker()
+
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def rates(self, as_of=None):
+        """The rate chart in force today (or on `as_of`)."""
+        chart = store.chart_in_force(self.db, _as_of(as_of))
+        if chart is None:
+            raise ValidationError(NO_CHART, fields={"as_of": [NO_CHART]})
+        return rates_dict(chart)
+
+    @rpc
+    def simulate(self, amount=None, term_days=None, interest_payment=None, start_date=None):
+        """A presumptive deposit at the chart in force on its start date; nothing is stored."""
+        given = {
+            "amount": amount,
+            "term_days": term_days,
+            "interest_payment": interest_payment,
+            "start_date": start_date or None,
+        }
+        payload = {k: v for k, v in given.items() if v is not None}
+        today = date.today()
+        try:
+            data = SimulationRequestSchema().load(payload)
+            refused = {}
+        except MarshmallowValidationError as exc:
+            # report the limits of the fields that did read, beside the unreadable ones
+            data, refused = exc.valid_data or {}, flatten(exc.messages)
+        start = data.get("start_date") or today
+        chart = store.chart_in_force(self.db, max(start, today))
+        errors = domain.simulation_errors(
+            data.get("amount"), data.get("term_days"), start, today, chart
+        )
+        if refused or errors:
+            raise ValidationError(fields={**errors, **refused})
+        rate = chart.rate_for(data["term_days"], data["amount"])
+        projection = domain.project(
+            data["amount"],
+            rate,
+            data["term_days"],
+            start,
+            data["interest_payment"],
+            chart.withholding_rate,
+        )
+        return projection_dict(projection)
+
+    @rpc
+    def list_deposits(self, member_number, as_of=None):
+        """The member's active deposits, each with its position on `as_of` (default today)."""
+        day = _as_of(as_of)
+        rows = store.active_deposits(self.db, member_number, day)
+        return [deposit_dict(domain.position(store.terms_of(row), day)) for row in rows]
+
+    @rpc
+    def deposits_summary(self, member_number, as_of=None):
+        """The lines of the consolidated position: [{deposit_number, amount, annual_rate, …}]."""
+        day = _as_of(as_of)
+        out = []
+        for row in store.active_deposits(self.db, member_number, day):
+            out.append(
+                {
+                    "deposit_number": row.deposit_number,
+                    "amount": row.amount,
+                    "annual_rate": row.annual_rate,
+                    "opened_on": row.opened_on,
+                    "maturity_date": row.maturity_date,
+                    "accrued_interest": domain.accrued_interest(
+                        row.amount, row.annual_rate, row.opened_on, row.term_days, day
+                    ),
+                }
+            )
+        return DepositSummarySchema(many=True).dump(out)
+
+    @rpc
+    def configure_rates(self, chart):
+        """Add a version of the rate chart (administration; not exposed by the gateway).
+
+        It applies to simulations and deposits opened from its `valid_from` on; deposits already
+        opened keep the rate they were opened at. Emits `deposit.rates_configured`.
+        """
+        data = load_or_raise(ConfigureRatesSchema(), chart if isinstance(chart, dict) else {})
+        new_chart = domain.RateChart(
+            valid_from=data["valid_from"],
+            bands=tuple(domain.RateBand(**band) for band in data["bands"]),
+            withholding_rate=data["withholding_rate"],
+            min_amount=data["min_amount"],
+            min_term_days=data["min_term_days"],
+            max_term_days=data["max_term_days"],
+        )
+        errors = domain.chart_errors(new_chart)
+        if errors:
+            raise ValidationError(fields=errors)
+        chart_id = store.add_chart(self.db, new_chart)
+        stored = {**vars(new_chart), "chart_id": chart_id}
+        event = RatesConfiguredEventSchema().dump(stored)
+        self.events.emit("rates_configured", event)
+        return event

@@ -1,11 +1,164 @@
-"""notifications service (placeholder being replaced by its issue's work: it only answers ping)."""
+"""notifications: turns events into Spanish e-mails (SMTP, or .eml files when embedded).
 
-from services.common.entrypoints import rpc
+Idempotent by event_id: the inbox claim and the delivery row commit together, so a redelivered
+event sends nothing twice. A transient SMTP failure is recorded (attempts, last error) and the
+handler raises: the event goes back through `<queue>.retry` with a growing delay (RETRY_DELAYS,
+several hours in all, for an SMTP server that is down for a while) and is parked in
+`<queue>.dead` only after that, where operators can requeue it. Nothing is dropped.
+"""
+
+import logging
+import uuid
+
+from services.common.correlation import Tracker
+from services.common.db import Database
+from services.common.entrypoints import event_handler, rpc
+from services.common.errors import ServiceUnavailable, ValidationError
+from services.common.events import Inbox
+from services.common.schemas import load_or_raise
+from services.notifications import domain, store
+from services.notifications.mail import Mailer, PermanentFailure, compose
+from services.notifications.models import processed_events
+from services.notifications.schemas import (
+    DeliveriesQuerySchema,
+    DeliverySchema,
+    RecoveryCodeSchema,
+)
+from services.notifications.store import WriteTurn
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailed(Exception):
+    """The e-mail could not be handed over now; the event goes back to its queue."""
+
+
+# seconds before each new try of an e-mail that could not be handed to SMTP (about 3.5 h in all)
+RETRY_DELAYS = (1, 5, 30, 120, 300, 600, 1800, 3600, 3600, 3600)
+
+
+def notify(source, event_type):
+    return event_handler(source, event_type, retry_delays=RETRY_DELAYS)
 
 
 class NotificationsService:
     name = "notifications"
 
+    db = Database("notifications")
+    inbox = Inbox("notifications", processed_events)
+    mailer = Mailer()
+    write_turn = WriteTurn()
+    tracker = Tracker()
+
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def send_recovery_code(self, email, username, code):
+        """Point-to-point e-mail with a temporary code. The code is never logged nor stored."""
+        args = load_or_raise(
+            RecoveryCodeSchema(), {"email": email, "username": username, "code": code}
+        )
+        errors = {}
+        if domain.clean_address(args["email"]) is None:
+            errors["email"] = ["Correo electrónico inválido."]
+        if not domain.valid_code(args["code"]):
+            errors["code"] = ["Código inválido."]
+        if errors:
+            raise ValidationError(fields=errors)
+        notice = domain.recovery_code_notice(
+            str(uuid.uuid4()), args["email"], args["username"], args["code"]
+        )
+        try:
+            location = self.mailer.send(compose(notice, self.mailer.settings.sender))
+        except Exception as exc:
+            with self.write_turn:
+                store.record(self.db, notice, "failed", 1, error=_describe(exc))
+                self.db.commit()  # the failure stays on record although the call fails
+            log.warning("recovery e-mail %s not sent: %s", notice.event_id, _describe(exc))
+            raise ServiceUnavailable("No se pudo enviar el correo. Intente nuevamente.") from None
+        with self.write_turn:
+            store.record(self.db, notice, "sent", 1, location=location)
+            self.db.commit()
+        log.info("recovery e-mail %s sent", notice.event_id)
+        return {"sent": True, "delivery_id": notice.event_id}
+
+    @rpc
+    def deliveries(self, limit=50):
+        """The latest deliveries for operators (subjects and addresses only, never bodies)."""
+        args = load_or_raise(DeliveriesQuerySchema(), {"limit": limit})
+        return DeliverySchema(many=True).dump(store.recent(self.db, args["limit"]))
+
+    # One handler per event that e-mails the member.
+
+    @notify("auth", "user_registered")
+    def on_user_registered(self, payload):
+        self._deliver(payload)
+
+    @notify("auth", "account_locked")
+    def on_account_locked(self, payload):
+        self._deliver(payload)
+
+    @notify("auth", "password_changed")
+    def on_password_changed(self, payload):
+        self._deliver(payload)
+
+    @notify("auth", "password_reset_requested")
+    def on_password_reset_requested(self, payload):
+        self._deliver(payload)
+
+    @notify("credit", "application_submitted")
+    def on_application_submitted(self, payload):
+        self._deliver(payload)
+
+    def _deliver(self, payload):
+        with self.write_turn:
+            done = self._deliver_now(payload)
+            self.db.commit()
+        if not done:
+            # the failure is on record; the event comes back later through the retry queue
+            raise DeliveryFailed(payload.get("event_type"))
+
+    def _deliver_now(self, payload):
+        """Send the e-mail of one event; False when it must be tried again later."""
+        notice = domain.notice_for(payload)
+        if notice is None:
+            log.error("notifications refused an event without event_id or of an unknown type")
+            return True
+        extra = {"event_id": notice.event_id, "event_type": payload.get("event_type")}
+        if not self.inbox.claim(payload):
+            return True
+        previous = store.find(self.db, notice.event_id, notice.kind)
+        if previous is not None and previous.status in ("sent", "skipped"):
+            return True
+        if notice.recipient is None:
+            store.record(self.db, notice, "skipped", 0, error="sin dirección de correo")
+            log.info("no e-mail address in %s: nothing sent", notice.kind, extra=extra)
+            return True
+        attempts = (previous.attempts if previous else 0) + 1
+        try:
+            location = self.mailer.send(compose(notice, self.mailer.settings.sender))
+        except PermanentFailure as exc:
+            store.record(self.db, notice, "failed", attempts, error=_describe(exc))
+            log.warning("%s e-mail refused for good: %s", notice.kind, exc, extra=extra)
+            return True
+        except Exception as exc:
+            # undo the claim so the event comes back, but keep the record of this attempt
+            self.db.rollback()
+            store.record(self.db, notice, "failed", attempts, error=_describe(exc))
+            log.warning(
+                "%s e-mail not sent (attempt %s): %s",
+                notice.kind,
+                attempts,
+                _describe(exc),
+                extra=extra,
+            )
+            return False
+        store.record(self.db, notice, "sent", attempts, location=location)
+        log.info("%s e-mail sent", notice.kind, extra=extra)
+        return True
+
+
+def _describe(exc):
+    return f"{type(exc).__name__}: {exc}"[:300]

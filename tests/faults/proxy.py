@@ -32,10 +32,23 @@ class CuttableProxy:
                 client.close()
                 continue
             self.connections.update((client, upstream))
-            eventlet.spawn_n(self._pump, client, upstream)
-            eventlet.spawn_n(self._pump, upstream, client)
+            eventlet.spawn_n(self._connection, client, upstream)
 
-    def _pump(self, src, dst):
+    def _connection(self, client, upstream):
+        # each pump only half-closes its destination; the sockets are closed once, here, when
+        # both directions are done (closing a socket another greenthread reads upsets the hub)
+        pumps = [
+            eventlet.spawn(self._pump, client, upstream),
+            eventlet.spawn(self._pump, upstream, client),
+        ]
+        for pump in pumps:
+            pump.wait()
+        for sock in (client, upstream):
+            self.connections.discard(sock)
+            sock.close()
+
+    @staticmethod
+    def _pump(src, dst):
         try:
             while True:
                 data = src.recv(65536)
@@ -44,13 +57,11 @@ class CuttableProxy:
                 dst.sendall(data)
         except OSError:
             pass
-        finally:
-            for sock in (src, dst):
-                self.connections.discard(sock)
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        for sock in (dst, src):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def cut(self):
         """Drop every connection and refuse new ones (the broker is 'down' for these clients)."""

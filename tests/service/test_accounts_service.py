@@ -139,3 +139,13 @@ def test_posting_the_same_reference_twice_has_one_effect(rpc, today):
     again = rpc.post_movement("4100517001", today.isoformat(), "Depósito", "DUP-1", None, "5.00")
     assert first == again
     assert Decimal(rpc.list_accounts("100517")[0]["balance"]) == before + Decimal("5.00")
+
+
+def test_overview_gives_the_member_and_the_accounts_in_one_call(rpc):
+    overview = rpc.overview("100234")
+    assert overview["member"]["display_name"] == "María Pérez"
+    assert [a["account_number"] for a in overview["accounts"]] == [
+        "4100234001",
+        "4100234002",
+        "4100234003",
+    ]

@@ -1,0 +1,223 @@
+"""GET /api/v1/accounts, the statement of one account and its PDF (API.md "Statement")."""
+
+from datetime import date
+
+from marshmallow import Schema, fields, validate
+
+from gateway.api.position import pdf_response, report_timeout
+from gateway.http import http, json_response
+from gateway.openapi import documented
+from services.common.errors import NotFound
+from services.common.fields import IsoDate
+from services.common.schemas import PortalSchema, load_or_raise
+
+API_MAX_PAGE_SIZE = 500
+FETCH_PAGE_SIZE = 5000  # what accounts.get_statement allows per call, to gather a whole range
+ACCOUNT_NOT_FOUND = "La cuenta no existe."
+
+
+class StatementQuerySchema(PortalSchema):
+    from_ = IsoDate(data_key="from")
+    to = IsoDate()
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1, error="Debe ser 1 o mayor.")
+    )
+    page_size = fields.Integer(
+        load_default=100,
+        validate=validate.Range(
+            min=1, max=API_MAX_PAGE_SIZE, error=f"Debe estar entre 1 y {API_MAX_PAGE_SIZE}."
+        ),
+    )
+
+
+class AccountItemSchema(Schema):
+    account_number = fields.String()
+    product = fields.String()
+    product_name = fields.String()
+    balance = fields.String(metadata={"example": "1234.50"})
+    available_balance = fields.String()
+    status = fields.String()
+    opened_on = fields.Date()
+
+
+class AccountListSchema(Schema):
+    accounts = fields.List(fields.Nested(AccountItemSchema))
+
+
+class StatementMovementSchema(Schema):
+    date = fields.Date()
+    posted_at = fields.String()
+    description = fields.String()
+    reference = fields.String(allow_none=True)
+    debit = fields.String()
+    credit = fields.String()
+    balance = fields.String(metadata={"description": "saldo después del movimiento"})
+
+
+class StatementResponseSchema(Schema):
+    account_number = fields.String()
+    product_name = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    opening_balance = fields.String()
+    closing_balance = fields.String()
+    total_debits = fields.String()
+    total_credits = fields.String()
+    movements = fields.List(fields.Nested(StatementMovementSchema))
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total_movements = fields.Integer()
+    total_pages = fields.Integer()
+
+
+def _query_param(name, description, schema):
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+ACCOUNT_PARAM = {
+    "name": "account_number",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
+RANGE_PARAMS = (
+    ACCOUNT_PARAM,
+    _query_param(
+        "from",
+        "Fecha de inicio (por omisión, el primer día del mes)",
+        {"type": "string", "format": "date"},
+    ),
+    _query_param("to", "Fecha de corte (por omisión, hoy)", {"type": "string", "format": "date"}),
+)
+PAGE_PARAMS = (
+    _query_param("page", "Página (desde 1)", {"type": "integer", "minimum": 1}),
+    _query_param(
+        "page_size",
+        "Movimientos por página",
+        {"type": "integer", "minimum": 1, "maximum": API_MAX_PAGE_SIZE},
+    ),
+)
+
+
+def statement_range(values, today=None):
+    """(from, to, page, page_size) of a statement request; the current month by default.
+
+    Only the format is checked here; the date rules (future, order, 366 days) are the accounts
+    service's and come back as 422 with Spanish `fields`.
+    """
+    wanted = {k: values.get(k) for k in ("from", "to", "page", "page_size") if values.get(k)}
+    query = load_or_raise(StatementQuerySchema(), wanted)
+    today = today or date.today()
+    date_to = query.get("to") or today
+    date_from = query.get("from_") or min(date_to, today).replace(day=1)
+    return date_from, date_to, query["page"], query["page_size"]
+
+
+def plausible_account_number(account_number):
+    return bool(account_number) and len(account_number) <= 20 and account_number.isalnum()
+
+
+class AccountsApi:
+    def member_statement(self, principal, account_number, date_from, date_to, page, page_size):
+        if not plausible_account_number(account_number):
+            raise NotFound(ACCOUNT_NOT_FOUND)
+        return self.accounts_rpc.get_statement(
+            principal.member_number,
+            account_number,
+            date_from.isoformat(),
+            date_to.isoformat(),
+            page,
+            page_size,
+        )
+
+    def full_statement(self, principal, account_number, date_from, date_to):
+        """The statement with every movement of the range (fetched in pages of 5 000)."""
+        member_call = self.accounts_rpc.get_member.call_async(principal.member_number)
+        first = self.member_statement(
+            principal, account_number, date_from, date_to, 1, FETCH_PAGE_SIZE
+        )
+        movements = list(first["movements"])
+        for page in range(2, first.get("total_pages", 1) + 1):
+            more = self.member_statement(
+                principal, account_number, date_from, date_to, page, FETCH_PAGE_SIZE
+            )
+            movements.extend(more["movements"])
+        member = member_call.result()
+        return {
+            **first,
+            "movements": movements,
+            "page": 1,
+            "page_size": len(movements),
+            "total_pages": 1,
+            "title": "Estado de cuenta",
+            "member": {
+                "display_name": member.get("display_name"),
+                "member_number": member.get("member_number"),
+                "identification_masked": member.get("identification_masked"),
+            },
+        }
+
+    def statement_pdf(self, principal, account_number, date_from, date_to, today=None):
+        data = self.full_statement(principal, account_number, date_from, date_to)
+        closed = date_to < (today or date.today())
+        answer = self.reports_rpc.with_timeout(report_timeout()).render(
+            "statement",
+            data,
+            filename=f"estado-de-cuenta-{data['account_number']}-{data['from']}-{data['to']}.pdf",
+            cacheable=closed,
+        )
+        return pdf_response(answer)
+
+    @documented(
+        "/api/v1/accounts",
+        "GET",
+        "Cuentas de ahorro del socio",
+        response=AccountListSchema,
+        tags=("Estado de cuenta",),
+    )
+    @http("GET", "/api/v1/accounts")
+    def api_accounts(self, request):
+        principal = self.require_member(request)
+        return json_response({"accounts": self.accounts_rpc.list_accounts(principal.member_number)})
+
+    @documented(
+        "/api/v1/accounts/{account_number}/statement",
+        "GET",
+        "Estado de cuenta (movimientos con saldo, paginado)",
+        response=StatementResponseSchema,
+        errors=("404", "422"),
+        params=RANGE_PARAMS + PAGE_PARAMS,
+        tags=("Estado de cuenta",),
+    )
+    @http("GET", "/api/v1/accounts/<string:account_number>/statement")
+    def api_statement(self, request, account_number):
+        """Saldo inicial, saldo final y totales de débitos y créditos de todo el rango (no solo de
+        la página); `opening_balance + total_credits − total_debits = closing_balance`."""
+        principal = self.require_member(request)
+        date_from, date_to, page, page_size = statement_range(request.args)
+        return json_response(
+            self.member_statement(principal, account_number, date_from, date_to, page, page_size)
+        )
+
+    @documented(
+        "/api/v1/accounts/{account_number}/statement.pdf",
+        "GET",
+        "Estado de cuenta en PDF (todos los movimientos del rango)",
+        content_type="application/pdf",
+        errors=("404", "422", "503"),
+        params=RANGE_PARAMS,
+        tags=("Estado de cuenta",),
+    )
+    @http("GET", "/api/v1/accounts/<string:account_number>/statement.pdf")
+    def api_statement_pdf(self, request, account_number):
+        principal = self.require_member(request)
+        date_from, date_to, _, _ = statement_range(
+            {k: v for k, v in request.args.items() if k in ("from", "to")}
+        )
+        return self.statement_pdf(principal, account_number, date_from, date_to)

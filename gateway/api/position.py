@@ -1,0 +1,176 @@
+"""GET /api/v1/position and its PDF: accounts, credit and deposit asked in parallel."""
+
+import base64
+import logging
+from datetime import UTC, datetime
+
+from marshmallow import Schema, fields
+from werkzeug.wrappers import Response
+
+from gateway import consolidation
+from gateway.http import http, json_response
+from gateway.openapi import documented
+from services.common.config import env_float
+from services.common.rpc import wait_all
+
+log = logging.getLogger("gateway.position")
+
+SECTION_OF_CALL = {"savings": "savings", "deposits": "deposits", "loans": "loans"}
+
+
+def position_timeout():
+    """One deadline (seconds) shared by the parallel calls of the consolidated position."""
+    return env_float("POSITION_TIMEOUT", 2.0)
+
+
+def report_timeout():
+    """Deadline (seconds) of a PDF render by the reports service."""
+    return env_float("REPORT_TIMEOUT", 30.0)
+
+
+def pdf_response(answer):
+    """The reports service's {filename, content_type, pdf_base64} as a download."""
+    filename = answer.get("filename") or "reporte.pdf"
+    safe = "".join(c for c in filename if c.isalnum() or c in "-_.") or "reporte.pdf"
+    return Response(
+        base64.b64decode(answer["pdf_base64"]),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+class MemberSummarySchema(Schema):
+    member_number = fields.String()
+    display_name = fields.String()
+    identification_masked = fields.String(allow_none=True)
+
+
+class PositionSavingsSchema(Schema):
+    account_number = fields.String()
+    product = fields.String()
+    product_name = fields.String()
+    balance = fields.String(metadata={"example": "1234.50"})
+    available_balance = fields.String()
+
+
+class PositionDepositSchema(Schema):
+    deposit_number = fields.String()
+    amount = fields.String()
+    annual_rate = fields.String()
+    opened_on = fields.Date()
+    maturity_date = fields.Date()
+    accrued_interest = fields.String()
+
+
+class PositionLoanSchema(Schema):
+    loan_number = fields.String()
+    product_name = fields.String()
+    amount = fields.String()
+    outstanding_principal = fields.String()
+    next_due_date = fields.Date(allow_none=True)
+    next_installment = fields.String(allow_none=True)
+    overdue_installments = fields.Integer()
+
+
+class PositionTotalsSchema(Schema):
+    savings = fields.String(allow_none=True)
+    deposits = fields.String(allow_none=True)
+    assets = fields.String(allow_none=True)
+    loans_outstanding = fields.String(allow_none=True)
+    net = fields.String(allow_none=True)
+
+
+class PositionSchema(Schema):
+    member = fields.Nested(MemberSummarySchema)
+    generated_at = fields.String()
+    savings = fields.List(fields.Nested(PositionSavingsSchema))
+    deposits = fields.List(fields.Nested(PositionDepositSchema))
+    loans = fields.List(fields.Nested(PositionLoanSchema))
+    totals = fields.Nested(PositionTotalsSchema)
+    unavailable = fields.List(
+        fields.String(), metadata={"description": "savings | deposits | loans"}
+    )
+
+
+class PositionApi:
+    def consolidated_position(self, principal):
+        """Ask accounts, credit and deposit at once (one deadline) and merge what answered."""
+        number = principal.member_number
+        plan = {
+            "savings": (self.accounts_rpc, "overview"),  # the member record and the accounts
+            "loans": (self.credit_rpc, "loans_summary"),
+            "deposits": (self.deposit_rpc, "deposits_summary"),
+        }
+        calls, answers = {}, {}
+        for key, (proxy, method) in plan.items():
+            # publishing does not wait for the broker (no confirms on RPC): start all, then wait
+            try:
+                calls[key] = getattr(proxy.with_timeout(position_timeout()), method).call_async(
+                    number
+                )
+            except Exception as exc:  # noqa: BLE001  an unreachable service is a missing section
+                answers[key] = exc
+        answers.update(zip(calls, wait_all(calls.values()), strict=True))
+        unavailable = []
+        for key, answer in answers.items():
+            if isinstance(answer, Exception):
+                log.warning("position: %s did not answer: %r", key, answer)
+                unavailable.append(SECTION_OF_CALL[key])
+        overview = answers.get("savings")
+        if not isinstance(overview, Exception):
+            answers["member"], answers["savings"] = overview["member"], overview["accounts"]
+        member = answers.get("member")
+        if isinstance(member, Exception) or not member:
+            member = {"member_number": number, "display_name": principal.display_name}
+        summary = {
+            "member_number": member.get("member_number", number),
+            "display_name": member.get("display_name") or principal.display_name,
+            "identification_masked": member.get("identification_masked"),
+        }
+        generated_at = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def ok(key):
+            value = answers.get(key)
+            return None if isinstance(value, Exception) else value
+
+        return consolidation.build_position(
+            summary, ok("savings"), ok("deposits"), ok("loans"), unavailable, generated_at
+        )
+
+    def position_pdf(self, principal):
+        position = self.consolidated_position(principal)
+        data = {**position, "title": "Posición consolidada"}
+        answer = self.reports_rpc.with_timeout(report_timeout()).render(
+            "position", data, filename=f"posicion-consolidada-{principal.member_number}.pdf"
+        )
+        return pdf_response(answer)
+
+    @documented(
+        "/api/v1/position",
+        "GET",
+        "Posición consolidada del socio",
+        response=PositionSchema,
+        tags=("Estado de cuenta",),
+    )
+    @http("GET", "/api/v1/position")
+    def api_position(self, request):
+        """Cuentas de ahorro, depósitos a plazo fijo y créditos con sus totales. Si un servicio
+        no responde a tiempo, su sección aparece en `unavailable` y el resto se muestra igual."""
+        principal = self.require_member(request)
+        return json_response(self.consolidated_position(principal))
+
+    @documented(
+        "/api/v1/position.pdf",
+        "GET",
+        "Reporte PDF de la posición consolidada",
+        content_type="application/pdf",
+        errors=("503",),
+        tags=("Estado de cuenta",),
+    )
+    @http("GET", "/api/v1/position.pdf")
+    def api_position_pdf(self, request):
+        principal = self.require_member(request)
+        return self.position_pdf(principal)

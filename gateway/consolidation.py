@@ -1,0 +1,76 @@
+"""The consolidated position: merging what accounts, credit and deposit answered (pure rules).
+
+The gateway asks the three services in parallel with one deadline; whatever did not answer in
+time is named in `unavailable` and the rest is still shown. A total that would need a missing
+section is `None` (shown as "No disponible"), never a misleading partial sum.
+"""
+
+from decimal import Decimal
+
+from services.common.money import fmt
+
+SECTIONS = ("savings", "deposits", "loans")
+ZERO = Decimal("0.00")
+
+SAVINGS_FIELDS = ("account_number", "product", "product_name", "balance", "available_balance")
+DEPOSIT_FIELDS = (
+    "deposit_number",
+    "amount",
+    "annual_rate",
+    "opened_on",
+    "maturity_date",
+    "accrued_interest",
+)
+LOAN_FIELDS = (
+    "loan_number",
+    "product_name",
+    "amount",
+    "outstanding_principal",
+    "next_due_date",
+    "next_installment",
+    "overdue_installments",
+)
+
+
+def _pick(rows, names):
+    return [{name: row.get(name) for name in names if name in row} for row in rows or []]
+
+
+def _sum(rows, field):
+    return sum((Decimal(str(row.get(field) or "0")) for row in rows), ZERO)
+
+
+def totals(savings, deposits, loans, unavailable):
+    """Money totals (Decimal or None when a section they need is missing)."""
+    missing = set(unavailable)
+    saved = None if "savings" in missing else _sum(savings, "balance")
+    deposited = None if "deposits" in missing else _sum(deposits, "amount")
+    owed = None if "loans" in missing else _sum(loans, "outstanding_principal")
+    assets = None if saved is None or deposited is None else saved + deposited
+    net = None if assets is None or owed is None else assets - owed
+    return {
+        "savings": saved,
+        "deposits": deposited,
+        "assets": assets,
+        "loans_outstanding": owed,
+        "net": net,
+    }
+
+
+def build_position(member, savings, deposits, loans, unavailable, generated_at):
+    """API.md's consolidated position; `savings/deposits/loans` are the services' answers (None
+    when their service is in `unavailable`)."""
+    missing = [section for section in SECTIONS if section in set(unavailable)]
+    savings_rows = [] if "savings" in missing else _pick(savings, SAVINGS_FIELDS)
+    deposit_rows = [] if "deposits" in missing else _pick(deposits, DEPOSIT_FIELDS)
+    loan_rows = [] if "loans" in missing else _pick(loans, LOAN_FIELDS)
+    money = totals(savings_rows, deposit_rows, loan_rows, missing)
+    return {
+        "member": member,
+        "generated_at": generated_at,
+        "savings": savings_rows,
+        "deposits": deposit_rows,
+        "loans": loan_rows,
+        "totals": {key: None if value is None else fmt(value) for key, value in money.items()},
+        "unavailable": missing,
+    }

@@ -1,0 +1,250 @@
+"""Pages of identity (MANUAL.md 4, 5 and 6): ingreso, registro de socio, recuperación de contraseña,
+cambiar contraseña and Salir. The session token lives in the HttpOnly `portal_session` cookie."""
+
+from dataclasses import replace
+
+from gateway.api.auth import client_ip
+from gateway.http import http
+from gateway.principal import SESSION_COOKIE
+from gateway.web.render import csrf_valid, redirect, render
+from services.common.errors import (
+    Conflict,
+    Locked,
+    RateLimited,
+    Unauthenticated,
+    ValidationError,
+)
+
+CSRF_EXPIRED = "El formulario expiró. Vuelva a intentarlo."
+LOGIN_MISSING = "Ingrese su usuario y su contraseña."
+PASSWORDS_DIFFER = "Las contraseñas no coinciden."
+PASSWORD_CHANGED = "Su contraseña fue cambiada correctamente."  # noqa: S105  (a message)
+FORCED_CHANGE = (
+    "Ingresó con un código temporal: antes de continuar, cambie su contraseña. "
+    "Como contraseña actual escriba el código temporal."
+)
+NOTICES = {
+    "registrado": "Su usuario fue registrado. Ya puede ingresar al portal.",
+    "salida": "Su sesión terminó. Gracias por usar el portal en línea.",
+}
+REGISTER_FIELDS = (
+    "username",
+    "member_number",
+    "identification",
+    "first_name",
+    "last_name",
+    "email",
+)
+RECOVERY_FIELDS = ("username", "email", "member_number")
+
+
+def _form(request, names, limit=200):
+    return {name: (request.form.get(name) or "")[:limit] for name in names}
+
+
+def _retry_headers(exc):
+    seconds = exc.extra.get("retry_after") if isinstance(exc, RateLimited) else None
+    return {"Retry-After": str(seconds)} if seconds else None
+
+
+def _errors(exc):
+    fields = exc.extra.get("fields") or {}
+    return {key: list(value) for key, value in fields.items()}
+
+
+class AuthPages:
+    # Ingreso ---------------------------------------------------------------------------------
+
+    @http("GET", "/login")
+    def auth_page_login(self, request):
+        principal = self.optional_member(request)
+        if principal is not None:
+            return redirect(
+                "/opciones/cambiar-contrasena" if principal.must_change_password else "/"
+            )
+        notice = NOTICES.get(request.args.get("aviso", ""))
+        return render(
+            request, "login.html", flashes=[("info", notice)] if notice else [], username=""
+        )
+
+    @http("POST", "/login")
+    def auth_page_login_post(self, request):
+        form = _form(request, ("username", "password"), limit=1024)
+        if not csrf_valid(request):
+            return self._login_again(request, form, CSRF_EXPIRED, 400)
+        if not form["username"].strip() or not form["password"]:
+            return self._login_again(request, form, LOGIN_MISSING, 422)
+        try:
+            result = self.auth_rpc.login(form["username"], form["password"], client_ip(request))
+        except (Unauthenticated, Locked, RateLimited) as exc:
+            return self._login_again(request, form, exc.message, exc.status, _retry_headers(exc))
+        except ValidationError:
+            return self._login_again(request, form, LOGIN_MISSING, 422)
+        forced = result["must_change_password"]
+        response = redirect("/opciones/cambiar-contrasena" if forced else "/")
+        response.set_cookie(
+            SESSION_COOKIE,
+            result["token"],
+            httponly=True,
+            samesite="Lax",
+            secure=request.scheme == "https",
+            path="/",
+        )
+        return response
+
+    def _login_again(self, request, form, message, status, headers=None):
+        return render(
+            request,
+            "login.html",
+            status=status,
+            headers=headers,
+            flashes=[("error", message)],
+            username=form["username"][:100],
+        )
+
+    # Salir -----------------------------------------------------------------------------------
+
+    @http("POST", "/logout")
+    def auth_page_logout(self, request):
+        if not csrf_valid(request):
+            return render(request, "error.html", status=400, error={"message": CSRF_EXPIRED})
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and len(token) <= 200:
+            self.forget_session(token)
+            try:
+                self.auth_rpc.logout(token, client_ip(request))
+            except Unauthenticated:
+                pass  # already ended (timeout): nothing left to end
+        response = redirect("/login?aviso=salida")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # Registro de socio -----------------------------------------------------------------------
+
+    @http("GET", "/registro")
+    def auth_page_register(self, request):
+        return render(request, "registro.html", form={}, errors={})
+
+    @http("POST", "/registro")
+    def auth_page_register_post(self, request):
+        form = _form(request, REGISTER_FIELDS)
+        secrets = _form(request, ("password", "password2"), limit=1024)
+        if not csrf_valid(request):
+            return self._register_again(request, form, {}, CSRF_EXPIRED, 400)
+        if secrets["password"] != secrets["password2"]:
+            return self._register_again(request, form, {"password2": [PASSWORDS_DIFFER]}, None, 422)
+        try:
+            self.auth_rpc.register(
+                username=form["username"],
+                password=secrets["password"],
+                member_number=form["member_number"],
+                identification=form["identification"],
+                first_name=form["first_name"],
+                last_name=form["last_name"],
+                email=form["email"],
+                client_ip=client_ip(request),
+            )
+        except (ValidationError, Conflict) as exc:
+            errors = _errors(exc)
+            message = None if errors and isinstance(exc, ValidationError) else exc.message
+            return self._register_again(request, form, errors, message, exc.status)
+        except RateLimited as exc:
+            return self._register_again(
+                request, form, {}, exc.message, exc.status, _retry_headers(exc)
+            )
+        return redirect("/login?aviso=registrado")
+
+    def _register_again(self, request, form, errors, message, status, headers=None):
+        return render(
+            request,
+            "registro.html",
+            status=status,
+            headers=headers,
+            form=form,
+            errors=errors,
+            flashes=[("error", message)] if message else [],
+        )
+
+    # Recuperación de contraseña --------------------------------------------------------------
+
+    @http("GET", "/recuperar")
+    def auth_page_recovery(self, request):
+        form = {"username": request.args.get("usuario", "")[:30]}
+        return render(request, "recuperar.html", form=form, errors={}, result=None)
+
+    @http("POST", "/recuperar")
+    def auth_page_recovery_post(self, request):
+        form = _form(request, RECOVERY_FIELDS)
+        if not csrf_valid(request):
+            return self._recovery_again(request, form, {}, CSRF_EXPIRED, 400)
+        try:
+            result = self.auth_rpc.request_recovery(
+                username=form["username"],
+                email=form["email"],
+                member_number=form["member_number"],
+                client_ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            return self._recovery_again(request, form, _errors(exc), None, exc.status)
+        except RateLimited as exc:
+            return self._recovery_again(
+                request, form, {}, exc.message, exc.status, _retry_headers(exc)
+            )
+        return render(
+            request, "recuperar.html", form={"username": form["username"]}, errors={}, result=result
+        )
+
+    def _recovery_again(self, request, form, errors, message, status, headers=None):
+        return render(
+            request,
+            "recuperar.html",
+            status=status,
+            headers=headers,
+            form=form,
+            errors=errors,
+            result=None,
+            flashes=[("error", message)] if message else [],
+        )
+
+    # Opciones de usuario: cambiar contraseña -------------------------------------------------
+
+    @http("GET", "/opciones/cambiar-contrasena")
+    def auth_page_change_password(self, request):
+        principal = self.require_member(request, allow_password_change=True)
+        return self._change_page(request, principal, {}, [])
+
+    @http("POST", "/opciones/cambiar-contrasena")
+    def auth_page_change_password_post(self, request):
+        principal = self.require_member(request, allow_password_change=True)
+        form = _form(request, ("current_password", "new_password", "new_password2"), limit=1024)
+        if not csrf_valid(request):
+            return self._change_page(request, principal, {}, [("error", CSRF_EXPIRED)], 400)
+        if form["new_password"] != form["new_password2"]:
+            return self._change_page(
+                request, principal, {"new_password2": [PASSWORDS_DIFFER]}, [], 422
+            )
+        try:
+            self.auth_rpc.change_password(
+                principal.token,
+                form["current_password"],
+                form["new_password"],
+                client_ip(request),
+            )
+            self.forget_session(principal.token)
+        except ValidationError as exc:
+            return self._change_page(request, principal, _errors(exc), [], exc.status)
+        principal = replace(principal, must_change_password=False)
+        return self._change_page(request, principal, {}, [("info", PASSWORD_CHANGED)], done=True)
+
+    def _change_page(self, request, principal, errors, flashes, status=200, done=False):
+        if principal.must_change_password:
+            flashes = [("warning", FORCED_CHANGE), *flashes]
+        return render(
+            request,
+            "cambiar_contrasena.html",
+            status=status,
+            principal=principal,
+            errors=errors,
+            flashes=flashes,
+            done=done,
+        )

@@ -1,0 +1,46 @@
+"""The auth part of the demo cooperative: the portal users of the reference members.
+
+Only the fixture's `portal_user`s (maria, jose, luis) are created; Ana and Carmen have none (they
+register), and generated members have none either. Idempotent: an existing user is left as it is.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from services.auth import domain
+from services.auth.models import User
+from services.auth.passwords import hash_now
+from services.common.db import session_scope
+from services.common.demo import load_reference
+
+
+def load(url, today, count=None):
+    """Create the reference members' portal users; returns how many were added."""
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    added = 0
+    with session_scope(url) as session:
+        existing = set(session.scalars(select(User.username)))
+        taken_members = set(session.scalars(select(User.member_number)))
+        for ref in load_reference():
+            portal_user = ref.get("portal_user")
+            if not portal_user:
+                continue
+            username = domain.normalize_username(portal_user["username"])
+            if username in existing or ref["member_number"] in taken_members:
+                continue
+            session.add(
+                User(
+                    username=username,
+                    member_number=ref["member_number"],
+                    display_name=domain.display_name(ref["given_names"], ref["surnames"]),
+                    email=ref["email"],
+                    password_hash=hash_now(portal_user["password"]),
+                    failed_attempts=0,
+                    must_change_password=False,
+                    created_at=now,
+                    password_changed_at=now,
+                )
+            )
+            added += 1
+    return added

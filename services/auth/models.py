@@ -1,0 +1,83 @@
+"""Tables owned by the auth service: users, sessions, temporary recovery codes, address failures.
+
+No secret is stored in clear: passwords and recovery codes as Argon2id hashes, session tokens as
+their SHA-256 (a 256-bit random token needs no slow hash). Instants are naive UTC.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.events import outbox_table, processed_events_table
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(30), unique=True)
+    member_number: Mapped[str] = mapped_column(String(12), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(120))
+    # None after a temporary code was used: the old password no longer works
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RecoveryCode(Base):
+    """A temporary code: single use, valid 15 minutes, stored hashed."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # set when the password changed before the code was used: it can never be used then
+    invalidated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class UserSession(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user_revoked", "user_id", "revoked_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(30))
+    opened_with_temporary_code: Mapped[bool] = mapped_column(Boolean, default=False)
+    recovery_code_id: Mapped[int | None] = mapped_column(ForeignKey("recovery_codes.id"))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class AddressFailure(Base):
+    """One failed attempt (login, recovery or registration mismatch) from a client address."""
+
+    __tablename__ = "address_failures"
+    __table_args__ = (Index("ix_address_failures_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+outbox = outbox_table(Base.metadata)
+processed_events = processed_events_table(Base.metadata)

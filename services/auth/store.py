@@ -1,0 +1,107 @@
+"""Queries of the auth service (the persistence adapter between service.py and the tables)."""
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+
+from services.auth import domain
+from services.auth.models import AddressFailure, RecoveryCode, User, UserSession
+
+
+def user_by_username(session, username):
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def user_by_member(session, member_number):
+    return session.scalars(select(User).where(User.member_number == member_number)).first()
+
+
+def session_by_token(session, token):
+    return session.scalars(
+        select(UserSession).where(UserSession.token_hash == domain.token_hash(token))
+    ).first()
+
+
+def open_session(session, user, token, now, absolute_hours, client_ip, recovery_code=None):
+    record = UserSession(
+        id=domain.new_session_id(),
+        user_id=user.id,
+        token_hash=domain.token_hash(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=domain.session_expiry(now, absolute_hours),
+        opened_with_temporary_code=recovery_code is not None,
+        recovery_code_id=recovery_code.id if recovery_code is not None else None,
+        client_ip=client_ip,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def active_sessions(session, user_id, except_id=None):
+    query = select(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if except_id is not None:
+        query = query.where(UserSession.id != except_id)
+    return session.scalars(query).all()
+
+
+def revoke(record, now, reason):
+    record.revoked_at = now
+    record.revoked_reason = reason
+
+
+def usable_codes(session, user_id, now):
+    return session.scalars(
+        select(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.used_at.is_(None),
+            RecoveryCode.invalidated_at.is_(None),
+            RecoveryCode.expires_at > now,
+        )
+        .order_by(RecoveryCode.created_at.desc())
+    ).all()
+
+
+def recent_code_times(session, user_id, now):
+    return session.scalars(
+        select(RecoveryCode.created_at).where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.created_at > now - timedelta(hours=1),
+        )
+    ).all()
+
+
+def invalidate_codes(session, user_id, now):
+    session.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.used_at.is_(None),
+            RecoveryCode.invalidated_at.is_(None),
+        )
+        .values(invalidated_at=now)
+    )
+
+
+def address_failure_times(session, address, now, window_minutes):
+    return session.scalars(
+        select(AddressFailure.at).where(
+            AddressFailure.address == address,
+            AddressFailure.at > now - timedelta(minutes=window_minutes),
+        )
+    ).all()
+
+
+def record_address_failure(session, address, kind, now, window_minutes):
+    session.add(AddressFailure(address=address, kind=kind, at=now))
+    # rows older than the window are of no further use
+    session.execute(
+        delete(AddressFailure).where(
+            AddressFailure.address == address,
+            AddressFailure.at <= now - timedelta(minutes=window_minutes),
+        )
+    )

@@ -1,0 +1,83 @@
+"""The deposit part of the demo cooperative: the members' term deposits.
+
+The reference members' deposits are exactly those of fixtures/reference_members.json (maria's
+DPF-100234-01 at maturity, Ana's DPF-100781-01 with monthly payments); about 15 % of the generated
+members get one or two realistic deposits. Each deposit takes its rate and withholding from the
+chart band of its term in force on its opening date (the chart is seeded by the migration).
+Deterministic (fixed seed per member) and idempotent (a deposit already loaded is left as it is).
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+
+from services.common.db import session_scope
+from services.common.demo import census, days_ago, member_rng
+from services.deposit import domain, store
+from services.deposit.models import TermDeposit
+
+SHARE_WITH_DEPOSITS = 0.15
+TERMS = (30, 60, 90, 120, 180, 181, 270, 360, 361, 540, 720, 1080)
+TERM_WEIGHTS = (3, 5, 8, 4, 10, 3, 6, 8, 6, 3, 2, 1)
+
+
+def deposits_for(member, today):
+    """[(deposit_number, amount, term_days, opened_on, interest_payment)] of a census member."""
+    if member.reference:
+        return [
+            (
+                d["deposit_number"],
+                Decimal(d["amount"]),
+                d["term_days"],
+                days_ago(today, d["opened_days_ago"]),
+                d["interest_payment"],
+            )
+            for d in member.reference.get("deposits", [])
+        ]
+    rng = member_rng(member.member_number, "deposit")
+    if rng.random() >= SHARE_WITH_DEPOSITS:
+        return []
+    out = []
+    for index in range(1, 3 if rng.random() < 0.25 else 2):
+        term = rng.choices(TERMS, TERM_WEIGHTS)[0]
+        amount = Decimal(rng.choice((5, 10, 20, 50, 100)) * rng.randint(10, 300))
+        opened = max(member.joined_on, today - timedelta(days=rng.randrange(term)))
+        mode = domain.MONTHLY if term >= 60 and rng.random() < 0.4 else domain.MATURITY
+        out.append((f"DPF-{member.member_number}-{index:02d}", amount, term, opened, mode))
+    return out
+
+
+def load(url, today, count=None):
+    """Load the deposits of the census; returns how many deposits were added."""
+    with session_scope(url) as session:
+        existing = set(session.scalars(select(TermDeposit.deposit_number)))
+        charts = {}
+        rows = []
+        for member in census(today, count):
+            for number, amount, term, opened, mode in deposits_for(member, today):
+                if number in existing:
+                    continue
+                if opened not in charts:
+                    charts[opened] = store.chart_in_force(session, opened)
+                chart = charts[opened]
+                if chart is None:
+                    raise RuntimeError("deposit: no rate chart in force (run the migrations)")
+                rows.append(
+                    {
+                        "deposit_number": number,
+                        "member_number": member.member_number,
+                        "amount": amount,
+                        "term_days": term,
+                        "annual_rate": chart.rate_for(term, amount),
+                        "withholding_rate": chart.withholding_rate,
+                        "interest_payment": mode,
+                        "opened_on": opened,
+                        "maturity_date": domain.maturity_date(opened, term),
+                        "status": store.ACTIVE,
+                        "rate_chart_id": chart.chart_id,
+                    }
+                )
+        if rows:
+            session.execute(insert(TermDeposit), rows)
+    return len(rows)

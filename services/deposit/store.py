@@ -1,0 +1,97 @@
+"""Queries of the deposit service (the persistence adapter between service.py and the tables)."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from services.deposit import domain
+from services.deposit.models import RateBand, RateChart, TermDeposit
+
+ACTIVE = "activo"
+
+
+def to_domain_chart(row):
+    return domain.RateChart(
+        valid_from=row.valid_from,
+        bands=tuple(
+            domain.RateBand(
+                min_days=b.min_days,
+                max_days=b.max_days,
+                annual_rate=b.annual_rate,
+                min_amount=b.min_amount,
+                max_amount=b.max_amount,
+            )
+            for b in row.bands
+        ),
+        withholding_rate=row.withholding_rate,
+        min_amount=row.min_amount,
+        min_term_days=row.min_term_days,
+        max_term_days=row.max_term_days,
+        chart_id=row.id,
+    )
+
+
+def chart_in_force(session, as_of):
+    """The chart version in force on `as_of` (latest valid_from ≤ as_of; the later one on a tie)."""
+    row = session.scalars(
+        select(RateChart)
+        .options(selectinload(RateChart.bands))
+        .where(RateChart.valid_from <= as_of)
+        .order_by(RateChart.valid_from.desc(), RateChart.id.desc())
+        .limit(1)
+    ).first()
+    return to_domain_chart(row) if row is not None else None
+
+
+def add_chart(session, chart):
+    """Store a new version of the chart; it applies from its valid_from on."""
+    row = RateChart(
+        valid_from=chart.valid_from,
+        withholding_rate=chart.withholding_rate,
+        min_amount=chart.min_amount,
+        min_term_days=chart.min_term_days,
+        max_term_days=chart.max_term_days,
+        created_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+    )
+    session.add(row)
+    session.flush()
+    for band in chart.bands:
+        session.add(
+            RateBand(
+                chart_id=row.id,
+                min_days=band.min_days,
+                max_days=band.max_days,
+                min_amount=band.min_amount,
+                max_amount=band.max_amount,
+                annual_rate=band.annual_rate,
+            )
+        )
+    session.flush()
+    return row.id
+
+
+def active_deposits(session, member_number, as_of):
+    """The member's deposits in force on `as_of` (opened, not yet past maturity), oldest first."""
+    return session.scalars(
+        select(TermDeposit)
+        .where(
+            TermDeposit.member_number == member_number,
+            TermDeposit.status == ACTIVE,
+            TermDeposit.opened_on <= as_of,
+            TermDeposit.maturity_date >= as_of,
+        )
+        .order_by(TermDeposit.opened_on, TermDeposit.deposit_number)
+    ).all()
+
+
+def terms_of(row):
+    return domain.DepositTerms(
+        deposit_number=row.deposit_number,
+        amount=row.amount,
+        term_days=row.term_days,
+        annual_rate=row.annual_rate,
+        withholding_rate=row.withholding_rate,
+        interest_payment=row.interest_payment,
+        opened_on=row.opened_on,
+    )

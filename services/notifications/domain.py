@@ -1,0 +1,194 @@
+"""Which event becomes which e-mail, to whom, with what subject and facts. Pure.
+
+Every message is in Spanish (es-EC). No e-mail that follows a broadcast event can carry a secret:
+the context of each one is built from an explicit list of fields, so anything else an event might
+hold (by mistake) never reaches a template. The recovery code travels only in the point-to-point
+`recovery_code` message.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+# Mainland Ecuador keeps UTC-5 all year.
+ECUADOR = timezone(timedelta(hours=-5), "ECT")
+
+WELCOME = "welcome"
+ACCOUNT_LOCKED = "account_locked"
+PASSWORD_CHANGED = "password_changed"  # noqa: S105  a kind of e-mail
+PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105
+APPLICATION_SUBMITTED = "application_submitted"
+RECOVERY_CODE = "recovery_code"
+
+
+@dataclass(frozen=True)
+class Mailing:
+    kind: str
+    subject: str
+    fields: tuple  # the data fields the template may use, nothing else
+
+
+MAILINGS = {
+    ("auth", "user_registered"): Mailing(
+        WELCOME,
+        "Bienvenido(a) al Portal en línea",
+        ("username", "member_number", "display_name"),
+    ),
+    ("auth", "account_locked"): Mailing(
+        ACCOUNT_LOCKED,
+        "Su usuario del Portal en línea fue bloqueado temporalmente",
+        ("username", "display_name", "locked_until"),
+    ),
+    ("auth", "password_changed"): Mailing(
+        PASSWORD_CHANGED,
+        "Su contraseña del Portal en línea fue cambiada",
+        ("username", "display_name"),
+    ),
+    ("auth", "password_reset_requested"): Mailing(
+        PASSWORD_RESET_REQUESTED,
+        "Se solicitó restablecer su contraseña",
+        ("username", "display_name"),
+    ),
+    ("credit", "application_submitted"): Mailing(
+        APPLICATION_SUBMITTED,
+        "Su solicitud de crédito fue ingresada",
+        (
+            "application_number",
+            "member_number",
+            "display_name",
+            "product_code",
+            "amount",
+            "term_months",
+            "submitted_at",
+        ),
+    ),
+}
+
+RECOVERY_SUBJECT = "Su código temporal para el Portal en línea"
+RECOVERY_VALID_MINUTES = 15
+
+_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+_CODE = re.compile(r"^[A-Za-z0-9]{6,64}$")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An e-mail to send: `recipient` is None when the event names no usable address."""
+
+    kind: str
+    event_id: str
+    subject: str
+    recipient: str | None
+    context: dict = field(default_factory=dict)
+
+
+def clean_address(value):
+    """The address when it is one (no spaces, no header tricks), else None."""
+    if not isinstance(value, str):
+        return None
+    address = value.strip()
+    if len(address) > 254 or not _ADDRESS.match(address):
+        return None
+    return address
+
+
+def valid_code(code):
+    return isinstance(code, str) and bool(_CODE.match(code))
+
+
+def mailing_for(source, event_type):
+    return MAILINGS.get((source, event_type))
+
+
+def notice_for(envelope):
+    """The e-mail an event asks for, or None when the event sends none."""
+    if not isinstance(envelope, dict):
+        return None
+    mailing = mailing_for(envelope.get("source"), envelope.get("event_type"))
+    event_id = envelope.get("event_id")
+    if mailing is None or not isinstance(event_id, str) or not event_id:
+        return None
+    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+    context = {name: data.get(name) for name in mailing.fields}
+    context["greeting_name"] = greeting_name(data.get("display_name"))
+    if mailing.kind == ACCOUNT_LOCKED:
+        context["locked_until_text"] = local_time_text(data.get("locked_until"))
+    if mailing.kind == APPLICATION_SUBMITTED:
+        context["amount_text"] = money_text(data.get("amount"))
+        context["submitted_at_text"] = local_time_text(data.get("submitted_at"))
+    if mailing.kind == PASSWORD_RESET_REQUESTED:
+        context["code_delivery"] = code_delivery(data)
+        context["valid_minutes"] = RECOVERY_VALID_MINUTES
+        context["expires_at_text"] = local_time_text(data.get("expires_at"))
+    return Notice(
+        kind=mailing.kind,
+        event_id=event_id,
+        subject=mailing.subject,
+        recipient=clean_address(data.get("email")),
+        context=context,
+    )
+
+
+def recovery_code_notice(request_id, email, username, code):
+    """The point-to-point e-mail with the temporary code (the only message that holds one)."""
+    return Notice(
+        kind=RECOVERY_CODE,
+        event_id=request_id,
+        subject=RECOVERY_SUBJECT,
+        recipient=clean_address(email),
+        context={
+            "username": username,
+            "code": code,
+            "valid_minutes": RECOVERY_VALID_MINUTES,
+            "greeting_name": greeting_name(None),
+        },
+    )
+
+
+def code_delivery(data):
+    """'screen', 'email' or None: where the temporary code went (`code_shown` or `delivery`)."""
+    if data.get("code_shown") is True or data.get("delivery") == "screen":
+        return "screen"
+    if data.get("code_shown") is False or data.get("delivery") == "email":
+        return "email"
+    return None
+
+
+def greeting_name(display_name):
+    if isinstance(display_name, str) and display_name.strip():
+        return " ".join(display_name.split())[:120]
+    return "socio(a)"
+
+
+def local_time_text(value):
+    """'2026-11-25T17:02:33Z' → '25/11/2026 12:02' (hora de Ecuador); '' when unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ECUADOR).strftime("%d/%m/%Y %H:%M")
+
+
+def money_text(value):
+    """'5000.00' → '$ 5.000,00' (es-EC); '' when it is not an amount."""
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError, TypeError):
+        return ""
+    if not amount.is_finite():
+        return ""
+    sign = "-" if amount < 0 else ""
+    whole, cents = f"{abs(amount):.2f}".split(".")
+    groups = []
+    while whole:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    return f"{sign}$ {'.'.join(groups)},{cents}"

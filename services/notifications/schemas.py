@@ -1,0 +1,36 @@
+"""The notifications service's RPC contract."""
+
+from marshmallow import fields, validate
+
+from services.common.schemas import PortalSchema
+
+
+class RecoveryCodeSchema(PortalSchema):
+    email = fields.String(
+        required=True,
+        validate=validate.Length(max=254, error="Debe tener como máximo 254 caracteres."),
+    )
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=30, error="Debe tener entre 1 y 30 caracteres."),
+    )
+    code = fields.String(required=True)
+
+
+class DeliveriesQuerySchema(PortalSchema):
+    limit = fields.Integer(
+        load_default=50, validate=validate.Range(min=1, max=500, error="Debe estar entre 1 y 500.")
+    )
+
+
+class DeliverySchema(PortalSchema):
+    event_id = fields.String()
+    kind = fields.String()
+    recipient = fields.String(allow_none=True)
+    subject = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    location = fields.String(allow_none=True)

@@ -1,0 +1,68 @@
+"""Queries of the delivery log."""
+
+from contextlib import nullcontext
+
+from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider
+from sqlalchemy import select
+
+from services.common.db import Database
+from services.common.events import utcnow
+from services.notifications.models import Delivery
+
+
+def find(session, event_id, kind):
+    return session.execute(
+        select(Delivery).where(Delivery.event_id == event_id, Delivery.kind == kind)
+    ).scalar_one_or_none()
+
+
+def record(session, notice, status, attempts, error=None, location=None):
+    """Create or update the delivery row of (event_id, kind)."""
+    delivery = find(session, notice.event_id, notice.kind)
+    if delivery is None:
+        delivery = Delivery(
+            event_id=notice.event_id,
+            kind=notice.kind,
+            created_at=utcnow(),
+            attempts=0,
+        )
+        session.add(delivery)
+    delivery.recipient = notice.recipient
+    delivery.subject = notice.subject
+    delivery.status = status
+    delivery.attempts = attempts
+    delivery.last_error = error[:300] if error else None
+    delivery.location = location
+    if status == "sent":
+        delivery.sent_at = utcnow()
+    session.flush()
+    return delivery
+
+
+def recent(session, limit):
+    return (
+        session.execute(select(Delivery).order_by(Delivery.id.desc()).limit(limit)).scalars().all()
+    )
+
+
+_sqlite_turns = {}
+
+
+class WriteTurn(DependencyProvider):
+    """`with self.write_turn:` around a write that commits before it ends.
+
+    SQLite has one writer at a time and its lock waits block the whole eventlet hub, so workers
+    of this process take turns (a transaction never stays open across an SMTP conversation
+    of another worker). Other databases lock rows: no turn is needed.
+    """
+
+    def setup(self):
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        url = database.url
+        self.turn = (
+            _sqlite_turns.setdefault(url, Semaphore(1)) if url.startswith("sqlite") else None
+        )
+
+    def get_dependency(self, worker_ctx):
+        return self.turn if self.turn is not None else nullcontext()

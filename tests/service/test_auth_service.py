@@ -1,0 +1,577 @@
+"""auth on the real broker (with accounts for registration): every rule of DOMAIN.md "Identity".
+
+Time is moved with the service's controllable clock (AUTH_CLOCK_OFFSET_SECONDS in its config),
+so expiry is tested without sleeping.
+"""
+
+import json
+import re
+import time
+
+import pytest
+
+from services.auth.service import (
+    BAD_CREDENTIALS,
+    RECOVERY_GENERIC,
+    REGISTRATION_MISMATCH,
+)
+from services.common.entrypoints import event_handler, rpc
+from services.common.errors import (
+    Conflict,
+    Locked,
+    RateLimited,
+    Unauthenticated,
+    ValidationError,
+)
+from tests.helpers import start_auth_stack
+
+MINUTE = 60
+IP = "198.51.100.7"
+MARIA = ("maria", "Socia-2026!")
+
+AUTH_EVENTS = (
+    "user_registered",
+    "login_succeeded",
+    "login_failed",
+    "account_locked",
+    "password_changed",
+    "password_reset_requested",
+    "logged_out",
+)
+
+
+class Clock:
+    def __init__(self, container):
+        self.config = container.config
+
+    def advance(self, seconds):
+        offset = self.config.get("AUTH_CLOCK_OFFSET_SECONDS", 0)
+        self.config["AUTH_CLOCK_OFFSET_SECONDS"] = offset + seconds
+
+
+@pytest.fixture
+def auth_container(service_config, container_factory, today):
+    return start_auth_stack(container_factory, dict(service_config), today)
+
+
+@pytest.fixture
+def auth(auth_container, rpc_proxy):
+    return rpc_proxy("auth")
+
+
+@pytest.fixture
+def clock(auth_container):
+    return Clock(auth_container)
+
+
+@pytest.fixture
+def events(service_config, container_factory):
+    """Every auth event as received by a nameko listener on the same vhost."""
+    received = []
+
+    def handler(event_type):
+        @event_handler("auth", event_type)
+        def handle(self, payload):
+            received.append(payload)
+
+        handle.__name__ = f"on_{event_type}"
+        return handle
+
+    listener_cls = type(
+        "AuthListener",
+        (),
+        {"name": "auth_listener", **{f"on_{t}": handler(t) for t in AUTH_EVENTS}},
+    )
+    container = container_factory(listener_cls, service_config)
+    container.start()
+
+    class Received(list):
+        def wait_for(self, event_type, count=1, timeout=10, **data):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                found = [
+                    e
+                    for e in received
+                    if e["event_type"] == event_type
+                    and all(e["data"].get(k) == v for k, v in data.items())
+                ]
+                if len(found) >= count:
+                    return found
+                time.sleep(0.05)
+            raise AssertionError(f"{event_type} {data} not received: {received}")
+
+        @property
+        def all(self):
+            return list(received)
+
+    return Received()
+
+
+# Login ------------------------------------------------------------------------------------
+
+
+def test_demo_user_logs_in_and_the_token_authenticates(auth):
+    session = auth.login("maria", "Socia-2026!", IP)
+    assert session["must_change_password"] is False
+    assert session["member"] == {"member_number": "100234", "display_name": "María Pérez"}
+    assert len(session["token"]) >= 43
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", session["expires_at"])
+    who = auth.authenticate(session["token"])
+    assert who["username"] == "maria" and who["member_number"] == "100234"
+    assert who["display_name"] == "María Pérez" and who["must_change_password"] is False
+    assert who["session_id"]
+    me = auth.me(session["token"])
+    assert me == {
+        "username": "maria",
+        "member_number": "100234",
+        "display_name": "María Pérez",
+        "email_masked": "m*********z@example.com",
+    }
+
+
+def test_username_is_not_case_sensitive(auth):
+    assert auth.login("  MARIA ", "Socia-2026!", IP)["member"]["member_number"] == "100234"
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(auth):
+    with pytest.raises(Unauthenticated) as unknown:
+        auth.login("nadie", "Socia-2026!", IP)
+    with pytest.raises(Unauthenticated) as wrong:
+        auth.login("maria", "Otra-clave-1", IP)
+    assert unknown.value.message == wrong.value.message == BAD_CREDENTIALS
+    assert unknown.value.to_dict() == wrong.value.to_dict()
+
+
+def test_missing_or_oversized_fields_are_422_in_spanish(auth):
+    with pytest.raises(ValidationError) as err:
+        auth.login("", None, IP)
+    assert err.value.fields == {
+        "username": ["Este campo es obligatorio."],
+        "password": ["Este campo no puede estar vacío."],
+    }
+    with pytest.raises(ValidationError) as err:
+        auth.login("maria", "x" * 5000, IP)
+    assert err.value.fields["password"] == ["Debe tener como máximo 1024 caracteres."]
+
+
+def test_five_failures_lock_the_user_for_15_minutes(auth, clock, events):
+    for _ in range(4):
+        with pytest.raises(Unauthenticated):
+            auth.login("jose", "no-es-la-clave", IP)
+    with pytest.raises(Locked) as locked:
+        auth.login("jose", "no-es-la-clave", IP)
+    assert locked.value.extra["retry_after"] == 15 * MINUTE
+    assert "15 minutos" in locked.value.message
+    # the right password does not open a locked user
+    with pytest.raises(Locked) as still:
+        auth.login("jose", "Socio-2026!", IP)
+    assert 0 < still.value.extra["retry_after"] <= 15 * MINUTE
+    clock.advance(14 * MINUTE)
+    with pytest.raises(Locked) as later:
+        auth.login("jose", "Socio-2026!", IP)
+    assert later.value.extra["retry_after"] <= MINUTE
+    clock.advance(MINUTE + 1)
+    assert auth.login("jose", "Socio-2026!", IP)["member"]["member_number"] == "100517"
+    (lock,) = events.wait_for("account_locked", username="jose")
+    assert lock["data"]["retry_after"] == 900
+    assert lock["data"]["email"] == "jose.andrade@example.com"
+    assert lock["data"]["client_ip"] == IP
+    events.wait_for("login_failed", count=5, username="jose", reason="bad_password")
+    events.wait_for("login_failed", count=2, username="jose", reason="locked")
+
+
+def test_a_success_resets_the_count_of_failures(auth):
+    for _ in range(4):
+        with pytest.raises(Unauthenticated):
+            auth.login("luis", "no-es-la-clave", IP)
+    auth.login("luis", "Socio-2026!", IP)
+    for _ in range(4):
+        with pytest.raises(Unauthenticated):
+            auth.login("luis", "no-es-la-clave", IP)
+    assert auth.login("luis", "Socio-2026!", IP)["member"]["member_number"] == "101002"
+
+
+def test_address_is_throttled_after_30_failures_but_successes_still_pass(auth):
+    for i in range(29):
+        with pytest.raises(Unauthenticated):
+            auth.login(f"nadie{i}", "clave-equivocada", "203.0.113.9")
+    with pytest.raises(RateLimited) as limited:
+        auth.login("nadie30", "clave-equivocada", "203.0.113.9")
+    assert 0 < limited.value.extra["retry_after"] <= 600
+    with pytest.raises(RateLimited):
+        auth.login("maria", "clave-equivocada", "203.0.113.9")
+    # another address is not affected, and a successful login is never throttled
+    with pytest.raises(Unauthenticated):
+        auth.login("nadie", "clave-equivocada", "203.0.113.10")
+    assert auth.login("maria", "Socia-2026!", "203.0.113.9")["token"]
+
+
+# Sessions --------------------------------------------------------------------------------
+
+
+def test_idle_timeout_of_15_minutes_and_use_keeps_the_session_alive(auth, clock, events):
+    token = auth.login(*MARIA, IP)["token"]
+    clock.advance(14 * MINUTE)
+    assert auth.authenticate(token)["username"] == "maria"
+    clock.advance(14 * MINUTE)  # 28 minutes after login, 14 after the last use
+    assert auth.authenticate(token)["username"] == "maria"
+    clock.advance(15 * MINUTE)
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(token)
+    with pytest.raises(Unauthenticated):
+        auth.me(token)
+    events.wait_for("logged_out", username="maria", reason="idle_timeout")
+
+
+def test_absolute_timeout_of_8_hours(auth, auth_container, clock, events):
+    auth_container.config["AUTH_IDLE_MINUTES"] = 24 * 60
+    token = auth.login(*MARIA, IP)["token"]
+    clock.advance(8 * 60 * MINUTE - 5)
+    assert auth.authenticate(token)["username"] == "maria"
+    clock.advance(5)
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(token)
+    events.wait_for("logged_out", username="maria", reason="absolute_timeout")
+
+
+def test_timeouts_follow_configuration(auth, auth_container, clock):
+    auth_container.config["AUTH_IDLE_MINUTES"] = 5
+    token = auth.login(*MARIA, IP)["token"]
+    clock.advance(5 * MINUTE)
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(token)
+
+
+def test_logout_kills_the_session_at_once(auth, events):
+    first = auth.login(*MARIA, IP)["token"]
+    second = auth.login(*MARIA, IP)["token"]
+    assert auth.logout(first, IP) is None
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(first)
+    with pytest.raises(Unauthenticated):
+        auth.logout(first, IP)
+    # only that session ended
+    assert auth.authenticate(second)["username"] == "maria"
+    events.wait_for("logged_out", username="maria", reason="logout", client_ip=IP)
+
+
+def test_bad_tokens_are_unauthenticated(auth):
+    for token in ("", "x" * 43, "x" * 500, None):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate(token)
+
+
+# Change of password -----------------------------------------------------------------------
+
+
+def test_change_of_password_ends_every_other_session(auth, events):
+    here = auth.login(*MARIA, IP)["token"]
+    elsewhere = auth.login(*MARIA, "192.0.2.50")["token"]
+    assert auth.change_password(here, "Socia-2026!", "Nueva-clave-2027", IP) is None
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(elsewhere)
+    assert auth.authenticate(here)["username"] == "maria"
+    with pytest.raises(Unauthenticated):
+        auth.login(*MARIA, IP)
+    assert auth.login("maria", "Nueva-clave-2027", IP)["token"]
+    (changed,) = events.wait_for("password_changed", username="maria")
+    assert changed["data"]["reason"] == "change"
+    assert changed["data"]["other_sessions_revoked"] == 1
+    assert changed["data"]["email"] == "maria.perez@example.com"
+    events.wait_for("logged_out", username="maria", reason="password_changed")
+
+
+def test_change_of_password_needs_the_current_one(auth):
+    token = auth.login(*MARIA, IP)["token"]
+    with pytest.raises(ValidationError) as err:
+        auth.change_password(token, "no-es-la-actual", "Nueva-clave-2027", IP)
+    assert err.value.fields == {"current_password": ["La contraseña actual no es correcta."]}
+    assert auth.login(*MARIA, IP)["token"]
+
+
+@pytest.mark.parametrize(
+    "new_password, message",
+    [
+        ("Ab-1", "La contraseña debe tener al menos 8 caracteres."),
+        ("x" * 129, "La contraseña no puede tener más de 128 caracteres."),
+        ("maria-2027-casa", "La contraseña no puede ser igual al usuario ni contenerlo."),
+        ("Password123", "La contraseña es demasiado común: elija una más difícil de adivinar."),
+        ("Socia-2026!", "La nueva contraseña debe ser distinta de la actual."),
+    ],
+)
+def test_policy_messages_say_what_is_wrong(auth, new_password, message):
+    token = auth.login(*MARIA, IP)["token"]
+    with pytest.raises(ValidationError) as err:
+        auth.change_password(token, "Socia-2026!", new_password, IP)
+    assert message in err.value.fields["new_password"]
+    # nothing changed
+    assert auth.login(*MARIA, IP)["token"]
+
+
+# Recovery --------------------------------------------------------------------------------
+
+
+def recover(auth, username="maria", email="maria.perez@example.com", number="100234"):
+    return auth.request_recovery(username, email, number, IP)
+
+
+def test_recovery_story_of_the_manual(auth, events):
+    answer = recover(auth)
+    code = answer["temporary_code"]
+    assert re.fullmatch(r"[A-Za-z0-9]{8}", code)
+    assert "código temporal" in answer["message"]
+    # the old password keeps working until the code is used
+    assert auth.login(*MARIA, IP)["must_change_password"] is False
+    session = auth.login("maria", code, IP)
+    assert session["must_change_password"] is True
+    assert auth.authenticate(session["token"])["must_change_password"] is True
+    # single use; and the old password no longer opens the user
+    with pytest.raises(Unauthenticated):
+        auth.login("maria", code, IP)
+    with pytest.raises(Unauthenticated):
+        auth.login(*MARIA, IP)
+    # the temporary code is the current password of that session
+    auth.change_password(session["token"], code, "Mi-nueva-clave-77", IP)
+    assert auth.authenticate(session["token"])["must_change_password"] is False
+    assert auth.login("maria", "Mi-nueva-clave-77", IP)["must_change_password"] is False
+    (requested,) = events.wait_for("password_reset_requested", outcome="code_issued")
+    assert requested["data"]["email"] == "maria.perez@example.com"
+    assert requested["data"]["delivery"] == "screen"
+    events.wait_for("login_succeeded", username="maria", recovery_login=True)
+    events.wait_for("password_changed", username="maria", reason="recovery")
+
+
+def test_code_expires_after_15_minutes(auth, clock):
+    code = recover(auth)["temporary_code"]
+    clock.advance(15 * MINUTE)
+    with pytest.raises(Unauthenticated):
+        auth.login("maria", code, IP)
+    # the password was never replaced
+    assert auth.login(*MARIA, IP)["token"]
+
+
+def test_code_is_stored_hashed(auth, service_config):
+    from sqlalchemy import select
+
+    from services.auth.models import RecoveryCode, User, UserSession
+    from services.common.db import session_scope
+
+    code = recover(auth)["temporary_code"]
+    token = auth.login("maria", code, IP)["token"]
+    with session_scope(service_config["AUTH_DATABASE_URL"]) as db:
+        stored = db.scalars(select(RecoveryCode.code_hash)).all()
+        hashes = db.scalars(select(User.password_hash)).all()
+        tokens = db.scalars(select(UserSession.token_hash)).all()
+    assert stored and all(h.startswith("$argon2id$") and code not in h for h in stored)
+    assert all(h is None or h.startswith("$argon2id$") for h in hashes)
+    assert token not in tokens and len(tokens[0]) == 64
+
+
+def test_a_temporary_session_can_only_change_the_password(auth):
+    code = recover(auth)["temporary_code"]
+    token = auth.login("maria", code, IP)["token"]
+    with pytest.raises(ValidationError) as err:
+        auth.change_password(token, "password", "Password123", IP)
+    assert "current_password" in err.value.fields
+    # still forced to change; logout works
+    assert auth.authenticate(token)["must_change_password"] is True
+    auth.logout(token, IP)
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(token)
+
+
+def test_recovery_answers_the_same_for_every_mismatch(auth, auth_container):
+    auth_container.config["RECOVERY_SHOW_CODE"] = False
+    match = recover(auth)
+    variants = [
+        recover(auth, email="otra@example.com"),
+        recover(auth, number="100517"),
+        recover(auth, username="nadie"),
+        recover(auth, username="jose"),
+    ]
+    assert match == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    assert all(v == match for v in variants)
+
+
+def test_recovery_mismatch_has_the_shape_of_a_match_without_code(auth):
+    match = recover(auth)
+    mismatch = recover(auth, email="maria.perez@example.org")
+    assert set(match) == set(mismatch) == {"message", "temporary_code"}
+    assert mismatch == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    # e-mail without regard to case is a match
+    assert recover(auth, email="Maria.Perez@Example.com")["temporary_code"]
+
+
+def test_at_most_three_recoveries_per_user_per_hour(auth, clock, events):
+    codes = [recover(auth)["temporary_code"] for _ in range(3)]
+    assert all(codes) and len(set(codes)) == 3
+    fourth = recover(auth)
+    assert fourth == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    events.wait_for("password_reset_requested", outcome="limit_reached")
+    clock.advance(61 * MINUTE)
+    assert recover(auth)["temporary_code"]
+
+
+def test_with_show_code_off_the_code_goes_point_to_point_to_notifications(
+    auth, auth_container, service_config, container_factory, events
+):
+    auth_container.config["RECOVERY_SHOW_CODE"] = False
+    # notifications down: the request still succeeds and shows no code
+    assert recover(auth) == {"message": RECOVERY_GENERIC, "temporary_code": None}
+
+    sent = []
+
+    class Notifications:
+        name = "notifications"
+
+        @rpc
+        def send_recovery_code(self, email, username, code):
+            sent.append({"email": email, "username": username, "code": code})
+            return {"sent": True}
+
+    container_factory(Notifications, service_config).start()
+    assert recover(auth) == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    deadline = time.monotonic() + 10
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (message,) = sent
+    assert message["email"] == "maria.perez@example.com" and message["username"] == "maria"
+    assert auth.login("maria", message["code"], IP)["must_change_password"] is True
+    issued = events.wait_for("password_reset_requested", count=2, outcome="code_issued")
+    assert all(e["data"]["delivery"] == "email" for e in issued)
+    assert all(message["code"] not in json.dumps(e) for e in events.all)
+
+
+# Registration ----------------------------------------------------------------------------
+
+ANA = dict(
+    username="Ana.Torres",
+    password="Cielo-de-Quito-9",
+    member_number="100781",
+    identification="0104567896",
+    first_name="LUCIA",
+    last_name="vega",
+    email="Ana.Torres@example.com",
+)
+
+
+def test_ana_registers_with_one_given_name_and_one_surname(auth, events):
+    answer = auth.register(**ANA, client_ip=IP)
+    assert answer == {"username": "ana.torres", "member_number": "100781"}
+    session = auth.login("ana.torres", "Cielo-de-Quito-9", IP)
+    assert session["member"] == {"member_number": "100781", "display_name": "Ana Torres"}
+    (registered,) = events.wait_for("user_registered", username="ana.torres")
+    assert registered["data"]["email"] == "ana.torres@example.com"
+    assert registered["data"]["member_number"] == "100781"
+
+
+def test_username_taken_and_member_already_registered_are_409(auth):
+    carmen = dict(
+        ANA,
+        username="maria",
+        member_number="101245",
+        identification="1803456787",
+        first_name="carmen",
+        last_name="quishpe",
+        email="carmen.quishpe@example.com",
+    )
+    with pytest.raises(Conflict) as taken:
+        auth.register(**carmen, client_ip=IP)
+    assert taken.value.extra["fields"]["username"] == [
+        "El nombre de usuario ya está en uso: elija otro."
+    ]
+    with pytest.raises(Conflict) as already:
+        auth.register(
+            **dict(
+                ANA,
+                username="maria2",
+                member_number="100234",
+                identification="1712345675",
+                first_name="fernanda",
+                last_name="GOMEZ",
+                email="maria.perez@example.com",
+            ),
+            client_ip=IP,
+        )
+    assert "ya tiene un usuario" in already.value.message
+    auth.register(**ANA, client_ip=IP)
+    with pytest.raises(Conflict):
+        auth.register(**dict(ANA, username="ana.lucia"), client_ip=IP)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"identification": "0104567897"},
+        {"identification": "1712345675"},
+        {"first_name": "Carmen"},
+        {"last_name": "Pérez"},
+        {"email": "ana@example.com"},
+        {"member_number": "100782"},
+    ],
+)
+def test_a_mismatch_is_422_without_saying_which_field(auth, change):
+    with pytest.raises(ValidationError) as err:
+        auth.register(**dict(ANA, **change), client_ip=IP)
+    assert err.value.message == REGISTRATION_MISMATCH
+    assert err.value.fields == {}
+    with pytest.raises(Unauthenticated):
+        auth.login("ana.torres", "Cielo-de-Quito-9", IP)
+
+
+def test_registration_checks_username_and_password_rules(auth):
+    with pytest.raises(ValidationError) as err:
+        auth.register(**dict(ANA, username="ana torres", password="password"), client_ip=IP)
+    assert err.value.fields["username"] == [
+        "El usuario solo puede tener letras minúsculas sin tildes, números, punto (.), "
+        "guion (-) y guion bajo (_)."
+    ]
+    assert err.value.fields["password"] == [
+        "La contraseña es demasiado común: elija una más difícil de adivinar."
+    ]
+    with pytest.raises(ValidationError) as err:
+        auth.register(**dict(ANA, password="xxana.torresxx"), client_ip=IP)
+    assert err.value.fields == {
+        "password": ["La contraseña no puede ser igual al usuario ni contenerlo."]
+    }
+    with pytest.raises(ValidationError) as err:
+        auth.register(**dict(ANA, email="no-es-correo", member_number="1" * 40), client_ip=IP)
+    assert err.value.fields["email"] == ["Correo electrónico inválido."]
+    assert err.value.fields["member_number"] == ["Debe tener como máximo 12 caracteres."]
+
+
+def test_sql_or_html_in_a_field_is_just_text(auth):
+    with pytest.raises(ValidationError) as err:
+        auth.register(**dict(ANA, first_name="' OR 1=1 --", last_name="<b>x</b>"), client_ip=IP)
+    assert err.value.message == REGISTRATION_MISMATCH
+    with pytest.raises(Unauthenticated):
+        auth.login("' OR '1'='1", "' OR '1'='1", IP)
+
+
+# Secrets never travel in events -----------------------------------------------------------
+
+
+def test_no_event_carries_a_password_hash_token_or_code(auth, events):
+    secrets = ["Socia-2026!", "Cielo-de-Quito-9", "Nueva-clave-2027", "no-es-la-clave"]
+    auth.register(**ANA, client_ip=IP)
+    token = auth.login(*MARIA, IP)["token"]
+    secrets.append(token)
+    with pytest.raises(Unauthenticated):
+        auth.login("maria", "no-es-la-clave", IP)
+    code = recover(auth)["temporary_code"]
+    secrets.append(code)
+    temp = auth.login("maria", code, IP)["token"]
+    secrets.append(temp)
+    auth.change_password(temp, code, "Nueva-clave-2027", IP)
+    auth.logout(temp, IP)
+    for event_type in AUTH_EVENTS:
+        if event_type != "account_locked":
+            events.wait_for(event_type)
+    for event in events.all:
+        body = json.dumps(event, ensure_ascii=False)
+        assert set(event) == {"event_id", "event_type", "source", "occurred_at", "version", "data"}
+        assert "$argon2" not in body
+        for secret in secrets:
+            assert secret not in body, event["event_type"]
+        for key in event["data"]:
+            assert not re.search("password|token|code|hash", key), key

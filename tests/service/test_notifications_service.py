@@ -1,0 +1,294 @@
+"""notifications on the real broker: .eml files when embedded, a real SMTP server on localhost,
+idempotent by event_id, and nothing lost while SMTP or the service itself is away."""
+
+import email
+import email.policy
+import logging
+
+import eventlet
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.common import config
+from services.common.errors import ValidationError
+from services.notifications.service import NotificationsService
+from tests.conftest import _free_port
+from tests.service.event_tools import emit, make_envelope, publish, wait_until
+
+MARIA = {
+    "username": "maria",
+    "member_number": "100234",
+    "email": "maria.perez@example.com",
+    "display_name": "María Pérez",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def notifications_config(request, service_config, make_db):
+    cfg = dict(service_config)
+    cfg["NOTIFICATIONS_DATABASE_URL"] = make_db("notifications", backend=request.param)
+    return cfg
+
+
+@pytest.fixture
+def start_notifications(notifications_config, container_factory):
+    def start(**extra):
+        container = container_factory(NotificationsService, {**notifications_config, **extra})
+        container.start()
+        return container
+
+    return start
+
+
+@pytest.fixture
+def notifications_rpc(notifications_config, rpc_proxy):
+    return rpc_proxy("notifications")
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            (
+                envelope.rcpt_tos,
+                email.message_from_bytes(envelope.content, policy=email.policy.default),
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+def mail_dir():
+    return config.var_dir() / "mail"
+
+
+def eml_files():
+    directory = mail_dir()
+    return sorted(directory.glob("*.eml")) if directory.exists() else []
+
+
+def read_eml(path):
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+def bodies(message):
+    return (
+        message.get_body(("plain",)).get_content(),
+        message.get_body(("html",)).get_content(),
+    )
+
+
+def delivery_of(rpc, event_id, status=None):
+    def check():
+        for delivery in rpc.deliveries(limit=500):
+            if delivery["event_id"] == event_id and (
+                status is None or delivery["status"] == status
+            ):
+                return delivery
+        return None
+
+    return wait_until(check, message=f"delivery of {event_id} ({status})")
+
+
+def test_embedded_mode_writes_the_welcome_email_as_an_eml_file(
+    start_notifications, notifications_config, notifications_rpc
+):
+    start_notifications()
+    event = emit(notifications_config["AMQP_URI"], "auth", "user_registered", MARIA)
+    delivery = delivery_of(notifications_rpc, event["event_id"], "sent")
+    [path] = eml_files()
+    assert delivery["location"] == str(path)
+    message = read_eml(path)
+    assert message["Subject"] == "Bienvenido(a) al Portal en línea"
+    assert message["To"] == "maria.perez@example.com"
+    assert message["From"] == "Portal en línea <no-responder@cooperativa.example>"
+    text, html = bodies(message)
+    assert "Estimado(a) María Pérez:" in text
+    assert "Su usuario «maria» quedó registrado para el socio número 100234" in text
+    assert "<strong>maria</strong>" in html
+    assert delivery["kind"] == "welcome" and delivery["attempts"] == 1
+
+
+def test_the_same_event_twice_sends_one_email(
+    start_notifications, notifications_config, notifications_rpc
+):
+    start_notifications()
+    uri = notifications_config["AMQP_URI"]
+    event = make_envelope("auth", "password_changed", MARIA)
+    publish(uri, event, event)
+    later = emit(uri, "auth", "password_changed", {**MARIA, "email": "otra@example.com"})
+    delivery_of(notifications_rpc, later["event_id"], "sent")
+    eventlet.sleep(0.5)
+    recipients = sorted(read_eml(path)["To"] for path in eml_files())
+    assert recipients == ["maria.perez@example.com", "otra@example.com"]
+    mine = [d for d in notifications_rpc.deliveries() if d["event_id"] == event["event_id"]]
+    assert len(mine) == 1 and mine[0]["attempts"] == 1
+
+
+def test_an_event_without_email_is_logged_and_skipped(
+    start_notifications, notifications_config, notifications_rpc
+):
+    start_notifications()
+    event = emit(
+        notifications_config["AMQP_URI"],
+        "auth",
+        "account_locked",
+        {"username": "jose", "member_number": "100517", "locked_until": "2026-11-25T17:02:33Z"},
+    )
+    delivery = delivery_of(notifications_rpc, event["event_id"], "skipped")
+    assert delivery["recipient"] is None
+    assert eml_files() == []
+
+
+def test_reset_notice_reaches_a_real_smtp_server_in_spanish_without_code(
+    start_notifications, notifications_config, notifications_rpc, smtp_server
+):
+    start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    event = emit(
+        notifications_config["AMQP_URI"],
+        "auth",
+        "password_reset_requested",
+        {**MARIA, "code_shown": True},
+    )
+    wait_until(lambda: smtp_server.messages, message="the SMTP server to receive the notice")
+    [(recipients, message)] = smtp_server.messages
+    assert recipients == ["maria.perez@example.com"]
+    assert message["Subject"] == "Se solicitó restablecer su contraseña"
+    text, html = bodies(message)
+    assert "Se solicitó restablecer su contraseña del Portal en línea" in text
+    assert "Se solicitó restablecer su contraseña" in html
+    assert "Su código temporal es" not in text
+    delivery = delivery_of(notifications_rpc, event["event_id"], "sent")
+    assert delivery["location"] == f"smtp://127.0.0.1:{smtp_server.port}"
+    assert eml_files() == []
+
+
+def test_smtp_outage_is_retried_until_the_email_goes_out(
+    start_notifications, notifications_config, notifications_rpc
+):
+    port = _free_port()  # nothing listens here yet
+    start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_TIMEOUT=2)
+    event = emit(
+        notifications_config["AMQP_URI"],
+        "credit",
+        "application_submitted",
+        {
+            **MARIA,
+            "application_number": "SOL-000042",
+            "product_code": "CONSUMO",
+            "amount": "5000.00",
+            "term_months": 24,
+            "submitted_at": "2026-11-25T16:47:33Z",
+        },
+    )
+    failed = delivery_of(notifications_rpc, event["event_id"], "failed")
+    assert failed["attempts"] >= 1 and "Connection" in failed["last_error"]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sent = wait_until(
+            lambda: (
+                (d := delivery_of(notifications_rpc, event["event_id"]))["status"] == "sent" and d
+            ),
+            timeout=20,
+            message="the retried delivery",
+        )
+        [(recipients, message)] = inbox.messages
+    finally:
+        controller.stop()
+    assert sent["attempts"] >= 2 and sent["last_error"] is None
+    assert recipients == ["maria.perez@example.com"]
+    assert message["Subject"] == "Su solicitud de crédito fue ingresada"
+    assert "$ 5.000,00" in bodies(message)[0]
+
+
+def test_events_wait_in_the_queue_while_notifications_is_stopped(
+    start_notifications, notifications_config, notifications_rpc
+):
+    container = start_notifications()
+    container.stop()
+    uri = notifications_config["AMQP_URI"]
+    waiting = [
+        emit(uri, "auth", "user_registered", MARIA),
+        emit(uri, "auth", "password_reset_requested", {**MARIA, "code_shown": False}),
+        emit(uri, "auth", "password_changed", MARIA),
+    ]
+    eventlet.sleep(0.3)
+    assert eml_files() == []
+    start_notifications()
+    for event in waiting:
+        delivery_of(notifications_rpc, event["event_id"], "sent")
+    subjects = sorted(read_eml(path)["Subject"] for path in eml_files())
+    assert subjects == [
+        "Bienvenido(a) al Portal en línea",
+        "Se solicitó restablecer su contraseña",
+        "Su contraseña del Portal en línea fue cambiada",
+    ]
+
+
+def test_recovery_code_goes_point_to_point_and_is_never_logged_nor_listed(
+    start_notifications, notifications_rpc, caplog
+):
+    start_notifications()
+    caplog.set_level(logging.DEBUG)
+    answer = notifications_rpc.send_recovery_code("maria.perez@example.com", "maria", "5uqZ7zkp")
+    assert answer["sent"] is True
+    [path] = eml_files()
+    message = read_eml(path)
+    assert message["Subject"] == "Su código temporal para el Portal en línea"
+    assert "Su código temporal es: 5uqZ7zkp" in bodies(message)[0]
+    listed = notifications_rpc.deliveries()
+    assert [d["kind"] for d in listed] == ["recovery_code"]
+    assert "5uqZ7zkp" not in repr(listed)
+    assert "5uqZ7zkp" not in caplog.text
+
+
+def test_recovery_code_with_bad_arguments_is_422(start_notifications, notifications_rpc):
+    start_notifications()
+    with pytest.raises(ValidationError) as err:
+        notifications_rpc.send_recovery_code("no-es-correo", "maria", "5uq")
+    assert err.value.fields == {
+        "email": ["Correo electrónico inválido."],
+        "code": ["Código inválido."],
+    }
+    assert eml_files() == []
+
+
+def test_ping_and_deliveries_limit(start_notifications, notifications_rpc):
+    start_notifications()
+    assert notifications_rpc.ping() == "pong"
+    with pytest.raises(ValidationError) as err:
+        notifications_rpc.deliveries(limit=0)
+    assert err.value.fields == {"limit": ["Debe estar entre 1 y 500."]}
+
+
+def test_many_events_at_once_all_reach_the_smtp_server_once(
+    start_notifications, notifications_config, notifications_rpc, smtp_server
+):
+    start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    kinds = ["user_registered", "password_changed", "password_reset_requested", "account_locked"]
+    events = [
+        make_envelope("auth", kinds[n % 4], {**MARIA, "email": f"socio{n}@example.com"})
+        for n in range(12)
+    ]
+    publish(notifications_config["AMQP_URI"], *events, *events[:4])  # and a few duplicates
+    wait_until(lambda: len(smtp_server.messages) >= 12, message="12 messages")
+    for event in events:
+        delivery_of(notifications_rpc, event["event_id"], "sent")
+    eventlet.sleep(0.5)
+    received = sorted(rcpt[0] for rcpt, _ in smtp_server.messages)
+    assert received == sorted(f"socio{n}@example.com" for n in range(12))

@@ -1,0 +1,90 @@
+"""The reports service on the real broker: statements of thousands of movements, page numbers,
+rendering off the eventlet loop, the cache of closed periods."""
+
+import base64
+import io
+import time
+
+import pytest
+from pypdf import PdfReader
+
+from services.common.errors import NotFound
+from services.reports import domain
+from services.reports.samples import synthetic_statement
+from services.reports.service import ReportsService
+
+
+@pytest.fixture
+def reports(service_config, container_factory, rpc_proxy):
+    container = container_factory(ReportsService, service_config)
+    container.start()
+    return rpc_proxy("reports")
+
+
+def pages_of(answer):
+    reader = PdfReader(io.BytesIO(base64.b64decode(answer["pdf_base64"])))
+    return [page.extract_text() for page in reader.pages]
+
+
+def squeeze(text):
+    return " ".join(text.split())
+
+
+def test_statement_of_2000_movements_has_every_movement_and_numbered_pages(reports):
+    data = synthetic_statement(2000)
+    answer = reports.render("statement", data, filename="ec.pdf")
+    assert answer["filename"] == "ec.pdf" and answer["content_type"] == "application/pdf"
+    pages = pages_of(answer)
+    assert len(pages) > 20
+    for number, text in enumerate(pages, start=1):
+        assert f"Página {number} de {len(pages)}" in text
+    text = squeeze("\n".join(pages))
+    for movement in data["movements"]:
+        for line in domain.movement_lines(movement):
+            assert squeeze(line) in text
+    last = squeeze(pages[-1])
+    assert (
+        f"Saldo final al {domain.fecha(data['to'])}: {domain.money(data['closing_balance'])}"
+        in last
+    )
+    assert f"Total débitos: {domain.money(data['total_debits'])}" in last
+
+
+def test_empty_statement_says_so_on_one_page(reports):
+    data = synthetic_statement(0)
+    pages = pages_of(reports.render("statement", data))
+    assert len(pages) == 1
+    assert "No hay movimientos en el período." in pages[0]
+    assert "Página 1 de 1" in pages[0]
+
+
+def test_ping_answers_within_50_ms_while_a_big_statement_renders(reports):
+    pending = reports.render.call_async("statement", synthetic_statement(3000))
+    time.sleep(0.3)  # the render is under way in the worker processes
+    timings = []
+    for _ in range(10):
+        started = time.perf_counter()
+        assert reports.ping() == "pong"
+        timings.append(time.perf_counter() - started)
+        time.sleep(0.05)
+    answer = pending.result()
+    assert len(pages_of(answer)) > 30
+    assert max(timings) < 0.05, timings
+
+
+def test_closed_periods_come_from_the_cache(reports, tmp_path):
+    data = synthetic_statement(60)
+    first = reports.render("statement", data, cacheable=True)
+    cached = list((tmp_path / "var" / "cache" / "reports").glob("*.pdf"))
+    assert len(cached) == 1
+    second = reports.render("statement", data, cacheable=True)
+    assert second["pdf_base64"] == first["pdf_base64"]
+    other = reports.render("statement", {**data, "closing_balance": "1.00"}, cacheable=True)
+    assert other["pdf_base64"] != first["pdf_base64"]
+
+
+def test_unknown_document_is_not_found(reports):
+    with pytest.raises(NotFound):
+        reports.render("../../etc/passwd", {"title": "x"})
+    with pytest.raises(NotFound):
+        reports.render("no_such_report", {"title": "x"})

@@ -1,0 +1,352 @@
+"""Estado de cuenta over the JSON API and the pages: the gateway, accounts and reports for real,
+with throwaway auth/credit/deposit services answering on the same broker."""
+
+import io
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from gateway.service import GatewayService
+from services.accounts.service import AccountsService
+from services.reports import domain as report_domain
+from services.reports.service import ReportsService
+from tests.conftest import load_demo
+from tests.service.statement_fakes import DEPOSITS, LOANS, FakeAuth, FakeCredit, FakeDeposit
+
+MARIA = {"Authorization": "Bearer tok-maria"}
+JOSE = {"Authorization": "Bearer tok-jose"}
+POSITION_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def portal(service_config, container_factory, today, monkeypatch):
+    """Containers by name; every one started."""
+    monkeypatch.setenv("POSITION_TIMEOUT", str(POSITION_TIMEOUT))
+    load_demo(service_config, today, services=["accounts"], count=5)
+    containers = {}
+    for name, cls in (
+        ("accounts", AccountsService),
+        ("auth", FakeAuth),
+        ("credit", FakeCredit),
+        ("deposit", FakeDeposit),
+        ("reports", ReportsService),
+        ("gateway", GatewayService),
+    ):
+        containers[name] = container_factory(cls, service_config)
+        containers[name].start()
+    return containers
+
+
+def money(text):
+    return Decimal(text)
+
+
+def pdf_text(content):
+    reader = PdfReader(io.BytesIO(content))
+    return [page.extract_text() for page in reader.pages]
+
+
+def squeeze(text):
+    return " ".join(text.split())
+
+
+# --- consolidated position ------------------------------------------------------------------
+
+
+def test_position_merges_every_section_with_totals_to_the_cent(portal, http_session, rpc_proxy):
+    answer = http_session.get("/api/v1/position", headers=MARIA)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["unavailable"] == []
+    assert body["member"] == {
+        "member_number": "100234",
+        "display_name": "María Pérez",
+        "identification_masked": "17******75",
+    }
+    accounts = rpc_proxy("accounts").list_accounts("100234")
+    assert [s["account_number"] for s in body["savings"]] == [
+        "4100234001",
+        "4100234002",
+        "4100234003",
+    ]
+    assert [s["balance"] for s in body["savings"]] == [a["balance"] for a in accounts]
+    assert body["deposits"] == DEPOSITS["100234"]
+    assert body["loans"] == LOANS["100234"]
+    savings = sum(money(a["balance"]) for a in accounts)
+    assert body["totals"] == {
+        "savings": f"{savings:.2f}",
+        "deposits": "5000.00",
+        "assets": f"{savings + Decimal('5000.00'):.2f}",
+        "loans_outstanding": "11123.44",
+        "net": f"{savings + Decimal('5000.00') - Decimal('11123.44'):.2f}",
+    }
+
+
+def test_position_of_a_member_without_loans_or_deposits(portal, http_session):
+    body = http_session.get("/api/v1/position", headers=JOSE).json()
+    assert body["loans"] == [] and body["deposits"] == [] and body["unavailable"] == []
+    assert [s["account_number"] for s in body["savings"]] == ["4100517001"]
+    assert body["totals"]["net"] == body["totals"]["savings"] == body["totals"]["assets"]
+    assert body["totals"]["loans_outstanding"] == "0.00"
+
+
+def test_deposit_service_stopped_leaves_the_rest_filled(portal, http_session):
+    portal["deposit"].stop()
+    started = time.monotonic()
+    answer = http_session.get("/api/v1/position", headers=MARIA)
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["unavailable"] == ["deposits"]
+    assert len(body["savings"]) == 3 and len(body["loans"]) == 2
+    assert body["deposits"] == []
+    assert body["totals"]["loans_outstanding"] == "11123.44"
+    assert money(body["totals"]["savings"]) > 0
+    assert body["totals"]["deposits"] is None and body["totals"]["net"] is None
+    assert elapsed < POSITION_TIMEOUT + 1.5  # bounded by the position's deadline
+
+    page = http_session.get("/", cookies={"portal_session": "tok-maria"})
+    assert page.status_code == 200
+    assert "no pudimos consultar" in page.text and "depósitos a plazo fijo" in page.text
+    assert "4100234001" in page.text and "CR-100234-01" in page.text
+
+
+def test_position_needs_a_session(portal, http_session):
+    answer = http_session.get("/api/v1/position")
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "unauthenticated"
+    page = http_session.get("/", allow_redirects=False)
+    assert page.status_code in (302, 303) and page.headers["Location"].endswith("/login")
+
+
+def test_position_pdf_has_the_sections_and_totals(portal, http_session):
+    body = http_session.get("/api/v1/position", headers=MARIA).json()
+    answer = http_session.get("/api/v1/position.pdf", headers=MARIA)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/pdf"
+    text = squeeze(" ".join(pdf_text(answer.content)))
+    assert "Cooperativa de Ahorro y Crédito Andina" in text
+    assert "Posición consolidada" in text and "María Pérez" in text
+    assert "DPF-100234-01" in text and "CR-100234-02" in text
+    for key in ("savings", "assets", "net"):
+        assert report_domain.money(body["totals"][key]) in text
+    assert "Página 1 de 1" in text
+
+
+# --- accounts and statements ----------------------------------------------------------------
+
+
+def test_accounts_of_the_session_member_only(portal, http_session):
+    body = http_session.get("/api/v1/accounts", headers=JOSE).json()
+    assert [a["account_number"] for a in body["accounts"]] == ["4100517001"]
+    assert set(body["accounts"][0]) >= {
+        "account_number",
+        "product",
+        "product_name",
+        "balance",
+        "available_balance",
+        "status",
+        "opened_on",
+    }
+
+
+def test_statement_defaults_to_the_current_month(portal, http_session, today):
+    body = http_session.get("/api/v1/accounts/4100234001/statement", headers=MARIA).json()
+    assert body["from"] == today.replace(day=1).isoformat()
+    assert body["to"] == today.isoformat()
+    assert body["page"] == 1 and body["page_size"] == 100
+
+
+def test_statement_balances_are_consistent_over_the_range_and_across_pages(
+    portal, http_session, today
+):
+    params = {"from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()}
+    url = "/api/v1/accounts/4100234001/statement"
+    first = http_session.get(url, params={**params, "page_size": 40}, headers=MARIA).json()
+    assert first["total_movements"] > 200 and first["total_pages"] > 5
+    opening, closing = money(first["opening_balance"]), money(first["closing_balance"])
+    credits, debits = money(first["total_credits"]), money(first["total_debits"])
+    assert opening + credits - debits == closing
+    running, seen = opening, 0
+    for page in range(1, first["total_pages"] + 1):
+        body = http_session.get(
+            url, params={**params, "page": page, "page_size": 40}, headers=MARIA
+        ).json()
+        assert body["opening_balance"] == first["opening_balance"]
+        assert body["total_debits"] == first["total_debits"]
+        for movement in body["movements"]:
+            running += money(movement["credit"]) - money(movement["debit"])
+            assert money(movement["balance"]) == running
+            seen += 1
+    assert seen == first["total_movements"]
+    assert running == closing
+
+
+def test_another_members_account_is_404_like_a_missing_one(portal, http_session):
+    url = "/api/v1/accounts/{}/statement"
+    theirs = http_session.get(url.format("4100517001"), headers=MARIA)
+    missing = http_session.get(url.format("4999999999"), headers=MARIA)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json() == missing.json()
+    assert theirs.json()["error"]["code"] == "not_found"
+    pdf = http_session.get("/api/v1/accounts/4100517001/statement.pdf", headers=MARIA)
+    assert pdf.status_code == 404
+
+
+def _days(n):
+    return (date.today() - timedelta(days=n)).isoformat()
+
+
+@pytest.mark.parametrize(
+    "params, field, message",
+    [
+        (
+            {"from": _days(5), "to": _days(10)},
+            "from",
+            "La fecha de inicio debe ser anterior o igual a la fecha de corte.",
+        ),
+        ({"from": _days(400), "to": _days(1)}, "to", "El rango no puede superar 366 días."),
+        ({"from": "2026-13-01"}, "from", "Fecha inválida: use el formato AAAA-MM-DD."),
+        ({"page_size": "501"}, "page_size", "Debe estar entre 1 y 500."),
+        ({"page": "0"}, "page", "Debe ser 1 o mayor."),
+        ({"page": "dos"}, "page", "Debe ser un número entero."),
+    ],
+)
+def test_bad_statement_queries_are_422_in_spanish(portal, http_session, params, field, message):
+    answer = http_session.get("/api/v1/accounts/4100234001/statement", params=params, headers=MARIA)
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["fields"][field] == [message]
+
+
+def test_future_dates_are_refused(portal, http_session, today):
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    answer = http_session.get(
+        "/api/v1/accounts/4100234001/statement",
+        params={"from": today.isoformat(), "to": tomorrow},
+        headers=MARIA,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["fields"]["to"] == ["La fecha de corte no puede ser futura."]
+
+
+def test_statement_pdf_holds_every_movement_header_totals_and_page_numbers(
+    portal, http_session, today
+):
+    params = {"from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()}
+    body = http_session.get(
+        "/api/v1/accounts/4100234001/statement",
+        params={**params, "page_size": 500},
+        headers=MARIA,
+    ).json()
+    answer = http_session.get(
+        "/api/v1/accounts/4100234001/statement.pdf", params=params, headers=MARIA
+    )
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/pdf"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    pages = pdf_text(answer.content)
+    assert len(pages) > 2
+    for number, text in enumerate(pages, start=1):
+        assert f"Página {number} de {len(pages)}" in text
+    text = squeeze("\n".join(pages))
+    assert "Cooperativa de Ahorro y Crédito Andina" in text
+    assert "Estado de cuenta" in text and "María Pérez" in text and "4100234001" in text
+    frm, to = date.fromisoformat(params["from"]), date.fromisoformat(params["to"])
+    assert f"del {frm:%d/%m/%Y} al {to:%d/%m/%Y}" in text
+    assert f"Saldo inicial: {report_domain.money(body['opening_balance'])}" in text
+    assert f"Total débitos: {report_domain.money(body['total_debits'])}" in text
+    assert f"Total créditos: {report_domain.money(body['total_credits'])}" in text
+    assert f"{report_domain.money(body['closing_balance'])}" in text.split("Saldo final")[-1]
+    assert len(body["movements"]) == body["total_movements"]
+    for movement in body["movements"]:
+        for line in report_domain.movement_lines(movement):
+            assert squeeze(line) in text
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def test_statement_page_processes_the_chosen_account_and_range(portal, http_session, today):
+    cookies = {"portal_session": "tok-maria"}
+    form_page = http_session.get("/estado-de-cuenta", cookies=cookies)
+    assert form_page.status_code == 200
+    assert "4100234001" in form_page.text and "4100517001" not in form_page.text
+    assert f'value="{today.replace(day=1).isoformat()}"' in form_page.text
+    csrf = http_session.cookies.get("portal_csrf") or form_page.cookies.get("portal_csrf")
+    frm = (today - timedelta(days=200)).isoformat()
+    answer = http_session.post(
+        "/estado-de-cuenta",
+        data={"cuenta": "4100234001", "desde": frm, "hasta": today.isoformat(), "csrf_token": csrf},
+        cookies={**cookies, "portal_csrf": csrf},
+    )
+    assert answer.status_code == 200
+    assert "Saldo inicial" in answer.text and "Saldo final" in answer.text
+    assert "Página 1 de" in answer.text and "Descargar" in answer.text
+    refused = http_session.post(
+        "/estado-de-cuenta",
+        data={"cuenta": "4100234001", "desde": frm, "hasta": today.isoformat()},
+        cookies=cookies,
+    )
+    assert refused.status_code == 400
+    assert "Saldo inicial" not in refused.text
+
+
+def test_statement_page_shows_date_rules_in_spanish(portal, http_session, today):
+    answer = http_session.get(
+        "/estado-de-cuenta",
+        params={"cuenta": "4100234001", "desde": today.isoformat(), "hasta": "2020-01-01"},
+        cookies={"portal_session": "tok-maria"},
+    )
+    assert answer.status_code == 422
+    assert "La fecha de inicio debe ser anterior o igual a la fecha de corte." in answer.text
+
+
+def test_statement_download_from_the_page(portal, http_session, today):
+    answer = http_session.get(
+        "/estado-de-cuenta/reporte",
+        params={"cuenta": "4100517001", "desde": (today - timedelta(days=90)).isoformat()},
+        cookies={"portal_session": "tok-jose"},
+    )
+    assert answer.status_code == 200 and answer.content.startswith(b"%PDF")
+    assert "José Andrade" in pdf_text(answer.content)[0]
+
+
+# --- against the real deposit service -------------------------------------------------------
+
+
+@pytest.fixture
+def with_real_deposit(service_config, container_factory, today, monkeypatch):
+    from services.deposit.service import DepositService
+
+    monkeypatch.setenv("POSITION_TIMEOUT", str(POSITION_TIMEOUT))
+    load_demo(service_config, today, services=["accounts", "deposit"], count=5)
+    containers = {}
+    for name, cls in (
+        ("accounts", AccountsService),
+        ("auth", FakeAuth),
+        ("credit", FakeCredit),
+        ("deposit", DepositService),
+        ("gateway", GatewayService),
+    ):
+        containers[name] = container_factory(cls, service_config)
+        containers[name].start()
+    return containers
+
+
+def test_position_merges_the_real_deposit_service(with_real_deposit, http_session, rpc_proxy):
+    expected = rpc_proxy("deposit").deposits_summary("100234")
+    body = http_session.get("/api/v1/position", headers=MARIA).json()
+    assert body["unavailable"] == []
+    assert [d["deposit_number"] for d in body["deposits"]] == ["DPF-100234-01"]
+    assert body["deposits"] == [{k: d[k] for k in body["deposits"][0]} for d in expected]
+    assert body["totals"]["deposits"] == "5000.00"
+    assert money(body["deposits"][0]["accrued_interest"]) > 0
+    with_real_deposit["deposit"].stop()
+    body = http_session.get("/api/v1/position", headers=MARIA).json()
+    assert body["unavailable"] == ["deposits"]
+    assert len(body["savings"]) == 3 and len(body["loans"]) == 2

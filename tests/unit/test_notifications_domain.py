@@ -1,0 +1,221 @@
+"""Which event becomes which e-mail, and what the Spanish e-mails say (no broker, no SMTP)."""
+
+import email
+import email.policy
+
+import pytest
+
+from services.notifications import domain
+from services.notifications.mail import compose, render
+
+MARIA = {
+    "username": "maria",
+    "member_number": "100234",
+    "email": "maria.perez@example.com",
+    "display_name": "María Pérez",
+}
+
+
+def event(source, event_type, **data):
+    return {
+        "event_id": "7d8f8f0e-4f0b-4a8e-9d5e-1b1f1c1a1a1a",
+        "event_type": event_type,
+        "source": source,
+        "occurred_at": "2026-11-25T16:47:33Z",
+        "version": 1,
+        "data": data,
+    }
+
+
+@pytest.mark.parametrize(
+    "source,event_type,kind,subject",
+    [
+        ("auth", "user_registered", "welcome", "Bienvenido(a) al Portal en línea"),
+        (
+            "auth",
+            "account_locked",
+            "account_locked",
+            "Su usuario del Portal en línea fue bloqueado temporalmente",
+        ),
+        (
+            "auth",
+            "password_changed",
+            "password_changed",
+            "Su contraseña del Portal en línea fue cambiada",
+        ),
+        (
+            "auth",
+            "password_reset_requested",
+            "password_reset_requested",
+            "Se solicitó restablecer su contraseña",
+        ),
+        (
+            "credit",
+            "application_submitted",
+            "application_submitted",
+            "Su solicitud de crédito fue ingresada",
+        ),
+    ],
+)
+def test_each_member_event_becomes_its_email(source, event_type, kind, subject):
+    notice = domain.notice_for(event(source, event_type, **MARIA))
+    assert notice.kind == kind
+    assert notice.subject == subject
+    assert notice.recipient == "maria.perez@example.com"
+    assert notice.event_id == "7d8f8f0e-4f0b-4a8e-9d5e-1b1f1c1a1a1a"
+
+
+@pytest.mark.parametrize(
+    "source,event_type",
+    [
+        ("auth", "login_succeeded"),
+        ("auth", "login_failed"),
+        ("auth", "logged_out"),
+        ("accounts", "movement_posted"),
+        ("credit", "user_registered"),
+    ],
+)
+def test_other_events_send_no_email(source, event_type):
+    assert domain.notice_for(event(source, event_type, **MARIA)) is None
+
+
+@pytest.mark.parametrize("address", [None, "", "no-es-un-correo", "a@b.c\r\nBcc: x@y.z", "a b@c.d"])
+def test_without_a_usable_address_there_is_no_recipient(address):
+    notice = domain.notice_for(event("auth", "password_changed", **{**MARIA, "email": address}))
+    assert notice.kind == "password_changed"
+    assert notice.recipient is None
+
+
+def test_an_envelope_without_event_id_sends_nothing():
+    broken = event("auth", "user_registered", **MARIA)
+    del broken["event_id"]
+    assert domain.notice_for(broken) is None
+
+
+def test_reset_notice_never_carries_a_code_even_if_the_event_had_one():
+    notice = domain.notice_for(
+        event(
+            "auth",
+            "password_reset_requested",
+            **MARIA,
+            code_shown=False,
+            code="5uqZ7zkp",
+            temporary_code="5uqZ7zkp",
+        )
+    )
+    text, html = render(notice)
+    assert "5uqZ7zkp" not in text + html + repr(notice)
+    assert "Se solicitó restablecer su contraseña" in text
+    assert "correo aparte" in text
+    assert "vence en 15 minutos" in text
+
+
+@pytest.mark.parametrize(
+    "extra,says",
+    [
+        ({"code_shown": True}, "se mostró en la pantalla"),
+        ({"delivery": "screen", "outcome": "code_issued"}, "se mostró en la pantalla"),
+        ({"code_shown": False}, "le llega en un correo aparte"),
+        ({"delivery": "email", "outcome": "code_issued"}, "le llega en un correo aparte"),
+    ],
+)
+def test_reset_notice_says_where_the_code_went(extra, says):
+    notice = domain.notice_for(event("auth", "password_reset_requested", **MARIA, **extra))
+    text, html = render(notice)
+    assert says in text and says in html
+
+
+def test_reset_notice_gives_the_expiry_in_local_time_when_known():
+    notice = domain.notice_for(
+        event(
+            "auth",
+            "password_reset_requested",
+            **MARIA,
+            delivery="screen",
+            expires_at="2026-11-25T17:02:33Z",
+        )
+    )
+    text, _ = render(notice)
+    assert "vence el 25/11/2026 12:02 (hora de Ecuador)" in text
+
+
+def test_a_reset_request_that_matched_no_user_sends_nothing():
+    notice = domain.notice_for(
+        event(
+            "auth",
+            "password_reset_requested",
+            username="nadie",
+            member_number=None,
+            display_name=None,
+            email=None,
+            outcome="no_match",
+        )
+    )
+    assert notice.recipient is None
+
+
+def test_lock_notice_gives_the_local_time_it_ends():
+    notice = domain.notice_for(
+        event("auth", "account_locked", **MARIA, locked_until="2026-11-25T17:02:33Z")
+    )
+    text, html = render(notice)
+    assert "25/11/2026 12:02" in text and "25/11/2026 12:02" in html
+    assert "Estimado(a) María Pérez:" in text
+
+
+def test_application_notice_formats_the_amount_in_spanish():
+    notice = domain.notice_for(
+        event(
+            "credit",
+            "application_submitted",
+            **MARIA,
+            application_number="SOL-000123",
+            product_code="CONSUMO",
+            amount="12500.50",
+            term_months=36,
+            submitted_at="2026-11-25T16:47:33Z",
+        )
+    )
+    text, html = render(notice)
+    for body in (text, html):
+        assert "SOL-000123" in body
+        assert "$ 12.500,50" in body
+        assert "36 meses" in body
+        assert "25/11/2026 11:47" in body
+
+
+def test_html_bodies_escape_what_members_typed():
+    notice = domain.notice_for(
+        event("auth", "user_registered", **{**MARIA, "display_name": "<script>x</script>"})
+    )
+    _, html = render(notice)
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_recovery_code_email_holds_the_code_and_a_spanish_subject():
+    notice = domain.recovery_code_notice("req-1", "maria.perez@example.com", "maria", "5uqZ7zkp")
+    message = compose(notice, "Portal en línea <no-responder@cooperativa.example>")
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert parsed["Subject"] == "Su código temporal para el Portal en línea"
+    assert parsed["To"] == "maria.perez@example.com"
+    assert parsed["From"] == "Portal en línea <no-responder@cooperativa.example>"
+    text = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    assert "Su código temporal es: 5uqZ7zkp" in text
+    assert "5uqZ7zkp" in html
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("5000.00", "$ 5.000,00"),
+        ("0.5", "$ 0,50"),
+        ("1234567.891", "$ 1.234.567,89"),
+        ("-20", "-$ 20,00"),
+        ("abc", ""),
+        (None, ""),
+    ],
+)
+def test_money_text(value, expected):
+    assert domain.money_text(value) == expected
