@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway import metrics
 from services.common import correlation
+from services.common.config import env
 from services.common.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -121,8 +122,35 @@ def _incoming_correlation(request):
     return correlation.new()
 
 
+def apply_forwarded_proto(environ):
+    """Behind a TLS-terminating proxy, take the scheme from its X-Forwarded-Proto.
+
+    Only when TRUSTED_PROXY is configured (comma-separated proxy addresses, or `*`; the same
+    setting as the client address in gateway/api/auth.py) and the request comes from one of
+    them; the last value is the one the nearest proxy wrote. Then `request.scheme` is "https":
+    HSTS is sent and the session cookie is Secure. Anyone else's header is ignored.
+    """
+    trusted = env("TRUSTED_PROXY")
+    if not trusted:
+        return
+    proxies = {p.strip() for p in trusted.split(",") if p.strip()}
+    remote = (environ.get("REMOTE_ADDR") or "").strip()
+    if "*" not in proxies and remote not in proxies:
+        return
+    values = [
+        v.strip().lower() for v in environ.get("HTTP_X_FORWARDED_PROTO", "").split(",") if v.strip()
+    ]
+    if values and values[-1] in ("http", "https"):
+        environ["wsgi.url_scheme"] = values[-1]
+
+
 class PortalWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
+        apply_forwarded_proto(environ)
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # eventlet decodes the chunks; without this werkzeug would read the body as empty.
+            # It is read through the 64 KiB limit all the same (PortalHttp.handle_request).
+            environ["wsgi.input_terminated"] = True
         request = Request(environ, shallow=True)
         started = time.perf_counter()
         correlation.set_current(_incoming_correlation(request))
@@ -138,12 +166,13 @@ class PortalWsgiApp(WsgiApp):
         except NotFound:
             request.shallow = False
             response = error_response(request, PortalNotFound("La dirección solicitada no existe."))
-        except MethodNotAllowed:
+        except MethodNotAllowed as exc:
             request.shallow = False
             response = error_response(
                 request, PortalError("Método no permitido para esta dirección.")
             )
             response.status_code = 405
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
             if wants_json(request):
                 response.set_data(
                     json.dumps(
@@ -180,14 +209,18 @@ class PortalHttp(HttpRequestHandler):
 
     def handle_request(self, request):
         request.shallow = False
-        request.max_content_length = MAX_BODY
+        # one byte more than allowed: a body without Content-Length (chunked) that reads past
+        # MAX_BODY is too large; werkzeug would stop at the limit and silently truncate it
+        request.max_content_length = MAX_BODY + 1
         try:
             if request.content_length is not None and request.content_length > MAX_BODY:
                 raise PayloadTooLarge()
             try:
-                request.get_data(cache=True)
+                body = request.get_data(cache=True)
             except WerkzeugTooLarge:
                 raise PayloadTooLarge() from None
+            if len(body) > MAX_BODY:
+                raise PayloadTooLarge()
             context_data = self.server.context_data_from_headers(request)
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
@@ -223,8 +256,26 @@ def read_json(request):
         raise BadRequest("El cuerpo de la solicitud debe ser un objeto JSON.")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # e.g. "[[[[…" nested too deep
         raise BadRequest("El cuerpo de la solicitud no es JSON válido.") from None
     if not isinstance(data, dict):
         raise BadRequest("El cuerpo de la solicitud debe ser un objeto JSON.")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise BadRequest("El cuerpo de la solicitud tiene demasiados niveles anidados.")
     return data
+
+
+MAX_JSON_DEPTH = 16  # API bodies are a few levels deep; deeper ones never reach a service
+
+
+def _depth(value):
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            stack.extend((child, level + 1) for child in children)
+    return deepest

@@ -44,15 +44,22 @@ def documented(
     summary,
     *,
     request=None,
+    request_example=None,
     response=None,
     status=200,
     errors=(),
     auth=True,
+    password_change=False,
     tags=(),
     params=(),
     content_type="application/json",
 ):
-    """Record an API operation for the OpenAPI document (the handler is returned unchanged)."""
+    """Record an API operation for the OpenAPI document (the handler is returned unchanged).
+
+    An operation with `auth` may always answer 401 and 503 (the auth service did not reply), and
+    403 unless `password_change` says it works in a session opened with a temporary code.
+    `request_example` is a valid body (clients copy it; schemathesis starts from it).
+    """
 
     def decorate(fn):
         _OPERATIONS.append(
@@ -61,10 +68,12 @@ def documented(
                 method=method.lower(),
                 summary=summary,
                 request=request,
+                request_example=request_example,
                 response=response,
                 status=status,
                 errors=errors,
                 auth=auth,
+                password_change=password_change,
                 tags=tags,
                 params=params,
                 content_type=content_type,
@@ -76,14 +85,39 @@ def documented(
     return decorate
 
 
+def wire_format(self, field, ret, **kwargs):
+    """What a custom field looks like on the wire.
+
+    A field class says it with an `openapi_property` dict (Money: a string with two decimals);
+    a Decimal sent `as_string` is a string. Without this they would be documented as "any".
+    """
+    declared = getattr(field, "openapi_property", None)
+    if declared:
+        return dict(declared)
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+    if isinstance(field, fields.DateTime | fields.Date) and ret.get("format", "") is None:
+        # a strftime format (e.g. instants "%Y-%m-%dT%H:%M:%SZ"): apispec leaves format and
+        # pattern null, which is no valid OpenAPI
+        ret.pop("pattern", None)
+        ret.pop("format", None)
+        if str(field.format).startswith("%Y-%m-%dT%H:%M:%S"):
+            return {"format": "date-time"}
+        if field.format == "%Y-%m-%d":
+            return {"format": "date"}
+    return {}
+
+
 def build_spec():
+    marshmallow_plugin = MarshmallowPlugin()
     spec = APISpec(
         title="Portal en línea — API",
         version="1.0.0",
         openapi_version="3.0.3",
         info={"description": "API JSON del portal en línea de la cooperativa (API.md)."},
-        plugins=[MarshmallowPlugin()],
+        plugins=[marshmallow_plugin],
     )
+    marshmallow_plugin.converter.add_attribute_function(wire_format)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     paths = {}
@@ -96,17 +130,19 @@ def build_spec():
         if op["params"]:
             operation["parameters"] = list(op["params"])
         if op["request"] is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": op["request"]}},
-            }
+            media = {"schema": op["request"]}
+            if op["request_example"] is not None:
+                media["example"] = op["request_example"]
+            operation["requestBody"] = {"required": True, "content": {"application/json": media}}
         ok = {"description": "Correcto"}
         if op["response"] is not None:
             ok["content"] = {op["content_type"]: {"schema": op["response"]}}
         elif op["content_type"] == "application/pdf":
             ok["content"] = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
         operation["responses"][str(op["status"])] = ok
-        codes = set(op["errors"]) | ({"401"} if op["auth"] else set())
+        codes = set(op["errors"])
+        if op["auth"]:
+            codes |= {"401", "503"} if op["password_change"] else {"401", "403", "503"}
         if op["request"] is not None:
             codes |= {"400", "413", "422"}
         for code in sorted(codes):

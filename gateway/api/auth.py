@@ -86,7 +86,7 @@ class AuthApi:
         result = self.auth_rpc.login(data["username"], data["password"], client_ip(request))
         return json_response(result)
 
-    @documented("/api/v1/auth/logout", "POST", "Salir", status=204, errors=("503",), tags=TAGS)
+    @documented("/api/v1/auth/logout", "POST", "Salir", status=204, password_change=True, tags=TAGS)
     @http("POST", "/api/v1/auth/logout")
     def auth_api_logout(self, request):
         """Termina la sesión: el token deja de servir en ese instante."""
@@ -103,7 +103,7 @@ class AuthApi:
         "Cambiar contraseña",
         request=ChangePasswordSchema,
         status=204,
-        errors=("503",),
+        password_change=True,
         tags=TAGS,
     )
     @http("POST", "/api/v1/auth/password")

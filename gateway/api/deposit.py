@@ -15,6 +15,7 @@ from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
 from services.common.config import env_float
 from services.common.errors import NotFound, ServiceUnavailable, ValidationError
+from services.common.fields import IsoDate
 from services.deposit.schemas import (
     DepositSchema,
     ProjectionSchema,
@@ -29,6 +30,7 @@ PDF_FILENAME = "simulacion-plazo-fijo.pdf"
 # rendering a PDF takes longer than an ordinary RPC
 REPORT_TIMEOUT = env_float("REPORT_RPC_TIMEOUT", 30.0)
 TAGS = ("Plazo fijo",)
+SIMULATION_EXAMPLE = {"amount": "5000.00", "term_days": 180, "interest_payment": "maturity"}
 
 
 class DepositsResponseSchema(Schema):
@@ -41,6 +43,9 @@ def simulation_args(body):
     unknown = sorted(set(body) - set(SIMULATION_FIELDS))
     if unknown:
         raise ValidationError(fields={name: ["Campo no permitido."] for name in unknown})
+    if body.get("start_date") == "":  # the service reads a blank form field as "today"; JSON
+        # says so with null or by leaving it out, as documented
+        raise ValidationError(fields={"start_date": [IsoDate.default_error_messages["invalid"]]})
     return {name: body.get(name) for name in SIMULATION_FIELDS}
 
 
@@ -122,6 +127,7 @@ class DepositApi:
         "POST",
         "Simulación de plazo fijo (no se guarda)",
         request=SimulationRequestSchema,
+        request_example=SIMULATION_EXAMPLE,
         response=ProjectionSchema,
         errors=("503",),
         tags=TAGS,
@@ -138,6 +144,7 @@ class DepositApi:
         "POST",
         "Simulación de plazo fijo en PDF",
         request=SimulationRequestSchema,
+        request_example=SIMULATION_EXAMPLE,
         errors=("503",),
         tags=TAGS,
         content_type="application/pdf",

@@ -10,6 +10,9 @@ from services.common.money import MoneyError, fmt, parse_amount
 class Money(fields.Field):
     """Decimal in Python, string with two decimals on the wire."""
 
+    # how the OpenAPI document describes it (gateway/openapi.py)
+    openapi_property = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "example": "1234.50"}
+
     default_error_messages = {
         "invalid": "Debe ser un valor numérico.",
         "decimals": "Use como máximo dos decimales.",

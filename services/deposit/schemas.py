@@ -33,6 +33,9 @@ class DepositAmount(Money):
 class Percent(fields.Field):
     """A percent rate on the wire: '7.43', '8.50', '7.4325' (two to four decimals)."""
 
+    # how the OpenAPI document describes it (gateway/openapi.py)
+    openapi_property = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2,4}$", "example": "7.43"}
+
     default_error_messages = {
         "invalid": "Debe ser un porcentaje numérico.",
         "decimals": "Use como máximo cuatro decimales.",

@@ -93,7 +93,8 @@ class DepositService:
             "amount": amount,
             "term_days": term_days,
             "interest_payment": interest_payment,
-            "start_date": start_date or None,
+            # a blank form field means "today"; any other value is read (and {} or 0 refused)
+            "start_date": None if start_date == "" else start_date,
         }
         payload = {k: v for k, v in given.items() if v is not None}
         today = date.today()
