@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.helpers import api_login, bearer
