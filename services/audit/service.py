@@ -144,3 +144,7 @@ class AuditService:
     @audited("credit", "application_submitted")
     def on_credit_application_submitted(self, payload):
         self.audit_log.record(payload)
+
+    @audited("deposit", "rates_configured")
+    def on_deposit_rates_configured(self, payload):
+        self.audit_log.record(payload)

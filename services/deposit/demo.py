@@ -41,7 +41,8 @@ def deposits_for(member, today):
     out = []
     for index in range(1, 3 if rng.random() < 0.25 else 2):
         term = rng.choices(TERMS, TERM_WEIGHTS)[0]
-        amount = Decimal(rng.choice((5, 10, 20, 50, 100)) * rng.randint(10, 300))
+        # at least the minimum of 100.00 (5 × 20)
+        amount = Decimal(rng.choice((5, 10, 20, 50, 100)) * rng.randint(20, 300))
         opened = max(member.joined_on, today - timedelta(days=rng.randrange(term)))
         mode = domain.MONTHLY if term >= 60 and rng.random() < 0.4 else domain.MATURITY
         out.append((f"DPF-{member.member_number}-{index:02d}", amount, term, opened, mode))

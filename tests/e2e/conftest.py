@@ -33,6 +33,18 @@ def portal(tmp_path_factory, rabbit_manager, amqp_base):
     rabbit_manager.delete_vhost(vhost)
 
 
+@pytest.fixture(scope="module")
+def private_portal(tmp_path_factory, rabbit_manager, amqp_base):
+    """A portal of the test module's own, for stories that change shared users (passwords)."""
+    vhost, uri = make_vhost(rabbit_manager, amqp_base)
+    instance = Portal(tmp_path_factory.mktemp("private-portal"), uri)
+    instance.setup()
+    instance.start_all()
+    yield instance
+    instance.stop_all()
+    rabbit_manager.delete_vhost(vhost)
+
+
 @pytest.fixture
 def api(portal):
     """requests.Session whose relative URLs go to the running portal."""

@@ -69,3 +69,9 @@ def recovery_story(page, base):
 @pytest.mark.slow
 def test_recovery_story_in_the_browser(portal):
     run_story("tests.e2e.test_auth_browser:recovery_story", portal.base_url)
+
+
+@pytest.fixture(scope="module")
+def portal(private_portal):
+    # this module changes maria's and jose's passwords: the other modules keep the shared portal
+    return private_portal

@@ -5,6 +5,7 @@ audit log, whose chain holds."""
 import re
 import time
 
+import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.helpers import api_login, bearer
@@ -92,3 +93,9 @@ def test_identity_stories_reach_the_audit_log_with_a_valid_chain(portal, api):
         text = str(entry["data"])
         for secret in (code, "Cascada-Peguche-41", "Mitad-del-Mundo-0", token, temp):
             assert secret not in text
+
+
+@pytest.fixture(scope="module")
+def portal(private_portal):
+    # this module changes maria's and jose's passwords: the other modules keep the shared portal
+    return private_portal

@@ -1,97 +1,58 @@
 """Créditos in a real browser against the running portal: maria simulates, applies (Proyectar
 then Grabar), sees her application, opens the table of a loan with an overdue installment and
-downloads its PDF."""
+downloads its PDF; jose has no active loan.
 
-import io
+The browser is driven by tests/e2e/credit_browser_story.py in a process of its own (this test
+process is monkey-patched by eventlet, under which playwright's navigation waits hang)."""
+
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 from pypdf import PdfReader
 
-from tests.helpers import browser_login
+from services.common.config import PROJECT_ROOT
 
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+STORY = PROJECT_ROOT / "tests" / "e2e" / "credit_browser_story.py"
 
 
-@pytest.fixture
-def page(portal):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
-        context = browser.new_context(accept_downloads=True, locale="es-EC")
-        page = context.new_page()
-        page.set_default_timeout(20000)
-        yield page
-        context.close()
-        browser.close()
-
-
-def fill_loan(page, product, amount, term, system, frequency):
-    page.select_option("#product_code", product)
-    page.fill("#amount", amount)
-    page.fill("#term_months", term)
-    page.select_option("#system", system)
-    page.select_option("#frequency", frequency)
+def run_story(story, portal, out_dir):
+    result = subprocess.run(
+        [sys.executable, str(STORY), story, portal.base_url, str(out_dir)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(out_dir), "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.browser
-def test_maria_simulates_applies_and_downloads_her_loan_table(portal, page):
-    browser_login(page, portal.base_url, "maria", "Socia-2026!")
-
-    # 2.2 Simulación: fill every field, Proyectar, the projected table appears
-    page.click("nav >> text=Simulación de créditos")
-    fill_loan(page, "EMERGENTE", "2000", "12", "french", "monthly")
-    with page.expect_navigation():
-        page.click("#proyectar")
-    assert page.is_visible("text=Tabla de amortización presuntiva")
-    assert page.locator("table.schedule tbody tr").count() == 12
-    assert "Totales" in page.inner_text("table.schedule tfoot")
-
-    # 2.3 Solicitud: Proyectar shows the table before Grabar, then Grabar saves it
-    page.click("nav >> text=Solicitud de crédito")
-    fill_loan(page, "CONSUMO", "6000", "24", "german", "monthly")
-    page.fill("#purpose", "Capital de trabajo para la tienda")
-    page.fill("#monthly_income", "2200")
-    page.fill("#monthly_expenses", "800")
-    page.fill("#guarantor_id_1", "1709876542")
-    page.fill("#guarantor_name_1", "Luis Alberto Cárdenas Ruiz")
-    assert page.locator("#grabar").count() == 0
-    with page.expect_navigation():
-        page.click("#proyectar")
-    assert page.locator("table.schedule tbody tr").count() == 24
-    with page.expect_navigation():
-        page.click("#grabar")
-    assert "/creditos/solicitudes" in page.url
-    notice = page.inner_text("#application-created")
-    number = re.search(r"SC-\d{4}-\d{6}", notice).group(0)
-    assert "ingresada" in notice
-    assert number in page.inner_text("table")
-
-    # 2.1 Tabla de amortización: the loan with an overdue installment, and its PDF
-    page.click("nav >> text=Tabla de amortización")
-    with page.expect_navigation():
-        page.click("tr:has-text('CR-100234-02') >> text=Ver tabla")
-    overdue = page.locator("table.schedule tbody tr.row-vencida")
-    assert overdue.count() == 1
-    overdue_amount = overdue.locator("td.num").nth(4).inner_text()
-    with page.expect_download() as download_info:
-        page.click("#loan-pdf")
-    pdf = PdfReader(io.BytesIO(open(download_info.value.path(), "rb").read()))  # noqa: SIM115
-    text = "\n".join(p.extract_text() for p in pdf.pages)
+@pytest.mark.slow
+def test_maria_simulates_applies_and_downloads_her_loan_table(portal, tmp_path):
+    seen = run_story("maria", portal, tmp_path)
+    # 2.2: the projected table of 12 monthly installments with its totals
+    assert seen["simulation_rows"] == 12
+    assert "Totales" in seen["simulation_footer"]
+    # 2.3: no Grabar before Proyectar; the table shown, then the saved application listed
+    assert seen["grabar_before_proyectar"] == 0
+    assert seen["application_rows"] == 24
+    assert "/creditos/solicitudes" in seen["after_grabar_url"]
+    number = re.search(r"SC-\d{4}-\d{6}", seen["application_notice"]).group(0)
+    assert "ingresada" in seen["application_notice"]
+    assert number in seen["applications_table"]
+    # 2.1: CR-100234-02 has exactly one overdue installment; its PDF holds it
+    assert seen["overdue_rows"] == 1
+    text = "\n".join(page.extract_text() for page in PdfReader(seen["pdf"]).pages)
     assert "CR-100234-02" in text and "vencida" in text
-    assert overdue_amount.replace("\xa0", " ") in text
+    assert seen["overdue_installment"].replace("\xa0", " ") in text
 
 
 @pytest.mark.browser
-def test_jose_sees_no_active_loans(portal, page):
-    browser_login(page, portal.base_url, "jose", "Socio-2026!")
-    page.click("nav >> text=Tabla de amortización")
-    assert page.inner_text("#no-loans") == "No posee créditos vigentes"
+@pytest.mark.slow
+def test_jose_sees_no_active_loans(portal, tmp_path):
+    assert run_story("jose", portal, tmp_path) == {"no_loans": "No posee créditos vigentes"}

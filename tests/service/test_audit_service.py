@@ -78,6 +78,11 @@ CATALOGUE = [
             "submitted_at": "2026-11-25T16:47:33Z",
         },
     ),
+    (
+        "deposit",
+        "rates_configured",
+        {"chart_id": 2, "valid_from": "2026-12-01", "withholding_rate": "2.00"},
+    ),
 ]
 
 
