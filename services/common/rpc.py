@@ -12,7 +12,7 @@ import uuid
 import eventlet
 from amqp.exceptions import AMQPError
 from kombu.exceptions import KombuError
-from nameko.exceptions import RemoteError, UnknownService
+from nameko.exceptions import RemoteError
 from nameko.rpc import MethodProxy, RpcProxy, RpcReply, get_rpc_exchange
 
 from services.common import correlation
@@ -98,8 +98,6 @@ class _Method:
         listener = getattr(self._method, "reply_listener", None)
         try:
             reply = self._method.call_async(*args, **kwargs)
-        except UnknownService:
-            self._unavailable(None)
         except (OSError, KombuError, AMQPError) as exc:  # the broker is away: fail clearly
             self._unavailable(exc)
         return PendingCall(self._service, self._name, reply, listener, deadline, self._on_error)
