@@ -19,10 +19,12 @@ import traceback
 from services.common.config import PROJECT_ROOT
 
 
-def run_story(target, base_url, timeout=240, **kwargs):
-    """Run `module:function` with a fresh page; returns what it printed (asserts it passed)."""
+def run_story(target, base_url, timeout=240, viewport=None, **kwargs):
+    """Run `module:function` with a fresh page (of `viewport` {width, height}, default a phone);
+    returns what it printed (asserts it passed)."""
+    arguments = [target, base_url, json.dumps(kwargs), json.dumps(viewport)]
     result = subprocess.run(  # noqa: S603  our own interpreter and module
-        [sys.executable, "-m", "tests.browser_runner", target, base_url, json.dumps(kwargs)],
+        [sys.executable, "-m", "tests.browser_runner", *arguments],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -34,12 +36,12 @@ def run_story(target, base_url, timeout=240, **kwargs):
     return result.stdout
 
 
-def main(target, base_url, kwargs_json):
+def main(target, base_url, kwargs_json, viewport_json="null"):
     from tests.helpers import chromium_page
 
     module_name, function_name = target.split(":")
     story = getattr(importlib.import_module(module_name), function_name)
-    with chromium_page() as page:
+    with chromium_page(viewport=json.loads(viewport_json)) as page:
         try:
             story(page, base_url, **json.loads(kwargs_json))
         except Exception:
@@ -51,4 +53,4 @@ def main(target, base_url, kwargs_json):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))
