@@ -540,3 +540,75 @@ def recuperacion(page, base, size):
     j.salir("María Pérez")
     j.log_in("maria", "Laguna-Quilotoa-2026", "María Pérez")
     j.position("Socio N.º 100234")
+
+
+FOCUSED = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  return {tag: el.tagName.toLowerCase(), id: el.id, text: (el.innerText || el.value || '').trim(),
+          name: el.getAttribute('name'), href: el.getAttribute('href'),
+          visible: box.width > 0 && box.height > 0 && box.bottom > 0 && box.top < innerHeight,
+          outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+          shadow: style.boxShadow !== 'none', focusVisible: el.matches(':focus-visible')};
+}"""
+
+
+def tab_to(page, predicate, limit=40):
+    """Press Tab until the focused element satisfies `predicate`; it must show its focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if predicate(focused):
+            assert focused["visible"], f"focused but not on screen: {focused}"
+            assert focused["focusVisible"] and (focused["outline"] or focused["shadow"]), (
+                f"no visible focus indicator: {focused}"
+            )
+            return focused
+    raise AssertionError(f"Tab never reached the element; last focused: {focused}")
+
+
+def keyboard(page, base, size):
+    """Only the keyboard: skip link, the login form, the menu, the tab on the name and Salir."""
+    j = Journey(page, base, size, "06-teclado")
+    p = page
+    j.go("/login")
+    first = tab_to(p, lambda f: True, limit=1)
+    assert first["text"] == "Saltar al contenido", first
+    j.sees("ingreso-salto-visible", "Ingreso", "Ingreso al portal en línea")
+    p.keyboard.press("Enter")
+    assert p.evaluate("document.activeElement.id") == "contenido"
+    tab_to(p, lambda f: f["id"] == "username", limit=3)
+    p.keyboard.type("maria")
+    tab_to(p, lambda f: f["id"] == "password", limit=1)
+    p.keyboard.type("Socia-2026!")
+    with p.expect_navigation():
+        p.keyboard.press("Enter")
+    j.sees("posicion", "Posición consolidada")
+
+    # the main menu: every link reachable, Enter follows it
+    focused = tab_to(p, lambda f: f["text"] == "Simulación de créditos")
+    assert focused["href"] == "/creditos/simulacion", focused
+    with p.expect_navigation():
+        p.keyboard.press("Enter")
+    j.sees("simulacion-credito", "Simulación de créditos")
+    current = p.get_by_role("navigation", name="Menú principal").locator("[aria-current=page]")
+    expect(current).to_have_text("Simulación de créditos")
+
+    # the tab on the member's name: Space opens it, Enter closes and opens it again
+    summary = tab_to(p, lambda f: f["tag"] == "summary")
+    assert summary["text"].startswith("María Pérez"), summary
+    usertab = p.locator("details.usertab")
+    p.keyboard.press("Space")
+    expect(usertab).to_have_attribute("open", "")
+    p.keyboard.press("Enter")
+    expect(usertab).not_to_have_attribute("open", "")
+    p.keyboard.press("Enter")
+    expect(usertab).to_have_attribute("open", "")
+    j.sees("pestana-usuario-abierta", "Simulación de créditos")
+    tab_to(p, lambda f: f["text"] == "Cambiar contraseña", limit=1)
+    tab_to(p, lambda f: f["text"] == "Salir", limit=1)
+    with p.expect_navigation():
+        p.keyboard.press("Enter")
+    expect(p).to_have_url(re.compile(r"/login\?aviso=salida$"))
+    assert not [c for c in p.context.cookies() if c["name"] == "portal_session"]

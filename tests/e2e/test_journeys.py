@@ -75,6 +75,12 @@ def test_the_whole_manual_as_ana(journey_portal, size):
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_keyboard_only(journey_portal, size):
+    journey("keyboard", journey_portal, size)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_recuperacion_de_contrasena(journey_portal, size):
     # last at each size: it changes maria's password, which the journeys above log in with
     journey("recuperacion", journey_portal, size)
