@@ -100,19 +100,21 @@ class Journey:
         expect(h1).to_have_count(1)
         expect(h1).to_have_text(heading or title)
         expect(page.locator("main")).to_have_count(1)
+        self.count += 1
+        page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{page.url}: the page scrolls sideways by {overflow}px ({self.size})"
         results = self.axe.run(page).response
+        with (self.folder / "axe.txt").open("a") as report:  # every impact, for the curious
+            report.write(f"{self.count:02d}-{name} {page.url}\n")
+            report.write((format_violations(results["violations"]) or "no violation") + "\n")
         blocking = [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
         assert not blocking, (
             f"axe-core {results['testEngine']['version']} on {page.url} ({self.size}), "
             f"serious or critical violations:\n{format_violations(blocking)}"
         )
-        self.count += 1
-        path = self.folder / f"{self.count:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
         self.pages.append((page.url.removeprefix(self.base), page.title()))
         return page
 
