@@ -32,6 +32,9 @@ class ErrorBodySchema(Schema):
     )
     retry_after = fields.Integer()
     service = fields.String()
+    reason = fields.String(
+        metadata={"description": "401 de una sesión vencida: idle_timeout o absolute_timeout"}
+    )
 
 
 class ErrorSchema(Schema):

@@ -3,10 +3,13 @@ cambiar contraseña and Salir. The session token lives in the HttpOnly `portal_s
 
 from dataclasses import replace
 
+from werkzeug.wrappers import Response
+
 from gateway.api.auth import client_ip
 from gateway.http import http
 from gateway.principal import SESSION_COOKIE
 from gateway.web.render import csrf_valid, redirect, render
+from gateway.web.returning import safe_next
 from services.common.errors import (
     Conflict,
     Locked,
@@ -26,6 +29,10 @@ FORCED_CHANGE = (
 NOTICES = {
     "registrado": "Su usuario fue registrado. Ya puede ingresar al portal.",
     "salida": "Su sesión terminó. Gracias por usar el portal en línea.",
+    "inactividad": (
+        "Su sesión expiró por inactividad. Ingrese nuevamente para continuar donde estaba."
+    ),
+    "expirada": "Su sesión terminó. Ingrese nuevamente para continuar.",
 }
 REGISTER_FIELDS = (
     "username",
@@ -47,6 +54,14 @@ def _retry_headers(exc):
     return {"Retry-After": str(seconds)} if seconds else None
 
 
+def _landing(must_change_password, back):
+    """After login: the forced password change, else the page the member was on, else the
+    consolidated position (MANUAL.md 1.1)."""
+    if must_change_password:
+        return "/opciones/cambiar-contrasena"
+    return back or "/"
+
+
 def _errors(exc):
     fields = exc.extra.get("fields") or {}
     return {key: list(value) for key, value in fields.items()}
@@ -58,13 +73,16 @@ class AuthPages:
     @http("GET", "/login")
     def auth_page_login(self, request):
         principal = self.optional_member(request)
+        back = safe_next(request.args.get("next"))
         if principal is not None:
-            return redirect(
-                "/opciones/cambiar-contrasena" if principal.must_change_password else "/"
-            )
+            return redirect(_landing(principal.must_change_password, back))
         notice = NOTICES.get(request.args.get("aviso", ""))
         return render(
-            request, "login.html", flashes=[("info", notice)] if notice else [], username=""
+            request,
+            "login.html",
+            flashes=[("info", notice)] if notice else [],
+            username="",
+            next_path=back,
         )
 
     @http("POST", "/login")
@@ -80,8 +98,8 @@ class AuthPages:
             return self._login_again(request, form, exc.message, exc.status, _retry_headers(exc))
         except ValidationError:
             return self._login_again(request, form, LOGIN_MISSING, 422)
-        forced = result["must_change_password"]
-        response = redirect("/opciones/cambiar-contrasena" if forced else "/")
+        back = safe_next(request.form.get("next"))
+        response = redirect(_landing(result["must_change_password"], back))
         response.set_cookie(
             SESSION_COOKIE,
             result["token"],
@@ -100,7 +118,25 @@ class AuthPages:
             headers=headers,
             flashes=[("error", message)],
             username=form["username"][:100],
+            next_path=safe_next(request.form.get("next")),
         )
+
+    # Aviso de inactividad: "Continuar" -------------------------------------------------------
+
+    @http("POST", "/sesion/continuar")
+    def auth_page_keep_alive(self, request):
+        """The member chose to stay: one real check with the auth service, which writes the
+        session's last use (a cached check would not reach it). 204 for the page's script; a
+        plain form post (no script) goes back to the page."""
+        if not csrf_valid(request):
+            return render(request, "error.html", status=400, error={"message": CSRF_EXPIRED})
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and len(token) <= 200:
+            self.forget_session(token)
+        self.require_member(request, allow_password_change=True)
+        if request.headers.get("X-Requested-With") == "fetch":
+            return Response(status=204, headers={"Cache-Control": "no-store"})
+        return redirect(safe_next(request.form.get("next")) or "/")
 
     # Salir -----------------------------------------------------------------------------------
 

@@ -10,12 +10,16 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.wrappers import Response
 
-from services.common.config import env
+from gateway.principal import SESSION_COOKIE
+from gateway.web.returning import login_location, page_to_return_to
+from services.common.config import env, env_float
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CSRF_COOKIE = "portal_csrf"
 CSRF_FIELD = "csrf_token"
 COOPERATIVE_NAME = env("COOPERATIVE_NAME", "Cooperativa de Ahorro y Crédito Andina")
+# the auth service's idle timeout, for the page's warning before it (static/session.js)
+IDLE_SECONDS = int(env_float("AUTH_IDLE_MINUTES", 15) * 60)
 
 
 def money(value):
@@ -56,7 +60,9 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.filters.update(money=money, number=number, fecha=fecha, percent=percent)
-environment.globals.update(cooperative_name=COOPERATIVE_NAME, csrf_field=CSRF_FIELD)
+environment.globals.update(
+    cooperative_name=COOPERATIVE_NAME, csrf_field=CSRF_FIELD, idle_seconds=IDLE_SECONDS
+)
 
 
 def csrf_token(request):
@@ -98,7 +104,24 @@ def redirect(location, status=303):
 
 def render_error_page(request, status, error, headers=None):
     if status == 401:
-        return redirect("/login")
+        return login_redirect(request, error)
     if status == 403 and error.get("code") == "password_change_required":
         return redirect("/opciones/cambiar-contrasena")
     return render(request, "error.html", status=status, headers=headers, error=error)
+
+
+def login_redirect(request, error):
+    """A page without a live session: to /login, saying why when the session timed out, with the
+    page to come back to; the dead session cookie goes (it would only say "expired" again)."""
+    had_session = bool(request.cookies.get(SESSION_COOKIE))
+    back = page_to_return_to(
+        request.method,
+        request.path,
+        request.query_string.decode("latin-1"),
+        request.headers.get("Referer"),
+        request.host,
+    )
+    response = redirect(login_location(back, (error or {}).get("reason"), had_session))
+    if had_session:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

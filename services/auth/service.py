@@ -66,6 +66,8 @@ RECOVERY_GENERIC = (
     "Si los datos ingresados corresponden a un usuario registrado, enviaremos las indicaciones "
     "a su correo electrónico registrado."
 )
+SESSION_IDLE_ENDED = "Su sesión expiró por inactividad. Ingrese nuevamente."
+SESSION_TIME_ENDED = "Su sesión expiró. Ingrese nuevamente."
 RECOVERY_CODE_SHOWN = (
     "Su código temporal fue generado. Ingrese con su usuario y este código como contraseña: "
     "vence en {minutes} minutos y solo puede usarse una vez. Al ingresar deberá cambiar su "
@@ -141,6 +143,16 @@ class Settings:
 class AuthSettings(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return Settings(self.container.config)
+
+
+def _session_ended(reason):
+    """Unauthenticated naming a timeout, so the pages can tell the member why they must log in
+    again (and a member who logged out or changed the password elsewhere learns nothing new)."""
+    if reason == domain.IDLE_TIMEOUT:
+        return Unauthenticated(SESSION_IDLE_ENDED, reason=reason)
+    if reason == domain.ABSOLUTE_TIMEOUT:
+        return Unauthenticated(SESSION_TIME_ENDED, reason=reason)
+    return Unauthenticated()
 
 
 def _address(client_ip):
@@ -397,12 +409,12 @@ class AuthService:
             record.last_seen_at, record.expires_at, record.revoked_at, now, settings.idle_minutes
         )
         if state == domain.REVOKED:
-            raise Unauthenticated()
+            raise _session_ended(record.revoked_reason)
         user = self.db.get(User, record.user_id)
         if state != domain.ACTIVE:
             self._end_session(record, user, now, state)
             self._commit()
-            raise Unauthenticated()
+            raise _session_ended(state)
         if touch and domain.should_touch(record.last_seen_at, now):
             record.last_seen_at = now
         return record, user

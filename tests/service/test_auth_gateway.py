@@ -273,7 +273,9 @@ def test_login_page_links_and_session_cookie(api):
     logout = api.post("/logout", data={"csrf_token": csrf_of(change)}, allow_redirects=False)
     assert logout.status_code == 303 and logout.headers["Location"] == "/login?aviso=salida"
     after = api.get("/opciones/cambiar-contrasena", allow_redirects=False)
-    assert after.status_code == 303 and after.headers["Location"] == "/login"
+    # no session left: to the login, which brings the member back to this page
+    assert after.status_code == 303
+    assert after.headers["Location"] == "/login?next=%2Fopciones%2Fcambiar-contrasena"
 
 
 def test_login_page_shows_a_wrong_password_escaped(api):

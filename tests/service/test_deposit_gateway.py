@@ -129,7 +129,7 @@ def test_deposit_endpoints_need_a_session(http_session, stack):
         assert answer.status_code == 401, path
         assert answer.json()["error"]["code"] == "unauthenticated"
     page = http_session.get("/plazo-fijo", allow_redirects=False)
-    assert page.status_code == 303 and page.headers["Location"] == "/login"
+    assert page.status_code == 303 and page.headers["Location"] == "/login?next=%2Fplazo-fijo"
 
 
 def test_simulation_of_the_worked_example(http_session, maria, chart_743, today):

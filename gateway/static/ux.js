@@ -1,0 +1,229 @@
+/* Progressive enhancement of the portal's pages (no framework, no build step).
+   Every page works without this file: forms post, links download, sessions end on the server.
+   With it: the idle warning with "Continuar", a progress message while a report is prepared,
+   the allowed ranges of the chosen credit product, and Escape closing the member's tab. */
+(function () {
+  "use strict";
+
+  // --- Idle warning -------------------------------------------------------------------------
+  // The auth service ends a session after AUTH_IDLE_MINUTES without use (data-idle-seconds).
+  // Its clock starts no later than this page was served, so when ours runs out the server's has
+  // too: the page is then asked again, and the server sends it to /login with the notice and
+  // the way back. Other tabs of the portal share the last activity through localStorage.
+  var ACTIVITY_KEY = "portal.lastActivity";
+  var GRACE_MS = 5000;
+
+  function readActivity() {
+    try {
+      return parseInt(window.localStorage.getItem(ACTIVITY_KEY) || "0", 10) || 0;
+    } catch (e) {
+      return 0; // storage disabled: this tab only
+    }
+  }
+
+  function writeActivity(time) {
+    try {
+      window.localStorage.setItem(ACTIVITY_KEY, String(time));
+    } catch (e) { /* storage disabled */ }
+  }
+
+  function minutesSeconds(ms) {
+    var total = Math.max(0, Math.ceil(ms / 1000));
+    var seconds = total % 60;
+    return Math.floor(total / 60) + ":" + (seconds < 10 ? "0" : "") + seconds;
+  }
+
+  function reloadHere() {
+    window.location.assign(window.location.pathname + window.location.search);
+  }
+
+  function idleWarning(idleSeconds, dialog) {
+    var idleMs = idleSeconds * 1000;
+    var warnMs = Math.min(120000, idleMs / 2);
+    var lastHere = Date.now();
+    var dismissedAt = 0;
+    var countdown = dialog.querySelector("[data-countdown]");
+    var form = dialog.querySelector("form");
+    var timer;
+    writeActivity(lastHere);
+
+    function latest() {
+      return Math.max(lastHere, readActivity());
+    }
+
+    function show() {
+      if (typeof dialog.showModal === "function") {
+        dialog.showModal();
+      } else {
+        dialog.setAttribute("open", "");
+      }
+      var button = dialog.querySelector("button");
+      if (button) button.focus();
+    }
+
+    function hide() {
+      if (typeof dialog.close === "function" && dialog.open) dialog.close();
+      dialog.removeAttribute("open");
+    }
+
+    function tick() {
+      var last = latest();
+      var left = last + idleMs - Date.now();
+      if (left <= -GRACE_MS) {
+        window.clearInterval(timer);
+        reloadHere();
+        return;
+      }
+      if (countdown) countdown.textContent = minutesSeconds(left);
+      if (left <= warnMs && dismissedAt !== last) {
+        if (!dialog.open) show();
+      } else if (left > warnMs && dialog.open) {
+        hide(); // another tab kept the session alive
+      }
+    }
+
+    // Escape closes the dialog: the member saw it; it comes back only after new activity
+    dialog.addEventListener("cancel", function () {
+      dismissedAt = latest();
+    });
+
+    form.addEventListener("submit", function (event) {
+      if (!window.fetch || !window.URLSearchParams) return; // plain post, the server returns here
+      event.preventDefault();
+      window
+        .fetch(form.action, {
+          method: "POST",
+          body: new URLSearchParams(new FormData(form)),
+          credentials: "same-origin",
+          redirect: "manual",
+          headers: { "X-Requested-With": "fetch" },
+        })
+        .then(
+          function (answer) {
+            if (answer.status === 204) {
+              lastHere = Date.now();
+              writeActivity(lastHere);
+              hide();
+            } else {
+              reloadHere(); // the session had already ended: the server explains at /login
+            }
+          },
+          function () { /* network failure: the dialog stays, the member may try again */ }
+        );
+    });
+
+    timer = window.setInterval(tick, 1000);
+  }
+
+  // --- Reports: "Preparando su reporte…" ------------------------------------------------------
+  // A link with data-report="<id of a role=status element>" downloads a PDF that may take
+  // seconds to render. With fetch the page says so while it waits, then saves the file; on any
+  // surprise (an error page, an ended session) the browser simply follows the link.
+  function filenameOf(answer, fallback) {
+    var header = answer.headers.get("Content-Disposition") || "";
+    var match = /filename="?([^";]+)"?/.exec(header);
+    return match ? match[1] : fallback;
+  }
+
+  function setStatus(status, busy, text) {
+    while (status.firstChild) status.removeChild(status.firstChild);
+    if (busy) {
+      var bar = document.createElement("progress");
+      bar.setAttribute("aria-label", text);
+      status.appendChild(bar);
+      status.appendChild(document.createTextNode(" "));
+    }
+    status.appendChild(document.createTextNode(text));
+  }
+
+  function prepareReport(link, status) {
+    link.setAttribute("aria-busy", "true");
+    link.classList.add("is-busy");
+    setStatus(status, true, "Preparando su reporte…");
+    function done(text) {
+      link.removeAttribute("aria-busy");
+      link.classList.remove("is-busy");
+      setStatus(status, false, text);
+    }
+    window.fetch(link.href, { credentials: "same-origin" }).then(
+      function (answer) {
+        var type = answer.headers.get("Content-Type") || "";
+        if (!answer.ok || answer.redirected || type.indexOf("application/pdf") !== 0) {
+          done("");
+          window.location.assign(answer.redirected ? answer.url : link.href);
+          return;
+        }
+        return answer.blob().then(function (blob) {
+          var url = window.URL.createObjectURL(blob);
+          var save = document.createElement("a");
+          save.href = url;
+          save.download = filenameOf(answer, "reporte.pdf");
+          save.hidden = true;
+          document.body.appendChild(save);
+          save.click();
+          document.body.removeChild(save);
+          window.setTimeout(function () { window.URL.revokeObjectURL(url); }, 60000);
+          done("Su reporte está listo.");
+        });
+      },
+      function () {
+        done("No se pudo preparar el reporte. Intente nuevamente.");
+      }
+    );
+  }
+
+  function reportLinks() {
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[data-report]") : null;
+      if (!link || !window.fetch || !window.URL || !window.URL.createObjectURL) return;
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+        return; // a new tab or window: the browser's own download
+      }
+      var status = document.getElementById(link.getAttribute("data-report"));
+      if (!status) return;
+      event.preventDefault();
+      if (link.getAttribute("aria-busy") !== "true") prepareReport(link, status);
+    });
+  }
+
+  // --- Credit forms: the ranges of the chosen product -----------------------------------------
+  // Each <option> carries its product's hints (data-amount-hint, data-term-hint); the server
+  // already wrote those of the selected product, this only follows a new choice.
+  function productHints() {
+    var select = document.getElementById("product_code");
+    if (!select) return;
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      [["amount-hint", "data-amount-hint"], ["term_months-hint", "data-term-hint"]].forEach(
+        function (pair) {
+          var hint = document.getElementById(pair[0]);
+          var text = option && option.getAttribute(pair[1]);
+          if (hint && text) hint.textContent = text;
+        }
+      );
+    });
+  }
+
+  // --- The member's tab (name, top right): Escape closes it -----------------------------------
+  function userTab() {
+    var tab = document.querySelector("details.usertab");
+    if (!tab) return;
+    var summary = tab.querySelector("summary");
+    tab.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && tab.open) {
+        tab.open = false;
+        summary.focus();
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (tab.open && !tab.contains(event.target)) tab.open = false;
+    });
+  }
+
+  var idle = parseInt(document.body.getAttribute("data-idle-seconds") || "0", 10);
+  var dialog = document.getElementById("session-warning");
+  if (idle > 0 && dialog) idleWarning(idle, dialog);
+  reportLinks();
+  productHints();
+  userTab();
+})();
