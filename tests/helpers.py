@@ -21,6 +21,7 @@
 """
 
 import contextlib
+import os
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -75,7 +76,11 @@ def chromium_page(viewport=None, timeout_ms=20000):
     if _playwright is None:
         _playwright = sync_playwright().start()
     browser = _playwright.chromium.launch(
-        executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        executable_path="/usr/bin/chromium",
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--lang=es-EC"],
+        # date fields shown as dd/mm/aaaa, as a member in Ecuador sees them (chromium-l10n)
+        env={**os.environ, "LANG": "es_EC.UTF-8", "LANGUAGE": "es_EC:es"},
     )
     try:
         context = browser.new_context(

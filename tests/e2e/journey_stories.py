@@ -416,7 +416,15 @@ def creditos(page, base, size):
     name, text = j.download(p.get_by_role("link", name="Descargar PDF"))
     assert "CR-100234-02" in name and name.endswith(".pdf"), name
     assert "CR-100234-02" in text and "vencida" in text, text[:400]
+    # another member's loan is not hers: the same answer as a loan that does not exist
+    j.go("/creditos/CR-101002-01")
+    expect(p.locator(".notice.error")).to_be_visible()
+    j.sees("credito-ajeno", "Aviso")
+    j.click(p.get_by_role("link", name="Volver al inicio"))
+    j.position("Socio N.º 100234")
     j.simulate_loan("CONSUMO", "10000", "12", "german", "quarterly", rows=4)
+    name, text = j.download(p.get_by_role("link", name="Descargar PDF"))
+    assert name.endswith(".pdf") and "10.000,00" in text, (name, text[:300])
     j.apply_for_loan("1709876542", "Luis Alberto Cárdenas Ruiz", rows=12)
     j.menu("Garantías")
     j.sees("garantias", "Garantías")
