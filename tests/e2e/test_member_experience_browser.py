@@ -11,8 +11,12 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
+from scripts.processes import Portal
 from tests.browser_runner import run_story
+from tests.e2e.conftest import make_vhost
 from tests.helpers import browser_login
+
+SHORT_IDLE_MINUTES = "0.5"  # a portal whose sessions end after 30 s unused
 
 
 def charts_and_forms_story(page, base):
@@ -108,6 +112,38 @@ def idle_warning_story(page, base, idle_seconds):
     assert page.url == base + "/creditos"
 
 
+def expiry_story(page, base, idle_seconds):
+    """Nothing faked: the member leaves the page alone until the session really ends."""
+    browser_login(page, base, "maria", "Socia-2026!")
+    page.goto(base + "/creditos/garantias")
+    dialog = page.get_by_role("dialog", name="Su sesión está por expirar")
+    expect(dialog).to_be_visible(timeout=idle_seconds * 1000)
+    # no answer: when the time is up the page asks for itself and lands on the login
+    page.wait_for_url("**/login?**", timeout=(idle_seconds + 30) * 1000)
+    assert "aviso=inactividad" in page.url and "next=%2Fcreditos%2Fgarantias" in page.url
+    expect(page.locator(".notice")).to_contain_text("Su sesión expiró por inactividad")
+    page.get_by_label("Usuario").fill("maria")
+    page.get_by_label("Contraseña").fill("Socia-2026!")
+    page.get_by_role("button", name="Ingresar").click()
+    page.wait_for_url(base + "/creditos/garantias")  # back where the member was
+    expect(page.get_by_role("heading", name="Garantías")).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def short_idle_portal(tmp_path_factory, rabbit_manager, amqp_base):
+    vhost, uri = make_vhost(rabbit_manager, amqp_base)
+    instance = Portal(
+        tmp_path_factory.mktemp("short-idle-portal"),
+        uri,
+        extra_env={"AUTH_IDLE_MINUTES": SHORT_IDLE_MINUTES},
+    )
+    instance.setup()
+    instance.start_all()
+    yield instance
+    instance.stop_all()
+    rabbit_manager.delete_vhost(vhost)
+
+
 @pytest.mark.browser
 def test_charts_forms_reports_and_the_members_tab(portal):
     run_story("tests.e2e.test_member_experience_browser:charts_and_forms_story", portal.base_url)
@@ -119,4 +155,14 @@ def test_idle_warning_and_continuar(portal):
         "tests.e2e.test_member_experience_browser:idle_warning_story",
         portal.base_url,
         idle_seconds=15 * 60,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_after_the_idle_timeout_login_with_a_message_then_back_to_the_page(short_idle_portal):
+    run_story(
+        "tests.e2e.test_member_experience_browser:expiry_story",
+        short_idle_portal.base_url,
+        idle_seconds=int(float(SHORT_IDLE_MINUTES) * 60),
     )
