@@ -47,7 +47,7 @@ class BarChart:
     missing: list = field(default_factory=list)
 
 
-def composition(totals, unavailable=(), width=640):
+def composition(totals, unavailable=(), width=420):
     """Horizontal bars of what the member holds and owes: savings, term deposits, loans.
 
     A section whose service did not answer is left out and named in `missing` (the page says it
@@ -65,16 +65,16 @@ def composition(totals, unavailable=(), width=640):
             missing.append(label)
         else:
             present.append((label, Decimal(str(value)), colour))
-    label_width, bar_height, gap, value_room = 150, 28, 14, 130
+    # each bar under its name (a name never competes with the bar for width on a phone)
+    label_width, label_room, bar_height, gap, value_room = 2, 20, 24, 12, 130
     room = width - label_width - value_room
     biggest = max((abs(v) for _, v, _ in present), default=ZERO)
     bars = []
     for index, (label, value, colour) in enumerate(present):
         share = float(abs(value) / biggest) if biggest else 0.0
-        bars.append(
-            Bar(label, value, colour, gap + index * (bar_height + gap), round(room * share, 1))
-        )
-    height = gap + len(bars) * (bar_height + gap)
+        top = gap + label_room + index * (label_room + bar_height + gap)
+        bars.append(Bar(label, value, colour, top, round(room * share, 1)))
+    height = gap + len(bars) * (label_room + bar_height + gap)
     return BarChart(
         title="Composición de su posición",
         bars=bars,
@@ -169,13 +169,13 @@ def downsample(points, limit=MAX_POINTS):
     return kept
 
 
-def line_chart(title, series, x_low, x_high, x_ticks, width=640, height=260, step=False):
+def line_chart(title, series, x_low, x_high, x_ticks, width=480, height=240, step=False):
     """Lay out `series` (each a Series with points (x, Decimal)) on shared axes.
 
     `x_ticks` are (x, label value) pairs; `step` draws a staircase (a balance stays put between
     movements instead of sliding from one to the next).
     """
-    left, right, top, bottom = 92, 16, 12, 34
+    left, right, top, bottom = 74, 40, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in series for _, v in s.points]
     low, high, y_values = y_axis(values)
@@ -217,7 +217,7 @@ def line_chart(title, series, x_low, x_high, x_ticks, width=640, height=260, ste
     )
 
 
-def month_ticks(date_from, date_to, most=6):
+def month_ticks(date_from, date_to, most=4):
     """(day offset, date) of the first day of each month in the range, thinned to `most`, plus
     the range's own ends when there is room."""
     days = (date_to - date_from).days
@@ -278,7 +278,7 @@ def schedule_chart(rows):
     principal = [(int(r["number"]), Decimal(str(r["principal"]))) for r in rows]
     interest = [(int(r["number"]), Decimal(str(r["interest"]))) for r in rows]
     count = len(rows)
-    every = max(1, -(-count // 8))
+    every = max(1, -(-count // 5))
     numbers = [n for n in range(1, count + 1) if n == 1 or n % every == 0 or n == count]
     if len(numbers) > 1 and numbers[-1] - numbers[-2] < every / 2:
         numbers.pop(-2)  # the last label would sit on the one before it

@@ -45,7 +45,7 @@ def test_position_shows_its_composition_as_a_chart_with_its_data(maria, http_ses
     page = http_session.get("/", headers=maria)
     assert page.status_code == 200
     html = page.text
-    assert '<figure class="chart" id="position-chart">' in html
+    assert '<figure class="chart bars" id="position-chart">' in html
     assert 'role="img" aria-labelledby="position-chart-title"' in html
     assert text_of(html, "position-chart-title") == "Composición de su posición"
     assert text_of(html, "position-chart-desc") == (

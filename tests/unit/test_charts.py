@@ -91,7 +91,7 @@ def test_svg_has_an_accessible_name_a_caption_and_no_inline_style():
         '{% call bar_chart(chart, "c", "Lo que tiene y lo que debe") %}<table></table>{% endcall %}'
     )
     html = template.render(chart=charts.composition(TOTALS))
-    assert '<figure class="chart" id="c">' in html
+    assert '<figure class="chart bars" id="c">' in html
     assert "<figcaption" in html and "Lo que tiene y lo que debe" in html
     assert 'role="img" aria-labelledby="c-title" aria-describedby="c-desc"' in html
     assert '<title id="c-title">Composición de su posición</title>' in html
