@@ -197,8 +197,9 @@
       [["amount-hint", "data-amount-hint"], ["term_months-hint", "data-term-hint"]].forEach(
         function (pair) {
           var hint = document.getElementById(pair[0]);
+          var range = hint && (hint.querySelector(".hint-range") || hint);
           var text = option && option.getAttribute(pair[1]);
-          if (hint && text) hint.textContent = text;
+          if (range && text) range.textContent = text;
         }
       );
     });

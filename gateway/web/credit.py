@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from gateway.api.credit import named
 from gateway.http import http
+from gateway.web import charts
 from gateway.web.render import csrf_valid, redirect, render
 from services.common.errors import BadRequest, ValidationError
 from services.credit.domain import FREQUENCY_NAMES, MAX_GUARANTORS, SYSTEM_NAMES
@@ -61,6 +62,9 @@ class CreditPages:
         return self.credit_rpc.list_products()["products"]
 
     def _page(self, request, template, principal, status=200, **context):
+        schedule = context.get("schedule")
+        if schedule and schedule.get("rows"):
+            context["schedule_chart"] = charts.schedule_chart(schedule["rows"])
         return render(
             request,
             template,

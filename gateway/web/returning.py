@@ -33,10 +33,16 @@ def safe_next(value):
     return value
 
 
+def is_download(path):
+    """A PDF: after login the browser would save it and stay on the login page."""
+    return path.endswith(".pdf") or path.endswith("/reporte")
+
+
 def page_to_return_to(method, path, query, referer, host):
-    """The page the member was on: the address of a GET; for a form sent with POST, the page
-    that showed the form (its Referer, when it is this portal's)."""
-    if method in ("GET", "HEAD"):
+    """The page the member was on: the address of a GET; for a form sent with POST or a PDF
+    asked from a page, the page that showed the form or the link (its Referer, when it is this
+    portal's)."""
+    if method in ("GET", "HEAD") and not is_download(path):
         target = path + ("?" + query if query else "")
     else:
         parts = urlsplit(referer or "")

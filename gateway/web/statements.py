@@ -1,12 +1,16 @@
 """Pages of "Estado de cuenta": / (posición consolidada) and /estado-de-cuenta, with their PDFs."""
 
+import logging
 from datetime import date
 from urllib.parse import urlencode
 
-from gateway.api.accounts import statement_range
+from gateway.api.accounts import plausible_account_number, statement_range
 from gateway.http import http
+from gateway.web import charts
 from gateway.web.render import csrf_valid, render
 from services.common.errors import ValidationError
+
+log = logging.getLogger("gateway.web.statements")
 
 WEB_PAGE_SIZE = 50
 SECTION_NAMES = {
@@ -26,6 +30,22 @@ def _form_errors(fields):
     return errors
 
 
+def _balance_chart(line_call, statement, date_from, date_to):
+    """The balance chart, or None: the chart is extra, the table of movements is the statement,
+    so a chart that cannot be had never costs the member the page."""
+    if line_call is None:
+        return None
+    try:
+        line = line_call.result()
+    except Exception as exc:  # noqa: BLE001  whatever failed, the page goes on without a chart
+        log.warning("balance chart unavailable: %r", exc)
+        return None
+    daily = [(date.fromisoformat(d["date"]), d["balance"]) for d in line["days"]]
+    return charts.balance_chart(
+        daily, line["opening_balance"], date_from, date_to, statement["account_number"]
+    )
+
+
 class StatementsWeb:
     @http("GET", "/")
     def page_position(self, request):
@@ -37,6 +57,7 @@ class StatementsWeb:
             principal=principal,
             position=position,
             section_names=SECTION_NAMES,
+            composition=charts.composition(position["totals"], position["unavailable"]),
         )
 
     @http("GET", "/posicion/reporte")
@@ -53,7 +74,7 @@ class StatementsWeb:
             "desde": values.get("desde") or month_start.isoformat(),
             "hasta": values.get("hasta") or today.isoformat(),
         }
-        statement = None
+        statement = balance_chart = None
         errors = dict(errors or {})
         if values.get("cuenta") and not errors:
             try:
@@ -64,9 +85,11 @@ class StatementsWeb:
                         "page": values.get("pagina") or "1",
                     }
                 )
+                line = self._balance_line_call(principal, form["cuenta"], date_from, date_to)
                 statement = self.member_statement(
                     principal, form["cuenta"], date_from, date_to, page, WEB_PAGE_SIZE
                 )
+                balance_chart = _balance_chart(line, statement, date_from, date_to)
             except ValidationError as exc:
                 errors = _form_errors(exc.fields)
                 status = 422
@@ -92,6 +115,16 @@ class StatementsWeb:
             errors=errors,
             statement=statement,
             links=links,
+            balance_chart=balance_chart,
+        )
+
+    def _balance_line_call(self, principal, account_number, date_from, date_to):
+        """The chart's one-point-per-day balances, asked while the page of movements is read
+        (the page shows 50 movements; the chart covers the whole range)."""
+        if not plausible_account_number(account_number):
+            return None
+        return self.accounts_rpc.daily_balances.call_async(
+            principal.member_number, account_number, date_from.isoformat(), date_to.isoformat()
         )
 
     @http("GET", "/estado-de-cuenta")

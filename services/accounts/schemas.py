@@ -55,6 +55,21 @@ class StatementSchema(PortalSchema):
     total_pages = fields.Integer()
 
 
+class DailyBalanceSchema(PortalSchema):
+    date = fields.Date()
+    balance = Money()
+
+
+class DailyBalancesSchema(PortalSchema):
+    """The balance line of a statement range: one point per day with movements."""
+
+    account_number = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    opening_balance = Money()
+    days = fields.List(fields.Nested(DailyBalanceSchema))
+
+
 class StatementQuerySchema(PortalSchema):
     """What a caller may ask of a statement (dates, page); rules beyond types are in domain.py."""
 

@@ -6,6 +6,7 @@ from services.accounts import domain, store
 from services.accounts.models import outbox
 from services.accounts.schemas import (
     AccountSchema,
+    DailyBalancesSchema,
     MemberSchema,
     MovementPostedEventSchema,
     PostMovementSchema,
@@ -126,6 +127,30 @@ class AccountsService:
             self.db, account, query["from_"], query["to"], query["page"], query["page_size"]
         )
         return StatementSchema().dump(result)
+
+    @rpc
+    def daily_balances(self, member_number, account_number, date_from, date_to, today=None):
+        """The end-of-day balance of each day with movements in the range (the statement page's
+        chart): ≤ 366 points, cheap even for an account with 100 000 movements. The same rules
+        as get_statement (the member's own account, the same range limits)."""
+        query = load_or_raise(StatementQuerySchema(), {"from": date_from, "to": date_to})
+        account = store.member_account(self.db, member_number, account_number)
+        if account is None:
+            raise NotFound(ACCOUNT_NOT_FOUND)
+        today = date.fromisoformat(today) if today else date.today()
+        errors = domain.statement_range_errors(query["from_"], query["to"], today)
+        if errors:
+            raise ValidationError(fields=errors)
+        days = store.daily_balances(self.db, account, query["from_"], query["to"])
+        return DailyBalancesSchema().dump(
+            {
+                "account_number": account.account_number,
+                "from_": query["from_"],
+                "to": query["to"],
+                "opening_balance": store.balance_before(self.db, account, query["from_"]),
+                "days": [{"date": day, "balance": balance} for day, balance in days],
+            }
+        )
 
     @rpc
     def post_movement(

@@ -31,6 +31,17 @@ def member_account(session, member_number, account_number):
     return account
 
 
+def balance_before(session, account, day):
+    """The balance at the start of `day` (after the last movement before it)."""
+    before = session.execute(
+        select(Movement.balance)
+        .where(Movement.account_number == account.account_number, Movement.date < day)
+        .order_by(Movement.date.desc(), Movement.seq.desc())
+        .limit(1)
+    ).scalar()
+    return before if before is not None else ZERO
+
+
 def statement(session, account, date_from, date_to, page, page_size):
     """Opening/closing balances and totals over the whole range, plus one page of movements.
 
@@ -41,13 +52,7 @@ def statement(session, account, date_from, date_to, page, page_size):
         Movement.date >= date_from,
         Movement.date <= date_to,
     )
-    before = session.execute(
-        select(Movement.balance)
-        .where(Movement.account_number == account.account_number, Movement.date < date_from)
-        .order_by(Movement.date.desc(), Movement.seq.desc())
-        .limit(1)
-    ).scalar()
-    opening = before if before is not None else ZERO
+    opening = balance_before(session, account, date_from)
 
     count, debits, credits = session.execute(
         select(func.count(Movement.id), func.sum(Movement.debit), func.sum(Movement.credit)).where(
@@ -79,6 +84,40 @@ def statement(session, account, date_from, date_to, page, page_size):
         "total_movements": count,
         "total_pages": domain.page_count(count, page_size),
     }
+
+
+def daily_balances(session, account, date_from, date_to):
+    """[(date, end-of-day balance)] of the days with movements in the range: at most one row per
+    day (≤ 366), whatever the number of movements.
+
+    The last movement of each day is found on the (account_number, date, seq) index alone (a
+    grouped index range scan, no row reads); only those ≤ 366 rows are then read for their
+    balance.
+    """
+    last_of_day = (
+        select(Movement.date.label("day"), func.max(Movement.seq).label("seq"))
+        .where(
+            Movement.account_number == account.account_number,
+            Movement.date >= date_from,
+            Movement.date <= date_to,
+        )
+        .group_by(Movement.date)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Movement.date, Movement.balance)
+        .select_from(last_of_day)
+        .join(
+            Movement,
+            and_(
+                Movement.account_number == account.account_number,
+                Movement.date == last_of_day.c.day,
+                Movement.seq == last_of_day.c.seq,
+            ),
+        )
+        .order_by(last_of_day.c.day)
+    ).all()
+    return [(row.date, row.balance) for row in rows]
 
 
 def lock_account(session, account_number):

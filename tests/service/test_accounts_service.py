@@ -66,6 +66,29 @@ def test_statement_balances_are_consistent_over_the_range_and_across_pages(rpc, 
     assert sum(Decimal(m["debit"]) for m in seen) == debits
 
 
+def test_daily_balances_are_the_statement_at_the_end_of_each_day(rpc, today):
+    frm, to = (today - timedelta(days=365)).isoformat(), today.isoformat()
+    whole = rpc.get_statement("100234", "4100234001", frm, to, 1, 5000)
+    expected = {}
+    for movement in whole["movements"]:
+        expected[movement["date"]] = movement["balance"]  # the day's last movement wins
+    line = rpc.daily_balances("100234", "4100234001", frm, to)
+    assert line["opening_balance"] == whole["opening_balance"]
+    assert [(d["date"], d["balance"]) for d in line["days"]] == sorted(expected.items())
+    assert line["days"][-1]["balance"] == whole["closing_balance"]
+    assert len(line["days"]) <= 366
+
+
+def test_daily_balances_follow_the_statement_rules(rpc, today):
+    with pytest.raises(NotFound):
+        rpc.daily_balances("100517", "4100234001", today.isoformat(), today.isoformat())
+    with pytest.raises(ValidationError) as err:
+        rpc.daily_balances(
+            "100234", "4100234001", (today - timedelta(days=400)).isoformat(), today.isoformat()
+        )
+    assert err.value.fields
+
+
 def test_whole_history_matches_the_fixture_counts(rpc, today):
     stmt = rpc.get_statement(
         "100234", "4100234001", (today - timedelta(days=365)).isoformat(), today.isoformat(), 1, 1

@@ -52,6 +52,14 @@ def test_the_page_of_a_get_or_the_form_page_of_a_post():
     assert page_to_return_to("POST", "/x", "", None, "h:1") is None
 
 
+def test_a_pdf_returns_to_the_page_of_its_link():
+    statement = "http://h:1/estado-de-cuenta?cuenta=1&desde=2026-01-01"
+    assert page_to_return_to("GET", "/estado-de-cuenta/reporte", "cuenta=1", statement, "h:1") == (
+        "/estado-de-cuenta?cuenta=1&desde=2026-01-01"
+    )
+    assert page_to_return_to("GET", "/creditos/CR-1/tabla.pdf", "", None, "h:1") is None
+
+
 def test_login_location_says_why():
     assert login_location() == "/login"
     assert login_location("/creditos") == "/login?next=%2Fcreditos"
