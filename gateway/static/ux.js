@@ -120,9 +120,16 @@
   // seconds to render. With fetch the page says so while it waits, then saves the file; on any
   // surprise (an error page, an ended session) the browser simply follows the link.
   function filenameOf(answer, fallback) {
+    // filename*=UTF-8''tabla-amortizacion-CR-100234-02.pdf (RFC 6266) or filename="x.pdf"
     var header = answer.headers.get("Content-Disposition") || "";
-    var match = /filename="?([^";]+)"?/.exec(header);
-    return match ? match[1] : fallback;
+    var encoded = /filename\*=UTF-8''([^;\s]+)/i.exec(header);
+    if (encoded) {
+      try {
+        return decodeURIComponent(encoded[1]);
+      } catch (e) { /* badly encoded: try the plain form */ }
+    }
+    var plain = /filename=(?:"([^"]+)"|([^;\s]+))/i.exec(header);
+    return plain ? plain[1] || plain[2] : fallback;
   }
 
   function setStatus(status, busy, text) {
