@@ -62,6 +62,18 @@ def format_violations(violations):
     return "\n".join(lines)
 
 
+def check_accessibility(page, axe, size, report=None):
+    """axe-core in the page: fails on any serious or critical violation (rule, elements, help)."""
+    results = axe.run(page).response
+    if report is not None:
+        report.write((format_violations(results["violations"]) or "no violation") + "\n")
+    blocking = [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
+    assert not blocking, (
+        f"axe-core {results['testEngine']['version']} on {page.url} ({size}), "
+        f"serious or critical violations:\n{format_violations(blocking)}"
+    )
+
+
 def field(page, label):
     """The form field whose label starts with `label` (a label may add a hint after it)."""
     return page.get_by_label(re.compile("^" + re.escape(label) + r"(\s|$)"))
@@ -106,15 +118,9 @@ class Journey:
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{page.url}: the page scrolls sideways by {overflow}px ({self.size})"
-        results = self.axe.run(page).response
         with (self.folder / "axe.txt").open("a") as report:  # every impact, for the curious
             report.write(f"{self.count:02d}-{name} {page.url}\n")
-            report.write((format_violations(results["violations"]) or "no violation") + "\n")
-        blocking = [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
-        assert not blocking, (
-            f"axe-core {results['testEngine']['version']} on {page.url} ({self.size}), "
-            f"serious or critical violations:\n{format_violations(blocking)}"
-        )
+            check_accessibility(page, self.axe, self.size, report)
         self.pages.append((page.url.removeprefix(self.base), page.title()))
         return page
 
@@ -622,3 +628,22 @@ def keyboard(page, base, size):
         p.keyboard.press("Enter")
     expect(p).to_have_url(re.compile(r"/login\?aviso=salida$"))
     assert not [c for c in p.context.cookies() if c["name"] == "portal_session"]
+
+
+def axe_gate_catches_a_broken_page(page, base, size):
+    """The check is no formality: a page without labels, alt text or contrast fails it."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.set_content(
+        '<html lang="es"><head><title>Roto</title></head><body><main><h1>Roto</h1>'
+        '<img src="/x.png"><input name="monto"><p style="color:#bbb">Saldo</p></main></body></html>'
+    )
+    try:
+        check_accessibility(page, Axe(), size)
+    except AssertionError as failure:
+        message = str(failure)
+        for rule in ("image-alt", "label", "color-contrast"):
+            assert f"{rule}:" in message, message
+        print(message)
+    else:
+        raise AssertionError("axe-core let a page without labels or alt text pass")

@@ -43,6 +43,12 @@ def journey(name, portal, size):
 
 
 @pytest.mark.browser
+def test_the_accessibility_check_fails_a_broken_page():
+    shown = run_story("tests.e2e.journey_stories:axe_gate_catches_a_broken_page", "", size="phone")
+    assert "[critical] image-alt" in shown and "[serious] color-contrast" in shown
+
+
+@pytest.mark.browser
 @pytest.mark.slow
 def test_estado_de_cuenta(journey_portal, size):
     journey("estado_de_cuenta", journey_portal, size)
