@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from gateway import metrics
 from services.common import correlation
 from services.common.config import env
+from services.common.entrypoints import CachedSignature
 from services.common.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -214,7 +215,7 @@ class PortalWebServer(WebServer):
         return {correlation.CONTEXT_KEY: correlation.current()}
 
 
-class PortalHttp(HttpRequestHandler):
+class PortalHttp(CachedSignature, HttpRequestHandler):
     server = PortalWebServer()
 
     def handle_request(self, request):

@@ -64,11 +64,11 @@ class FastRpcConsumer(RpcConsumer):
         return result, exc_info
 
 
-class PortalRpc(Rpc):
-    rpc_consumer = FastRpcConsumer()
+class CachedSignature:
+    """nameko runs inspect.getcallargs on every call; binding a signature computed once is the
+    same check at a fraction of the cost."""
 
     def check_signature(self, args, kwargs):
-        # nameko runs inspect.getcallargs on every call; the bound signature is the same check
         signature = self.__dict__.get("_signature")
         if signature is None:
             method = getattr(self.container.service_cls, self.method_name)
@@ -77,6 +77,10 @@ class PortalRpc(Rpc):
             signature.bind(None, *args, **kwargs)
         except TypeError as exc:
             raise IncorrectSignature(str(exc)) from None
+
+
+class PortalRpc(CachedSignature, Rpc):
+    rpc_consumer = FastRpcConsumer()
 
     def __init__(self, expected_exceptions=(), **kwargs):
         # the portal's own errors (422, 404, …) are answers, not failures of the service

@@ -22,11 +22,12 @@ still talk to ours, and change only how the frames are produced:
 import logging
 import uuid
 
+import amqp
 import eventlet
 from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
-from kombu import Connection, Consumer, Producer, Queue
+from kombu import Connection, Consumer, Queue
 from kombu.exceptions import KombuError
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.extensions import SharedExtension
@@ -53,7 +54,7 @@ class FastPublisher(SharedExtension):
         super().__init__(**kwargs)
         self._lock = Semaphore()
         self._connection = None
-        self._producer = None
+        self._channel = None
 
     def _open(self):
         connection = _connection(self.container.config)
@@ -61,11 +62,11 @@ class FastPublisher(SharedExtension):
         channel = connection.channel()
         # declared once per connection: publishing to a missing exchange would close the channel
         get_rpc_exchange(self.container.config)(channel).declare()
-        self._connection, self._producer = connection, Producer(channel)
-        return self._producer
+        self._connection, self._channel = connection, channel
+        return channel
 
     def _drop(self):
-        connection, self._connection, self._producer = self._connection, None, None
+        connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             try:
                 connection.close()
@@ -78,16 +79,20 @@ class FastPublisher(SharedExtension):
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    producer = self._producer or self._open()
-                    producer.publish(
-                        body,
+                    channel = self._channel or self._open()
+                    # py-amqp directly: kombu's Producer adds a third to the cost of a publish
+                    channel.basic_publish(
+                        amqp.Message(
+                            body,
+                            content_type="application/json",
+                            content_encoding="utf-8",
+                            delivery_mode=TRANSIENT,
+                            correlation_id=properties.get("correlation_id"),
+                            reply_to=properties.get("reply_to"),
+                            application_headers=properties.get("headers") or {},
+                        ),
                         exchange=exchange,
                         routing_key=routing_key,
-                        content_type="application/json",
-                        content_encoding="utf-8",
-                        delivery_mode=TRANSIENT,
-                        retry=False,
-                        **properties,
                     )
                     return
                 except BROKER_ERRORS:
