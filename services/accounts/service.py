@@ -28,6 +28,7 @@ ACCOUNT_NOT_FOUND = "La cuenta no existe."
 MEMBER = MemberSchema()
 ACCOUNTS = AccountSchema(many=True)
 STATEMENT = StatementSchema()
+DAILY_BALANCES = DailyBalancesSchema()
 
 
 def member_dict(member):
@@ -148,7 +149,7 @@ class AccountsService:
         if errors:
             raise ValidationError(fields=errors)
         days = store.daily_balances(self.db, account, query["from_"], query["to"])
-        return DailyBalancesSchema().dump(
+        return DAILY_BALANCES.dump(
             {
                 "account_number": account.account_number,
                 "from_": query["from_"],
