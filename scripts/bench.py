@@ -20,10 +20,13 @@ from pathlib import Path
 
 import requests
 
+from scripts import bench_profile
 from scripts.processes import Portal
 from services.common.config import PROJECT_ROOT, amqp_uri
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+PROFILE_SECONDS = 8
+PROFILED = ("gateway", "accounts", "credit", "deposit")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 LONG = {
     "member": "109999",
@@ -167,8 +170,10 @@ class Bench:
         finally:
             server.kill()
         rpc = [self._probe("nameko", uri, "2000") for _ in range(RUNS)]
+        standalone = [self._probe("standalone", uri, "2000") for _ in range(RUNS)]
         self.results["amqp_floor"] = median_of(raw)
         self.results["nameko_rpc"] = median_of(rpc)
+        self.results["nameko_standalone"] = median_of(standalone)
 
     def _probe(self, *args):
         out = subprocess.run(
@@ -185,6 +190,49 @@ class Bench:
         for clients in (1, 16, 64):
             runs = [wrk(self.base + "/api/v1/position", clients, auth) for _ in range(RUNS)]
             self.results[f"position_c{clients}"] = median_of(runs)
+
+    def _pids(self):
+        pids = {name: proc.pid for name, proc in self.portal.procs.items()}
+        if bench_profile.rabbit_pid():
+            pids["rabbit"] = bench_profile.rabbit_pid()
+        return pids
+
+    def position_profile(self, token):
+        """CPU per request of every process at 16 clients, and py-spy's split at 1 client."""
+        auth = [f"Authorization: Bearer {token}"]
+
+        def load(clients):
+            return {
+                **wrk(self.base + "/api/v1/position", clients, auth, seconds=PROFILE_SECONDS),
+                "seconds": PROFILE_SECONDS,
+            }
+
+        _, cpu16 = bench_profile.cpu_per_request(self._pids(), lambda: load(16))
+        _, cpu1 = bench_profile.cpu_per_request(self._pids(), lambda: load(1))
+        python = {k: v for k, v in self._pids().items() if k in PROFILED}
+        shares = bench_profile.profile(python, lambda: load(1), PROFILE_SECONDS)
+        self.results["position_cpu_c16"] = cpu16
+        self.results["position_cpu_c1"] = cpu1
+        self.results["position_profile_c1"] = shares
+
+    def second_accounts(self, token):
+        """The position at 16 clients with a second accounts instance (competing consumers)."""
+        auth = [f"Authorization: Bearer {token}"]
+        self.portal.start("accounts", instance="accounts-2")
+        try:
+            time.sleep(4)  # consuming once its container has started
+            runs = [wrk(self.base + "/api/v1/position", 16, auth) for _ in range(RUNS)]
+            self.results["position_c16_two_accounts"] = median_of(runs)
+            _, cpu = bench_profile.cpu_per_request(
+                self._pids(),
+                lambda: {
+                    **wrk(self.base + "/api/v1/position", 16, auth, seconds=PROFILE_SECONDS),
+                    "seconds": PROFILE_SECONDS,
+                },
+            )
+            self.results["position_cpu_c16_two_accounts"] = cpu
+        finally:
+            self.portal.stop("accounts-2")
 
     def statements(self, token_long, token_small):
         today = date.today()
@@ -282,9 +330,16 @@ def table(results, description):
         "|---|---|---|---|---|",
         f"| raw AMQP request/reply (py-amqp, floor) | {floor:.3f} ms | "
         f"{r['amqp_floor']['p99_ms']:.3f} ms | | |",
-        f"| nameko RPC round trip (accounts.ping) | {rpc:.3f} ms | "
+        f"| nameko RPC round trip, gateway-style (`ServiceRpc` → accounts.ping) | {rpc:.3f} ms | "
         f"{r['nameko_rpc']['p99_ms']:.3f} ms | | ≤ 2× floor: **{rpc / floor:.2f}×** |",
     ]
+    if "nameko_standalone" in r:
+        alone = r["nameko_standalone"]
+        lines.append(
+            f"| nameko RPC round trip, nameko's own ClusterRpcProxy (out of the box) | "
+            f"{alone['median_ms']:.3f} ms | {alone['p99_ms']:.3f} ms | | "
+            f"{alone['median_ms'] / floor:.2f}× floor (for comparison) |"
+        )
     for clients in (1, 16, 64):
         p = r[f"position_c{clients}"]
         target = {
@@ -295,6 +350,13 @@ def table(results, description):
         lines.append(
             f"| GET /api/v1/position, {clients} client(s) | {p['median_ms']:.2f} ms | "
             f"{p['p99_ms']:.2f} ms | {p['rps']:.0f} | {target} |"
+        )
+    if "position_c16_two_accounts" in r:
+        two, one = r["position_c16_two_accounts"], r["position_c16"]
+        lines.append(
+            f"| GET /api/v1/position, 16 clients, two accounts instances | "
+            f"{two['median_ms']:.2f} ms | {two['p99_ms']:.2f} ms | {two['rps']:.0f} | "
+            f"{two['rps'] / one['rps']:.2f}× the throughput of one instance |"
         )
     if "position_deposit_down" in r:
         p = r["position_deposit_down"]
@@ -329,6 +391,25 @@ def table(results, description):
             f"| statement PDF, {p['movements']} movements | {p['median_ms']:.0f} ms | "
             f"{p['p99_ms']:.0f} ms (max) | | {target} |"
         )
+    if "position_cpu_c16" in r:
+        lines += [
+            "",
+            "### Where the position's time goes",
+            "",
+            "CPU time of each process per `GET /api/v1/position` (from /proc, over a "
+            f"{PROFILE_SECONDS} s wrk run at 16 clients), split by what the process was doing "
+            "(py-spy samples at 1 client; scripts/bench_profile.py):",
+            "",
+            bench_profile.table(r["position_cpu_c16"], r.get("position_profile_c1") or {}),
+        ]
+        if "position_cpu_c16_two_accounts" in r:
+            two = r["position_cpu_c16_two_accounts"]
+            lines += [
+                "",
+                "With a second accounts instance (16 clients): "
+                + ", ".join(f"{k} {v:.2f} ms" for k, v in sorted(two.items(), key=lambda i: -i[1]))
+                + f"; all {sum(two.values()):.2f} ms per request.",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -362,6 +443,8 @@ def main():
         steps = [
             ("floor and RPC", bench.floor_and_rpc),
             ("position", lambda: bench.position(token_maria)),
+            ("where the position's time goes", lambda: bench.position_profile(token_maria)),
+            ("a second accounts instance", lambda: bench.second_accounts(token_maria)),
             ("statements", lambda: bench.statements(token_long, token_small)),
             ("simulation", lambda: bench.simulation(token_maria)),
             ("login", bench.logins),

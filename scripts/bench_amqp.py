@@ -2,7 +2,11 @@
 
 python -m scripts.bench_amqp serve URI QUEUE       raw AMQP responder (py-amqp, no nameko)
 python -m scripts.bench_amqp raw URI QUEUE N       raw AMQP request/reply client → JSON
-python -m scripts.bench_amqp nameko URI N          nameko RPC accounts.ping client → JSON
+python -m scripts.bench_amqp nameko URI N          gateway-style RPC accounts.ping → JSON
+python -m scripts.bench_amqp standalone URI N      nameko's own ClusterRpcProxy, out of the box
+
+"Gateway-style" is the call the gateway makes: `ServiceRpc` (services/common/rpc.py) from inside
+a nameko container, measured around each call in one worker.
 """
 
 import json
@@ -76,6 +80,39 @@ def nameko(uri, count):
     import eventlet
 
     eventlet.monkey_patch()
+    from nameko.containers import ServiceContainer
+    from nameko.testing.services import dummy, entrypoint_hook
+
+    from services.common.rpc import ServiceRpc
+
+    class BenchCaller:
+        name = "bench_caller"
+        accounts = ServiceRpc("accounts", timeout=10)
+
+        @dummy
+        def run(self, count):
+            for _ in range(50):
+                self.accounts.ping()
+            samples = []
+            for _ in range(count):
+                started = time.perf_counter()
+                self.accounts.ping()
+                samples.append(time.perf_counter() - started)
+            return samples
+
+    container = ServiceContainer(BenchCaller, {"AMQP_URI": uri})
+    container.start()
+    try:
+        with entrypoint_hook(container, "run") as run:
+            return run(count)
+    finally:
+        container.stop()
+
+
+def standalone(uri, count):
+    import eventlet
+
+    eventlet.monkey_patch()
     from nameko.standalone.rpc import ClusterRpcProxy
 
     samples = []
@@ -104,5 +141,7 @@ if __name__ == "__main__":
         serve(sys.argv[2], sys.argv[3])
     elif mode == "raw":
         print(json.dumps(summary(raw(sys.argv[2], sys.argv[3], int(sys.argv[4])))))
+    elif mode == "standalone":
+        print(json.dumps(summary(standalone(sys.argv[2], int(sys.argv[3])))))
     else:
         print(json.dumps(summary(nameko(sys.argv[2], int(sys.argv[3])))))

@@ -18,7 +18,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CSRF_COOKIE = "portal_csrf"
 CSRF_FIELD = "csrf_token"
 COOPERATIVE_NAME = env("COOPERATIVE_NAME", "Cooperativa de Ahorro y Crédito Andina")
-# the auth service's idle timeout, for the page's warning before it (static/session.js)
+# the auth service's idle timeout, for the page's warning before it (static/ux.js)
 IDLE_SECONDS = int(env_float("AUTH_IDLE_MINUTES", 15) * 60)
 
 

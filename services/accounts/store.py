@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from services.accounts import domain
 from services.accounts.models import Member, Movement, SavingsAccount
@@ -15,12 +15,16 @@ def get_member(session, member_number):
     return session.get(Member, member_number)
 
 
+# built once (with a bind parameter): the position asks for these on every view
+MEMBER_ACCOUNTS = (
+    select(SavingsAccount)
+    .where(SavingsAccount.member_number == bindparam("member_number"))
+    .order_by(SavingsAccount.account_number)
+)
+
+
 def list_accounts(session, member_number):
-    return session.scalars(
-        select(SavingsAccount)
-        .where(SavingsAccount.member_number == member_number)
-        .order_by(SavingsAccount.account_number)
-    ).all()
+    return session.scalars(MEMBER_ACCOUNTS, {"member_number": member_number}).all()
 
 
 def member_account(session, member_number, account_number):

@@ -133,6 +133,8 @@ class Database(DependencyProvider):
         if not success:
             session.rollback()
             return
+        if not session.in_transaction() and not session.info.get("after_commit"):
+            return  # the worker never touched the database (ping, pure computations)
         try:
             session.commit()
         except Exception:

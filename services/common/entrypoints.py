@@ -6,13 +6,17 @@ read its own write before it is committed, or get "ok" for a commit that then fa
 subclasses commit first and turn a failed commit into the worker's error.
 """
 
+import inspect
 import logging
 import sys
 
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
-from nameko.rpc import Responder, Rpc, RpcConsumer
+from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
+from nameko.rpc import Rpc, RpcConsumer
+
+from services.common.messaging import FastPublisher, dumps
 
 log = logging.getLogger(__name__)
 
@@ -33,49 +37,49 @@ def finish_transactions(worker_ctx, exc_info):
     return exc_info
 
 
-class ReplyPublisher(Publisher):
-    """RPC replies: transient, without publisher confirms.
+class FastRpcConsumer(RpcConsumer):
+    """Replies on the process's long-lived channel, transient and unconfirmed, serialised once.
 
     A reply is only useful to a caller that is waiting for it with a deadline; persisting it or
-    waiting for the broker's confirm buys nothing and costs a round trip per call. (Events keep
-    both: they go through the outbox relay, which publishes persistent messages with confirms.)
+    waiting for the broker's confirm buys nothing and costs a round trip per call (events keep
+    both: they go through the outbox relay). See services/common/messaging.py.
     """
 
-    use_confirms = False
-    delivery_mode = 1
-    mandatory = False
+    publisher = FastPublisher()
 
-
-class FastResponder(Responder):
-    publisher_cls = ReplyPublisher
-
-
-class FastRpcConsumer(RpcConsumer):
     def handle_result(self, message, result, exc_info):
-        from nameko.constants import (
-            AMQP_SSL_CONFIG_KEY,
-            AMQP_URI_CONFIG_KEY,
-            DEFAULT_SERIALIZER,
-            LOGIN_METHOD_CONFIG_KEY,
-            SERIALIZER_CONFIG_KEY,
+        error = None if exc_info is None else serialize(exc_info[1])
+        try:
+            body = dumps({"result": result, "error": error})
+        except Exception:  # an unserialisable result is the caller's error, not a crash
+            exc_info = sys.exc_info()
+            body = dumps({"result": None, "error": serialize(UnserializableValueError(result))})
+            result = None
+        self.publisher.publish(
+            body,
+            routing_key=message.properties["reply_to"],
+            correlation_id=message.properties.get("correlation_id"),
         )
-        from nameko.rpc import get_rpc_exchange
-
-        config = self.container.config
-        responder = FastResponder(
-            config[AMQP_URI_CONFIG_KEY],
-            get_rpc_exchange(config),
-            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
-            message,
-            ssl=config.get(AMQP_SSL_CONFIG_KEY),
-            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
-        )
-        result, exc_info = responder.send_response(result, exc_info)
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
 
-class PortalRpc(Rpc):
+class CachedSignature:
+    """nameko runs inspect.getcallargs on every call; binding a signature computed once is the
+    same check at a fraction of the cost."""
+
+    def check_signature(self, args, kwargs):
+        signature = self.__dict__.get("_signature")
+        if signature is None:
+            method = getattr(self.container.service_cls, self.method_name)
+            signature = self._signature = inspect.signature(method)
+        try:
+            signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
+
+
+class PortalRpc(CachedSignature, Rpc):
     rpc_consumer = FastRpcConsumer()
 
     def __init__(self, expected_exceptions=(), **kwargs):

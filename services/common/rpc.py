@@ -6,6 +6,7 @@ seconds (or the `timeout` given) and then raise `ServiceUnavailable` naming the 
 start every call first, then `.result()` each (they share one deadline).
 """
 
+import itertools
 import time
 import uuid
 
@@ -13,10 +14,12 @@ import eventlet
 from amqp.exceptions import AMQPError
 from kombu.exceptions import KombuError
 from nameko.exceptions import RemoteError
-from nameko.rpc import MethodProxy, RpcProxy, RpcReply, get_rpc_exchange
+from nameko.messaging import HeaderEncoder
+from nameko.rpc import RpcProxy, RpcReply
 
 from services.common import correlation
 from services.common.errors import ServiceUnavailable
+from services.common.messaging import FastPublisher, FastReplyListener, dumps
 
 
 class RpcDeadlineExceeded(ServiceUnavailable):
@@ -58,23 +61,41 @@ class PendingCall:
             self._on_error(self.service, kind)
 
 
-class _FastMethodProxy(MethodProxy):
-    """nameko's MethodProxy without `mandatory`: with confirms off, a basic.return would arrive
-    later on a pooled channel and break whoever uses it next. An unknown service is reported
-    by the deadline instead."""
+_PREFIX = uuid.uuid4().hex[:12]
+_counter = itertools.count()
 
-    def _call(self, *args, **kwargs):
-        correlation_id = str(uuid.uuid4())
+
+def next_correlation_id():
+    """Unique among this process's pending calls (replies come back to its own queue); a
+    counter behind a random prefix costs less than a uuid4 per call."""
+    return f"{_PREFIX}.{next(_counter)}"
+
+
+class _FastMethodProxy(HeaderEncoder):
+    """One request on the process's long-lived channel (services/common/messaging.py), with
+    nameko's wire format. Not `mandatory`: an unknown service is reported by the deadline."""
+
+    def __init__(self, worker_ctx, service_name, method_name, reply_listener, publisher):
+        self.worker_ctx = worker_ctx
+        self.service_name = service_name
+        self.method_name = method_name
+        self.reply_listener = reply_listener
+        self.publisher = publisher
+
+    def call_async(self, *args, **kwargs):
+        correlation_id = next_correlation_id()
         reply_event = self.reply_listener.get_reply_event(correlation_id)
-        self.publisher.publish(
-            {"args": args, "kwargs": kwargs},
-            exchange=get_rpc_exchange(self.container.config),
-            routing_key=f"{self.service_name}.{self.method_name}",
-            mandatory=False,
-            reply_to=self.reply_listener.routing_key,
-            correlation_id=correlation_id,
-            extra_headers=self.get_message_headers(self.worker_ctx),
-        )
+        try:
+            self.publisher.publish(
+                dumps({"args": args, "kwargs": kwargs}),
+                routing_key=f"{self.service_name}.{self.method_name}",
+                reply_to=self.reply_listener.routing_key,
+                correlation_id=correlation_id,
+                headers=self.get_message_headers(self.worker_ctx),
+            )
+        except Exception:
+            self.reply_listener._reply_events.pop(correlation_id, None)
+            raise
         return RpcReply(reply_event)
 
 
@@ -107,14 +128,14 @@ class _Method:
 
 
 class _ServiceProxy:
-    def __init__(self, worker_ctx, service, reply_listener, options):
+    def __init__(self, worker_ctx, service, reply_listener, publisher):
         self._args = (worker_ctx, service)
         self._reply_listener = reply_listener
-        self._options = options
+        self._publisher = publisher
 
     def method(self, name):
         worker_ctx, service = self._args
-        return _FastMethodProxy(worker_ctx, service, name, self._reply_listener, **self._options)
+        return _FastMethodProxy(worker_ctx, service, name, self._reply_listener, self._publisher)
 
 
 class _DeadlineProxy:
@@ -136,19 +157,19 @@ class _DeadlineProxy:
 class ServiceRpc(RpcProxy):
     """`on_error(service, kind)` is told of every failed call (metrics)."""
 
-    def __init__(self, target_service, timeout=None, on_error=None, **options):
-        # requests are transient and unconfirmed: the caller waits with a deadline anyway, so
-        # a disk write and a confirm round trip per call buy nothing (see entrypoints.py)
-        options.setdefault("use_confirms", False)
-        options.setdefault("delivery_mode", 1)
-        options.setdefault("mandatory", False)
-        super().__init__(target_service, **options)
+    # requests are transient and unconfirmed on one long-lived channel: the caller waits with a
+    # deadline anyway, so a disk write and a confirm round trip per call buy nothing
+    rpc_reply_listener = FastReplyListener()
+    publisher = FastPublisher()
+
+    def __init__(self, target_service, timeout=None, on_error=None):
+        super().__init__(target_service)
         self._fixed_timeout = timeout
         self._on_error = on_error
 
     def get_dependency(self, worker_ctx):
         proxy = _ServiceProxy(
-            worker_ctx, self.target_service, self.rpc_reply_listener, dict(self.options)
+            worker_ctx, self.target_service, self.rpc_reply_listener, self.publisher
         )
         timeout = self._fixed_timeout or float(self.container.config.get("RPC_TIMEOUT", 5.0))
         return _DeadlineProxy(proxy, self.target_service, timeout, self._on_error)

@@ -32,6 +32,7 @@ from services.credit.schemas import (
 )
 
 LOAN_NOT_FOUND = "El crédito no existe."
+LOAN_POSITIONS = LoanPositionSchema(many=True)  # built once: the position asks on every view
 SUBMITTED = "ingresada"
 KEY_REUSED = "La clave de idempotencia ya se usó con otra solicitud distinta."
 
@@ -283,11 +284,7 @@ class CreditService:
     @rpc
     def loans_summary(self, member_number, today=None):
         """The loans section of the consolidated position."""
-        today = _today(today)
-        loans = [
-            store.loan_summary(loan, today) for loan in store.active_loans(self.db, member_number)
-        ]
-        return LoanPositionSchema(many=True).dump(loans)
+        return LOAN_POSITIONS.dump(store.loan_positions(self.db, member_number, _today(today)))
 
     @rpc
     def guarantees(self, member_number):

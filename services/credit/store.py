@@ -1,10 +1,12 @@
 """Queries of the credit service (the persistence adapter between service.py and the tables),
 and the plain dicts its schemas dump."""
 
-from sqlalchemy import select
+from sqlalchemy import Date, bindparam, case, func, select, type_coerce
+from sqlalchemy.orm import aliased
 
+from services.common.db import Cents
 from services.credit import domain
-from services.credit.models import Application, Guarantor, Loan
+from services.credit.models import Application, Guarantor, Installment, Loan
 
 ACTIVE, CANCELLED = "activo", "cancelado"
 GUARANTEE_ACTIVE, GUARANTEE_RELEASED = "vigente", "liberada"
@@ -24,6 +26,70 @@ def active_loans(session, member_number):
         .where(Loan.member_number == member_number, Loan.status == ACTIVE)
         .order_by(Loan.loan_number)
     ).all()
+
+
+def _loan_positions_statement():
+    member, today = bindparam("member_number"), bindparam("today", type_=Date)
+    unpaid = Installment.paid_on.is_(None)
+    active = (Loan.member_number == member) & (Loan.status == ACTIVE)
+    per_loan = (
+        select(
+            Installment.loan_number,
+            func.sum(case((unpaid, 0), else_=Installment.principal)).label("paid_principal"),
+            func.sum(case((unpaid & (Installment.due_date < today), 1), else_=0)).label("overdue"),
+            func.min(case((unpaid, Installment.number))).label("next_number"),
+        )
+        .join(Loan, Loan.loan_number == Installment.loan_number)
+        .where(active)
+        .group_by(Installment.loan_number)
+        .subquery()
+    )
+    following = aliased(Installment)
+    return (
+        select(
+            Loan.loan_number,
+            Loan.product_name,
+            Loan.amount,
+            type_coerce(per_loan.c.paid_principal, Cents).label("paid_principal"),
+            per_loan.c.overdue,
+            following.due_date,
+            following.installment,
+        )
+        .outerjoin(per_loan, per_loan.c.loan_number == Loan.loan_number)
+        .outerjoin(
+            following,
+            (following.loan_number == Loan.loan_number)
+            & (following.number == per_loan.c.next_number),
+        )
+        .where(active)
+        .order_by(Loan.loan_number)
+    )
+
+
+# built once: constructing this statement costs ten times what running it does
+LOAN_POSITIONS = _loan_positions_statement()
+
+
+def loan_positions(session, member_number, today):
+    """The loans section of the consolidated position, summed up by the database.
+
+    The same figures as `domain.loan_position` over each stored schedule (a test holds the two
+    to each other for every demo member) without loading whole schedules: the position is the
+    most requested page and a schedule has up to 240 rows per loan.
+    """
+    rows = session.execute(LOAN_POSITIONS, {"member_number": member_number, "today": today})
+    return [
+        {
+            "loan_number": row.loan_number,
+            "product_name": row.product_name,
+            "amount": row.amount,
+            "outstanding_principal": row.amount - (row.paid_principal or domain.ZERO),
+            "next_due_date": row.due_date,
+            "next_installment": row.installment,
+            "overdue_installments": int(row.overdue or 0),
+        }
+        for row in rows
+    ]
 
 
 def loan_summary(loan, today):

@@ -23,6 +23,7 @@ from services.deposit.schemas import (
 )
 
 NO_CHART = "No hay una tabla de tasas vigente."
+DEPOSIT_LINES = DepositSummarySchema(many=True)  # built once: asked on every position view
 
 
 def projection_dict(projection):
@@ -147,7 +148,7 @@ class DepositService:
                     ),
                 }
             )
-        return DepositSummarySchema(many=True).dump(out)
+        return DEPOSIT_LINES.dump(out)
 
     @rpc
     def configure_rates(self, chart):

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Date, bindparam, select
 from sqlalchemy.orm import selectinload
 
 from services.deposit import domain
@@ -71,18 +71,27 @@ def add_chart(session, chart):
     return row.id
 
 
-def active_deposits(session, member_number, as_of):
-    """The member's deposits in force on `as_of` (opened, not yet past maturity), oldest first."""
-    return session.scalars(
+def _active_deposits_statement():
+    as_of = bindparam("as_of", type_=Date)
+    return (
         select(TermDeposit)
         .where(
-            TermDeposit.member_number == member_number,
+            TermDeposit.member_number == bindparam("member_number"),
             TermDeposit.status == ACTIVE,
             TermDeposit.opened_on <= as_of,
             TermDeposit.maturity_date >= as_of,
         )
         .order_by(TermDeposit.opened_on, TermDeposit.deposit_number)
-    ).all()
+    )
+
+
+# built once (with bind parameters): the position asks for these on every view
+ACTIVE_DEPOSITS = _active_deposits_statement()
+
+
+def active_deposits(session, member_number, as_of):
+    """The member's deposits in force on `as_of` (opened, not yet past maturity), oldest first."""
+    return session.scalars(ACTIVE_DEPOSITS, {"member_number": member_number, "as_of": as_of}).all()
 
 
 def terms_of(row):

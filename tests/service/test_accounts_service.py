@@ -172,3 +172,20 @@ def test_overview_gives_the_member_and_the_accounts_in_one_call(rpc):
         "4100234002",
         "4100234003",
     ]
+
+
+def test_a_call_with_wrong_arguments_is_refused_and_the_service_keeps_answering(rpc):
+    # the signature check is cached per entrypoint (services/common/entrypoints.py)
+    with pytest.raises(Exception) as missing:
+        rpc.get_member()
+    assert (
+        "IncorrectSignature" in repr(missing.value)
+        or "IncorrectSignature" in type(missing.value).__name__
+    )
+    with pytest.raises(Exception) as extra:
+        rpc.get_member("100234", "sobra", otro=1)
+    assert (
+        "IncorrectSignature" in repr(extra.value)
+        or "IncorrectSignature" in type(extra.value).__name__
+    )
+    assert rpc.get_member("100234")["display_name"] == "María Pérez"

@@ -405,3 +405,24 @@ def test_accounts_says_yes_or_no_for_the_applicant_identification(credit, rpc_pr
     assert accounts.is_member_identification(MARIA, "1712345675") is True
     assert accounts.is_member_identification(MARIA, "1709876542") is False
     assert accounts.is_member_identification("999999", "1712345675") is False
+
+
+def test_position_sums_in_the_database_agree_with_the_domain_rule(credit_url, today):
+    """store.loan_positions (SQL aggregates, used by the position) against domain.loan_position
+    over every stored schedule of the demo, on a day when some installments are overdue."""
+    from services.credit import store
+    from services.credit.models import Loan
+
+    with session_scope(credit_url) as session:
+        members = session.scalars(select(Loan.member_number).distinct()).all()
+        assert len(members) >= 3
+        for day in (today, today + timedelta(days=45)):
+            for member in members:
+                expected = [
+                    store.loan_summary(loan, day) for loan in store.active_loans(session, member)
+                ]
+                got = store.loan_positions(session, member, day)
+                assert [g["loan_number"] for g in got] == [e["loan_number"] for e in expected]
+                for g, e in zip(got, expected, strict=True):
+                    for key in g:
+                        assert g[key] == e[key], (member, day, key)

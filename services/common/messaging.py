@@ -1,0 +1,201 @@
+"""The RPC hot path on the wire: one long-lived channel per process for requests and replies,
+and a reply queue consumed without acknowledgements.
+
+nameko 2.14 publishes every request and every reply through `nameko.amqp.publish.Publisher`: it
+builds a kombu `Connection`, takes a pooled producer, wraps the publish in `Connection.ensure()`
+and, for a reply, serialises the result twice. Its reply listener acknowledges every reply, one
+more frame each way. Profiles of the consolidated position (docs/benchmarks.md) put a third of the
+gateway's CPU and a quarter of each service's there. The two extensions below keep nameko's wire
+format (exchange `nameko-rpc`, routing key `service.method`, `reply_to`, `correlation_id`,
+`nameko.*` context headers, `{"result", "error"}` replies), so nameko clients and services
+still talk to ours, and change only how the frames are produced:
+
+- `FastPublisher`: one connection and channel per container, opened on first use, publishes
+  transient messages without confirms under a green lock (a publish is several frames that
+  must not interleave). A broken connection is dropped and reopened once; if that fails too the
+  error reaches the caller, which answers "service unavailable". Events never go through it:
+  they keep the outbox relay with persistent messages and publisher confirms.
+- `FastReplyListener`: the caller's reply queue, consumed with `no_ack` on a connection of its
+  own. A reply nobody waits for any more (deadline passed) is dropped, as nameko does.
+"""
+
+import logging
+import uuid
+
+import amqp
+import eventlet
+from amqp.exceptions import AMQPError
+from eventlet.event import Event
+from eventlet.semaphore import Semaphore
+from kombu import Connection, Queue
+from kombu.exceptions import KombuError
+from kombu.utils.json import dumps as kombu_dumps
+from kombu.utils.json import loads as kombu_loads
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
+from nameko.extensions import SharedExtension
+from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TTL, get_rpc_exchange
+
+log = logging.getLogger(__name__)
+
+BROKER_ERRORS = (OSError, KombuError, AMQPError, ConnectionError)
+TRANSIENT = 1
+
+
+def _connection(config):
+    return Connection(
+        config[AMQP_URI_CONFIG_KEY],
+        ssl=config.get(AMQP_SSL_CONFIG_KEY),
+        login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+    )
+
+
+class FastPublisher(SharedExtension):
+    """RPC requests and replies on one long-lived channel (see the module's docstring)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._lock = Semaphore()
+        self._connection = None
+        self._channel = None
+
+    def _open(self):
+        connection = _connection(self.container.config)
+        connection.connect()
+        channel = connection.channel()
+        # declared once per connection: publishing to a missing exchange would close the channel
+        get_rpc_exchange(self.container.config)(channel).declare()
+        self._connection, self._channel = connection, channel
+        return channel
+
+    def _drop(self):
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001  it is already broken
+                log.debug("closing a broken publishing connection failed", exc_info=True)
+
+    def publish(self, body, routing_key, **properties):
+        """`body` is JSON text already; `properties` are AMQP properties (reply_to, headers…)."""
+        exchange = get_rpc_exchange(self.container.config).name
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    channel = self._channel or self._open()
+                    # py-amqp directly: kombu's Producer adds a third to the cost of a publish
+                    channel.basic_publish(
+                        amqp.Message(
+                            body,
+                            content_type="application/json",
+                            content_encoding="utf-8",
+                            delivery_mode=TRANSIENT,
+                            correlation_id=properties.get("correlation_id"),
+                            reply_to=properties.get("reply_to"),
+                            application_headers=properties.get("headers") or {},
+                        ),
+                        exchange=exchange,
+                        routing_key=routing_key,
+                    )
+                    return
+                except BROKER_ERRORS:
+                    self._drop()
+                    if attempt == 2:
+                        raise
+                    log.info("publishing connection lost; reconnecting once")
+
+    def stop(self):
+        with self._lock:
+            self._drop()
+
+    kill = stop
+
+
+class FastReplyListener(SharedExtension):
+    """A caller's replies: its own queue and connection, consumed without acknowledgements."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._reply_events = {}
+        self._stopping = False
+        self._thread = None
+        self.routing_key = None
+        self.queue = None
+
+    def setup(self):
+        self.routing_key = str(uuid.uuid4())
+        self.queue = Queue(
+            RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, self.routing_key),
+            exchange=get_rpc_exchange(self.container.config),
+            routing_key=self.routing_key,
+            # survives a reconnection (as nameko's): replies sent meanwhile are not lost
+            queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL},
+        )
+
+    def start(self):
+        self._stopping = False
+        ready = Event()
+        self._thread = self.container.spawn_managed_thread(
+            lambda: self._run(ready), identifier="FastReplyListener"
+        )
+        failure = ready.wait()
+        if failure is not None:  # the broker is away at start: fail as nameko's consumers do
+            raise failure
+
+    def _consume_once(self, ready):
+        with _connection(self.container.config) as connection:
+            channel = connection.channel()
+            self.queue(channel).declare()
+            # py-amqp's consumer directly: kombu's Message and decoding layers cost more than
+            # the reply itself, and a reply is never acked or rejected
+            channel.basic_consume(self.queue.name, callback=self._on_reply, no_ack=True)
+            if not ready.ready():
+                ready.send(None)
+            while not self._stopping:
+                try:
+                    connection.drain_events(timeout=1)
+                except TimeoutError:  # no reply this second: look at _stopping
+                    continue
+
+    def _run(self, ready):
+        while not self._stopping:
+            try:
+                self._consume_once(ready)
+            except BROKER_ERRORS as exc:
+                if not ready.ready():
+                    ready.send(exc)
+                    return
+                if self._stopping:
+                    return
+                log.warning("reply listener lost the broker (%r); reconnecting", exc)
+                eventlet.sleep(1)
+
+    def _on_reply(self, message):
+        event = self._reply_events.pop(message.properties.get("correlation_id"), None)
+        if event is not None:
+            # kombu's JSON (what nameko and FastRpcConsumer write): it restores dates, Decimals
+            event.send(kombu_loads(message.body))
+
+    def get_reply_event(self, correlation_id):
+        event = Event()
+        self._reply_events[correlation_id] = event
+        return event
+
+    def stop(self):
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.wait()
+            self._thread = None
+
+    def kill(self):
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.kill()
+            self._thread = None
+
+
+def dumps(payload):
+    """JSON as nameko's kombu serializer would write it (kombu's encoder: dates, Decimal…)."""
+    return kombu_dumps(payload)
+
+
+__all__ = ["FastPublisher", "FastReplyListener", "dumps"]
