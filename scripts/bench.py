@@ -366,10 +366,17 @@ def table(results, description):
         )
     for kind, label in (("month", "one month, page 1"), ("lastpage", "last page of a year")):
         big, small = r[f"statement_{kind}_long"], r[f"statement_{kind}_small"]
+        ratio = big["median_ms"] / small["median_ms"]
+        # one month holds 100 rows of a page on the long account and 5 on the small one: not
+        # the same page, so the history target is judged on the last page of a year
+        target = (
+            f"{ratio:.2f}× small (100 rows against 5)"
+            if kind == "month"
+            else f"≤ 2× small: **{ratio:.2f}×**"
+        )
         lines.append(
             f"| statement {label}, 100 000-movement account | {big['median_ms']:.2f} ms "
-            f"| {big['p99_ms']:.2f} ms | {big['rps']:.0f} | ≤ 2× small: "
-            f"**{big['median_ms'] / small['median_ms']:.2f}×** |"
+            f"| {big['p99_ms']:.2f} ms | {big['rps']:.0f} | {target} |"
         )
         lines.append(
             f"| statement {label}, 120-movement account | {small['median_ms']:.2f} ms "
