@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from scripts import bench_profile
+from scripts import bench_profile, timeline
 from scripts.processes import Portal
 from services.common.config import PROJECT_ROOT, amqp_uri
 
@@ -234,6 +234,31 @@ class Bench:
         finally:
             self.portal.stop("accounts-2")
 
+    def timeline(self, token):
+        """The position's critical path at one client, step by step (scripts/timeline.py):
+        the gateway and the three services restarted with the probes on."""
+        traced = ("accounts", "credit", "deposit", "gateway")
+        directory = Path(tempfile.mkdtemp(prefix="timeline-"))
+        for name in traced:
+            self.portal.stop(name)
+            self.portal.start(name, env={"PORTAL_TIMELINE": str(directory)})
+        try:
+            self.portal.wait_healthy()
+            time.sleep(2)
+            auth = [f"Authorization: Bearer {token}"]
+            result = wrk(self.base + "/api/v1/position", 1, auth)
+        finally:
+            for name in traced:  # stopping flushes each process's probes (atexit)
+                self.portal.stop(name)
+                self.portal.start(name)
+            self.portal.wait_healthy()
+        count, medians = timeline.report(directory)
+        self.results["position_timeline_c1"] = {
+            "requests": count,
+            "median_ms": result["median_ms"],
+            "steps": medians,
+        }
+
     def statements(self, token_long, token_small):
         today = date.today()
         month = f"from={(today - timedelta(days=30)).isoformat()}&to={today.isoformat()}"
@@ -417,6 +442,21 @@ def table(results, description):
                 + ", ".join(f"{k} {v:.2f} ms" for k, v in sorted(two.items(), key=lambda i: -i[1]))
                 + f"; all {sum(two.values()):.2f} ms per request.",
             ]
+    if "position_timeline_c1" in r:
+        t = r["position_timeline_c1"]
+        lines += [
+            "",
+            "### The position's critical path at one client",
+            "",
+            f"Median wall time of each step over {t['requests']} requests (wrk at one client, "
+            f"median {t['median_ms']:.2f} ms with the probes on), from `PORTAL_TIMELINE` "
+            "probes (scripts/timeline.py: one monotonic clock for every process, replies "
+            "matched to services by correlation id). The three services work in parallel.",
+            "",
+            "| step | median |",
+            "|---|---|",
+            *(f"| {name} | {value:.3f} ms |" for name, value in t["steps"]),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -457,6 +497,7 @@ def main():
             ("login", bench.logins),
             ("pdfs", lambda: bench.pdfs(token_long)),
             ("degraded position", lambda: bench.degraded_position(token_maria)),
+            ("the position's critical path", lambda: bench.timeline(token_maria)),
         ]
         for name, step in steps:
             print(f"measuring {name}…", flush=True)

@@ -6,6 +6,7 @@ eventlet.monkey_patch()  # noqa: E402  must precede every other import
 
 import importlib  # noqa: E402
 import logging.config  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -38,6 +39,10 @@ def main(name):
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
+    if os.environ.get("PORTAL_TIMELINE"):  # probes for scripts/timeline.py
+        from scripts import timeline
+
+        timeline.install(os.environ["PORTAL_TIMELINE"], name)
     runner = ServiceRunner(cfg)
     runner.add_service(service_class(name))
 

@@ -105,14 +105,16 @@ class PositionApi:
             "deposits": (self.deposit_rpc, "deposits_summary"),
         }
         calls, answers = {}, {}
-        for key, (proxy, method) in plan.items():
-            # publishing does not wait for the broker (no confirms on RPC): start all, then wait
-            try:
-                calls[key] = getattr(proxy.with_timeout(position_timeout()), method).call_async(
-                    number
-                )
-            except Exception as exc:  # noqa: BLE001  an unreachable service is a missing section
-                answers[key] = exc
+        # publishing does not wait for the broker (no confirms on RPC): the three requests
+        # leave in one write, then the replies are awaited under one deadline
+        with self.accounts_rpc.batch():
+            for key, (proxy, method) in plan.items():
+                try:
+                    calls[key] = getattr(proxy.with_timeout(position_timeout()), method).call_async(
+                        number
+                    )
+                except Exception as exc:  # noqa: BLE001  an unreachable service: missing section
+                    answers[key] = exc
         answers.update(zip(calls, wait_all(calls.values()), strict=True))
         unavailable = []
         for key, answer in answers.items():

@@ -43,6 +43,11 @@ class PendingCall:
         except RemoteError:
             self._report("remote_error")
             raise
+        except (OSError, KombuError, AMQPError) as exc:  # a batched request never left
+            self._report("unavailable")
+            raise ServiceUnavailable(
+                f"El servicio {self.service} no está disponible.", service=self.service
+            ) from exc
         except eventlet.Timeout:
             self._report("timeout")
             # forget the reply we stopped waiting for, so it does not pile up
@@ -85,6 +90,11 @@ class _FastMethodProxy(HeaderEncoder):
     def call_async(self, *args, **kwargs):
         correlation_id = next_correlation_id()
         reply_event = self.reply_listener.get_reply_event(correlation_id)
+
+        def unsent(exc):  # inside a batch: the write failed after call_async returned
+            self.reply_listener._reply_events.pop(correlation_id, None)
+            reply_event.send_exception(exc)
+
         try:
             self.publisher.publish(
                 dumps({"args": args, "kwargs": kwargs}),
@@ -92,6 +102,7 @@ class _FastMethodProxy(HeaderEncoder):
                 reply_to=self.reply_listener.routing_key,
                 correlation_id=correlation_id,
                 headers=self.get_message_headers(self.worker_ctx),
+                on_error=unsent,
             )
         except Exception:
             self.reply_listener._reply_events.pop(correlation_id, None)
@@ -152,6 +163,12 @@ class _DeadlineProxy:
 
     def with_timeout(self, timeout):
         return _DeadlineProxy(self._proxy, self._service, timeout, self._on_error)
+
+    def batch(self):
+        """`with proxy.batch(): …call_async…` sends every request started in the block in one
+        write at its end (the container's ServiceRpc proxies share one publisher, so calls to
+        several services can be batched together)."""
+        return self._proxy._publisher.batch()
 
 
 class ServiceRpc(RpcProxy):
