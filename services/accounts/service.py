@@ -98,13 +98,10 @@ class AccountsService:
     @rpc
     def overview(self, member_number):
         """The member record and the savings accounts in one call (the consolidated position)."""
-        member = store.get_member(self.db, member_number)
+        member, accounts = store.member_overview(self.db, member_number)
         if member is None:
             raise NotFound("El socio no existe.")
-        return {
-            "member": member_dict(member),
-            "accounts": ACCOUNTS.dump(store.list_accounts(self.db, member_number)),
-        }
+        return {"member": member_dict(member), "accounts": ACCOUNTS.dump(accounts)}
 
     @rpc
     def list_accounts(self, member_number):

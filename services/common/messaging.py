@@ -103,20 +103,29 @@ class FastPublisher(SharedExtension):
 
         Inside `batch()` the message waits for the end of the block, and a failure to send it
         goes to `on_error(exc)` (or is raised there when there is none)."""
-        message = amqp.Message(
-            body.encode() if isinstance(body, str) else body,
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=TRANSIENT,
-            correlation_id=properties.get("correlation_id"),
-            reply_to=properties.get("reply_to"),
-            application_headers=properties.get("headers") or {},
-        )
+        message = self.message(body, **properties)
         pending = self._batches.get(eventlet.getcurrent())
         if pending is not None:
             pending.append((routing_key, message, on_error))
             return
         self._write([(routing_key, message)])
+
+    @staticmethod
+    def message(body, correlation_id=None, reply_to=None, headers=None):
+        """A transient JSON message with nameko's properties."""
+        return amqp.Message(
+            body.encode() if isinstance(body, str) else body,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=TRANSIENT,
+            correlation_id=correlation_id,
+            reply_to=reply_to,
+            application_headers=headers or {},
+        )
+
+    @property
+    def exchange_name(self):
+        return get_rpc_exchange(self.container.config).name
 
     @contextmanager
     def batch(self):
@@ -144,7 +153,7 @@ class FastPublisher(SharedExtension):
                 raise
 
     def _write(self, messages):
-        exchange = get_rpc_exchange(self.container.config).name
+        exchange = self.exchange_name
         with self._lock:
             for attempt in (1, 2):
                 try:

@@ -77,7 +77,10 @@ def loan_positions(session, member_number, today):
     to each other for every demo member) without loading whole schedules: the position is the
     most requested page and a schedule has up to 240 rows per loan.
     """
-    rows = session.execute(LOAN_POSITIONS, {"member_number": member_number, "today": today})
+    # Core execution on the session's connection: rows are all it needs, no ORM bookkeeping
+    rows = session.connection().execute(
+        LOAN_POSITIONS, {"member_number": member_number, "today": today}
+    )
     return [
         {
             "loan_number": row.loan_number,

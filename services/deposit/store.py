@@ -73,15 +73,16 @@ def add_chart(session, chart):
 
 def _active_deposits_statement():
     as_of = bindparam("as_of", type_=Date)
+    deposits = TermDeposit.__table__
     return (
-        select(TermDeposit)
+        select(deposits)
         .where(
-            TermDeposit.member_number == bindparam("member_number"),
-            TermDeposit.status == ACTIVE,
-            TermDeposit.opened_on <= as_of,
-            TermDeposit.maturity_date >= as_of,
+            deposits.c.member_number == bindparam("member_number"),
+            deposits.c.status == ACTIVE,
+            deposits.c.opened_on <= as_of,
+            deposits.c.maturity_date >= as_of,
         )
-        .order_by(TermDeposit.opened_on, TermDeposit.deposit_number)
+        .order_by(deposits.c.opened_on, deposits.c.deposit_number)
     )
 
 
@@ -90,8 +91,13 @@ ACTIVE_DEPOSITS = _active_deposits_statement()
 
 
 def active_deposits(session, member_number, as_of):
-    """The member's deposits in force on `as_of` (opened, not yet past maturity), oldest first."""
-    return session.scalars(ACTIVE_DEPOSITS, {"member_number": member_number, "as_of": as_of}).all()
+    """The member's deposits in force on `as_of` (opened, not yet past maturity), oldest first,
+    as read-only rows (Core on the session's connection: the position asks on every view)."""
+    return (
+        session.connection()
+        .execute(ACTIVE_DEPOSITS, {"member_number": member_number, "as_of": as_of})
+        .all()
+    )
 
 
 def terms_of(row):

@@ -2,8 +2,10 @@
 one write, bodies larger than a frame, values that JSON alone would lose, and a batch that never
 leaves failing every call at once instead of at its deadline."""
 
+import subprocess
 import time
 from decimal import Decimal
+from urllib.parse import urlparse
 
 import pytest
 
@@ -81,9 +83,7 @@ def test_a_batch_that_cannot_be_sent_fails_every_call_at_once(
     container_factory(EchoService, service_config).start()
     container = container_factory(CallerService, service_config)
     container.start()
-    publisher = next(
-        ext for ext in container.extensions if type(ext).__name__ == "FastPublisher"
-    )
+    publisher = next(ext for ext in container.extensions if type(ext).__name__ == "FastPublisher")
 
     write = publisher._write
 
@@ -99,3 +99,23 @@ def test_a_batch_that_cannot_be_sent_fails_every_call_at_once(
     answers = rpc_proxy("caller").fan_out(["a", "b", "c"])
     assert answers == [{"error": ServiceUnavailable.__name__}] * 3
     assert time.monotonic() - started < 1.0  # not the 5 s deadline
+
+
+def test_every_answered_request_is_acknowledged(caller, rabbit_config):
+    # replies and acks leave together on the request's channel: nothing stays unacknowledged
+    # (an unacked request would be delivered again when the service's connection closes)
+    vhost = urlparse(rabbit_config["AMQP_URI"]).path[1:]
+    assert caller.fan_out(list(range(30))) == list(range(30))
+    deadline = time.monotonic() + 5
+    while True:
+        listing = subprocess.run(
+            ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        counts = dict(line.split("\t") for line in listing.splitlines() if "\t" in line)
+        if counts.get("rpc-echo") == "0" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert counts.get("rpc-echo") == "0", listing
