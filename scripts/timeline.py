@@ -28,6 +28,7 @@ def install(directory, service):
 
     from services.common import entrypoints, messaging, rpc
 
+    Path(directory).mkdir(parents=True, exist_ok=True)
     out = open(Path(directory) / f"{service}.log", "w", buffering=1 << 16)  # noqa: SIM115
     atexit.register(out.flush)
     signal.signal(signal.SIGUSR1, lambda *_: out.flush())
