@@ -1,5 +1,5 @@
-"""The RPC hot path on the wire: one long-lived channel per process for requests and replies,
-and a reply queue consumed without acknowledgements.
+"""The RPC hot path on the wire: one long-lived channel per process for requests, replies on
+the channel each request came in on, and a reply queue consumed without acknowledgements.
 
 nameko 2.14 publishes every request and every reply through `nameko.amqp.publish.Publisher`: it
 builds a kombu `Connection`, takes a pooled producer, wraps the publish in `Connection.ensure()`
@@ -12,9 +12,11 @@ still talk to ours, and change only how the frames are produced:
 
 - `FastPublisher`: one connection and channel per container, opened on first use, publishes
   transient messages without confirms under a green lock (a publish is several frames that
-  must not interleave). A broken connection is dropped and reopened once; if that fails too the
-  error reaches the caller, which answers "service unavailable". Events never go through it:
-  they keep the outbox relay with persistent messages and publisher confirms.
+  must not interleave); `batch()` sends a fan-out in one write. A broken connection is dropped
+  and reopened once; if that fails too the error reaches the caller, which answers "service
+  unavailable". Events never go through it: they keep the outbox relay with persistent
+  messages and publisher confirms. Services send their replies with the request's ack on the
+  request's own channel (entrypoints.FastRpcConsumer) and use this only as a fallback.
 - `FastReplyListener`: the caller's reply queue, consumed with `no_ack` on a connection of its
   own. A reply nobody waits for any more (deadline passed) is dropped, as nameko does.
 """
@@ -130,7 +132,8 @@ class FastPublisher(SharedExtension):
     @contextmanager
     def batch(self):
         """The publishes of this greenthread inside the block leave in one socket write at its
-        end: the broker is woken once and gets the whole fan-out together."""
+        end: the broker is woken once and gets the whole fan-out together. If the block raises,
+        nothing is sent."""
         me = eventlet.getcurrent()
         if me in self._batches:  # already batching: the outer block sends
             yield
