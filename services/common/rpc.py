@@ -26,6 +26,11 @@ class RpcDeadlineExceeded(ServiceUnavailable):
     pass
 
 
+def unavailable(service):
+    """The error of a call that could not reach `service` (its request never left)."""
+    return ServiceUnavailable(f"El servicio {service} no está disponible.", service=service)
+
+
 class PendingCall:
     def __init__(self, service, method, reply, listener, deadline, on_error=None):
         self.service = service
@@ -45,9 +50,7 @@ class PendingCall:
             raise
         except (OSError, KombuError, AMQPError) as exc:  # a batched request never left
             self._report("unavailable")
-            raise ServiceUnavailable(
-                f"El servicio {self.service} no está disponible.", service=self.service
-            ) from exc
+            raise unavailable(self.service) from exc
         except eventlet.Timeout:
             self._report("timeout")
             # forget the reply we stopped waiting for, so it does not pile up
@@ -121,9 +124,7 @@ class _Method:
     def _unavailable(self, cause):
         if self._on_error is not None:
             self._on_error(self._service, "unavailable")
-        raise ServiceUnavailable(
-            f"El servicio {self._service} no está disponible.", service=self._service
-        ) from cause
+        raise unavailable(self._service) from cause
 
     def call_async(self, *args, **kwargs):
         deadline = time.monotonic() + self._timeout
