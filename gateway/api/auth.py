@@ -74,14 +74,17 @@ class AuthApi:
         "Ingreso",
         request=LoginSchema,
         response=LoginResultSchema,
-        errors=("401", "423", "429", "503"),
+        errors=("401", "429", "503"),
         auth=False,
         tags=TAGS,
     )
     @http("POST", "/api/v1/auth/login")
     def auth_api_login(self, request):
         """Abre una sesión con la contraseña o con el código temporal de recuperación (entonces
-        `must_change_password` es true y solo se puede cambiar la contraseña o salir)."""
+        `must_change_password` es true y solo se puede cambiar la contraseña o salir). Un usuario
+        bloqueado desde esta dirección recibe la misma respuesta que una contraseña equivocada
+        (401); el código temporal sí lo deja ingresar. Una dirección con demasiados intentos
+        fallidos recibe 429 antes de revisar la contraseña."""
         data = load_or_raise(LoginSchema(), read_json(request))
         result = self.auth_rpc.login(data["username"], data["password"], client_ip(request))
         return json_response(result)
@@ -108,8 +111,9 @@ class AuthApi:
     )
     @http("POST", "/api/v1/auth/password")
     def auth_api_change_password(self, request):
-        """Cambia la contraseña (la actual es obligatoria; tras ingresar con el código temporal, la
-        actual es ese código). Las demás sesiones del usuario terminan."""
+        """Cambia la contraseña. `current_password` es obligatoria, salvo en una sesión abierta con
+        el código temporal (ese código acaba de usarse). Las demás sesiones del usuario y
+        cualquier bloqueo terminan."""
         principal = self.require_member(request, allow_password_change=True)
         data = load_or_raise(ChangePasswordSchema(), read_json(request))
         self.auth_rpc.change_password(
@@ -131,8 +135,9 @@ class AuthApi:
     @http("POST", "/api/v1/auth/recovery")
     def auth_api_recovery(self, request):
         """Si usuario, correo registrado y número de socio coinciden, emite un código temporal
-        (8 caracteres, un solo uso, 15 minutos). Si no coinciden, la respuesta tiene el mismo estado
-        y forma con `temporary_code: null`."""
+        (8 caracteres, un solo uso, 15 minutos) y lo envía solo al correo registrado:
+        `temporary_code` es null y `message` dice a qué correo (enmascarado). Con
+        RECOVERY_SHOW_CODE=true también se muestra. Si no coinciden, la respuesta es la misma."""
         data = load_or_raise(RecoverySchema(), read_json(request))
         result = self.auth_rpc.request_recovery(**data, client_ip=client_ip(request))
         return json_response(result)

@@ -12,7 +12,6 @@ from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.returning import safe_next
 from services.common.errors import (
     Conflict,
-    Locked,
     RateLimited,
     Unauthenticated,
     ValidationError,
@@ -23,8 +22,7 @@ LOGIN_MISSING = "Ingrese su usuario y su contraseña."
 PASSWORDS_DIFFER = "Las contraseñas no coinciden."
 PASSWORD_CHANGED = "Su contraseña fue cambiada correctamente."  # noqa: S105  (a message)
 FORCED_CHANGE = (
-    "Ingresó con un código temporal: antes de continuar, cambie su contraseña. "
-    "Como contraseña actual escriba el código temporal."
+    "Ingresó con un código temporal: antes de continuar, cambie su contraseña."  # noqa: S105
 )
 NOTICES = {
     "registrado": "Su usuario fue registrado. Ya puede ingresar al portal.",
@@ -94,7 +92,7 @@ class AuthPages:
             return self._login_again(request, form, LOGIN_MISSING, 422)
         try:
             result = self.auth_rpc.login(form["username"], form["password"], client_ip(request))
-        except (Unauthenticated, Locked, RateLimited) as exc:
+        except (Unauthenticated, RateLimited) as exc:
             return self._login_again(request, form, exc.message, exc.status, _retry_headers(exc))
         except ValidationError:
             return self._login_again(request, form, LOGIN_MISSING, 422)
@@ -182,7 +180,8 @@ class AuthPages:
             )
         except (ValidationError, Conflict) as exc:
             errors = _errors(exc)
-            message = None if errors and isinstance(exc, ValidationError) else exc.message
+            # a message that names a field is shown once, beside that field
+            message = None if errors else exc.message
             return self._register_again(request, form, errors, message, exc.status)
         except RateLimited as exc:
             return self._register_again(
@@ -259,10 +258,13 @@ class AuthPages:
             return self._change_page(
                 request, principal, {"new_password2": [PASSWORDS_DIFFER]}, [], 422
             )
+        # after a login with a temporary code the current password is not asked: the code was
+        # just used (docs/identity.md, "Recovery")
+        current = None if principal.must_change_password else form["current_password"]
         try:
             self.auth_rpc.change_password(
                 principal.token,
-                form["current_password"],
+                current,
                 form["new_password"],
                 client_ip(request),
             )

@@ -36,7 +36,6 @@ def load(url, today, count=None):
                     display_name=domain.display_name(ref["given_names"], ref["surnames"]),
                     email=ref["email"],
                     password_hash=hash_now(portal_user["password"]),
-                    failed_attempts=0,
                     must_change_password=False,
                     created_at=now,
                     password_changed_at=now,

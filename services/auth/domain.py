@@ -46,6 +46,16 @@ MSG_PASSWORD_LONG = f"La contraseña no puede tener más de {PASSWORD_MAX} carac
 MSG_PASSWORD_USERNAME = "La contraseña no puede ser igual al usuario ni contenerlo."  # noqa: S105  (a message)
 MSG_PASSWORD_COMMON = "La contraseña es demasiado común: elija una más difícil de adivinar."  # noqa: S105
 MSG_PASSWORD_SAME = "La nueva contraseña debe ser distinta de la actual."  # noqa: S105
+MSG_PASSWORD_BLANK = "La contraseña no puede estar formada solo por espacios."  # noqa: S105
+MSG_PASSWORD_REPEATED = "La contraseña debe tener al menos 3 caracteres distintos."  # noqa: S105
+MSG_PASSWORD_PERSONAL = (
+    "La contraseña no puede contener sus datos de socio: cédula, número de socio, nombres "  # noqa: S105
+    "ni apellidos."
+)
+# a name part shorter than this is not looked for inside a password ("Al" is in too many words)
+NAME_PART_MIN = 3
+MIN_DISTINCT_CHARACTERS = 3
+IDENTIFICATION_LENGTH = 10  # an Ecuadorian cédula
 
 
 def _load_common_passwords():
@@ -81,20 +91,83 @@ def username_problems(username):
 
 
 def is_common_password(password):
-    folded = password.casefold()
-    return folded in COMMON_PASSWORDS or fold(password) in COMMON_PASSWORDS
+    folded = password.strip().casefold()
+    return folded in COMMON_PASSWORDS or fold(password.strip()) in COMMON_PASSWORDS
 
 
-def password_problems(password, username):
-    """DOMAIN.md's password policy: every rule broken, as a message that says what is wrong."""
+@dataclass(frozen=True)
+class MemberFacts:
+    """What the password must not contain: the member's own data, from the accounts service.
+
+    `identification` is the cédula when it is known (at registration, typed and verified); at a
+    change of password it is not (accounts never hands it out), and the caller asks accounts
+    instead whether one of `identification_candidates(password)` is the member's.
+    """
+
+    member_number: str = ""
+    given_names: str = ""
+    surnames: str = ""
+    identification: str = ""
+
+
+def _digits(text):
+    return "".join(c for c in text if c.isdigit())
+
+
+def _letters_and_digits(text):
+    return "".join(c for c in fold(text) if c.isalnum())
+
+
+def identification_candidates(password, limit=40):
+    """Every run of 10 digits in the password (separators ignored): what could be a cédula."""
+    digits = _digits(password)
+    found = []
+    for start in range(max(0, len(digits) - IDENTIFICATION_LENGTH + 1)):
+        window = digits[start : start + IDENTIFICATION_LENGTH]
+        if window not in found:
+            found.append(window)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def has_personal_data(password, member, identification_found=False):
+    """True when the password holds the member's cédula, member number, a given name or a
+    surname: in any case, with or without accents, separators ignored."""
+    if identification_found:
+        return True
+    if member is None:
+        return False
+    digits = _digits(password)
+    for number in (member.identification, member.member_number):
+        number = _digits(number or "")
+        if len(number) >= 4 and number in digits:
+            return True
+    plain = _letters_and_digits(password)
+    for part in f"{member.given_names or ''} {member.surnames or ''}".split():
+        name = _letters_and_digits(part)
+        if len(name) >= NAME_PART_MIN and name in plain:
+            return True
+    return False
+
+
+def password_problems(password, username, member=None, identification_found=False):
+    """The password policy (docs/identity.md): every rule broken, as a message that says what
+    is wrong. `member` holds the member's data the password must not contain."""
     problems = []
     if len(password) < PASSWORD_MIN:
         problems.append(MSG_PASSWORD_SHORT)
     if len(password) > PASSWORD_MAX:
         problems.append(MSG_PASSWORD_LONG)
+    if password and not password.strip():
+        problems.append(MSG_PASSWORD_BLANK)
+    elif password and len(set(password.casefold())) < MIN_DISTINCT_CHARACTERS:
+        problems.append(MSG_PASSWORD_REPEATED)
     user = normalize_username(username)
-    if user and user in password.casefold():
+    if user and (user in password.casefold() or user in fold(password)):
         problems.append(MSG_PASSWORD_USERNAME)
+    if has_personal_data(password, member, identification_found):
+        problems.append(MSG_PASSWORD_PERSONAL)
     if is_common_password(password):
         problems.append(MSG_PASSWORD_COMMON)
     return problems
@@ -213,6 +286,12 @@ def display_name(given_names, surnames):
     first = (given_names or "").split()
     last = (surnames or "").split()
     return " ".join(first[:1] + last[:1])
+
+
+def mask_email_brief(email):
+    """'maria.perez@example.com' -> 'm***@example.com' (says where, not how long)."""
+    local, _, domain = (email or "").strip().lower().partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 def mask_email(email):

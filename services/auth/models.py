@@ -1,4 +1,4 @@
-"""Tables owned by the auth service: users, sessions, temporary recovery codes, address failures.
+"""Tables owned by the auth service: users, sessions, recovery codes, login locks, address failures.
 
 No secret is stored in clear: passwords and recovery codes as Argon2id hashes, session tokens as
 their SHA-256 (a 256-bit random token needs no slow hash). Instants are naive UTC.
@@ -6,7 +6,7 @@ their SHA-256 (a 256-bit random token needs no slow hash). Instants are naive UT
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.events import outbox_table, processed_events_table
@@ -26,8 +26,10 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(120))
     # None after a temporary code was used: the old password no longer works
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # the member's status in the cooperative (accounts.member_updated): 'inactivo' cannot log in
+    status: Mapped[str] = mapped_column(String(20), default="activo", server_default="activo")
+    # occurred_at of the last member_updated applied: an older event changes nothing
+    member_synced_at: Mapped[datetime | None] = mapped_column(DateTime)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -65,6 +67,23 @@ class UserSession(Base):
     opened_with_temporary_code: Mapped[bool] = mapped_column(Boolean, default=False)
     recovery_code_id: Mapped[int | None] = mapped_column(ForeignKey("recovery_codes.id"))
     client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginLock(Base):
+    """Consecutive failed logins of one user from one address, and that pair's lock.
+
+    Counting per user *and* address keeps an attacker from locking a member out: the member's own
+    address, which has not been failing, still gets in (docs/identity.md, "Lockout").
+    """
+
+    __tablename__ = "login_locks"
+    __table_args__ = (UniqueConstraint("user_id", "address", name="uq_login_locks_user_address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AddressFailure(Base):

@@ -3,7 +3,7 @@
 Event data never holds a password, a hash, a session token or a temporary code.
 """
 
-from marshmallow import fields, validate
+from marshmallow import EXCLUDE, fields, validate
 
 from services.common.schemas import PortalSchema
 
@@ -49,8 +49,14 @@ class LoginSchema(PortalSchema):
 
 
 class ChangePasswordSchema(PortalSchema):
-    current_password = _text(
-        1024, metadata={"description": "contraseña actual, o el código temporal usado al ingresar"}
+    # required except in a session opened with a temporary code: that code was just used
+    current_password = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=1024, error="Debe tener como máximo 1024 caracteres."),
+        metadata={
+            "description": "contraseña actual; no se pide tras ingresar con el código temporal"
+        },
     )
     new_password = _text(1024)
 
@@ -164,9 +170,34 @@ class PasswordResetRequestedSchema(PortalSchema):
     client_ip = fields.String(allow_none=True)
 
 
+class RecoveryLoginSchema(PortalSchema):
+    """A session was opened with a temporary code: the member is told at once by e-mail."""
+
+    username = fields.String()
+    member_number = fields.String()
+    display_name = fields.String()
+    email = fields.String()
+    logged_in_at = fields.String()
+    client_ip = fields.String(allow_none=True)
+
+
 class LoggedOutSchema(PortalSchema):
     username = fields.String()
     member_number = fields.String()
     session_id = fields.String()
     reason = fields.String()
     client_ip = fields.String(allow_none=True)
+
+
+# Consumed: accounts.member_updated (the member record changed in the cooperative's core) ------
+
+
+class MemberUpdatedSchema(PortalSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    member_number = fields.String(required=True, validate=validate.Length(min=1, max=12))
+    email = fields.String(load_default=None, allow_none=True)
+    status = fields.String(load_default=None, allow_none=True)
+    given_names = fields.String(load_default=None, allow_none=True)
+    surnames = fields.String(load_default=None, allow_none=True)

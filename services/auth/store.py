@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 
 from services.auth import domain
-from services.auth.models import AddressFailure, RecoveryCode, User, UserSession
+from services.auth.models import AddressFailure, LoginLock, RecoveryCode, User, UserSession
 
 
 def user_by_username(session, username):
@@ -85,6 +85,33 @@ def invalidate_codes(session, user_id, now):
         )
         .values(invalidated_at=now)
     )
+
+
+def login_lock(session, user_id, address):
+    """The failures of this user from this address (None when there were none)."""
+    return session.scalars(
+        select(LoginLock).where(LoginLock.user_id == user_id, LoginLock.address == address)
+    ).first()
+
+
+def count_login_failure(session, user, address, lock):
+    """The user+address row to count one more failure on (created at the first one)."""
+    if lock is None:
+        lock = LoginLock(user_id=user.id, address=address, failed_attempts=0)
+        session.add(lock)
+    return lock
+
+
+def clear_login_lock(session, user_id, address):
+    """A success from an address forgets its failures; the other addresses keep theirs."""
+    session.execute(
+        delete(LoginLock).where(LoginLock.user_id == user_id, LoginLock.address == address)
+    )
+
+
+def clear_login_locks(session, user_id):
+    """A new password (or a recovery code) ends every lock of the user."""
+    session.execute(delete(LoginLock).where(LoginLock.user_id == user_id))
 
 
 def address_failure_times(session, address, now, window_minutes):

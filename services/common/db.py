@@ -98,6 +98,17 @@ def session_scope(url):
         session.close()
 
 
+def commit(session):
+    """Commit, then run what waits for the commit (the outbox's publishing).
+
+    The entrypoints call it through `Database.finish`; a use case that must keep what it wrote
+    although it answers with an error (auth's failed logins) calls it before raising.
+    """
+    session.commit()
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
 class Database(DependencyProvider):
     """`db = Database("accounts")` gives each worker a Session on ACCOUNTS_DATABASE_URL."""
 
@@ -136,12 +147,10 @@ class Database(DependencyProvider):
         if not session.in_transaction() and not session.info.get("after_commit"):
             return  # the worker never touched the database (ping, pure computations)
         try:
-            session.commit()
+            commit(session)
         except Exception:
             session.rollback()
             raise
-        for callback in session.info.pop("after_commit", []):
-            callback()
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         # Entrypoints that did not commit already (plain nameko ones) still get commit/rollback.

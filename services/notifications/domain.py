@@ -18,6 +18,7 @@ WELCOME = "welcome"
 ACCOUNT_LOCKED = "account_locked"
 PASSWORD_CHANGED = "password_changed"  # noqa: S105  a kind of e-mail
 PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105
+RECOVERY_LOGIN = "recovery_login"
 APPLICATION_SUBMITTED = "application_submitted"
 RECOVERY_CODE = "recovery_code"
 
@@ -38,7 +39,12 @@ MAILINGS = {
     ("auth", "account_locked"): Mailing(
         ACCOUNT_LOCKED,
         "Su usuario del Portal en línea fue bloqueado temporalmente",
-        ("username", "display_name", "locked_until"),
+        ("username", "display_name", "locked_until", "client_ip"),
+    ),
+    ("auth", "recovery_login"): Mailing(
+        RECOVERY_LOGIN,
+        "Se ingresó a su usuario del Portal en línea con un código temporal",
+        ("username", "display_name", "logged_in_at"),
     ),
     ("auth", "password_changed"): Mailing(
         PASSWORD_CHANGED,
@@ -114,6 +120,8 @@ def notice_for(envelope):
     context["greeting_name"] = greeting_name(data.get("display_name"))
     if mailing.kind == ACCOUNT_LOCKED:
         context["locked_until_text"] = local_time_text(data.get("locked_until"))
+    if mailing.kind == RECOVERY_LOGIN:
+        context["logged_in_at_text"] = local_time_text(data.get("logged_in_at"))
     if mailing.kind == APPLICATION_SUBMITTED:
         context["amount_text"] = money_text(data.get("amount"))
         context["submitted_at_text"] = local_time_text(data.get("submitted_at"))

@@ -100,6 +100,10 @@ class NotificationsService:
     def on_account_locked(self, payload):
         self._deliver(payload)
 
+    @notify("auth", "recovery_login")
+    def on_recovery_login(self, payload):
+        self._deliver(payload)
+
     @notify("auth", "password_changed")
     def on_password_changed(self, payload):
         self._deliver(payload)

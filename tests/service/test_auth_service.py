@@ -1,7 +1,7 @@
-"""auth on the real broker (with accounts for registration): every rule of DOMAIN.md "Identity".
+"""auth on the real broker (with accounts for registration): every rule of docs/identity.md.
 
-Time is moved with the service's controllable clock (AUTH_CLOCK_OFFSET_SECONDS in its config),
-so expiry is tested without sleeping.
+Time is moved with the cooperative's clock (`CLOCK.advance`, services/common/clock.py), so expiry
+is tested without sleeping.
 """
 
 import json
@@ -10,15 +10,15 @@ import time
 
 import pytest
 
-from services.auth.service import (
+from services.auth.usecases import (
     BAD_CREDENTIALS,
-    RECOVERY_GENERIC,
     REGISTRATION_MISMATCH,
+    recovery_sent_message,
 )
+from services.common.clock import CLOCK
 from services.common.entrypoints import event_handler, rpc
 from services.common.errors import (
     Conflict,
-    Locked,
     RateLimited,
     Unauthenticated,
     ValidationError,
@@ -34,19 +34,11 @@ AUTH_EVENTS = (
     "login_succeeded",
     "login_failed",
     "account_locked",
+    "recovery_login",
     "password_changed",
     "password_reset_requested",
     "logged_out",
 )
-
-
-class Clock:
-    def __init__(self, container):
-        self.config = container.config
-
-    def advance(self, seconds):
-        offset = self.config.get("AUTH_CLOCK_OFFSET_SECONDS", 0)
-        self.config["AUTH_CLOCK_OFFSET_SECONDS"] = offset + seconds
 
 
 @pytest.fixture
@@ -61,7 +53,15 @@ def auth(auth_container, rpc_proxy):
 
 @pytest.fixture
 def clock(auth_container):
-    return Clock(auth_container)
+    yield CLOCK
+    CLOCK.reset()
+
+
+@pytest.fixture
+def shown(auth_container):
+    """The setting of a cooperative that accepts showing the code on screen, as the manual's
+    pictures do (for the tests of the code's own rules)."""
+    auth_container.config["RECOVERY_SHOW_CODE"] = True
 
 
 @pytest.fixture
@@ -154,28 +154,32 @@ def test_missing_or_oversized_fields_are_422_in_spanish(auth):
     assert err.value.fields["password"] == ["Debe tener como máximo 1024 caracteres."]
 
 
-def test_five_failures_lock_the_user_for_15_minutes(auth, clock, events):
-    for _ in range(4):
-        with pytest.raises(Unauthenticated):
-            auth.login("jose", "no-es-la-clave", IP)
-    with pytest.raises(Locked) as locked:
-        auth.login("jose", "no-es-la-clave", IP)
-    assert locked.value.extra["retry_after"] == 15 * MINUTE
-    assert "15 minutos" in locked.value.message
-    # the right password does not open a locked user
-    with pytest.raises(Locked) as still:
-        auth.login("jose", "Socio-2026!", IP)
-    assert 0 < still.value.extra["retry_after"] <= 15 * MINUTE
+def test_lockout_from_one_address_does_not_keep_the_member_out_from_another(auth, clock, events):
+    attacker, home = "203.0.113.66", "192.0.2.10"
+    answers = []
+    for _ in range(5):
+        with pytest.raises(Unauthenticated) as failed:
+            auth.login("jose", "no-es-la-clave", attacker)
+        answers.append(failed.value.to_dict())
+    # the lock is not announced: the fifth answer is a wrong password's
+    assert all(a == {"code": "unauthenticated", "message": BAD_CREDENTIALS} for a in answers)
+    # from the attacker's address even the right password is refused, exactly like a wrong one
+    with pytest.raises(Unauthenticated) as locked:
+        auth.login("jose", "Socio-2026!", attacker)
+    assert locked.value.to_dict() == answers[0]
+    # the member, from an address that has not been failing, gets in
+    assert auth.login("jose", "Socio-2026!", home)["member"]["member_number"] == "100517"
+    # the lock of that address ends after 15 minutes
     clock.advance(14 * MINUTE)
-    with pytest.raises(Locked) as later:
-        auth.login("jose", "Socio-2026!", IP)
-    assert later.value.extra["retry_after"] <= MINUTE
+    with pytest.raises(Unauthenticated):
+        auth.login("jose", "Socio-2026!", attacker)
     clock.advance(MINUTE + 1)
-    assert auth.login("jose", "Socio-2026!", IP)["member"]["member_number"] == "100517"
+    assert auth.login("jose", "Socio-2026!", attacker)["token"]
+    # the member learns of the lock by e-mail (the event notifications turns into one)
     (lock,) = events.wait_for("account_locked", username="jose")
     assert lock["data"]["retry_after"] == 900
     assert lock["data"]["email"] == "jose.andrade@example.com"
-    assert lock["data"]["client_ip"] == IP
+    assert lock["data"]["client_ip"] == attacker
     events.wait_for("login_failed", count=5, username="jose", reason="bad_password")
     events.wait_for("login_failed", count=2, username="jose", reason="locked")
 
@@ -191,19 +195,74 @@ def test_a_success_resets_the_count_of_failures(auth):
     assert auth.login("luis", "Socio-2026!", IP)["member"]["member_number"] == "101002"
 
 
-def test_address_is_throttled_after_30_failures_but_successes_still_pass(auth):
+def test_a_throttled_address_is_refused_before_the_password_is_checked(auth, events):
     for i in range(29):
         with pytest.raises(Unauthenticated):
             auth.login(f"nadie{i}", "clave-equivocada", "203.0.113.9")
     with pytest.raises(RateLimited) as limited:
         auth.login("nadie30", "clave-equivocada", "203.0.113.9")
     assert 0 < limited.value.extra["retry_after"] <= 600
-    with pytest.raises(RateLimited):
+    # the right password and a wrong one get the same refusal: the address learns nothing
+    with pytest.raises(RateLimited) as right:
+        auth.login(*MARIA, "203.0.113.9")
+    with pytest.raises(RateLimited) as wrong:
         auth.login("maria", "clave-equivocada", "203.0.113.9")
-    # another address is not affected, and a successful login is never throttled
+    assert right.value.message == wrong.value.message
+    assert set(right.value.to_dict()) == set(wrong.value.to_dict()) == {
+        "code",
+        "message",
+        "retry_after",
+    }
+    # refused as throttled, not as a password that was checked
+    events.wait_for("login_failed", count=2, username="maria", reason="throttled")
+    checked = [
+        e
+        for e in events.all
+        if e["data"].get("username") == "maria"
+        and (e["event_type"] == "login_succeeded" or e["data"].get("reason") == "bad_password")
+    ]
+    assert checked == []
+    # another address is not affected
     with pytest.raises(Unauthenticated):
         auth.login("nadie", "clave-equivocada", "203.0.113.10")
-    assert auth.login("maria", "Socia-2026!", "203.0.113.9")["token"]
+    assert auth.login(*MARIA, "203.0.113.10")["token"]
+
+
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def test_a_locked_user_an_unknown_user_and_a_wrong_password_look_alike_in_time(auth):
+    """Medians of 20 answers of each kind, compared with each other within this run."""
+    for _ in range(5):  # lock jose from one address
+        with pytest.raises(Unauthenticated):
+            auth.login("jose", "no-es-la-clave", "198.51.100.200")
+
+    def timed(username, password, address):
+        started = time.perf_counter()
+        with pytest.raises(Unauthenticated) as refused:
+            auth.login(username, password, address)
+        return time.perf_counter() - started, refused.value.to_dict()
+
+    locked, unknown, wrong = [], [], []
+    for i in range(20):
+        # each wrong password from its own address: none of them reaches a lock or a throttle
+        for bucket, args in (
+            (locked, ("jose", "Socio-2026!", "198.51.100.200")),
+            (unknown, ("nadie", "Socio-2026!", f"198.51.101.{i}")),
+            (wrong, ("luis", "no-es-la-clave", f"198.51.102.{i}")),
+        ):
+            seconds, body = timed(*args)
+            assert body == {"code": "unauthenticated", "message": BAD_CREDENTIALS}
+            bucket.append(seconds)
+    reference = median(wrong)
+    for kind, values in (("locked", locked), ("unknown", unknown)):
+        assert abs(median(values) - reference) <= 0.2 * reference, (
+            kind,
+            median(values),
+            reference,
+        )
 
 
 # Sessions --------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 message and the way back; after logging in the member is where they were; "Continuar" on the idle
 warning really keeps the session; `next` never leads to another site.
 
-In-process gateway with auth and accounts on the real broker; time moves with the auth
-service's controllable clock (AUTH_CLOCK_OFFSET_SECONDS in its config), so nothing sleeps.
+In-process gateway with auth and accounts on the real broker; time moves with the cooperative's
+clock (`CLOCK.advance`, services/common/clock.py), so nothing sleeps.
 """
 
 import re
@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from gateway import sessions
+from services.common.clock import CLOCK
 from tests.helpers import start_auth_stack, start_gateway
 
 MINUTE = 60
@@ -27,11 +28,8 @@ def auth_container(service_config, container_factory, today):
 
 @pytest.fixture
 def advance(auth_container):
-    def advance(seconds):
-        config = auth_container.config
-        config["AUTH_CLOCK_OFFSET_SECONDS"] = config.get("AUTH_CLOCK_OFFSET_SECONDS", 0) + seconds
-
-    return advance
+    yield CLOCK.advance
+    CLOCK.reset()
 
 
 @pytest.fixture

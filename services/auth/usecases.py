@@ -1,0 +1,691 @@
+"""auth's use cases: registration, login, sessions, change of password, recovery, and the member
+data that the accounts service announces (docs/identity.md).
+
+The application layer between the nameko entrypoints (`service.py`) and the pure rules
+(`domain.py`): it reads and writes through `store.py`, asks accounts and notifications over RPC,
+emits events through the outbox, and takes "now" from the cooperative's clock. Every failure that
+must be remembered although the answer is an error (a failed login, a throttled address) is
+committed before raising, since the worker's transaction is rolled back on an error.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import eventlet
+from sqlalchemy.exc import IntegrityError
+
+from services.auth import domain, passwords, store
+from services.auth.models import RecoveryCode, User
+from services.auth.schemas import (
+    AccountLockedSchema,
+    ChangePasswordSchema,
+    LoggedOutSchema,
+    LoginFailedSchema,
+    LoginResultSchema,
+    LoginSchema,
+    LoginSucceededSchema,
+    MemberUpdatedSchema,
+    MeSchema,
+    PasswordChangedSchema,
+    PasswordResetRequestedSchema,
+    PrincipalSchema,
+    RecoveryLoginSchema,
+    RecoveryResultSchema,
+    RecoverySchema,
+    RegisterResultSchema,
+    RegisterSchema,
+    UserRegisteredSchema,
+)
+from services.common.config import env, env_bool
+from services.common.db import commit
+from services.common.errors import (
+    Conflict,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+    ValidationError,
+)
+from services.common.events import iso_utc
+from services.common.schemas import load_or_raise
+
+log = logging.getLogger("services.auth")
+
+BAD_CREDENTIALS = "Usuario o contraseña incorrectos."
+# one answer whether the data do not match the member record or the member already has a user:
+# a stranger holding a member's data learns neither which field failed nor that a user exists
+REGISTRATION_MISMATCH = (
+    "No fue posible registrar el usuario con estos datos. Verifique que coincidan con su ficha "
+    "de socio; si ya tiene un usuario, use “¿Olvidó su contraseña?” en la página de ingreso."
+)
+USERNAME_TAKEN = "El nombre de usuario ya está en uso: elija otro."
+CURRENT_PASSWORD_WRONG = "La contraseña actual no es correcta."  # noqa: S105  (a message)
+CURRENT_PASSWORD_MISSING = "Ingrese su contraseña actual."  # noqa: S105  (a message)
+MEMBER_INACTIVE = "Su usuario está inactivo. Acérquese a una agencia de la cooperativa."  # noqa: S105
+RECOVERY_SENT = (
+    "Si los datos corresponden a un usuario del portal, enviamos un código temporal a su correo "
+    "registrado {email}. Vence en {minutes} minutos y solo puede usarse una vez; al ingresar con "
+    "él deberá cambiar su contraseña."
+)
+RECOVERY_CODE_SHOWN = (
+    "Su código temporal fue generado. Ingrese con su usuario y este código como contraseña: "
+    "vence en {minutes} minutos y solo puede usarse una vez. Al ingresar deberá cambiar su "
+    "contraseña."
+)
+SESSION_IDLE_ENDED = "Su sesión expiró por inactividad. Ingrese nuevamente."
+SESSION_TIME_ENDED = "Su sesión expiró. Ingrese nuevamente."
+
+ACTIVE_STATUS = "activo"
+INACTIVE_STATUS = "inactivo"
+
+LOGIN = LoginSchema()
+LOGIN_RESULT = LoginResultSchema()
+PRINCIPAL = PrincipalSchema()
+ME = MeSchema()
+
+
+def recovery_sent_message(email):
+    return RECOVERY_SENT.format(
+        email=domain.mask_email_brief(email), minutes=domain.CODE_VALID_MINUTES
+    )
+
+
+class Settings:
+    """The service's knobs, read on every use from the container config, else the environment."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def get(self, name, default):
+        value = self.config.get(name)
+        if value in (None, ""):
+            value = env(name)
+        return default if value in (None, "") else value
+
+    def number(self, name, default):
+        return float(self.get(name, default))
+
+    @property
+    def idle_minutes(self):
+        return self.number("AUTH_IDLE_MINUTES", domain.IDLE_MINUTES)
+
+    @property
+    def absolute_hours(self):
+        return self.number("AUTH_ABSOLUTE_HOURS", domain.ABSOLUTE_HOURS)
+
+    @property
+    def max_failures(self):
+        return int(self.get("AUTH_MAX_FAILURES", domain.MAX_FAILURES))
+
+    @property
+    def lock_minutes(self):
+        return self.number("AUTH_LOCK_MINUTES", domain.LOCK_MINUTES)
+
+    @property
+    def address_limit(self):
+        return int(self.get("AUTH_ADDRESS_FAILURE_LIMIT", domain.ADDRESS_FAILURE_LIMIT))
+
+    @property
+    def address_window(self):
+        return self.number("AUTH_ADDRESS_WINDOW_MINUTES", domain.ADDRESS_WINDOW_MINUTES)
+
+    @property
+    def show_code(self):
+        """RECOVERY_SHOW_CODE: false (the default) sends the code only to the registered e-mail;
+        true shows it on screen too, a risk the cooperative accepts (docs/identity.md)."""
+        value = self.config.get("RECOVERY_SHOW_CODE")
+        if isinstance(value, bool):
+            return value
+        if value not in (None, ""):
+            return str(value).strip().lower() in ("1", "true", "yes", "on", "si", "sí")
+        return env_bool("RECOVERY_SHOW_CODE", False)
+
+
+def _address(client_ip):
+    text = str(client_ip).strip() if client_ip not in (None, "") else ""
+    return text[:64] or "unknown"
+
+
+def _session_ended(reason):
+    """Unauthenticated naming a timeout, so the pages can tell the member why they must log in
+    again (and a member who logged out or changed the password elsewhere learns nothing new)."""
+    if reason == domain.IDLE_TIMEOUT:
+        return Unauthenticated(SESSION_IDLE_ENDED, reason=reason)
+    if reason == domain.ABSOLUTE_TIMEOUT:
+        return Unauthenticated(SESSION_TIME_ENDED, reason=reason)
+    if reason == "member_inactive":
+        return Unauthenticated(MEMBER_INACTIVE, reason="inactive")
+    return Unauthenticated()
+
+
+def _parse_instant(text):
+    """An envelope's occurred_at ('…Z') as naive UTC, or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+class AuthUseCases:
+    """One worker's view of auth: built per call by `service.py` from its dependencies."""
+
+    def __init__(self, db, events, accounts, notifications, settings, clock):
+        self.db = db
+        self.events = events
+        self.accounts = accounts
+        self.notifications = notifications
+        self.settings = settings
+        self.clock = clock
+
+    def now(self):
+        return self.clock.utcnow()
+
+    # Registration ---------------------------------------------------------------------------
+
+    def register(self, client_ip=None, **fields):
+        """Create the portal user of a member whose record matches; one user per member."""
+        data = load_or_raise(RegisterSchema(), fields)
+        now = self.now()
+        address = _address(client_ip)
+        self._refuse_throttled(address, now)
+        name = domain.normalize_username(data["username"])
+        number = data["member_number"].strip()
+        identification = data["identification"].strip()
+        typed = domain.MemberFacts(
+            number, data["first_name"], data["last_name"], identification=identification
+        )
+        errors = {}
+        if domain.username_problems(name):
+            errors["username"] = domain.username_problems(name)
+        if domain.password_problems(data["password"], name, typed):
+            errors["password"] = domain.password_problems(data["password"], name, typed)
+        if errors:
+            raise ValidationError(fields=errors)
+        answer = self.accounts.verify_member(
+            number, identification, data["first_name"], data["last_name"], data["email"]
+        )
+        has_user = store.user_by_member(self.db, number) is not None
+        if not answer.get("match") or has_user:
+            self._refuse(address, "registration", now, ValidationError(REGISTRATION_MISMATCH))
+        # only a member whose data match and who has no user gets this far
+        member = self.accounts.get_member(number)
+        facts = domain.MemberFacts(
+            number, member["given_names"], member["surnames"], identification=identification
+        )
+        problems = domain.password_problems(data["password"], name, facts)
+        if problems:
+            raise ValidationError(fields={"password": problems})
+        taken = Conflict(USERNAME_TAKEN, fields={"username": [USERNAME_TAKEN]})
+        if store.user_by_username(self.db, name) is not None:
+            self._refuse(address, "registration", now, taken)
+        user = User(
+            username=name,
+            member_number=number,
+            display_name=member["display_name"],
+            email=member["email"],
+            status=member.get("status") or ACTIVE_STATUS,
+            password_hash=passwords.hash_secret(data["password"]),
+            must_change_password=False,
+            created_at=now,
+            password_changed_at=now,
+        )
+        try:
+            with self.db.begin_nested():
+                self.db.add(user)
+        except IntegrityError:  # the same user name registered a moment ago
+            self._refuse(address, "registration", now, taken)
+        self._emit(
+            "user_registered",
+            UserRegisteredSchema,
+            username=name,
+            member_number=number,
+            display_name=user.display_name,
+            email=user.email,
+            client_ip=address,
+        )
+        return RegisterResultSchema().dump({"username": name, "member_number": number})
+
+    # Login ----------------------------------------------------------------------------------
+
+    def login(self, username=None, password=None, client_ip=None):
+        """A session for the password or a temporary code (docs/identity.md, "Lockout")."""
+        data = load_or_raise(LOGIN, {"username": username, "password": password})
+        now = self.now()
+        address = _address(client_ip)
+        name = domain.normalize_username(data["username"])
+        user = store.user_by_username(self.db, name)
+        retry = self._throttled(address, now)
+        if retry:
+            # refused before any password check: the same answer and time, right password or not
+            self._login_failed(name, user, address, "throttled")
+            commit(self.db)
+            raise RateLimited(retry_after=retry)
+        lock = store.login_lock(self.db, user.id, address) if user is not None else None
+        locked = lock is not None and domain.is_locked(lock.locked_until, now)
+        secret = data["password"]
+        # a locked user+address is checked against a dummy hash: the same work, time and answer
+        # as a wrong password, so the lock neither tells that the user exists nor can be told
+        # apart from a failure
+        stored = user.password_hash if user is not None and not locked else None
+        ok = passwords.verify(stored, secret)
+        code = None
+        if not ok and user is not None and domain.looks_like_code(secret):
+            code = self._matching_code(user, secret, now)
+        if (ok or code is not None) and user.status == INACTIVE_STATUS:
+            self._login_failed(name, user, address, "inactive")
+            commit(self.db)
+            raise Unauthenticated(MEMBER_INACTIVE, reason="inactive")
+        if code is not None:
+            # a code opens even a locked user, only to change the password
+            return self._open_session(user, address, now, code)
+        if ok:
+            return self._open_session(user, address, now, None)
+        return self._refuse_login(name, user, lock, locked, address, now)
+
+    def _matching_code(self, user, secret, now):
+        for candidate in store.usable_codes(self.db, user.id, now):
+            if passwords.verify(candidate.code_hash, secret):
+                return candidate
+        return None
+
+    def _open_session(self, user, address, now, code):
+        if code is not None:
+            # the code is spent and the old password stops working; the member must choose one
+            code.used_at = now
+            store.invalidate_codes(self.db, user.id, now)
+            store.clear_login_locks(self.db, user.id)
+            user.password_hash = None
+            user.must_change_password = True
+            for other in store.active_sessions(self.db, user.id):
+                self._end_session(other, user, now, "password_reset")
+        else:
+            store.clear_login_lock(self.db, user.id, address)
+        token = domain.new_token()
+        record = store.open_session(
+            self.db, user, token, now, self.settings.absolute_hours, address, recovery_code=code
+        )
+        self._emit(
+            "login_succeeded",
+            LoginSucceededSchema,
+            username=user.username,
+            member_number=user.member_number,
+            session_id=record.id,
+            recovery_login=code is not None,
+            client_ip=address,
+        )
+        if code is not None:
+            # the member hears of it at once: whoever used the code, it was not a routine login
+            self._emit(
+                "recovery_login",
+                RecoveryLoginSchema,
+                username=user.username,
+                member_number=user.member_number,
+                display_name=user.display_name,
+                email=user.email,
+                logged_in_at=iso_utc(now),
+                client_ip=address,
+            )
+        return LOGIN_RESULT.dump(
+            {
+                "token": token,
+                "expires_at": iso_utc(record.expires_at),
+                "must_change_password": bool(code is not None or user.must_change_password),
+                "member": {
+                    "member_number": user.member_number,
+                    "display_name": user.display_name,
+                },
+            }
+        )
+
+    def _refuse_login(self, name, user, lock, locked, address, now):
+        settings = self.settings
+        reason = "locked" if locked else ("bad_password" if user else "unknown_user")
+        self._login_failed(name, user, address, reason)
+        if user is not None and not locked:
+            lock = store.count_login_failure(self.db, user, address, lock)
+            outcome = domain.after_failure(
+                lock.failed_attempts, now, settings.max_failures, settings.lock_minutes
+            )
+            lock.failed_attempts = outcome.failed_attempts
+            if outcome.locked_now:
+                lock.locked_until = outcome.locked_until
+                # the member learns of the lock by e-mail; the answer does not tell
+                self._emit(
+                    "account_locked",
+                    AccountLockedSchema,
+                    username=user.username,
+                    member_number=user.member_number,
+                    display_name=user.display_name,
+                    email=user.email,
+                    locked_until=iso_utc(outcome.locked_until),
+                    retry_after=domain.seconds_until(outcome.locked_until, now),
+                    reason="too_many_failures",
+                    client_ip=address,
+                )
+        throttled = self._address_failure(address, "login", now)
+        commit(self.db)
+        if throttled:
+            raise RateLimited(retry_after=throttled)
+        raise Unauthenticated(BAD_CREDENTIALS)
+
+    def _login_failed(self, name, user, address, reason):
+        self._emit(
+            "login_failed",
+            LoginFailedSchema,
+            username=name[: domain.USERNAME_MAX],
+            member_number=user.member_number if user else None,
+            reason=reason,
+            client_ip=address,
+        )
+
+    # Sessions -------------------------------------------------------------------------------
+
+    def authenticate(self, token=None):
+        """The member of a live session (touches its last use); Unauthenticated otherwise."""
+        record, user = self._live_session(token)
+        return PRINCIPAL.dump(
+            {
+                "username": user.username,
+                "member_number": user.member_number,
+                "display_name": user.display_name,
+                "must_change_password": bool(
+                    record.opened_with_temporary_code or user.must_change_password
+                ),
+                "session_id": record.id,
+            }
+        )
+
+    def me(self, token=None):
+        _record, user = self._live_session(token)
+        return ME.dump(
+            {
+                "username": user.username,
+                "member_number": user.member_number,
+                "display_name": user.display_name,
+                "email_masked": domain.mask_email(user.email),
+            }
+        )
+
+    def logout(self, token=None, client_ip=None):
+        """End the session at once."""
+        record, user = self._live_session(token, touch=False)
+        self._end_session(record, user, self.now(), "logout", client_ip=client_ip)
+
+    def _live_session(self, token, touch=True):
+        if not isinstance(token, str) or not token or len(token) > 200:
+            raise Unauthenticated()
+        now = self.now()
+        record = store.session_by_token(self.db, token)
+        if record is None:
+            raise Unauthenticated()
+        state = domain.session_state(
+            record.last_seen_at,
+            record.expires_at,
+            record.revoked_at,
+            now,
+            self.settings.idle_minutes,
+        )
+        if state == domain.REVOKED:
+            raise _session_ended(record.revoked_reason)
+        user = self.db.get(User, record.user_id)
+        if state == domain.ACTIVE and user.status == INACTIVE_STATUS:
+            state = "member_inactive"
+        if state != domain.ACTIVE:
+            self._end_session(record, user, now, state)
+            commit(self.db)
+            raise _session_ended(state)
+        if touch and domain.should_touch(record.last_seen_at, now):
+            record.last_seen_at = now
+        return record, user
+
+    def _end_session(self, record, user, now, reason, client_ip=None):
+        store.revoke(record, now, reason)
+        self._emit(
+            "logged_out",
+            LoggedOutSchema,
+            username=user.username,
+            member_number=user.member_number,
+            session_id=record.id,
+            reason=reason,
+            client_ip=_address(client_ip) if client_ip else record.client_ip,
+        )
+
+    # Change of password ---------------------------------------------------------------------
+
+    def change_password(self, token=None, current_password=None, new_password=None, client_ip=None):
+        """Policy-checked change; every other session of the user ends, and so does any lock.
+
+        In a session opened with a temporary code the current password is not asked: the code
+        was just used to open it (and the old password no longer exists).
+        """
+        data = load_or_raise(
+            ChangePasswordSchema(),
+            {"current_password": current_password, "new_password": new_password},
+        )
+        record, user = self._live_session(token)
+        now = self.now()
+        current, new = data["current_password"], data["new_password"]
+        with_code = bool(record.opened_with_temporary_code)
+        if not with_code:
+            if not current:
+                raise ValidationError(fields={"current_password": [CURRENT_PASSWORD_MISSING]})
+            if not passwords.verify(user.password_hash, current):
+                raise ValidationError(fields={"current_password": [CURRENT_PASSWORD_WRONG]})
+        problems = domain.password_problems(new, user.username, *self._member_facts(user, new))
+        if current and new == current:
+            problems.append(domain.MSG_PASSWORD_SAME)
+        if problems:
+            raise ValidationError(fields={"new_password": problems})
+        user.password_hash = passwords.hash_secret(new)
+        user.must_change_password = False
+        user.password_changed_at = now
+        record.opened_with_temporary_code = False
+        store.invalidate_codes(self.db, user.id, now)
+        store.clear_login_locks(self.db, user.id)
+        others = store.active_sessions(self.db, user.id, except_id=record.id)
+        for other in others:
+            self._end_session(other, user, now, "password_changed")
+        self._emit(
+            "password_changed",
+            PasswordChangedSchema,
+            username=user.username,
+            member_number=user.member_number,
+            display_name=user.display_name,
+            email=user.email,
+            reason="recovery" if with_code else "change",
+            other_sessions_revoked=len(others),
+            client_ip=_address(client_ip) if client_ip else record.client_ip,
+        )
+
+    def _member_facts(self, user, password):
+        """The member's names from accounts, and whether the password holds the cédula (asked
+        to accounts, which never hands the cédula out)."""
+        member = self.accounts.get_member(user.member_number)
+        facts = domain.MemberFacts(user.member_number, member["given_names"], member["surnames"])
+        found = any(
+            self.accounts.is_member_identification(user.member_number, candidate)
+            for candidate in domain.identification_candidates(password)
+        )
+        return facts, found
+
+    # Recovery -------------------------------------------------------------------------------
+
+    def request_recovery(self, username=None, email=None, member_number=None, client_ip=None):
+        """A temporary code when the three fields match one user; the same answer otherwise.
+
+        By default the code goes only to the registered e-mail and the answer says where
+        (masked); with RECOVERY_SHOW_CODE it is also shown.
+        """
+        data = load_or_raise(
+            RecoverySchema(),
+            {"username": username, "email": email, "member_number": member_number},
+        )
+        now = self.now()
+        address = _address(client_ip)
+        name = domain.normalize_username(data["username"])[: domain.USERNAME_MAX]
+        number = data["member_number"].strip()
+        event = dict(
+            username=name,
+            member_number=None,
+            display_name=None,
+            email=None,
+            delivery=None,
+            expires_at=None,
+            client_ip=address,
+        )
+        retry = self._throttled(address, now)
+        if retry:
+            self._emit_reset(event, "throttled")
+            commit(self.db)
+            raise RateLimited(retry_after=retry)
+        user = store.user_by_username(self.db, name)
+        matched = (
+            user is not None
+            and user.member_number == number
+            and user.email.strip().casefold() == data["email"].strip().casefold()
+        )
+        # the same answer whether or not the data match: where the code went, masked
+        generic = RecoveryResultSchema().dump(
+            {"message": recovery_sent_message(data["email"]), "temporary_code": None}
+        )
+        if not matched:
+            passwords.hash_secret(domain.generate_code())  # same work as a match
+            self._address_failure(address, "recovery", now)
+            self._emit_reset(event, "no_match")
+            return generic
+        event.update(member_number=user.member_number, display_name=user.display_name)
+        if user.status == INACTIVE_STATUS:
+            passwords.hash_secret(domain.generate_code())
+            self._emit_reset(event, "member_inactive")
+            return generic
+        if not domain.recovery_allowed(store.recent_code_times(self.db, user.id, now), now):
+            passwords.hash_secret(domain.generate_code())
+            self._emit_reset(event, "limit_reached")
+            return generic
+        code = domain.generate_code()
+        expires = now + timedelta(minutes=domain.CODE_VALID_MINUTES)
+        self.db.add(
+            RecoveryCode(
+                user_id=user.id,
+                code_hash=passwords.hash_secret(code),
+                created_at=now,
+                expires_at=expires,
+                client_ip=address,
+            )
+        )
+        show = self.settings.show_code
+        event.update(
+            email=user.email,
+            delivery="screen" if show else "email",
+            expires_at=iso_utc(expires),
+        )
+        self._emit_reset(event, "code_issued")
+        if show:
+            return RecoveryResultSchema().dump(
+                {
+                    "message": RECOVERY_CODE_SHOWN.format(minutes=domain.CODE_VALID_MINUTES),
+                    "temporary_code": code,
+                }
+            )
+        commit(self.db)
+        self._send_code(user.email, user.username, code)
+        return generic
+
+    def _emit_reset(self, event, outcome):
+        self._emit(
+            "password_reset_requested",
+            PasswordResetRequestedSchema,
+            outcome=outcome,
+            reason="recovery_requested",
+            **event,
+        )
+
+    def _send_code(self, email, username, code):
+        """Point-to-point to notifications (never in a broadcast event); its failure is logged."""
+        try:
+            call = self.notifications.send_recovery_code.call_async(
+                email=email, username=username, code=code
+            )
+        except ServiceUnavailable:
+            log.warning("notifications unavailable: recovery code for %s not delivered", username)
+            return
+
+        def wait():
+            try:
+                call.result()
+            except Exception as exc:  # noqa: BLE001  logged; the member may ask again
+                log.warning(
+                    "notifications did not confirm the recovery code for %s: %s",
+                    username,
+                    type(exc).__name__,
+                )
+
+        # waiting in the background keeps the answer's timing the same as for a mismatch
+        eventlet.spawn_n(wait)
+
+    # Member data from the cooperative -------------------------------------------------------
+
+    def member_updated(self, payload):
+        """accounts.member_updated: the user's e-mail (for every later notice), display name and
+        status follow the member record; an inactive member's sessions end. An event older
+        than the last one applied changes nothing."""
+        try:
+            data = MemberUpdatedSchema().load(payload.get("data") or {})
+        except Exception:  # noqa: BLE001  a malformed event cannot be applied by retrying
+            log.error("auth ignored a malformed accounts.member_updated event")
+            return
+        user = store.user_by_member(self.db, data["member_number"].strip())
+        if user is None:
+            return  # the member has no portal user: nothing of auth's changes
+        occurred = _parse_instant(payload.get("occurred_at"))
+        if occurred and user.member_synced_at and occurred < user.member_synced_at:
+            log.info("auth ignored an older member_updated of %s", user.member_number)
+            return
+        email = (data.get("email") or "").strip()
+        if email and "@" in email and len(email) <= 120:
+            user.email = email
+        if data.get("given_names") or data.get("surnames"):
+            name = domain.display_name(data.get("given_names"), data.get("surnames"))
+            user.display_name = name or user.display_name
+        status = (data.get("status") or "").strip().lower()
+        if status:
+            user.status = status[:20]
+        if status == INACTIVE_STATUS:
+            now = self.now()
+            for record in store.active_sessions(self.db, user.id):
+                self._end_session(record, user, now, "member_inactive")
+        user.member_synced_at = occurred or user.member_synced_at
+
+    # Helpers --------------------------------------------------------------------------------
+
+    def _emit(self, event_type, schema, **data):
+        self.events.emit(event_type, schema().dump(data))
+
+    def _throttled(self, address, now):
+        settings = self.settings
+        times = store.address_failure_times(self.db, address, now, settings.address_window)
+        return domain.throttle_retry_after(
+            times, now, settings.address_limit, settings.address_window
+        )
+
+    def _refuse_throttled(self, address, now):
+        retry = self._throttled(address, now)
+        if retry:
+            raise RateLimited(retry_after=retry)
+
+    def _address_failure(self, address, kind, now):
+        """Record a failure of the address; the seconds to wait when it is now throttled."""
+        store.record_address_failure(self.db, address, kind, now, self.settings.address_window)
+        return self._throttled(address, now)
+
+    def _refuse(self, address, kind, now, error):
+        """Count a refused attempt of the address, keep it, and answer `error`."""
+        throttled = self._address_failure(address, kind, now)
+        commit(self.db)
+        if throttled:
+            raise RateLimited(retry_after=throttled)
+        raise error
