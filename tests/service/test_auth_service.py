@@ -28,6 +28,7 @@ from tests.helpers import start_auth_stack
 MINUTE = 60
 IP = "198.51.100.7"
 MARIA = ("maria", "Socia-2026!")
+JOSE_WRONG = ("jose", "no-es-la-clave")
 
 AUTH_EVENTS = (
     "user_registered",
@@ -345,7 +346,13 @@ def test_change_of_password_needs_the_current_one(auth):
     with pytest.raises(ValidationError) as err:
         auth.change_password(token, "no-es-la-actual", "Nueva-clave-2027", IP)
     assert err.value.fields == {"current_password": ["La contraseña actual no es correcta."]}
+    with pytest.raises(ValidationError) as err:
+        auth.change_password(token, None, "Nueva-clave-2027", IP)
+    assert err.value.fields == {"current_password": ["Ingrese su contraseña actual."]}
     assert auth.login(*MARIA, IP)["token"]
+
+
+PERSONAL = "La contraseña no puede contener sus datos de socio: cédula, número de socio, nombres ni apellidos."  # noqa: E501
 
 
 @pytest.mark.parametrize(
@@ -356,6 +363,17 @@ def test_change_of_password_needs_the_current_one(auth):
         ("maria-2027-casa", "La contraseña no puede ser igual al usuario ni contenerlo."),
         ("Password123", "La contraseña es demasiado común: elija una más difícil de adivinar."),
         ("Socia-2026!", "La nueva contraseña debe ser distinta de la actual."),
+        (" " * 8, "La contraseña no puede estar formada solo por espacios."),
+        ("\t" * 8, "La contraseña no puede estar formada solo por espacios."),
+        ("ññññññññ", "La contraseña debe tener al menos 3 caracteres distintos."),
+        ("1712345675", PERSONAL),  # her cédula
+        ("cedula-171-234-5675", PERSONAL),
+        ("100234100234", PERSONAL),  # her member number twice
+        ("FERNANDA.2027", PERSONAL),
+        ("Gómez-de-Quito", PERSONAL),
+        ("gomez-de-quito", PERSONAL),
+        ("dragon12", "La contraseña es demasiado común: elija una más difícil de adivinar."),
+        ("sunshine1", "La contraseña es demasiado común: elija una más difícil de adivinar."),
     ],
 )
 def test_policy_messages_say_what_is_wrong(auth, new_password, message):
@@ -370,11 +388,11 @@ def test_policy_messages_say_what_is_wrong(auth, new_password, message):
 # Recovery --------------------------------------------------------------------------------
 
 
-def recover(auth, username="maria", email="maria.perez@example.com", number="100234"):
-    return auth.request_recovery(username, email, number, IP)
+def recover(auth, username="maria", email="maria.perez@example.com", number="100234", ip=IP):
+    return auth.request_recovery(username, email, number, ip)
 
 
-def test_recovery_story_of_the_manual(auth, events):
+def test_recovery_story_of_the_manual(auth, shown, events):
     answer = recover(auth)
     code = answer["temporary_code"]
     assert re.fullmatch(r"[A-Za-z0-9]{8}", code)
@@ -389,18 +407,34 @@ def test_recovery_story_of_the_manual(auth, events):
         auth.login("maria", code, IP)
     with pytest.raises(Unauthenticated):
         auth.login(*MARIA, IP)
-    # the temporary code is the current password of that session
-    auth.change_password(session["token"], code, "Mi-nueva-clave-77", IP)
+    # the forced change does not ask again for the code just used
+    auth.change_password(session["token"], None, "Mi-nueva-clave-77", IP)
     assert auth.authenticate(session["token"])["must_change_password"] is False
     assert auth.login("maria", "Mi-nueva-clave-77", IP)["must_change_password"] is False
     (requested,) = events.wait_for("password_reset_requested", outcome="code_issued")
     assert requested["data"]["email"] == "maria.perez@example.com"
     assert requested["data"]["delivery"] == "screen"
     events.wait_for("login_succeeded", username="maria", recovery_login=True)
+    (notice,) = events.wait_for("recovery_login", username="maria")
+    assert notice["data"]["email"] == "maria.perez@example.com"
+    assert notice["data"]["client_ip"] == IP
     events.wait_for("password_changed", username="maria", reason="recovery")
 
 
-def test_code_expires_after_15_minutes(auth, clock):
+def test_a_locked_user_recovers_with_a_code(auth, shown):
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            auth.login(*JOSE_WRONG, IP)
+    code = recover(auth, "jose", "jose.andrade@example.com", "100517")["temporary_code"]
+    # from the very address that is locked, the code lets the member in to change the password
+    session = auth.login("jose", code, IP)
+    assert session["must_change_password"] is True
+    auth.change_password(session["token"], None, "Volcan-Cotopaxi-88", IP)
+    # the change ended the lock
+    assert auth.login("jose", "Volcan-Cotopaxi-88", IP)["must_change_password"] is False
+
+
+def test_code_expires_after_15_minutes(auth, shown, clock):
     code = recover(auth)["temporary_code"]
     clock.advance(15 * MINUTE)
     with pytest.raises(Unauthenticated):
@@ -409,7 +443,7 @@ def test_code_expires_after_15_minutes(auth, clock):
     assert auth.login(*MARIA, IP)["token"]
 
 
-def test_code_is_stored_hashed(auth, service_config):
+def test_code_is_stored_hashed(auth, shown, service_config):
     from sqlalchemy import select
 
     from services.auth.models import RecoveryCode, User, UserSession
@@ -426,12 +460,12 @@ def test_code_is_stored_hashed(auth, service_config):
     assert token not in tokens and len(tokens[0]) == 64
 
 
-def test_a_temporary_session_can_only_change_the_password(auth):
+def test_a_temporary_session_can_only_change_the_password(auth, shown):
     code = recover(auth)["temporary_code"]
     token = auth.login("maria", code, IP)["token"]
     with pytest.raises(ValidationError) as err:
-        auth.change_password(token, "password", "Password123", IP)
-    assert "current_password" in err.value.fields
+        auth.change_password(token, None, "Password123", IP)
+    assert list(err.value.fields) == ["new_password"]
     # still forced to change; logout works
     assert auth.authenticate(token)["must_change_password"] is True
     auth.logout(token, IP)
@@ -439,44 +473,48 @@ def test_a_temporary_session_can_only_change_the_password(auth):
         auth.authenticate(token)
 
 
-def test_recovery_answers_the_same_for_every_mismatch(auth, auth_container):
-    auth_container.config["RECOVERY_SHOW_CODE"] = False
+def test_recovery_answers_the_same_for_every_mismatch(auth):
     match = recover(auth)
-    variants = [
-        recover(auth, email="otra@example.com"),
-        recover(auth, number="100517"),
-        recover(auth, username="nadie"),
-        recover(auth, username="jose"),
-    ]
-    assert match == {"message": RECOVERY_GENERIC, "temporary_code": None}
-    assert all(v == match for v in variants)
+    assert match == {
+        "message": recovery_sent_message("maria.perez@example.com"),
+        "temporary_code": None,
+    }
+    assert "m***@example.com" in match["message"]
+    for username, email, number in [
+        ("maria", "maria.perez@example.com", "100517"),
+        ("nadie", "maria.perez@example.com", "100234"),
+        ("jose", "maria.perez@example.com", "100234"),
+    ]:
+        assert recover(auth, username, email, number) == match
+    # another address: the message names the address typed, masked, and nothing else
+    other = recover(auth, email="otra@example.com")
+    assert other == {"message": recovery_sent_message("otra@example.com"), "temporary_code": None}
 
 
-def test_recovery_mismatch_has_the_shape_of_a_match_without_code(auth):
+def test_with_show_code_a_mismatch_has_the_shape_of_a_match_without_code(auth, shown):
     match = recover(auth)
     mismatch = recover(auth, email="maria.perez@example.org")
     assert set(match) == set(mismatch) == {"message", "temporary_code"}
-    assert mismatch == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    assert mismatch["temporary_code"] is None
     # e-mail without regard to case is a match
     assert recover(auth, email="Maria.Perez@Example.com")["temporary_code"]
 
 
-def test_at_most_three_recoveries_per_user_per_hour(auth, clock, events):
+def test_at_most_three_recoveries_per_user_per_hour(auth, shown, clock, events):
     codes = [recover(auth)["temporary_code"] for _ in range(3)]
     assert all(codes) and len(set(codes)) == 3
     fourth = recover(auth)
-    assert fourth == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    assert fourth["temporary_code"] is None
     events.wait_for("password_reset_requested", outcome="limit_reached")
     clock.advance(61 * MINUTE)
     assert recover(auth)["temporary_code"]
 
 
-def test_with_show_code_off_the_code_goes_point_to_point_to_notifications(
-    auth, auth_container, service_config, container_factory, events
+def test_by_default_the_code_goes_point_to_point_to_notifications(
+    auth, service_config, container_factory, events
 ):
-    auth_container.config["RECOVERY_SHOW_CODE"] = False
     # notifications down: the request still succeeds and shows no code
-    assert recover(auth) == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    assert recover(auth)["temporary_code"] is None
 
     sent = []
 
@@ -489,7 +527,7 @@ def test_with_show_code_off_the_code_goes_point_to_point_to_notifications(
             return {"sent": True}
 
     container_factory(Notifications, service_config).start()
-    assert recover(auth) == {"message": RECOVERY_GENERIC, "temporary_code": None}
+    assert recover(auth)["temporary_code"] is None
     deadline = time.monotonic() + 10
     while not sent and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -524,38 +562,57 @@ def test_ana_registers_with_one_given_name_and_one_surname(auth, events):
     assert registered["data"]["member_number"] == "100781"
 
 
-def test_username_taken_and_member_already_registered_are_409(auth):
-    carmen = dict(
+def test_registration_tells_no_stranger_whether_a_user_exists(auth):
+    maria_data = dict(
         ANA,
-        username="maria",
-        member_number="101245",
-        identification="1803456787",
-        first_name="carmen",
-        last_name="quishpe",
-        email="carmen.quishpe@example.com",
+        member_number="100234",
+        identification="1712345675",
+        first_name="fernanda",
+        last_name="GOMEZ",
+        email="maria.perez@example.com",
     )
+    # the data of a member who already has a user: the answer of a mismatch, whatever the name
+    answers = []
+    for username in ("maria", "nobody1"):
+        with pytest.raises(ValidationError) as err:
+            auth.register(**dict(maria_data, username=username), client_ip=IP)
+        answers.append(err.value.to_dict())
+    with pytest.raises(ValidationError) as mismatch:
+        auth.register(**dict(ANA, identification="0104567897"), client_ip=IP)
+    assert answers[0] == answers[1] == mismatch.value.to_dict()
+    assert answers[0] == {
+        "code": "validation_error",
+        "message": REGISTRATION_MISMATCH,
+        "fields": {},
+    }
+    # only a member whose data match and who has no user learns that a user name is taken
     with pytest.raises(Conflict) as taken:
-        auth.register(**carmen, client_ip=IP)
-    assert taken.value.extra["fields"]["username"] == [
-        "El nombre de usuario ya está en uso: elija otro."
-    ]
-    with pytest.raises(Conflict) as already:
-        auth.register(
-            **dict(
-                ANA,
-                username="maria2",
-                member_number="100234",
-                identification="1712345675",
-                first_name="fernanda",
-                last_name="GOMEZ",
-                email="maria.perez@example.com",
-            ),
-            client_ip=IP,
-        )
-    assert "ya tiene un usuario" in already.value.message
+        auth.register(**dict(ANA, username="maria"), client_ip=IP)
+    assert taken.value.extra["fields"] == {
+        "username": ["El nombre de usuario ya está en uso: elija otro."]
+    }
     auth.register(**ANA, client_ip=IP)
-    with pytest.raises(Conflict):
+    with pytest.raises(ValidationError) as again:
         auth.register(**dict(ANA, username="ana.lucia"), client_ip=IP)
+    assert again.value.message == REGISTRATION_MISMATCH
+
+
+def test_registration_attempts_are_throttled_per_address(auth):
+    for i in range(29):
+        with pytest.raises(ValidationError):
+            auth.register(**dict(ANA, member_number=f"9{i:05d}"), client_ip="203.0.113.77")
+    with pytest.raises(RateLimited):
+        auth.register(**dict(ANA, member_number="999999"), client_ip="203.0.113.77")
+    with pytest.raises(RateLimited):  # even with the right data, until the window passes
+        auth.register(**ANA, client_ip="203.0.113.77")
+    assert auth.register(**ANA, client_ip="203.0.113.78")["username"] == "ana.torres"
+
+
+def test_registration_refuses_a_password_with_the_members_own_data(auth):
+    for password in ("0104567896", "Lucia-Torres-77", "Ana-Lucía-2026!", "100781100781"):
+        with pytest.raises(ValidationError) as err:
+            auth.register(**dict(ANA, password=password), client_ip=IP)
+        assert err.value.fields == {"password": [PERSONAL]}, password
 
 
 @pytest.mark.parametrize(
@@ -610,7 +667,7 @@ def test_sql_or_html_in_a_field_is_just_text(auth):
 # Secrets never travel in events -----------------------------------------------------------
 
 
-def test_no_event_carries_a_password_hash_token_or_code(auth, events):
+def test_no_event_carries_a_password_hash_token_or_code(auth, shown, events):
     secrets = ["Socia-2026!", "Cielo-de-Quito-9", "Nueva-clave-2027", "no-es-la-clave"]
     auth.register(**ANA, client_ip=IP)
     token = auth.login(*MARIA, IP)["token"]
@@ -621,7 +678,7 @@ def test_no_event_carries_a_password_hash_token_or_code(auth, events):
     secrets.append(code)
     temp = auth.login("maria", code, IP)["token"]
     secrets.append(temp)
-    auth.change_password(temp, code, "Nueva-clave-2027", IP)
+    auth.change_password(temp, None, "Nueva-clave-2027", IP)
     auth.logout(temp, IP)
     for event_type in AUTH_EVENTS:
         if event_type != "account_locked":
