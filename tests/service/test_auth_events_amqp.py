@@ -12,7 +12,8 @@ from tests.helpers import start_auth_stack
 def test_plain_kombu_consumer_gets_password_reset_requested_without_secrets(
     service_config, container_factory, rpc_proxy, today
 ):
-    start_auth_stack(container_factory, dict(service_config), today)
+    # the code shown on screen, so the test can look for it in the event
+    start_auth_stack(container_factory, {**service_config, "RECOVERY_SHOW_CODE": True}, today)
     auth = rpc_proxy("auth")
     exchange = Exchange("auth.events", type="topic", durable=True)
     queue = Queue(

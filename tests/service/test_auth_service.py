@@ -209,11 +209,15 @@ def test_a_throttled_address_is_refused_before_the_password_is_checked(auth, eve
     with pytest.raises(RateLimited) as wrong:
         auth.login("maria", "clave-equivocada", "203.0.113.9")
     assert right.value.message == wrong.value.message
-    assert set(right.value.to_dict()) == set(wrong.value.to_dict()) == {
-        "code",
-        "message",
-        "retry_after",
-    }
+    assert (
+        set(right.value.to_dict())
+        == set(wrong.value.to_dict())
+        == {
+            "code",
+            "message",
+            "retry_after",
+        }
+    )
     # refused as throttled, not as a password that was checked
     events.wait_for("login_failed", count=2, username="maria", reason="throttled")
     checked = [

@@ -38,8 +38,8 @@ def test_a_good_password_passes():
 
 def test_password_length_limits():
     assert domain.password_problems("Ab1-xyz", "ana.torres") == [domain.MSG_PASSWORD_SHORT]
-    assert domain.password_problems("x" * 128, "ana.torres") == []
-    assert domain.password_problems("x" * 129, "ana.torres") == [domain.MSG_PASSWORD_LONG]
+    assert domain.password_problems("xyz" * 42 + "xy", "ana.torres") == []
+    assert domain.password_problems("xyz" * 43, "ana.torres") == [domain.MSG_PASSWORD_LONG]
 
 
 def test_password_may_not_equal_or_contain_the_username():
@@ -57,14 +57,53 @@ def test_common_passwords_are_refused_without_regard_to_case_or_accents():
 
 
 def test_every_broken_rule_is_reported_in_spanish():
-    problems = domain.password_problems("jose", "jose")
+    problems = domain.password_problems("qzxw", "qzxw")
     assert problems == [domain.MSG_PASSWORD_SHORT, domain.MSG_PASSWORD_USERNAME]
     assert all("contraseña" in p.lower() for p in problems)
 
 
 def test_the_common_list_ships_with_the_service():
-    assert len(domain.COMMON_PASSWORDS) > 80
+    assert len(domain.COMMON_PASSWORDS) >= 10_000
     assert "contraseña" in domain.COMMON_PASSWORDS
+    assert {"dragon12", "sunshine1", "iloveyou"} <= domain.COMMON_PASSWORDS
+
+
+def test_blank_or_one_character_passwords_are_refused():
+    for blank in (" " * 8, "\t" * 8, " \t \n" * 3):
+        assert domain.MSG_PASSWORD_BLANK in domain.password_problems(blank, "maria")
+    for repeated in ("ññññññññ", "aaaaaaaaaaaa", "abababab"):
+        assert domain.password_problems(repeated, "maria") == [domain.MSG_PASSWORD_REPEATED]
+
+
+MARIA = domain.MemberFacts("100234", "María Fernanda", "Pérez Gómez", identification="1712345675")
+
+
+def test_a_password_may_not_hold_the_members_own_data():
+    for password in (
+        "1712345675",
+        "x-171 234 5675-x",
+        "100234100234",
+        "socio100234!",
+        "MARIA-de-2026",
+        "maría-de-2026",
+        "Fernanda*77",
+        "gomez.gomez.1",
+        "PÉREZ-Quito-9",
+    ):
+        assert domain.password_problems(password, "mfp", MARIA) == [domain.MSG_PASSWORD_PERSONAL], (
+            password
+        )
+    assert domain.password_problems("Laguna-Quilotoa-2026", "mfp", MARIA) == []
+
+
+def test_the_cedula_unknown_to_auth_is_found_through_the_candidates():
+    assert domain.identification_candidates("ab1712345675cd") == ["1712345675"]
+    assert domain.identification_candidates("17-1234-5675-1") == ["1712345675", "7123456751"]
+    assert domain.identification_candidates("Socia-2026!") == []
+    facts = domain.MemberFacts("100234", "María", "Pérez")
+    assert domain.password_problems("x1712345675x", "mfp", facts, identification_found=True) == [
+        domain.MSG_PASSWORD_PERSONAL
+    ]
 
 
 # Secrets ---------------------------------------------------------------------------------
@@ -186,6 +225,10 @@ def test_code_is_usable_once_and_for_15_minutes():
     assert not domain.code_usable(expires, None, None, expires)
     assert not domain.code_usable(expires, T0, None, T0)
     assert not domain.code_usable(expires, None, T0, T0)
+
+
+def test_recovery_says_where_the_code_went_without_the_length_of_the_address():
+    assert domain.mask_email_brief("Maria.Perez@Example.com") == "m***@example.com"
 
 
 def test_display_name_and_masked_email():
