@@ -193,7 +193,8 @@ class Journey:
     def change_password(self, current, new, label="Contraseña actual"):
         """MANUAL 4: Cambiar contraseña, with a message confirming the change."""
         page = self.page
-        page.get_by_label(label).fill(current)
+        if current is not None:  # after a login with the temporary code it is not asked
+            page.get_by_label(label).fill(current)
         page.get_by_label("Nueva contraseña", exact=True).fill(new)
         page.get_by_label("Repita la nueva contraseña").fill(new)
         self.click(page.locator("main").get_by_role("button", name="Cambiar contraseña"))
@@ -520,8 +521,11 @@ def opciones_de_usuario(page, base, size):
     j.position("Socio N.º 101245")
 
 
-def recuperacion(page, base, size):
-    """MANUAL 5: maria forgot her password: the code on screen, login with it, forced change."""
+def recuperacion(page, base, size, mail_dir):
+    """MANUAL 5: maria forgot her password: the code by e-mail (the default), login with it,
+    forced change."""
+    from tests.e2e.test_auth_browser import code_from_mail
+
     j = Journey(page, base, size, "05-recuperacion")
     p = page
     j.go("/login")
@@ -541,9 +545,9 @@ def recuperacion(page, base, size):
     p.get_by_label("Correo electrónico registrado").fill("maria.perez@example.com")
     p.get_by_label("Número de socio").fill("100234")
     j.click(p.get_by_role("button", name="Recuperar"))
-    code = p.locator("#codigo-temporal").inner_text().strip()
-    assert re.fullmatch(r"[A-Za-z0-9]{8}", code), code
+    expect(p.locator(".notice")).to_contain_text("m***@example.com")
     j.sees("recuperar-codigo", "Recuperación de contraseña")
+    code = code_from_mail(mail_dir, "maria.perez@example.com")
     j.click(p.get_by_role("link", name="Ir al ingreso"))
     p.get_by_label("Usuario").fill("maria")
     p.get_by_label("Contraseña").fill(code)
@@ -552,7 +556,7 @@ def recuperacion(page, base, size):
     expect(p.locator(".notice.warning")).to_contain_text("cambie su contraseña")
     expect(p.get_by_role("navigation", name="Menú principal")).to_have_count(0)
     j.sees("cambio-obligatorio", "Cambiar contraseña")
-    j.change_password(code, "Laguna-Quilotoa-2026", label="Código temporal")
+    j.change_password(None, "Laguna-Quilotoa-2026")
     j.salir("María Pérez")
     j.log_in("maria", "Laguna-Quilotoa-2026", "María Pérez")
     j.position("Socio N.º 100234")

@@ -11,6 +11,8 @@ The stories are in journey_stories.py; each runs in a child process (tests/brows
 The journeys register members and change passwords, so each size has a portal of its own.
 """
 
+from pathlib import Path
+
 import pytest
 
 from tests.browser_runner import run_story
@@ -36,9 +38,13 @@ def journey_portal(size, tmp_path_factory, rabbit_manager, amqp_base):
         yield instance
 
 
-def journey(name, portal, size):
+def journey(name, portal, size, **kwargs):
     return run_story(
-        f"tests.e2e.journey_stories:{name}", portal.base_url, viewport=SIZES[size], size=size
+        f"tests.e2e.journey_stories:{name}",
+        portal.base_url,
+        viewport=SIZES[size],
+        size=size,
+        **kwargs,
     )
 
 
@@ -89,4 +95,5 @@ def test_keyboard_only(journey_portal, size):
 @pytest.mark.slow
 def test_recuperacion_de_contrasena(journey_portal, size):
     # last at each size: it changes maria's password, which the journeys above log in with
-    journey("recuperacion", journey_portal, size)
+    mail_dir = str(Path(journey_portal.env["PORTAL_VAR_DIR"]) / "mail")
+    journey("recuperacion", journey_portal, size, mail_dir=mail_dir)

@@ -39,6 +39,12 @@ def event(source, event_type, **data):
         ),
         (
             "auth",
+            "recovery_login",
+            "recovery_login",
+            "Se ingresó a su usuario del Portal en línea con un código temporal",
+        ),
+        (
+            "auth",
             "password_changed",
             "password_changed",
             "Su contraseña del Portal en línea fue cambiada",
