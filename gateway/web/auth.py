@@ -21,9 +21,7 @@ CSRF_EXPIRED = "El formulario expiró. Vuelva a intentarlo."
 LOGIN_MISSING = "Ingrese su usuario y su contraseña."
 PASSWORDS_DIFFER = "Las contraseñas no coinciden."
 PASSWORD_CHANGED = "Su contraseña fue cambiada correctamente."  # noqa: S105  (a message)
-FORCED_CHANGE = (
-    "Ingresó con un código temporal: antes de continuar, cambie su contraseña."  # noqa: S105
-)
+FORCED_CHANGE = "Ingresó con un código temporal: antes de continuar, cambie su contraseña."  # noqa: S105
 NOTICES = {
     "registrado": "Su usuario fue registrado. Ya puede ingresar al portal.",
     "salida": "Su sesión terminó. Gracias por usar el portal en línea.",
