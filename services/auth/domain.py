@@ -1,4 +1,6 @@
-"""Pure rules of the auth service (DOMAIN.md "Identity"): no nameko, no database, time passed in.
+"""Pure rules of the auth service (docs/identity.md; docs/domain.md "Identity").
+
+No nameko, no database, time passed in.
 
 Every rule that depends on the time takes `now` (naive UTC), so it is tested without waiting.
 """
@@ -218,7 +220,8 @@ class FailureOutcome:
 
 
 def after_failure(failed_attempts, now, max_failures=MAX_FAILURES, lock_minutes=LOCK_MINUTES):
-    """One more consecutive failure: at `max_failures` the user is locked for `lock_minutes`.
+    """One more consecutive failure of a user from one address: at `max_failures` that user is
+    locked at that address for `lock_minutes`.
 
     The counter starts again from zero once the lock is set, so after the lock ends the member has
     `max_failures` attempts again.
