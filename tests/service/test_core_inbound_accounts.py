@@ -350,10 +350,12 @@ def test_refusals_appear_in_the_gateway_metrics(accounts, container_factory, htt
     container_factory(GatewayService, accounts).start()
     publish_core(accounts["AMQP_URI"], movement("4200501001", 1, credit="1.001", balance="1.00"))
     counted = 'portal_core_refusals_total{kind="dato_invalido",service="accounts"} 1.0'
-    text = wait_until(
-        lambda: (page := http_session.get("/metrics").text) if counted in page else None,
-        message="the refusal counted in /metrics",
-    )
+
+    def metrics_with_refusal():
+        page = http_session.get("/metrics").text
+        return page if counted in page else None
+
+    text = wait_until(metrics_with_refusal, message="the refusal counted in /metrics")
     assert 'portal_core_inbound_status_up{service="accounts"} 1.0' in text
     # credit and deposit do not run here: the page still answers and says so
     assert 'portal_core_inbound_status_up{service="credit"} 0.0' in text
