@@ -493,7 +493,8 @@ class CoreEventConsumer(Consumer):
 
     def _retry_or_park(self, message, worker_ctx, exc_info):
         exc = exc_info[1]
-        event_type = (message.delivery_info or {}).get("routing_key")
+        # from the envelope: after a retry the message's routing key is the queue's name
+        event_type = (worker_ctx.args[0] if worker_ctx.args else {}).get("event_type")
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         if isinstance(exc, NotYet):

@@ -236,6 +236,7 @@ def test_refused_event_is_parked_with_its_reason_counted_and_the_next_applies(
     headers, _ = dead[0]
     assert reason in headers["x-portal-refusal"]
     assert headers["x-portal-refusal-kind"] == kind
+    assert headers["x-portal-event-type"] == "movement_posted"
     counts = wait_until(
         lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]},
         message="the refusal counted",
