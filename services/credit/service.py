@@ -15,7 +15,7 @@ from services.common.errors import Conflict, NotFound, ValidationError
 from services.common.events import EventOutbox
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
-from services.credit import catalog, domain, store
+from services.credit import bulk, catalog, domain, store
 from services.credit.models import Application, ApplicationGuarantor, outbox
 from services.credit.schemas import (
     ApplicationCreatedSchema,
@@ -57,6 +57,16 @@ class CreditService:
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def import_state(self, request):
+        """What of a bulk load is already here (numbers only), for the importer's checks."""
+        return bulk.state(self.db, request)
+
+    @rpc
+    def import_rows(self, kind, rows):
+        """Load one chunk of a bulk load (docs/integration.md); idempotent, returns counts."""
+        return bulk.import_rows(self.db, kind, rows)
 
     # --- products and simulations ---------------------------------------------------------
 

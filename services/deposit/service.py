@@ -10,7 +10,7 @@ from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
 from services.common.events import EventOutbox
 from services.common.schemas import flatten, load_or_raise
-from services.deposit import domain, store
+from services.deposit import bulk, domain, store
 from services.deposit.models import outbox
 from services.deposit.schemas import (
     ConfigureRatesSchema,
@@ -78,6 +78,16 @@ class DepositService:
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def import_state(self, request):
+        """What of a bulk load is already here (numbers only), for the importer's checks."""
+        return bulk.state(self.db, request)
+
+    @rpc
+    def import_rows(self, kind, rows):
+        """Load one chunk of a bulk load (docs/integration.md); idempotent, returns counts."""
+        return bulk.import_rows(self.db, kind, rows)
 
     @rpc
     def rates(self, as_of=None):
