@@ -116,7 +116,7 @@ def _members(session, rows):
         else:
             counts["unchanged"] += 1
     if new:
-        session.execute(insert(Member), new)
+        session.execute(insert(Member.__table__), new)
     session.flush()
     return counts
 
@@ -146,7 +146,7 @@ def _accounts(session, rows):
         if r["account_number"] not in existing
     ]
     if new:
-        session.execute(insert(SavingsAccount), new)
+        session.execute(insert(SavingsAccount.__table__), new)
     return {"created": len(new), "unchanged": len(rows) - len(new)}
 
 
@@ -197,7 +197,7 @@ def _movements(session, rows):
             }
         )
     if new:
-        session.execute(insert(Movement), new)
+        session.execute(insert(Movement.__table__), new)
         changed = {r["account_number"] for r in new}
         session.execute(
             update(SavingsAccount.__table__)
@@ -217,19 +217,20 @@ def _movements(session, rows):
 
 def _same_as_loaded(session, rows):
     """A movement already loaded must be the same one (same reference at that sequence)."""
-    for chunk in _chunks(rows):
-        pairs = [(r["account_number"], r["sequence"]) for r in chunk]
-        loaded = {
-            (a, seq): ref
-            for a, seq, ref in session.execute(
-                select(Movement.account_number, Movement.seq, Movement.reference).where(
-                    tuple_(Movement.account_number, Movement.seq).in_(pairs)
-                )
+    wanted = {(r["account_number"], r["sequence"]): r["reference"] for r in rows}
+    for keys in _chunks({r["account_number"] for r in rows}):
+        for account, seq, reference in session.execute(
+            select(Movement.account_number, Movement.seq, Movement.reference).where(
+                Movement.account_number.in_(keys)
             )
-        }
-        for r in chunk:
-            if loaded.get((r["account_number"], r["sequence"])) != r["reference"]:
-                raise ValidationError(
-                    f"Cuenta {r['account_number']} secuencia {r['sequence']}: ya se cargó un "
-                    "movimiento distinto con esa secuencia."
-                )
+        ):
+            expected = wanted.pop((account, seq), None)
+            if expected is not None and expected != reference:
+                wanted[(account, seq)] = expected  # reported below
+                break
+    if wanted:
+        account, seq = next(iter(wanted))
+        raise ValidationError(
+            f"Cuenta {account} secuencia {seq}: ya se cargó un movimiento distinto con esa "
+            "secuencia."
+        )

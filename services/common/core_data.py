@@ -237,7 +237,54 @@ def parse_account(raw):
     return row.clean, row.errors
 
 
+MONEY2_RE = re.compile(r"[0-9]{1,12}\.[0-9]{2}")
+
+
 def parse_movement(raw):
+    """A million of these in a bulk load: a good row takes the fast path, a bad one the
+    thorough one that names every problem."""
+    try:
+        account, reference, description = (
+            raw["account_number"],
+            raw["reference"],
+            raw["description"],
+        )
+        sequence, debit, credit, balance = (
+            raw["sequence"],
+            raw["debit"],
+            raw["credit"],
+            raw["balance"],
+        )
+        posted = raw["posted_at"]
+        if (
+            0 < len(account) <= 16
+            and 0 < len(reference) <= 40
+            and 0 < len(description) <= 120
+            and sequence.isdigit()
+            and len(sequence) < 10
+            and MONEY2_RE.fullmatch(debit)
+            and MONEY2_RE.fullmatch(credit)
+            and MONEY2_RE.fullmatch(balance)
+            and (debit == "0.00" or credit == "0.00")
+            and len(raw["date"]) == 10
+            and posted[-1:] == "Z"
+            and int(sequence) > 0
+        ):
+            instant = datetime.fromisoformat(posted[:-1])
+            if instant.tzinfo is None:
+                return {
+                    "account_number": account,
+                    "sequence": int(sequence),
+                    "date": date.fromisoformat(raw["date"]),
+                    "posted_at": instant,
+                    "description": description,
+                    "reference": reference,
+                    "debit": Decimal(debit),
+                    "credit": Decimal(credit),
+                    "balance": Decimal(balance),
+                }, []
+    except (KeyError, TypeError, ValueError):
+        pass
     row = Row(raw)
     row.text("account_number", 16)
     row.integer("sequence")
