@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import Cents
 from services.common.events import outbox_table, processed_events_table
+from services.common.inbound import held_events_table, refusals_table
 
 
 class DecimalText(TypeDecorator):
@@ -224,3 +225,5 @@ class ApplicationGuarantor(Base):
 
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)
+held_events = held_events_table(Base.metadata)
+inbound_refusals = refusals_table(Base.metadata)

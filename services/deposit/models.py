@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import Cents
 from services.common.events import outbox_table, processed_events_table
+from services.common.inbound import held_events_table, refusals_table
 
 RATE_SCALE = 10000
 RATE_PLACES = Decimal("0.0001")
@@ -89,3 +90,5 @@ class TermDeposit(Base):
 
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)
+held_events = held_events_table(Base.metadata)
+inbound_refusals = refusals_table(Base.metadata)
