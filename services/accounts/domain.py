@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from stdnum.ec import ci
 
+from services.common import inbound
+
 MAX_STATEMENT_DAYS = 366
 ZERO = Decimal("0.00")
 
@@ -117,3 +119,77 @@ def apply_movement(balance, debit, credit):
 
 def page_count(total, page_size):
     return max(1, -(-total // page_size))
+
+
+# --- the core's events (docs/integration.md) ---------------------------------------------------
+
+PRODUCT_NAMES = {
+    "AHORRO_VISTA": "Ahorro a la vista",
+    "AHORRO_PROGRAMADO": "Ahorro programado",
+    "CERTIFICADOS": "Certificados de aportación",
+}
+CLOSED = "cerrada"
+
+
+def _money(value):
+    return f"{value:.2f}"
+
+
+def balance_problem(previous, debit, credit, stated):
+    """None when `previous + credit − debit = stated`; otherwise the reason, to the cent."""
+    if previous + credit - debit == stated:
+        return None
+    return (
+        f"El saldo no cuadra: saldo anterior {_money(previous)} + crédito {_money(credit)}"
+        f" − débito {_money(debit)} ≠ {_money(stated)}"
+    )
+
+
+# the ordering rule of every sequenced stream (accounts, loans) is shared with the consumer
+order_decision = inbound.order_decision
+
+
+def same_movement(applied, data):
+    """Is the core movement `data` the one already applied (a stored movement)?"""
+    return (
+        applied.reference == data["reference"]
+        and applied.date == data["date"]
+        and applied.debit == data["debit"]
+        and applied.credit == data["credit"]
+        and applied.balance == data["balance"]
+    )
+
+
+MEMBER_FIELDS = {
+    "identification": "identification",
+    "first_names": "given_names",
+    "last_names": "surnames",
+    "email": "email",
+    "phone": "phone",
+    "status": "status",
+}
+
+
+def member_changes(current, data):
+    """{column: new value} of what `member_upserted` changes in the record (all for a new one)."""
+    changes = {}
+    for field, column in MEMBER_FIELDS.items():
+        value = data.get(field)
+        if current is None or getattr(current, column) != value:
+            changes[column] = value
+    return changes
+
+
+def reconciliation_differences(portal, core):
+    """[(kind, portal value, core value)] between the portal's account (balance, last_seq; None
+    when unknown) and the core's figures at the end of the day."""
+    if portal is None:
+        return [("unknown_account", None, f"{_money(core['balance'])}")]
+    out = []
+    if portal.balance != core["balance"]:
+        out.append(("balance", _money(portal.balance), _money(core["balance"])))
+    if portal.last_seq < core["last_sequence"]:
+        out.append(("sequence_behind", str(portal.last_seq), str(core["last_sequence"])))
+    elif portal.last_seq > core["last_sequence"]:
+        out.append(("sequence_ahead", str(portal.last_seq), str(core["last_sequence"])))
+    return out

@@ -3,11 +3,12 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import Cents
 from services.common.events import outbox_table, processed_events_table
+from services.common.inbound import held_events_table, refusals_table
 
 
 class Base(DeclarativeBase):
@@ -40,7 +41,9 @@ class SavingsAccount(Base):
     available_balance: Mapped[Decimal] = mapped_column(Cents)
     status: Mapped[str] = mapped_column(String(12), default="activa")
     opened_on: Mapped[date] = mapped_column(Date)
-    # sequence of the last movement posted, so a new one gets the next number
+    # set by the core's account_closed: the account leaves the position, its statements stay
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # sequence of the last movement posted (the core's `sequence`): the next one must be +1
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -66,5 +69,47 @@ class Movement(Base):
     balance: Mapped[Decimal] = mapped_column(Cents)
 
 
+class ReconciliationDay(Base):
+    """One business day the core closed (`day_closed`), complete when every chunk arrived."""
+
+    __tablename__ = "reconciliation_days"
+
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    chunks: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    differences: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ReconciliationChunk(Base):
+    """A chunk already compared: the same chunk again changes nothing."""
+
+    __tablename__ = "reconciliation_chunks"
+
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReconciliationDifference(Base):
+    """A difference between the portal's copy and the core's figures at the end of a day."""
+
+    __tablename__ = "reconciliation_differences"
+    __table_args__ = (
+        Index("ix_reconciliation_differences_date", "business_date", "account_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    business_date: Mapped[date] = mapped_column(Date)
+    account_number: Mapped[str] = mapped_column(String(16))
+    # balance | sequence_behind | sequence_ahead | unknown_account
+    kind: Mapped[str] = mapped_column(String(20))
+    portal_value: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    core_value: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)
+held_events = held_events_table(Base.metadata)
+inbound_refusals = refusals_table(Base.metadata)

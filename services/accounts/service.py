@@ -1,25 +1,45 @@
 """accounts: the member record (ficha del socio), savings accounts and their movements."""
 
-from datetime import date
+from datetime import UTC, date
+
+from marshmallow import ValidationError as MarshmallowValidationError
 
 from services.accounts import bulk, domain, store
-from services.accounts.models import outbox
+from services.accounts.models import (
+    Member,
+    ReconciliationChunk,
+    ReconciliationDifference,
+    SavingsAccount,
+    held_events,
+    outbox,
+    processed_events,
+)
 from services.accounts.schemas import (
+    AccountClosedSchema,
+    AccountOpenedSchema,
     AccountSchema,
+    CoreMovementSchema,
     DailyBalancesSchema,
+    DayClosedSchema,
     MemberSchema,
+    MemberUpdatedEventSchema,
+    MemberUpsertedSchema,
     MovementPostedEventSchema,
     PostMovementSchema,
+    ReconciliationFailedEventSchema,
     StatementQuerySchema,
     StatementSchema,
     VerifyMemberSchema,
 )
+from services.common import inbound
+from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import NotFound, ValidationError
-from services.common.events import EventOutbox
-from services.common.schemas import load_or_raise
+from services.common.events import EventOutbox, Inbox
+from services.common.inbound import NotYet, Refused, core_events
+from services.common.schemas import flatten, load_or_raise
 
 ACCOUNT_NOT_FOUND = "La cuenta no existe."
 
@@ -29,6 +49,30 @@ MEMBER = MemberSchema()
 ACCOUNTS = AccountSchema(many=True)
 STATEMENT = StatementSchema()
 DAILY_BALANCES = DailyBalancesSchema()
+CORE_MEMBER = MemberUpsertedSchema()
+CORE_ACCOUNT_OPENED = AccountOpenedSchema()
+CORE_MOVEMENT = CoreMovementSchema()
+CORE_ACCOUNT_CLOSED = AccountClosedSchema()
+CORE_DAY_CLOSED = DayClosedSchema()
+MOVEMENT_EVENT = MovementPostedEventSchema()
+CORE_EVENT_TYPES = (
+    "member_upserted",
+    "account_opened",
+    "movement_posted",
+    "account_closed",
+    "day_closed",
+)
+
+
+def core_data(schema, event):
+    """The event's `data` loaded with its schema; a wrong one is refused with every reason."""
+    try:
+        return schema.load(event["data"])
+    except MarshmallowValidationError as exc:
+        problems = "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in flatten(exc.messages).items()
+        )
+        raise Refused(f"Datos inválidos: {problems}", inbound.KIND_INVALID) from None
 
 
 def member_dict(member):
@@ -52,6 +96,8 @@ class AccountsService:
 
     db = Database("accounts")
     events = EventOutbox("accounts", outbox)
+    inbox = Inbox("accounts", processed_events)
+    clock = ClockProvider()
     tracker = Tracker()
 
     @rpc
@@ -228,3 +274,219 @@ class AccountsService:
                 "balance": movement.balance,
             }
         )
+
+    # --- the core's events (docs/integration.md) ----------------------------------------------
+
+    @core_events("accounts", CORE_EVENT_TYPES)
+    def on_core_event(self, event):
+        """Apply one event of the core, exactly once (by event_id, reference and sequence)."""
+        if not self.inbox.claim(event):
+            return
+        handler = getattr(self, f"_core_{event['event_type']}")
+        handler(event)
+
+    def _core_member_upserted(self, event):
+        data = core_data(CORE_MEMBER, event)
+        member = store.get_member(self.db, data["member_number"])
+        owner = store.member_by_identification(self.db, data["identification"])
+        if owner is not None and owner.member_number != data["member_number"]:
+            raise Refused(
+                f"La cédula del socio {data['member_number']} ya pertenece al socio "
+                f"{owner.member_number}.",
+                inbound.KIND_CONFLICT,
+            )
+        changes = domain.member_changes(member, data)
+        if not changes:
+            return
+        if member is None:
+            member = Member(member_number=data["member_number"], joined_on=self.clock.today())
+            self.db.add(member)
+        for column, value in changes.items():
+            setattr(member, column, value)
+        self.db.flush()
+        self.events.emit(
+            "member_updated",
+            MemberUpdatedEventSchema().dump(
+                {
+                    "member_number": member.member_number,
+                    "email": member.email,
+                    "status": member.status,
+                    "given_names": member.given_names,
+                    "surnames": member.surnames,
+                }
+            ),
+        )
+
+    def _core_account_opened(self, event):
+        data = core_data(CORE_ACCOUNT_OPENED, event)
+        if store.get_member(self.db, data["member_number"]) is None:
+            raise NotYet(f"El socio {data['member_number']} no existe.")
+        account = self.db.get(SavingsAccount, data["account_number"])
+        if account is not None:
+            if account.member_number != data["member_number"] or account.product != data["product"]:
+                raise Refused(
+                    f"La cuenta {data['account_number']} ya existe con otro socio o producto.",
+                    inbound.KIND_CONFLICT,
+                )
+            return
+        self.db.add(
+            SavingsAccount(
+                account_number=data["account_number"],
+                member_number=data["member_number"],
+                product=data["product"],
+                product_name=domain.PRODUCT_NAMES[data["product"]],
+                balance=domain.ZERO,
+                available_balance=domain.ZERO,
+                status="activa",
+                opened_on=data["opened_on"],
+                last_seq=0,
+            )
+        )
+        self.db.flush()
+
+    def _core_movement_posted(self, event):
+        data = core_data(CORE_MOVEMENT, event)
+        number = data["account_number"]
+        row = store.lock_account_row(self.db, number)
+        if row is None:
+            raise NotYet(f"La cuenta {number} no existe.")
+        account = dict(row._mapping)
+
+        def apply(ev):
+            item = data if ev is event else core_data(CORE_MOVEMENT, ev)
+            self._apply_movement(account, item)
+
+        def same(_ev):
+            applied = store.movement_at(self.db, number, data["sequence"])
+            return applied is not None and domain.same_movement(applied, data)
+
+        inbound.apply_in_order(
+            self.db,
+            held_events,
+            f"account:{number}",
+            account["last_seq"],
+            data["sequence"],
+            event,
+            apply,
+            same,
+        )
+
+    def _apply_movement(self, account, data):
+        number = account["account_number"]
+        seen = store.sequence_of_reference(self.db, number, data["reference"])
+        if seen is not None:
+            raise Refused(
+                f"La referencia {data['reference']} ya fue aplicada en la cuenta {number} "
+                f"(secuencia {seen}).",
+                inbound.KIND_CONFLICT,
+            )
+        problem = domain.balance_problem(
+            account["balance"], data["debit"], data["credit"], data["balance"]
+        )
+        if problem:
+            raise Refused(f"{problem} (cuenta {number}, secuencia {data['sequence']}).")
+        data["posted_at"] = data["posted_at"].astimezone(UTC).replace(tzinfo=None)
+        store.append_core_movement(self.db, account, data)
+        self.events.emit(
+            "movement_posted",
+            MOVEMENT_EVENT.dump({**data, "member_number": account["member_number"]}),
+        )
+
+    def _core_account_closed(self, event):
+        data = core_data(CORE_ACCOUNT_CLOSED, event)
+        account = self.db.get(SavingsAccount, data["account_number"], with_for_update=True)
+        if account is None:
+            raise NotYet(f"La cuenta {data['account_number']} no existe.")
+        if account.status == domain.CLOSED:
+            return
+        account.status = domain.CLOSED
+        account.closed_on = data["closed_on"]
+
+    def _core_day_closed(self, event):
+        data = core_data(CORE_DAY_CLOSED, event)
+        day = store.lock_reconciliation_day(self.db, data["business_date"], data["chunks"])
+        if day.chunks != data["chunks"]:
+            raise Refused(
+                f"El cierre del {data['business_date']} se anunció en {day.chunks} partes, "
+                f"no en {data['chunks']}.",
+                inbound.KIND_CONFLICT,
+            )
+        if self.db.get(ReconciliationChunk, (data["business_date"], data["chunk"])):
+            return  # this chunk was compared already
+        portal = store.reconciliation_accounts(
+            self.db, [a["account_number"] for a in data["accounts"]]
+        )
+        found = 0
+        for core in data["accounts"]:
+            for kind, portal_value, core_value in domain.reconciliation_differences(
+                portal.get(core["account_number"]), core
+            ):
+                found += 1
+                self.db.add(
+                    ReconciliationDifference(
+                        business_date=data["business_date"],
+                        account_number=core["account_number"],
+                        kind=kind,
+                        portal_value=portal_value,
+                        core_value=core_value,
+                    )
+                )
+        self.db.add(
+            ReconciliationChunk(
+                business_date=data["business_date"],
+                chunk=data["chunk"],
+                received_at=self.clock.utcnow(),
+            )
+        )
+        day.received += 1
+        day.differences += found
+        if day.received >= day.chunks and not day.complete:
+            day.complete = True
+            day.completed_at = self.clock.utcnow()
+            if day.differences:
+                self.events.emit(
+                    "reconciliation_failed",
+                    ReconciliationFailedEventSchema().dump(
+                        {"business_date": day.business_date, "differences": day.differences}
+                    ),
+                )
+
+    @rpc
+    def inbound_status(self):
+        """Refusals of core events by kind, and how many wait for a predecessor."""
+        return {
+            "service": "accounts",
+            "refusals": inbound.refusal_counts(self.db, "accounts"),
+            "held": inbound.held_count(self.db, held_events),
+        }
+
+    @rpc
+    def reconciliation(self, business_date=None):
+        """The differences of a closed day (the last one when no date is given)."""
+        day_value = None
+        if business_date:
+            try:
+                day_value = date.fromisoformat(business_date)
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    fields={"business_date": ["Fecha inválida: use el formato AAAA-MM-DD."]}
+                ) from None
+        day = store.reconciliation_day(self.db, day_value)
+        if day is None:
+            return {"business_date": business_date, "found": False, "differences": []}
+        return {
+            "business_date": day.business_date.isoformat(),
+            "found": True,
+            "chunks": day.chunks,
+            "received": day.received,
+            "complete": day.complete,
+            "differences": [
+                {
+                    "account_number": d.account_number,
+                    "kind": d.kind,
+                    "portal": d.portal_value,
+                    "core": d.core_value,
+                }
+                for d in store.reconciliation_differences(self.db, day.business_date)
+            ],
+        }

@@ -3,10 +3,18 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain
-from services.accounts.models import Member, Movement, SavingsAccount
+from services.accounts.models import (
+    Member,
+    Movement,
+    ReconciliationDay,
+    ReconciliationDifference,
+    SavingsAccount,
+)
+from services.common import inbound
 
 ZERO = Decimal("0.00")
 
@@ -16,9 +24,13 @@ def get_member(session, member_number):
 
 
 # built once (with a bind parameter): the position asks for these on every view
+# a closed account leaves the position (its statements stay readable: member_account)
 MEMBER_ACCOUNTS = (
     select(SavingsAccount)
-    .where(SavingsAccount.member_number == bindparam("member_number"))
+    .where(
+        SavingsAccount.member_number == bindparam("member_number"),
+        SavingsAccount.status != domain.CLOSED,
+    )
     .order_by(SavingsAccount.account_number)
 )
 
@@ -33,7 +45,10 @@ _members, _accounts = Member.__table__, SavingsAccount.__table__
 MEMBER_ROW = select(_members).where(_members.c.member_number == bindparam("member_number"))
 MEMBER_ACCOUNT_ROWS = (
     select(_accounts)
-    .where(_accounts.c.member_number == bindparam("member_number"))
+    .where(
+        _accounts.c.member_number == bindparam("member_number"),
+        _accounts.c.status != domain.CLOSED,
+    )
     .order_by(_accounts.c.account_number)
 )
 
@@ -188,3 +203,105 @@ def post_movement(session, account, day, description, reference, debit, credit):
     session.add(movement)
     session.flush()
     return movement
+
+
+# --- the core's events ------------------------------------------------------------------------
+# Core statements (no identity map): the inbound movement is the busiest write of the service.
+
+_movements = Movement.__table__
+
+
+def lock_account_row(session, account_number):
+    """The account's row, locked until commit (the owner of its movement stream); or None."""
+    return inbound.lock_owner(session, _accounts.c.account_number, account_number)
+
+
+def movement_at(session, account_number, seq):
+    return session.execute(
+        select(_movements).where(
+            _movements.c.account_number == account_number, _movements.c.seq == seq
+        )
+    ).first()
+
+
+def sequence_of_reference(session, account_number, reference):
+    return session.execute(
+        select(_movements.c.seq).where(
+            _movements.c.account_number == account_number, _movements.c.reference == reference
+        )
+    ).scalar()
+
+
+def append_core_movement(session, account, data):
+    """Insert the core's movement as number `data['sequence']` and move the account's balances."""
+    session.execute(
+        insert(_movements).values(
+            account_number=account["account_number"],
+            seq=data["sequence"],
+            date=data["date"],
+            posted_at=data["posted_at"],
+            description=data["description"],
+            reference=data["reference"],
+            debit=data["debit"],
+            credit=data["credit"],
+            balance=data["balance"],
+        )
+    )
+    delta = data["balance"] - account["balance"]
+    session.execute(
+        update(_accounts)
+        .where(_accounts.c.account_number == account["account_number"])
+        .values(
+            balance=data["balance"],
+            available_balance=_accounts.c.available_balance + delta,
+            last_seq=data["sequence"],
+        )
+    )
+    account["balance"] = data["balance"]
+    account["last_seq"] = data["sequence"]
+
+
+def member_by_identification(session, identification):
+    return session.scalars(select(Member).where(Member.identification == identification)).first()
+
+
+def reconciliation_accounts(session, account_numbers):
+    rows = session.execute(
+        select(_accounts.c.account_number, _accounts.c.balance, _accounts.c.last_seq).where(
+            _accounts.c.account_number.in_(account_numbers)
+        )
+    ).all()
+    return {row.account_number: row for row in rows}
+
+
+def lock_reconciliation_day(session, business_date, chunks):
+    """The day's row, created when first seen, locked until commit (chunks count together)."""
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(ReconciliationDay).values(
+                    business_date=business_date,
+                    chunks=chunks,
+                    received=0,
+                    complete=False,
+                    differences=0,
+                )
+            )
+    except IntegrityError:
+        pass  # another chunk created it
+    return session.get(ReconciliationDay, business_date, with_for_update=True)
+
+
+def reconciliation_day(session, business_date=None):
+    query = select(ReconciliationDay)
+    if business_date is not None:
+        query = query.where(ReconciliationDay.business_date == business_date)
+    return session.scalars(query.order_by(ReconciliationDay.business_date.desc()).limit(1)).first()
+
+
+def reconciliation_differences(session, business_date):
+    return session.scalars(
+        select(ReconciliationDifference)
+        .where(ReconciliationDifference.business_date == business_date)
+        .order_by(ReconciliationDifference.account_number, ReconciliationDifference.id)
+    ).all()

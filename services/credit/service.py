@@ -8,15 +8,17 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
+from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import Conflict, NotFound, ValidationError
-from services.common.events import EventOutbox
+from services.common.events import EventOutbox, Inbox
+from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
-from services.credit import bulk, catalog, domain, store
-from services.credit.models import Application, ApplicationGuarantor, outbox
+from services.credit import bulk, catalog, domain, from_core, store
+from services.credit.models import Application, ApplicationGuarantor, outbox, processed_events
 from services.credit.schemas import (
     ApplicationCreatedSchema,
     ApplicationListSchema,
@@ -51,7 +53,9 @@ class CreditService:
 
     db = Database("credit")
     events = EventOutbox("credit", outbox)
+    inbox = Inbox("credit", processed_events)
     accounts = ServiceRpc("accounts")
+    clock = ClockProvider()
     tracker = Tracker()
 
     @rpc
@@ -269,6 +273,15 @@ class CreditService:
         return ApplicationListSchema().dump(
             {"applications": [store.application_dict(a) for a in apps]}
         )
+
+    # --- the core's events (docs/integration.md) -------------------------------------------
+
+    @core_events("credit", from_core.CORE_EVENT_TYPES)
+    def on_core_event(self, event):
+        """loan_disbursed, installment_paid, loan_settled, application_status_changed."""
+        if not self.inbox.claim(event):
+            return
+        from_core.handle(self.db, self.events, self.accounts, event, self.clock.utcnow())
 
     # --- loans ----------------------------------------------------------------------------
 

@@ -8,10 +8,12 @@ from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
-from services.common.events import EventOutbox
+from services.common.events import EventOutbox, Inbox
+from services.common.inbound import core_events
+from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
-from services.deposit import bulk, domain, store
-from services.deposit.models import outbox
+from services.deposit import bulk, domain, from_core, store
+from services.deposit.models import outbox, processed_events
 from services.deposit.schemas import (
     ConfigureRatesSchema,
     DepositSchema,
@@ -73,6 +75,8 @@ class DepositService:
 
     db = Database("deposit")
     events = EventOutbox("deposit", outbox)
+    inbox = Inbox("deposit", processed_events)
+    accounts = ServiceRpc("accounts")
     tracker = Tracker()
 
     @rpc
@@ -159,6 +163,13 @@ class DepositService:
                 }
             )
         return DEPOSIT_LINES.dump(out)
+
+    @core_events("deposit", from_core.CORE_EVENT_TYPES)
+    def on_core_event(self, event):
+        """deposit_opened, deposit_closed (docs/integration.md)."""
+        if not self.inbox.claim(event):
+            return
+        from_core.handle(self.db, self.events, self.accounts, event)
 
     @rpc
     def configure_rates(self, chart):

@@ -1,0 +1,532 @@
+"""Consumption of the cooperative core's events (exchange `core.events`, docs/integration.md).
+
+    class AccountsService:
+        inbox = Inbox("accounts", processed_events)
+
+        @core_events("accounts", ["member_upserted", "account_opened", ...])
+        def on_core_event(self, event):
+            if not self.inbox.claim(event):
+                return
+            ...
+
+One durable queue per service, `core.<service>`, bound to `core.events` once per event type, with
+`core.<service>.retry` (backoff) and `core.<service>.dead` (parked, with the reason in the
+`x-portal-refusal` header). The worker's database transaction commits before the ack. What the
+handler raises decides the message's fate:
+
+- `Refused(reason, kind)`: the event is wrong (a balance that does not add up, an amount with three
+  decimals, the same sequence with other content…). Rolled back and parked at once; counted.
+- `NotYet(reason, kind)`: something it needs may still be in flight (an account whose
+  `account_opened` is behind it). Retried a few times with a short backoff, then parked; counted.
+- anything else: retried with the platform's backoff, then parked; counted.
+
+A body that is not JSON, not an object, or misses envelope fields is parked without reaching the
+handler. Refusal counts live in the service's own `inbound_refusals` table (two instances and a
+restart see the same numbers); `refusal_counts()` reads them for the service's status RPC.
+
+Ordering: events of one stream (an account, a loan) carry 1, 2, 3…; `apply_in_order` applies
+them in that order, holding an early one in `held_events` until its predecessor is applied. The
+caller locks the stream's owner row first (`lock_owner`), so two instances never strand a held
+event.
+"""
+
+import json
+import logging
+from functools import partial
+
+from kombu import Connection, Exchange, Queue, binding
+from nameko.amqp.publish import Publisher
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import Consumer, QueueConsumer
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from services.common.clock import CLOCK
+from services.common.entrypoints import ATTEMPTS_HEADER, RETRY_DELAYS, finish_transactions
+
+log = logging.getLogger(__name__)
+
+CORE_EXCHANGE = Exchange("core.events", type="topic", durable=True, auto_delete=False)
+ENVELOPE_FIELDS = ("event_id", "event_type", "data")
+REFUSAL_HEADER = "x-portal-refusal"
+KIND_HEADER = "x-portal-refusal-kind"
+EVENT_TYPE_HEADER = "x-portal-event-type"
+# short: what NotYet waits for is normally a few messages behind (seconds)
+NOT_YET_DELAYS = (0.5, 2, 5, 15)
+
+# refusal kinds (the label of the /metrics counter); the reason is the human sentence
+KIND_NOT_JSON = "no_json"
+KIND_ENVELOPE = "sobre_invalido"
+KIND_INVALID = "dato_invalido"
+KIND_CONFLICT = "conflicto"
+KIND_UNKNOWN = "desconocido"
+KIND_ERROR = "error_interno"
+
+
+def utcnow():
+    return CLOCK.utcnow()
+
+
+class Refused(Exception):
+    """The event is wrong: nothing of it is applied, it is parked at once with `reason`."""
+
+    kind = KIND_INVALID
+
+    def __init__(self, reason, kind=None):
+        super().__init__(reason)
+        self.reason = reason
+        if kind:
+            self.kind = kind
+
+
+class NotYet(Refused):
+    """What the event needs may still be in flight: retried a few times, then parked."""
+
+    kind = KIND_UNKNOWN
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+def held_events_table(metadata):
+    """Events that arrived before their predecessor: held (acked, not applied) until it comes."""
+    return Table(
+        "held_events",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("stream", String(60), nullable=False),  # e.g. "account:1234", "loan:56"
+        Column("sequence", Integer, nullable=False),
+        Column("event", Text, nullable=False),
+        Column("received_at", DateTime, nullable=False),
+        UniqueConstraint("stream", "sequence", name="uq_held_events_stream_sequence"),
+    )
+
+
+def refusals_table(metadata):
+    """How many core events this service refused, per kind of reason (survives restarts)."""
+    return Table(
+        "inbound_refusals",
+        metadata,
+        Column("service", String(40), primary_key=True),
+        Column("kind", String(40), primary_key=True),
+        Column("count", Integer, nullable=False),
+        Column("last_reason", String(500), nullable=False),
+        Column("last_at", DateTime, nullable=False),
+    )
+
+
+_REFUSALS = refusals_table(MetaData())
+
+
+def count_refusal(conn, service, kind, reason):
+    """+1 for (service, kind); `conn` is a Connection or Session in the caller's transaction."""
+    values = {"last_reason": reason[:500], "last_at": utcnow()}
+    where = (_REFUSALS.c.service == service) & (_REFUSALS.c.kind == kind)
+    done = conn.execute(
+        update(_REFUSALS).where(where).values(count=_REFUSALS.c.count + 1, **values)
+    )
+    if done.rowcount:
+        return
+    try:
+        conn.execute(insert(_REFUSALS).values(service=service, kind=kind, count=1, **values))
+    except IntegrityError:  # another instance inserted it meanwhile
+        conn.execute(update(_REFUSALS).where(where).values(count=_REFUSALS.c.count + 1, **values))
+
+
+def refusal_counts(session, service):
+    """[{kind, count, last_reason, last_at}] of this service, for its status RPC."""
+    rows = session.execute(
+        select(_REFUSALS).where(_REFUSALS.c.service == service).order_by(_REFUSALS.c.kind)
+    ).all()
+    return [
+        {
+            "kind": r.kind,
+            "count": r.count,
+            "last_reason": r.last_reason,
+            "last_at": r.last_at.isoformat() + "Z",
+        }
+        for r in rows
+    ]
+
+
+# --- ordering -------------------------------------------------------------------------------
+
+APPLY, HOLD, PAST = "apply", "hold", "past"
+
+
+def order_decision(last, sequence):
+    """What to do with event `sequence` of a stream whose last applied one is `last`:
+    APPLY (the next one), HOLD (its predecessor is missing) or PAST (already seen)."""
+    if sequence == last + 1:
+        return APPLY
+    if sequence > last + 1:
+        return HOLD
+    return PAST
+
+
+def lock_owner(session, column, value):
+    """The stream owner's row (e.g. the account), locked until commit; None when unknown.
+
+    PostgreSQL: SELECT … FOR UPDATE. SQLite: a no-op UPDATE first takes the database's write
+    lock, so nothing read afterwards can change before the commit.
+    """
+    table = column.table
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(table).where(column == value).values({column.name: column}))
+        return session.execute(select(table).where(column == value)).first()
+    return session.execute(select(table).where(column == value).with_for_update()).first()
+
+
+def hold_event(session, table, stream, sequence, event):
+    """Keep an early event. The same event held again is a no-op; other content is refused."""
+    payload = json.dumps(event, sort_keys=True, ensure_ascii=False)
+    held = session.execute(
+        select(table.c.event).where(table.c.stream == stream, table.c.sequence == sequence)
+    ).scalar()
+    if held is not None:
+        if json.loads(held).get("data") != event.get("data"):
+            raise Refused(
+                f"La secuencia {sequence} de {stream} ya espera con otro contenido.", KIND_CONFLICT
+            )
+        return False
+    session.execute(
+        insert(table).values(stream=stream, sequence=sequence, event=payload, received_at=utcnow())
+    )
+    return True
+
+
+def take_held(session, table, stream, sequence):
+    """The held event `sequence` of `stream` (removed from the table), or None."""
+    held = session.execute(
+        select(table.c.id, table.c.event).where(
+            table.c.stream == stream, table.c.sequence == sequence
+        )
+    ).first()
+    if held is None:
+        return None
+    session.execute(delete(table).where(table.c.id == held.id))
+    return json.loads(held.event)
+
+
+def held_count(session, table):
+    """How many events wait for a predecessor (for the status RPC)."""
+    return session.execute(select(func.count()).select_from(table)).scalar()
+
+
+def apply_in_order(session, table, stream, last, sequence, event, apply, same):
+    """Apply `event` (number `sequence` of `stream`) in order; returns APPLY, HOLD or PAST.
+
+    The caller holds the owner's lock (`lock_owner`) and passes its `last` applied sequence.
+    - `sequence == last + 1`: `apply(event)`, then every held successor in turn;
+    - later: held, acked, applied when the gap fills;
+    - earlier or equal: `same(event)` says whether it is what was applied (a no-op) or not
+      (refused as a conflict).
+    `apply(event)` raises Refused for a wrong event. A held successor that turns out wrong is
+    parked with its reason (after this transaction's commit) and the stream stops before it.
+    """
+    decision = order_decision(last, sequence)
+    if decision == HOLD:
+        hold_event(session, table, stream, sequence, event)
+        return HOLD
+    if decision == PAST:
+        if not same(event):
+            raise Refused(
+                f"La secuencia {sequence} de {stream} ya fue aplicada con otro contenido.",
+                KIND_CONFLICT,
+            )
+        return PAST
+    apply(event)
+    current = sequence
+    while True:
+        successor = take_held(session, table, stream, current + 1)
+        if successor is None:
+            return APPLY
+        try:
+            with session.begin_nested():
+                apply(successor)
+        except Refused as refusal:
+            park_after(session, successor, refusal)
+            return APPLY
+        current += 1
+
+
+def park_after(session, event, refusal):
+    """Park an already-acked (held) event with its reason when this worker's transaction ends
+    well; the core_events entrypoint publishes it before committing (at-least-once)."""
+    session.info.setdefault("core_parks", []).append((event, refusal))
+
+
+# --- the entrypoint -------------------------------------------------------------------------
+
+
+class CoreQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, plus: a body kombu cannot decode (not JSON, wrong content type)
+    goes to the entrypoint to be parked instead of breaking the consumer's connection."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider, message, exc):
+        self.container.spawn_managed_thread(
+            partial(provider.park_undecodable, message, exc), identifier="core-undecodable"
+        )
+
+
+def _decode(body):
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8")
+    if isinstance(body, str):
+        body = json.loads(body)
+    return body
+
+
+class CoreEventConsumer(Consumer):
+    """`@core_events(service, [event types], retry_delays=…, not_yet_delays=…)`."""
+
+    queue_consumer = CoreQueueConsumer()
+
+    def __init__(self, service_name, event_types, **kwargs):
+        self.service_name = service_name
+        self.event_types = tuple(event_types)
+        self.retry_delays = tuple(kwargs.pop("retry_delays", RETRY_DELAYS))
+        self.not_yet_delays = tuple(kwargs.pop("not_yet_delays", NOT_YET_DELAYS))
+        kwargs.setdefault("expected_exceptions", (Refused,))
+        super().__init__(queue=None, **kwargs)
+
+    def setup(self):
+        config = self.container.config
+        # tests and operators may shorten the waits (config keys, seconds, comma-separated)
+        for key, attr in (
+            ("CORE_RETRY_DELAYS", "retry_delays"),
+            ("CORE_NOT_YET_DELAYS", "not_yet_delays"),
+        ):
+            if config.get(key):
+                value = config[key]
+                if isinstance(value, str):
+                    value = [float(v) for v in value.split(",") if v.strip()]
+                setattr(self, attr, tuple(float(v) for v in value))
+        name = f"core.{self.service_name}"
+        default = Exchange("", type="direct")
+        self.queue = Queue(
+            name,
+            bindings=[binding(CORE_EXCHANGE, routing_key=t) for t in self.event_types],
+            durable=True,
+        )
+        self.retry_queue = Queue(
+            f"{name}.retry",
+            exchange=default,
+            routing_key=f"{name}.retry",
+            durable=True,
+            queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+        )
+        self.dead_queue = Queue(
+            f"{name}.dead", exchange=default, routing_key=f"{name}.dead", durable=True
+        )
+        self.publisher = Publisher(config["AMQP_URI"])
+        super().setup()
+
+    def start(self):
+        # the exchange and the dead-letter queue exist from the start (the core may publish first;
+        # operators see the dead queue even when empty)
+        with Connection(self.container.config["AMQP_URI"]) as connection:
+            channel = connection.default_channel
+            CORE_EXCHANGE(channel).declare()
+            self.dead_queue(channel).declare()
+            self.retry_queue(channel).declare()
+        super().start()
+
+    # --- arrival --------------------------------------------------------------------------
+
+    def handle_message(self, body, message):
+        try:
+            event = _decode(body)
+        except (UnicodeDecodeError, ValueError):
+            self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
+            return
+        problem = envelope_problem(event, self.event_types)
+        if problem:
+            self._park_now(message, problem, KIND_ENVELOPE, event)
+            return
+        handle_result = partial(self.handle_result, message)
+        try:
+            self.container.spawn_worker(
+                self,
+                (event,),
+                {},
+                context_data=self.unpack_message_headers(message),
+                handle_result=handle_result,
+            )
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def park_undecodable(self, message, exc):
+        self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
+
+    def _park_now(self, message, reason, kind, event=None):
+        event_type = event.get("event_type") if isinstance(event, dict) else None
+        try:
+            self._park(message, reason, kind, event_type)
+        except Exception:
+            log.exception("could not park a refused core event; requeueing")
+            self.queue_consumer.requeue_message(message)
+            return
+        self.queue_consumer.ack_message(message)
+
+    # --- after the worker -----------------------------------------------------------------
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        try:
+            if exc_info is None:
+                self._park_held_refusals(worker_ctx)
+            exc_info = finish_transactions(worker_ctx, exc_info)
+            if exc_info is not None:
+                self._retry_or_park(message, worker_ctx, exc_info)
+        except Exception:  # broker or database trouble: leave it in its queue rather than lose it
+            log.exception("could not settle a core event; requeueing")
+            self.queue_consumer.requeue_message(message)
+            return result, exc_info
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _session(self, worker_ctx):
+        from services.common.db import Database
+
+        for provider in self.container.dependencies:
+            if isinstance(provider, Database):
+                return provider.sessions.get(worker_ctx)
+        return None
+
+    def _park_held_refusals(self, worker_ctx):
+        session = self._session(worker_ctx)
+        parks = session.info.pop("core_parks", []) if session is not None else []
+        for event, refusal in parks:
+            body = json.dumps(event, ensure_ascii=False).encode("utf-8")
+            self._publish_park(
+                body,
+                "application/json",
+                "utf-8",
+                {},
+                refusal.reason,
+                refusal.kind,
+                event.get("event_type"),
+            )
+            count_refusal(session, self.service_name, refusal.kind, refusal.reason)
+
+    def _retry_or_park(self, message, worker_ctx, exc_info):
+        exc = exc_info[1]
+        event_type = (message.delivery_info or {}).get("routing_key")
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        if isinstance(exc, NotYet):
+            delays, reason, kind = self.not_yet_delays, exc.reason, exc.kind
+        elif isinstance(exc, Refused):
+            delays, reason, kind = (), exc.reason, exc.kind
+        else:
+            delays, reason, kind = self.retry_delays, f"Error interno: {exc!r}"[:500], KIND_ERROR
+        if attempts <= len(delays):
+            delay = delays[attempts - 1]
+            log.warning(
+                "core event on %s not applied (attempt %s: %s); retry in %s s",
+                self.queue.name,
+                attempts,
+                reason,
+                delay,
+            )
+            headers[ATTEMPTS_HEADER] = attempts
+            headers["x-portal-last-error"] = reason[:500]
+            self.publisher.publish(
+                message.body,
+                exchange=Exchange("", type="direct"),
+                routing_key=self.retry_queue.name,
+                declare=[self.retry_queue],
+                expiration=delay,
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+            )
+            return
+        self._park(message, reason, kind, event_type, attempts=attempts)
+
+    def _park(self, message, reason, kind, event_type=None, attempts=1):
+        headers = dict(message.headers or {})
+        headers[ATTEMPTS_HEADER] = attempts
+        event_type = event_type or (message.delivery_info or {}).get("routing_key")
+        self._publish_park(
+            message.body,
+            message.content_type,
+            message.content_encoding,
+            headers,
+            reason,
+            kind,
+            event_type,
+        )
+        self._count(kind, reason)
+
+    def _publish_park(
+        self, body, content_type, content_encoding, headers, reason, kind, event_type
+    ):
+        headers = dict(headers)
+        headers[REFUSAL_HEADER] = reason[:500]
+        headers[KIND_HEADER] = kind
+        if event_type:
+            headers[EVENT_TYPE_HEADER] = str(event_type)[:80]
+        log.warning("core event %s parked in %s: %s", event_type, self.dead_queue.name, reason)
+        self.publisher.publish(
+            body,
+            exchange=Exchange("", type="direct"),
+            routing_key=self.dead_queue.name,
+            declare=[self.dead_queue],
+            headers=headers,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            delivery_mode=2,
+        )
+
+    def _count(self, kind, reason):
+        from services.common.db import Database, engine_for
+
+        for provider in self.container.dependencies:
+            if isinstance(provider, Database):
+                try:
+                    with engine_for(provider.url).begin() as conn:
+                        count_refusal(conn, self.service_name, kind, reason)
+                except Exception:  # the parked message and its header still tell the story
+                    log.exception("could not count a refusal of %s", self.service_name)
+                return
+
+
+def envelope_problem(event, event_types=None):
+    """The reason an envelope is refused before reaching the handler, or None."""
+    if not isinstance(event, dict):
+        return "El mensaje no es un objeto JSON."
+    missing = [f for f in ENVELOPE_FIELDS if event.get(f) in (None, "")]
+    if missing:
+        return "Faltan campos del sobre: " + ", ".join(missing) + "."
+    if not isinstance(event["data"], dict):
+        return "El campo data debe ser un objeto."
+    if not isinstance(event["event_id"], str) or len(event["event_id"]) > 36:
+        return "event_id debe ser un texto de hasta 36 caracteres."
+    if event_types is not None and event["event_type"] not in event_types:
+        return f"Tipo de evento no esperado: {str(event['event_type'])[:80]}."
+    return None
+
+
+core_events = CoreEventConsumer.decorator
