@@ -271,24 +271,17 @@ def check(files, target, problems):
             )
             continue
         schedules[clean["loan_number"]].append((line, raw, clean))
+    from services.credit.domain import schedule_errors
+
     for number, (line, _raw, loan) in by_loan.items():
         rows = sorted(schedules.get(number, []), key=lambda r: r[2]["number"])
-        for expected, (row_line, _r, row) in enumerate(rows, start=1):
-            if row["number"] != expected:
-                problems.add(
-                    "installments.csv",
-                    row_line,
-                    f"crédito {number}: cuota {row['number']} fuera de orden "
-                    f"(se esperaba la {expected}: sin saltos ni repetidas)",
-                )
-                break
-        total = sum((r[2]["principal"] for r in rows), core_data.ZERO)
-        if total != loan["amount"]:
+        if not rows:
             problems.add(
-                "loans.csv",
-                line,
-                f"la suma del capital de la tabla ({total}) no es el monto {loan['amount']}",
+                "loans.csv", line, f"el crédito {number} no tiene cuotas en installments.csv"
             )
+            continue
+        for reason in schedule_errors(loan["amount"], [r[2] for r in rows]):
+            problems.add("loans.csv", line, f"tabla del crédito {number}: {reason}")
     loan_guarantors = defaultdict(list)
     for line, _raw, clean in guarantors:
         loan = by_loan.get(clean["loan_number"])

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 
 from services.common import core_data
 from services.common.errors import ValidationError
+from services.credit import domain
 from services.credit.models import Guarantor, Installment, Loan, ProductRow
 from services.credit.store import ACTIVE, CANCELLED
 
@@ -52,10 +53,9 @@ def import_rows(session, kind, rows):
         if product is None:
             raise ValidationError(f"Producto de crédito desconocido: {loan['product_code']}.")
         schedule = [_check(core_data.parse_installment, r) for r in raw.get("schedule") or []]
-        if sum(r["principal"] for r in schedule) != loan["amount"]:
-            raise ValidationError(
-                f"Crédito {loan['loan_number']}: la suma del capital de la tabla no es el monto."
-            )
+        problems = domain.schedule_errors(loan["amount"], schedule)
+        if problems:
+            raise ValidationError(f"Crédito {loan['loan_number']}: {' '.join(problems)}")
         settled = loan["settled_on"]
         loans.append(
             {
@@ -74,6 +74,7 @@ def import_rows(session, kind, rows):
                 "disbursed_on": loan["disbursed_on"],
                 "status": CANCELLED if settled else ACTIVE,
                 "closed_on": settled,
+                "application_number": loan["application_number"],
             }
         )
         for r in schedule:
