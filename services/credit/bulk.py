@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from services.common import core_data
 from services.common.errors import ValidationError
 from services.credit import domain
-from services.credit.models import Guarantor, Installment, Loan, ProductRow
+from services.credit.models import Application, Guarantor, Installment, Loan, ProductRow
 from services.credit.store import ACTIVE, CANCELLED
 
 IN_CHUNK = 500
@@ -26,7 +26,50 @@ def state(session, request):
         keys = loans[start : start + IN_CHUNK]
         existing.extend(session.scalars(select(Loan.loan_number).where(Loan.loan_number.in_(keys))))
     products = list(session.scalars(select(ProductRow.code)))
-    return {"loans": existing, "products": products}
+    out = {"loans": existing, "products": products}
+    if request.get("active_loans_of"):
+        out["active_loans"] = _active_loans(session, request["active_loans_of"])
+    if request.get("pending_applications"):
+        out["pending_applications"] = [
+            {"application_number": number, "status": status}
+            for number, status in session.execute(
+                select(Application.application_number, Application.status)
+                .where(Application.status.in_(("ingresada", "en_analisis")))
+                .where(Application.application_number.is_not(None))
+                .order_by(Application.id)
+                .limit(int(request["pending_applications"]))
+            )
+        ]
+    return out
+
+
+def _active_loans(session, member_numbers):
+    """Active loans of these members with their core sequence and next unpaid installment (what
+    the core simulator needs to post a payment)."""
+    out = []
+    for start in range(0, len(member_numbers), IN_CHUNK):
+        keys = member_numbers[start : start + IN_CHUNK]
+        for loan in session.scalars(
+            select(Loan).where(Loan.member_number.in_(keys), Loan.status == ACTIVE)
+        ):
+            unpaid = [row for row in loan.installments if row.paid_on is None]
+            nxt = unpaid[0] if unpaid else None
+            out.append(
+                {
+                    "loan_number": loan.loan_number,
+                    "member_number": loan.member_number,
+                    "last_sequence": loan.last_sequence,
+                    "next": nxt
+                    and {
+                        "number": nxt.number,
+                        "due_date": nxt.due_date.isoformat(),
+                        "principal": str(nxt.principal),
+                        "interest": str(nxt.interest),
+                        "insurance": str(nxt.insurance),
+                    },
+                }
+            )
+    return out
 
 
 def _check(parser, raw):
