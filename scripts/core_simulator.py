@@ -255,9 +255,27 @@ def simulate(
             )["deposits"]
             deposit = deposit_event(rpc, members[0], today, set(existing))
     core.play(payrolls, withdrawals, payments, decisions, deposit)
-    core.day_closed()
     publish(amqp_uri, core.events, pace, out)
+    # the core closes its day after the day's work: give the portal a bounded moment to apply
+    # the movements first, so the reconciliation compares the day, not messages in flight
+    wait_applied(amqp_uri, core.accounts, timeout=30)
+    day = len(core.events)
+    core.day_closed()
+    publish(amqp_uri, core.events[day:], pace, out)
     return core
+
+
+def wait_applied(amqp_uri, accounts, timeout):
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    deadline = time.monotonic() + timeout
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=30) as rpc:
+        while time.monotonic() < deadline:
+            state = rpc.accounts.import_state({"accounts": sorted(accounts)})["accounts"]
+            if all(state[n]["last_seq"] >= a["last_seq"] for n, a in accounts.items()):
+                return True
+            time.sleep(0.2)
+    return False
 
 
 def main(argv=None):
