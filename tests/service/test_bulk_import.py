@@ -195,12 +195,16 @@ def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
 
     assert code == 1
     assert "movements.csv:3: cuenta 4300001001: la referencia R1 ya está cargada" in err
+    odd = 'Retiro "cajero", sucursal {norte} \\ 2'  # quoted in the CSV, stored as written
     (later / "movements.csv").write_text(
-        header + "\n4300001001,2,2026-01-06,2026-01-06T15:00:00Z,Retiro,R2,30.00,0.00,70.00\n"
+        header + '\n4300001001,2,2026-01-06,2026-01-06T15:00:00Z,"Retiro ""cajero"", sucursal '
+        '{norte} \\ 2",R2,30.00,0.00,70.00\n'
     )
     assert run_import(later, target)[0] == 0
-    account = rpc_proxy("accounts").list_accounts("300001")[0]
-    assert Decimal(account["balance"]) == Decimal("70.00")
+    accounts = rpc_proxy("accounts")
+    assert Decimal(accounts.list_accounts("300001")[0]["balance"]) == Decimal("70.00")
+    statement = accounts.get_statement("300001", "4300001001", "2026-01-01", "2026-01-31")
+    assert [m["description"] for m in statement["movements"]] == ["Apertura", odd]
 
 
 def test_core_publisher_example_reaches_the_portal(core_services, rpc_proxy):
