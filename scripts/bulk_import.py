@@ -132,21 +132,27 @@ def read(directory, problems):
         rows = []
         try:
             with open(path, encoding="utf-8-sig", newline="") as fh:
-                reader = csv.DictReader(fh)
-                header = reader.fieldnames or []
+                reader = csv.reader(fh)
+                header = [c.strip() for c in next(reader, [])]
                 missing = [c for c in required if c not in header]
                 if missing:
                     problems.add(path.name, 1, "faltan columnas: " + ", ".join(missing))
                     continue
-                keep = [c for c in (*required, *optional) if c in header]
-                for raw in reader:
+                width = len(header)
+                keep = [(c, header.index(c)) for c in (*required, *optional) if c in header]
+                for cells in reader:
+                    if not cells:
+                        continue  # a blank line
                     line = reader.line_num
-                    if None in raw:
+                    if len(cells) != width:
                         problems.add(
-                            path.name, line, "la fila tiene más columnas que el encabezado"
+                            path.name,
+                            line,
+                            f"la fila tiene {len(cells)} columnas y el encabezado {width}",
                         )
                         continue
-                    raw = {c: (raw[c] or "").strip() for c in keep}
+                    # cells are taken as written: the core's values, no trimming
+                    raw = {c: cells[i] for c, i in keep}
                     clean, errors = parser(raw)
                     for reason in errors:
                         problems.add(path.name, line, reason)
