@@ -69,10 +69,12 @@ def state(session, request):
     return out
 
 
-def import_rows(session, kind, rows):
-    """Load one chunk of `kind` (members, accounts, movements); returns the counts."""
+def import_rows(session, kind, rows, emit=None):
+    """Load one chunk of `kind` (members, accounts, movements); returns the counts. `emit`
+    (the service's outbox) tells the others about a member whose data changed, as
+    `member_upserted` does: auth and notifications follow the new e-mail and status."""
     if kind == "members":
-        return _members(session, rows)
+        return _members(session, rows, emit)
     if kind == "accounts":
         return _accounts(session, rows)
     if kind == "movements":
@@ -87,7 +89,7 @@ def _check(parser, rows):
         raise ValidationError(f"Fila inválida: {exc}") from None
 
 
-def _members(session, rows):
+def _members(session, rows, emit=None):
     rows = _check(core_data.parse_member, rows)
     existing = {}
     for keys in _chunks(r["member_number"] for r in rows):
@@ -113,6 +115,17 @@ def _members(session, rows):
             for key, value in values.items():
                 setattr(member, key, value)
             counts["updated"] += 1
+            if emit is not None:
+                emit(
+                    "member_updated",
+                    {
+                        "member_number": member.member_number,
+                        "email": member.email,
+                        "status": member.status,
+                        "given_names": member.given_names,
+                        "surnames": member.surnames,
+                    },
+                )
         else:
             counts["unchanged"] += 1
     if new:

@@ -112,7 +112,7 @@ class AccountsService:
     @rpc
     def import_rows(self, kind, rows):
         """Load one chunk of a bulk load (docs/integration.md); idempotent, returns counts."""
-        return bulk.import_rows(self.db, kind, rows)
+        return bulk.import_rows(self.db, kind, rows, emit=self.events.emit)
 
     @rpc
     def verify_member(self, member_number, identification, first_name, last_name, email):

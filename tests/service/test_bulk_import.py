@@ -311,3 +311,23 @@ def test_core_simulator_plays_a_day_and_the_portal_agrees_at_day_close(
         ),
         message="the deposit to appear",
     )
+
+
+def test_a_member_changed_in_the_core_is_updated_by_a_later_load(
+    core_services, target, rpc_proxy, tmp_path
+):
+    directory = tmp_path / "members"
+    directory.mkdir()
+    header, rosa = BROKEN["members.csv"][:2]
+    (directory / "members.csv").write_text(f"{header}\n{rosa}\n")
+    assert run_import(directory, target)[0] == 0
+    (directory / "members.csv").write_text(
+        f"{header}\n{rosa.replace('rosa.lema@', 'rosa.nueva@').replace('activo', 'inactivo')}\n"
+    )
+
+    code, counts, _out, err = run_import(directory, target)
+
+    assert code == 0, err
+    assert counts["members.csv"] == {"created": 0, "unchanged": 0, "updated": 1}
+    member = rpc_proxy("accounts").get_member("300001")
+    assert (member["email"], member["status"]) == ("rosa.nueva@example.com", "inactivo")
