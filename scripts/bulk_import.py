@@ -212,7 +212,7 @@ def check(files, target, problems):
     file_members = unique("members.csv", members, "member_number", "socio")
     file_idents = unique("members.csv", members, "identification", "cédula")
     file_accounts = unique("accounts.csv", accounts, "account_number", "cuenta")
-    file_loans = unique("loans.csv", loans, "loan_number", "crédito")
+    unique("loans.csv", loans, "loan_number", "crédito")
     unique("deposits.csv", deposits, "deposit_number", "depósito")
 
     # --- what the services already hold
@@ -258,10 +258,9 @@ def check(files, target, problems):
     _check_movements(movements, file_accounts, loaded_accounts, target, problems)
 
     # --- loans, their schedules and guarantors
-    loaded_loans, products = set(), set()
-    if loans or installments or guarantors:
-        answer = _state(target, "credit", "loans", sorted(set(file_loans)))
-        loaded_loans, products = set(answer["loans"]), set(answer["products"])
+    products = set()
+    if loans:
+        products = set(target.state("credit", {"loans": []})["products"])
     by_loan = {clean["loan_number"]: (line, raw, clean) for line, raw, clean in loans}
     for line, _raw, clean in loans:
         member_known("loans.csv", line, clean["member_number"])
@@ -291,16 +290,17 @@ def check(files, target, problems):
     loan_guarantors = defaultdict(list)
     for line, _raw, clean in guarantors:
         loan = by_loan.get(clean["loan_number"])
-        if loan is None and clean["loan_number"] not in loaded_loans:
+        if loan is None:
+            # a loan's guarantors travel with it (as in loan_disbursed)
             problems.add(
                 "guarantors.csv",
                 line,
-                f"el crédito {clean['loan_number']} no está en loans.csv ni cargado",
+                f"el crédito {clean['loan_number']} no está en loans.csv",
             )
             continue
         if not member_known("guarantors.csv", line, clean["member_number"]):
             continue
-        if loan is not None and loan[2]["member_number"] == clean["member_number"]:
+        if loan[2]["member_number"] == clean["member_number"]:
             problems.add("guarantors.csv", line, "el deudor no puede ser su propio garante")
             continue
         if clean["member_number"] in loan_guarantors[clean["loan_number"]]:
