@@ -163,28 +163,44 @@ def _accounts(session, rows):
     return {"created": len(new), "unchanged": len(rows) - len(new)}
 
 
+WIRE_COLUMNS = core_data.FILES["movements.csv"][0]
+
+
 def _movements(session, rows):
-    rows = _check(core_data.parse_movement, rows)
-    rows.sort(key=lambda r: (r["account_number"], r["sequence"]))
+    """Rows are dicts, or lists in movements.csv's column order (a million of them travel
+    lighter). Rows already loaded are only compared (sequence and reference), new ones checked
+    in full and chained to the account's balance."""
+    rows = [dict(zip(WIRE_COLUMNS, r, strict=False)) if isinstance(r, list) else r for r in rows]
     accounts = {}
-    for keys in _chunks({r["account_number"] for r in rows}):
+    for keys in _chunks({r.get("account_number") for r in rows}):
         for a in session.execute(
             select(
                 SavingsAccount.account_number, SavingsAccount.last_seq, SavingsAccount.balance
             ).where(SavingsAccount.account_number.in_(keys))
         ):
             accounts[a.account_number] = [a.last_seq, a.balance]
-    seen = [r for r in rows if r["account_number"] in accounts]
-    if len(seen) != len(rows):
-        missing = next(r["account_number"] for r in rows if r["account_number"] not in accounts)
-        raise ValidationError(f"La cuenta {missing} no existe.")
-    old = [r for r in rows if r["sequence"] <= accounts[r["account_number"]][0]]
+    old, fresh = [], []
+    for r in rows:
+        account = accounts.get(r.get("account_number"))
+        if account is None:
+            raise ValidationError(f"La cuenta {r.get('account_number')} no existe.")
+        sequence = str(r.get("sequence", ""))
+        if sequence.isdigit() and int(sequence) <= account[0]:
+            old.append(
+                {
+                    "account_number": r["account_number"],
+                    "sequence": int(sequence),
+                    "reference": r.get("reference"),
+                }
+            )
+        else:
+            fresh.append(r)
     _same_as_loaded(session, old)
+    rows = _check(core_data.parse_movement, fresh)
+    rows.sort(key=lambda r: (r["account_number"], r["sequence"]))
     new = []
     for r in rows:
         last = accounts[r["account_number"]]
-        if r["sequence"] <= last[0]:
-            continue
         if r["sequence"] != last[0] + 1:
             raise ValidationError(
                 f"Cuenta {r['account_number']}: falta la secuencia {last[0] + 1} "
@@ -225,7 +241,7 @@ def _movements(session, rows):
                 for n in changed
             ],
         )
-    return {"created": len(new), "unchanged": len(rows) - len(new)}
+    return {"created": len(new), "unchanged": len(old)}
 
 
 MOVEMENT_COLUMNS = (
