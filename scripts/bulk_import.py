@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from services.common import core_data
+from services.credit.domain import schedule_errors
 
 CHUNKS = {"members": 2000, "accounts": 2000, "movements": 5000, "loans": 200, "deposits": 2000}
 OWNER = {"members": "accounts", "accounts": "accounts", "movements": "accounts"}
@@ -277,8 +278,6 @@ def check(files, target, problems):
             )
             continue
         schedules[clean["loan_number"]].append((line, raw, clean))
-    from services.credit.domain import schedule_errors
-
     for number, (line, _raw, loan) in by_loan.items():
         rows = sorted(schedules.get(number, []), key=lambda r: r[2]["number"])
         if not rows:
@@ -326,7 +325,9 @@ def check(files, target, problems):
         return {
             **raw,
             "borrower": people.get(raw["member_number"]),
-            "schedule": [r for _l, r, _c in schedules.get(number, [])],
+            "schedule": [
+                r for _l, r, _c in sorted(schedules.get(number, []), key=lambda i: i[2]["number"])
+            ],
             "guarantors": [
                 {"member_number": m, **people[m]}
                 for m in loan_guarantors.get(number, [])
