@@ -26,7 +26,6 @@ CHUNKS = {"members": 2000, "accounts": 2000, "movements": 5000, "loans": 200, "d
 OWNER = {"members": "accounts", "accounts": "accounts", "movements": "accounts"}
 OWNER.update({"loans": "credit", "deposits": "deposit"})
 STATE_CHUNK = 20000
-MOVEMENT_COLUMNS = core_data.FILES["movements.csv"][0]
 
 
 class ImportErrors(Exception):
@@ -343,7 +342,8 @@ def check(files, target, problems):
         (
             "movements",
             "movements.csv",
-            [[raw[c] for c in MOVEMENT_COLUMNS] for _l, raw, _c in movements_sorted],
+            # (read() builds each row's dict in the required columns' order)
+            [list(raw.values()) for _l, raw, _c in movements_sorted],
         ),
         ("loans", "loans.csv", [loan_row(n, raw) for n, (_l, raw, _c) in by_loan.items()]),
         ("deposits", "deposits.csv", [raw for _l, raw, _c in deposits]),
