@@ -269,9 +269,10 @@ class CreditService:
     @core_events("credit", from_core.CORE_EVENT_TYPES)
     def on_core_event(self, event):
         """loan_disbursed, installment_paid, loan_settled, application_status_changed."""
+        members = from_core.members_of(self.accounts, event)  # before any write
         if not self.inbox.claim(event):
             return
-        from_core.handle(self.db, self.events, self.accounts, event, self.clock.utcnow())
+        from_core.handle(self.db, self.events, members, event, self.clock.utcnow())
 
     # --- loans ----------------------------------------------------------------------------
 

@@ -157,9 +157,10 @@ class DepositService:
     @core_events("deposit", from_core.CORE_EVENT_TYPES)
     def on_core_event(self, event):
         """deposit_opened, deposit_closed (docs/integration.md)."""
+        from_core.check_member(self.accounts, event)  # before any write
         if not self.inbox.claim(event):
             return
-        from_core.handle(self.db, self.events, self.accounts, event)
+        from_core.handle(self.db, self.events, event)
 
     @rpc
     def configure_rates(self, chart):
