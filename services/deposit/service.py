@@ -4,6 +4,7 @@ from datetime import date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
+from services.common import inbound
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
@@ -13,7 +14,7 @@ from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
 from services.deposit import domain, from_core, store
-from services.deposit.models import outbox, processed_events
+from services.deposit.models import held_events, outbox, processed_events
 from services.deposit.schemas import (
     ConfigureRatesSchema,
     DepositSchema,
@@ -153,6 +154,15 @@ class DepositService:
                 }
             )
         return DEPOSIT_LINES.dump(out)
+
+    @rpc
+    def inbound_status(self):
+        """Refusals of core events by kind, and how many wait for a predecessor."""
+        return {
+            "service": "deposit",
+            "refusals": inbound.refusal_counts(self.db, "deposit"),
+            "held": inbound.held_count(self.db, held_events),
+        }
 
     @core_events("deposit", from_core.CORE_EVENT_TYPES)
     def on_core_event(self, event):

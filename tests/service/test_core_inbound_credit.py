@@ -185,7 +185,7 @@ def test_out_of_order_payments_are_held_then_applied(credit, rpc):
     loan = disbursed("CR-100517-11", JOSE)
     disburse(credit, rpc, loan)
     publish_core(credit["AMQP_URI"], paid(loan, 3), paid(loan, 2))
-    wait_until(lambda: count(credit, held_events) == 2, message="two payments held")
+    wait_until(lambda: rpc.inbound_status()["held"] == 2, message="two payments held")
     assert paid_rows(rpc, JOSE, "CR-100517-11")[:3] == [False] * 3
     publish_core(credit["AMQP_URI"], paid(loan, 1))
     wait_until(lambda: loan_rows(rpc, JOSE, "CR-100517-11")[2]["status"] == "pagada")
@@ -248,6 +248,10 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(credi
     assert [loan["loan_number"] for loan in rpc.list_loans(JOSE)["loans"]] == ["CR-100517-12"]
     assert the_application(rpc, JOSE, number)["status"] == "aprobada"
     assert paid_rows(rpc, JOSE, "CR-100517-12")[:2] == [True, False]
+    expected = {"dato_invalido": 4, "conflicto": 4, "desconocido": 3}  # counted for /metrics
+    wait_until(
+        lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]} == expected
+    )
     # the service keeps consuming: the right sequence 2 applies
     publish_core(uri, paid(loan, 2, sequence=2))
     wait_until(lambda: loan_rows(rpc, JOSE, "CR-100517-12")[1]["status"] == "pagada")

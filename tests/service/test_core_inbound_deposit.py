@@ -178,6 +178,10 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(depos
         "El socio 999999 no existe en el portal.",
     ]
     assert numbers(rpc) == [] and len(outbox_types(deposit)) == 2  # nothing of them applied
+    expected = {"dato_invalido": 5, "conflicto": 2, "desconocido": 2}  # counted for /metrics
+    wait_until(
+        lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]} == expected
+    )
     publish_core(uri, opened(today, "DPF-100517-12"))
     wait_until(lambda: numbers(rpc) == ["DPF-100517-12"], message="the next good event applies")
 
