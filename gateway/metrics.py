@@ -7,6 +7,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 REGISTRY = CollectorRegistry()
 
@@ -42,3 +43,38 @@ def rpc_error(service, kind):
 
 def exposition():
     return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
+
+
+def inbound_exposition(statuses):
+    """Prometheus text of the core's inbound events, from each service's `inbound_status()`
+    ({service: status dict, or None when it did not answer in time})."""
+    refusals = CounterMetricFamily(
+        "portal_core_refusals",
+        "Core events refused and parked in core.<service>.dead, by service and kind of reason",
+        labels=["service", "kind"],
+    )
+    held = GaugeMetricFamily(
+        "portal_core_held_events",
+        "Core events held until their predecessor arrives, by service",
+        labels=["service"],
+    )
+    up = GaugeMetricFamily(
+        "portal_core_inbound_status_up",
+        "1 when the service answered its inbound status within the deadline",
+        labels=["service"],
+    )
+    for service, status in sorted(statuses.items()):
+        up.add_metric([service], 0 if status is None else 1)
+        if status is None:
+            continue
+        held.add_metric([service], status.get("held", 0))
+        for row in status.get("refusals", []):
+            refusals.add_metric([service, row["kind"]], row["count"])
+
+    class _Snapshot:
+        def collect(self):
+            return [refusals, held, up]
+
+    registry = CollectorRegistry()
+    registry.register(_Snapshot())
+    return generate_latest(registry)

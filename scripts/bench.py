@@ -342,6 +342,15 @@ class Bench:
             self.portal.start("deposit")
             self.portal.wait_healthy()
 
+    def inbound(self):
+        """Core movement_posted applied per second by one accounts process (its own vhost and
+        database, scripts/bench_inbound.py), on SQLite and on PostgreSQL."""
+        from scripts import bench_inbound
+
+        count = int(os.environ.get("BENCH_INBOUND", "20000"))
+        for backend in ("sqlite", "postgres"):
+            self.results[f"inbound_{backend}"] = bench_inbound.measure(backend, count)
+
 
 def table(results, description):
     r = results
@@ -427,6 +436,14 @@ def table(results, description):
             f"| statement PDF, {p['movements']} movements | {p['median_ms']:.0f} ms | "
             f"{p['p99_ms']:.0f} ms (max) | | {target} |"
         )
+    for backend, target in (("sqlite", "≥ 1 500/s"), ("postgres", "")):
+        if f"inbound_{backend}" in r:
+            i = r[f"inbound_{backend}"]
+            lines.append(
+                f"| core `movement_posted` applied, one accounts process, {backend} "
+                f"({i['count']} ordered) | {i['cpu_ms_per_movement']:.2f} ms CPU each | | "
+                f"{i['per_second']:.0f}/s | {target} |"
+            )
     if "position_cpu_c16" in r:
         lines += [
             "",
@@ -502,6 +519,7 @@ def main():
             ("pdfs", lambda: bench.pdfs(token_long)),
             ("degraded position", lambda: bench.degraded_position(token_maria)),
             ("the position's critical path", lambda: bench.timeline(token_maria)),
+            ("inbound core movements", bench.inbound),
         ]
         for name, step in steps:
             print(f"measuring {name}…", flush=True)

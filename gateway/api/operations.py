@@ -13,6 +13,8 @@ from services.common.rpc import wait_all
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 HEALTH_TIMEOUT = 2.0
+# services that consume the core's events (services/common/inbound.py)
+INBOUND_SERVICES = ("accounts", "credit", "deposit")
 
 
 class OperationsApi:
@@ -42,7 +44,22 @@ class OperationsApi:
     @http("GET", "/metrics")
     def metrics_page(self, request):
         content_type, body = metrics.exposition()
+        body += metrics.inbound_exposition(self._inbound_statuses())
         return Response(body, headers={"Content-Type": content_type})
+
+    def _inbound_statuses(self):
+        """{service: inbound_status() or None}; a service that is down or slow only reads as
+        down (portal_core_inbound_status_up 0), the page still answers."""
+        calls, statuses = {}, {}
+        for name in INBOUND_SERVICES:
+            try:
+                proxy = self.rpc_for(name).with_timeout(HEALTH_TIMEOUT, count_errors=False)
+                calls[name] = proxy.inbound_status.call_async()
+            except Exception:  # noqa: BLE001  unreachable service
+                statuses[name] = None
+        for name, outcome in zip(list(calls), wait_all(calls.values()), strict=True):
+            statuses[name] = None if isinstance(outcome, Exception) else outcome
+        return statuses
 
     @http("GET", "/api/v1/openapi.json")
     def openapi_document(self, request):

@@ -37,8 +37,9 @@ from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import NotFound, ValidationError
-from services.common.events import EventOutbox, Inbox
+from services.common.events import EventOutbox
 from services.common.inbound import NotYet, Refused, core_events
+from services.common.money import fmt
 from services.common.schemas import flatten, load_or_raise
 
 ACCOUNT_NOT_FOUND = "La cuenta no existe."
@@ -54,7 +55,6 @@ CORE_ACCOUNT_OPENED = AccountOpenedSchema()
 CORE_MOVEMENT = CoreMovementSchema()
 CORE_ACCOUNT_CLOSED = AccountClosedSchema()
 CORE_DAY_CLOSED = DayClosedSchema()
-MOVEMENT_EVENT = MovementPostedEventSchema()
 CORE_EVENT_TYPES = (
     "member_upserted",
     "account_opened",
@@ -96,7 +96,6 @@ class AccountsService:
 
     db = Database("accounts")
     events = EventOutbox("accounts", outbox)
-    inbox = Inbox("accounts", processed_events)
     clock = ClockProvider()
     tracker = Tracker()
 
@@ -270,7 +269,7 @@ class AccountsService:
     @core_events("accounts", CORE_EVENT_TYPES)
     def on_core_event(self, event):
         """Apply one event of the core, exactly once (by event_id, reference and sequence)."""
-        if not self.inbox.claim(event):
+        if not inbound.claim(self.db, processed_events, event, "accounts.on_core_event"):
             return
         handler = getattr(self, f"_core_{event['event_type']}")
         handler(event)
@@ -377,9 +376,19 @@ class AccountsService:
             raise Refused(f"{problem} (cuenta {number}, secuencia {data['sequence']}).")
         data["posted_at"] = data["posted_at"].astimezone(UTC).replace(tzinfo=None)
         store.append_core_movement(self.db, account, data)
+        # the shape of MovementPostedEventSchema, built by hand: this runs for every movement
         self.events.emit(
             "movement_posted",
-            MOVEMENT_EVENT.dump({**data, "member_number": account["member_number"]}),
+            {
+                "account_number": number,
+                "member_number": account["member_number"],
+                "date": data["date"].isoformat(),
+                "description": data["description"],
+                "reference": data["reference"],
+                "debit": fmt(data["debit"]),
+                "credit": fmt(data["credit"]),
+                "balance": fmt(data["balance"]),
+            },
         )
 
     def _core_account_closed(self, event):

@@ -224,38 +224,54 @@ def movement_at(session, account_number, seq):
     ).first()
 
 
+# built once: these run for every inbound movement
+REFERENCE_SEQ = select(_movements.c.seq).where(
+    _movements.c.account_number == bindparam("account_number"),
+    _movements.c.reference == bindparam("reference"),
+)
+INSERT_MOVEMENT = insert(_movements)
+MOVE_BALANCE = (
+    update(_accounts)
+    .where(_accounts.c.account_number == bindparam("number"))
+    .values(
+        balance=bindparam("new_balance", type_=_accounts.c.balance.type),
+        available_balance=_accounts.c.available_balance
+        + bindparam("delta", type_=_accounts.c.balance.type),
+        last_seq=bindparam("sequence"),
+    )
+)
+
+
 def sequence_of_reference(session, account_number, reference):
     return session.execute(
-        select(_movements.c.seq).where(
-            _movements.c.account_number == account_number, _movements.c.reference == reference
-        )
+        REFERENCE_SEQ, {"account_number": account_number, "reference": reference}
     ).scalar()
 
 
 def append_core_movement(session, account, data):
     """Insert the core's movement as number `data['sequence']` and move the account's balances."""
     session.execute(
-        insert(_movements).values(
-            account_number=account["account_number"],
-            seq=data["sequence"],
-            date=data["date"],
-            posted_at=data["posted_at"],
-            description=data["description"],
-            reference=data["reference"],
-            debit=data["debit"],
-            credit=data["credit"],
-            balance=data["balance"],
-        )
+        INSERT_MOVEMENT,
+        {
+            "account_number": account["account_number"],
+            "seq": data["sequence"],
+            "date": data["date"],
+            "posted_at": data["posted_at"],
+            "description": data["description"],
+            "reference": data["reference"],
+            "debit": data["debit"],
+            "credit": data["credit"],
+            "balance": data["balance"],
+        },
     )
-    delta = data["balance"] - account["balance"]
     session.execute(
-        update(_accounts)
-        .where(_accounts.c.account_number == account["account_number"])
-        .values(
-            balance=data["balance"],
-            available_balance=_accounts.c.available_balance + delta,
-            last_seq=data["sequence"],
-        )
+        MOVE_BALANCE,
+        {
+            "number": account["account_number"],
+            "new_balance": data["balance"],
+            "delta": data["balance"] - account["balance"],
+            "sequence": data["sequence"],
+        },
     )
     account["balance"] = data["balance"]
     account["last_seq"] = data["sequence"]

@@ -71,6 +71,9 @@ def nameko_config(service=None):
         "HEARTBEAT": env_int("AMQP_HEARTBEAT", 30),
         "RPC_TIMEOUT": rpc_timeout(),
         "OUTBOX_AMQP_URI": env("OUTBOX_AMQP_URI"),
+        # waits (seconds, comma-separated) before retrying a core event (services/common/inbound.py)
+        "CORE_RETRY_DELAYS": env("CORE_RETRY_DELAYS"),
+        "CORE_NOT_YET_DELAYS": env("CORE_NOT_YET_DELAYS"),
         "LOGGING": logging_config(),
     }
     for name in DB_SERVICES:

@@ -47,6 +47,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     insert,
@@ -163,6 +164,33 @@ def refusal_counts(session, service):
     ]
 
 
+# --- idempotency ----------------------------------------------------------------------------
+
+_CLAIMS = {}
+
+
+def claim(session, table, event, consumer):
+    """The Inbox pattern (services/common/events.py) on the busiest path: True when `event_id`
+    is new for `consumer` (and now claimed in the caller's transaction), False when it was
+    handled already. No savepoint: two instances claiming the same event at once make the
+    second fail its insert, and its retry finds the claim and does nothing."""
+    statements = _CLAIMS.get(table)
+    if statements is None:
+        statements = _CLAIMS[table] = (
+            select(table.c.event_id).where(
+                table.c.event_id == bindparam("event_id"), table.c.consumer == bindparam("consumer")
+            ),
+            insert(table),
+        )
+    find, add = statements
+    params = {"event_id": event["event_id"], "consumer": consumer}
+    if session.execute(find, params).first() is not None:
+        log.info("core event %s already handled by %s", event["event_id"], consumer)
+        return False
+    session.execute(add, {**params, "processed_at": utcnow()})
+    return True
+
+
 # --- ordering -------------------------------------------------------------------------------
 
 APPLY, HOLD, PAST = "apply", "hold", "past"
@@ -178,17 +206,29 @@ def order_decision(last, sequence):
     return PAST
 
 
+_LOCKS = {}
+
+
 def lock_owner(session, column, value):
     """The stream owner's row (e.g. the account), locked until commit; None when unknown.
 
     PostgreSQL: SELECT … FOR UPDATE. SQLite: a no-op UPDATE first takes the database's write
     lock, so nothing read afterwards can change before the commit.
     """
-    table = column.table
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(table).where(column == value).values({column.name: column}))
-        return session.execute(select(table).where(column == value)).first()
-    return session.execute(select(table).where(column == value).with_for_update()).first()
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    statements = _LOCKS.get((column, sqlite))
+    if statements is None:  # built once per column: this runs for every sequenced event
+        table, key = column.table, bindparam("owner_key")
+        statements = _LOCKS[(column, sqlite)] = (
+            update(table).where(column == key).values({column.name: column}) if sqlite else None,
+            select(table).where(column == key)
+            if sqlite
+            else select(table).where(column == key).with_for_update(),
+        )
+    take_lock, read = statements
+    if take_lock is not None:
+        session.execute(take_lock, {"owner_key": value})
+    return session.execute(read, {"owner_key": value}).first()
 
 
 def hold_event(session, table, stream, sequence, event):
@@ -209,16 +249,24 @@ def hold_event(session, table, stream, sequence, event):
     return True
 
 
+_TAKE = {}
+
+
 def take_held(session, table, stream, sequence):
     """The held event `sequence` of `stream` (removed from the table), or None."""
-    held = session.execute(
-        select(table.c.id, table.c.event).where(
-            table.c.stream == stream, table.c.sequence == sequence
+    statements = _TAKE.get(table)
+    if statements is None:  # built once: asked after every applied event
+        statements = _TAKE[table] = (
+            select(table.c.id, table.c.event).where(
+                table.c.stream == bindparam("stream"), table.c.sequence == bindparam("sequence")
+            ),
+            delete(table).where(table.c.id == bindparam("held_id")),
         )
-    ).first()
+    find, remove = statements
+    held = session.execute(find, {"stream": stream, "sequence": sequence}).first()
     if held is None:
         return None
-    session.execute(delete(table).where(table.c.id == held.id))
+    session.execute(remove, {"held_id": held.id})
     return json.loads(held.event)
 
 

@@ -162,8 +162,11 @@ class _DeadlineProxy:
             raise AttributeError(name)
         return _Method(self._proxy, self._service, name, self._timeout, self._on_error)
 
-    def with_timeout(self, timeout):
-        return _DeadlineProxy(self._proxy, self._service, timeout, self._on_error)
+    def with_timeout(self, timeout, count_errors=True):
+        """The same proxy with another deadline; `count_errors=False` keeps its failures out of
+        `on_error` (the metrics scrape asking services for their own figures)."""
+        on_error = self._on_error if count_errors else None
+        return _DeadlineProxy(self._proxy, self._service, timeout, on_error)
 
     def batch(self):
         """`with proxy.batch(): …call_async…` sends every request started in the block in one

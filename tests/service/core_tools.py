@@ -1,0 +1,54 @@
+"""Playing the cooperative's core in tests: publish on `core.events` with plain kombu, read the
+dead-letter queue of a service."""
+
+import json
+import uuid
+
+from kombu import Connection, Exchange, Producer
+
+CORE = Exchange("core.events", type="topic", durable=True)
+
+
+def core_event(event_type, data, event_id=None):
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
+        "event_type": event_type,
+        "source": "core",
+        "occurred_at": "2026-03-02T15:00:00Z",
+        "version": 1,
+        "data": data,
+    }
+
+
+def publish_core(amqp_uri, *events, raw=None, routing_key=None, content_type="application/json"):
+    """Publish envelopes (dicts) persistently, with confirms; `raw` bytes go as they are."""
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        channel = conn.channel()
+        CORE(channel).declare()
+        producer = Producer(channel)
+        bodies = [(json.dumps(e, ensure_ascii=False), e["event_type"]) for e in events]
+        if raw is not None:
+            bodies.append((raw, routing_key))
+        for body, key in bodies:
+            producer.publish(
+                body,
+                exchange=CORE,
+                routing_key=key,
+                content_type=content_type,
+                content_encoding="utf-8",
+                delivery_mode=2,
+            )
+    return events
+
+
+def parked(amqp_uri, service):
+    """Every message parked in `core.<service>.dead`: [(headers, body text)] (consumed)."""
+    out = []
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        while True:
+            message = channel.basic_get(f"core.{service}.dead", no_ack=True)
+            if message is None:
+                return out
+            body = message.body.decode() if isinstance(message.body, bytes) else message.body
+            out.append((dict(message.headers or {}), body))

@@ -1,0 +1,361 @@
+"""accounts applies the core's events from `core.events` (docs/integration.md) on the real broker.
+
+SQLite by default; `--db-backend postgres` runs the same tests on PostgreSQL.
+"""
+
+import random
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from services.accounts.models import outbox
+from services.accounts.service import AccountsService
+from tests.service.core_tools import core_event, parked, publish_core
+from tests.service.event_tools import wait_until
+
+MEMBER = "200501"
+CEDULA = "1710034065"
+STATEMENT_RANGE = ("2026-01-01", "2026-12-31", 1, 500, "2026-12-31")
+
+
+def member(**overrides):
+    data = {
+        "member_number": MEMBER,
+        "identification": CEDULA,
+        "first_names": "Lucía Elena",
+        "last_names": "Andrade Vera",
+        "email": "lucia.andrade@example.com",
+        "phone": None,
+        "status": "activo",
+    }
+    return core_event("member_upserted", {**data, **overrides})
+
+
+def opened(account, member_number=MEMBER, product="AHORRO_VISTA"):
+    return core_event(
+        "account_opened",
+        {
+            "account_number": account,
+            "member_number": member_number,
+            "product": product,
+            "opened_on": "2026-03-02",
+        },
+    )
+
+
+def movement(account, sequence, credit="0.00", debit="0.00", balance="0.00", reference=None):
+    return core_event(
+        "movement_posted",
+        {
+            "account_number": account,
+            "sequence": sequence,
+            "date": "2026-03-02",
+            "posted_at": "2026-03-02T15:00:00Z",
+            "description": "Depósito en ventanilla" if credit != "0.00" else "Retiro",
+            "reference": reference or f"REF-{account}-{sequence}",
+            "debit": debit,
+            "credit": credit,
+            "balance": balance,
+        },
+    )
+
+
+def deposits(account, amounts):
+    """Consecutive credit movements 1..n with the right balances."""
+    balance, events = Decimal("0.00"), []
+    for n, amount in enumerate(amounts, start=1):
+        balance += Decimal(amount)
+        events.append(movement(account, n, credit=amount, balance=f"{balance:.2f}"))
+    return events
+
+
+@pytest.fixture
+def core_config(service_config):
+    config = dict(service_config)
+    config["CORE_RETRY_DELAYS"] = "0.2,0.4"
+    config["CORE_NOT_YET_DELAYS"] = "0.2,0.4"
+    return config
+
+
+@pytest.fixture
+def accounts(core_config, container_factory):
+    container_factory(AccountsService, core_config).start()
+    return core_config
+
+
+@pytest.fixture
+def rpc(accounts, rpc_proxy):
+    return rpc_proxy("accounts")
+
+
+def balance_of(rpc, account, member_number=MEMBER):
+    for item in rpc.list_accounts(member_number):
+        if item["account_number"] == account:
+            return item["balance"]
+    return None
+
+
+def statement(rpc, account):
+    return rpc.get_statement(MEMBER, account, *STATEMENT_RANGE)["movements"]
+
+
+def with_member_and_account(config, rpc, account="4200501001"):
+    publish_core(config["AMQP_URI"], member(), opened(account))
+    wait_until(lambda: balance_of(rpc, account) == "0.00", message="account opened")
+
+
+def outbox_types(config):
+    engine = create_engine(
+        config["ACCOUNTS_DATABASE_URL"].replace("postgresql:", "postgresql+psycopg2:", 1)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.event_type, outbox.c.payload)).all()
+    engine.dispose()
+    return rows
+
+
+def test_every_accounts_event_type_is_applied(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    publish_core(uri, member())
+    wait_until(
+        lambda: rpc.verify_member(MEMBER, CEDULA, "lucía", "andrade", "lucia.andrade@example.com")[
+            "match"
+        ],
+        message="the new member can register",
+    )
+    publish_core(uri, opened("4200501001"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "0.00", message="account opened")
+
+    publish_core(
+        uri,
+        movement("4200501001", 1, credit="250.10", balance="250.10"),
+        movement("4200501001", 2, debit="50.05", balance="200.05"),
+    )
+    wait_until(lambda: balance_of(rpc, "4200501001") == "200.05", message="movements applied")
+    lines = statement(rpc, "4200501001")
+    assert [(m["reference"], m["debit"], m["credit"], m["balance"]) for m in lines] == [
+        ("REF-4200501001-1", "0.00", "250.10", "250.10"),
+        ("REF-4200501001-2", "50.05", "0.00", "200.05"),
+    ]
+    # the portal's own events, through the outbox
+    types = [row.event_type for row in outbox_types(accounts)]
+    assert types.count("movement_posted") == 2 and types.count("member_updated") == 1
+
+    # a changed e-mail and status reach the record and go out as accounts.member_updated
+    publish_core(uri, member(email="lucia.nueva@example.com", status="inactivo"))
+    wait_until(lambda: rpc.get_member(MEMBER)["status"] == "inactivo", message="member updated")
+    assert rpc.get_member(MEMBER)["email"] == "lucia.nueva@example.com"
+    updates = [r.payload for r in outbox_types(accounts) if r.event_type == "member_updated"]
+    assert len(updates) == 2 and "lucia.nueva@example.com" in updates[1]
+    assert CEDULA not in updates[1]
+
+    publish_core(
+        uri,
+        core_event("account_closed", {"account_number": "4200501001", "closed_on": "2026-03-03"}),
+    )
+    wait_until(lambda: rpc.list_accounts(MEMBER) == [], message="account left the position")
+    assert len(statement(rpc, "4200501001")) == 2  # its statement stays readable
+
+
+def test_redelivered_event_and_repeated_reference_apply_once(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    first = movement("4200501001", 1, credit="100.00", balance="100.00")
+    again = core_event("movement_posted", first["data"])  # same movement, new event_id
+    publish_core(uri, first, first, again)
+    publish_core(uri, movement("4200501001", 2, credit="1.00", balance="101.00"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "101.00", message="second movement")
+    assert [m["balance"] for m in statement(rpc, "4200501001")] == ["100.00", "101.00"]
+    # the same core reference under the next sequence: refused, applied once
+    publish_core(
+        uri,
+        movement("4200501001", 3, credit="100.00", balance="201.00", reference="REF-4200501001-1"),
+    )
+    refused = wait_until(lambda: parked(uri, "accounts"), message="parked repeated reference")
+    assert "REF-4200501001-1 ya fue aplicada" in refused[0][0]["x-portal-refusal"]
+    assert balance_of(rpc, "4200501001") == "101.00"
+
+
+def test_out_of_order_movements_are_held_then_applied(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    one, two, three = deposits("4200501001", ["10.00", "20.00", "30.00"])
+    publish_core(uri, three)
+    wait_until(lambda: rpc.inbound_status()["held"] == 1, message="movement 3 held")
+    assert balance_of(rpc, "4200501001") == "0.00"
+    publish_core(uri, one)
+    wait_until(lambda: balance_of(rpc, "4200501001") == "10.00", message="movement 1")
+    publish_core(uri, two)
+    wait_until(lambda: balance_of(rpc, "4200501001") == "60.00", message="2 then the held 3")
+    assert [m["reference"] for m in statement(rpc, "4200501001")] == [
+        "REF-4200501001-1",
+        "REF-4200501001-2",
+        "REF-4200501001-3",
+    ]
+    assert rpc.inbound_status()["held"] == 0
+
+
+REFUSALS = [
+    ("no_json", None, "El mensaje no es JSON válido"),
+    (
+        "sobre_invalido",
+        {"event_type": "movement_posted", "data": {}},
+        "Faltan campos del sobre: event_id",
+    ),
+    ("dato_invalido", movement("4200501001", 1, credit="10.005", balance="10.01"), "dos decimales"),
+    ("dato_invalido", movement("4200501001", 1, credit="-10.00", balance="10.00"), "negativo"),
+    (
+        "dato_invalido",
+        movement("4200501001", 1, credit="10.00", balance="12.00"),
+        "El saldo no cuadra: saldo anterior 0.00 + crédito 10.00 − débito 0.00 ≠ 12.00",
+    ),
+    (
+        "desconocido",
+        movement("4299999999", 1, credit="10.00", balance="10.00"),
+        "La cuenta 4299999999 no existe",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "bad", "reason"), REFUSALS, ids=[r[2][:20] for r in REFUSALS])
+def test_refused_event_is_parked_with_its_reason_counted_and_the_next_applies(
+    accounts, rpc, kind, bad, reason
+):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    if bad is None:
+        publish_core(uri, raw=b"{not json", routing_key="movement_posted")
+    else:
+        publish_core(uri, bad)
+    publish_core(uri, movement("4200501001", 1, credit="10.00", balance="10.00"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "10.00", message="good event applied")
+    dead = wait_until(lambda: parked(uri, "accounts"), message="refused event parked")
+    assert len(dead) == 1
+    headers, _ = dead[0]
+    assert reason in headers["x-portal-refusal"]
+    assert headers["x-portal-refusal-kind"] == kind
+    counts = {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]}
+    assert counts == {kind: 1}
+
+
+def test_same_sequence_with_other_content_is_refused(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    publish_core(uri, movement("4200501001", 1, credit="10.00", balance="10.00"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "10.00", message="movement 1")
+    publish_core(uri, movement("4200501001", 1, credit="99.00", balance="99.00", reference="X"))
+    dead = wait_until(lambda: parked(uri, "accounts"), message="conflict parked")
+    assert (
+        "secuencia 1 de account:4200501001 ya fue aplicada con otro contenido"
+        in (dead[0][0]["x-portal-refusal"])
+    )
+    assert balance_of(rpc, "4200501001") == "10.00"
+
+
+def test_two_instances_keep_each_account_in_order(core_config, container_factory, rpc_proxy):
+    for _ in range(2):
+        container_factory(AccountsService, core_config).start()
+    rpc = rpc_proxy("accounts")
+    uri = core_config["AMQP_URI"]
+    numbers = ["4200501001", "4200501002", "4200501003"]
+    publish_core(uri, member(), *(opened(n) for n in numbers))
+    wait_until(lambda: len(rpc.list_accounts(MEMBER)) == 3, message="accounts opened")
+    events = []
+    for number in numbers:
+        events += deposits(number, [f"{n}.01" for n in range(1, 31)])
+    random.Random(7).shuffle(events)
+    publish_core(uri, *events)
+    expected = f"{sum(Decimal(f'{n}.01') for n in range(1, 31)):.2f}"
+    wait_until(
+        lambda: all(balance_of(rpc, n) == expected for n in numbers),
+        timeout=60,
+        message="every movement applied",
+    )
+    for number in numbers:
+        lines = statement(rpc, number)
+        assert [m["reference"] for m in lines] == [f"REF-{number}-{n}" for n in range(1, 31)]
+    assert rpc.inbound_status()["held"] == 0
+    assert parked(uri, "accounts") == []
+
+
+def day_closed(business_date, accounts_, chunk=1, chunks=1):
+    return core_event(
+        "day_closed",
+        {"business_date": business_date, "chunk": chunk, "chunks": chunks, "accounts": accounts_},
+    )
+
+
+def test_reconciliation_without_differences_says_so(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    publish_core(uri, *deposits("4200501001", ["10.00", "5.50"]))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "15.50", message="movements")
+    publish_core(
+        uri,
+        day_closed(
+            "2026-03-02", [{"account_number": "4200501001", "balance": "15.50", "last_sequence": 2}]
+        ),
+    )
+    day = wait_until(
+        lambda: rpc.reconciliation("2026-03-02")["found"] and rpc.reconciliation("2026-03-02")
+    )
+    assert day["complete"] and day["differences"] == []
+    assert "reconciliation_failed" not in [r.event_type for r in outbox_types(accounts)]
+
+
+def test_reconciliation_records_every_difference_across_chunks(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    publish_core(uri, *deposits("4200501001", ["10.00", "5.50"]))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "15.50", message="movements")
+    first = day_closed(
+        "2026-03-02",
+        [{"account_number": "4200501001", "balance": "20.50", "last_sequence": 3}],
+        chunk=1,
+        chunks=2,
+    )
+    second = day_closed(
+        "2026-03-02",
+        [{"account_number": "4200509999", "balance": "1.00", "last_sequence": 1}],
+        chunk=2,
+        chunks=2,
+    )
+    publish_core(uri, first)
+    wait_until(lambda: rpc.reconciliation("2026-03-02")["found"], message="first chunk")
+    assert rpc.reconciliation("2026-03-02")["complete"] is False
+    publish_core(uri, second, first)  # a chunk sent twice counts once
+    day = wait_until(
+        lambda: (r := rpc.reconciliation("2026-03-02"))["complete"] and r, message="complete"
+    )
+    assert sorted(
+        (d["account_number"], d["kind"], d["portal"], d["core"]) for d in day["differences"]
+    ) == [
+        ("4200501001", "balance", "15.50", "20.50"),
+        ("4200501001", "sequence_behind", "2", "3"),
+        ("4200509999", "unknown_account", None, "1.00"),
+    ]
+    failed = wait_until(
+        lambda: [
+            r.payload for r in outbox_types(accounts) if r.event_type == "reconciliation_failed"
+        ],
+        message="reconciliation_failed emitted",
+    )
+    assert len(failed) == 1 and '"differences": 3' in failed[0]
+
+
+def test_refusals_appear_in_the_gateway_metrics(accounts, container_factory, http_session):
+    from gateway.service import GatewayService
+
+    container_factory(GatewayService, accounts).start()
+    publish_core(accounts["AMQP_URI"], movement("4200501001", 1, credit="1.001", balance="1.00"))
+    counted = 'portal_core_refusals_total{kind="dato_invalido",service="accounts"} 1.0'
+
+    def metrics_with_refusal():
+        page = http_session.get("/metrics").text
+        return page if counted in page else None
+
+    text = wait_until(metrics_with_refusal, message="the refusal counted in /metrics")
+    assert 'portal_core_inbound_status_up{service="accounts"} 1.0' in text
+    # credit and deposit do not run here: the page still answers and says so
+    assert 'portal_core_inbound_status_up{service="credit"} 0.0' in text
