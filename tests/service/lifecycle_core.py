@@ -2,44 +2,15 @@
 plain kombu, the dead-letter queue of a service, and the loan events of one disbursement."""
 
 import json
-import uuid
 from datetime import date
 from decimal import Decimal
 
-from kombu import Connection, Exchange, Producer
+from kombu import Connection
 
 from services.credit import domain
+from tests.service.core_tools import core_event, publish_core
 
-CORE = Exchange("core.events", type="topic", durable=True)
-
-
-def core_event(event_type, data, event_id=None):
-    return {
-        "event_id": event_id or str(uuid.uuid4()),
-        "event_type": event_type,
-        "source": "core",
-        "occurred_at": "2026-03-02T15:00:00Z",
-        "version": 1,
-        "data": data,
-    }
-
-
-def publish_core(amqp_uri, *events):
-    """Publish envelopes persistently, with publisher confirms, routing key = event_type."""
-    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
-        channel = conn.channel()
-        CORE(channel).declare()
-        producer = Producer(channel)
-        for event in events:
-            producer.publish(
-                json.dumps(event, ensure_ascii=False),
-                exchange=CORE,
-                routing_key=event["event_type"],
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=2,
-            )
-    return events
+__all__ = ["core_event", "publish_core"]
 
 
 def parked(amqp_uri, service):
