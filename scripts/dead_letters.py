@@ -1,9 +1,11 @@
 """Operators' view of parked events: `python -m scripts.portal dead-letters [--requeue QUEUE]`.
 
 Lists every `<queue>.dead` with its message count (through RabbitMQ's management API) and can
-move a queue's parked messages back to the handler's queue once the cause is fixed.
+move a queue's parked messages back to the handler's queue once the cause is fixed. The core's
+events refused by a service (`core.<service>.dead`) are listed one by one with their reason.
 """
 
+import json
 from urllib.parse import quote, urlparse
 
 import requests
@@ -21,16 +23,52 @@ def _vhost():
     return path or "/"
 
 
-def list_dead():
+def _base_and_auth():
     api = urlparse(_api())
-    base = f"{api.scheme}://{api.hostname}:{api.port or 15672}"
+    return (
+        f"{api.scheme}://{api.hostname}:{api.port or 15672}",
+        (api.username or "guest", api.password or "guest"),
+    )
+
+
+def list_dead():
+    base, auth = _base_and_auth()
     answer = requests.get(
         f"{base}/api/queues/{quote(_vhost(), safe='')}",
-        auth=(api.username or "guest", api.password or "guest"),
+        auth=auth,
         timeout=10,
     )
     answer.raise_for_status()
     return [(q["name"], q.get("messages", 0)) for q in answer.json() if q["name"].endswith(".dead")]
+
+
+def peek(queue, count=20):
+    """The first `count` parked messages of `queue`, left in place:
+    [{"event_type", "event_id", "reason", "attempts"}]."""
+    base, auth = _base_and_auth()
+    answer = requests.post(
+        f"{base}/api/queues/{quote(_vhost(), safe='')}/{quote(queue, safe='')}/get",
+        auth=auth,
+        json={"count": count, "ackmode": "ack_requeue_true", "encoding": "auto"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    out = []
+    for message in answer.json():
+        headers = (message.get("properties") or {}).get("headers") or {}
+        try:
+            event_id = json.loads(message.get("payload") or "").get("event_id")
+        except (ValueError, AttributeError):
+            event_id = None
+        out.append(
+            {
+                "event_type": headers.get("x-portal-event-type", "?"),
+                "event_id": event_id or "-",
+                "reason": headers.get("x-portal-refusal") or headers.get("x-portal-last-error", ""),
+                "attempts": headers.get("x-portal-attempts", 1),
+            }
+        )
+    return out
 
 
 def requeue(dead_queue):
@@ -66,3 +104,9 @@ def main(requeue_queue=None):
         print("no dead-letter queues")
     for name, count in rows:
         print(f"{count:8d}  {name}")
+        if name.startswith("core.") and count:
+            # the core's refused events: what each one was and why it was not applied
+            for item in peek(name):
+                print(f"          {item['event_type']}  {item['event_id']}  {item['reason']}")
+            if count > 20:
+                print(f"          … y {count - 20} más")

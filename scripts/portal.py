@@ -5,7 +5,9 @@
 - demo:    every service loads its own part of the demo cooperative (idempotent)
 - setup:   check + migrate + demo
 - run:     setup, then every service and the gateway as their own processes (honcho)
-- dead-letters: events parked after repeated handler failures (and --requeue QUEUE)
+- dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
+                core's refused events one by one with their reason
+- reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
 """
 
 import argparse
@@ -92,7 +94,11 @@ def run():
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="portal")
     parser.add_argument(
-        "command", choices=["check", "migrate", "demo", "setup", "run", "dead-letters"]
+        "command",
+        choices=["check", "migrate", "demo", "setup", "run", "dead-letters", "reconciliation"],
+    )
+    parser.add_argument(
+        "--date", metavar="YYYY-MM-DD", help="reconciliation: the business day (default: last)"
     )
     parser.add_argument(
         "--requeue",
@@ -118,6 +124,10 @@ def main(argv=None):
         from scripts.dead_letters import main as dead_letters
 
         dead_letters(args.requeue)
+    elif args.command == "reconciliation":
+        from scripts.reconciliation import main as reconciliation
+
+        sys.exit(reconciliation(args.date))
     elif args.command == "setup":
         setup(long_history=args.long_history)
     else:

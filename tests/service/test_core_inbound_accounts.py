@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, select
 
+from scripts import dead_letters, reconciliation
 from services.accounts.models import outbox
 from services.accounts.service import AccountsService
 from tests.service.core_tools import core_event, parked, publish_core
@@ -235,8 +236,28 @@ def test_refused_event_is_parked_with_its_reason_counted_and_the_next_applies(
     headers, _ = dead[0]
     assert reason in headers["x-portal-refusal"]
     assert headers["x-portal-refusal-kind"] == kind
-    counts = {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]}
+    counts = wait_until(
+        lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]},
+        message="the refusal counted",
+    )
     assert counts == {kind: 1}
+
+
+def test_operators_see_parked_core_events_with_their_reason(accounts, rpc, monkeypatch, capsys):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    bad = movement("4200501001", 1, credit="10.00", balance="12.00")
+    publish_core(uri, bad)
+    monkeypatch.setenv("AMQP_URI", uri)
+
+    def listed():
+        dead_letters.main()
+        out = capsys.readouterr().out
+        return out if bad["event_id"] in out else None
+
+    out = wait_until(listed, message="the parked event listed")
+    assert "core.accounts.dead" in out
+    assert "movement_posted" in out and "El saldo no cuadra" in out
 
 
 def test_same_sequence_with_other_content_is_refused(accounts, rpc):
@@ -286,7 +307,7 @@ def day_closed(business_date, accounts_, chunk=1, chunks=1):
     )
 
 
-def test_reconciliation_without_differences_says_so(accounts, rpc):
+def test_reconciliation_without_differences_says_so(accounts, rpc, monkeypatch, capsys):
     uri = accounts["AMQP_URI"]
     with_member_and_account(accounts, rpc)
     publish_core(uri, *deposits("4200501001", ["10.00", "5.50"]))
@@ -302,9 +323,12 @@ def test_reconciliation_without_differences_says_so(accounts, rpc):
     )
     assert day["complete"] and day["differences"] == []
     assert "reconciliation_failed" not in [r.event_type for r in outbox_types(accounts)]
+    monkeypatch.setenv("AMQP_URI", accounts["AMQP_URI"])
+    assert reconciliation.main("2026-03-02") == 0
+    assert "Sin diferencias" in capsys.readouterr().out
 
 
-def test_reconciliation_records_every_difference_across_chunks(accounts, rpc):
+def test_reconciliation_records_every_difference_across_chunks(accounts, rpc, monkeypatch, capsys):
     uri = accounts["AMQP_URI"]
     with_member_and_account(accounts, rpc)
     publish_core(uri, *deposits("4200501001", ["10.00", "5.50"]))
@@ -342,6 +366,11 @@ def test_reconciliation_records_every_difference_across_chunks(accounts, rpc):
         message="reconciliation_failed emitted",
     )
     assert len(failed) == 1 and '"differences": 3' in failed[0]
+    monkeypatch.setenv("AMQP_URI", accounts["AMQP_URI"])
+    assert reconciliation.main() == 1  # the last closed day
+    printed = capsys.readouterr().out
+    assert "3 diferencia(s)" in printed
+    assert "4200501001" in printed and "saldo distinto" in printed and "20.50" in printed
 
 
 def test_refusals_appear_in_the_gateway_metrics(accounts, container_factory, http_session):

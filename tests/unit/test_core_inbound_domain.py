@@ -1,0 +1,166 @@
+"""The rules of the core's accounts events (services/accounts/domain.py), to the cent, and the
+schemas that refuse a malformed event."""
+
+from collections import namedtuple
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from marshmallow import ValidationError
+
+from services.accounts import domain
+from services.accounts.schemas import CoreMovementSchema, DayClosedSchema, MemberUpsertedSchema
+from services.common.inbound import envelope_problem
+
+D = Decimal
+
+
+def test_balance_that_adds_up_to_the_cent_is_accepted():
+    assert domain.balance_problem(D("100.00"), D("0.00"), D("10.01"), D("110.01")) is None
+    assert domain.balance_problem(D("100.00"), D("99.99"), D("0.00"), D("0.01")) is None
+
+
+def test_balance_off_by_one_cent_is_refused_with_the_figures():
+    assert domain.balance_problem(D("100.00"), D("0.00"), D("10.00"), D("110.01")) == (
+        "El saldo no cuadra: saldo anterior 100.00 + crédito 10.00 − débito 0.00 ≠ 110.01"
+    )
+
+
+@pytest.mark.parametrize(
+    ("last", "sequence", "decision"),
+    [
+        (0, 1, "apply"),
+        (4, 5, "apply"),
+        (4, 7, "hold"),
+        (4, 6, "hold"),
+        (4, 4, "past"),
+        (4, 1, "past"),
+    ],
+)
+def test_order_decision(last, sequence, decision):
+    assert domain.order_decision(last, sequence) == decision
+
+
+Stored = namedtuple("Stored", "reference date debit credit balance")
+
+
+def test_same_movement_compares_what_the_member_sees():
+    data = {
+        "reference": "R1",
+        "date": date(2026, 3, 2),
+        "debit": D("0.00"),
+        "credit": D("5.00"),
+        "balance": D("5.00"),
+    }
+    assert domain.same_movement(
+        Stored("R1", date(2026, 3, 2), D("0.00"), D("5.00"), D("5.00")), data
+    )
+    assert not domain.same_movement(
+        Stored("R1", date(2026, 3, 2), D("0.00"), D("5.01"), D("5.01")), data
+    )
+
+
+Record = namedtuple("Record", "identification given_names surnames email phone status")
+
+
+def test_member_changes_only_what_differs():
+    current = Record("1710034065", "Lucía", "Andrade", "l@example.com", None, "activo")
+    data = {
+        "identification": "1710034065",
+        "first_names": "Lucía",
+        "last_names": "Andrade",
+        "email": "nueva@example.com",
+        "phone": None,
+        "status": "inactivo",
+    }
+    assert domain.member_changes(current, data) == {
+        "email": "nueva@example.com",
+        "status": "inactivo",
+    }
+    assert len(domain.member_changes(None, data)) == 6  # a new member: everything
+
+
+Account = namedtuple("Account", "balance last_seq")
+
+
+def test_reconciliation_differences():
+    core = {"balance": D("20.50"), "last_sequence": 3}
+    assert domain.reconciliation_differences(Account(D("20.50"), 3), core) == []
+    assert domain.reconciliation_differences(Account(D("20.49"), 4), core) == [
+        ("balance", "20.49", "20.50"),
+        ("sequence_ahead", "4", "3"),
+    ]
+    assert domain.reconciliation_differences(None, core) == [("unknown_account", None, "20.50")]
+
+
+MOVEMENT = {
+    "account_number": "4200501001",
+    "sequence": 1,
+    "date": "2026-03-02",
+    "posted_at": "2026-03-02T15:00:00Z",
+    "description": "Depósito",
+    "reference": "R1",
+    "debit": "0.00",
+    "credit": "10.00",
+    "balance": "10.00",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"credit": "10.001"}, "credit", "Use como máximo dos decimales."),
+        ({"credit": "-10.00"}, "credit", "El monto no puede ser negativo."),
+        ({"debit": "1.00"}, "debit", "Exactamente uno de débito o crédito"),
+        ({"sequence": "1"}, "sequence", "Debe ser un número entero."),
+        ({"sequence": 0}, "sequence", "mayor o igual a 1"),
+        ({"reference": None}, "reference", "no puede estar vacío"),
+    ],
+)
+def test_malformed_movement_is_refused_by_its_schema(change, field, message):
+    with pytest.raises(ValidationError) as refused:
+        CoreMovementSchema().load({**MOVEMENT, **change})
+    assert message in " ".join(refused.value.messages[field])
+
+
+def test_extra_fields_of_the_core_are_welcome():
+    loaded = CoreMovementSchema().load({**MOVEMENT, "branch": "Matriz"})
+    assert loaded["credit"] == D("10.00") and "branch" not in loaded
+
+
+def test_member_status_must_be_known():
+    with pytest.raises(ValidationError) as refused:
+        MemberUpsertedSchema().load(
+            {
+                "member_number": "1",
+                "identification": "1710034065",
+                "first_names": "A",
+                "last_names": "B",
+                "email": "a@example.com",
+                "status": "suspendido",
+            }
+        )
+    assert "status" in refused.value.messages
+
+
+def test_day_closed_chunks_of_at_most_1000_accounts():
+    account = {"account_number": "1", "balance": "1.00", "last_sequence": 1}
+    base = {"business_date": "2026-03-02", "chunk": 1, "chunks": 1}
+    assert len(DayClosedSchema().load({**base, "accounts": [account] * 1000})["accounts"]) == 1000
+    with pytest.raises(ValidationError):
+        DayClosedSchema().load({**base, "accounts": [account] * 1001})
+    with pytest.raises(ValidationError):
+        DayClosedSchema().load({**base, "chunk": 2, "accounts": []})
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ([], "no es un objeto"),
+        ({"event_type": "x", "data": {}}, "Faltan campos del sobre: event_id"),
+        ({"event_id": "e", "event_type": "movement_posted", "data": []}, "data debe ser un objeto"),
+        ({"event_id": "e", "event_type": "otro", "data": {}}, "no esperado"),
+    ],
+)
+def test_envelope_problems(body, problem):
+    assert problem in envelope_problem(body, ("movement_posted",))
