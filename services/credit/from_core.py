@@ -142,7 +142,25 @@ def _move_application(session, events, app, status, reason, at, event_id, loan_n
     )
 
 
-def loan_disbursed(session, events, accounts, data, event_id, now):
+def members_of(accounts, event):
+    """The member records a `loan_disbursed` names (borrower and guarantors), asked of accounts
+    *before* the handler writes anything: on SQLite a worker must not hold the write lock while
+    it waits for another service. {} for the other events."""
+    if event["event_type"] != "loan_disbursed":
+        return {}
+    data = read(LoanDisbursedSchema(), event["data"], "loan_disbursed")
+    numbers = [data["member_number"], *data["guarantors"]]
+    calls = {number: accounts.get_member.call_async(number) for number in dict.fromkeys(numbers)}
+    members = {}
+    for number, call in calls.items():
+        try:
+            members[number] = call.result()
+        except NotFound:
+            raise NotYet(f"El socio {number} no existe en el portal.") from None
+    return members
+
+
+def loan_disbursed(session, events, members, data, event_id, now):
     """The loan and its table as the core sent them; the application named becomes
     `desembolsada`. A repeated event with the same content changes nothing."""
     data = read(LoanDisbursedSchema(), data, "loan_disbursed")
@@ -159,15 +177,6 @@ def loan_disbursed(session, events, accounts, data, event_id, now):
         raise Refused(f"El crédito {number} repite un garante.")
     if data["member_number"] in data["guarantors"]:
         raise Refused(f"El socio {data['member_number']} no puede garantizar su propio crédito.")
-    calls = {
-        m: accounts.get_member.call_async(m) for m in [data["member_number"], *data["guarantors"]]
-    }
-    members = {}
-    for member_number, call in calls.items():
-        try:
-            members[member_number] = call.result()
-        except NotFound:
-            raise NotYet(f"El socio {member_number} no existe en el portal.") from None
     borrower = members[data["member_number"]]
     application = None
     if data["application_number"]:
@@ -370,11 +379,11 @@ def loan_event(session, events, event):
     )
 
 
-def handle(session, events, accounts, event, now):
-    """Apply one core event (already claimed in the inbox)."""
+def handle(session, events, members, event, now):
+    """Apply one core event (already claimed in the inbox); `members` from `members_of`."""
     event_type = event["event_type"]
     if event_type == "loan_disbursed":
-        loan_disbursed(session, events, accounts, event["data"], event["event_id"], now)
+        loan_disbursed(session, events, members, event["data"], event["event_id"], now)
     elif event_type == "application_status_changed":
         application_status_changed(session, events, event["data"], event["event_id"])
     else:

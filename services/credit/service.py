@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
+from services.common import inbound
 from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
@@ -18,7 +19,13 @@ from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
 from services.credit import bulk, catalog, domain, from_core, store
-from services.credit.models import Application, ApplicationGuarantor, outbox, processed_events
+from services.credit.models import (
+    Application,
+    ApplicationGuarantor,
+    held_events,
+    outbox,
+    processed_events,
+)
 from services.credit.schemas import (
     ApplicationCreatedSchema,
     ApplicationListSchema,
@@ -276,12 +283,22 @@ class CreditService:
 
     # --- the core's events (docs/integration.md) -------------------------------------------
 
+    @rpc
+    def inbound_status(self):
+        """Refusals of core events by kind, and how many wait for a predecessor."""
+        return {
+            "service": "credit",
+            "refusals": inbound.refusal_counts(self.db, "credit"),
+            "held": inbound.held_count(self.db, held_events),
+        }
+
     @core_events("credit", from_core.CORE_EVENT_TYPES)
     def on_core_event(self, event):
         """loan_disbursed, installment_paid, loan_settled, application_status_changed."""
+        members = from_core.members_of(self.accounts, event)  # before any write
         if not self.inbox.claim(event):
             return
-        from_core.handle(self.db, self.events, self.accounts, event, self.clock.utcnow())
+        from_core.handle(self.db, self.events, members, event, self.clock.utcnow())
 
     # --- loans ----------------------------------------------------------------------------
 

@@ -66,7 +66,20 @@ FIELDS = (
 )
 
 
-def deposit_opened(session, events, accounts, data):
+def check_member(accounts, event):
+    """A `deposit_opened` names a member the portal knows: asked of accounts *before* the
+    handler writes anything (on SQLite a worker must not hold the write lock while it waits
+    for another service)."""
+    if event["event_type"] != "deposit_opened":
+        return
+    data = read(DepositOpenedSchema(), event["data"], "deposit_opened")
+    try:
+        accounts.get_member(data["member_number"])
+    except NotFound:
+        raise NotYet(f"El socio {data['member_number']} no existe en el portal.") from None
+
+
+def deposit_opened(session, events, data):
     """The deposit appears in "Plazo fijo" and the position with the core's rate and dates."""
     data = read(DepositOpenedSchema(), data, "deposit_opened")
     number = data["deposit_number"]
@@ -75,10 +88,6 @@ def deposit_opened(session, events, accounts, data):
         if all(getattr(existing, name) == data[name] for name in FIELDS):
             return  # the same deposit told twice
         raise Refused(f"El depósito {number} ya existe con otros datos.", KIND_CONFLICT)
-    try:
-        accounts.get_member(data["member_number"])
-    except NotFound:
-        raise NotYet(f"El socio {data['member_number']} no existe en el portal.") from None
     chart = _chart_for(session, data["opened_on"])
     if chart is None:
         raise NotYet("No hay una tabla de tasas para conocer la retención.")
@@ -120,9 +129,9 @@ def deposit_closed(session, events, data):
     )
 
 
-def handle(session, events, accounts, event):
-    """Apply one core event (already claimed in the inbox)."""
+def handle(session, events, event):
+    """Apply one core event (already claimed in the inbox and checked by `check_member`)."""
     if event["event_type"] == "deposit_opened":
-        deposit_opened(session, events, accounts, event["data"])
+        deposit_opened(session, events, event["data"])
     else:
         deposit_closed(session, events, event["data"])

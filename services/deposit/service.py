@@ -4,6 +4,7 @@ from datetime import date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
+from services.common import inbound
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
@@ -13,7 +14,7 @@ from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
 from services.deposit import bulk, domain, from_core, store
-from services.deposit.models import outbox, processed_events
+from services.deposit.models import held_events, outbox, processed_events
 from services.deposit.schemas import (
     ConfigureRatesSchema,
     DepositSchema,
@@ -164,12 +165,22 @@ class DepositService:
             )
         return DEPOSIT_LINES.dump(out)
 
+    @rpc
+    def inbound_status(self):
+        """Refusals of core events by kind, and how many wait for a predecessor."""
+        return {
+            "service": "deposit",
+            "refusals": inbound.refusal_counts(self.db, "deposit"),
+            "held": inbound.held_count(self.db, held_events),
+        }
+
     @core_events("deposit", from_core.CORE_EVENT_TYPES)
     def on_core_event(self, event):
         """deposit_opened, deposit_closed (docs/integration.md)."""
+        from_core.check_member(self.accounts, event)  # before any write
         if not self.inbox.claim(event):
             return
-        from_core.handle(self.db, self.events, self.accounts, event)
+        from_core.handle(self.db, self.events, event)
 
     @rpc
     def configure_rates(self, chart):
