@@ -499,7 +499,12 @@ def run(directory, target, show_progress=True, out=sys.stdout, err=sys.stderr):
 
 
 def main(directory, local=False):
+    import logging
+
     from services.common import config
+
+    # py-amqp warns about a reply that crosses a channel's closing: harmless, not the operator's
+    logging.getLogger("amqp").setLevel(logging.ERROR)
 
     if local:
         target = LocalTarget({s: config.database_url(s) for s in ("accounts", "credit", "deposit")})
