@@ -64,7 +64,7 @@ FILES = {
             "disbursed_on",
             "application_number",
         ),
-        ("settled_on",),
+        ("settled_on", "loan_sequence"),
     ),
     "installments.csv": (
         (
@@ -181,10 +181,19 @@ def parse_member(raw):
 
 
 def parse_loan(raw):
+    """loans.csv: `loan_disbursed`'s fields, plus `settled_on` (a cancelled loan) and
+    `loan_sequence`: the last one the core applied to the loan (empty: 0), so its next
+    `installment_paid` / `loan_settled` event follows on."""
     clean, errors = _parse_loan(raw)
-    if clean and clean["settled_on"] and clean["settled_on"] < clean["disbursed_on"]:
+    sequence = raw.get("loan_sequence") or "0"
+    if not (sequence.isdigit() and len(sequence) < 10):
+        errors = [*errors, "loan_sequence: Debe ser un entero mayor o igual a 0."]
+    if errors:
+        return None, errors
+    clean["loan_sequence"] = int(sequence)
+    if clean["settled_on"] and clean["settled_on"] < clean["disbursed_on"]:
         return None, ["settled_on: Es anterior a disbursed_on."]
-    return clean, errors
+    return clean, []
 
 
 MONEY2_RE = re.compile(r"[0-9]{1,12}\.[0-9]{2}")

@@ -118,6 +118,7 @@ def import_rows(session, kind, rows):
                 "status": CANCELLED if settled else ACTIVE,
                 "closed_on": settled,
                 "application_number": loan["application_number"],
+                "last_sequence": loan["loan_sequence"],
             }
         )
         for r in schedule:

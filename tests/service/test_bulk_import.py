@@ -331,3 +331,40 @@ def test_a_member_changed_in_the_core_is_updated_by_a_later_load(
     assert counts["members.csv"] == {"created": 0, "unchanged": 0, "updated": 1}
     member = rpc_proxy("accounts").get_member("300001")
     assert (member["email"], member["status"]) == ("rosa.nueva@example.com", "inactivo")
+
+
+def test_a_loan_carries_on_the_cores_loan_sequence_and_its_table_as_sent(
+    core_services, target, rpc_proxy, tmp_path
+):
+    directory = tmp_path / "loan"
+    directory.mkdir()
+    files = {
+        "members.csv": BROKEN["members.csv"][:2],
+        "loans.csv": [
+            BROKEN["loans.csv"][0] + ",loan_sequence",
+            "CR-300001-01,300001,CONSUMO,1000.00,15.60,french,monthly,2,2026-01-05,,3",
+        ],
+        "installments.csv": [
+            BROKEN["installments.csv"][0],
+            # listed out of order: the table is stored by installment number
+            "CR-300001-01,2,2026-03-05,500.00,6.50,0.00,506.50,0.00,",
+            "CR-300001-01,1,2026-02-05,500.00,13.00,0.00,513.00,500.00,2026-02-04",
+        ],
+    }
+    for name, lines in files.items():
+        (directory / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    code, counts, _out, err = run_import(directory, target)
+
+    assert code == 0, err
+    assert counts["loans.csv"]["created"] == 1 and counts["installments.csv"]["created"] == 2
+    state = rpc_proxy("credit").import_state({"active_loans_of": ["300001"]})
+    (loan,) = state["active_loans"]
+    assert loan["last_sequence"] == 3
+    assert loan["next"] == {
+        "number": 2,
+        "due_date": "2026-03-05",
+        "principal": "500.00",
+        "interest": "6.50",
+        "insurance": "0.00",
+    }
