@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from scripts import bench_profile, timeline
+from scripts import bench_import, bench_profile, timeline
 from scripts.processes import Portal
 from services.common.config import PROJECT_ROOT, amqp_uri
 
@@ -529,6 +529,12 @@ def main():
                 print(f"  {name} failed: {exc!r}", flush=True)
     finally:
         portal.stop_all()
+    # the bulk load, on fresh databases and services of its own (scripts/bench_import.py)
+    print("measuring the bulk import…", flush=True)
+    try:
+        bench.results["bulk_import"] = bench_import.run()
+    except Exception as exc:  # noqa: BLE001  report what could be measured
+        print(f"  bulk import failed: {exc!r}", flush=True)
     (workdir / "results.json").write_text(json.dumps(bench.results, indent=2))
     try:
         text = table(bench.results, machine())
@@ -537,6 +543,8 @@ def main():
             f"# Benchmarks\n\nIncomplete run ({missing!r} not measured), {machine()}:\n\n"
             f"```\n{json.dumps(bench.results, indent=2)}\n```\n"
         )
+    if "bulk_import" in bench.results:
+        text += bench_import.section(bench.results["bulk_import"])
     text += f"\nWhole run: {time.monotonic() - started:.0f} s.\n"
     extra = PROJECT_ROOT / "docs" / "benchmarks-notes.md"
     if extra.exists():

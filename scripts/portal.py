@@ -2,7 +2,8 @@
 
 - check:   the broker and every database answer (one clear line each when not)
 - migrate: every service's alembic history up to head, on its own database
-- demo:    every service loads its own part of the demo cooperative (idempotent)
+- import DIR: bulk load of the core's CSV files through the running services (docs/bulk-load.md)
+- demo:    the demo cooperative written as such files (var/demo-core/) and imported (idempotent)
 - setup:   check + migrate + demo
 - run:     setup, then every service and the gateway as their own processes (honcho)
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
@@ -11,12 +12,10 @@
 """
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 import time
-from datetime import date
 
 from scripts.preflight import broker_problem, database_problem
 from services.common import config
@@ -46,15 +45,27 @@ def migrate():
 
 
 def demo(today=None, long_history=False):
-    today = today or date.today()
-    for service in config.DB_SERVICES:
-        try:
-            module = importlib.import_module(f"services.{service}.demo")
-        except ModuleNotFoundError:
-            continue
-        started = time.monotonic()
-        added = module.load(config.database_url(service), today)
-        print(f"  demo {service}: {added} added in {time.monotonic() - started:.1f} s", flush=True)
+    """The demo cooperative as the core's CSV files, loaded through the bulk import (the one way
+    in for data). The services are not running yet, so each service's import functions run
+    in-process on its own database; auth's portal users (not core data) keep their own seeding."""
+    from scripts import bulk_import, demo_files
+    from services.auth import demo as auth_demo
+    from services.common.clock import CLOCK
+
+    today = today or CLOCK.today()
+    urls = {service: config.database_url(service) for service in config.DB_SERVICES}
+    directory = config.var_dir() / "demo-core"
+    started = time.monotonic()
+    written = demo_files.write(directory, today, urls)
+    print(f"  demo files: {written['movements.csv']} movements in {directory}", flush=True)
+    code, _ = bulk_import.run(
+        directory, bulk_import.LocalTarget(urls), show_progress=sys.stderr.isatty()
+    )
+    if code:
+        sys.exit(code)
+    added = auth_demo.load(urls["auth"], today)
+    print(f"  demo auth: {added} portal users added", flush=True)
+    print(f"  demo loaded in {time.monotonic() - started:.1f} s", flush=True)
     if long_history:
         from services.accounts.demo import load_long_history
 
@@ -95,11 +106,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="portal")
     parser.add_argument(
         "command",
-        choices=["check", "migrate", "demo", "setup", "run", "dead-letters", "reconciliation"],
+        choices=[
+            "check",
+            "migrate",
+            "import",
+            "demo",
+            "setup",
+            "run",
+            "dead-letters",
+            "reconciliation",
+        ],
     )
     parser.add_argument(
         "--date", metavar="YYYY-MM-DD", help="reconciliation: the business day (default: last)"
     )
+    parser.add_argument("directory", nargs="?", help="import: the directory of CSV files")
     parser.add_argument(
         "--requeue",
         metavar="QUEUE",
@@ -118,6 +139,12 @@ def main(argv=None):
         sys.exit(2 if problems else 0)
     elif args.command == "migrate":
         migrate()
+    elif args.command == "import":
+        if not args.directory:
+            parser.error("import: falta el directorio de archivos CSV")
+        from scripts.bulk_import import main as bulk_import
+
+        bulk_import(args.directory)
     elif args.command == "demo":
         demo(long_history=args.long_history)
     elif args.command == "dead-letters":

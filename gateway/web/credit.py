@@ -2,14 +2,41 @@
 2.3 solicitud (Proyectar → tabla → Grabar), 2.4 garantías, and the PDFs."""
 
 import secrets
+from datetime import datetime
 from urllib.parse import urlencode
 
 from gateway.api.credit import named
 from gateway.http import http
 from gateway.web import charts
 from gateway.web.render import csrf_valid, redirect, render
+from services.common.clock import to_local
 from services.common.errors import BadRequest, ValidationError
-from services.credit.domain import FREQUENCY_NAMES, MAX_GUARANTORS, SYSTEM_NAMES
+from services.credit.domain import FREQUENCY_NAMES, MAX_GUARANTORS, STATUS_LABELS, SYSTEM_NAMES
+
+
+def local_instant(value):
+    """'2026-12-01T15:04:05Z' (UTC, as the API sends it) → '01/12/2026 10:04' (Ecuador)."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return to_local(moment).strftime("%d/%m/%Y %H:%M")
+
+
+def application_view(application):
+    """An application as the member reads it: Spanish status, Ecuador times, its history."""
+    return {
+        **application,
+        "status_label": STATUS_LABELS.get(application["status"], application["status"]),
+        "submitted_local": local_instant(application["submitted_at"]),
+        "history": [
+            {
+                "status_label": STATUS_LABELS.get(step["status"], step["status"]),
+                "at_local": local_instant(step["at"]),
+            }
+            for step in application.get("history", [])
+        ],
+    }
+
 
 SIMULATION_FIELDS = ("product_code", "amount", "term_months", "system", "frequency", "start_date")
 APPLICATION_FIELDS = SIMULATION_FIELDS + ("purpose", "monthly_income", "monthly_expenses")
@@ -182,7 +209,8 @@ class CreditPages:
     @http("GET", "/creditos/solicitudes")
     def page_applications(self, request):
         principal = self.require_member(request)
-        applications = self.credit_rpc.list_applications(principal.member_number)["applications"]
+        listed = self.credit_rpc.list_applications(principal.member_number)["applications"]
+        applications = [application_view(a) for a in listed]
         new = request.args.get("nueva", "")
         created = next((a for a in applications if a["application_number"] == new), None)
         return self._page(

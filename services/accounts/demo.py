@@ -6,8 +6,9 @@ Deterministic (fixed seed per member), idempotent (a member already loaded is le
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
+from services.accounts import bulk
 from services.accounts.models import Member, Movement, SavingsAccount
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
@@ -148,62 +149,66 @@ def accounts_for(member, today):
     return out
 
 
-def load(url, today, count=None):
-    """Load the census into the accounts database; returns how many members were added."""
-    added = 0
-    members = census(today, count)
-    with session_scope(url) as session:
-        existing = set(session.scalars(select(Member.member_number)))
-    batch_members, batch_accounts, batch_movements = [], [], []
-
-    def flush():
-        if not batch_members:
-            return
-        with session_scope(url) as session:
-            session.execute(insert(Member), batch_members)
-            session.execute(insert(SavingsAccount), batch_accounts)
-            session.execute(insert(Movement), batch_movements)
-        batch_members.clear()
-        batch_accounts.clear()
-        batch_movements.clear()
-
-    for member in members:
-        if member.member_number in existing:
-            continue
-        batch_members.append(
+def census_rows(today, count=None):
+    """The accounts side of the census as bulk-load rows (docs/integration.md's columns):
+    (members, accounts, movements), each a list of dicts of strings."""
+    members, accounts, movements = [], [], []
+    for member in census(today, count):
+        members.append(
             {
                 "member_number": member.member_number,
                 "identification": member.identification,
-                "given_names": member.given_names,
-                "surnames": member.surnames,
+                "first_names": member.given_names,
+                "last_names": member.surnames,
                 "email": member.email,
                 "phone": member.phone,
-                "joined_on": member.joined_on,
                 "status": "activo",
+                "joined_on": member.joined_on.isoformat(),
             }
         )
-        for number, product, name, opened, count_movements in accounts_for(member, today):
+        for number, product, _name, opened, count_movements in accounts_for(member, today):
             rng = member_rng(number, "movements")
-            rows, balance = movements_for(number, product, opened, today, count_movements, rng)
-            batch_accounts.append(
+            rows, _balance = movements_for(number, product, opened, today, count_movements, rng)
+            accounts.append(
                 {
                     "account_number": number,
                     "member_number": member.member_number,
                     "product": product,
-                    "product_name": name,
-                    "balance": balance,
-                    "available_balance": balance,
-                    "status": "activa",
-                    "opened_on": opened,
-                    "last_seq": len(rows),
+                    "opened_on": opened.isoformat(),
                 }
             )
-            batch_movements.extend(rows)
-        added += 1
-        if len(batch_movements) > 20000:
-            flush()
-    flush()
-    return added
+            movements.extend(_wire_movement(row) for row in rows)
+    return members, accounts, movements
+
+
+def _wire_movement(row):
+    return {
+        "account_number": row["account_number"],
+        "sequence": str(row["seq"]),
+        "date": row["date"].isoformat(),
+        # stored as given (naive); the demo's instants are written with the contract's Z
+        "posted_at": row["posted_at"].isoformat() + "Z",
+        "description": row["description"],
+        "reference": row["reference"],
+        "debit": f"{row['debit']:.2f}",
+        "credit": f"{row['credit']:.2f}",
+        "balance": f"{row['balance']:.2f}",
+    }
+
+
+def load(url, today, count=None):
+    """Load the census through the accounts bulk load (services/accounts/bulk.py) on `url`;
+    returns how many members were created. The test suite's quick way in; `scripts.portal setup`
+    writes the same rows as CSV files and imports them (scripts/bulk_import.py)."""
+    members, accounts, movements = census_rows(today, count)
+    created = 0
+    with session_scope(url) as session:
+        created = bulk.import_rows(session, "members", members)["created"]
+        bulk.import_rows(session, "accounts", accounts)
+    for start in range(0, len(movements), 20000):
+        with session_scope(url) as session:
+            bulk.import_rows(session, "movements", movements[start : start + 20000])
+    return created
 
 
 def load_long_history(url, today, member_number="109999", movements=100_000, years=10):

@@ -4,7 +4,7 @@ from datetime import UTC, date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.accounts import domain, store
+from services.accounts import bulk, domain, store
 from services.accounts.models import (
     Member,
     ReconciliationChunk,
@@ -102,6 +102,16 @@ class AccountsService:
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def import_state(self, request):
+        """What of a bulk load is already here (numbers only), for the importer's checks."""
+        return bulk.state(self.db, request)
+
+    @rpc
+    def import_rows(self, kind, rows):
+        """Load one chunk of a bulk load (docs/integration.md); idempotent, returns counts."""
+        return bulk.import_rows(self.db, kind, rows, emit=self.events.emit)
 
     @rpc
     def verify_member(self, member_number, identification, first_name, last_name, email):

@@ -149,6 +149,26 @@ class AuditService:
     def on_credit_application_submitted(self, payload):
         self.audit_log.record(payload)
 
+    @audited("credit", "application_status_changed")
+    def on_credit_application_status_changed(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("credit", "installment_paid")
+    def on_credit_installment_paid(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("credit", "loan_settled")
+    def on_credit_loan_settled(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("deposit", "deposit_opened")
+    def on_deposit_deposit_opened(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("deposit", "deposit_closed")
+    def on_deposit_deposit_closed(self, payload):
+        self.audit_log.record(payload)
+
     @audited("deposit", "rates_configured")
     def on_deposit_rates_configured(self, payload):
         self.audit_log.record(payload)

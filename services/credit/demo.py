@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select
-
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
-from services.credit import catalog, domain
-from services.credit.models import Guarantor, Installment, Loan
+from services.credit import bulk, catalog, domain
 from services.credit.store import ACTIVE, CANCELLED
 
 LOAN_SHARE = 0.25
@@ -207,13 +204,16 @@ def build(spec, member, products, by_identification, today):
     return loan, installments, guarantors
 
 
-def load(url, today, count=None):
-    """Load the census's loans into the credit database; returns how many loans were added."""
+def _money(value):
+    return f"{value:.2f}"
+
+
+def census_rows(products, today, count=None):
+    """The census's loans as bulk-load rows (docs/integration.md's columns): (loans,
+    installments, guarantors), lists of dicts of strings. `products` are the credit products
+    (code → domain product): the core's rates and the schedule engine's inputs."""
     members = census(today, count)
     by_identification = {m.identification: m for m in members}
-    with session_scope(url) as session:
-        existing = set(session.scalars(select(Loan.loan_number)))
-        products = {row.code: catalog.to_domain(row) for row in catalog.active_products(session)}
     loans, installments, guarantors = [], [], []
     for member in members:
         if member.reference is not None:
@@ -221,16 +221,75 @@ def load(url, today, count=None):
         else:
             specs = generated_loans(member, members, today, products)
         for spec in specs:
-            if spec.loan_number in existing:
-                continue
             loan, rows, people = build(spec, member, products, by_identification, today)
-            loans.append(loan)
-            installments.extend(rows)
-            guarantors.extend(people)
-    if loans:
-        with session_scope(url) as session:
-            session.execute(insert(Loan), loans)
-            session.execute(insert(Installment), installments)
-            if guarantors:
-                session.execute(insert(Guarantor), guarantors)
-    return len(loans)
+            loans.append(
+                {
+                    "loan_number": loan["loan_number"],
+                    "member_number": loan["member_number"],
+                    "product_code": loan["product_code"],
+                    "amount": _money(loan["amount"]),
+                    "annual_rate": str(loan["annual_rate"]),
+                    "system": loan["system"],
+                    "frequency": loan["frequency"],
+                    "term_months": str(loan["term_months"]),
+                    "disbursed_on": loan["disbursed_on"].isoformat(),
+                    "application_number": "",
+                    "settled_on": loan["closed_on"].isoformat() if loan["closed_on"] else "",
+                }
+            )
+            for row in rows:
+                installments.append(
+                    {
+                        "loan_number": row["loan_number"],
+                        "number": str(row["number"]),
+                        "due_date": row["due_date"].isoformat(),
+                        **{
+                            k: _money(row[k])
+                            for k in ("principal", "interest", "insurance", "installment")
+                        },
+                        "balance": _money(row["balance"]),
+                        "paid_on": row["paid_on"].isoformat() if row["paid_on"] else "",
+                    }
+                )
+            guarantors.extend(
+                {"loan_number": g["loan_number"], "member_number": g["member_number"]}
+                for g in people
+                if g["member_number"]
+            )
+    return loans, installments, guarantors
+
+
+def products_of(session):
+    return {row.code: catalog.to_domain(row) for row in catalog.active_products(session)}
+
+
+def load(url, today, count=None):
+    """Load the census's loans through the credit bulk load (services/credit/bulk.py) on `url`;
+    returns how many loans were created. The test suite's quick way in; `scripts.portal setup`
+    writes the same rows as CSV files and imports them (scripts/bulk_import.py)."""
+    members = {m.member_number: m for m in census(today, count)}
+    with session_scope(url) as session:
+        loans, installments, guarantors = census_rows(products_of(session), today, count)
+    schedules, people = {}, {}
+    for row in installments:
+        schedules.setdefault(row["loan_number"], []).append(row)
+    for row in guarantors:
+        person = members[row["member_number"]]
+        people.setdefault(row["loan_number"], []).append(
+            {"member_number": person.member_number, **_person(person)}
+        )
+    rows = [
+        {
+            **loan,
+            "borrower": _person(members[loan["member_number"]]),
+            "schedule": schedules.get(loan["loan_number"], []),
+            "guarantors": people.get(loan["loan_number"], []),
+        }
+        for loan in loans
+    ]
+    with session_scope(url) as session:
+        return bulk.import_rows(session, "loans", rows)["created"]
+
+
+def _person(member):
+    return {"identification": member.identification, "name": full_name(member)}

@@ -383,3 +383,97 @@ def fmt_money(value):
     """$ 1.234,50 (es-EC) for messages."""
     whole, _, frac = f"{cents(value):,.2f}".partition(".")
     return "$ " + whole.replace(",", ".") + "," + frac
+
+
+# --- what the core tells the portal (docs/integration.md) -----------------------------------
+
+
+class Refusal(ValueError):
+    """An event of the core that cannot be applied; the text says why, for a person."""
+
+
+def schedule_errors(amount, rows):
+    """Why the core's table of a loan of `amount` does not add up ([] when it does).
+
+    Rows are dicts (number, principal, interest, insurance, installment, balance), numbered
+    1..n in order; each installment is principal + interest + insurance, each balance what
+    remains after that row's principal, and Σ principal is the amount.
+    """
+    errors = []
+    numbers = [row["number"] for row in rows]
+    if numbers != list(range(1, len(rows) + 1)):
+        errors.append("Las cuotas deben numerarse 1, 2, 3… en orden.")
+    total = sum((row["principal"] for row in rows), ZERO)
+    if total != Decimal(amount):
+        errors.append(
+            f"La suma del capital de la tabla ({total:.2f}) no es igual al monto ({amount:.2f})."
+        )
+        return errors
+    balance = Decimal(amount)
+    for row in rows:
+        if row["installment"] != row["principal"] + row["interest"] + row["insurance"]:
+            errors.append(
+                f"Cuota {row['number']}: el valor de la cuota no es capital + interés + seguro."
+            )
+            break
+        balance -= row["principal"]
+        if row["balance"] != balance:
+            errors.append(
+                f"Cuota {row['number']}: el saldo ({row['balance']:.2f}) no corresponde "
+                f"({balance:.2f})."
+            )
+            break
+    return errors
+
+
+def payment_refusal(loan_status, installment_number, numbers_paid, installment_numbers):
+    """Why a payment of installment `installment_number` cannot apply (None when it can)."""
+    if loan_status != "activo":
+        return "El crédito ya fue cancelado: no admite pagos."
+    if installment_number not in installment_numbers:
+        return f"La cuota {installment_number} no existe en la tabla del crédito."
+    if installment_number in numbers_paid:
+        return f"La cuota {installment_number} ya está pagada con otra referencia."
+    return None
+
+
+# --- the application lifecycle --------------------------------------------------------------
+# ingresada → en_analisis → aprobada | negada → desembolsada; a status never goes back.
+
+SUBMITTED, IN_ANALYSIS, APPROVED, DENIED, DISBURSED = (
+    "ingresada",
+    "en_analisis",
+    "aprobada",
+    "negada",
+    "desembolsada",
+)
+STATUS_RANK = {SUBMITTED: 0, IN_ANALYSIS: 1, APPROVED: 2, DENIED: 2, DISBURSED: 3}
+STATUS_LABELS = {
+    SUBMITTED: "Ingresada",
+    IN_ANALYSIS: "En análisis",
+    APPROVED: "Aprobada",
+    DENIED: "Negada",
+    DISBURSED: "Desembolsada",
+}
+
+
+def status_change(current, new):
+    """True when `current → new` moves the application forward, False when it is already
+    there (nothing to do); raises Refusal when it would go back or sideways."""
+    if new == current:
+        return False
+    if current == DENIED and new == DISBURSED:
+        raise Refusal("La solicitud fue negada: no puede pasar a desembolsada.")
+    if STATUS_RANK[new] <= STATUS_RANK[current]:
+        raise Refusal(
+            f"La solicitud está {STATUS_LABELS[current].lower()}: "
+            f"no puede volver a {STATUS_LABELS[new].lower()}."
+        )
+    return True
+
+
+def status_history(submitted_at, changes):
+    """[{status, at}] from `ingresada` (when it was saved) through every later change."""
+    return [{"status": SUBMITTED, "at": submitted_at}] + [
+        {"status": c.status, "at": c.at} for c in changes
+    ]

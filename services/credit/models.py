@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import Cents
 from services.common.events import outbox_table, processed_events_table
+from services.common.inbound import held_events_table, refusals_table
 
 
 class DecimalText(TypeDecorator):
@@ -87,6 +88,10 @@ class Loan(Base):
     disbursed_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(12))  # activo | cancelado
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # the last `loan_sequence` of the core applied to this loan (installment_paid, loan_settled)
+    last_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the portal application this loan answers, when the core named one
+    application_number: Mapped[str | None] = mapped_column(String(20))
 
     installments: Mapped[list["Installment"]] = relationship(
         order_by="Installment.number", lazy="selectin"
@@ -111,6 +116,28 @@ class Installment(Base):
     installment: Mapped[Decimal] = mapped_column(Cents)
     balance: Mapped[Decimal] = mapped_column(Cents)
     paid_on: Mapped[date | None] = mapped_column(Date)
+
+
+class LoanPayment(Base):
+    """A payment of an installment applied from the core (`installment_paid`), as sent.
+
+    `reference` is unique in the core: a second event with the same reference changes nothing.
+    """
+
+    __tablename__ = "loan_payments"
+    __table_args__ = (UniqueConstraint("reference", name="uq_loan_payments_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_number: Mapped[str] = mapped_column(ForeignKey("loans.loan_number"), index=True)
+    loan_sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    paid_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(60))
+    principal: Mapped[Decimal] = mapped_column(Cents)
+    interest: Mapped[Decimal] = mapped_column(Cents)
+    insurance: Mapped[Decimal] = mapped_column(Cents)
+    late_interest: Mapped[Decimal] = mapped_column(Cents)
+    event_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Guarantor(Base):
@@ -159,10 +186,31 @@ class Application(Base):
     installment: Mapped[Decimal] = mapped_column(Cents)
     status: Mapped[str] = mapped_column(String(20))
     submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    # the credit desk's words for the member about the last decision (or None)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # the loan the core disbursed for this application (`desembolsada`)
+    loan_number: Mapped[str | None] = mapped_column(String(20))
 
     guarantors: Mapped[list["ApplicationGuarantor"]] = relationship(
         order_by="ApplicationGuarantor.position", lazy="selectin"
     )
+    changes: Mapped[list["ApplicationStatusChange"]] = relationship(
+        order_by="ApplicationStatusChange.id", lazy="selectin"
+    )
+
+
+class ApplicationStatusChange(Base):
+    """One step of an application's lifecycle after `ingresada`, with the instant it happened
+    (the core's `changed_at`, or the disbursement)."""
+
+    __tablename__ = "application_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    event_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class ApplicationGuarantor(Base):
@@ -177,3 +225,5 @@ class ApplicationGuarantor(Base):
 
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)
+held_events = held_events_table(Base.metadata)
+inbound_refusals = refusals_table(Base.metadata)

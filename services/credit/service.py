@@ -8,15 +8,24 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
+from services.common import inbound
+from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import Conflict, NotFound, ValidationError
-from services.common.events import EventOutbox
+from services.common.events import EventOutbox, Inbox
+from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
-from services.credit import catalog, domain, store
-from services.credit.models import Application, ApplicationGuarantor, outbox
+from services.credit import bulk, catalog, domain, from_core, store
+from services.credit.models import (
+    Application,
+    ApplicationGuarantor,
+    held_events,
+    outbox,
+    processed_events,
+)
 from services.credit.schemas import (
     ApplicationCreatedSchema,
     ApplicationListSchema,
@@ -51,12 +60,24 @@ class CreditService:
 
     db = Database("credit")
     events = EventOutbox("credit", outbox)
+    inbox = Inbox("credit", processed_events)
     accounts = ServiceRpc("accounts")
+    clock = ClockProvider()
     tracker = Tracker()
 
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def import_state(self, request):
+        """What of a bulk load is already here (numbers only), for the importer's checks."""
+        return bulk.state(self.db, request)
+
+    @rpc
+    def import_rows(self, kind, rows):
+        """Load one chunk of a bulk load (docs/integration.md); idempotent, returns counts."""
+        return bulk.import_rows(self.db, kind, rows)
 
     # --- products and simulations ---------------------------------------------------------
 
@@ -259,6 +280,25 @@ class CreditService:
         return ApplicationListSchema().dump(
             {"applications": [store.application_dict(a) for a in apps]}
         )
+
+    # --- the core's events (docs/integration.md) -------------------------------------------
+
+    @rpc
+    def inbound_status(self):
+        """Refusals of core events by kind, and how many wait for a predecessor."""
+        return {
+            "service": "credit",
+            "refusals": inbound.refusal_counts(self.db, "credit"),
+            "held": inbound.held_count(self.db, held_events),
+        }
+
+    @core_events("credit", from_core.CORE_EVENT_TYPES)
+    def on_core_event(self, event):
+        """loan_disbursed, installment_paid, loan_settled, application_status_changed."""
+        members = from_core.members_of(self.accounts, event)  # before any write
+        if not self.inbox.claim(event):
+            return
+        from_core.handle(self.db, self.events, members, event, self.clock.utcnow())
 
     # --- loans ----------------------------------------------------------------------------
 

@@ -262,6 +262,9 @@ def application_dict(app):
     return {
         "application_number": app.application_number,
         "status": app.status,
+        "status_reason": app.status_reason,
+        "loan_number": app.loan_number,
+        "history": domain.status_history(app.submitted_at, app.changes),
         "submitted_at": app.submitted_at,
         "product_code": app.product_code,
         "product_name": app.product_name,

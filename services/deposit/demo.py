@@ -10,12 +10,9 @@ Deterministic (fixed seed per member) and idempotent (a deposit already loaded i
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select
-
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
-from services.deposit import domain, store
-from services.deposit.models import TermDeposit
+from services.deposit import bulk, domain, store
 
 SHARE_WITH_DEPOSITS = 0.15
 TERMS = (30, 60, 90, 120, 180, 181, 270, 360, 361, 540, 720, 1080)
@@ -49,36 +46,37 @@ def deposits_for(member, today):
     return out
 
 
+def census_rows(session, today, count=None):
+    """The census's deposits as bulk-load rows (docs/integration.md's columns), each at the rate
+    of the chart in force on its opening date (read from `session`, the deposit database)."""
+    charts, rows = {}, []
+    for member in census(today, count):
+        for number, amount, term, opened, mode in deposits_for(member, today):
+            if opened not in charts:
+                charts[opened] = store.chart_in_force(session, opened)
+            chart = charts[opened]
+            if chart is None:
+                raise RuntimeError("deposit: no rate chart in force (run the migrations)")
+            rows.append(
+                {
+                    "deposit_number": number,
+                    "member_number": member.member_number,
+                    "amount": f"{amount:.2f}",
+                    "annual_rate": str(chart.rate_for(term, amount)),
+                    "term_days": str(term),
+                    "opened_on": opened.isoformat(),
+                    "maturity_date": domain.maturity_date(opened, term).isoformat(),
+                    "interest_payment": mode,
+                }
+            )
+    return rows
+
+
 def load(url, today, count=None):
-    """Load the deposits of the census; returns how many deposits were added."""
+    """Load the census's deposits through the deposit bulk load (services/deposit/bulk.py) on
+    `url`; returns how many were created. The test suite's quick way in; `scripts.portal setup`
+    writes the same rows as CSV files and imports them (scripts/bulk_import.py)."""
     with session_scope(url) as session:
-        existing = set(session.scalars(select(TermDeposit.deposit_number)))
-        charts = {}
-        rows = []
-        for member in census(today, count):
-            for number, amount, term, opened, mode in deposits_for(member, today):
-                if number in existing:
-                    continue
-                if opened not in charts:
-                    charts[opened] = store.chart_in_force(session, opened)
-                chart = charts[opened]
-                if chart is None:
-                    raise RuntimeError("deposit: no rate chart in force (run the migrations)")
-                rows.append(
-                    {
-                        "deposit_number": number,
-                        "member_number": member.member_number,
-                        "amount": amount,
-                        "term_days": term,
-                        "annual_rate": chart.rate_for(term, amount),
-                        "withholding_rate": chart.withholding_rate,
-                        "interest_payment": mode,
-                        "opened_on": opened,
-                        "maturity_date": domain.maturity_date(opened, term),
-                        "status": store.ACTIVE,
-                        "rate_chart_id": chart.chart_id,
-                    }
-                )
-        if rows:
-            session.execute(insert(TermDeposit), rows)
-    return len(rows)
+        rows = census_rows(session, today, count)
+    with session_scope(url) as session:
+        return bulk.import_rows(session, "deposits", rows)["created"]

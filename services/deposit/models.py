@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import Cents
 from services.common.events import outbox_table, processed_events_table
+from services.common.inbound import held_events_table, refusals_table
 
 RATE_SCALE = 10000
 RATE_PLACES = Decimal("0.0001")
@@ -78,10 +79,16 @@ class TermDeposit(Base):
     interest_payment: Mapped[str] = mapped_column(String(10))
     opened_on: Mapped[date] = mapped_column(Date)
     maturity_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(12), default="activo")
+    status: Mapped[str] = mapped_column(String(12), default="activo")  # activo | cerrado
+    # set by the core's `deposit_closed`: vencimiento | renovacion | precancelacion
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    close_reason: Mapped[str | None] = mapped_column(String(20))
+    renewed_as: Mapped[str | None] = mapped_column(String(20))
     # the chart version the rate was taken from (for the record; the rate itself is stored above)
     rate_chart_id: Mapped[int | None] = mapped_column(ForeignKey("rate_charts.id"))
 
 
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)
+held_events = held_events_table(Base.metadata)
+inbound_refusals = refusals_table(Base.metadata)

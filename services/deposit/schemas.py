@@ -2,7 +2,8 @@
 
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import fields, validate
+from marshmallow import EXCLUDE, fields, validate, validates_schema
+from marshmallow import ValidationError as MarshmallowValidationError
 
 from services.common.fields import IsoDate, Money
 from services.common.schemas import PortalSchema
@@ -166,3 +167,98 @@ class DepositSummarySchema(PortalSchema):
 
 class RatesConfiguredEventSchema(RatesSchema):
     """Data of `deposit.rates_configured`."""
+
+
+# --- inbound events of the core (docs/integration.md) ---------------------------------------
+# `data` of the events on `core.events` that deposit owns. Extra fields are welcome (EXCLUDE);
+# a missing field, an amount with more than two decimals or a negative one is refused. The bulk
+# load (deposits.csv) reads the same columns with DepositOpenedSchema.
+
+DEPOSIT_NUMBER = validate.Length(min=1, max=20, error="Número de depósito inválido.")
+CLOSE_REASONS = ("vencimiento", "renovacion", "precancelacion")
+
+
+class CoreDataSchema(PortalSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class DepositOpenedSchema(CoreDataSchema):
+    deposit_number = fields.String(required=True, validate=DEPOSIT_NUMBER)
+    member_number = fields.String(
+        required=True, validate=validate.Length(min=1, max=12, error="Número de socio inválido.")
+    )
+    amount = DepositAmount(
+        required=True,
+        validate=validate.Range(min=0, min_inclusive=False, error="Debe ser mayor que 0."),
+    )
+    annual_rate = Percent(
+        required=True,
+        validate=validate.Range(min=0, max=100, error="Debe ser un porcentaje entre 0 y 100."),
+    )
+    term_days = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=3660, error="Plazo en días inválido.")
+    )
+    opened_on = IsoDate(required=True)
+    maturity_date = IsoDate(required=True)
+    interest_payment = fields.String(
+        required=True, validate=validate.OneOf(domain.PAYMENT_MODES, error=PAYMENT_MODE_ERROR)
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _maturity_matches_term(self, data, **kwargs):
+        expected = domain.maturity_date(data["opened_on"], data["term_days"])
+        if data["maturity_date"] != expected:
+            raise MarshmallowValidationError(
+                {
+                    "maturity_date": [
+                        f"No corresponde al plazo: {data['term_days']} días desde "
+                        f"{data['opened_on']:%Y-%m-%d} vencen el {expected:%Y-%m-%d}."
+                    ]
+                }
+            )
+
+
+class DepositClosedSchema(CoreDataSchema):
+    deposit_number = fields.String(required=True, validate=DEPOSIT_NUMBER)
+    closed_on = IsoDate(required=True)
+    reason = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            CLOSE_REASONS, error="Motivo inválido: vencimiento, renovacion o precancelacion."
+        ),
+    )
+    renewed_as = fields.String(required=True, allow_none=True, validate=DEPOSIT_NUMBER)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _renewal_names_the_new_deposit(self, data, **kwargs):
+        if data["reason"] == "renovacion" and not data["renewed_as"]:
+            raise MarshmallowValidationError(
+                {"renewed_as": ["Una renovación indica el número del nuevo depósito."]}
+            )
+
+
+# --- the portal's own events (deposit.events) -----------------------------------------------
+
+
+class DepositOpenedEventSchema(PortalSchema):
+    """Data of `deposit.deposit_opened`."""
+
+    deposit_number = fields.String()
+    member_number = fields.String()
+    amount = Money()
+    annual_rate = Percent()
+    term_days = fields.Integer()
+    opened_on = fields.Date()
+    maturity_date = fields.Date()
+    interest_payment = fields.String()
+
+
+class DepositClosedEventSchema(PortalSchema):
+    """Data of `deposit.deposit_closed`."""
+
+    deposit_number = fields.String()
+    member_number = fields.String()
+    closed_on = fields.Date()
+    reason = fields.String()
+    renewed_as = fields.String(allow_none=True)

@@ -4,14 +4,17 @@ from datetime import date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
+from services.common import inbound
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
-from services.common.events import EventOutbox
+from services.common.events import EventOutbox, Inbox
+from services.common.inbound import core_events
+from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
-from services.deposit import domain, store
-from services.deposit.models import outbox
+from services.deposit import bulk, domain, from_core, store
+from services.deposit.models import held_events, outbox, processed_events
 from services.deposit.schemas import (
     ConfigureRatesSchema,
     DepositSchema,
@@ -73,11 +76,23 @@ class DepositService:
 
     db = Database("deposit")
     events = EventOutbox("deposit", outbox)
+    inbox = Inbox("deposit", processed_events)
+    accounts = ServiceRpc("accounts")
     tracker = Tracker()
 
     @rpc
     def ping(self):
         return "pong"
+
+    @rpc
+    def import_state(self, request):
+        """What of a bulk load is already here (numbers only), for the importer's checks."""
+        return bulk.state(self.db, request)
+
+    @rpc
+    def import_rows(self, kind, rows):
+        """Load one chunk of a bulk load (docs/integration.md); idempotent, returns counts."""
+        return bulk.import_rows(self.db, kind, rows)
 
     @rpc
     def rates(self, as_of=None):
@@ -149,6 +164,23 @@ class DepositService:
                 }
             )
         return DEPOSIT_LINES.dump(out)
+
+    @rpc
+    def inbound_status(self):
+        """Refusals of core events by kind, and how many wait for a predecessor."""
+        return {
+            "service": "deposit",
+            "refusals": inbound.refusal_counts(self.db, "deposit"),
+            "held": inbound.held_count(self.db, held_events),
+        }
+
+    @core_events("deposit", from_core.CORE_EVENT_TYPES)
+    def on_core_event(self, event):
+        """deposit_opened, deposit_closed (docs/integration.md)."""
+        from_core.check_member(self.accounts, event)  # before any write
+        if not self.inbox.claim(event):
+            return
+        from_core.handle(self.db, self.events, event)
 
     @rpc
     def configure_rates(self, chart):

@@ -20,6 +20,7 @@ PASSWORD_CHANGED = "password_changed"  # noqa: S105  a kind of e-mail
 PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105
 RECOVERY_LOGIN = "recovery_login"
 APPLICATION_SUBMITTED = "application_submitted"
+APPLICATION_STATUS_CHANGED = "application_status_changed"
 RECOVERY_CODE = "recovery_code"
 
 
@@ -28,6 +29,8 @@ class Mailing:
     kind: str
     subject: str
     fields: tuple  # the data fields the template may use, nothing else
+    # the address is not in the event: it is the member's current one, asked of accounts
+    needs_member: bool = False
 
 
 MAILINGS = {
@@ -69,6 +72,27 @@ MAILINGS = {
             "submitted_at",
         ),
     ),
+    ("credit", "application_status_changed"): Mailing(
+        APPLICATION_STATUS_CHANGED,
+        "Su solicitud de crédito cambió de estado",
+        ("application_number", "status", "reason", "loan_number", "changed_at"),
+        needs_member=True,
+    ),
+}
+
+# what the member reads for each status of an application (docs/integration.md)
+APPLICATION_STATUS_LABELS = {
+    "ingresada": "Ingresada",
+    "en_analisis": "En análisis",
+    "aprobada": "Aprobada",
+    "negada": "Negada",
+    "desembolsada": "Desembolsada",
+}
+APPLICATION_STATUS_SUBJECTS = {
+    "en_analisis": "Su solicitud de crédito {number} está en análisis",
+    "aprobada": "Su solicitud de crédito {number} fue aprobada",
+    "negada": "Su solicitud de crédito {number} fue negada",
+    "desembolsada": "Su crédito de la solicitud {number} fue desembolsado",
 }
 
 RECOVERY_SUBJECT = "Su código temporal para el Portal en línea"
@@ -107,8 +131,25 @@ def mailing_for(source, event_type):
     return MAILINGS.get((source, event_type))
 
 
-def notice_for(envelope):
-    """The e-mail an event asks for, or None when the event sends none."""
+def needs_member(envelope):
+    """The member number whose current address an event's e-mail goes to (asked of accounts),
+    or None when the event carries its own address."""
+    if not isinstance(envelope, dict):
+        return None
+    mailing = mailing_for(envelope.get("source"), envelope.get("event_type"))
+    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+    number = data.get("member_number")
+    if mailing is None or not mailing.needs_member or not isinstance(number, str):
+        return None
+    return number
+
+
+def notice_for(envelope, member=None):
+    """The e-mail an event asks for, or None when the event sends none.
+
+    `member` ({email, display_name}, from accounts) gives the address of a mailing that
+    `needs_member`; without it that e-mail has no recipient.
+    """
     if not isinstance(envelope, dict):
         return None
     mailing = mailing_for(envelope.get("source"), envelope.get("event_type"))
@@ -117,7 +158,20 @@ def notice_for(envelope):
         return None
     data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
     context = {name: data.get(name) for name in mailing.fields}
+    subject = mailing.subject
+    if mailing.needs_member:
+        member = member if isinstance(member, dict) else {}
+        data = {**data, "email": member.get("email"), "display_name": member.get("display_name")}
     context["greeting_name"] = greeting_name(data.get("display_name"))
+    if mailing.kind == APPLICATION_STATUS_CHANGED:
+        status = data.get("status")
+        context["status_label"] = APPLICATION_STATUS_LABELS.get(status, "")
+        context["reason"] = " ".join(str(data.get("reason") or "").split())[:500]
+        context["changed_at_text"] = local_time_text(data.get("changed_at"))
+        template = APPLICATION_STATUS_SUBJECTS.get(status)
+        number = str(data.get("application_number") or "")[:20]
+        if template and number:
+            subject = template.format(number=number)
     if mailing.kind == ACCOUNT_LOCKED:
         context["locked_until_text"] = local_time_text(data.get("locked_until"))
     if mailing.kind == RECOVERY_LOGIN:
@@ -132,7 +186,7 @@ def notice_for(envelope):
     return Notice(
         kind=mailing.kind,
         event_id=event_id,
-        subject=mailing.subject,
+        subject=subject,
         recipient=clean_address(data.get("email")),
         context=context,
     )

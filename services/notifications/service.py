@@ -13,8 +13,9 @@ import uuid
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
-from services.common.errors import ServiceUnavailable, ValidationError
+from services.common.errors import NotFound, ServiceUnavailable, ValidationError
 from services.common.events import Inbox
+from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
 from services.notifications import domain, store
 from services.notifications.mail import Mailer, PermanentFailure, compose
@@ -48,6 +49,7 @@ class NotificationsService:
     inbox = Inbox("notifications", processed_events)
     mailer = Mailer()
     write_turn = WriteTurn()
+    accounts = ServiceRpc("accounts")
     tracker = Tracker()
 
     @rpc
@@ -116,17 +118,34 @@ class NotificationsService:
     def on_application_submitted(self, payload):
         self._deliver(payload)
 
+    @notify("credit", "application_status_changed")
+    def on_application_status_changed(self, payload):
+        self._deliver(payload)
+
+    def _member(self, payload):
+        """The member's current record when the e-mail goes to their address on file (a changed
+        e-mail is used for every later notice). accounts away: the call fails within its
+        deadline and the event comes back later through the retry queue; nothing is lost."""
+        number = domain.needs_member(payload)
+        if number is None:
+            return None
+        try:
+            return self.accounts.get_member(number)
+        except NotFound:
+            return None  # no such member: nothing to send (recorded as skipped)
+
     def _deliver(self, payload):
+        member = self._member(payload)
         with self.write_turn:
-            done = self._deliver_now(payload)
+            done = self._deliver_now(payload, member)
             self.db.commit()
         if not done:
             # the failure is on record; the event comes back later through the retry queue
             raise DeliveryFailed(payload.get("event_type"))
 
-    def _deliver_now(self, payload):
+    def _deliver_now(self, payload, member=None):
         """Send the e-mail of one event; False when it must be tried again later."""
-        notice = domain.notice_for(payload)
+        notice = domain.notice_for(payload, member)
         if notice is None:
             log.error("notifications refused an event without event_id or of an unknown type")
             return True

@@ -83,6 +83,64 @@ CATALOGUE = [
         "rates_configured",
         {"chart_id": 2, "valid_from": "2026-12-01", "withholding_rate": "2.00"},
     ),
+    (
+        "credit",
+        "application_status_changed",
+        {
+            "application_number": "SOL-000001",
+            "member_number": "100234",
+            "status": "aprobada",
+            "reason": "Cumple la capacidad de pago.",
+            "loan_number": None,
+            "changed_at": "2026-11-26T15:00:00Z",
+        },
+    ),
+    (
+        "credit",
+        "installment_paid",
+        {
+            "loan_number": "CR-100234-01",
+            "member_number": "100234",
+            "number": 14,
+            "paid_on": "2026-11-26",
+            "reference": "CAJA-1",
+            "principal": "150.00",
+            "interest": "30.00",
+            "insurance": "1.00",
+            "late_interest": "0.00",
+            "outstanding_principal": "1850.00",
+        },
+    ),
+    (
+        "credit",
+        "loan_settled",
+        {"loan_number": "CR-100234-01", "member_number": "100234", "settled_on": "2026-11-26"},
+    ),
+    (
+        "deposit",
+        "deposit_opened",
+        {
+            "deposit_number": "DPF-100234-02",
+            "member_number": "100234",
+            "amount": "1000.00",
+            "annual_rate": "7.43",
+            "term_days": 90,
+            "opened_on": "2026-11-26",
+            "maturity_date": "2027-02-24",
+            "interest_payment": "maturity",
+        },
+    ),
+    (
+        "deposit",
+        "deposit_closed",
+        {
+            "deposit_number": "DPF-100234-01",
+            "member_number": "100234",
+            "closed_on": "2026-11-26",
+            "reason": "vencimiento",
+            "renewed_as": None,
+        },
+    ),
 ]
 
 

@@ -4,6 +4,7 @@ idempotent by event_id, and nothing lost while SMTP or the service itself is awa
 import email
 import email.policy
 import logging
+from datetime import date
 
 import eventlet
 import pytest
@@ -292,3 +293,50 @@ def test_many_events_at_once_all_reach_the_smtp_server_once(
     eventlet.sleep(0.5)
     received = sorted(rcpt[0] for rcpt, _ in smtp_server.messages)
     assert received == sorted(f"socio{n}@example.com" for n in range(12))
+
+
+def waiting_for_retry(amqp_uri, queue):
+    """How many messages wait in `queue` (declared passively: it must exist)."""
+    from kombu import Connection
+
+    with Connection(amqp_uri) as conn:
+        try:
+            return conn.default_channel.queue_declare(queue, passive=True).message_count
+        except Exception:  # noqa: BLE001  not declared yet
+            return 0
+
+
+def test_a_status_change_waits_for_accounts_then_goes_to_the_members_address(
+    start_notifications, notifications_config, notifications_rpc, smtp_server, container_factory
+):
+    from services.accounts.service import AccountsService
+    from tests.conftest import load_demo
+
+    uri = notifications_config["AMQP_URI"]
+    load_demo(notifications_config, date.today(), services=["accounts"], count=1)
+    start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, RPC_TIMEOUT=1.0)
+    event = emit(
+        uri,
+        "credit",
+        "application_status_changed",
+        {
+            "application_number": "SC-2026-000007",
+            "member_number": "100234",
+            "status": "en_analisis",
+            "reason": None,
+            "loan_number": None,
+            "changed_at": "2026-12-01T15:04:05Z",
+        },
+    )
+    # accounts is not running: the address cannot be known, the event waits for its retry
+    retry = (
+        "evt-credit-application_status_changed--notifications.on_application_status_changed.retry"
+    )
+    wait_until(lambda: waiting_for_retry(uri, retry), message="the event waiting for a retry")
+    assert smtp_server.messages == []
+    container_factory(AccountsService, notifications_config).start()
+    wait_until(lambda: smtp_server.messages, timeout=30, message="the e-mail once accounts answers")
+    [(recipients, message)] = smtp_server.messages
+    assert recipients == ["maria.perez@example.com"]
+    assert message["Subject"] == "Su solicitud de crédito SC-2026-000007 está en análisis"
+    assert delivery_of(notifications_rpc, event["event_id"], "sent")["attempts"] == 1

@@ -225,3 +225,58 @@ def test_recovery_code_email_holds_the_code_and_a_spanish_subject():
 )
 def test_money_text(value, expected):
     assert domain.money_text(value) == expected
+
+
+def status_changed(**changes):
+    data = {
+        "application_number": "SC-2026-000042",
+        "member_number": "100234",
+        "status": "aprobada",
+        "reason": "Cumple la capacidad de pago.",
+        "loan_number": None,
+        "changed_at": "2026-12-01T15:04:05Z",
+    }
+    data.update(changes)
+    return event("credit", "application_status_changed", **data)
+
+
+def test_a_status_change_goes_to_the_members_current_address_in_ecuador_time():
+    payload = status_changed()
+    assert domain.needs_member(payload) == "100234"
+    notice = domain.notice_for(payload, {"email": "nuevo@example.com", "display_name": "María"})
+    assert notice.kind == "application_status_changed"
+    assert notice.recipient == "nuevo@example.com"
+    assert notice.subject == "Su solicitud de crédito SC-2026-000042 fue aprobada"
+    text, html = render(notice)
+    for body in (text, html):
+        assert "Aprobada" in body
+        assert "Cumple la capacidad de pago." in body
+        assert "01/12/2026 10:04" in body  # 15:04 UTC is 10:04 in Ecuador
+        assert "$" not in body  # no figure the member did not already see
+    assert "Estimado(a) María:" in text
+
+
+@pytest.mark.parametrize(
+    "status, subject, label",
+    [
+        ("en_analisis", "Su solicitud de crédito SC-2026-000042 está en análisis", "En análisis"),
+        ("negada", "Su solicitud de crédito SC-2026-000042 fue negada", "Negada"),
+        (
+            "desembolsada",
+            "Su crédito de la solicitud SC-2026-000042 fue desembolsado",
+            "Desembolsada",
+        ),
+    ],
+)
+def test_each_status_has_its_spanish_subject(status, subject, label):
+    notice = domain.notice_for(status_changed(status=status, reason=None), MARIA)
+    assert notice.subject == subject
+    text, _ = render(notice)
+    assert label in text and "Observación" not in text
+
+
+def test_a_status_change_without_the_member_record_has_no_recipient():
+    # the address is never taken from the event itself
+    payload = status_changed(email="viejo@example.com")
+    assert domain.notice_for(payload).recipient is None
+    assert domain.needs_member(event("auth", "password_changed", **MARIA)) is None

@@ -1,0 +1,113 @@
+"""Publish one of the core's events to the portal, as the cooperative's core (or its connector)
+would: the contract of docs/integration.md with nothing but kombu, no import from the project.
+
+    python examples/core_publisher.py member_upserted member_number=300001 \
+        identification=1710034065 first_names="Rosa Elena" last_names="Lema Chimbo" \
+        email=rosa.lema@example.com phone=0991112233 status=activo
+    python examples/core_publisher.py movement_posted account_number=4100234001 sequence:=312 \
+        date=2026-12-01 posted_at=2026-12-01T15:04:00Z description="Depósito de nómina" \
+        reference=NOM-20261201-1 debit=0.00 credit=850.00 balance=2291.33
+    python examples/core_publisher.py --file events.json     # one event or a list of them
+
+`key=value` sends a string (money stays "850.00"), `key:=value` sends raw JSON (numbers such as
+`sequence:=312`, null, lists such as `guarantors:='["100517"]'`). A file holds envelopes or
+`{"event_type": ..., "data": {...}}` objects; a missing event_id, source or occurred_at is filled
+in. Each message: exchange `core.events` (topic, durable, declared here too), routing key = the
+event type, persistent, JSON, and confirmed by the broker before this script says so.
+
+AMQP_URI (default amqp://guest:guest@localhost:5672/) says which broker and vhost.
+"""
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from datetime import UTC, datetime
+
+from kombu import Connection, Exchange, Producer
+
+EXCHANGE = Exchange("core.events", type="topic", durable=True)
+
+
+def parse_fields(pairs):
+    data = {}
+    for pair in pairs:
+        if ":=" in pair and ("=" not in pair or pair.index(":=") < pair.index("=")):
+            key, raw = pair.split(":=", 1)
+            try:
+                data[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                raise SystemExit(f"{key}: not JSON: {raw}") from None
+        elif "=" in pair:
+            key, value = pair.split("=", 1)
+            data[key] = value
+        else:
+            raise SystemExit(f"expected key=value or key:=json, got {pair!r}")
+    return data
+
+
+def envelope(event_type, data, event_id=None, occurred_at=None):
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
+        "event_type": event_type,
+        "source": "core",
+        "occurred_at": occurred_at or now,
+        "version": 1,
+        "data": data,
+    }
+
+
+def from_file(path):
+    with open(path, encoding="utf-8") as fh:
+        content = json.load(fh)
+    items = content if isinstance(content, list) else [content]
+    return [
+        envelope(item["event_type"], item["data"], item.get("event_id"), item.get("occurred_at"))
+        for item in items
+    ]
+
+
+def publish(amqp_uri, events):
+    """Publish persistent, confirmed messages; returns the events sent."""
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        channel = conn.channel()
+        EXCHANGE(channel).declare()
+        producer = Producer(channel, exchange=EXCHANGE)
+        for event in events:
+            # with confirm_publish, publish() returns once the broker has taken the message
+            producer.publish(
+                json.dumps(event, ensure_ascii=False).encode("utf-8"),
+                routing_key=event["event_type"],
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=event["event_id"],
+            )
+    return events
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Publish core events on core.events.")
+    parser.add_argument("event_type", nargs="?", help="e.g. movement_posted")
+    parser.add_argument("fields", nargs="*", help="key=value (string) or key:=json")
+    parser.add_argument("--file", help="a JSON file with one event or a list of events")
+    parser.add_argument("--event-id", help="reuse an event_id (to show a redelivery is harmless)")
+    parser.add_argument(
+        "--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
+    )
+    args = parser.parse_args(argv)
+    if args.file:
+        events = from_file(args.file)
+    elif args.event_type:
+        events = [envelope(args.event_type, parse_fields(args.fields), args.event_id)]
+    else:
+        parser.error("give an event type with its fields, or --file")
+    for event in publish(args.amqp_uri, events):
+        print(f"published {event['event_type']} {event['event_id']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,404 @@
+"""What credit does with the core's events (docs/integration.md): the use cases behind the thin
+handler in service.py. Each function runs inside the handler's transaction, so the change, the
+inbox claim and the portal's own outgoing events (outbox) commit together or not at all.
+
+`Refused`: the event can never apply; it is parked at once with the reason. `NotYet`: it names
+something the portal may not know *yet* (a loan whose `loan_disbursed`, or a member whose
+`member_upserted`, is still on its way): tried again a few times, then parked with the reason.
+`installment_paid` and `loan_settled` apply in `loan_sequence` order per loan
+(services/common/inbound.py holds an early one until its predecessor is applied).
+"""
+
+from datetime import UTC
+
+from marshmallow import ValidationError as MarshmallowValidationError
+from sqlalchemy import select
+
+from services.common.errors import NotFound
+from services.common.inbound import (
+    KIND_CONFLICT,
+    KIND_UNKNOWN,
+    NotYet,
+    Refused,
+    apply_in_order,
+    lock_owner,
+)
+from services.common.schemas import flatten
+from services.credit import catalog, domain
+from services.credit.models import (
+    Application,
+    ApplicationStatusChange,
+    Guarantor,
+    Installment,
+    Loan,
+    LoanPayment,
+    held_events,
+)
+from services.credit.schemas import (
+    ApplicationStatusChangedEventSchema,
+    ApplicationStatusChangedSchema,
+    InstallmentPaidEventSchema,
+    InstallmentPaidSchema,
+    LoanDisbursedSchema,
+    LoanSettledEventSchema,
+    LoanSettledSchema,
+)
+from services.credit.store import ACTIVE, CANCELLED
+
+CORE_EVENT_TYPES = (
+    "loan_disbursed",
+    "installment_paid",
+    "loan_settled",
+    "application_status_changed",
+)
+
+
+def _forward(current, new):
+    """domain.status_change with its refusal as a parked event's reason."""
+    try:
+        return domain.status_change(current, new)
+    except domain.Refusal as exc:
+        raise Refused(str(exc), KIND_CONFLICT) from None
+
+
+def read(schema, data, event_type):
+    """The event's `data` loaded with its schema; Refusal naming every wrong field."""
+    if not isinstance(data, dict):
+        raise Refused(f"{event_type}: 'data' debe ser un objeto.")
+    try:
+        return schema.load(data)
+    except MarshmallowValidationError as exc:
+        problems = "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in flatten(exc.messages).items()
+        )
+        raise Refused(f"{event_type} rechazado: {problems}") from None
+
+
+def _lock_loan(session, loan_number):
+    """The loan, locked until commit (two instances apply its events one after the other)."""
+    if lock_owner(session, Loan.__table__.c.loan_number, loan_number) is None:
+        return None
+    return session.get(Loan, loan_number)
+
+
+def _lock_application(session, application_number):
+    column = Application.__table__.c.application_number
+    if lock_owner(session, column, application_number) is None:
+        return None
+    return session.scalars(
+        select(Application).where(Application.application_number == application_number)
+    ).first()
+
+
+def _same_loan(loan, data):
+    """Is the stored loan the one this event describes (a repeated `loan_disbursed`)?"""
+    stored = [
+        (r.number, r.due_date, r.principal, r.interest, r.insurance, r.installment, r.balance)
+        for r in loan.installments
+    ]
+    sent = [
+        (
+            r["number"],
+            r["due_date"],
+            r["principal"],
+            r["interest"],
+            r["insurance"],
+            r["installment"],
+            r["balance"],
+        )
+        for r in data["schedule"]
+    ]
+    return (
+        loan.member_number == data["member_number"]
+        and loan.amount == data["amount"]
+        and loan.disbursed_on == data["disbursed_on"]
+        and stored == sent
+    )
+
+
+def _move_application(session, events, app, status, reason, at, event_id, loan_number=None):
+    """Record `app` moving to `status` and tell the member (e-mail through notifications)."""
+    app.status = status
+    app.status_reason = reason
+    if loan_number is not None:
+        app.loan_number = loan_number
+    session.add(
+        ApplicationStatusChange(
+            application_id=app.id, status=status, reason=reason, at=at, event_id=event_id
+        )
+    )
+    events.emit(
+        "application_status_changed",
+        ApplicationStatusChangedEventSchema().dump(
+            {
+                "application_number": app.application_number,
+                "member_number": app.member_number,
+                "status": status,
+                "reason": reason,
+                "loan_number": app.loan_number,
+                "changed_at": at,
+            }
+        ),
+    )
+
+
+def members_of(accounts, event):
+    """The member records a `loan_disbursed` names (borrower and guarantors), asked of accounts
+    *before* the handler writes anything: on SQLite a worker must not hold the write lock while
+    it waits for another service. {} for the other events."""
+    if event["event_type"] != "loan_disbursed":
+        return {}
+    data = read(LoanDisbursedSchema(), event["data"], "loan_disbursed")
+    numbers = [data["member_number"], *data["guarantors"]]
+    calls = {number: accounts.get_member.call_async(number) for number in dict.fromkeys(numbers)}
+    members = {}
+    for number, call in calls.items():
+        try:
+            members[number] = call.result()
+        except NotFound:
+            raise NotYet(f"El socio {number} no existe en el portal.") from None
+    return members
+
+
+def loan_disbursed(session, events, members, data, event_id, now):
+    """The loan and its table as the core sent them; the application named becomes
+    `desembolsada`. A repeated event with the same content changes nothing."""
+    data = read(LoanDisbursedSchema(), data, "loan_disbursed")
+    number = data["loan_number"]
+    existing = _lock_loan(session, number)
+    if existing is not None:
+        if _same_loan(existing, data):
+            return
+        raise Refused(f"El crédito {number} ya existe con otros datos.", KIND_CONFLICT)
+    product_row = catalog.get_product(session, data["product_code"])
+    if product_row is None:
+        raise Refused(f"El producto {data['product_code']} no existe en el catálogo del portal.")
+    if len(set(data["guarantors"])) != len(data["guarantors"]):
+        raise Refused(f"El crédito {number} repite un garante.")
+    if data["member_number"] in data["guarantors"]:
+        raise Refused(f"El socio {data['member_number']} no puede garantizar su propio crédito.")
+    borrower = members[data["member_number"]]
+    application = None
+    if data["application_number"]:
+        application = _lock_application(session, data["application_number"])
+        if application is None:
+            raise Refused(f"La solicitud {data['application_number']} no existe.", KIND_UNKNOWN)
+        if application.member_number != data["member_number"]:
+            raise Refused(
+                f"La solicitud {data['application_number']} es de otro socio que el crédito.",
+                KIND_CONFLICT,
+            )
+        if not _forward(application.status, domain.DISBURSED):
+            raise Refused(
+                f"La solicitud {data['application_number']} ya fue desembolsada con el crédito "
+                f"{application.loan_number}.",
+                KIND_CONFLICT,
+            )
+    # the portal keeps what it shows: accounts hands out the masked cédula, never the cédula
+    session.add(
+        Loan(
+            loan_number=number,
+            member_number=data["member_number"],
+            borrower_name=borrower["display_name"],
+            borrower_identification=borrower["identification_masked"],
+            product_code=product_row.code,
+            product_name=product_row.name,
+            amount=data["amount"],
+            annual_rate=data["annual_rate"],
+            insurance_rate=product_row.insurance_rate,
+            term_months=data["term_months"],
+            system=data["system"],
+            frequency=data["frequency"],
+            disbursed_on=data["disbursed_on"],
+            status=ACTIVE,
+            last_sequence=0,
+            application_number=data["application_number"],
+        )
+    )
+    session.flush()
+    for row in data["schedule"]:
+        session.add(Installment(loan_number=number, paid_on=None, **row))
+    for member_number in data["guarantors"]:
+        guarantor = members[member_number]
+        session.add(
+            Guarantor(
+                loan_number=number,
+                identification=guarantor["identification_masked"],
+                name=guarantor["display_name"],
+                member_number=member_number,
+                since=data["disbursed_on"],
+                until=None,
+            )
+        )
+    if application is not None:
+        _move_application(
+            session, events, application, domain.DISBURSED, None, now, event_id, loan_number=number
+        )
+    session.flush()
+
+
+def read_ordered(event):
+    """(schema data, loan_number, loan_sequence) of an `installment_paid` / `loan_settled`."""
+    schema = {"installment_paid": InstallmentPaidSchema, "loan_settled": LoanSettledSchema}[
+        event["event_type"]
+    ]
+    data = read(schema(), event.get("data"), event["event_type"])
+    return data, data["loan_number"], data["loan_sequence"]
+
+
+def installment_paid(session, events, loan, data, event_id):
+    """That installment becomes `pagada` on `paid_on`; exactly once by the core's reference."""
+    done = session.scalars(
+        select(LoanPayment).where(LoanPayment.reference == data["reference"])
+    ).first()
+    if done is not None:
+        same = (done.loan_number, done.number, done.principal, done.interest) == (
+            loan.loan_number,
+            data["number"],
+            data["principal"],
+            data["interest"],
+        )
+        if not same:
+            raise Refused(
+                f"La referencia {data['reference']} ya se aplicó a otro pago.", KIND_CONFLICT
+            )
+        return  # the same payment told twice: nothing more to do
+    rows = {row.number: row for row in loan.installments}
+    paid = {number for number, row in rows.items() if row.paid_on is not None}
+    problem = domain.payment_refusal(loan.status, data["number"], paid, set(rows))
+    if problem:
+        raise Refused(f"{loan.loan_number}: {problem}", KIND_CONFLICT)
+    rows[data["number"]].paid_on = data["paid_on"]
+    session.add(
+        LoanPayment(
+            loan_number=loan.loan_number,
+            loan_sequence=data["loan_sequence"],
+            number=data["number"],
+            paid_on=data["paid_on"],
+            reference=data["reference"],
+            principal=data["principal"],
+            interest=data["interest"],
+            insurance=data["insurance"],
+            late_interest=data["late_interest"],
+            event_id=event_id,
+        )
+    )
+    session.flush()
+    outstanding = loan.amount - sum(
+        (row.principal for row in rows.values() if row.paid_on is not None), domain.ZERO
+    )
+    events.emit(
+        "installment_paid",
+        InstallmentPaidEventSchema().dump(
+            {**data, "member_number": loan.member_number, "outstanding_principal": outstanding}
+        ),
+    )
+
+
+def loan_settled(session, events, loan, data, event_id):
+    """The loan is no longer active; its guarantees are released on that date."""
+    if loan.status == CANCELLED:
+        return
+    if data["settled_on"] < loan.disbursed_on:
+        raise Refused(f"{loan.loan_number}: la cancelación es anterior al desembolso.")
+    loan.status = CANCELLED
+    loan.closed_on = data["settled_on"]
+    for guarantor in session.scalars(
+        select(Guarantor).where(
+            Guarantor.loan_number == loan.loan_number, Guarantor.until.is_(None)
+        )
+    ):
+        guarantor.until = data["settled_on"]
+    events.emit(
+        "loan_settled",
+        LoanSettledEventSchema().dump(
+            {
+                "loan_number": loan.loan_number,
+                "member_number": loan.member_number,
+                "settled_on": data["settled_on"],
+            }
+        ),
+    )
+
+
+def _applied_as(session, loan, event_type, data):
+    """Is this event (of a sequence already passed) what was applied at that sequence?"""
+    if event_type == "loan_settled":
+        return loan.status == CANCELLED and loan.closed_on == data["settled_on"]
+    payment = (
+        session.scalars(
+            select(LoanPayment).where(
+                LoanPayment.loan_number == loan.loan_number,
+                LoanPayment.loan_sequence == data["loan_sequence"],
+            )
+        ).first()
+        or session.scalars(
+            select(LoanPayment).where(LoanPayment.reference == data["reference"])
+        ).first()
+    )
+    return payment is not None and (
+        payment.reference,
+        payment.number,
+        payment.principal,
+        payment.interest,
+        payment.insurance,
+        payment.late_interest,
+    ) == (
+        data["reference"],
+        data["number"],
+        data["principal"],
+        data["interest"],
+        data["insurance"],
+        data["late_interest"],
+    )
+
+
+def loan_event(session, events, event):
+    """`installment_paid` / `loan_settled`, in `loan_sequence` order per loan, under its lock."""
+    data, number, sequence = read_ordered(event)
+    loan = _lock_loan(session, number)
+    if loan is None:
+        raise NotYet(f"El crédito {number} no existe en el portal.")
+
+    def apply(ordered_event):
+        ordered, _, ordered_sequence = read_ordered(ordered_event)
+        current = session.get(Loan, number)
+        if ordered_event["event_type"] == "installment_paid":
+            installment_paid(session, events, current, ordered, ordered_event["event_id"])
+        else:
+            loan_settled(session, events, current, ordered, ordered_event["event_id"])
+        current.last_sequence = ordered_sequence
+        session.flush()
+
+    def same(past_event):
+        past, _, _ = read_ordered(past_event)
+        return _applied_as(session, loan, past_event["event_type"], past)
+
+    apply_in_order(
+        session, held_events, f"loan:{number}", loan.last_sequence, sequence, event, apply, same
+    )
+
+
+def handle(session, events, members, event, now):
+    """Apply one core event (already claimed in the inbox); `members` from `members_of`."""
+    event_type = event["event_type"]
+    if event_type == "loan_disbursed":
+        loan_disbursed(session, events, members, event["data"], event["event_id"], now)
+    elif event_type == "application_status_changed":
+        application_status_changed(session, events, event["data"], event["event_id"])
+    else:
+        loan_event(session, events, event)
+
+
+def application_status_changed(session, events, data, event_id):
+    """The credit desk's decision: forward only; the member sees it and gets an e-mail."""
+    data = read(ApplicationStatusChangedSchema(), data, "application_status_changed")
+    application = _lock_application(session, data["application_number"])
+    if application is None:
+        raise Refused(f"La solicitud {data['application_number']} no existe.", KIND_UNKNOWN)
+    if not _forward(application.status, data["status"]):
+        return  # already there: nothing changes, nobody is told twice
+    at = data["changed_at"].astimezone(UTC).replace(tzinfo=None)
+    reason = (data["reason"] or "").strip() or None
+    _move_application(session, events, application, data["status"], reason, at, event_id)
+    session.flush()
