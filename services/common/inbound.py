@@ -143,8 +143,10 @@ def count_refusal(conn, service, kind, reason):
     if done.rowcount:
         return
     try:
-        conn.execute(insert(_REFUSALS).values(service=service, kind=kind, count=1, **values))
-    except IntegrityError:  # another instance inserted it meanwhile
+        # a savepoint: on PostgreSQL a failed insert would otherwise abort the whole transaction
+        with conn.begin_nested():
+            conn.execute(insert(_REFUSALS).values(service=service, kind=kind, count=1, **values))
+    except IntegrityError:  # another instance (or worker) inserted it meanwhile
         conn.execute(update(_REFUSALS).where(where).values(count=_REFUSALS.c.count + 1, **values))
 
 
