@@ -316,7 +316,7 @@ def apply_in_order(session, table, stream, last, sequence, event, apply, same):
 
 def park_after(session, event, refusal):
     """Park an already-acked (held) event with its reason when this worker's transaction ends
-    well; the core_events entrypoint publishes it before committing (at-least-once)."""
+    well (the core_events entrypoint publishes it right after the commit)."""
     session.info.setdefault("core_parks", []).append((event, refusal))
 
 
@@ -443,11 +443,12 @@ class CoreEventConsumer(Consumer):
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         try:
-            if exc_info is None:
-                self._park_held_refusals(worker_ctx)
+            parks = self._held_refusals(worker_ctx) if exc_info is None else []
             exc_info = finish_transactions(worker_ctx, exc_info)
             if exc_info is not None:
                 self._retry_or_park(message, worker_ctx, exc_info)
+            else:
+                self._park_held(parks)
         except Exception:  # broker or database trouble: leave it in its queue rather than lose it
             log.exception("could not settle a core event; requeueing")
             self.queue_consumer.requeue_message(message)
@@ -463,13 +464,27 @@ class CoreEventConsumer(Consumer):
                 return provider.sessions.get(worker_ctx)
         return None
 
-    def _park_held_refusals(self, worker_ctx):
+    def _held_refusals(self, worker_ctx):
+        """Held events refused when their turn came: counted in the worker's transaction (they
+        leave held_events in it), published to the dead queue once it committed — never while it
+        holds locks (on SQLite a publish would let another worker wait on the database lock
+        with the whole process)."""
         session = self._session(worker_ctx)
         parks = session.info.pop("core_parks", []) if session is not None else []
+        for _event, refusal in parks:
+            count_refusal(session, self.service_name, refusal.kind, refusal.reason)
+        return parks
+
+    def _park_held(self, parks):
         for event, refusal in parks:
-            body = json.dumps(event, ensure_ascii=False).encode("utf-8")
+            # logged whole: if the process died before this publish, the log still has it
+            log.warning(
+                "held core event refused: %s",
+                refusal.reason,
+                extra={"core_event": json.dumps(event, ensure_ascii=False)[:2000]},
+            )
             self._publish_park(
-                body,
+                json.dumps(event, ensure_ascii=False).encode("utf-8"),
                 "application/json",
                 "utf-8",
                 {},
@@ -477,11 +492,11 @@ class CoreEventConsumer(Consumer):
                 refusal.kind,
                 event.get("event_type"),
             )
-            count_refusal(session, self.service_name, refusal.kind, refusal.reason)
 
     def _retry_or_park(self, message, worker_ctx, exc_info):
         exc = exc_info[1]
-        event_type = (message.delivery_info or {}).get("routing_key")
+        # from the envelope: after a retry the message's routing key is the queue's name
+        event_type = (worker_ctx.args[0] if worker_ctx.args else {}).get("event_type")
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         if isinstance(exc, NotYet):

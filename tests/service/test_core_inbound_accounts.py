@@ -236,6 +236,7 @@ def test_refused_event_is_parked_with_its_reason_counted_and_the_next_applies(
     headers, _ = dead[0]
     assert reason in headers["x-portal-refusal"]
     assert headers["x-portal-refusal-kind"] == kind
+    assert headers["x-portal-event-type"] == "movement_posted"
     counts = wait_until(
         lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]},
         message="the refusal counted",
@@ -388,3 +389,21 @@ def test_refusals_appear_in_the_gateway_metrics(accounts, container_factory, htt
     assert 'portal_core_inbound_status_up{service="accounts"} 1.0' in text
     # credit and deposit do not run here: the page still answers and says so
     assert 'portal_core_inbound_status_up{service="credit"} 0.0' in text
+
+
+def test_held_movement_that_does_not_add_up_is_parked_when_its_turn_comes(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    wrong_two = movement("4200501001", 2, credit="5.00", balance="99.00")
+    publish_core(uri, wrong_two)
+    wait_until(lambda: rpc.inbound_status()["held"] == 1, message="movement 2 held")
+    publish_core(uri, movement("4200501001", 1, credit="10.00", balance="10.00"))
+    dead = wait_until(lambda: parked(uri, "accounts"), message="held movement 2 parked")
+    assert (
+        "El saldo no cuadra: saldo anterior 10.00 + crédito 5.00" in dead[0][0]["x-portal-refusal"]
+    )
+    assert wrong_two["event_id"] in dead[0][1]
+    assert balance_of(rpc, "4200501001") == "10.00" and rpc.inbound_status()["held"] == 0
+    # the core sends the corrected movement 2: applied
+    publish_core(uri, movement("4200501001", 2, credit="5.00", balance="15.00"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "15.00", message="corrected movement 2")
