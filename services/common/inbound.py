@@ -554,6 +554,7 @@ class CoreEventConsumer(Consumer):
                 del self.pending[: len(items)]
                 done = Event()
                 batch = CoreBatch([event for event, _message in items])
+                log.debug("applying a batch of %s core events", len(items))
                 try:
                     self.container.spawn_worker(
                         self,
