@@ -4,7 +4,7 @@ from datetime import UTC, date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.accounts import bulk, domain, store
+from services.accounts import bulk, core_batch, domain, store
 from services.accounts.models import (
     Member,
     ReconciliationChunk,
@@ -55,6 +55,9 @@ CORE_ACCOUNT_OPENED = AccountOpenedSchema()
 CORE_MOVEMENT = CoreMovementSchema()
 CORE_ACCOUNT_CLOSED = AccountClosedSchema()
 CORE_DAY_CLOSED = DayClosedSchema()
+CORE_CONSUMER = "accounts.on_core_event"
+# core events applied per transaction at most (what is waiting; docs/integration.md, "Lotes")
+CORE_BATCH = 200
 CORE_EVENT_TYPES = (
     "member_upserted",
     "account_opened",
@@ -276,13 +279,24 @@ class AccountsService:
 
     # --- the core's events (docs/integration.md) ----------------------------------------------
 
-    @core_events("accounts", CORE_EVENT_TYPES)
+    @core_events("accounts", CORE_EVENT_TYPES, batch=CORE_BATCH)
     def on_core_event(self, event):
+        """Apply the core's events that were waiting (a CoreBatch) in one transaction."""
+        if isinstance(event, inbound.CoreBatch):
+            core_batch.apply_batch(self, event, CORE_CONSUMER)
+        else:
+            self.apply_core_event(event)
+
+    def apply_core_event(self, event):
         """Apply one event of the core, exactly once (by event_id, reference and sequence)."""
-        if not inbound.claim(self.db, processed_events, event, "accounts.on_core_event"):
+        if not inbound.claim(self.db, processed_events, event, CORE_CONSUMER):
             return
         handler = getattr(self, f"_core_{event['event_type']}")
         handler(event)
+
+    @staticmethod
+    def core_movement(event):
+        return core_data(CORE_MOVEMENT, event)
 
     def _core_member_upserted(self, event):
         data = core_data(CORE_MEMBER, event)

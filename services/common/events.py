@@ -100,10 +100,35 @@ class Emitter:
                 created_at=utcnow(),
             )
         )
+        self._wake_after_commit()
+        return event
+
+    def emit_many(self, event_type, datas, version=ENVELOPE_VERSION):
+        """`emit` for many events of one type: one multi-row statement (a batch's events)."""
+        if not datas:
+            return []
+        events = [envelope(self._provider.source, event_type, d, version) for d in datas]
+        now, correlation_id = utcnow(), correlation.current()
+        self._session.execute(
+            insert(self._provider.table),
+            [
+                {
+                    "event_id": event["event_id"],
+                    "event_type": event_type,
+                    "payload": json.dumps(event, ensure_ascii=False),
+                    "correlation_id": correlation_id,
+                    "created_at": now,
+                }
+                for event in events
+            ],
+        )
+        self._wake_after_commit()
+        return events
+
+    def _wake_after_commit(self):
         callbacks = self._session.info.setdefault("after_commit", [])
         if self._provider.wake not in callbacks:
             callbacks.append(self._provider.wake)
-        return event
 
 
 class EventOutbox(DependencyProvider):

@@ -34,6 +34,7 @@ import json
 import logging
 from functools import partial
 
+from eventlet.event import Event
 from kombu import Connection, Exchange, Queue, binding
 from nameko.amqp.publish import Publisher
 from nameko.exceptions import ContainerBeingKilled
@@ -143,8 +144,10 @@ def count_refusal(conn, service, kind, reason):
     if done.rowcount:
         return
     try:
-        conn.execute(insert(_REFUSALS).values(service=service, kind=kind, count=1, **values))
-    except IntegrityError:  # another instance inserted it meanwhile
+        # a savepoint: on PostgreSQL a failed insert would otherwise abort the whole transaction
+        with conn.begin_nested():
+            conn.execute(insert(_REFUSALS).values(service=service, kind=kind, count=1, **values))
+    except IntegrityError:  # another instance (or worker) inserted it meanwhile
         conn.execute(update(_REFUSALS).where(where).values(count=_REFUSALS.c.count + 1, **values))
 
 
@@ -322,19 +325,114 @@ def park_after(session, event, refusal):
 
 
 class CoreQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, plus: a body kombu cannot decode (not JSON, wrong content type)
-    goes to the entrypoint to be parked instead of breaking the consumer's connection."""
+    """nameko's queue consumer, plus:
+
+    - a body kombu cannot decode (not JSON, wrong content type) goes to the entrypoint to be
+      parked instead of breaking the consumer's connection;
+    - a batching entrypoint gets its messages in the consumer's own greenthread (no thread per
+      message: it only queues them) and a prefetch as large as its batch;
+    - it knows which deliveries of its channel are not settled yet, so a batch whose messages
+      are all of them up to its last one is acked with one `basic_ack(multiple=True)`.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.core_providers = {}  # queue name -> provider
+        self.unsettled = {}  # delivery tag -> message, of `self.unsettled_channel`
+        self.unsettled_channel = None
+
+    def register_provider(self, provider):
+        self.core_providers[provider.queue.name] = provider
+        super().register_provider(provider)
+
+    @property
+    def prefetch_count(self):
+        sizes = [p.batch_size for p in self.core_providers.values()]
+        return max([self.container.max_workers, *sizes])
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
-        for provider, consumer in self._consumers.items():
+        for consumer in consumers:
+            provider = self.core_providers[consumer.queues[0].name]
             consumer.on_decode_error = partial(self._undecodable, provider)
         return consumers
 
+    def _note(self, message):
+        if message.channel is not self.unsettled_channel:  # a new connection: tags restart
+            self.unsettled_channel = message.channel
+            self.unsettled = {}
+        self.unsettled[message.delivery_tag] = message
+
+    def _settled(self, message):
+        if message.channel is self.unsettled_channel:
+            self.unsettled.pop(message.delivery_tag, None)
+
+    def handle_message(self, provider, body, message):
+        self._note(message)
+        if provider.batch_size > 1:
+            provider.handle_message(body, message)  # only queues it: no greenthread of its own
+        else:
+            super().handle_message(provider, body, message)
+
+    def ack_message(self, message):
+        self._settled(message)
+        super().ack_message(message)
+
+    def requeue_message(self, message):
+        self._settled(message)
+        super().requeue_message(message)
+
+    def ack_messages(self, messages):
+        """Ack `messages` (in delivery order): one multiple-ack when no other unsettled delivery
+        of the channel lies among them, else one by one."""
+        last = messages[-1]
+        tags = {m.delivery_tag for m in messages if m.channel is last.channel}
+        if (
+            len(tags) == len(messages)
+            and last.channel is self.unsettled_channel
+            and all(t in tags for t in self.unsettled if t <= last.delivery_tag)
+            and last.channel.connection
+        ):
+            try:
+                last.ack(multiple=True)
+            except ConnectionError:  # pragma: no cover  the broker will redeliver them
+                pass
+            for tag in tags:
+                self.unsettled.pop(tag, None)
+            return
+        for message in messages:
+            self.ack_message(message)
+
     def _undecodable(self, provider, message, exc):
+        self._note(message)
         self.container.spawn_managed_thread(
             partial(provider.park_undecodable, message, exc), identifier="core-undecodable"
         )
+
+
+class CoreBatch:
+    """What a batching `core_events` handler receives: `events` in delivery order. The handler
+    applies them in the worker's one transaction and sets `outcomes[i]` to the Refused/NotYet
+    of an event it did not apply (nothing of that event written); the entrypoint retries or
+    parks those after the commit, alone, and acks the batch."""
+
+    def __init__(self, events):
+        self.events = events
+        self.outcomes = [None] * len(events)
+
+    def __len__(self):
+        return len(self.events)
+
+
+def apply_each(session, batch, handle):
+    """The simple way to apply a CoreBatch: `handle(event)` for each one, in a savepoint, so a
+    refused event leaves the others applied."""
+    for i, event in enumerate(batch.events):
+        try:
+            with session.begin_nested():
+                handle(event)
+        except Refused as refusal:
+            batch.outcomes[i] = refusal
 
 
 def _decode(body):
@@ -346,13 +444,22 @@ def _decode(body):
 
 
 class CoreEventConsumer(Consumer):
-    """`@core_events(service, [event types], retry_delays=…, not_yet_delays=…)`."""
+    """`@core_events(service, [event types], retry_delays=…, not_yet_delays=…, batch=1)`.
+
+    `batch=N` (N > 1): the handler receives a `CoreBatch` of up to N events that were waiting
+    (it never waits for a batch to fill), applies them in one transaction, and the entrypoint
+    acks them with one multiple-ack after the commit. A batch that fails as a whole (an
+    unexpected error, a failed commit) is rolled back and its events are applied one by one.
+    """
 
     queue_consumer = CoreQueueConsumer()
 
-    def __init__(self, service_name, event_types, **kwargs):
+    def __init__(self, service_name, event_types, batch=1, **kwargs):
         self.service_name = service_name
         self.event_types = tuple(event_types)
+        self.batch_size = max(1, int(batch))
+        self.pending = []  # (event, message) waiting for the batch worker
+        self.flusher = None
         self.retry_delays = tuple(kwargs.pop("retry_delays", RETRY_DELAYS))
         self.not_yet_delays = tuple(kwargs.pop("not_yet_delays", NOT_YET_DELAYS))
         kwargs.setdefault("expected_exceptions", (Refused,))
@@ -361,6 +468,8 @@ class CoreEventConsumer(Consumer):
     def setup(self):
         config = self.container.config
         # tests and operators may shorten the waits (config keys, seconds, comma-separated)
+        if config.get("CORE_BATCH") and self.batch_size > 1:  # e.g. 1 turns batching off
+            self.batch_size = max(1, int(config["CORE_BATCH"]))
         for key, attr in (
             ("CORE_RETRY_DELAYS", "retry_delays"),
             ("CORE_NOT_YET_DELAYS", "not_yet_delays"),
@@ -412,7 +521,17 @@ class CoreEventConsumer(Consumer):
         if problem:
             self._park_now(message, problem, KIND_ENVELOPE, event)
             return
-        handle_result = partial(self.handle_result, message)
+        if self.batch_size > 1:
+            self.pending.append((event, message))
+            if self.flusher is None:  # runs when the consumer yields: takes what arrived
+                self.flusher = self.container.spawn_managed_thread(
+                    self._flush, identifier=f"core-batch-{self.service_name}"
+                )
+            return
+        self._spawn_one(event, message)
+
+    def _spawn_one(self, event, message, done=None):
+        handle_result = partial(self.handle_result, message, done=done)
         try:
             self.container.spawn_worker(
                 self,
@@ -423,6 +542,74 @@ class CoreEventConsumer(Consumer):
             )
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
+            if done is not None:
+                done.send(None)
+
+    # --- batches --------------------------------------------------------------------------
+
+    def _flush(self):
+        try:
+            while self.pending:
+                items = self.pending[: self.batch_size]
+                del self.pending[: len(items)]
+                done = Event()
+                batch = CoreBatch([event for event, _message in items])
+                log.debug("applying a batch of %s core events", len(items))
+                try:
+                    self.container.spawn_worker(
+                        self,
+                        (batch,),
+                        {},
+                        context_data=self.unpack_message_headers(items[0][1]),
+                        handle_result=partial(self.handle_batch_result, items, batch, done),
+                    )
+                except ContainerBeingKilled:
+                    for _event, message in items + self.pending:
+                        self.queue_consumer.requeue_message(message)
+                    self.pending = []
+                    return
+                if done.wait():
+                    continue
+                # the batch failed as a whole: each of its events alone, in order
+                for event, message in items:
+                    one = Event()
+                    self._spawn_one(event, message, done=one)
+                    one.wait()
+        finally:
+            self.flusher = None
+
+    def handle_batch_result(self, items, batch, done, worker_ctx, result=None, exc_info=None):
+        """Commit, then retry or park the refused events alone, then ack the batch at once."""
+        try:
+            parks = self._held_refusals(worker_ctx) if exc_info is None else []
+            exc_info = finish_transactions(worker_ctx, exc_info)
+            if exc_info is not None:
+                log.warning(
+                    "a batch of %s core events failed (%r); applying them one by one",
+                    len(items),
+                    exc_info[1],
+                )
+                done.send(False)
+                return result, exc_info
+            self._park_held(parks)
+            applied = []
+            for (event, message), outcome in zip(items, batch.outcomes, strict=True):
+                if outcome is None:
+                    applied.append(message)
+                    continue
+                try:
+                    self._retry_or_park(message, event, outcome)
+                except Exception:
+                    log.exception("could not settle a refused core event; requeueing")
+                    self.queue_consumer.requeue_message(message)
+                    continue
+                self.queue_consumer.ack_message(message)
+            if applied:
+                self.queue_consumer.ack_messages(applied)
+        except Exception:  # the broker away: unacked messages come back; they are idempotent
+            log.exception("could not settle a batch of core events")
+        done.send(True)
+        return result, exc_info
 
     def park_undecodable(self, message, exc):
         self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
@@ -439,19 +626,23 @@ class CoreEventConsumer(Consumer):
 
     # --- after the worker -----------------------------------------------------------------
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None, done=None):
         try:
             parks = self._held_refusals(worker_ctx) if exc_info is None else []
             exc_info = finish_transactions(worker_ctx, exc_info)
             if exc_info is not None:
-                self._retry_or_park(message, worker_ctx, exc_info)
+                event = worker_ctx.args[0] if worker_ctx.args else {}
+                self._retry_or_park(message, event, exc_info[1])
             else:
                 self._park_held(parks)
         except Exception:  # broker or database trouble: leave it in its queue rather than lose it
             log.exception("could not settle a core event; requeueing")
             self.queue_consumer.requeue_message(message)
-            return result, exc_info
-        self.queue_consumer.ack_message(message)
+        else:
+            self.queue_consumer.ack_message(message)
+        finally:
+            if done is not None:
+                done.send(None)
         return result, exc_info
 
     def _session(self, worker_ctx):
@@ -491,10 +682,9 @@ class CoreEventConsumer(Consumer):
                 event.get("event_type"),
             )
 
-    def _retry_or_park(self, message, worker_ctx, exc_info):
-        exc = exc_info[1]
+    def _retry_or_park(self, message, event, exc):
         # from the envelope: after a retry the message's routing key is the queue's name
-        event_type = (worker_ctx.args[0] if worker_ctx.args else {}).get("event_type")
+        event_type = event.get("event_type") if isinstance(event, dict) else None
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         if isinstance(exc, NotYet):

@@ -3,6 +3,7 @@
 SQLite by default; `--db-backend postgres` runs the same tests on PostgreSQL.
 """
 
+import logging
 import random
 from decimal import Decimal
 
@@ -407,3 +408,56 @@ def test_held_movement_that_does_not_add_up_is_parked_when_its_turn_comes(accoun
     # the core sends the corrected movement 2: applied
     publish_core(uri, movement("4200501001", 2, credit="5.00", balance="15.00"))
     wait_until(lambda: balance_of(rpc, "4200501001") == "15.00", message="corrected movement 2")
+
+
+def test_a_refused_event_in_the_middle_of_a_batch_is_parked_alone(
+    core_config, container_factory, rpc_proxy, caplog
+):
+    """Events that waited while accounts was down arrive together and are applied in one batch:
+    the wrong one in the middle is parked with its reason; the others (a repeated delivery, a
+    member change between movements included) are applied once each."""
+    first = container_factory(AccountsService, core_config)
+    first.start()
+    rpc = rpc_proxy("accounts")
+    uri = core_config["AMQP_URI"]
+    publish_core(uri, member(), opened("4200501001"), opened("4200501002"))
+    wait_until(lambda: len(rpc.list_accounts(MEMBER)) == 2, message="accounts opened")
+    first.stop()
+    two = movement("4200501001", 2, debit="0.50", balance="9.50")
+    wrong = movement("4200501002", 1, credit="5.00", balance="6.00")
+    publish_core(
+        uri,
+        movement("4200501001", 1, credit="10.00", balance="10.00"),
+        two,
+        wrong,
+        member(email="lucia.nueva@example.com"),
+        two,
+        movement("4200501002", 2, credit="1.00", balance="1.00", reference="held-behind-wrong"),
+        movement("4200501001", 3, credit="0.75", balance="10.25"),
+    )
+    caplog.set_level(logging.DEBUG, logger="services.common.inbound")
+    container_factory(AccountsService, core_config).start()
+    dead = wait_until(lambda: parked(uri, "accounts"), message="the wrong movement parked")
+    wait_until(lambda: balance_of(rpc, "4200501001") == "10.25", message="the others applied")
+    assert [(m["reference"], m["balance"]) for m in statement(rpc, "4200501001")] == [
+        ("REF-4200501001-1", "10.00"),
+        ("REF-4200501001-2", "9.50"),
+        ("REF-4200501001-3", "10.25"),
+    ]
+    assert rpc.get_member(MEMBER)["email"] == "lucia.nueva@example.com"
+    assert len(dead) == 1 and wrong["event_id"] in dead[0][1]
+    assert (
+        "El saldo no cuadra: saldo anterior 0.00 + crédito 5.00 − débito 0.00 ≠ 6.00"
+        in dead[0][0]["x-portal-refusal"]
+    )
+    # the wrong one applied nothing; its successor waits for a corrected movement 1
+    assert balance_of(rpc, "4200501002") == "0.00"
+    status = rpc.inbound_status()
+    assert status["held"] == 1
+    assert {r["kind"]: r["count"] for r in status["refusals"]} == {"dato_invalido": 1}
+    types = [row.event_type for row in outbox_types(core_config)]
+    assert types.count("movement_posted") == 3 and types.count("member_updated") == 2
+    # in one batch (the seven were waiting), which did not fall back to one at a time
+    batches = [r.args[0] for r in caplog.records if r.msg.startswith("applying a batch")]
+    assert batches == [7], batches
+    assert not [r for r in caplog.records if "one by one" in r.getMessage()]

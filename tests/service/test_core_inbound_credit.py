@@ -20,7 +20,7 @@ from services.credit.models import Loan, LoanPayment, held_events, outbox
 from services.credit.service import CreditService
 from services.notifications.service import NotificationsService
 from tests.conftest import _free_port, load_demo
-from tests.service.event_tools import wait_until
+from tests.service import event_tools
 from tests.service.lifecycle_core import (
     core_event,
     decision,
@@ -30,6 +30,12 @@ from tests.service.lifecycle_core import (
     publish_core,
     settled,
 )
+
+
+def wait_until(check, timeout=30, **kwargs):
+    """event_tools.wait_until with room for a busy machine (a deadline, never a fixed sleep)."""
+    return event_tools.wait_until(check, timeout=timeout, **kwargs)
+
 
 D = Decimal
 MARIA, JOSE = "100234", "100517"

@@ -15,8 +15,14 @@ from services.common.db import session_scope
 from services.deposit.models import TermDeposit, outbox
 from services.deposit.service import DepositService
 from tests.conftest import load_demo
-from tests.service.event_tools import wait_until
+from tests.service import event_tools
 from tests.service.lifecycle_core import core_event, parked, publish_core
+
+
+def wait_until(check, timeout=30, **kwargs):
+    """event_tools.wait_until with room for a busy machine (a deadline, never a fixed sleep)."""
+    return event_tools.wait_until(check, timeout=timeout, **kwargs)
+
 
 JOSE = "100517"
 
