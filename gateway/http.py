@@ -19,7 +19,7 @@ from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from kombu.exceptions import KombuError
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.exceptions import RequestEntityTooLarge as WerkzeugTooLarge
 from werkzeug.wrappers import Request, Response
@@ -198,9 +198,70 @@ class PortalWsgiApp(WsgiApp):
         return response(environ, start_response)
 
 
+# What eventlet answers by itself, before any application code runs (an over-long request line
+# or header, a malformed request), as API.md's error shape instead of a bare status line.
+SERVER_ERRORS = {
+    400: ("bad_request", "La solicitud no es válida."),
+    413: ("payload_too_large", PayloadTooLarge.default_message),
+    414: ("uri_too_long", "La dirección solicitada es demasiado larga."),
+    431: ("headers_too_large", "Los encabezados de la solicitud son demasiado grandes."),
+}
+_REASONS = {400: "Bad Request", 413: "Payload Too Large", 414: "URI Too Long"}
+_REASONS[431] = "Request Header Fields Too Large"
+
+
+def raw_error_response(status):
+    status = status if status in SERVER_ERRORS else 400
+    code, message = SERVER_ERRORS[status]
+    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
+    head = [
+        f"HTTP/1.1 {status} {_REASONS[status]}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Cache-Control: no-store",
+        "Connection: close",
+        *(f"{key}: {value}" for key, value in SECURITY_HEADERS.items()),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class _JsonServerErrors:
+    """The connection's write side: eventlet's own refusals (written as whole `HTTP/1.0 4xx`
+    answers with an empty body) leave as JSON; everything else passes untouched."""
+
+    def __init__(self, wfile):
+        self._wfile = wfile
+
+    def write(self, data):
+        if isinstance(data, bytes) and data.startswith(b"HTTP/1.0 4"):
+            status = int(data[9:12])
+            if b"Header Line Too Long" in data[:64] or b"Headers Too Large" in data[:64]:
+                status = 431
+            return self._wfile.write(raw_error_response(status))
+        return self._wfile.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._wfile, name)
+
+
+class PortalProtocol(HttpOnlyProtocol):
+    def setup(self):
+        super().setup()
+        self.wfile = _JsonServerErrors(self.wfile)
+
+    def send_error(self, code, message=None, explain=None):
+        # http.server's refusals while parsing (bad request line, over 100 headers)
+        log.info("request refused while parsing: %s %s", code, message)
+        self.close_connection = True
+        self.wfile.write(raw_error_response(431 if code == 431 else 414 if code == 414 else 400))
+
+
 class PortalWebServer(WebServer):
     def get_wsgi_app(self):
         return PortalWsgiApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=PortalProtocol, debug=False):
+        return super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
 
     def process_request(self, sock, address):
         # eventlet writes the status line and headers, then the body: with Nagle's algorithm on,

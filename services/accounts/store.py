@@ -7,6 +7,7 @@ from sqlalchemy import and_, bindparam, func, select
 
 from services.accounts import domain
 from services.accounts.models import Member, Movement, SavingsAccount
+from services.common.errors import ValidationError
 
 ZERO = Decimal("0.00")
 
@@ -86,6 +87,9 @@ def statement(session, account, date_from, date_to, page, page_size):
     ).one()
     debits = debits if debits is not None else ZERO
     credits = credits if credits is not None else ZERO
+    errors = domain.page_errors(page, count, page_size)
+    if errors:
+        raise ValidationError(fields=errors)
 
     rows = session.scalars(
         select(Movement)

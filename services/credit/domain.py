@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.common.clock import start_date_error
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -316,8 +318,9 @@ def request_errors(product, amount, term_months, system, frequency, start_date, 
                 f"El plazo debe ser múltiplo de {FREQUENCIES[frequency]} meses "
                 f"para la frecuencia {FREQUENCY_NAMES[frequency].lower()}.",
             )
-    if start_date is not None and start_date < today:
-        add("start_date", "La fecha de inicio no puede estar en el pasado.")
+    start_error = start_date_error(start_date, today)
+    if start_error:
+        add("start_date", start_error)
     return errors
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
+from services.common import clock
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
@@ -38,7 +39,7 @@ KEY_REUSED = "La clave de idempotencia ya se usó con otra solicitud distinta."
 
 
 def _today(today):
-    return date.fromisoformat(today) if today else date.today()
+    return date.fromisoformat(today) if today else clock.today()
 
 
 def _fingerprint(data):

@@ -4,6 +4,7 @@ from datetime import date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
+from services.common import clock
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
@@ -65,7 +66,7 @@ def deposit_dict(pos):
 
 
 def _as_of(value):
-    return date.fromisoformat(value) if value else date.today()
+    return date.fromisoformat(value) if value else clock.today()
 
 
 class DepositService:
@@ -98,7 +99,7 @@ class DepositService:
             "start_date": None if start_date == "" else start_date,
         }
         payload = {k: v for k, v in given.items() if v is not None}
-        today = date.today()
+        today = clock.today()
         try:
             data = SimulationRequestSchema().load(payload)
             refused = {}
