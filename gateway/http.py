@@ -22,14 +22,16 @@ from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.exceptions import RequestEntityTooLarge as WerkzeugTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Request, Response
 
-from gateway import metrics
+from gateway import metrics, security
 from services.common import correlation
-from services.common.config import env
+from services.common.config import env, env_int
 from services.common.entrypoints import CachedSignature
 from services.common.errors import (
     BadRequest,
+    Forbidden,
     PayloadTooLarge,
     PortalError,
     ServiceUnavailable,
@@ -124,31 +126,34 @@ def _incoming_correlation(request):
     return correlation.new()
 
 
-def apply_forwarded_proto(environ):
-    """Behind a TLS-terminating proxy, take the scheme from its X-Forwarded-Proto.
+def trusted_proxy_fix(environ):
+    """werkzeug's ProxyFix for a request that came from TRUSTED_PROXY (comma-separated proxy
+    addresses, or `*`), else None: anyone else's X-Forwarded-* headers mean nothing.
 
-    Only when TRUSTED_PROXY is configured (comma-separated proxy addresses, or `*`; the same
-    setting as the client address in gateway/api/auth.py) and the request comes from one of
-    them; the last value is the one the nearest proxy wrote. Then `request.scheme` is "https":
-    HSTS is sent and the session cookie is Secure. Anyone else's header is ignored.
+    ProxyFix takes the client address (X-Forwarded-For) and the scheme (X-Forwarded-Proto) from
+    the values the nearest `TRUSTED_PROXY_HOPS` proxies wrote (default 1), never from what the
+    client put to their left. Then `request.remote_addr` is the member's address (throttling,
+    audit) and `request.scheme` is "https" behind a TLS proxy: HSTS, Secure `__Host-` cookies.
     """
     trusted = env("TRUSTED_PROXY")
     if not trusted:
-        return
+        return None
     proxies = {p.strip() for p in trusted.split(",") if p.strip()}
     remote = (environ.get("REMOTE_ADDR") or "").strip()
     if "*" not in proxies and remote not in proxies:
-        return
-    values = [
-        v.strip().lower() for v in environ.get("HTTP_X_FORWARDED_PROTO", "").split(",") if v.strip()
-    ]
-    if values and values[-1] in ("http", "https"):
-        environ["wsgi.url_scheme"] = values[-1]
+        return None
+    hops = max(env_int("TRUSTED_PROXY_HOPS", 1), 1)
+    return partial(ProxyFix, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 class PortalWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
-        apply_forwarded_proto(environ)
+        fix = trusted_proxy_fix(environ)
+        if fix is not None:
+            return fix(self.handle)(environ, start_response)
+        return self.handle(environ, start_response)
+
+    def handle(self, environ, start_response):
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             # eventlet decodes the chunks; without this werkzeug would read the body as empty.
             # It is read through the 64 KiB limit all the same (PortalHttp.handle_request).
@@ -159,6 +164,9 @@ class PortalWsgiApp(WsgiApp):
         adapter = self.url_map.bind_to_environ(environ)
         route = "unmatched"
         try:
+            if security.cross_site(request):
+                log.info("cross-site %s %s refused", request.method, request.path)
+                raise Forbidden(security.CROSS_SITE)
             if (request.content_length or 0) > MAX_BODY:
                 raise PayloadTooLarge()
             provider, values = adapter.match()
@@ -187,7 +195,7 @@ class PortalWsgiApp(WsgiApp):
                         ensure_ascii=False,
                     )
                 )
-        except PayloadTooLarge as exc:
+        except (PayloadTooLarge, Forbidden) as exc:
             response = error_response(request, exc)
         except HTTPException as exc:
             request.shallow = False
@@ -278,6 +286,14 @@ class PortalWebServer(WebServer):
 
 class PortalHttp(CachedSignature, HttpRequestHandler):
     server = PortalWebServer()
+
+    def __init__(self, method, url, expected_exceptions=(), **kwargs):
+        # the portal's own errors (a 422, a 404, a service that did not answer) are answers
+        if not isinstance(expected_exceptions, tuple):
+            expected_exceptions = (expected_exceptions,)
+        super().__init__(
+            method, url, expected_exceptions=(PortalError, *expected_exceptions), **kwargs
+        )
 
     def handle_request(self, request):
         request.shallow = False

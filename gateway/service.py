@@ -41,6 +41,7 @@ class GatewayService(
     reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
     notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
     audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)
+    metrics_server = metrics.MetricsServer()
 
     def rpc_for(self, service):
         return getattr(self, f"{service}_rpc")

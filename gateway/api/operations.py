@@ -9,6 +9,7 @@ from gateway import metrics
 from gateway.http import http, json_response
 from gateway.openapi import build_spec
 from services.common.config import SERVICES
+from services.common.errors import NotFound
 from services.common.rpc import wait_all
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -41,6 +42,9 @@ class OperationsApi:
 
     @http("GET", "/metrics")
     def metrics_page(self, request):
+        """Only with METRICS_TOKEN (gateway/metrics.py); the public never learns it exists."""
+        if not metrics.token_allows(request):
+            raise NotFound("La dirección solicitada no existe.")
         content_type, body = metrics.exposition()
         return Response(body, headers={"Content-Type": content_type})
 
@@ -52,8 +56,6 @@ class OperationsApi:
     def static_file(self, request, filename):
         path = (STATIC / filename).resolve()
         if STATIC not in path.parents or not path.is_file():
-            from services.common.errors import NotFound
-
             raise NotFound("La dirección solicitada no existe.")
         mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return Response(
