@@ -386,3 +386,16 @@ def fmt_money(value):
     """$ 1.234,50 (es-EC) for messages."""
     whole, _, frac = f"{cents(value):,.2f}".partition(".")
     return "$ " + whole.replace(",", ".") + "," + frac
+
+
+DERIVED_KEY_PREFIX = "auto:"
+
+
+def derived_idempotency_keys(fingerprint, today):
+    """The keys of an application sent without `Idempotency-Key` (docs/api.md): the request's
+    fingerprint on today's and yesterday's date (Ecuador). The same application sent again
+    within a day (a client retry, a request that answered 503 and was processed later) finds
+    the first; the first key is the one a new application is saved under, so the unique key
+    per member also settles two retries arriving together."""
+    days = (today, date.fromordinal(today.toordinal() - 1))
+    return [f"{DERIVED_KEY_PREFIX}{day:%Y%m%d}:{fingerprint[:64]}" for day in days]

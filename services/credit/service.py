@@ -161,12 +161,14 @@ class CreditService:
         """
         request = load_or_raise(ApplicationRequestSchema(), data)
         fingerprint = _fingerprint(request)
+        today = _today(today)
         key = (idempotency_key or "").strip()[:100] or None
-        if key:
-            existing = store.application_by_key(self.db, member_number, key)
+        # without a key the request's own content is its key for a day: a retry never doubles
+        for candidate in [key] if key else domain.derived_idempotency_keys(fingerprint, today):
+            existing = store.application_by_key(self.db, member_number, candidate)
             if existing is not None:
                 return self._replay(existing, fingerprint)
-        today = _today(today)
+        key = key or domain.derived_idempotency_keys(fingerprint, today)[0]
         product, schedule, guarantors = self._validate_application(member_number, request, today)
         member = self.accounts.get_member(member_number)
         submitted_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -197,7 +199,7 @@ class CreditService:
             # the same key committed meanwhile by a concurrent request (double click): nothing
             # else was written in this transaction, so roll it back and answer that application
             self.db.rollback()
-            existing = store.application_by_key(self.db, member_number, key) if key else None
+            existing = store.application_by_key(self.db, member_number, key)
             if existing is None:
                 raise
             return self._replay(existing, fingerprint)
