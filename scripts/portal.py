@@ -4,14 +4,15 @@
 - migrate: every service's alembic history up to head, on its own database
 - demo:    every service loads its own part of the demo cooperative (idempotent)
 - setup:   check + migrate + demo
-- run:     setup, then every service and the gateway as their own processes (honcho)
+- run:     setup, then every service and the gateway as their own processes, each restarted
+           if it dies (scripts/processes.py, Supervisor)
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE)
 """
 
 import argparse
 import importlib
 import logging
-import os
+import signal
 import sys
 import time
 from datetime import date
@@ -82,11 +83,19 @@ def run():
         f"\nPortal en línea: http://{address}/   (demo: maria / Socia-2026!)   Ctrl-C stops it.\n",
         flush=True,
     )
-    # replace this process with honcho so Ctrl-C reaches every service
-    os.execvp(  # noqa: S606
-        sys.executable,
-        [sys.executable, "-m", "honcho", "-f", str(config.PROJECT_ROOT / "Procfile"), "start"],
-    )
+    # every service its own process; one that dies is restarted while the others keep serving
+    from scripts.processes import Supervisor
+
+    supervisor = Supervisor(config.PROJECT_ROOT / "Procfile")
+
+    def stop(signum, frame):
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    supervisor.start_all()
+    supervisor.run()
+    supervisor.stop()
 
 
 def main(argv=None):

@@ -293,7 +293,11 @@ def test_a_csrf_token_only_works_for_the_session_it_was_made_for(auth_stack, gat
     stolen = form_token(attacker, gateway_url + "/")
     # the attacker's token, even with the attacker's CSRF cookie planted in the victim's
     # browser (a sibling subdomain can do that to a cookie without the __Host- prefix)
-    victim.cookies.set("portal_csrf", attacker.cookies.get("portal_csrf"))
+    planted = 0
+    for cookie in victim.cookies:
+        if cookie.name == "portal_csrf":
+            cookie.value, planted = attacker.cookies.get("portal_csrf"), planted + 1
+    assert planted == 1
     forged = victim.post(
         gateway_url + "/logout", data={"csrf_token": stolen}, allow_redirects=False, timeout=15
     )
