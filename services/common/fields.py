@@ -4,7 +4,7 @@ from datetime import date
 
 from marshmallow import ValidationError, fields
 
-from services.common.money import MoneyError, fmt, parse_wire_amount
+from services.common.money import MoneyError, MoneyFormatError, fmt, parse_wire_amount
 
 
 class Money(fields.Field):
@@ -16,7 +16,8 @@ class Money(fields.Field):
     openapi_property = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "example": "1234.50"}
 
     default_error_messages = {
-        "invalid": "Debe ser un monto con dos decimales, por ejemplo 1234.50.",
+        "invalid": "Debe ser un valor numérico.",
+        "format": "Escriba el monto con dos decimales, por ejemplo 1234.50.",
         "decimals": "Use como máximo dos decimales.",
     }
 
@@ -28,6 +29,8 @@ class Money(fields.Field):
             raise self.make_error("invalid")
         try:
             return parse_wire_amount(value)
+        except MoneyFormatError as exc:
+            raise self.make_error("format") from exc
         except MoneyError as exc:
             if "decimals" in str(exc):
                 raise self.make_error("decimals") from exc

@@ -13,6 +13,10 @@ class MoneyError(ValueError):
     pass
 
 
+class MoneyFormatError(MoneyError):
+    """A number, but not written as the wire wants it."""
+
+
 def to_decimal(value):
     if isinstance(value, Decimal):
         return value
@@ -44,6 +48,8 @@ def parse_amount(value):
 # exactly two decimals (a minus sign only where a balance may be negative; validators refuse it
 # in what a member enters)
 WIRE_AMOUNT = re.compile(r"-?[0-9]+\.[0-9]{2}")
+# a number written otherwise ("1000", "1000.5", " 10.00", "+10.00"): said how to write it
+_ALMOST = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]{0,2})?\s*")
 # what a page may hand over after reading es-EC input: digits with up to two decimals
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
@@ -58,6 +64,8 @@ def parse_wire_amount(value):
         if not WIRE_AMOUNT.fullmatch(value):
             if re.fullmatch(r"-?[0-9]+\.[0-9]{3,}", value):
                 raise MoneyError("more than two decimals")
+            if _ALMOST.fullmatch(value):
+                raise MoneyFormatError(f"not in wire form: {value!r}")
             raise MoneyError(f"not an amount: {value!r}")
         return parse_amount(value)
     if isinstance(value, int | float | Decimal):

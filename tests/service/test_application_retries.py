@@ -56,7 +56,7 @@ def test_an_application_that_answered_503_and_was_saved_later_is_not_doubled_by_
     assert count_applications(config) == 0
 
     container_factory(CreditService, config).start()  # back: the queued request is processed
-    with eventlet.Timeout(30):
+    with eventlet.Timeout(60):
         while count_applications(config) == 0:
             eventlet.sleep(0.1)
 

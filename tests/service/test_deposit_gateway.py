@@ -1,6 +1,7 @@
 """Plazo fijo through the gateway: JSON API, pages and the simulation PDF, on the real broker."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -270,8 +271,8 @@ def browser_like(http_session, headers):
 
 
 def csrf_of(session):
-    session.get("/plazo-fijo/simulacion")
-    return session.cookies.get("portal_csrf")
+    page = session.get("/plazo-fijo/simulacion")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 def test_plazo_fijo_page_of_maria(http_session, maria):
@@ -298,7 +299,7 @@ def test_simulation_page_projects_with_every_field(http_session, maria, chart_74
     page = session.post(
         "/plazo-fijo/simulacion",
         data={
-            "csrf_token": session.cookies.get("portal_csrf"),
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1),
             "amount": "5.000,00",
             "term_days": "180",
             "interest_payment": "maturity",
