@@ -161,8 +161,8 @@ def test_simulation_with_monthly_payments(http_session, maria, today):
     sim = http_session.post(
         SIMULATION,
         json={
-            "amount": 10000,
-            "term_days": "361",
+            "amount": 10000,  # a JSON number with no decimals is an amount (docs/domain.md)
+            "term_days": 361,
             "interest_payment": "monthly",
             "start_date": start,
         },
@@ -174,7 +174,7 @@ def test_simulation_with_monthly_payments(http_session, maria, today):
     assert sim["interest"] == "852.32"
 
 
-OK = {"amount": "5000", "term_days": 180, "interest_payment": "maturity"}
+OK = {"amount": "5000.00", "term_days": 180, "interest_payment": "maturity"}
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_past_start_date_is_422(http_session, maria, today):
     answer = http_session.post(
         SIMULATION,
         json={
-            "amount": "5000",
+            "amount": "5000.00",
             "term_days": 180,
             "interest_payment": "maturity",
             "start_date": (today - timedelta(days=1)).isoformat(),
@@ -246,7 +246,7 @@ def test_simulation_pdf_reads_back_with_the_worked_numbers(http_session, maria, 
 def test_bad_pdf_request_is_422_not_a_pdf(http_session, maria):
     answer = http_session.post(
         SIMULATION + ".pdf",
-        json={"amount": "10", "term_days": 180, "interest_payment": "maturity"},
+        json={"amount": "10.00", "term_days": 180, "interest_payment": "maturity"},
         headers=maria,
     )
     assert answer.status_code == 422
