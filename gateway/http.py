@@ -130,10 +130,12 @@ def trusted_proxy_fix(environ):
     """werkzeug's ProxyFix for a request that came from TRUSTED_PROXY (comma-separated proxy
     addresses, or `*`), else None: anyone else's X-Forwarded-* headers mean nothing.
 
-    ProxyFix takes the client address (X-Forwarded-For) and the scheme (X-Forwarded-Proto) from
-    the values the nearest `TRUSTED_PROXY_HOPS` proxies wrote (default 1), never from what the
-    client put to their left. Then `request.remote_addr` is the member's address (throttling,
-    audit) and `request.scheme` is "https" behind a TLS proxy: HSTS, Secure `__Host-` cookies.
+    ProxyFix takes the client address (X-Forwarded-For), the scheme (X-Forwarded-Proto) and the
+    host the member asked for (X-Forwarded-Host, when the proxy rewrites Host; the Origin check
+    compares with it) from the values the nearest `TRUSTED_PROXY_HOPS` proxies wrote (default
+    1), never from what the client put to their left. Then `request.remote_addr` is the
+    member's address (throttling, audit) and `request.scheme` is "https" behind a TLS proxy:
+    HSTS, Secure `__Host-` cookies.
     """
     trusted = env("TRUSTED_PROXY")
     if not trusted:
@@ -143,7 +145,7 @@ def trusted_proxy_fix(environ):
     if "*" not in proxies and remote not in proxies:
         return None
     hops = max(env_int("TRUSTED_PROXY_HOPS", 1), 1)
-    return partial(ProxyFix, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+    return partial(ProxyFix, x_for=hops, x_proto=hops, x_host=hops, x_port=0, x_prefix=0)
 
 
 class PortalWsgiApp(WsgiApp):
