@@ -19,17 +19,19 @@ from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from kombu.exceptions import KombuError
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.exceptions import RequestEntityTooLarge as WerkzeugTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Request, Response
 
-from gateway import metrics
+from gateway import metrics, security
 from services.common import correlation
-from services.common.config import env
+from services.common.config import env, env_int
 from services.common.entrypoints import CachedSignature
 from services.common.errors import (
     BadRequest,
+    Forbidden,
     PayloadTooLarge,
     PortalError,
     ServiceUnavailable,
@@ -124,31 +126,36 @@ def _incoming_correlation(request):
     return correlation.new()
 
 
-def apply_forwarded_proto(environ):
-    """Behind a TLS-terminating proxy, take the scheme from its X-Forwarded-Proto.
+def trusted_proxy_fix(environ):
+    """werkzeug's ProxyFix for a request that came from TRUSTED_PROXY (comma-separated proxy
+    addresses, or `*`), else None: anyone else's X-Forwarded-* headers mean nothing.
 
-    Only when TRUSTED_PROXY is configured (comma-separated proxy addresses, or `*`; the same
-    setting as the client address in gateway/api/auth.py) and the request comes from one of
-    them; the last value is the one the nearest proxy wrote. Then `request.scheme` is "https":
-    HSTS is sent and the session cookie is Secure. Anyone else's header is ignored.
+    ProxyFix takes the client address (X-Forwarded-For), the scheme (X-Forwarded-Proto) and the
+    host the member asked for (X-Forwarded-Host, when the proxy rewrites Host; the Origin check
+    compares with it) from the values the nearest `TRUSTED_PROXY_HOPS` proxies wrote (default
+    1), never from what the client put to their left. Then `request.remote_addr` is the
+    member's address (throttling, audit) and `request.scheme` is "https" behind a TLS proxy:
+    HSTS, Secure `__Host-` cookies.
     """
     trusted = env("TRUSTED_PROXY")
     if not trusted:
-        return
+        return None
     proxies = {p.strip() for p in trusted.split(",") if p.strip()}
     remote = (environ.get("REMOTE_ADDR") or "").strip()
     if "*" not in proxies and remote not in proxies:
-        return
-    values = [
-        v.strip().lower() for v in environ.get("HTTP_X_FORWARDED_PROTO", "").split(",") if v.strip()
-    ]
-    if values and values[-1] in ("http", "https"):
-        environ["wsgi.url_scheme"] = values[-1]
+        return None
+    hops = max(env_int("TRUSTED_PROXY_HOPS", 1), 1)
+    return partial(ProxyFix, x_for=hops, x_proto=hops, x_host=hops, x_port=0, x_prefix=0)
 
 
 class PortalWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
-        apply_forwarded_proto(environ)
+        fix = trusted_proxy_fix(environ)
+        if fix is not None:
+            return fix(self.handle)(environ, start_response)
+        return self.handle(environ, start_response)
+
+    def handle(self, environ, start_response):
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             # eventlet decodes the chunks; without this werkzeug would read the body as empty.
             # It is read through the 64 KiB limit all the same (PortalHttp.handle_request).
@@ -159,6 +166,9 @@ class PortalWsgiApp(WsgiApp):
         adapter = self.url_map.bind_to_environ(environ)
         route = "unmatched"
         try:
+            if security.cross_site(request):
+                log.info("cross-site %s %s refused", request.method, request.path)
+                raise Forbidden(security.CROSS_SITE)
             if (request.content_length or 0) > MAX_BODY:
                 raise PayloadTooLarge()
             provider, values = adapter.match()
@@ -187,7 +197,7 @@ class PortalWsgiApp(WsgiApp):
                         ensure_ascii=False,
                     )
                 )
-        except PayloadTooLarge as exc:
+        except (PayloadTooLarge, Forbidden) as exc:
             response = error_response(request, exc)
         except HTTPException as exc:
             request.shallow = False
@@ -198,9 +208,70 @@ class PortalWsgiApp(WsgiApp):
         return response(environ, start_response)
 
 
+# What eventlet answers by itself, before any application code runs (an over-long request line
+# or header, a malformed request), as API.md's error shape instead of a bare status line.
+SERVER_ERRORS = {
+    400: ("bad_request", "La solicitud no es válida."),
+    413: ("payload_too_large", PayloadTooLarge.default_message),
+    414: ("uri_too_long", "La dirección solicitada es demasiado larga."),
+    431: ("headers_too_large", "Los encabezados de la solicitud son demasiado grandes."),
+}
+_REASONS = {400: "Bad Request", 413: "Payload Too Large", 414: "URI Too Long"}
+_REASONS[431] = "Request Header Fields Too Large"
+
+
+def raw_error_response(status):
+    status = status if status in SERVER_ERRORS else 400
+    code, message = SERVER_ERRORS[status]
+    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
+    head = [
+        f"HTTP/1.1 {status} {_REASONS[status]}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Cache-Control: no-store",
+        "Connection: close",
+        *(f"{key}: {value}" for key, value in SECURITY_HEADERS.items()),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class _JsonServerErrors:
+    """The connection's write side: eventlet's own refusals (written as whole `HTTP/1.0 4xx`
+    answers with an empty body) leave as JSON; everything else passes untouched."""
+
+    def __init__(self, wfile):
+        self._wfile = wfile
+
+    def write(self, data):
+        if isinstance(data, bytes) and data.startswith(b"HTTP/1.0 4"):
+            status = int(data[9:12])
+            if b"Header Line Too Long" in data[:64] or b"Headers Too Large" in data[:64]:
+                status = 431
+            return self._wfile.write(raw_error_response(status))
+        return self._wfile.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._wfile, name)
+
+
+class PortalProtocol(HttpOnlyProtocol):
+    def setup(self):
+        super().setup()
+        self.wfile = _JsonServerErrors(self.wfile)
+
+    def send_error(self, code, message=None, explain=None):
+        # http.server's refusals while parsing (bad request line, over 100 headers)
+        log.info("request refused while parsing: %s %s", code, message)
+        self.close_connection = True
+        self.wfile.write(raw_error_response(431 if code == 431 else 414 if code == 414 else 400))
+
+
 class PortalWebServer(WebServer):
     def get_wsgi_app(self):
         return PortalWsgiApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=PortalProtocol, debug=False):
+        return super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
 
     def process_request(self, sock, address):
         # eventlet writes the status line and headers, then the body: with Nagle's algorithm on,
@@ -217,6 +288,14 @@ class PortalWebServer(WebServer):
 
 class PortalHttp(CachedSignature, HttpRequestHandler):
     server = PortalWebServer()
+
+    def __init__(self, method, url, expected_exceptions=(), **kwargs):
+        # the portal's own errors (a 422, a 404, a service that did not answer) are answers
+        if not isinstance(expected_exceptions, tuple):
+            expected_exceptions = (expected_exceptions,)
+        super().__init__(
+            method, url, expected_exceptions=(PortalError, *expected_exceptions), **kwargs
+        )
 
     def handle_request(self, request):
         request.shallow = False

@@ -1,13 +1,28 @@
-"""Prometheus metrics of the gateway: requests and latency per route, RPC errors per service."""
+"""Prometheus metrics of the gateway: requests and latency per route, RPC errors per service.
 
+They are for operators, never for the public (docs/operations.md, "Metrics"): served on an
+operations address of their own (`METRICS_ADDRESS`, e.g. `127.0.0.1:9100`, where Prometheus
+scrapes), and on the public address only to a request with `Authorization: Bearer
+<METRICS_TOKEN>`; without either, `/metrics` on the public address is a 404 like any unknown path.
+"""
+
+import hmac
+import logging
+
+from nameko.extensions import DependencyProvider
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from services.common.config import env
+
+log = logging.getLogger("gateway.metrics")
 
 REGISTRY = CollectorRegistry()
 
@@ -45,36 +60,78 @@ def exposition():
     return CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
 
 
-def inbound_exposition(statuses):
-    """Prometheus text of the core's inbound events, from each service's `inbound_status()`
-    ({service: status dict, or None when it did not answer in time})."""
-    refusals = CounterMetricFamily(
-        "portal_core_refusals",
-        "Core events refused and parked in core.<service>.dead, by service and kind of reason",
-        labels=["service", "kind"],
-    )
-    held = GaugeMetricFamily(
-        "portal_core_held_events",
-        "Core events held until their predecessor arrives, by service",
-        labels=["service"],
-    )
-    up = GaugeMetricFamily(
-        "portal_core_inbound_status_up",
-        "1 when the service answered its inbound status within the deadline",
-        labels=["service"],
-    )
-    for service, status in sorted(statuses.items()):
-        up.add_metric([service], 0 if status is None else 1)
-        if status is None:
-            continue
-        held.add_metric([service], status.get("held", 0))
-        for row in status.get("refusals", []):
-            refusals.add_metric([service, row["kind"]], row["count"])
+class InboundSnapshot:
+    """The core's inbound events as last read from each service's `inbound_status()`
+    ({service: status dict, or None when it did not answer in time}), as Prometheus families.
+    Refreshed by the gateway (on each scrape of /metrics and on a timer), so the operations
+    address, which has no RPC of its own, serves the same figures."""
 
-    class _Snapshot:
-        def collect(self):
-            return [refusals, held, up]
+    def __init__(self):
+        self.statuses = {}
 
-    registry = CollectorRegistry()
-    registry.register(_Snapshot())
-    return generate_latest(registry)
+    def collect(self):
+        refusals = CounterMetricFamily(
+            "portal_core_refusals",
+            "Core events refused and parked in core.<service>.dead, by service and kind of reason",
+            labels=["service", "kind"],
+        )
+        held = GaugeMetricFamily(
+            "portal_core_held_events",
+            "Core events held until their predecessor arrives, by service",
+            labels=["service"],
+        )
+        up = GaugeMetricFamily(
+            "portal_core_inbound_status_up",
+            "1 when the service answered its inbound status within the deadline",
+            labels=["service"],
+        )
+        for service, status in sorted(self.statuses.items()):
+            up.add_metric([service], 0 if status is None else 1)
+            if status is None:
+                continue
+            held.add_metric([service], status.get("held", 0))
+            for row in status.get("refusals", []):
+                refusals.add_metric([service, row["kind"]], row["count"])
+        return [refusals, held, up]
+
+
+INBOUND = InboundSnapshot()
+REGISTRY.register(INBOUND)
+
+
+def record_inbound(statuses):
+    INBOUND.statuses = dict(statuses)
+
+
+def token_allows(request):
+    """True when the request carries the configured METRICS_TOKEN as its Bearer token."""
+    token = env("METRICS_TOKEN")
+    header = request.headers.get("Authorization", "")
+    if not token or header[:7].lower() != "bearer ":
+        return False
+    return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+
+
+class MetricsServer(DependencyProvider):
+    """The operations address: prometheus_client's own server on METRICS_ADDRESS (host:port)."""
+
+    server = None
+
+    def start(self):
+        address = env("METRICS_ADDRESS")
+        if not address:
+            return
+        host, _, port = address.rpartition(":")
+        self.server, _ = start_http_server(int(port), addr=host or "127.0.0.1", registry=REGISTRY)
+        log.info("metrics on http://%s/metrics", address)
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return None

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from nameko.events import BROADCAST, event_handler
 
 from gateway import sessions
+from gateway.security import SESSION_COOKIE, cookie_name
 from services.common.errors import PasswordChangeRequired, Unauthenticated
-
-SESSION_COOKIE = "portal_session"
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ def token_from(request):
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     if not request.path.startswith("/api/"):
-        return request.cookies.get(SESSION_COOKIE) or None
+        return request.cookies.get(cookie_name(request, SESSION_COOKIE)) or None
     return None
 
 

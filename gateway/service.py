@@ -4,6 +4,8 @@ It owns nothing durable. Each feature area is a mixin in gateway/api (JSON) or g
 (pages); this class only puts them together with the RPC proxies they use.
 """
 
+from nameko.dependency_providers import Config
+
 from gateway import metrics
 from gateway.api.accounts import AccountsApi
 from gateway.api.auth import AuthApi
@@ -41,6 +43,8 @@ class GatewayService(
     reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
     notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
     audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)
+    metrics_server = metrics.MetricsServer()
+    config = Config()  # the container's (the broker's address for /health)
 
     def rpc_for(self, service):
         return getattr(self, f"{service}_rpc")

@@ -5,7 +5,8 @@
 - import DIR: bulk load of the core's CSV files through the running services (docs/bulk-load.md)
 - demo:    the demo cooperative written as such files (var/demo-core/) and imported (idempotent)
 - setup:   check + migrate + demo
-- run:     setup, then every service and the gateway as their own processes (honcho)
+- run:     setup, then every service and the gateway as their own processes, each restarted
+           if it dies (scripts/processes.py, Supervisor)
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
@@ -13,7 +14,7 @@
 
 import argparse
 import logging
-import os
+import signal
 import sys
 import time
 
@@ -95,11 +96,19 @@ def run():
         f"\nPortal en línea: http://{address}/   (demo: maria / Socia-2026!)   Ctrl-C stops it.\n",
         flush=True,
     )
-    # replace this process with honcho so Ctrl-C reaches every service
-    os.execvp(  # noqa: S606
-        sys.executable,
-        [sys.executable, "-m", "honcho", "-f", str(config.PROJECT_ROOT / "Procfile"), "start"],
-    )
+    # every service its own process; one that dies is restarted while the others keep serving
+    from scripts.processes import Supervisor
+
+    supervisor = Supervisor(config.PROJECT_ROOT / "Procfile")
+
+    def stop(signum, frame):
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    supervisor.start_all()
+    supervisor.run()
+    supervisor.stop()
 
 
 def main(argv=None):

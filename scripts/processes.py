@@ -1,10 +1,12 @@
 """The whole portal as real processes (used by end-to-end tests, fault tests and benchmarks)."""
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -118,3 +120,115 @@ class Portal:
 
     def url(self, path):
         return self.base_url + path
+
+
+def procfile_commands(path):
+    """{name: argv} of a Procfile (`name: command`), `python` meaning this interpreter."""
+    commands = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        name, command = line.split(":", 1)
+        argv = shlex.split(command)
+        if argv and argv[0] in ("python", "python3"):
+            argv[0] = sys.executable
+        commands[name.strip()] = argv
+    return commands
+
+
+class Supervisor:
+    """What `make run` runs (docs/operations.md, "Running"): every Procfile line as its own
+    process, their output prefixed with the name. A process that dies is restarted, and says
+    so, with a growing pause (1 s, 2 s, 4 s … 30 s; back to 1 s after a minute up) while the
+    others keep serving. SIGINT/SIGTERM stop them all: SIGTERM each, SIGKILL what is still
+    running after `stop_timeout` seconds."""
+
+    def __init__(self, procfile, env=None, out=None, stop_timeout=10.0):
+        self.commands = procfile_commands(procfile)
+        self.env = env or dict(os.environ)
+        self.out = out or sys.stdout
+        self.stop_timeout = stop_timeout
+        self.procs = {}
+        self.started_at = {}
+        self.pause = dict.fromkeys(self.commands, 1.0)
+        self.restart_at = {}
+        self.restarts = dict.fromkeys(self.commands, 0)
+        self.stopping = False
+        self._lock = threading.Lock()
+
+    def say(self, name, text):
+        with self._lock:
+            self.out.write(f"{name:>13} | {text}\n")
+            self.out.flush()
+
+    def _pump(self, name, stream):
+        for raw in iter(stream.readline, b""):
+            self.say(name, raw.decode("utf-8", "replace").rstrip("\n"))
+        stream.close()
+
+    def start(self, name):
+        proc = subprocess.Popen(  # noqa: S603  our own Procfile's commands
+            self.commands[name],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[name] = proc
+        self.started_at[name] = time.monotonic()
+        threading.Thread(target=self._pump, args=(name, proc.stdout), daemon=True).start()
+        self.say("portal", f"{name} started (pid {proc.pid})")
+
+    def start_all(self):
+        for name in self.commands:
+            self.start(name)
+
+    def check(self):
+        """One round: restart what died (after its pause). Returns the names restarted."""
+        restarted = []
+        now = time.monotonic()
+        for name, proc in list(self.procs.items()):
+            if self.stopping:
+                break
+            code = proc.poll()
+            if code is None:
+                if now - self.started_at[name] > 60:
+                    self.pause[name] = 1.0
+                continue
+            if name not in self.restart_at:
+                pause = self.pause[name]
+                self.restart_at[name] = now + pause
+                self.pause[name] = min(pause * 2, 30.0)
+                self.say(
+                    "portal",
+                    f"{name} exited with code {code}; restarting it in {pause:.0f} s "
+                    "(the others keep running)",
+                )
+            elif now >= self.restart_at[name]:
+                del self.restart_at[name]
+                self.restarts[name] += 1
+                self.start(name)
+                self.say("portal", f"{name} restarted (restart {self.restarts[name]})")
+                restarted.append(name)
+        return restarted
+
+    def run(self, interval=0.2):
+        """Supervise until stop() (or a signal in the main thread) ends it."""
+        while not self.stopping:
+            self.check()
+            time.sleep(interval)
+
+    def stop(self):
+        self.stopping = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                self.say("portal", f"{name} did not stop in {self.stop_timeout:.0f} s; killed")
+                proc.kill()
+                proc.wait()

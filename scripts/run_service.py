@@ -46,7 +46,23 @@ def main(name):
     runner = ServiceRunner(cfg)
     runner.add_service(service_class(name))
 
+    stop_timeout = config.env_float("STOP_TIMEOUT", 8.0)
+
+    def give_up(signum, frame):
+        # nameko's stop waits for its consumers, which wait for a broker that may never answer
+        logging.getLogger("portal").warning(
+            "%s did not stop within %.0f s; exiting now", name, stop_timeout
+        )
+        logging.shutdown()
+        os._exit(1)
+
     def shutdown(signum, frame):
+        # a real OS timer: it fires even if the stop blocks the event loop
+        if signal.getitimer(signal.ITIMER_REAL)[0]:
+            return  # already stopping: a second signal does not move the deadline
+        signal.signal(signal.SIGALRM, give_up)
+        signal.setitimer(signal.ITIMER_REAL, stop_timeout)
+        logging.getLogger("portal").info("%s stopping (signal %s)", name, signum)
         eventlet.spawn_n(runner.stop)
 
     signal.signal(signal.SIGTERM, shutdown)

@@ -8,7 +8,7 @@ from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response
 from gateway.openapi import documented
 from services.common.errors import NotFound
-from services.common.fields import IsoDate
+from services.common.fields import Count, IsoDate, counts
 from services.common.schemas import PortalSchema, load_or_raise
 
 API_MAX_PAGE_SIZE = 500
@@ -19,10 +19,8 @@ ACCOUNT_NOT_FOUND = "La cuenta no existe."
 class StatementQuerySchema(PortalSchema):
     from_ = IsoDate(data_key="from")
     to = IsoDate()
-    page = fields.Integer(
-        load_default=1, validate=validate.Range(min=1, error="Debe ser 1 o mayor.")
-    )
-    page_size = fields.Integer(
+    page = Count(load_default=1, validate=validate.Range(min=1, error="Debe ser 1 o mayor."))
+    page_size = Count(
         load_default=100,
         validate=validate.Range(
             min=1, max=API_MAX_PAGE_SIZE, error=f"Debe estar entre 1 y {API_MAX_PAGE_SIZE}."
@@ -112,7 +110,7 @@ def statement_range(values, today=None):
     service's and come back as 422 with Spanish `fields`.
     """
     wanted = {k: values.get(k) for k in ("from", "to", "page", "page_size") if values.get(k)}
-    query = load_or_raise(StatementQuerySchema(), wanted)
+    query = load_or_raise(StatementQuerySchema(), counts(wanted, ("page", "page_size")))
     today = today or date.today()
     date_to = query.get("to") or today
     date_from = query.get("from_") or min(date_to, today).replace(day=1)

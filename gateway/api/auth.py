@@ -15,7 +15,6 @@ from services.auth.schemas import (
     RegisterResultSchema,
     RegisterSchema,
 )
-from services.common.config import env
 from services.common.errors import Unauthenticated
 from services.common.schemas import load_or_raise
 
@@ -23,29 +22,10 @@ TAGS = ("Autenticación",)
 
 
 def client_ip(request):
-    """The member's address, for lockout throttling and the audit trail.
-
-    Without TRUSTED_PROXY it is the peer address. With TRUSTED_PROXY (a comma-separated list of
-    proxy addresses, or `*`) and the request coming from one of them, it is the first hop of
-    X-Forwarded-For that is not a trusted proxy, read from the right: the entries to its left
-    were written by the client and could be forged.
-    """
-    remote = (request.remote_addr or "").strip()
-    trusted = env("TRUSTED_PROXY")
-    if trusted:
-        proxies = {p.strip() for p in trusted.split(",") if p.strip()}
-        if "*" in proxies or remote in proxies:
-            hops = [
-                h.strip()
-                for h in request.headers.get("X-Forwarded-For", "").split(",")
-                if h.strip()
-            ]
-            for hop in reversed(hops):
-                if hop not in proxies:
-                    return hop[:64]
-            if hops:
-                return hops[0][:64]
-    return remote[:64] or None
+    """The member's address, for lockout throttling and the audit trail: the peer address, or,
+    behind TRUSTED_PROXY, the one werkzeug's ProxyFix took from the proxy's X-Forwarded-For
+    (gateway/http.py); entries a client wrote to its left are never read."""
+    return (request.remote_addr or "").strip()[:64] or None
 
 
 class AuthApi:

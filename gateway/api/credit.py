@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
 from services.common.config import env_float
+from services.common.fields import counts
 from services.credit.domain import FREQUENCY_NAMES, SYSTEM_NAMES
 from services.credit.schemas import (
     ApplicationCreatedSchema,
@@ -201,7 +202,9 @@ class CreditApi:
     @http("GET", "/api/v1/credit/simulations.pdf")
     def api_credit_simulation_pdf(self, request):
         principal = self.require_member(request)
-        return self.simulation_pdf(principal.member_number, request.args.to_dict())
+        # a query string is text: its digits are the count, anything else is refused as in JSON
+        query = counts(request.args.to_dict(), ("term_months",))
+        return self.simulation_pdf(principal.member_number, query)
 
     @documented(
         "/api/v1/credit/applications",

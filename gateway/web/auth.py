@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 from gateway.api.auth import client_ip
 from gateway.http import http
 from gateway.principal import SESSION_COOKIE
+from gateway.security import cookie_name
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.returning import safe_next
 from services.common.errors import (
@@ -97,7 +98,7 @@ class AuthPages:
         back = safe_next(request.form.get("next"))
         response = redirect(_landing(result["must_change_password"], back))
         response.set_cookie(
-            SESSION_COOKIE,
+            cookie_name(request, SESSION_COOKIE),
             result["token"],
             httponly=True,
             samesite="Lax",
@@ -126,7 +127,7 @@ class AuthPages:
         plain form post (no script) goes back to the page."""
         if not csrf_valid(request):
             return render(request, "error.html", status=400, error={"message": CSRF_EXPIRED})
-        token = request.cookies.get(SESSION_COOKIE)
+        token = request.cookies.get(cookie_name(request, SESSION_COOKIE))
         if token and len(token) <= 200:
             self.forget_session(token)
         self.require_member(request, allow_password_change=True)
@@ -140,7 +141,7 @@ class AuthPages:
     def auth_page_logout(self, request):
         if not csrf_valid(request):
             return render(request, "error.html", status=400, error={"message": CSRF_EXPIRED})
-        token = request.cookies.get(SESSION_COOKIE)
+        token = request.cookies.get(cookie_name(request, SESSION_COOKIE))
         if token and len(token) <= 200:
             self.forget_session(token)
             try:
@@ -148,7 +149,9 @@ class AuthPages:
             except Unauthenticated:
                 pass  # already ended (timeout): nothing left to end
         response = redirect("/login?aviso=salida")
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(
+            cookie_name(request, SESSION_COOKIE), path="/", secure=request.scheme == "https"
+        )
         return response
 
     # Registro de socio -----------------------------------------------------------------------

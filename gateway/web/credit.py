@@ -11,6 +11,8 @@ from gateway.web import charts
 from gateway.web.render import csrf_valid, redirect, render
 from services.common.clock import to_local
 from services.common.errors import BadRequest, ValidationError
+from services.common.fields import counts
+from services.common.money import canonical_amount
 from services.credit.domain import FREQUENCY_NAMES, MAX_GUARANTORS, STATUS_LABELS, SYSTEM_NAMES
 
 
@@ -62,8 +64,8 @@ def request_from(values):
     for name, value in values.items():
         if name == "start_date" and not value:
             continue
-        data[name] = normalize_number(value) if name in MONEY_FIELDS else value
-    return data
+        data[name] = canonical_amount(normalize_number(value)) if name in MONEY_FIELDS else value
+    return counts(data, ("term_months",))
 
 
 def guarantors_from(form):

@@ -7,6 +7,8 @@ from gateway.api.deposit import NO_DEPOSITS, SIMULATION_FIELDS, pdf_response
 from gateway.http import http
 from gateway.web.render import csrf_valid, render
 from services.common.errors import BadRequest, ValidationError
+from services.common.fields import counts
+from services.common.money import canonical_amount
 
 # "5.000,50" or "5000,5" (es-EC) → "5000.50"; anything else goes to the service as typed
 _ES_AMOUNT = re.compile(r"^\d{1,3}(\.\d{3})*(,\d{1,2})?$|^\d+,\d{1,2}$")
@@ -28,8 +30,8 @@ def rpc_args(form):
     """The form as the simulate RPC takes it (an empty field is a missing one)."""
     args = {name: (form[name] or None) for name in SIMULATION_FIELDS}
     if args["amount"]:
-        args["amount"] = normalize_amount(args["amount"])
-    return args
+        args["amount"] = canonical_amount(normalize_amount(args["amount"]))
+    return counts(args, ("term_days",))
 
 
 class DepositPages:

@@ -1,6 +1,5 @@
 """jinja2 pages: Spanish (es-EC), money as `$ 1.234,50`, dates dd/mm/aaaa, CSRF on every form."""
 
-import hmac
 import secrets
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,12 +9,12 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.wrappers import Response
 
-from gateway.principal import SESSION_COOKIE
+from gateway import security
+from gateway.security import CSRF_COOKIE, SESSION_COOKIE, cookie_name
 from gateway.web.returning import login_location, page_to_return_to
 from services.common.config import env, env_float
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-CSRF_COOKIE = "portal_csrf"
 CSRF_FIELD = "csrf_token"
 COOPERATIVE_NAME = env("COOPERATIVE_NAME", "Cooperativa de Ahorro y Crédito Andina")
 # the auth service's idle timeout, for the page's warning before it (static/ux.js)
@@ -66,18 +65,21 @@ environment.globals.update(
 
 
 def csrf_token(request):
-    """The CSRF token of this browser (double-submit cookie); made when missing."""
-    token = getattr(request, "_csrf_token", None) or request.cookies.get(CSRF_COOKIE)
-    if not token or len(token) != 43:
-        token = secrets.token_urlsafe(32)
-    request._csrf_token = token
-    return token
+    """The CSRF token of this browser's session (gateway/security.py); the browser's random
+    cookie it falls back to before login is made when missing."""
+    token = getattr(request, "_csrf_token", None)
+    if token:
+        return token
+    binding = security.csrf_binding(request)
+    if binding is None:
+        request._csrf_seed = secrets.token_urlsafe(32)
+        binding = "b:" + request._csrf_seed
+    request._csrf_token = security.sign(binding)
+    return request._csrf_token
 
 
 def csrf_valid(request):
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = request.form.get(CSRF_FIELD, "")
-    return bool(cookie) and hmac.compare_digest(cookie, sent)
+    return security.valid_token(request, request.form.get(CSRF_FIELD, ""))
 
 
 def render(request, template, status=200, principal=None, headers=None, **context):
@@ -86,10 +88,11 @@ def render(request, template, status=200, principal=None, headers=None, **contex
         request=request, principal=principal, csrf_token=token, today=date.today(), **context
     )
     response = Response(html, status=status, headers=headers, mimetype="text/html")
-    if request.cookies.get(CSRF_COOKIE) != token:
+    seed = getattr(request, "_csrf_seed", None)
+    if seed:
         response.set_cookie(
-            CSRF_COOKIE,
-            token,
+            cookie_name(request, CSRF_COOKIE),
+            seed,
             httponly=True,
             samesite="Lax",
             path="/",
@@ -113,7 +116,7 @@ def render_error_page(request, status, error, headers=None):
 def login_redirect(request, error):
     """A page without a live session: to /login, saying why when the session timed out, with the
     page to come back to; the dead session cookie goes (it would only say "expired" again)."""
-    had_session = bool(request.cookies.get(SESSION_COOKIE))
+    had_session = bool(request.cookies.get(cookie_name(request, SESSION_COOKIE)))
     back = page_to_return_to(
         request.method,
         request.path,
@@ -123,5 +126,7 @@ def login_redirect(request, error):
     )
     response = redirect(login_location(back, (error or {}).get("reason"), had_session))
     if had_session:
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(
+            cookie_name(request, SESSION_COOKIE), path="/", secure=request.scheme == "https"
+        )
     return response

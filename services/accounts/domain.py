@@ -121,6 +121,15 @@ def page_count(total, page_size):
     return max(1, -(-total // page_size))
 
 
+def page_errors(page, total, page_size):
+    """A page beyond the last is refused (docs/domain.md, "Time"), never read as empty."""
+    last = page_count(total, page_size)
+    if page > last:
+        pages = "1 página" if last == 1 else f"{last} páginas"
+        return {"page": [f"La página {page} no existe: el estado de cuenta tiene {pages}."]}
+    return {}
+
+
 # --- the core's events (docs/integration.md) ---------------------------------------------------
 
 PRODUCT_NAMES = {

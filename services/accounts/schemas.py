@@ -3,7 +3,7 @@
 from marshmallow import EXCLUDE, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.common.fields import IsoDate, Money
+from services.common.fields import Count, IsoDate, Money
 from services.common.schemas import PortalSchema
 
 
@@ -76,10 +76,8 @@ class StatementQuerySchema(PortalSchema):
 
     from_ = IsoDate(data_key="from", required=True)
     to = IsoDate(required=True)
-    page = fields.Integer(
-        load_default=1, validate=validate.Range(min=1, error="Debe ser 1 o mayor.")
-    )
-    page_size = fields.Integer(
+    page = Count(load_default=1, validate=validate.Range(min=1, error="Debe ser 1 o mayor."))
+    page_size = Count(
         load_default=100,
         validate=validate.Range(min=1, max=5000, error="Debe estar entre 1 y 5000."),
     )

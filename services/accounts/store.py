@@ -15,6 +15,7 @@ from services.accounts.models import (
     SavingsAccount,
 )
 from services.common import inbound
+from services.common.errors import ValidationError
 
 ZERO = Decimal("0.00")
 
@@ -101,6 +102,9 @@ def statement(session, account, date_from, date_to, page, page_size):
     ).one()
     debits = debits if debits is not None else ZERO
     credits = credits if credits is not None else ZERO
+    errors = domain.page_errors(page, count, page_size)
+    if errors:
+        raise ValidationError(fields=errors)
 
     rows = session.scalars(
         select(Movement)

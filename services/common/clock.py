@@ -102,6 +102,30 @@ def to_local(moment: datetime) -> datetime:
     return moment.astimezone(ZONE)
 
 
+def latest_start(day: date) -> date:
+    """The furthest start date a rule accepts: one year after `day` (docs/domain.md, "Time");
+    29 February moves to the 28th."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+def start_date_error(start: date | None, today: date) -> str | None:
+    """The Spanish reason a start date is refused (in the past, or over a year ahead), or None."""
+    if start is None:
+        return None
+    if start < today:
+        return "La fecha de inicio no puede estar en el pasado."
+    limit = latest_start(today)
+    if start > limit:
+        return (
+            "La fecha de inicio puede estar como máximo un año adelante "
+            f"(hasta el {limit.strftime('%d/%m/%Y')})."
+        )
+    return None
+
+
 class ClockProvider(DependencyProvider):
     """`clock = ClockProvider()` in a service: `self.clock.today()`, `self.clock.utcnow()`."""
 

@@ -87,10 +87,12 @@ def logging_config():
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "services.common.logs.JsonFormatter"}},
+        "filters": {"expected": {"()": "services.common.logs.ExpectedErrors"}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
         "root": {"level": level, "handlers": ["console"]},
         "loggers": {
             "nameko": {"level": "WARNING"},
+            "nameko.containers": {"level": "WARNING", "filters": ["expected"]},
             "kombu": {"level": "WARNING"},
             "amqp": {"level": "WARNING"},
             "weasyprint": {"level": "ERROR"},

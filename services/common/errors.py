@@ -62,6 +62,12 @@ class PasswordChangeRequired(PortalError):
 
 
 @_portal_error
+class Forbidden(PortalError):
+    status, code = 403, "forbidden"
+    default_message = "No tiene permiso para realizar esta operación."
+
+
+@_portal_error
 class NotFound(PortalError):
     status, code = 404, "not_found"
     default_message = "No se encontró lo solicitado."

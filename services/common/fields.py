@@ -4,17 +4,20 @@ from datetime import date
 
 from marshmallow import ValidationError, fields
 
-from services.common.money import MoneyError, fmt, parse_amount
+from services.common.money import MoneyError, MoneyFormatError, fmt, parse_wire_amount
 
 
 class Money(fields.Field):
-    """Decimal in Python, string with two decimals on the wire."""
+    """Decimal in Python, string with two decimals on the wire (docs/domain.md, "Money and
+    rounding"): `"1234.50"` or a JSON number with at most two decimals; `"1e3"`, `" 10"`,
+    `"+10"`, `"1_000"`, `"1000.5"` or non-ASCII digits are refused, never read."""
 
     # how the OpenAPI document describes it (gateway/openapi.py)
     openapi_property = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "example": "1234.50"}
 
     default_error_messages = {
         "invalid": "Debe ser un valor numérico.",
+        "format": "Escriba el monto con dos decimales, por ejemplo 1234.50.",
         "decimals": "Use como máximo dos decimales.",
     }
 
@@ -25,11 +28,37 @@ class Money(fields.Field):
         if isinstance(value, bool) or value is None:
             raise self.make_error("invalid")
         try:
-            return parse_amount(value)
+            return parse_wire_amount(value)
+        except MoneyFormatError as exc:
+            raise self.make_error("format") from exc
         except MoneyError as exc:
             if "decimals" in str(exc):
                 raise self.make_error("decimals") from exc
             raise self.make_error("invalid") from exc
+
+
+class Count(fields.Integer):
+    """A count (months, days, a page): a JSON integer only. `12.9`, `12.0`, `"12"` or `true` are
+    refused, never truncated; pages and query strings convert their digits first (`counts`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def counts(data, names):
+    """A form's or query string's counts as integers when they are plain ASCII digits (anything
+    else is left as typed, for the Count field to refuse)."""
+    out = dict(data)
+    for name in names:
+        value = out.get(name)
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 30:
+            out[name] = int(value)
+    return out
 
 
 class Rate(fields.Decimal):

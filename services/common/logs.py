@@ -24,3 +24,22 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class ExpectedErrors(logging.Filter):
+    """nameko logs every error an entrypoint declares expected (the portal's own: 422, 404, 409…)
+    as a WARNING with its traceback. Those are answers, not failures: a 4xx is logged at INFO
+    and a 5xx the portal chose (a service not answering) at WARNING, both without traceback."""
+
+    def filter(self, record):
+        if not record.msg.startswith("(expected)") or not record.exc_info:
+            return True
+        from services.common.errors import PortalError
+
+        exc = record.exc_info[1]
+        if isinstance(exc, PortalError) and exc.status < 500:
+            if not logging.getLogger().isEnabledFor(logging.INFO):
+                return False
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info = record.exc_text = None
+        return True

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.common.clock import start_date_error
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -316,8 +318,9 @@ def request_errors(product, amount, term_months, system, frequency, start_date, 
                 f"El plazo debe ser múltiplo de {FREQUENCIES[frequency]} meses "
                 f"para la frecuencia {FREQUENCY_NAMES[frequency].lower()}.",
             )
-    if start_date is not None and start_date < today:
-        add("start_date", "La fecha de inicio no puede estar en el pasado.")
+    start_error = start_date_error(start_date, today)
+    if start_error:
+        add("start_date", start_error)
     return errors
 
 
@@ -477,3 +480,16 @@ def status_history(submitted_at, changes):
     return [{"status": SUBMITTED, "at": submitted_at}] + [
         {"status": c.status, "at": c.at} for c in changes
     ]
+
+
+DERIVED_KEY_PREFIX = "auto:"
+
+
+def derived_idempotency_keys(fingerprint, today):
+    """The keys of an application sent without `Idempotency-Key` (docs/api.md): the request's
+    fingerprint on today's and yesterday's date (Ecuador). The same application sent again
+    within a day (a client retry, a request that answered 503 and was processed later) finds
+    the first; the first key is the one a new application is saved under, so the unique key
+    per member also settles two retries arriving together."""
+    days = (today, date.fromordinal(today.toordinal() - 1))
+    return [f"{DERIVED_KEY_PREFIX}{day:%Y%m%d}:{fingerprint[:64]}" for day in days]

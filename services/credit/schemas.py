@@ -3,7 +3,7 @@
 from marshmallow import EXCLUDE, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.common.fields import IsoDate, Money, Rate
+from services.common.fields import Count, IsoDate, Money, Rate
 from services.common.schemas import PortalSchema
 from services.credit.domain import FREQUENCIES, MAX_GUARANTORS, SYSTEMS
 
@@ -22,9 +22,8 @@ class SimulationRequestSchema(PortalSchema):
         required=True, validate=validate.Length(min=1, max=20, error="Indique el producto.")
     )
     amount = Money(required=True, validate=POSITIVE)
-    term_months = fields.Integer(
+    term_months = Count(
         required=True,
-        strict=False,
         validate=validate.Range(min=1, max=600, error="Debe ser un número de meses entre 1 y 600."),
     )
     system = fields.String(

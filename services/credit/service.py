@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
-from services.common import inbound
+from services.common import clock, inbound
 from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
@@ -47,7 +47,7 @@ KEY_REUSED = "La clave de idempotencia ya se usó con otra solicitud distinta."
 
 
 def _today(today):
-    return date.fromisoformat(today) if today else date.today()
+    return date.fromisoformat(today) if today else clock.today()
 
 
 def _fingerprint(data):
@@ -181,12 +181,14 @@ class CreditService:
         """
         request = load_or_raise(ApplicationRequestSchema(), data)
         fingerprint = _fingerprint(request)
+        today = _today(today)
         key = (idempotency_key or "").strip()[:100] or None
-        if key:
-            existing = store.application_by_key(self.db, member_number, key)
+        # without a key the request's own content is its key for a day: a retry never doubles
+        for candidate in [key] if key else domain.derived_idempotency_keys(fingerprint, today):
+            existing = store.application_by_key(self.db, member_number, candidate)
             if existing is not None:
                 return self._replay(existing, fingerprint)
-        today = _today(today)
+        key = key or domain.derived_idempotency_keys(fingerprint, today)[0]
         product, schedule, guarantors = self._validate_application(member_number, request, today)
         member = self.accounts.get_member(member_number)
         submitted_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -217,7 +219,7 @@ class CreditService:
             # the same key committed meanwhile by a concurrent request (double click): nothing
             # else was written in this transaction, so roll it back and answer that application
             self.db.rollback()
-            existing = store.application_by_key(self.db, member_number, key) if key else None
+            existing = store.application_by_key(self.db, member_number, key)
             if existing is None:
                 raise
             return self._replay(existing, fingerprint)

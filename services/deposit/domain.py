@@ -18,6 +18,8 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from babel.numbers import format_decimal
 
+from services.common.clock import start_date_error
+
 MATURITY = "maturity"
 MONTHLY = "monthly"
 PAYMENT_MODES = (MATURITY, MONTHLY)
@@ -234,8 +236,9 @@ def simulation_errors(amount, term_days, start_date, today, chart):
         errors["term_days"] = [f"El plazo mínimo es de {_es_int(chart.min_term_days)} días."]
     elif term_days is not None and term_days > chart.max_term_days:
         errors["term_days"] = [f"El plazo máximo es de {_es_int(chart.max_term_days)} días."]
-    if start_date is not None and start_date < today:
-        errors["start_date"] = ["La fecha de inicio no puede estar en el pasado."]
+    start_error = start_date_error(start_date, today)
+    if start_error:
+        errors["start_date"] = [start_error]
     complete = None not in (amount, term_days, start_date)
     if complete and not errors and chart.rate_for(term_days, amount) is None:
         errors["term_days"] = ["No hay una tasa vigente para este plazo y monto."]

@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import EXCLUDE, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.common.fields import IsoDate, Money
+from services.common.fields import Count, IsoDate, Money
 from services.common.schemas import PortalSchema
 from services.deposit import domain
 
@@ -68,7 +68,7 @@ PAYMENT_MODE_ERROR = "Seleccione el pago de interés: al vencimiento (maturity) 
 
 class SimulationRequestSchema(PortalSchema):
     amount = DepositAmount(required=True)
-    term_days = fields.Integer(required=True)
+    term_days = Count(required=True)
     interest_payment = fields.String(
         required=True, validate=validate.OneOf(domain.PAYMENT_MODES, error=PAYMENT_MODE_ERROR)
     )

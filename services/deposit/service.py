@@ -4,7 +4,7 @@ from datetime import date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.common import inbound
+from services.common import clock, inbound
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
@@ -68,7 +68,7 @@ def deposit_dict(pos):
 
 
 def _as_of(value):
-    return date.fromisoformat(value) if value else date.today()
+    return date.fromisoformat(value) if value else clock.today()
 
 
 class DepositService:
@@ -113,7 +113,7 @@ class DepositService:
             "start_date": None if start_date == "" else start_date,
         }
         payload = {k: v for k, v in given.items() if v is not None}
-        today = date.today()
+        today = clock.today()
         try:
             data = SimulationRequestSchema().load(payload)
             refused = {}

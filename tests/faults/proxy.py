@@ -10,6 +10,8 @@ class CuttableProxy:
         self.listener = eventlet.listen(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.open = True
+        self.stalled = False
+        self.held = []
         self.connections = set()
         self._server = eventlet.spawn(self._serve)
 
@@ -23,6 +25,9 @@ class CuttableProxy:
     def _serve(self):
         while True:
             client, _ = self.listener.accept()
+            if self.stalled:  # accepted, and then nothing: a broker that never answers
+                self.held.append(client)
+                continue
             if not self.open:
                 client.close()
                 continue
@@ -47,14 +52,14 @@ class CuttableProxy:
             self.connections.discard(sock)
             sock.close()
 
-    @staticmethod
-    def _pump(src, dst):
+    def _pump(self, src, dst):
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                dst.sendall(data)
+                if not self.stalled:
+                    dst.sendall(data)
         except OSError:
             pass
         for sock in (dst, src):
@@ -75,8 +80,17 @@ class CuttableProxy:
                 pass
         eventlet.sleep(0.1)
 
+    def stall(self):
+        """Keep every connection open and accept new ones, but carry nothing either way: a
+        broker that hangs (the worst case for anything waiting on it)."""
+        self.stalled = True
+
     def restore(self):
         self.open = True
+        self.stalled = False
+        for sock in self.held:
+            sock.close()
+        self.held.clear()
 
     def close(self):
         self.cut()

@@ -1,6 +1,7 @@
 """Plazo fijo through the gateway: JSON API, pages and the simulation PDF, on the real broker."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -160,8 +161,8 @@ def test_simulation_with_monthly_payments(http_session, maria, today):
     sim = http_session.post(
         SIMULATION,
         json={
-            "amount": 10000,
-            "term_days": "361",
+            "amount": 10000,  # a JSON number with no decimals is an amount (docs/domain.md)
+            "term_days": 361,
             "interest_payment": "monthly",
             "start_date": start,
         },
@@ -173,7 +174,7 @@ def test_simulation_with_monthly_payments(http_session, maria, today):
     assert sim["interest"] == "852.32"
 
 
-OK = {"amount": "5000", "term_days": 180, "interest_payment": "maturity"}
+OK = {"amount": "5000.00", "term_days": 180, "interest_payment": "maturity"}
 
 
 @pytest.mark.parametrize(
@@ -203,7 +204,7 @@ def test_past_start_date_is_422(http_session, maria, today):
     answer = http_session.post(
         SIMULATION,
         json={
-            "amount": "5000",
+            "amount": "5000.00",
             "term_days": 180,
             "interest_payment": "maturity",
             "start_date": (today - timedelta(days=1)).isoformat(),
@@ -245,7 +246,7 @@ def test_simulation_pdf_reads_back_with_the_worked_numbers(http_session, maria, 
 def test_bad_pdf_request_is_422_not_a_pdf(http_session, maria):
     answer = http_session.post(
         SIMULATION + ".pdf",
-        json={"amount": "10", "term_days": 180, "interest_payment": "maturity"},
+        json={"amount": "10.00", "term_days": 180, "interest_payment": "maturity"},
         headers=maria,
     )
     assert answer.status_code == 422
@@ -270,8 +271,8 @@ def browser_like(http_session, headers):
 
 
 def csrf_of(session):
-    session.get("/plazo-fijo/simulacion")
-    return session.cookies.get("portal_csrf")
+    page = session.get("/plazo-fijo/simulacion")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 def test_plazo_fijo_page_of_maria(http_session, maria):
@@ -298,7 +299,7 @@ def test_simulation_page_projects_with_every_field(http_session, maria, chart_74
     page = session.post(
         "/plazo-fijo/simulacion",
         data={
-            "csrf_token": session.cookies.get("portal_csrf"),
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1),
             "amount": "5.000,00",
             "term_days": "180",
             "interest_payment": "maturity",

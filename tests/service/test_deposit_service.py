@@ -87,7 +87,7 @@ def test_simulation_of_the_worked_example_at_743(rpc, today):
 
 
 def test_simulation_with_monthly_payments_defaults_to_today(rpc, today):
-    sim = rpc.simulate("10000", 361, "monthly")
+    sim = rpc.simulate("10000.00", 361, "monthly")
     assert sim["start_date"] == today.isoformat()
     assert sim["annual_rate"] == "8.50"
     assert len(sim["payments"]) == 13
@@ -204,13 +204,13 @@ def test_configuring_the_chart_emits_an_event(deposit, rpc, container_factory, t
     "args, field, message",
     [
         (("99.99", 180, "maturity"), "amount", "El monto mínimo es $ 100,00."),
-        (("0", 180, "maturity"), "amount", "El monto mínimo es $ 100,00."),
-        (("5000", 29, "maturity"), "term_days", "El plazo mínimo es de 30 días."),
-        (("5000", 1081, "maturity"), "term_days", "El plazo máximo es de 1.080 días."),
+        (("0.00", 180, "maturity"), "amount", "El monto mínimo es $ 100,00."),
+        (("5000.00", 29, "maturity"), "term_days", "El plazo mínimo es de 30 días."),
+        (("5000.00", 1081, "maturity"), "term_days", "El plazo máximo es de 1.080 días."),
         (("abc", 180, "maturity"), "amount", "Debe ser un valor numérico."),
         (("1e999999", 180, "maturity"), "amount", "Debe ser un valor numérico."),
         (("5000.005", 180, "maturity"), "amount", "Use como máximo dos decimales."),
-        (("5000", "ciento", "maturity"), "term_days", "Debe ser un número entero."),
+        (("5000.00", "ciento", "maturity"), "term_days", "Debe ser un número entero."),
         (
             ("5000", 180, "weekly"),
             "interest_payment",
@@ -227,10 +227,10 @@ def test_bad_input_is_refused_with_spanish_fields(rpc, args, field, message):
 
 def test_past_start_date_and_bad_dates_are_refused(rpc, today):
     with pytest.raises(ValidationError) as err:
-        rpc.simulate("5000", 180, "maturity", (today - timedelta(days=1)).isoformat())
+        rpc.simulate("5000.00", 180, "maturity", (today - timedelta(days=1)).isoformat())
     assert err.value.fields == {"start_date": ["La fecha de inicio no puede estar en el pasado."]}
     with pytest.raises(ValidationError) as err:
-        rpc.simulate("5000", 180, "maturity", "31/12/2030")
+        rpc.simulate("5000.00", 180, "maturity", "31/12/2030")
     assert err.value.fields == {"start_date": ["Fecha inválida: use el formato AAAA-MM-DD."]}
 
 
@@ -245,7 +245,7 @@ def test_bad_chart_is_refused_and_changes_nothing(rpc, today):
 
 def test_every_field_in_error_is_reported_at_once(rpc, today):
     with pytest.raises(ValidationError) as err:
-        rpc.simulate("50", 10, "weekly", (today - timedelta(days=3)).isoformat())
+        rpc.simulate("50.00", 10, "weekly", (today - timedelta(days=3)).isoformat())
     assert set(err.value.fields) == {"amount", "term_days", "interest_payment", "start_date"}
     with pytest.raises(ValidationError) as err:
         rpc.simulate("abc", 2000, "maturity")

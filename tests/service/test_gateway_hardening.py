@@ -7,6 +7,7 @@ import re
 import socket
 
 import pytest
+import requests
 
 from gateway.http import MAX_BODY
 from tests.helpers import api_login, bearer, start_auth_stack, start_gateway
@@ -114,21 +115,38 @@ def test_hsts_only_when_the_request_came_over_tls(
         assert_security_headers(answer)
     # the nearest proxy's value is the one that counts (the client wrote the first one)
     assert HSTS not in http_session.get("/login", headers={"X-Forwarded-Proto": "https, http"})
-    # and the session cookie of a login over TLS is Secure
-    token = csrf_of(http_session, "/login")
-    signed_in = http_session.post(
-        "/login",
+    # over TLS both cookies carry the __Host- prefix (Secure, Path=/, no Domain): no sibling
+    # site can plant or overwrite them; a requests session would not send Secure cookies over
+    # this plain test connection, so they travel by hand here
+    login_page = http_session.get("/login", headers=forwarded)
+    csrf_cookie = set_cookie(login_page, "__Host-portal_csrf")
+    assert_host_cookie(csrf_cookie)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
+    signed_in = requests.post(
+        login_page.url,
         data={"csrf_token": token, "username": "maria", "password": "Socia-2026!"},
-        headers=forwarded,
+        headers={**forwarded, "Cookie": csrf_cookie.split(";")[0]},
         allow_redirects=False,
+        timeout=15,
     )
-    assert signed_in.status_code in (302, 303)
-    cookie = next(
+    assert signed_in.status_code in (302, 303), signed_in.text[:300]
+    session_cookie = set_cookie(signed_in, "__Host-portal_session")
+    assert_host_cookie(session_cookie)
+    assert "HttpOnly" in session_cookie
+
+
+def set_cookie(answer, name):
+    return next(
         v
-        for k, v in signed_in.raw.headers.items()
-        if k.lower() == "set-cookie" and "portal_session" in v
+        for k, v in answer.raw.headers.items()
+        if k.lower() == "set-cookie" and v.startswith(name + "=")
     )
-    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def assert_host_cookie(cookie):
+    attributes = [part.strip().lower() for part in cookie.split(";")[1:]]
+    assert "secure" in attributes and "path=/" in attributes, cookie
+    assert not any(a.startswith("domain=") for a in attributes), cookie
 
 
 def test_body_limit_holds_for_pages_and_chunked_bodies(gateway_only, http_session):
@@ -243,3 +261,116 @@ def test_an_unexpected_failure_answers_without_internals(
         assert leaks(answer.text, hidden) == [], answer.text[:2000]
         headers = {k: v for k, v in answer.headers.items() if k != "X-Request-ID"}
         assert leaks(" ".join(f"{k}: {v}" for k, v in headers.items()), hidden) == []
+
+
+# --- cross-site requests ------------------------------------------------------------------
+
+
+def page_login(username, password, base):
+    """A browser of its own, signed in through /login."""
+    browser = requests.Session()
+    page = browser.get(base + "/login", timeout=15)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    answer = browser.post(
+        base + "/login",
+        data={"csrf_token": token, "username": username, "password": password},
+        allow_redirects=False,
+        timeout=15,
+    )
+    assert answer.status_code == 303, answer.text[:300]
+    return browser
+
+
+def form_token(browser, url):
+    page = browser.get(url, timeout=15)
+    assert page.status_code == 200, page.status_code
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def test_a_csrf_token_only_works_for_the_session_it_was_made_for(auth_stack, gateway_url):
+    attacker = page_login("jose", "Socio-2026!", gateway_url)
+    victim = page_login("maria", "Socia-2026!", gateway_url)
+    stolen = form_token(attacker, gateway_url + "/")
+    # the attacker's token, even with the attacker's CSRF cookie planted in the victim's
+    # browser (a sibling subdomain can do that to a cookie without the __Host- prefix)
+    planted = 0
+    for cookie in victim.cookies:
+        if cookie.name == "portal_csrf":
+            cookie.value, planted = attacker.cookies.get("portal_csrf"), planted + 1
+    assert planted == 1
+    forged = victim.post(
+        gateway_url + "/logout", data={"csrf_token": stolen}, allow_redirects=False, timeout=15
+    )
+    assert forged.status_code == 400
+    assert "El formulario expiró" in forged.text
+    assert victim.get(gateway_url + "/", allow_redirects=False, timeout=15).status_code == 200
+    # the victim's own token still works
+    own = form_token(victim, gateway_url + "/")
+    done = victim.post(
+        gateway_url + "/logout", data={"csrf_token": own}, allow_redirects=False, timeout=15
+    )
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/login?aviso=salida"
+
+
+def test_a_cross_site_origin_is_refused_on_every_state_changing_request(
+    auth_stack, http_session, gateway_url
+):
+    token = csrf_of(http_session, "/login")
+    form = {"csrf_token": token, "username": "maria", "password": "Socia-2026!"}
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+    ):
+        page = http_session.post("/login", data=form, headers=headers, allow_redirects=False)
+        assert page.status_code == 403, headers
+        assert "text/html" in page.headers["Content-Type"]
+        assert "no se originó en el portal" in page.text
+        api = http_session.post(
+            "/api/v1/auth/login",
+            json={"username": "maria", "password": "Socia-2026!"},
+            headers=headers,
+        )
+        assert api.status_code == 403
+        assert api.json()["error"] == {
+            "code": "forbidden",
+            "message": "Solicitud rechazada: no se originó en el portal.",
+        }
+    # the portal's own origin, and a client that sends neither header, go through
+    same = http_session.post(
+        "/login", data=form, headers={"Origin": gateway_url}, allow_redirects=False
+    )
+    assert same.status_code == 303
+    api = http_session.post(
+        "/api/v1/auth/login", json={"username": "maria", "password": "Socia-2026!"}
+    )
+    assert api.status_code == 200
+    # reading is never refused
+    assert http_session.get("/login", headers={"Origin": "https://evil.example"}).status_code == 200
+
+
+@pytest.fixture
+def metrics_gateway(service_config, container_factory, monkeypatch):
+    from tests.conftest import _free_port
+
+    address = f"127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("METRICS_ADDRESS", address)
+    monkeypatch.setenv("METRICS_TOKEN", "ops-" + "s" * 40)
+    start_gateway(container_factory, service_config)
+    return address
+
+
+def test_metrics_only_on_the_operations_address_or_with_the_token(metrics_gateway, http_session):
+    http_session.get("/health")
+    public = http_session.get("/metrics")
+    assert public.status_code == 404
+    assert public.json()["error"]["code"] == "not_found"
+    wrong = http_session.get("/metrics", headers={"Authorization": "Bearer adivinanza"})
+    assert wrong.status_code == 404
+    allowed = http_session.get("/metrics", headers={"Authorization": "Bearer ops-" + "s" * 40})
+    assert allowed.status_code == 200
+    assert "portal_http_requests_total" in allowed.text
+    ops = requests.get(f"http://{metrics_gateway}/metrics", timeout=15)
+    assert ops.status_code == 200
+    assert 'route="/health"' in ops.text

@@ -57,9 +57,17 @@ def test_health_names_the_services_that_do_not_answer(
     assert set(body["unavailable"]) == {"auth", "credit", "deposit", "notifications", "audit"}
 
 
-def test_metrics_are_prometheus_text(gateway, http_session):
+OPS = {"Authorization": "Bearer metrics-token-for-tests"}
+
+
+@pytest.fixture
+def metrics_token(monkeypatch):
+    monkeypatch.setenv("METRICS_TOKEN", OPS["Authorization"].split()[1])
+
+
+def test_metrics_are_prometheus_text(gateway, http_session, metrics_token):
     http_session.get("/health")
-    answer = http_session.get("/metrics")
+    answer = http_session.get("/metrics", headers=OPS)
     assert answer.status_code == 200
     assert "portal_http_requests_total" in answer.text
     assert 'route="/health"' in answer.text
@@ -85,9 +93,9 @@ def test_every_response_has_security_headers(gateway, http_session):
         assert headers["Referrer-Policy"] == "same-origin"
 
 
-def test_rpc_failures_are_counted_per_service(gateway, http_session):
+def test_rpc_failures_are_counted_per_service(gateway, http_session, metrics_token):
     def credit_errors():
-        lines = http_session.get("/metrics").text.splitlines()
+        lines = http_session.get("/metrics", headers=OPS).text.splitlines()
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in lines

@@ -2,6 +2,7 @@
 with throwaway auth/credit/deposit services answering on the same broker."""
 
 import io
+import re
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -277,12 +278,13 @@ def test_statement_page_processes_the_chosen_account_and_range(portal, http_sess
     assert form_page.status_code == 200
     assert "4100234001" in form_page.text and "4100517001" not in form_page.text
     assert f'value="{today.replace(day=1).isoformat()}"' in form_page.text
-    csrf = http_session.cookies.get("portal_csrf") or form_page.cookies.get("portal_csrf")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form_page.text).group(1)
+    seed = http_session.cookies.get("portal_csrf") or form_page.cookies.get("portal_csrf")
     frm = (today - timedelta(days=200)).isoformat()
     answer = http_session.post(
         "/estado-de-cuenta",
         data={"cuenta": "4100234001", "desde": frm, "hasta": today.isoformat(), "csrf_token": csrf},
-        cookies={**cookies, "portal_csrf": csrf},
+        cookies={**cookies, "portal_csrf": seed},
     )
     assert answer.status_code == 200
     assert "Saldo inicial" in answer.text and "Saldo final" in answer.text
