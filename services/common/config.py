@@ -74,6 +74,7 @@ def nameko_config(service=None):
         # waits (seconds, comma-separated) before retrying a core event (services/common/inbound.py)
         "CORE_RETRY_DELAYS": env("CORE_RETRY_DELAYS"),
         "CORE_NOT_YET_DELAYS": env("CORE_NOT_YET_DELAYS"),
+        "CORE_BATCH": env("CORE_BATCH"),  # core events per transaction (docs/integration.md)
         "LOGGING": logging_config(),
     }
     for name in DB_SERVICES:

@@ -24,6 +24,11 @@ A body that is not JSON, not an object, or misses envelope fields is parked with
 handler. Refusal counts live in the service's own `inbound_refusals` table (two instances and a
 restart see the same numbers); `refusal_counts()` reads them for the service's status RPC.
 
+Batches (`@core_events(..., batch=200)`, accounts): the events waiting in the queue are given to
+the handler together as a `CoreBatch` and applied in one transaction; the refused ones are retried
+or parked alone after the commit and the rest acked with one multiple-ack (`CoreBatch`,
+`CoreEventConsumer._flush`). Handlers without `batch` keep getting one event per worker.
+
 Ordering: events of one stream (an account, a loan) carry 1, 2, 3…; `apply_in_order` applies
 them in that order, holding an early one in `held_events` until its predecessor is applied. The
 caller locks the stream's owner row first (`lock_owner`), so two instances never strand a held

@@ -156,3 +156,131 @@ def test_killed_instance_loses_and_doubles_no_core_movement(two_accounts, rabbit
     ]
     assert held == 0
     assert parked(uri, "accounts") == []
+
+
+@pytest.fixture
+def one_accounts(tmp_path, rabbit_manager, amqp_base, make_db):
+    vhost, uri = make_vhost(rabbit_manager, amqp_base)
+    db_url = make_db("accounts", backend="postgres", migrate=False)
+    portal = Portal(tmp_path, uri, extra_env={"ACCOUNTS_DATABASE_URL": db_url, "DEMO_MEMBERS": "0"})
+    portal.setup()
+    portal.start("accounts")
+    yield portal, db_url, vhost
+    portal.stop_all()
+    rabbit_manager.delete_vhost(vhost)
+
+
+def wait_for(check, what, timeout=60):
+    with eventlet.Timeout(timeout, AssertionError(f"timed out waiting for {what}")):
+        while not check():
+            eventlet.sleep(0.2)
+
+
+def test_a_batch_killed_before_its_commit_applies_nothing_and_comes_back_whole(
+    one_accounts, rabbit_manager
+):
+    """A member change and three movements that waited are applied as one batch. The process is
+    SIGKILLed while that batch's transaction is open (the member change written, the movements'
+    accounts being locked): nothing of it is applied, all four come back, and the next process
+    applies each once."""
+    portal, db_url, vhost = one_accounts
+    uri = portal.env["AMQP_URI"]
+    engine = create_engine(db_url)
+    first, last = "4300502001", "4300502009"
+    rosa = {
+        "member_number": "300502",
+        "identification": "1710034065",
+        "first_names": "Rosa",
+        "last_names": "Mena",
+        "email": "rosa.mena@example.com",
+        "phone": None,
+        "status": "activo",
+    }
+
+    ours = "WHERE account_number LIKE '4300502%'"
+    rosa_email = "SELECT email FROM members WHERE member_number = '300502'"
+
+    def scalar(sql, conn=None):
+        if conn is not None:
+            return conn.execute(text(sql)).scalar()
+        with engine.connect() as own:
+            return own.execute(text(sql)).scalar()
+
+    def deposit(number, seq, balance):
+        return core_event(
+            "movement_posted",
+            {
+                "account_number": number,
+                "sequence": seq,
+                "date": "2026-03-02",
+                "posted_at": "2026-03-02T15:00:00Z",
+                "description": "Depósito",
+                "reference": f"B-{number}-{seq}",
+                "debit": "0.00",
+                "credit": "5.00",
+                "balance": balance,
+            },
+        )
+
+    wait_for(lambda: consumers(rabbit_manager, vhost) == 1, "accounts to consume")
+    publish_core(
+        uri,
+        core_event("member_upserted", rosa),
+        *(
+            core_event(
+                "account_opened",
+                {
+                    "account_number": n,
+                    "member_number": "300502",
+                    "product": "AHORRO_VISTA",
+                    "opened_on": "2026-03-01",
+                },
+            )
+            for n in (first, last)
+        ),
+    )
+    wait_for(
+        lambda: scalar(f"SELECT count(*) FROM savings_accounts {ours}") == 2, "accounts opened"
+    )
+    portal.stop("accounts")  # the batch waits in the queue
+    publish_core(
+        uri,
+        core_event("member_upserted", {**rosa, "email": "rosa.nueva@example.com"}),
+        deposit(first, 1, "5.00"),
+        deposit(first, 2, "10.00"),
+        deposit(last, 1, "5.00"),
+    )
+    with engine.connect() as blocker:
+        blocker.execute(
+            text(f"SELECT 1 FROM savings_accounts WHERE account_number = '{last}' FOR UPDATE")
+        )
+        portal.start("accounts")
+        wait_for(
+            lambda: (
+                scalar(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                == 1
+            ),
+            "the batch to wait for the account's lock",
+        )
+        portal.stop("accounts", sig=signal.SIGKILL)
+        blocker.rollback()
+
+    def ready():
+        queues = {q["name"]: q for q in rabbit_manager.get_queues(vhost)}
+        return queues.get("core.accounts", {}).get("messages_ready", 0)
+
+    wait_for(lambda: ready() == 4, "the four events back in the queue")
+    # its transaction never committed: nothing of the batch is there
+    assert scalar(rosa_email) == "rosa.mena@example.com"
+    assert scalar(f"SELECT count(*) FROM movements {ours}") == 0
+    portal.start("accounts")
+    wait_for(lambda: scalar(f"SELECT count(*) FROM movements {ours}") == 3, "the batch applied")
+    assert scalar(rosa_email) == "rosa.nueva@example.com"
+    # balances are stored in cents: $ 10,00 and $ 5,00, each movement applied once
+    assert scalar(f"SELECT balance FROM savings_accounts WHERE account_number = '{first}'") == 1000
+    assert scalar(f"SELECT balance FROM savings_accounts WHERE account_number = '{last}'") == 500
+    engine.dispose()
+    assert parked(uri, "accounts") == []
