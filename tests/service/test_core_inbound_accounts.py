@@ -375,15 +375,19 @@ def test_reconciliation_records_every_difference_across_chunks(accounts, rpc, mo
     assert "4200501001" in printed and "saldo distinto" in printed and "20.50" in printed
 
 
-def test_refusals_appear_in_the_gateway_metrics(accounts, container_factory, http_session):
+def test_refusals_appear_in_the_gateway_metrics(
+    accounts, container_factory, http_session, monkeypatch
+):
     from gateway.service import GatewayService
 
+    token = "ops-" + "m" * 40  # /metrics is for operators only (docs/operations.md, "Metrics")
+    monkeypatch.setenv("METRICS_TOKEN", token)
     container_factory(GatewayService, accounts).start()
     publish_core(accounts["AMQP_URI"], movement("4200501001", 1, credit="1.001", balance="1.00"))
     counted = 'portal_core_refusals_total{kind="dato_invalido",service="accounts"} 1.0'
 
     def metrics_with_refusal():
-        page = http_session.get("/metrics").text
+        page = http_session.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
         return page if counted in page else None
 
     text = wait_until(metrics_with_refusal, message="the refusal counted in /metrics")
