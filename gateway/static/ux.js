@@ -228,10 +228,58 @@
     });
   }
 
+  // --- Money fields: es-EC on leaving the field ------------------------------------------------
+  // The same reading as the server (services/common/esec.py, docs/domain.md "Money and
+  // rounding"): "2.500" is two thousand five hundred, "2500,5" is 2.500,50, "2.5" is 2,50. A form
+  // that reads two ways ("2,500.00") is left as typed: the server refuses it with the format.
+  var GROUPED = "[1-9]\\d{0,2}(?:\\.\\d{3})+";
+  var WITH_COMMA = new RegExp("^(\\d+|" + GROUPED + "),(\\d{1,2})$");
+  var GROUPED_ONLY = new RegExp("^" + GROUPED + "$");
+  var DOT_DECIMAL = /^(\d+)\.(\d{1,2})$/;
+
+  function readAmount(text) {
+    var raw = text.trim().replace(/^\$\s*/, "");
+    var match;
+    if (/^\d+$/.test(raw)) return [raw, ""];
+    if ((match = WITH_COMMA.exec(raw))) return [match[1].replace(/\./g, ""), match[2]];
+    if (GROUPED_ONLY.test(raw)) return [raw.replace(/\./g, ""), ""];
+    if ((match = DOT_DECIMAL.exec(raw))) return [match[1], match[2]];
+    return null;
+  }
+
+  function esAmount(parts) {
+    var whole = parts[0].replace(/^0+(?=\d)/, "");
+    var cents = (parts[1] + "00").slice(0, 2);
+    return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ".") + "," + cents;
+  }
+
+  function moneyFields() {
+    document.querySelectorAll("input[data-money]").forEach(function (input) {
+      input.addEventListener("blur", function () {
+        var parts = input.value.trim() && readAmount(input.value);
+        if (parts && parts[0].length <= 12) input.value = esAmount(parts);
+      });
+    });
+  }
+
+  // --- After a form is sent: focus on the result or on the first error ------------------------
+  // The server marks what answers the form (data-focus-after-send); a screen reader hears it
+  // through its role (alert/status) and the focus moves there instead of the page's top.
+  function focusAnswer() {
+    var target = document.querySelector("[data-focus-after-send]");
+    if (!target) return;
+    var invalid = document.querySelector("[aria-invalid='true']");
+    var focus = invalid && target.classList.contains("error") ? invalid : target;
+    if (focus === target && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    focus.focus();
+  }
+
   var idle = parseInt(document.body.getAttribute("data-idle-seconds") || "0", 10);
   var dialog = document.getElementById("session-warning");
   if (idle > 0 && dialog) idleWarning(idle, dialog);
   reportLinks();
   productHints();
   userTab();
+  moneyFields();
+  focusAnswer();
 })();

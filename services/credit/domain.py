@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.common import esec
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -381,5 +383,4 @@ def mask_identification(identification):
 
 def fmt_money(value):
     """$ 1.234,50 (es-EC) for messages."""
-    whole, _, frac = f"{cents(value):,.2f}".partition(".")
-    return "$ " + whole.replace(",", ".") + "," + frac
+    return esec.money(cents(value))

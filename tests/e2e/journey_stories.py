@@ -222,7 +222,7 @@ class Journey:
 
     def position_report(self, member_name):
         """1.2 Reporte: the consolidated position as a PDF."""
-        name, text = self.download(self.page.get_by_role("link", name="Reporte"))
+        name, text = self.download(self.page.get_by_role("link", name="Descargar PDF"))
         assert name.endswith(".pdf") and "posicion" in name.lower(), name
         assert "Posición consolidada" in text and member_name in text, text[:400]
 
@@ -248,7 +248,7 @@ class Journey:
         expect(first.first).to_have_text(re.compile(f"^{DATE}$"))
         expect(first.last).to_have_text(re.compile(rf"^-?{MONEY}$"))
         closing = page.locator("#closing-balance").inner_text()
-        name, text = self.download(page.get_by_role("link", name="Descargar"))
+        name, text = self.download(page.get_by_role("link", name="Descargar PDF"))
         assert name == f"estado-de-cuenta-{account}-{start}-{today}.pdf", name
         assert account in text and member_name in text, text[:400]
         assert f"del {start:%d/%m/%Y} al {today:%d/%m/%Y}" in text, text[:600]

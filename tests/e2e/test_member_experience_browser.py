@@ -33,7 +33,7 @@ def charts_and_forms_story(page, base):
 
     # 4. the report says it is being prepared, then the PDF arrives
     with page.expect_download() as report:
-        page.get_by_role("link", name="Reporte").click()
+        page.get_by_role("link", name="Descargar PDF").click()
     assert report.value.suggested_filename.endswith(".pdf")
     expect(page.locator("#position-report-status")).to_have_text("Su reporte está listo.")
 
@@ -49,7 +49,7 @@ def charts_and_forms_story(page, base):
     crumbs = page.get_by_role("navigation", name="Usted está en")
     expect(crumbs.get_by_role("link", name="Posición consolidada")).to_be_visible()
     with page.expect_download():
-        page.get_by_role("link", name="Descargar").click()
+        page.get_by_role("link", name="Descargar PDF").click()
 
     # 4. the hint follows the chosen product; a wrong amount is refused next to the field
     page.locator("nav.mainnav a[href='/creditos/simulacion']").click()

@@ -425,7 +425,7 @@ def test_application_page_shows_spanish_field_errors(http_session, maria):
         },
     )
     assert answer.status_code == 422
-    assert "Debe ser un valor numérico." in answer.text
+    assert "Escriba el monto en dólares, por ejemplo 2.500,00 o 2500." in answer.text
     assert 'id="grabar"' not in answer.text
 
 

@@ -171,7 +171,7 @@ def test_deposit_simulation_hints_come_from_the_rate_chart(maria, http_session):
     )
     assert refused.status_code == 422
     amount = tag_of(refused.text, "amount")
-    assert 'value="10"' in amount and 'aria-invalid="true"' in amount
+    assert 'value="10,00"' in amount and 'aria-invalid="true"' in amount
     assert text_of(refused.text, "amount-error")
     assert 'value="95"' in tag_of(refused.text, "term_days")
     assert 'aria-current="page">Simulación de plazo fijo' in refused.text
