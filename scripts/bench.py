@@ -15,13 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import requests
 
 from scripts import bench_profile, timeline
 from scripts.processes import Portal
+from services.common.clock import CLOCK
 from services.common.config import PROJECT_ROOT, amqp_uri
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -263,7 +264,7 @@ class Bench:
         }
 
     def statements(self, token_long, token_small):
-        today = date.today()
+        today = CLOCK.today()
         month = f"from={(today - timedelta(days=30)).isoformat()}&to={today.isoformat()}"
         year = f"from={(today - timedelta(days=365)).isoformat()}&to={today.isoformat()}"
         for name, token, account in (
@@ -304,7 +305,7 @@ class Bench:
         today, so the closed-range cache does not answer)."""
         headers = {"Authorization": f"Bearer {token}"}
         url = f"{self.base}/api/v1/accounts/{LONG['account']}/statement"
-        today = date.today()
+        today = CLOCK.today()
         for target in (60, 2000):
             days = 1
             while True:
@@ -349,7 +350,7 @@ def table(results, description):
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make bench` on {date.today().isoformat()}: {description}. All services, "
+        f"Measured by `make bench` on {CLOCK.today().isoformat()}: {description}. All services, "
         "the broker, the embedded SQLite databases and the load generator (wrk) "
         f"share the machine. Each figure is the median of {RUNS} runs of {SECONDS} s (wrk) or "
         "of the stated count of sequential calls; the floor and the two RPC rows are medians "

@@ -14,10 +14,10 @@ import logging
 import os
 import sys
 import time
-from datetime import date
 
 from scripts.preflight import broker_problem, database_problem
 from services.common import config
+from services.common.clock import CLOCK
 
 log = logging.getLogger("portal")
 
@@ -44,7 +44,7 @@ def migrate():
 
 
 def demo(today=None, long_history=False):
-    today = today or date.today()
+    today = today or CLOCK.today()
     for service in config.DB_SERVICES:
         try:
             module = importlib.import_module(f"services.{service}.demo")

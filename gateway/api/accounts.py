@@ -1,12 +1,11 @@
 """GET /api/v1/accounts, the statement of one account and its PDF (API.md "Statement")."""
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
 
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from services.common.clock import CLOCK
 from services.common.errors import NotFound
 from services.common.fields import IsoDate
 from services.common.schemas import PortalSchema, load_or_raise
@@ -105,7 +104,7 @@ PAGE_PARAMS = (
 )
 
 
-def statement_range(values, today=None):
+def statement_range(values):
     """(from, to, page, page_size) of a statement request; the current month by default.
 
     Only the format is checked here; the date rules (future, order, 366 days) are the accounts
@@ -113,7 +112,7 @@ def statement_range(values, today=None):
     """
     wanted = {k: values.get(k) for k in ("from", "to", "page", "page_size") if values.get(k)}
     query = load_or_raise(StatementQuerySchema(), wanted)
-    today = today or date.today()
+    today = CLOCK.today()
     date_to = query.get("to") or today
     date_from = query.get("from_") or min(date_to, today).replace(day=1)
     return date_from, date_to, query["page"], query["page_size"]
@@ -163,9 +162,9 @@ class AccountsApi:
             },
         }
 
-    def statement_pdf(self, principal, account_number, date_from, date_to, today=None):
+    def statement_pdf(self, principal, account_number, date_from, date_to):
         data = self.full_statement(principal, account_number, date_from, date_to)
-        closed = date_to < (today or date.today())
+        closed = date_to < CLOCK.today()
         answer = self.reports_rpc.with_timeout(report_timeout()).render(
             "statement",
             data,

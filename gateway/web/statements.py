@@ -8,6 +8,7 @@ from gateway.api.accounts import plausible_account_number, statement_range
 from gateway.http import http
 from gateway.web import charts
 from gateway.web.render import csrf_valid, render
+from services.common.clock import CLOCK
 from services.common.errors import ValidationError
 
 log = logging.getLogger("gateway.web.statements")
@@ -67,7 +68,7 @@ class StatementsWeb:
 
     def _statement_page(self, request, principal, values, status=200, errors=None):
         accounts = self.accounts_rpc.list_accounts(principal.member_number)
-        today = date.today()
+        today = CLOCK.today()
         month_start = today.replace(day=1)
         form = {
             "cuenta": values.get("cuenta") or (accounts[0]["account_number"] if accounts else ""),

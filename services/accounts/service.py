@@ -1,7 +1,5 @@
 """accounts: the member record (ficha del socio), savings accounts and their movements."""
 
-from datetime import date
-
 from services.accounts import domain, store
 from services.accounts.models import outbox
 from services.accounts.schemas import (
@@ -14,6 +12,7 @@ from services.accounts.schemas import (
     StatementSchema,
     VerifyMemberSchema,
 )
+from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
@@ -53,6 +52,7 @@ class AccountsService:
     db = Database("accounts")
     events = EventOutbox("accounts", outbox)
     tracker = Tracker()
+    clock = ClockProvider()
 
     @rpc
     def ping(self):
@@ -109,7 +109,7 @@ class AccountsService:
 
     @rpc
     def get_statement(
-        self, member_number, account_number, date_from, date_to, page=1, page_size=100, today=None
+        self, member_number, account_number, date_from, date_to, page=1, page_size=100
     ):
         query = load_or_raise(
             StatementQuerySchema(),
@@ -123,8 +123,7 @@ class AccountsService:
         account = store.member_account(self.db, member_number, account_number)
         if account is None:
             raise NotFound(ACCOUNT_NOT_FOUND)
-        today = date.fromisoformat(today) if today else date.today()
-        errors = domain.statement_range_errors(query["from_"], query["to"], today)
+        errors = domain.statement_range_errors(query["from_"], query["to"], self.clock.today())
         if errors:
             raise ValidationError(fields=errors)
         result = store.statement(
@@ -133,7 +132,7 @@ class AccountsService:
         return STATEMENT.dump(result)
 
     @rpc
-    def daily_balances(self, member_number, account_number, date_from, date_to, today=None):
+    def daily_balances(self, member_number, account_number, date_from, date_to):
         """The end-of-day balance of each day with movements in the range (the statement page's
         chart): ≤ 366 points, cheap even for an account with 100 000 movements. The same rules
         as get_statement (the member's own account, the same range limits)."""
@@ -141,8 +140,7 @@ class AccountsService:
         account = store.member_account(self.db, member_number, account_number)
         if account is None:
             raise NotFound(ACCOUNT_NOT_FOUND)
-        today = date.fromisoformat(today) if today else date.today()
-        errors = domain.statement_range_errors(query["from_"], query["to"], today)
+        errors = domain.statement_range_errors(query["from_"], query["to"], self.clock.today())
         if errors:
             raise ValidationError(fields=errors)
         days = store.daily_balances(self.db, account, query["from_"], query["to"])

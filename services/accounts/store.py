@@ -1,12 +1,12 @@
 """Queries of the accounts service (the persistence adapter between service.py and the tables)."""
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, func, select
 
 from services.accounts import domain
 from services.accounts.models import Member, Movement, SavingsAccount
+from services.common.clock import CLOCK
 
 ZERO = Decimal("0.00")
 
@@ -176,7 +176,7 @@ def post_movement(session, account, day, description, reference, debit, credit):
         account_number=account.account_number,
         seq=account.last_seq,
         date=day,
-        posted_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        posted_at=CLOCK.utcnow().replace(microsecond=0),
         description=description,
         reference=reference,
         debit=debit or ZERO,

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.common import esec
+from services.common.clock import CLOCK
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -161,7 +162,7 @@ def amortize(
         raise ValueError("term_months must be a positive multiple of the period")
     if amount <= 0 or amount != cents(amount):
         raise ValueError("amount must be positive, in cents")
-    start_date = start_date or date.today()
+    start_date = start_date or CLOCK.today()
     n = term_months // months
     i = period_rate(annual_rate, frequency)
     insurance_per_period = insurance_rate / HUNDRED * months

@@ -1,7 +1,9 @@
 """Synthetic statements of any size (benchmarks and the reports service's own tests)."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
+
+from services.common.clock import CLOCK
 
 DESCRIPTIONS = (
     "Depósito en ventanilla",
@@ -15,7 +17,7 @@ DESCRIPTIONS = (
 
 def synthetic_statement(count, date_to=None, opening="1500.00"):
     """A statement of `count` movements ending on `date_to`, balances consistent to the cent."""
-    date_to = date_to or date.today() - timedelta(days=1)
+    date_to = date_to or CLOCK.today() - timedelta(days=1)
     date_from = date_to - timedelta(days=365)
     balance = Decimal(opening)
     debits = credits = Decimal("0.00")

@@ -11,12 +11,13 @@ import io
 import os
 import re
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from services.common.clock import CLOCK
 from services.common.config import PROJECT_ROOT
 from tests.e2e.credit_browser_story import fill_loan
 
@@ -231,7 +232,7 @@ class Journey:
         page = self.page
         self.menu("Estado de cuenta")
         self.sees("estado-de-cuenta", "Estado de cuenta")
-        today = date.today()
+        today = CLOCK.today()
         start = today - timedelta(days=days)
         page.get_by_label("Cuenta").select_option(account)
         page.get_by_label("Fecha de inicio").fill(start.isoformat())
@@ -305,7 +306,7 @@ class Journey:
         page.get_by_label("Monto (USD)").fill(amount)
         page.get_by_label("Plazo (días)").fill(days)
         page.get_by_label("Pago de interés").select_option(payment)
-        expect(page.get_by_label("Fecha de inicio")).to_have_value(date.today().isoformat())
+        expect(page.get_by_label("Fecha de inicio")).to_have_value(CLOCK.today().isoformat())
         self.click(page.get_by_role("button", name="Proyectar"))
         projection = page.locator("section.projection")
         expect(projection.get_by_role("heading", name="Proyección")).to_be_visible()
@@ -395,8 +396,8 @@ def estado_de_cuenta(page, base, size):
     expect(p.locator(".pager")).to_contain_text("Página 2 de")
     j.sees("estado-de-cuenta-pagina-2", "Estado de cuenta")
     # a start date after the cut-off date is refused in Spanish
-    p.get_by_label("Fecha de inicio").fill(date.today().isoformat())
-    p.get_by_label("Fecha de corte").fill((date.today() - timedelta(days=10)).isoformat())
+    p.get_by_label("Fecha de inicio").fill(CLOCK.today().isoformat())
+    p.get_by_label("Fecha de corte").fill((CLOCK.today() - timedelta(days=10)).isoformat())
     j.click(p.get_by_role("button", name="Procesar"))
     expect(p.locator(".field-error, .notice.error").first).to_be_visible()
     expect(p.locator("#statement")).to_have_count(0)

@@ -6,12 +6,13 @@ being prepared; the member's tab by keyboard; the idle warning and its "Continua
 Stories run in a process of their own (tests/browser_runner.py: playwright hangs under eventlet).
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
 from scripts.processes import Portal
+from services.common.clock import CLOCK
 from tests.browser_runner import run_story
 from tests.e2e.conftest import make_vhost
 from tests.helpers import browser_login
@@ -41,8 +42,8 @@ def charts_and_forms_story(page, base):
     page.locator("nav.mainnav a[href='/estado-de-cuenta']").click()
     page.wait_for_url("**/estado-de-cuenta")
     page.select_option("#cuenta", "4100234001")
-    page.fill("#desde", (date.today() - timedelta(days=120)).isoformat())
-    page.fill("#hasta", date.today().isoformat())
+    page.fill("#desde", (CLOCK.today() - timedelta(days=120)).isoformat())
+    page.fill("#hasta", CLOCK.today().isoformat())
     page.click("#procesar")
     expect(page.get_by_role("img", name="Saldo de la cuenta 4100234001")).to_be_visible()
     expect(page.locator("#movements")).to_be_visible()

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from gateway.service import GatewayService
 from services.accounts.service import AccountsService
+from services.common.clock import CLOCK
 from services.reports import domain as report_domain
 from services.reports.service import ReportsService
 from tests.conftest import load_demo
@@ -197,7 +198,7 @@ def test_another_members_account_is_404_like_a_missing_one(portal, http_session)
 
 
 def _days(n):
-    return (date.today() - timedelta(days=n)).isoformat()
+    return (CLOCK.today() - timedelta(days=n)).isoformat()
 
 
 @pytest.mark.parametrize(
