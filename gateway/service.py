@@ -15,6 +15,7 @@ from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
+from gateway.web.site import SitePages
 from gateway.web.statements import StatementsWeb
 from services.common.rpc import ServiceRpc
 
@@ -31,6 +32,7 @@ class GatewayService(
     StatementsWeb,
     CreditApi,
     CreditPages,
+    SitePages,
 ):
     name = "gateway"
 

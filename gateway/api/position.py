@@ -73,6 +73,7 @@ class PositionLoanSchema(Schema):
     next_due_date = fields.Date(allow_none=True)
     next_installment = fields.String(allow_none=True)
     overdue_installments = fields.Integer()
+    overdue_amount = fields.String(metadata={"description": "suma de las cuotas vencidas"})
 
 
 class PositionTotalsSchema(Schema):

@@ -266,13 +266,43 @@
   // The server marks what answers the form (data-focus-after-send); a screen reader hears it
   // through its role (alert/status) and the focus moves there instead of the page's top.
   function focusAnswer() {
-    var target = document.querySelector("[data-focus-after-send]");
+    // the first field in error (its message is tied to it by aria-describedby), else the result
+    var invalid = document.querySelector("main [aria-invalid='true']");
+    var target = invalid || document.querySelector("[data-focus-after-send]");
     if (!target) return;
-    var invalid = document.querySelector("[aria-invalid='true']");
-    var focus = invalid && target.classList.contains("error") ? invalid : target;
-    if (focus === target && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
-    focus.focus();
+    if (!invalid && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus();
   }
+
+  // --- Compact navigation on a phone: "Menú" opens and closes the sections ----------------------
+  function compactMenu() {
+    var button = document.getElementById("menu-toggle");
+    var menu = document.getElementById("menu");
+    if (!button || !menu) return;
+    document.body.classList.add("js-nav");
+    button.addEventListener("click", function () {
+      var open = menu.classList.toggle("open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open) {
+        var first = menu.querySelector("a");
+        if (first) first.focus();
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.classList.contains("open")) {
+        menu.classList.remove("open");
+        button.setAttribute("aria-expanded", "false");
+        button.focus();
+      }
+    });
+  }
+
+  // --- Back after "Salir": a member page restored from the browser's memory is asked again ----
+  // (the server answers with the login page; pages are sent no-store, this covers browsers
+  // that restore a page from their back-forward cache anyway)
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && document.body.hasAttribute("data-member")) window.location.reload();
+  });
 
   var idle = parseInt(document.body.getAttribute("data-idle-seconds") || "0", 10);
   var dialog = document.getElementById("session-warning");
@@ -282,4 +312,5 @@
   userTab();
   moneyFields();
   focusAnswer();
+  compactMenu();
 })();

@@ -56,6 +56,9 @@ def render(request, template, status=200, principal=None, headers=None, **contex
         request=request, principal=principal, csrf_token=token, today=CLOCK.today(), **context
     )
     response = Response(html, status=status, headers=headers, mimetype="text/html")
+    # no page is kept by the browser: after "Salir", Back asks the server again (→ /login),
+    # so a shared computer never shows the previous member's balances
+    response.headers.setdefault("Cache-Control", "no-store")
     if request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(
             CSRF_COOKIE,
@@ -69,7 +72,7 @@ def render(request, template, status=200, principal=None, headers=None, **contex
 
 
 def redirect(location, status=303):
-    return Response("", status=status, headers={"Location": location})
+    return Response("", status=status, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def render_error_page(request, status, error, headers=None):
@@ -77,7 +80,12 @@ def render_error_page(request, status, error, headers=None):
         return login_redirect(request, error)
     if status == 403 and error.get("code") == "password_change_required":
         return redirect("/opciones/cambiar-contrasena")
-    return render(request, "error.html", status=status, headers=headers, error=error)
+    # a member who mistyped an address keeps the menu (the links hold no member data, so the
+    # session cookie is enough to offer them; each page checks the session itself)
+    menu = bool(request.cookies.get(SESSION_COOKIE))
+    return render(
+        request, "error.html", status=status, headers=headers, error=error, menu_for_session=menu
+    )
 
 
 def login_redirect(request, error):

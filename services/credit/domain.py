@@ -209,6 +209,7 @@ class LoanPosition:
     next_installment: Decimal | None
     overdue_installments: int
     paid_installments: int
+    overdue_amount: Decimal = ZERO  # what the overdue installments add up to (due now)
 
 
 def loan_position(amount, rows, today):
@@ -220,7 +221,8 @@ def loan_position(amount, rows, today):
     paid = [r for r in rows if r.paid_on is not None]
     unpaid = [r for r in rows if r.paid_on is None]
     outstanding = Decimal(amount) - sum((r.principal for r in paid), ZERO)
-    overdue = sum(1 for r in unpaid if installment_status(r.due_date, None, today) == OVERDUE)
+    late = [r for r in unpaid if installment_status(r.due_date, None, today) == OVERDUE]
+    overdue = len(late)
     nxt = unpaid[0] if unpaid else None
     return LoanPosition(
         outstanding_principal=outstanding,
@@ -228,6 +230,7 @@ def loan_position(amount, rows, today):
         next_installment=nxt.installment if nxt else None,
         overdue_installments=overdue,
         paid_installments=len(paid),
+        overdue_amount=sum((r.installment for r in late), ZERO),
     )
 
 
