@@ -182,7 +182,8 @@ class AuthPages:
             )
         except (ValidationError, Conflict) as exc:
             errors = _errors(exc)
-            message = None if errors and isinstance(exc, ValidationError) else exc.message
+            # a message tied to its field (a taken user name) is shown there, once
+            message = None if errors else exc.message
             return self._register_again(request, form, errors, message, exc.status)
         except RateLimited as exc:
             return self._register_again(

@@ -118,3 +118,22 @@ def test_the_portal_can_be_installed_on_a_phone(http_session, service_config, co
     assert '<link rel="manifest" href="/manifest.webmanifest">' in login
     assert 'rel="icon"' in login
     assert http_session.get("/favicon.ico").status_code == 200
+
+
+def test_a_taken_user_name_says_so_once(maria):
+    page = maria.get("/registro")
+    form = {
+        "member_number": "101245",
+        "identification": "1803456787",
+        "first_name": "elena",
+        "last_name": "LEMA",
+        "email": "carmen.quishpe@example.com",
+        "username": "maria",
+        "password": "Nevado-Chimborazo-3",
+        "password2": "Nevado-Chimborazo-3",
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1],
+    }
+    answer = maria.post("/registro", data=form)
+    assert answer.status_code == 409
+    assert answer.text.count("El nombre de usuario ya está en uso") == 1
+    assert 'id="username-error"' in answer.text
