@@ -15,6 +15,7 @@ from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
+from gateway.web.report_jobs import ReportJobs
 from gateway.web.site import SitePages
 from gateway.web.statements import StatementsWeb
 from services.common.rpc import ServiceRpc
@@ -43,6 +44,7 @@ class GatewayService(
     reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
     notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
     audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)
+    report_jobs = ReportJobs()
 
     def rpc_for(self, service):
         return getattr(self, f"{service}_rpc")

@@ -135,18 +135,24 @@ class AccountsApi:
             page_size,
         )
 
-    def full_statement(self, principal, account_number, date_from, date_to):
-        """The statement with every movement of the range (fetched in pages of 5 000)."""
+    def full_statement(self, principal, account_number, date_from, date_to, progress=None):
+        """The statement with every movement of the range (fetched in pages of 5 000);
+        `progress(pages_read, total_pages)` is told after each page."""
         member_call = self.accounts_rpc.get_member.call_async(principal.member_number)
         first = self.member_statement(
             principal, account_number, date_from, date_to, 1, FETCH_PAGE_SIZE
         )
         movements = list(first["movements"])
-        for page in range(2, first.get("total_pages", 1) + 1):
+        pages = first.get("total_pages", 1)
+        if progress:
+            progress(1, pages)
+        for page in range(2, pages + 1):
             more = self.member_statement(
                 principal, account_number, date_from, date_to, page, FETCH_PAGE_SIZE
             )
             movements.extend(more["movements"])
+            if progress:
+                progress(page, pages)
         member = member_call.result()
         return {
             **first,
@@ -163,15 +169,20 @@ class AccountsApi:
         }
 
     def statement_pdf(self, principal, account_number, date_from, date_to):
-        data = self.full_statement(principal, account_number, date_from, date_to)
+        return pdf_response(self.render_statement(principal, account_number, date_from, date_to))
+
+    def render_statement(
+        self, principal, account_number, date_from, date_to, timeout=None, progress=None
+    ):
+        """The reports service's answer for the statement PDF of the range."""
+        data = self.full_statement(principal, account_number, date_from, date_to, progress)
         closed = date_to < CLOCK.today()
-        answer = self.reports_rpc.with_timeout(report_timeout()).render(
+        return self.reports_rpc.with_timeout(timeout or report_timeout()).render(
             "statement",
             data,
             filename=f"estado-de-cuenta-{data['account_number']}-{data['from']}-{data['to']}.pdf",
             cacheable=closed,
         )
-        return pdf_response(answer)
 
     @documented(
         "/api/v1/accounts",

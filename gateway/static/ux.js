@@ -297,6 +297,29 @@
     });
   }
 
+  // --- A long statement prepared in the background: its progress, then the download ---------
+  function reportJob() {
+    var box = document.getElementById("report-job");
+    if (!box || !window.fetch) return;
+    var status = box.getAttribute("data-job-status");
+    if (status !== "pending" && status !== "running") return;
+    var url = box.getAttribute("data-job-url");
+    function poll() {
+      window.fetch(url, { credentials: "same-origin" }).then(function (answer) {
+        if (!answer.ok) { window.location.reload(); return; }
+        return answer.json().then(function (job) {
+          if (job.status === "ready" || job.status === "failed") { window.location.reload(); return; }
+          var bar = document.getElementById("job-progress");
+          var step = document.getElementById("job-step");
+          if (bar) bar.value = job.progress || 0;
+          if (step) step.textContent = job.step + " · " + (job.progress || 0) + " %";
+          window.setTimeout(poll, 1500);
+        });
+      }, function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 1000);
+  }
+
   // --- Back after "Salir": a member page restored from the browser's memory is asked again ----
   // (the server answers with the login page; pages are sent no-store, this covers browsers
   // that restore a page from their back-forward cache anyway)
@@ -313,4 +336,5 @@
   moneyFields();
   focusAnswer();
   compactMenu();
+  reportJob();
 })();

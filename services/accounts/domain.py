@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from stdnum.ec import ci
 
-MAX_STATEMENT_DAYS = 366
+MAX_STATEMENT_DAYS = 3660  # ten years (docs/api.md)
+RANGE_TOO_LONG = "El rango no puede superar diez años (3.660 días)."
 ZERO = Decimal("0.00")
 
 
@@ -94,7 +95,7 @@ def statement_range_errors(date_from, date_to, today):
             "La fecha de inicio debe ser anterior o igual a la fecha de corte."
         )
     elif (date_to - date_from).days > MAX_STATEMENT_DAYS:
-        errors.setdefault("to", []).append(f"El rango no puede superar {MAX_STATEMENT_DAYS} días.")
+        errors.setdefault("to", []).append(RANGE_TOO_LONG)
     return errors
 
 

@@ -99,7 +99,7 @@ def test_statement_errors_are_inline_and_keep_the_dates(maria, http_session, tod
     assert "desde-error" in tag_of(page.text, "desde")
     assert f'value="{to_iso(today)}"' in tag_of(page.text, "desde")
     assert 'value="2020-01-01"' in tag_of(page.text, "hasta")
-    assert "Hasta 366 días" in text_of(page.text, "range-hint")
+    assert "Hasta diez años (3.660 días)" in text_of(page.text, "range-hint")
 
 
 def to_iso(day):

@@ -209,7 +209,11 @@ def _days(n):
             "from",
             "La fecha de inicio debe ser anterior o igual a la fecha de corte.",
         ),
-        ({"from": _days(400), "to": _days(1)}, "to", "El rango no puede superar 366 días."),
+        (
+            {"from": _days(3662), "to": _days(1)},
+            "to",
+            "El rango no puede superar diez años (3.660 días).",
+        ),
         ({"from": "2026-13-01"}, "from", "Fecha inválida: use el formato AAAA-MM-DD."),
         ({"page_size": "501"}, "page_size", "Debe estar entre 1 y 500."),
         ({"page": "0"}, "page", "Debe ser 1 o mayor."),
