@@ -34,6 +34,9 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.filters.update(money=domain.money, number=domain.number, fecha=domain.fecha)
+environment.globals.update(
+    schedule_columns=domain.schedule_columns, schedule_line=domain.schedule_line
+)
 
 
 class UnknownDocument(LookupError):
