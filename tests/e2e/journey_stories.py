@@ -202,7 +202,10 @@ class Journey:
         self.sees("contrasena-cambiada", "Cambiar contraseña")
 
     def menu(self, name):
-        """Follow a link of the main menu."""
+        """Follow a link of the main menu (on a phone, behind the "Menú" button)."""
+        toggle = self.page.locator("#menu-toggle")
+        if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
         nav = self.page.get_by_role("navigation", name="Menú principal")
         self.click(nav.get_by_role("link", name=name, exact=True))
 
@@ -386,7 +389,8 @@ def estado_de_cuenta(page, base, size):
     expect(deposit).to_contain_text("$ 5.000,00")
     expect(deposit.locator("td").nth(3)).to_have_text(re.compile(f"^{DATE}$"))
     overdue = p.locator("#loans tbody tr", has_text="CR-100234-02").locator("td").last
-    expect(overdue).to_have_text("1")
+    expect(overdue).to_have_text(re.compile(rf"^1 \(vencida desde {DATE}\)$"))
+    expect(p.locator("#due-CR-100234-02")).to_contain_text("Cuota vencida desde")
     expect(p.locator("#loans tbody tr", has_text="CR-100234-01")).to_be_visible()
     j.position_report("María Pérez")
     j.statement("4100234001", 200, "María Pérez")
@@ -603,7 +607,11 @@ def keyboard(page, base, size):
         p.keyboard.press("Enter")
     j.sees("posicion", "Posición consolidada")
 
-    # the main menu: every link reachable, Enter follows it
+    # the main menu: every link reachable, Enter follows it (on a phone behind "Menú")
+    if p.locator("#menu-toggle").is_visible():
+        tab_to(p, lambda f: f["id"] == "menu-toggle", limit=4)
+        p.keyboard.press("Enter")
+        expect(p.locator("#menu-toggle")).to_have_attribute("aria-expanded", "true")
     focused = tab_to(p, lambda f: f["text"] == "Simulación de créditos")
     assert focused["href"] == "/creditos/simulacion", focused
     with p.expect_navigation():
