@@ -90,6 +90,11 @@ def phone_first(page, base, size):
     expect(p.locator(".pager")).to_contain_text(re.compile(r"Página 1 de \d+"))
     assert p.evaluate("document.activeElement.id") == "statement-title"  # the result
     readable(j, "estado-de-cuenta-3-anios", "Estado de cuenta")
+    # its PDF is prepared in the background: progress on a page of its own, then the download
+    p.get_by_role("link", name="Descargar PDF").click()
+    expect(p).to_have_url(re.compile(r"/estado-de-cuenta/reporte/[\w-]+$"))
+    expect(p.get_by_role("heading", name="Su reporte está listo")).to_be_visible(timeout=60000)
+    readable(j, "estado-de-cuenta-3-anios-listo", "Su reporte está listo")
     name, text = j.download(p.get_by_role("link", name="Descargar PDF"))
     assert "4100234001" in name and "4100234001" in text, name
 
