@@ -134,7 +134,7 @@ class AccountsService:
     @rpc
     def daily_balances(self, member_number, account_number, date_from, date_to):
         """The end-of-day balance of each day with movements in the range (the statement page's
-        chart): ≤ 366 points, cheap even for an account with 100 000 movements. The same rules
+        chart): ≤ 3 660 points, cheap even for an account with 100 000 movements. The same rules
         as get_statement (the member's own account, the same range limits)."""
         query = load_or_raise(StatementQuerySchema(), {"from": date_from, "to": date_to})
         account = store.member_account(self.db, member_number, account_number)

@@ -113,10 +113,10 @@ def statement(session, account, date_from, date_to, page, page_size):
 
 def daily_balances(session, account, date_from, date_to):
     """[(date, end-of-day balance)] of the days with movements in the range: at most one row per
-    day (≤ 366), whatever the number of movements.
+    day (≤ 3 660), whatever the number of movements.
 
     The last movement of each day is found on the (account_number, date, seq) index alone (a
-    grouped index range scan, no row reads); only those ≤ 366 rows are then read for their
+    grouped index range scan, no row reads); only those ≤ 3 660 rows are then read for their
     balance.
     """
     last_of_day = (
