@@ -148,7 +148,7 @@ def test_credit_simulation_hints_errors_and_chart(maria, http_session):
     assert text_of(html, "schedule-chart-title") == "Capital e interés por cuota"
     assert "12 cuotas. Primera cuota: capital $ " in text_of(html, "schedule-chart-desc")
     assert "Capital (línea continua" in html and "Interés (línea discontinua" in html
-    assert html.index('id="schedule-chart"') < html.index('<table class="schedule">')
+    assert html.index('id="schedule-chart"') < html.index('<table class="schedule stack">')
 
 
 def test_deposit_simulation_hints_come_from_the_rate_chart(maria, http_session):
