@@ -39,6 +39,7 @@ def charts_and_forms_story(page, base):
     expect(page.locator("#position-report-status")).to_have_text("Su reporte está listo.")
 
     # 3. the balance over the chosen range, with a way back to the position
+    open_menu(page)
     page.locator("nav.mainnav a[href='/estado-de-cuenta']").click()
     page.wait_for_url("**/estado-de-cuenta")
     page.select_option("#cuenta", "4100234001")
@@ -53,6 +54,7 @@ def charts_and_forms_story(page, base):
         page.get_by_role("link", name="Descargar PDF").click()
 
     # 4. the hint follows the chosen product; a wrong amount is refused next to the field
+    open_menu(page)
     page.locator("nav.mainnav a[href='/creditos/simulacion']").click()
     page.wait_for_url("**/creditos/simulacion")
     hint = page.locator("#amount-hint")
@@ -167,3 +169,10 @@ def test_after_the_idle_timeout_login_with_a_message_then_back_to_the_page(short
         short_idle_portal.base_url,
         idle_seconds=int(float(SHORT_IDLE_MINUTES) * 60),
     )
+
+
+def open_menu(page):
+    """On a phone the main menu is behind the "Menú" button."""
+    toggle = page.locator("#menu-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
