@@ -29,6 +29,7 @@ LOAN_FIELDS = (
     "next_due_date",
     "next_installment",
     "overdue_installments",
+    "overdue_amount",
 )
 
 

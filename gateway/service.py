@@ -17,6 +17,8 @@ from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
+from gateway.web.report_jobs import ReportJobs
+from gateway.web.site import SitePages
 from gateway.web.statements import StatementsWeb
 from services.common.rpc import ServiceRpc
 
@@ -33,6 +35,7 @@ class GatewayService(
     StatementsWeb,
     CreditApi,
     CreditPages,
+    SitePages,
 ):
     name = "gateway"
 
@@ -45,6 +48,7 @@ class GatewayService(
     audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)
     metrics_server = metrics.MetricsServer()
     config = Config()  # the container's (the broker's address for /health)
+    report_jobs = ReportJobs()
 
     def rpc_for(self, service):
         return getattr(self, f"{service}_rpc")

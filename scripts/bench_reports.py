@@ -29,7 +29,7 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from scripts.processes import Portal  # noqa: E402
 from services.common.config import amqp_uri  # noqa: E402
-from services.reports.samples import synthetic_statement  # noqa: E402
+from services.reports.samples import synthetic_loan, synthetic_statement  # noqa: E402
 
 MANAGEMENT = os.environ.get("RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 POSITION_TIMEOUT = float(os.environ.get("POSITION_TIMEOUT", "2"))
@@ -167,6 +167,7 @@ def run(args):
             wait_ready(portal)
             with ClusterRpcProxy({"AMQP_URI": uri, "serializer": "json"}, timeout=60) as rpc:
                 measure_reports(rpc, results, args)
+                measure_loan_table(rpc.reports.render, results)
                 measure_rpc(rpc, results)
             headers = {"Authorization": f"Bearer {token(portal, faked)}"}
             measure_position(portal, headers, results, faked, runner)
@@ -206,6 +207,36 @@ def measure_reports(rpc, results, args):
     rpc.reports.render("statement", data, cacheable=True)
     timings = time_calls(lambda: rpc.reports.render("statement", data, cacheable=True), 5)
     results["statement_2000_cached"] = {"runs": 5, "median": statistics.median(timings)}
+
+
+def measure_loan_table(render, results, runs=5):
+    """The 240-installment loan table PDF (target ≤ 1.5 s on a quiet machine)."""
+    data = synthetic_loan(240)
+    render("loan_schedule", synthetic_loan(12))  # workers warm
+    timings = time_calls(lambda: render("loan_schedule", data), runs)
+    results["loan_table_240"] = {"runs": runs, "median": statistics.median(timings)}
+
+
+def loan_table_only(runs):
+    """`--only loan-table`: the loan table through the reports service's renderer and its worker
+    pool, in this process (no broker, no other service)."""
+    from services.reports.pool import RenderPool
+    from services.reports.renderer import Renderer
+
+    pool = RenderPool()
+    pool.start()
+    results = {"load_before": os.getloadavg()[0]}
+    try:
+        renderer = Renderer(pool)
+        measure_loan_table(lambda doc, data: renderer.render(doc, data), results, runs)
+    finally:
+        pool.close()
+    results["load_after"] = os.getloadavg()[0]
+    m = results["loan_table_240"]
+    return (
+        f"loan table PDF, 240 installments (median of {m['runs']}): {ms(m['median'])} "
+        f"(load average {results['load_before']:.1f} before, {results['load_after']:.1f} after)"
+    )
 
 
 def measure_rpc(rpc, results):
@@ -293,6 +324,11 @@ def report(results):
         ),
         ("statement PDF, 2 000 movements, closed period (cache)", ms(cached["median"]), "–"),
         (
+            f"loan table PDF, 240 installments (median of {r['loan_table_240']['runs']})",
+            ms(r["loan_table_240"]["median"]),
+            "≤ 1 500 ms",
+        ),
+        (
             "nameko RPC round trip `accounts.ping` (median of 200)",
             f"{ms(ping['median'])} (p99 {ms(ping['p99'])})",
             "–",
@@ -359,7 +395,11 @@ def main():
     parser.add_argument("--write", help="append/replace the section in this markdown file")
     parser.add_argument("--runs-small", type=int, default=9)
     parser.add_argument("--runs-large", type=int, default=5)
+    parser.add_argument("--only", choices=["loan-table"], help="measure only this, in-process")
     args = parser.parse_args()
+    if args.only == "loan-table":
+        print(loan_table_only(args.runs_large))
+        return 0
     text = report(run(args))
     print(text)
     if args.write:

@@ -20,6 +20,7 @@ import time
 
 from scripts.preflight import broker_problem, database_problem
 from services.common import config
+from services.common.clock import CLOCK
 
 log = logging.getLogger("portal")
 
@@ -51,7 +52,6 @@ def demo(today=None, long_history=False):
     in-process on its own database; auth's portal users (not core data) keep their own seeding."""
     from scripts import bulk_import, demo_files
     from services.auth import demo as auth_demo
-    from services.common.clock import CLOCK
 
     today = today or CLOCK.today()
     urls = {service: config.database_url(service) for service in config.DB_SERVICES}

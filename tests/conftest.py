@@ -7,7 +7,6 @@ eventlet.monkey_patch()  # noqa: E402  before anything imports socket or threadi
 
 import os  # noqa: E402
 import uuid  # noqa: E402
-from datetime import date  # noqa: E402
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
@@ -15,6 +14,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from services.common import config  # noqa: E402
 from services.common import db as common_db  # noqa: E402
+from services.common.clock import CLOCK  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
@@ -84,7 +84,15 @@ def make_db(tmp_path, request):
 
 @pytest.fixture
 def today():
-    return date.today()
+    """Ecuador's business day (the services' "today"), not the machine's."""
+    return CLOCK.today()
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test():
+    """A test that moves the clock (CLOCK.travel/set/advance) leaves real time behind it."""
+    yield
+    CLOCK.reset()
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """GET /api/v1/accounts, the statement of one account and its PDF (API.md "Statement")."""
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
 
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from services.common.clock import CLOCK
 from services.common.errors import NotFound
 from services.common.fields import Count, IsoDate, counts
 from services.common.schemas import PortalSchema, load_or_raise
@@ -103,7 +102,7 @@ PAGE_PARAMS = (
 )
 
 
-def statement_range(values, today=None):
+def statement_range(values):
     """(from, to, page, page_size) of a statement request; the current month by default.
 
     Only the format is checked here; the date rules (future, order, 366 days) are the accounts
@@ -111,7 +110,7 @@ def statement_range(values, today=None):
     """
     wanted = {k: values.get(k) for k in ("from", "to", "page", "page_size") if values.get(k)}
     query = load_or_raise(StatementQuerySchema(), counts(wanted, ("page", "page_size")))
-    today = today or date.today()
+    today = CLOCK.today()
     date_to = query.get("to") or today
     date_from = query.get("from_") or min(date_to, today).replace(day=1)
     return date_from, date_to, query["page"], query["page_size"]
@@ -134,18 +133,24 @@ class AccountsApi:
             page_size,
         )
 
-    def full_statement(self, principal, account_number, date_from, date_to):
-        """The statement with every movement of the range (fetched in pages of 5 000)."""
+    def full_statement(self, principal, account_number, date_from, date_to, progress=None):
+        """The statement with every movement of the range (fetched in pages of 5 000);
+        `progress(pages_read, total_pages)` is told after each page."""
         member_call = self.accounts_rpc.get_member.call_async(principal.member_number)
         first = self.member_statement(
             principal, account_number, date_from, date_to, 1, FETCH_PAGE_SIZE
         )
         movements = list(first["movements"])
-        for page in range(2, first.get("total_pages", 1) + 1):
+        pages = first.get("total_pages", 1)
+        if progress:
+            progress(1, pages)
+        for page in range(2, pages + 1):
             more = self.member_statement(
                 principal, account_number, date_from, date_to, page, FETCH_PAGE_SIZE
             )
             movements.extend(more["movements"])
+            if progress:
+                progress(page, pages)
         member = member_call.result()
         return {
             **first,
@@ -161,16 +166,21 @@ class AccountsApi:
             },
         }
 
-    def statement_pdf(self, principal, account_number, date_from, date_to, today=None):
-        data = self.full_statement(principal, account_number, date_from, date_to)
-        closed = date_to < (today or date.today())
-        answer = self.reports_rpc.with_timeout(report_timeout()).render(
+    def statement_pdf(self, principal, account_number, date_from, date_to):
+        return pdf_response(self.render_statement(principal, account_number, date_from, date_to))
+
+    def render_statement(
+        self, principal, account_number, date_from, date_to, timeout=None, progress=None
+    ):
+        """The reports service's answer for the statement PDF of the range."""
+        data = self.full_statement(principal, account_number, date_from, date_to, progress)
+        closed = date_to < CLOCK.today()
+        return self.reports_rpc.with_timeout(timeout or report_timeout()).render(
             "statement",
             data,
             filename=f"estado-de-cuenta-{data['account_number']}-{data['from']}-{data['to']}.pdf",
             cacheable=closed,
         )
-        return pdf_response(answer)
 
     @documented(
         "/api/v1/accounts",

@@ -2,7 +2,6 @@
 
 import base64
 import logging
-from datetime import UTC, datetime
 
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
@@ -10,6 +9,7 @@ from werkzeug.wrappers import Response
 from gateway import consolidation
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from services.common.clock import CLOCK
 from services.common.config import env_float
 from services.common.rpc import wait_all
 
@@ -73,6 +73,7 @@ class PositionLoanSchema(Schema):
     next_due_date = fields.Date(allow_none=True)
     next_installment = fields.String(allow_none=True)
     overdue_installments = fields.Integer()
+    overdue_amount = fields.String(metadata={"description": "suma de las cuotas vencidas"})
 
 
 class PositionTotalsSchema(Schema):
@@ -132,7 +133,7 @@ class PositionApi:
             "display_name": member.get("display_name") or principal.display_name,
             "identification_masked": member.get("identification_masked"),
         }
-        generated_at = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        generated_at = CLOCK.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
         def ok(key):
             value = answers.get(key)

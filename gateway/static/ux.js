@@ -228,10 +228,113 @@
     });
   }
 
+  // --- Money fields: es-EC on leaving the field ------------------------------------------------
+  // The same reading as the server (services/common/esec.py, docs/domain.md "Money and
+  // rounding"): "2.500" is two thousand five hundred, "2500,5" is 2.500,50, "2.5" is 2,50. A form
+  // that reads two ways ("2,500.00") is left as typed: the server refuses it with the format.
+  var GROUPED = "[1-9]\\d{0,2}(?:\\.\\d{3})+";
+  var WITH_COMMA = new RegExp("^(\\d+|" + GROUPED + "),(\\d{1,2})$");
+  var GROUPED_ONLY = new RegExp("^" + GROUPED + "$");
+  var DOT_DECIMAL = /^(\d+)\.(\d{1,2})$/;
+
+  function readAmount(text) {
+    var raw = text.trim().replace(/^\$\s*/, "");
+    var match;
+    if (/^\d+$/.test(raw)) return [raw, ""];
+    if ((match = WITH_COMMA.exec(raw))) return [match[1].replace(/\./g, ""), match[2]];
+    if (GROUPED_ONLY.test(raw)) return [raw.replace(/\./g, ""), ""];
+    if ((match = DOT_DECIMAL.exec(raw))) return [match[1], match[2]];
+    return null;
+  }
+
+  function esAmount(parts) {
+    var whole = parts[0].replace(/^0+(?=\d)/, "");
+    var cents = (parts[1] + "00").slice(0, 2);
+    return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ".") + "," + cents;
+  }
+
+  function moneyFields() {
+    document.querySelectorAll("input[data-money]").forEach(function (input) {
+      input.addEventListener("blur", function () {
+        var parts = input.value.trim() && readAmount(input.value);
+        if (parts && parts[0].length <= 12) input.value = esAmount(parts);
+      });
+    });
+  }
+
+  // --- After a form is sent: focus on the result or on the first error ------------------------
+  // The server marks what answers the form (data-focus-after-send); a screen reader hears it
+  // through its role (alert/status) and the focus moves there instead of the page's top.
+  function focusAnswer() {
+    // the first field in error (its message is tied to it by aria-describedby), else the result
+    var invalid = document.querySelector("main [aria-invalid='true']");
+    var target = invalid || document.querySelector("[data-focus-after-send]");
+    if (!target) return;
+    if (!invalid && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus();
+  }
+
+  // --- Compact navigation on a phone: "Menú" opens and closes the sections ----------------------
+  function compactMenu() {
+    var button = document.getElementById("menu-toggle");
+    var menu = document.getElementById("menu");
+    if (!button || !menu) return;
+    document.body.classList.add("js-nav");
+    button.addEventListener("click", function () {
+      var open = menu.classList.toggle("open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open) {
+        var first = menu.querySelector("a");
+        if (first) first.focus();
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.classList.contains("open")) {
+        menu.classList.remove("open");
+        button.setAttribute("aria-expanded", "false");
+        button.focus();
+      }
+    });
+  }
+
+  // --- A long statement prepared in the background: its progress, then the download ---------
+  function reportJob() {
+    var box = document.getElementById("report-job");
+    if (!box || !window.fetch) return;
+    var status = box.getAttribute("data-job-status");
+    if (status !== "pending" && status !== "running") return;
+    var url = box.getAttribute("data-job-url");
+    function poll() {
+      window.fetch(url, { credentials: "same-origin" }).then(function (answer) {
+        if (!answer.ok) { window.location.reload(); return; }
+        return answer.json().then(function (job) {
+          if (job.status === "ready" || job.status === "failed") { window.location.reload(); return; }
+          var bar = document.getElementById("job-progress");
+          var step = document.getElementById("job-step");
+          if (bar) bar.value = job.progress || 0;
+          if (step) step.textContent = job.step + " · " + (job.progress || 0) + " %";
+          window.setTimeout(poll, 1500);
+        });
+      }, function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 1000);
+  }
+
+  // --- Back after "Salir": a member page restored from the browser's memory is asked again ----
+  // (the server answers with the login page; pages are sent no-store, this covers browsers
+  // that restore a page from their back-forward cache anyway)
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && document.body.hasAttribute("data-member")) window.location.reload();
+  });
+
   var idle = parseInt(document.body.getAttribute("data-idle-seconds") || "0", 10);
   var dialog = document.getElementById("session-warning");
   if (idle > 0 && dialog) idleWarning(idle, dialog);
   reportLinks();
   productHints();
   userTab();
+  moneyFields();
+  focusAnswer();
+  compactMenu();
+  reportJob();
 })();

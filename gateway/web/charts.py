@@ -24,7 +24,7 @@ OKABE_ITO = {
     "black": "#000000",
 }
 ZERO = Decimal("0")
-MAX_POINTS = 400  # a statement has at most 366 days; more points would not show on a phone
+MAX_POINTS = 400  # a statement may cover 3 660 days; more points would not show on a phone
 
 
 @dataclass

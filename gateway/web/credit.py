@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 from gateway.api.credit import named
 from gateway.http import http
 from gateway.web import charts
+from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, redirect, render
 from services.common.clock import to_local
 from services.common.errors import BadRequest, ValidationError
+from services.common.esec import amount_input_text
 from services.common.fields import counts
-from services.common.money import canonical_amount
 from services.credit.domain import FREQUENCY_NAMES, MAX_GUARANTORS, STATUS_LABELS, SYSTEM_NAMES
 
 
@@ -46,26 +47,34 @@ MONEY_FIELDS = ("amount", "monthly_income", "monthly_expenses")
 CSRF_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
 
 
-def normalize_number(text):
-    """A member may type '10.000,50' or '10000,50' (es-EC) or '10000.50'."""
-    text = (text or "").strip().replace(" ", "").replace("$", "")
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
-    return text
-
-
 def form_values(form, names):
     return {name: (form.get(name) or "").strip() for name in names}
 
 
 def request_from(values):
-    """The RPC body of a form: empty optional fields left out, numbers normalized."""
+    """(RPC body, page errors) of a form: empty optional fields left out, amounts read es-EC.
+
+    A money field that is empty or reads two ways is left out of the body (the page says why)."""
+    amounts, errors = read_amounts(values, [n for n in MONEY_FIELDS if n in values])
+    errors.update(empty_errors(values, values.keys()))
     data = {}
     for name, value in values.items():
         if name == "start_date" and not value:
             continue
-        data[name] = canonical_amount(normalize_number(value)) if name in MONEY_FIELDS else value
-    return counts(data, ("term_months",))
+        if name in MONEY_FIELDS:
+            if name in amounts:
+                data[name] = amounts[name]
+            continue
+        data[name] = value
+    return counts(data, ("term_months",)), errors
+
+
+def shown_values(values):
+    """The form as it is shown again: readable amounts in es-EC, anything else as typed."""
+    return {
+        name: amount_input_text(value) if name in MONEY_FIELDS else value
+        for name, value in values.items()
+    }
 
 
 def guarantors_from(form):
@@ -141,19 +150,21 @@ class CreditPages:
         if request.method == "POST":
             if not csrf_valid(request):
                 raise BadRequest(CSRF_EXPIRED)
-            data = request_from(values)
+            data, errors = request_from(values)
             try:
-                schedule = named(self.credit_rpc.simulate(data))
-                pdf_query = urlencode(data)
+                answer = named(self.credit_rpc.simulate(data))
+                if not errors:
+                    schedule, pdf_query = answer, urlencode(data)
             except ValidationError as exc:
-                errors, status = dict(exc.fields), 422
+                errors = merged_errors(exc.fields, errors)
+            status = 422 if errors else 200
         return self._page(
             request,
             "credit/simulation.html",
             principal,
             status=status,
             products=products,
-            values=values,
+            values=shown_values(values),
             errors=errors,
             schedule=schedule,
             pdf_query=pdf_query,
@@ -163,24 +174,33 @@ class CreditPages:
     def page_simulation_pdf(self, request):
         principal = self.require_member(request)
         query = {k: v for k, v in request.args.to_dict().items() if k in SIMULATION_FIELDS}
-        return self.simulation_pdf(principal.member_number, request_from(query))
+        data, errors = request_from(query)
+        if errors:
+            raise ValidationError(fields=errors)
+        return self.simulation_pdf(principal.member_number, data)
 
     # --- 2.3 solicitud --------------------------------------------------------------------
 
     @http("GET,POST", "/creditos/solicitud")
     def page_application(self, request):
         principal = self.require_member(request)
-        values = form_values(request.form, APPLICATION_FIELDS)
+        if request.method == "GET":
+            # "Solicitar este crédito" after a simulation: its figures fill the form
+            values = form_values(request.args, SIMULATION_FIELDS)
+            values.update({name: "" for name in APPLICATION_FIELDS if name not in values})
+        else:
+            values = form_values(request.form, APPLICATION_FIELDS)
         guarantors = guarantors_from(request.form)
         schedule, errors, form_token = None, {}, None
         status = 200
         if request.method == "POST":
             if not csrf_valid(request):
                 raise BadRequest(CSRF_EXPIRED)
-            data = {**request_from(values), "guarantors": guarantors}
+            data, errors = request_from(values)
+            data["guarantors"] = guarantors
             action = request.form.get("action")
             try:
-                if action == "grabar":
+                if action == "grabar" and not errors:
                     # the form token made at Proyectar: a double click saves one application
                     token = (request.form.get("form_token") or "").strip() or None
                     created = self.credit_rpc.submit_application(
@@ -190,17 +210,19 @@ class CreditPages:
                         "/creditos/solicitudes?"
                         + urlencode({"nueva": created["application_number"]})
                     )
-                schedule = named(self.credit_rpc.project_application(principal.member_number, data))
-                form_token = secrets.token_urlsafe(24)
+                answer = named(self.credit_rpc.project_application(principal.member_number, data))
+                if not errors:
+                    schedule, form_token = answer, secrets.token_urlsafe(24)
             except ValidationError as exc:
-                errors, status = dict(exc.fields), 422
+                errors = merged_errors(exc.fields, errors)
+            status = 422 if errors else 200
         return self._page(
             request,
             "credit/application.html",
             principal,
             status=status,
             products=self._products(),
-            values=values,
+            values=shown_values(values),
             guarantors=guarantor_inputs(guarantors),
             filled_guarantors=guarantors,
             errors=errors,

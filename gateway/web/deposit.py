@@ -1,25 +1,15 @@
 """Pages of menu 3, Plazo fijo: the member's deposits and the term-deposit simulation."""
 
-import re
-from datetime import date
-
 from gateway.api.deposit import NO_DEPOSITS, SIMULATION_FIELDS, pdf_response
 from gateway.http import http
+from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, render
+from services.common.clock import CLOCK
 from services.common.errors import BadRequest, ValidationError
+from services.common.esec import amount_input_text
 from services.common.fields import counts
-from services.common.money import canonical_amount
 
-# "5.000,50" or "5000,5" (es-EC) → "5000.50"; anything else goes to the service as typed
-_ES_AMOUNT = re.compile(r"^\d{1,3}(\.\d{3})*(,\d{1,2})?$|^\d+,\d{1,2}$")
 FORM_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
-
-
-def normalize_amount(text):
-    text = (text or "").strip().replace("$", "").replace(" ", "")
-    if "," in text and _ES_AMOUNT.match(text):
-        return text.replace(".", "").replace(",", ".")
-    return text
 
 
 def form_values(request):
@@ -27,11 +17,17 @@ def form_values(request):
 
 
 def rpc_args(form):
-    """The form as the simulate RPC takes it (an empty field is a missing one)."""
+    """(simulate RPC arguments, page errors): an empty field is a missing one; the amount is
+    read es-EC here (an unreadable or empty one is left out and answered by the page)."""
     args = {name: (form[name] or None) for name in SIMULATION_FIELDS}
-    if args["amount"]:
-        args["amount"] = canonical_amount(normalize_amount(args["amount"]))
-    return counts(args, ("term_days",))
+    amounts, errors = read_amounts(form, ["amount"])
+    args["amount"] = amounts.get("amount")
+    errors.update(empty_errors(form, ["term_days"]))
+    return counts(args, ("term_days",)), errors
+
+
+def shown(form):
+    return {**form, "amount": amount_input_text(form["amount"])}
 
 
 class DepositPages:
@@ -65,7 +61,7 @@ class DepositPages:
             "amount": "",
             "term_days": "",
             "interest_payment": "maturity",
-            "start_date": date.today().isoformat(),
+            "start_date": CLOCK.today().isoformat(),
         }
         return self._simulation_page(request, principal, form)
 
@@ -75,21 +71,28 @@ class DepositPages:
         if not csrf_valid(request):
             raise BadRequest(FORM_EXPIRED)
         form = form_values(request)
+        args, errors = rpc_args(form)
         try:
-            projection = self.deposit_rpc.simulate(**rpc_args(form))
+            projection = self.deposit_rpc.simulate(**args)
         except ValidationError as exc:
-            return self._simulation_page(request, principal, form, errors=exc.fields, status=422)
-        return self._simulation_page(request, principal, form, projection=projection)
+            errors = merged_errors(exc.fields, errors)
+        if errors:
+            return self._simulation_page(request, principal, shown(form), errors=errors, status=422)
+        return self._simulation_page(request, principal, shown(form), projection=projection)
 
     @http("POST", "/plazo-fijo/simulacion.pdf")
     def deposit_simulation_pdf_page(self, request):
-        """The *Imprimir* button of a projection: the same fields, answered as a PDF."""
+        """The *Descargar PDF* button of a projection: the same fields, answered as a PDF."""
         principal = self.require_member(request)
         if not csrf_valid(request):
             raise BadRequest(FORM_EXPIRED)
         form = form_values(request)
+        args, errors = rpc_args(form)
         try:
-            rendered = self.deposit_simulation_pdf(principal, rpc_args(form))
+            if errors:
+                raise ValidationError(fields=errors)
+            rendered = self.deposit_simulation_pdf(principal, args)
         except ValidationError as exc:
-            return self._simulation_page(request, principal, form, errors=exc.fields, status=422)
+            errors = merged_errors(exc.fields, errors)
+            return self._simulation_page(request, principal, shown(form), errors=errors, status=422)
         return pdf_response(rendered, "inline")

@@ -1,18 +1,17 @@
 """jinja2 pages: Spanish (es-EC), money as `$ 1.234,50`, dates dd/mm/aaaa, CSRF on every form."""
 
 import secrets
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
-from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.wrappers import Response
 
 from gateway import security
 from gateway.security import CSRF_COOKIE, SESSION_COOKIE, cookie_name
 from gateway.web.returning import login_location, page_to_return_to
+from services.common.clock import CLOCK
 from services.common.config import env, env_float
+from services.common.esec import fecha, fecha_dia, money, number, percent
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CSRF_FIELD = "csrf_token"
@@ -21,44 +20,15 @@ COOPERATIVE_NAME = env("COOPERATIVE_NAME", "Cooperativa de Ahorro y Crédito And
 IDLE_SECONDS = int(env_float("AUTH_IDLE_MINUTES", 15) * 60)
 
 
-def money(value):
-    if value is None or value == "":
-        return ""
-    return "$ " + format_decimal(Decimal(str(value)), format="#,##0.00", locale="es_EC")
-
-
-def number(value, places=2):
-    if value is None or value == "":
-        return ""
-    pattern = "#,##0." + "0" * places if places else "#,##0"
-    return format_decimal(Decimal(str(value)), format=pattern, locale="es_EC")
-
-
-def fecha(value):
-    if not value:
-        return ""
-    if isinstance(value, str):
-        value = (
-            datetime.fromisoformat(value.replace("Z", ""))
-            if "T" in value
-            else date.fromisoformat(value)
-        )
-    if isinstance(value, datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
-    return value.strftime("%d/%m/%Y")
-
-
-def percent(value):
-    return "" if value in (None, "") else f"{number(value)} %"
-
-
 environment = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
     autoescape=select_autoescape(["html", "xml"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(money=money, number=number, fecha=fecha, percent=percent)
+environment.filters.update(
+    money=money, number=number, fecha=fecha, fecha_dia=fecha_dia, percent=percent
+)
 environment.globals.update(
     cooperative_name=COOPERATIVE_NAME, csrf_field=CSRF_FIELD, idle_seconds=IDLE_SECONDS
 )
@@ -85,9 +55,12 @@ def csrf_valid(request):
 def render(request, template, status=200, principal=None, headers=None, **context):
     token = csrf_token(request)
     html = environment.get_template(template).render(
-        request=request, principal=principal, csrf_token=token, today=date.today(), **context
+        request=request, principal=principal, csrf_token=token, today=CLOCK.today(), **context
     )
     response = Response(html, status=status, headers=headers, mimetype="text/html")
+    # no page is kept by the browser: after "Salir", Back asks the server again (→ /login),
+    # so a shared computer never shows the previous member's balances
+    response.headers.setdefault("Cache-Control", "no-store")
     seed = getattr(request, "_csrf_seed", None)
     if seed:
         response.set_cookie(
@@ -102,7 +75,7 @@ def render(request, template, status=200, principal=None, headers=None, **contex
 
 
 def redirect(location, status=303):
-    return Response("", status=status, headers={"Location": location})
+    return Response("", status=status, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def render_error_page(request, status, error, headers=None):
@@ -110,7 +83,12 @@ def render_error_page(request, status, error, headers=None):
         return login_redirect(request, error)
     if status == 403 and error.get("code") == "password_change_required":
         return redirect("/opciones/cambiar-contrasena")
-    return render(request, "error.html", status=status, headers=headers, error=error)
+    # a member who mistyped an address keeps the menu (the links hold no member data, so the
+    # session cookie is enough to offer them; each page checks the session itself)
+    menu = bool(request.cookies.get(SESSION_COOKIE))
+    return render(
+        request, "error.html", status=status, headers=headers, error=error, menu_for_session=menu
+    )
 
 
 def login_redirect(request, error):

@@ -1,14 +1,20 @@
 """Pages of "Estado de cuenta": / (posición consolidada) and /estado-de-cuenta, with their PDFs."""
 
+import base64
 import logging
 from datetime import date
 from urllib.parse import urlencode
 
 from gateway.api.accounts import plausible_account_number, statement_range
-from gateway.http import http
-from gateway.web import charts
-from gateway.web.render import csrf_valid, render
-from services.common.errors import ValidationError
+from gateway.api.position import pdf_response
+from gateway.http import http, json_response
+from gateway.web import charts, report_jobs
+from gateway.web.render import csrf_valid, redirect, render
+from services.common.clock import CLOCK
+from services.common.errors import NotFound, ValidationError
+from services.common.esec import fecha
+
+NO_STORE = {"Cache-Control": "no-store"}
 
 log = logging.getLogger("gateway.web.statements")
 
@@ -67,7 +73,7 @@ class StatementsWeb:
 
     def _statement_page(self, request, principal, values, status=200, errors=None):
         accounts = self.accounts_rpc.list_accounts(principal.member_number)
-        today = date.today()
+        today = CLOCK.today()
         month_start = today.replace(day=1)
         form = {
             "cuenta": values.get("cuenta") or (accounts[0]["account_number"] if accounts else ""),
@@ -153,8 +159,88 @@ class StatementsWeb:
             date_from, date_to, _, _ = statement_range(
                 {"from": args.get("desde"), "to": args.get("hasta")}
             )
-            return self.statement_pdf(principal, args.get("cuenta", ""), date_from, date_to)
+            account = args.get("cuenta", "")
+            if not plausible_account_number(account):
+                return self.statement_pdf(principal, account, date_from, date_to)  # its 404
+            # one movement read: the range is checked and the movements counted
+            first = self.member_statement(principal, account, date_from, date_to, 1, 1)
+            if first["total_movements"] <= report_jobs.inline_limit():
+                return self.statement_pdf(principal, account, date_from, date_to)
+            return self._statement_in_background(principal, account, date_from, date_to)
         except ValidationError as exc:
             values = {k: args.get(k, "") for k in ("cuenta", "desde", "hasta")}
             errors = _form_errors(exc.fields)
             return self._statement_page(request, principal, values, status=422, errors=errors)
+
+    # --- long statements: prepared in the background (gateway/web/report_jobs.py) -----------
+
+    def _statement_in_background(self, principal, account, date_from, date_to):
+        store = self.report_jobs.store
+        filename = f"estado-de-cuenta-{account}-{date_from}-{date_to}.pdf"
+        job_id = store.create(principal.member_number, filename)
+        store.update(
+            job_id,
+            title=f"Estado de cuenta {account}, del {fecha(date_from)} al {fecha(date_to)}",
+            back="/estado-de-cuenta?"
+            + urlencode({"cuenta": account, "desde": date_from, "hasta": date_to}),
+        )
+        self.report_jobs.spawn(
+            self._prepare_statement, job_id, principal, account, date_from, date_to
+        )
+        return redirect(f"/estado-de-cuenta/reporte/{job_id}")
+
+    def _prepare_statement(self, job_id, principal, account, date_from, date_to):
+        store = self.report_jobs.store
+
+        def read(done, total):
+            # reading the movements is the first 40 %; printing the rest
+            store.update(
+                job_id,
+                status="running",
+                progress=int(40 * done / max(total, 1)),
+                step=f"Leyendo sus movimientos ({done} de {total})",
+            )
+
+        try:
+            answer = self.render_statement(
+                principal,
+                account,
+                date_from,
+                date_to,
+                timeout=report_jobs.background_timeout(),
+                progress=read,
+            )
+            store.update(job_id, progress=40, step="Preparando el PDF")
+            store.save_pdf(job_id, base64.b64decode(answer["pdf_base64"]))
+            store.update(job_id, status="ready", progress=100, step="Listo")
+        except Exception as exc:  # noqa: BLE001  the member is told; the log has the cause
+            log.warning("statement %s in the background failed: %r", job_id, exc)
+            store.update(
+                job_id,
+                status="failed",
+                step="No se pudo preparar el estado de cuenta. Intente nuevamente.",
+            )
+
+    @http("GET", "/estado-de-cuenta/reporte/<job_id>")
+    def page_statement_job(self, request, job_id):
+        principal = self.require_member(request)
+        job = self.report_jobs.store.get(job_id, principal.member_number)
+        if job is None:
+            raise NotFound("El reporte no existe o ya expiró.")
+        if request.args.get("formato") == "json":
+            fields = ("status", "progress", "step")
+            return json_response({k: job.get(k) for k in fields}, headers=NO_STORE)
+        return render(request, "report_job.html", principal=principal, job=job, job_id=job_id)
+
+    @http("GET", "/estado-de-cuenta/reporte/<job_id>/pdf")
+    def page_statement_job_pdf(self, request, job_id):
+        principal = self.require_member(request)
+        store = self.report_jobs.store
+        job = store.get(job_id, principal.member_number)
+        if job is None or job.get("status") != "ready":
+            raise NotFound("El reporte no existe o ya expiró.")
+        answer = {
+            "filename": job["filename"],
+            "pdf_base64": base64.b64encode(store.pdf_path(job_id).read_bytes()).decode(),
+        }
+        return pdf_response(answer)

@@ -8,7 +8,8 @@ from stdnum.ec import ci
 
 from services.common import inbound
 
-MAX_STATEMENT_DAYS = 366
+MAX_STATEMENT_DAYS = 3660  # ten years (docs/api.md)
+RANGE_TOO_LONG = "El rango no puede superar diez años (3.660 días)."
 ZERO = Decimal("0.00")
 
 
@@ -96,7 +97,7 @@ def statement_range_errors(date_from, date_to, today):
             "La fecha de inicio debe ser anterior o igual a la fecha de corte."
         )
     elif (date_to - date_from).days > MAX_STATEMENT_DAYS:
-        errors.setdefault("to", []).append(f"El rango no puede superar {MAX_STATEMENT_DAYS} días.")
+        errors.setdefault("to", []).append(RANGE_TOO_LONG)
     return errors
 
 

@@ -1,6 +1,5 @@
 """Queries of the accounts service (the persistence adapter between service.py and the tables)."""
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
@@ -15,6 +14,7 @@ from services.accounts.models import (
     SavingsAccount,
 )
 from services.common import inbound
+from services.common.clock import CLOCK
 from services.common.errors import ValidationError
 
 ZERO = Decimal("0.00")
@@ -132,10 +132,10 @@ def statement(session, account, date_from, date_to, page, page_size):
 
 def daily_balances(session, account, date_from, date_to):
     """[(date, end-of-day balance)] of the days with movements in the range: at most one row per
-    day (≤ 366), whatever the number of movements.
+    day (≤ 3 660), whatever the number of movements.
 
     The last movement of each day is found on the (account_number, date, seq) index alone (a
-    grouped index range scan, no row reads); only those ≤ 366 rows are then read for their
+    grouped index range scan, no row reads); only those ≤ 3 660 rows are then read for their
     balance.
     """
     last_of_day = (
@@ -195,7 +195,7 @@ def post_movement(session, account, day, description, reference, debit, credit):
         account_number=account.account_number,
         seq=account.last_seq,
         date=day,
-        posted_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        posted_at=CLOCK.utcnow().replace(microsecond=0),
         description=description,
         reference=reference,
         debit=debit or ZERO,

@@ -9,7 +9,6 @@ Delivery is at-least-once, so every consumer claims `event_id` in its own transa
 import json
 import logging
 import uuid
-from datetime import UTC, datetime
 
 import eventlet
 from kombu import Connection, Exchange, Producer
@@ -28,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from services.common import correlation
+from services.common.clock import CLOCK
 from services.common.db import Database, engine_for
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ ENVELOPE_VERSION = 1
 
 
 def utcnow():
-    return datetime.now(UTC).replace(tzinfo=None)
+    return CLOCK.utcnow()
 
 
 def iso_utc(moment):

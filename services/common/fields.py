@@ -1,9 +1,8 @@
 """marshmallow fields shared by every service's schemas."""
 
-from datetime import date
-
 from marshmallow import ValidationError, fields
 
+from services.common.clock import CLOCK
 from services.common.money import MoneyError, MoneyFormatError, fmt, parse_wire_amount
 
 
@@ -72,7 +71,7 @@ class IsoDate(fields.Date):
     default_error_messages = {"invalid": "Fecha inválida: use el formato AAAA-MM-DD."}
 
 
-def not_in_past(today_fn=date.today):
+def not_in_past(today_fn=CLOCK.today):
     def check(value):
         if value < today_fn():
             raise ValidationError("La fecha no puede estar en el pasado.")

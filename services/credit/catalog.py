@@ -7,11 +7,11 @@ refuses a product whose effective annual rate is over its segment's cap in force
 is loaded.
 """
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from services.common.clock import CLOCK
 from services.credit import domain
 from services.credit.models import ProductRow, RateCapRow
 
@@ -58,7 +58,7 @@ def add_cap(session, segment, max_effective_rate, valid_from, source=CAP_SOURCE)
 
 def load_product(session, product, on=None, sort_order=0):
     """Insert or update a product; refused (RateCapExceeded) over its segment's cap in force."""
-    on = on or date.today()
+    on = on or CLOCK.today()
     domain.check_rate_cap(product, caps(session), on)
     unknown = set(product.systems) - set(domain.SYSTEMS) or set(product.frequencies) - set(
         domain.FREQUENCIES

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from services.common.clock import start_date_error
+from services.common import esec
+from services.common.clock import CLOCK, start_date_error
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -161,7 +162,7 @@ def amortize(
         raise ValueError("term_months must be a positive multiple of the period")
     if amount <= 0 or amount != cents(amount):
         raise ValueError("amount must be positive, in cents")
-    start_date = start_date or date.today()
+    start_date = start_date or CLOCK.today()
     n = term_months // months
     i = period_rate(annual_rate, frequency)
     insurance_per_period = insurance_rate / HUNDRED * months
@@ -208,6 +209,7 @@ class LoanPosition:
     next_installment: Decimal | None
     overdue_installments: int
     paid_installments: int
+    overdue_amount: Decimal = ZERO  # what the overdue installments add up to (due now)
 
 
 def loan_position(amount, rows, today):
@@ -219,7 +221,8 @@ def loan_position(amount, rows, today):
     paid = [r for r in rows if r.paid_on is not None]
     unpaid = [r for r in rows if r.paid_on is None]
     outstanding = Decimal(amount) - sum((r.principal for r in paid), ZERO)
-    overdue = sum(1 for r in unpaid if installment_status(r.due_date, None, today) == OVERDUE)
+    late = [r for r in unpaid if installment_status(r.due_date, None, today) == OVERDUE]
+    overdue = len(late)
     nxt = unpaid[0] if unpaid else None
     return LoanPosition(
         outstanding_principal=outstanding,
@@ -227,6 +230,7 @@ def loan_position(amount, rows, today):
         next_installment=nxt.installment if nxt else None,
         overdue_installments=overdue,
         paid_installments=len(paid),
+        overdue_amount=sum((r.installment for r in late), ZERO),
     )
 
 
@@ -384,8 +388,7 @@ def mask_identification(identification):
 
 def fmt_money(value):
     """$ 1.234,50 (es-EC) for messages."""
-    whole, _, frac = f"{cents(value):,.2f}".partition(".")
-    return "$ " + whole.replace(",", ".") + "," + frac
+    return esec.money(cents(value))
 
 
 # --- what the core tells the portal (docs/integration.md) -----------------------------------

@@ -151,6 +151,7 @@ class LoanSummarySchema(PortalSchema):
     next_due_date = fields.Date(allow_none=True)
     next_installment = Money(allow_none=True)
     overdue_installments = fields.Integer()
+    overdue_amount = Money()
 
 
 class LoanListSchema(PortalSchema):
@@ -183,6 +184,7 @@ class LoanPositionSchema(PortalSchema):
     next_due_date = fields.Date(allow_none=True)
     next_installment = Money(allow_none=True)
     overdue_installments = fields.Integer()
+    overdue_amount = Money()
 
 
 class GuaranteesSchema(PortalSchema):

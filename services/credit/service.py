@@ -3,12 +3,11 @@ applications. Thin entrypoints: the rules are in domain.py, the queries in store
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
-from services.common import clock, inbound
+from services.common import inbound
 from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
@@ -46,10 +45,6 @@ SUBMITTED = "ingresada"
 KEY_REUSED = "La clave de idempotencia ya se usó con otra solicitud distinta."
 
 
-def _today(today):
-    return date.fromisoformat(today) if today else clock.today()
-
-
 def _fingerprint(data):
     canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -64,6 +59,7 @@ class CreditService:
     accounts = ServiceRpc("accounts")
     clock = ClockProvider()
     tracker = Tracker()
+    clock = ClockProvider()
 
     @rpc
     def ping(self):
@@ -131,10 +127,10 @@ class CreditService:
         return product, schedule
 
     @rpc
-    def simulate(self, data, today=None):
+    def simulate(self, data):
         """The presumptive table of a request (API.md's Schedule). Nothing is stored."""
         request = load_or_raise(SimulationRequestSchema(), data)
-        product, schedule = self._schedule(request, _today(today))
+        product, schedule = self._schedule(request, self.clock.today())
         return ScheduleSchema().dump(store.schedule_dict(schedule, product))
 
     # --- applications ---------------------------------------------------------------------
@@ -166,14 +162,16 @@ class CreditService:
         return product, schedule, guarantors
 
     @rpc
-    def project_application(self, member_number, data, today=None):
+    def project_application(self, member_number, data):
         """Every rule of an application checked, and its table; nothing is stored (Proyectar)."""
         request = load_or_raise(ApplicationRequestSchema(), data)
-        product, schedule, _ = self._validate_application(member_number, request, _today(today))
+        product, schedule, _ = self._validate_application(
+            member_number, request, self.clock.today()
+        )
         return ScheduleSchema().dump(store.schedule_dict(schedule, product))
 
     @rpc
-    def submit_application(self, member_number, data, idempotency_key=None, today=None):
+    def submit_application(self, member_number, data, idempotency_key=None):
         """Save an application as `ingresada` and emit `application_submitted` (Grabar).
 
         The same idempotency key (per member) answers the same application; reused with a
@@ -181,7 +179,7 @@ class CreditService:
         """
         request = load_or_raise(ApplicationRequestSchema(), data)
         fingerprint = _fingerprint(request)
-        today = _today(today)
+        today = self.clock.today()
         key = (idempotency_key or "").strip()[:100] or None
         # without a key the request's own content is its key for a day: a retry never doubles
         for candidate in [key] if key else domain.derived_idempotency_keys(fingerprint, today):
@@ -191,7 +189,7 @@ class CreditService:
         key = key or domain.derived_idempotency_keys(fingerprint, today)[0]
         product, schedule, guarantors = self._validate_application(member_number, request, today)
         member = self.accounts.get_member(member_number)
-        submitted_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        submitted_at = self.clock.utcnow().replace(microsecond=0)
         application = Application(
             member_number=member_number,
             idempotency_key=key,
@@ -305,9 +303,9 @@ class CreditService:
     # --- loans ----------------------------------------------------------------------------
 
     @rpc
-    def list_loans(self, member_number, today=None):
+    def list_loans(self, member_number):
         """The member's active loans; none: `loans: []` and "No posee créditos vigentes"."""
-        today = _today(today)
+        today = self.clock.today()
         loans = [
             store.loan_summary(loan, today) for loan in store.active_loans(self.db, member_number)
         ]
@@ -316,17 +314,19 @@ class CreditService:
         )
 
     @rpc
-    def get_loan(self, member_number, loan_number, today=None):
+    def get_loan(self, member_number, loan_number):
         loan = store.member_loan(self.db, member_number, loan_number)
         if loan is None:
             raise NotFound(LOAN_NOT_FOUND)
-        detail = store.loan_detail(loan, _today(today), store.guarantors_of_loan(self.db, loan))
+        detail = store.loan_detail(
+            loan, self.clock.today(), store.guarantors_of_loan(self.db, loan)
+        )
         return LoanSchema().dump(detail)
 
     @rpc
-    def loans_summary(self, member_number, today=None):
+    def loans_summary(self, member_number):
         """The loans section of the consolidated position."""
-        return LOAN_POSITIONS.dump(store.loan_positions(self.db, member_number, _today(today)))
+        return LOAN_POSITIONS.dump(store.loan_positions(self.db, member_number, self.clock.today()))
 
     @rpc
     def guarantees(self, member_number):

@@ -37,6 +37,9 @@ def _loan_positions_statement():
             Installment.loan_number,
             func.sum(case((unpaid, 0), else_=Installment.principal)).label("paid_principal"),
             func.sum(case((unpaid & (Installment.due_date < today), 1), else_=0)).label("overdue"),
+            func.sum(
+                case((unpaid & (Installment.due_date < today), Installment.installment), else_=0)
+            ).label("overdue_amount"),
             func.min(case((unpaid, Installment.number))).label("next_number"),
         )
         .join(Loan, Loan.loan_number == Installment.loan_number)
@@ -52,6 +55,7 @@ def _loan_positions_statement():
             Loan.amount,
             type_coerce(per_loan.c.paid_principal, Cents).label("paid_principal"),
             per_loan.c.overdue,
+            type_coerce(per_loan.c.overdue_amount, Cents).label("overdue_amount"),
             following.due_date,
             following.installment,
         )
@@ -90,6 +94,7 @@ def loan_positions(session, member_number, today):
             "next_due_date": row.due_date,
             "next_installment": row.installment,
             "overdue_installments": int(row.overdue or 0),
+            "overdue_amount": row.overdue_amount or domain.ZERO,
         }
         for row in rows
     ]
@@ -114,6 +119,7 @@ def loan_summary(loan, today):
         "next_due_date": position.next_due_date,
         "next_installment": position.next_installment,
         "overdue_installments": position.overdue_installments,
+        "overdue_amount": position.overdue_amount,
     }
 
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from babel.numbers import format_decimal
-
+from services.common import esec
 from services.common.clock import start_date_error
 
 MATURITY = "maturity"
@@ -214,11 +213,11 @@ def accrued_interest(amount, annual_rate, opened_on, term_days, as_of):
 
 
 def _es_money(value):
-    return "$ " + format_decimal(value, format="#,##0.00", locale="es_EC")
+    return esec.money(value)
 
 
 def _es_int(value):
-    return format_decimal(value, format="#,##0", locale="es_EC")
+    return esec.number(value, places=0)
 
 
 def simulation_errors(amount, term_days, start_date, today, chart):

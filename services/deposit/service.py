@@ -4,7 +4,8 @@ from datetime import date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.common import clock, inbound
+from services.common import inbound
+from services.common.clock import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
@@ -67,10 +68,6 @@ def deposit_dict(pos):
     return DepositSchema().dump(data)
 
 
-def _as_of(value):
-    return date.fromisoformat(value) if value else clock.today()
-
-
 class DepositService:
     name = "deposit"
 
@@ -79,6 +76,7 @@ class DepositService:
     inbox = Inbox("deposit", processed_events)
     accounts = ServiceRpc("accounts")
     tracker = Tracker()
+    clock = ClockProvider()
 
     @rpc
     def ping(self):
@@ -96,8 +94,10 @@ class DepositService:
 
     @rpc
     def rates(self, as_of=None):
-        """The rate chart in force today (or on `as_of`)."""
-        chart = store.chart_in_force(self.db, _as_of(as_of))
+        """The rate chart in force today, Ecuador's (or on the date `as_of`, a question about
+        another day's chart: never a stand-in for the clock)."""
+        day = date.fromisoformat(as_of) if as_of else self.clock.today()
+        chart = store.chart_in_force(self.db, day)
         if chart is None:
             raise ValidationError(NO_CHART, fields={"as_of": [NO_CHART]})
         return rates_dict(chart)
@@ -113,7 +113,7 @@ class DepositService:
             "start_date": None if start_date == "" else start_date,
         }
         payload = {k: v for k, v in given.items() if v is not None}
-        today = clock.today()
+        today = self.clock.today()
         try:
             data = SimulationRequestSchema().load(payload)
             refused = {}
@@ -139,16 +139,16 @@ class DepositService:
         return projection_dict(projection)
 
     @rpc
-    def list_deposits(self, member_number, as_of=None):
-        """The member's active deposits, each with its position on `as_of` (default today)."""
-        day = _as_of(as_of)
+    def list_deposits(self, member_number):
+        """The member's active deposits, each with its position on Ecuador's today."""
+        day = self.clock.today()
         rows = store.active_deposits(self.db, member_number, day)
         return [deposit_dict(domain.position(store.terms_of(row), day)) for row in rows]
 
     @rpc
-    def deposits_summary(self, member_number, as_of=None):
+    def deposits_summary(self, member_number):
         """The lines of the consolidated position: [{deposit_number, amount, annual_rate, …}]."""
-        day = _as_of(as_of)
+        day = self.clock.today()
         out = []
         for row in store.active_deposits(self.db, member_number, day):
             out.append(

@@ -1,10 +1,9 @@
 """Queries of the deposit service (the persistence adapter between service.py and the tables)."""
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Date, bindparam, select
 from sqlalchemy.orm import selectinload
 
+from services.common.clock import CLOCK
 from services.deposit import domain
 from services.deposit.models import RateBand, RateChart, TermDeposit
 
@@ -52,7 +51,7 @@ def add_chart(session, chart):
         min_amount=chart.min_amount,
         min_term_days=chart.min_term_days,
         max_term_days=chart.max_term_days,
-        created_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        created_at=CLOCK.utcnow().replace(microsecond=0),
     )
     session.add(row)
     session.flush()

@@ -8,11 +8,8 @@ hold (by mistake) never reaches a template. The recovery code travels only in th
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 
-# Mainland Ecuador keeps UTC-5 all year.
-ECUADOR = timezone(timedelta(hours=-5), "ECT")
+from services.common import esec
 
 WELCOME = "welcome"
 ACCOUNT_LOCKED = "account_locked"
@@ -227,30 +224,9 @@ def local_time_text(value):
     """'2026-11-25T17:02:33Z' → '25/11/2026 12:02' (hora de Ecuador); '' when unreadable."""
     if not isinstance(value, str) or not value.strip():
         return ""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ECUADOR).strftime("%d/%m/%Y %H:%M")
+    return esec.fecha(value) if "T" in value or " " in value.strip() else ""
 
 
 def money_text(value):
     """'5000.00' → '$ 5.000,00' (es-EC); '' when it is not an amount."""
-    try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError, TypeError):
-        return ""
-    if not amount.is_finite():
-        return ""
-    sign = "-" if amount < 0 else ""
-    whole, cents = f"{abs(amount):.2f}".split(".")
-    groups = []
-    while whole:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    return f"{sign}$ {'.'.join(groups)},{cents}"
+    return esec.money(value)

@@ -15,10 +15,10 @@ import json
 import logging
 import math
 import os
-from datetime import datetime
 
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
 
+from services.common.clock import CLOCK
 from services.common.config import env_int, var_dir
 from services.reports import domain
 from services.reports.paths import TEMPLATES
@@ -34,6 +34,9 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.filters.update(money=domain.money, number=domain.number, fecha=domain.fecha)
+environment.globals.update(
+    schedule_columns=domain.schedule_columns, schedule_line=domain.schedule_line
+)
 
 
 class UnknownDocument(LookupError):
@@ -41,7 +44,8 @@ class UnknownDocument(LookupError):
 
 
 def issued_now():
-    return datetime.now().strftime("%d/%m/%Y %H:%M")
+    """When a report was printed, as the member reads it: Ecuador time (never the machine's)."""
+    return CLOCK.local_now().strftime("%d/%m/%Y %H:%M")
 
 
 def _template(document):

@@ -52,7 +52,7 @@ def maria_sees_her_deposit_and_simulates_one(page, base):
     expect(projection.locator("#projection-withholding")).to_have_text("$ 3,50")
     expect(projection.locator("#projection-net")).to_have_text("$ 171,50")
     expect(projection.locator("table.payments tbody tr")).to_have_count(1)
-    expect(projection.get_by_role("button", name="Imprimir PDF")).to_be_visible()
+    expect(projection.get_by_role("button", name="Descargar PDF")).to_be_visible()
 
 
 def monthly_simulation_shows_every_payment(page, base):

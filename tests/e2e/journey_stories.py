@@ -11,12 +11,13 @@ import io
 import os
 import re
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from services.common.clock import CLOCK
 from services.common.config import PROJECT_ROOT
 from tests.e2e.credit_browser_story import fill_loan
 
@@ -202,7 +203,10 @@ class Journey:
         self.sees("contrasena-cambiada", "Cambiar contraseña")
 
     def menu(self, name):
-        """Follow a link of the main menu."""
+        """Follow a link of the main menu (on a phone, behind the "Menú" button)."""
+        toggle = self.page.locator("#menu-toggle")
+        if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
         nav = self.page.get_by_role("navigation", name="Menú principal")
         self.click(nav.get_by_role("link", name=name, exact=True))
 
@@ -223,7 +227,7 @@ class Journey:
 
     def position_report(self, member_name):
         """1.2 Reporte: the consolidated position as a PDF."""
-        name, text = self.download(self.page.get_by_role("link", name="Reporte"))
+        name, text = self.download(self.page.get_by_role("link", name="Descargar PDF"))
         assert name.endswith(".pdf") and "posicion" in name.lower(), name
         assert "Posición consolidada" in text and member_name in text, text[:400]
 
@@ -232,7 +236,7 @@ class Journey:
         page = self.page
         self.menu("Estado de cuenta")
         self.sees("estado-de-cuenta", "Estado de cuenta")
-        today = date.today()
+        today = CLOCK.today()
         start = today - timedelta(days=days)
         page.get_by_label("Cuenta").select_option(account)
         page.get_by_label("Fecha de inicio").fill(start.isoformat())
@@ -249,7 +253,7 @@ class Journey:
         expect(first.first).to_have_text(re.compile(f"^{DATE}$"))
         expect(first.last).to_have_text(re.compile(rf"^-?{MONEY}$"))
         closing = page.locator("#closing-balance").inner_text()
-        name, text = self.download(page.get_by_role("link", name="Descargar"))
+        name, text = self.download(page.get_by_role("link", name="Descargar PDF"))
         assert name == f"estado-de-cuenta-{account}-{start}-{today}.pdf", name
         assert account in text and member_name in text, text[:400]
         assert f"del {start:%d/%m/%Y} al {today:%d/%m/%Y}" in text, text[:600]
@@ -306,7 +310,7 @@ class Journey:
         page.get_by_label("Monto (USD)").fill(amount)
         page.get_by_label("Plazo (días)").fill(days)
         page.get_by_label("Pago de interés").select_option(payment)
-        expect(page.get_by_label("Fecha de inicio")).to_have_value(date.today().isoformat())
+        expect(page.get_by_label("Fecha de inicio")).to_have_value(CLOCK.today().isoformat())
         self.click(page.get_by_role("button", name="Proyectar"))
         projection = page.locator("section.projection")
         expect(projection.get_by_role("heading", name="Proyección")).to_be_visible()
@@ -386,7 +390,8 @@ def estado_de_cuenta(page, base, size):
     expect(deposit).to_contain_text("$ 5.000,00")
     expect(deposit.locator("td").nth(3)).to_have_text(re.compile(f"^{DATE}$"))
     overdue = p.locator("#loans tbody tr", has_text="CR-100234-02").locator("td").last
-    expect(overdue).to_have_text("1")
+    expect(overdue).to_have_text(re.compile(rf"^1 \(vencida desde {DATE}\)$"))
+    expect(p.locator("#due-CR-100234-02")).to_contain_text("Cuota vencida desde")
     expect(p.locator("#loans tbody tr", has_text="CR-100234-01")).to_be_visible()
     j.position_report("María Pérez")
     j.statement("4100234001", 200, "María Pérez")
@@ -396,8 +401,8 @@ def estado_de_cuenta(page, base, size):
     expect(p.locator(".pager")).to_contain_text("Página 2 de")
     j.sees("estado-de-cuenta-pagina-2", "Estado de cuenta")
     # a start date after the cut-off date is refused in Spanish
-    p.get_by_label("Fecha de inicio").fill(date.today().isoformat())
-    p.get_by_label("Fecha de corte").fill((date.today() - timedelta(days=10)).isoformat())
+    p.get_by_label("Fecha de inicio").fill(CLOCK.today().isoformat())
+    p.get_by_label("Fecha de corte").fill((CLOCK.today() - timedelta(days=10)).isoformat())
     j.click(p.get_by_role("button", name="Procesar"))
     expect(p.locator(".field-error, .notice.error").first).to_be_visible()
     expect(p.locator("#statement")).to_have_count(0)
@@ -415,7 +420,7 @@ def creditos(page, base, size):
     loan = p.locator("table tbody tr", has_text="CR-100234-02")
     expect(loan.locator("td").nth(4)).to_have_text(re.compile(f"^{DATE}$"))
     expect(loan.locator("td").nth(5)).to_have_text(re.compile(f"^{MONEY}$"))
-    j.click(loan.get_by_role("link"))
+    j.click(loan.get_by_role("link", name="Ver tabla"))
     j.sees("credito-CR-100234-02", "Crédito CR-100234-02")
     overdue = p.locator("table.schedule tbody tr.row-vencida")
     expect(overdue).to_have_count(1)
@@ -426,7 +431,7 @@ def creditos(page, base, size):
     # another member's loan is not hers: the same answer as a loan that does not exist
     j.go("/creditos/CR-101002-01")
     expect(p.locator(".notice.error")).to_be_visible()
-    j.sees("credito-ajeno", "Aviso")
+    j.sees("credito-ajeno", "Aviso", "Página no encontrada")
     j.click(p.get_by_role("link", name="Volver al inicio"))
     j.position("Socio N.º 100234")
     j.simulate_loan("CONSUMO", "10000", "12", "german", "quarterly", rows=4)
@@ -606,13 +611,18 @@ def keyboard(page, base, size):
         p.keyboard.press("Enter")
     j.sees("posicion", "Posición consolidada")
 
-    # the main menu: every link reachable, Enter follows it
+    # the main menu: every link reachable, Enter follows it (on a phone behind "Menú")
+    if p.locator("#menu-toggle").is_visible():
+        tab_to(p, lambda f: f["id"] == "menu-toggle", limit=4)
+        p.keyboard.press("Enter")
+        expect(p.locator("#menu-toggle")).to_have_attribute("aria-expanded", "true")
     focused = tab_to(p, lambda f: f["text"] == "Simulación de créditos")
     assert focused["href"] == "/creditos/simulacion", focused
     with p.expect_navigation():
         p.keyboard.press("Enter")
     j.sees("simulacion-credito", "Simulación de créditos")
-    current = p.get_by_role("navigation", name="Menú principal").locator("[aria-current=page]")
+    # (on a phone the menu is closed again on the new page: found by its id, not its role)
+    current = p.locator("nav#menu [aria-current=page]")
     expect(current).to_have_text("Simulación de créditos")
 
     # the tab on the member's name: Space opens it, Enter closes and opens it again

@@ -13,9 +13,9 @@ from tests.e2e.conftest import make_vhost
 
 
 @contextlib.contextmanager
-def private_portal(workdir, rabbit_manager, amqp_base):
+def private_portal(workdir, rabbit_manager, amqp_base, extra_env=None):
     vhost, uri = make_vhost(rabbit_manager, amqp_base)
-    instance = Portal(workdir, uri)
+    instance = Portal(workdir, uri, extra_env=extra_env)
     try:
         instance.setup()
         instance.start_all()

@@ -9,11 +9,12 @@ Exit status 1 with the failed assertion when something is wrong.
 
 import io
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import expect, sync_playwright
 from pypdf import PdfReader
 
+from services.common.clock import CLOCK
 from tests.helpers import browser_login
 
 CHROMIUM_ARGS = [
@@ -34,7 +35,7 @@ def pdf_text(path):
 
 
 def scenario(page, base):
-    today = date.today()
+    today = CLOCK.today()
     start = today - timedelta(days=90)
     browser_login(page, base, "maria", "Socia-2026!")
     page.goto(base + "/")

@@ -5,10 +5,10 @@ import email
 import email.policy
 import time
 import uuid
-from datetime import date
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.common.clock import CLOCK
 from tests.service.event_tools import emit
 
 
@@ -24,7 +24,7 @@ def wait_for(check, timeout=30, message="condition"):
 
 def post_deposit(rpc, reference):
     return rpc.accounts.post_movement(
-        "4100517001", date.today().isoformat(), "Depósito en ventanilla", reference, None, "10.00"
+        "4100517001", CLOCK.today().isoformat(), "Depósito en ventanilla", reference, None, "10.00"
     )
 
 

@@ -6,12 +6,13 @@ being prepared; the member's tab by keyboard; the idle warning and its "Continua
 Stories run in a process of their own (tests/browser_runner.py: playwright hangs under eventlet).
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
 from scripts.processes import Portal
+from services.common.clock import CLOCK
 from tests.browser_runner import run_story
 from tests.e2e.conftest import make_vhost
 from tests.helpers import browser_login
@@ -33,25 +34,27 @@ def charts_and_forms_story(page, base):
 
     # 4. the report says it is being prepared, then the PDF arrives
     with page.expect_download() as report:
-        page.get_by_role("link", name="Reporte").click()
+        page.get_by_role("link", name="Descargar PDF").click()
     assert report.value.suggested_filename.endswith(".pdf")
     expect(page.locator("#position-report-status")).to_have_text("Su reporte está listo.")
 
     # 3. the balance over the chosen range, with a way back to the position
+    open_menu(page)
     page.locator("nav.mainnav a[href='/estado-de-cuenta']").click()
     page.wait_for_url("**/estado-de-cuenta")
     page.select_option("#cuenta", "4100234001")
-    page.fill("#desde", (date.today() - timedelta(days=120)).isoformat())
-    page.fill("#hasta", date.today().isoformat())
+    page.fill("#desde", (CLOCK.today() - timedelta(days=120)).isoformat())
+    page.fill("#hasta", CLOCK.today().isoformat())
     page.click("#procesar")
     expect(page.get_by_role("img", name="Saldo de la cuenta 4100234001")).to_be_visible()
     expect(page.locator("#movements")).to_be_visible()
     crumbs = page.get_by_role("navigation", name="Usted está en")
     expect(crumbs.get_by_role("link", name="Posición consolidada")).to_be_visible()
     with page.expect_download():
-        page.get_by_role("link", name="Descargar").click()
+        page.get_by_role("link", name="Descargar PDF").click()
 
     # 4. the hint follows the chosen product; a wrong amount is refused next to the field
+    open_menu(page)
     page.locator("nav.mainnav a[href='/creditos/simulacion']").click()
     page.wait_for_url("**/creditos/simulacion")
     hint = page.locator("#amount-hint")
@@ -166,3 +169,10 @@ def test_after_the_idle_timeout_login_with_a_message_then_back_to_the_page(short
         short_idle_portal.base_url,
         idle_seconds=int(float(SHORT_IDLE_MINUTES) * 60),
     )
+
+
+def open_menu(page):
+    """On a phone the main menu is behind the "Menú" button."""
+    toggle = page.locator("#menu-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()

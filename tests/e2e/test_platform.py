@@ -1,9 +1,11 @@
 """The platform as a newcomer meets it: real processes, the demo cooperative, HTTP."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.common.clock import CLOCK
 
 
 def test_health_names_all_seven_services(api):
@@ -16,7 +18,7 @@ def test_health_names_all_seven_services(api):
 
 
 def test_statement_rpc_of_maria_main_account_is_consistent(portal):
-    today = date.today()
+    today = CLOCK.today()
     with ClusterRpcProxy({"AMQP_URI": portal.env["AMQP_URI"]}, timeout=20) as rpc:
         stmt = rpc.accounts.get_statement(
             "100234",

@@ -4,12 +4,13 @@ import io
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
 
+from services.common.clock import CLOCK
 from tests.helpers import api_login, bearer
 
 
@@ -27,7 +28,7 @@ def test_position_and_statement_over_the_api(api, username, password):
     assert totals["net"] == totals["assets"] - totals["loans_outstanding"]
     assert totals["savings"] == sum(Decimal(s["balance"]) for s in position["savings"])
     account = position["savings"][0]["account_number"]
-    today = date.today()
+    today = CLOCK.today()
     params = {"from": (today - timedelta(days=180)).isoformat(), "to": today.isoformat()}
     statement = api.get(
         f"/api/v1/accounts/{account}/statement", params=params, headers=headers

@@ -4,14 +4,13 @@ clearly (503), and no process needs restarting. The outage is made by cutting a 
 front of the broker that every portal process connects through (the machine's broker, shared by
 other tests, stays up)."""
 
-from datetime import date
-
 import eventlet
 import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from scripts.processes import Portal
+from services.common.clock import CLOCK
 from services.common.demo import census
 from tests.e2e.conftest import make_vhost
 from tests.faults.proxy import CuttableProxy
@@ -75,7 +74,7 @@ def register_and_change(base, member):
 
 def test_broker_outage_loses_no_event_and_the_portal_recovers_by_itself(portal_behind_proxy):
     portal = portal_behind_proxy
-    members = [m for m in census(date.today(), 20) if m.reference is None][:MEMBERS]
+    members = [m for m in census(CLOCK.today(), 20) if m.reference is None][:MEMBERS]
     done, failed_during_outage = set(), 0
 
     for i, member in enumerate(members):

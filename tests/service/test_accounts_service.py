@@ -84,7 +84,7 @@ def test_daily_balances_follow_the_statement_rules(rpc, today):
         rpc.daily_balances("100517", "4100234001", today.isoformat(), today.isoformat())
     with pytest.raises(ValidationError) as err:
         rpc.daily_balances(
-            "100234", "4100234001", (today - timedelta(days=400)).isoformat(), today.isoformat()
+            "100234", "4100234001", (today - timedelta(days=3661)).isoformat(), today.isoformat()
         )
     assert err.value.fields
 

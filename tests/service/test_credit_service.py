@@ -239,9 +239,14 @@ def test_loans_summary_for_the_consolidated_position(rpc):
             "next_due_date",
             "next_installment",
             "overdue_installments",
+            "overdue_amount",
         }
     ] * 2
     assert summary[1]["overdue_installments"] == 1
+    # what is due now: the overdue installment itself (the position's "vencida desde")
+    loan = rpc.get_loan(MARIA, summary[1]["loan_number"])
+    late = [row["installment"] for row in loan["rows"] if row["status"] == "vencida"]
+    assert summary[1]["overdue_amount"] == late[0] and summary[0]["overdue_amount"] == "0.00"
     assert rpc.loans_summary(JOSE) == []
     luis = rpc.loans_summary(LUIS)
     assert luis[0]["loan_number"] == "CR-101002-01" and luis[0]["amount"] == "45000.00"

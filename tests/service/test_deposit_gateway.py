@@ -308,7 +308,7 @@ def test_simulation_page_projects_with_every_field(http_session, maria, chart_74
     )
     assert page.status_code == 200
     assert "Proyección" in page.text
-    for figure in ("$ 185,75", "$ 3,72", "$ 182,03", "7,43 %", "Imprimir PDF"):
+    for figure in ("$ 185,75", "$ 3,72", "$ 182,03", "7,43 %", "Descargar PDF"):
         assert figure in page.text, figure
 
 
@@ -327,7 +327,7 @@ def test_simulation_page_shows_errors_beside_the_fields(http_session, maria):
     assert page.status_code == 422
     assert "El monto mínimo es $ 100,00." in page.text
     assert "El plazo máximo es de 1.080 días." in page.text
-    assert 'value="50"' in page.text  # the member's input is kept
+    assert 'value="50,00"' in page.text  # the member's amount is kept, as read (es-EC)
     assert "Proyección" not in page.text
 
 

@@ -99,7 +99,7 @@ def test_statement_errors_are_inline_and_keep_the_dates(maria, http_session, tod
     assert "desde-error" in tag_of(page.text, "desde")
     assert f'value="{to_iso(today)}"' in tag_of(page.text, "desde")
     assert 'value="2020-01-01"' in tag_of(page.text, "hasta")
-    assert "Hasta 366 días" in text_of(page.text, "range-hint")
+    assert "Hasta diez años (3.660 días)" in text_of(page.text, "range-hint")
 
 
 def to_iso(day):
@@ -148,7 +148,7 @@ def test_credit_simulation_hints_errors_and_chart(maria, http_session):
     assert text_of(html, "schedule-chart-title") == "Capital e interés por cuota"
     assert "12 cuotas. Primera cuota: capital $ " in text_of(html, "schedule-chart-desc")
     assert "Capital (línea continua" in html and "Interés (línea discontinua" in html
-    assert html.index('id="schedule-chart"') < html.index('<table class="schedule">')
+    assert html.index('id="schedule-chart"') < html.index('<table class="schedule stack">')
 
 
 def test_deposit_simulation_hints_come_from_the_rate_chart(maria, http_session):
@@ -171,7 +171,7 @@ def test_deposit_simulation_hints_come_from_the_rate_chart(maria, http_session):
     )
     assert refused.status_code == 422
     amount = tag_of(refused.text, "amount")
-    assert 'value="10"' in amount and 'aria-invalid="true"' in amount
+    assert 'value="10,00"' in amount and 'aria-invalid="true"' in amount
     assert text_of(refused.text, "amount-error")
     assert 'value="95"' in tag_of(refused.text, "term_days")
     assert 'aria-current="page">Simulación de plazo fijo' in refused.text

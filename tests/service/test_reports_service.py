@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from services.common.errors import NotFound
 from services.reports import domain
-from services.reports.samples import synthetic_statement
+from services.reports.samples import synthetic_loan, synthetic_statement
 from services.reports.service import ReportsService
 
 
@@ -88,3 +88,20 @@ def test_unknown_document_is_not_found(reports):
         reports.render("../../etc/passwd", {"title": "x"})
     with pytest.raises(NotFound):
         reports.render("no_such_report", {"title": "x"})
+
+
+def test_a_240_row_loan_table_names_itself_on_every_page_and_totals_once_at_the_end(reports):
+    data = synthetic_loan(240)
+    pages = pages_of(reports.render("loan_schedule", data))
+    assert len(pages) > 2
+    for number, text in enumerate(pages, start=1):
+        assert "Tabla de amortización · Crédito CR-100234-09" in text, number
+        assert f"Página {number} de {len(pages)}" in text
+        assert domain.schedule_columns() in text  # the column titles on every page
+    totals = [n for n, text in enumerate(pages, start=1) if "Totales" in text]
+    assert totals == [len(pages)]  # once, after the last installment
+    assert "$ 85.000,00" in pages[-1]  # total capital
+    every_line = "\n".join(pages)
+    for row in data["loan"]["rows"]:
+        # each installment on one line: number, date and every amount together
+        assert domain.schedule_line(row) in every_line, row["number"]

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from gateway.service import GatewayService
 from services.accounts.service import AccountsService
+from services.common.clock import CLOCK
 from services.reports import domain as report_domain
 from services.reports.service import ReportsService
 from tests.conftest import load_demo
@@ -198,7 +199,7 @@ def test_another_members_account_is_404_like_a_missing_one(portal, http_session)
 
 
 def _days(n):
-    return (date.today() - timedelta(days=n)).isoformat()
+    return (CLOCK.today() - timedelta(days=n)).isoformat()
 
 
 @pytest.mark.parametrize(
@@ -209,7 +210,11 @@ def _days(n):
             "from",
             "La fecha de inicio debe ser anterior o igual a la fecha de corte.",
         ),
-        ({"from": _days(400), "to": _days(1)}, "to", "El rango no puede superar 366 días."),
+        (
+            {"from": _days(3662), "to": _days(1)},
+            "to",
+            "El rango no puede superar diez años (3.660 días).",
+        ),
         ({"from": "2026-13-01"}, "from", "Fecha inválida: use el formato AAAA-MM-DD."),
         ({"page_size": "501"}, "page_size", "Debe estar entre 1 y 500."),
         ({"page": "0"}, "page", "Debe ser 1 o mayor."),

@@ -65,8 +65,10 @@ def test_statement_range_rules_in_spanish():
     assert domain.statement_range_errors(date(2026, 11, 1), today, today) == {}
     errors = domain.statement_range_errors(date(2026, 11, 20), date(2026, 11, 10), today)
     assert "anterior" in errors["from"][0]
-    errors = domain.statement_range_errors(date(2025, 1, 1), date(2026, 11, 1), today)
-    assert "366" in errors["to"][0]
+    # ten years (3 660 days) is the longest range
+    assert domain.statement_range_errors(date(2016, 11, 1), date(2026, 11, 9), today) == {}
+    errors = domain.statement_range_errors(date(2016, 11, 1), date(2026, 11, 10), today)
+    assert errors["to"] == ["El rango no puede superar diez años (3.660 días)."]
     errors = domain.statement_range_errors(date(2026, 11, 1), date(2026, 11, 26), today)
     assert "futura" in errors["to"][0]
 

@@ -1,7 +1,7 @@
 """Pure rules of "Estado de cuenta": the statement's printed lines and pages, the position's
 totals, the statement's default range."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from gateway.api.accounts import statement_range
 from gateway.consolidation import build_position, totals
+from services.common.clock import CLOCK
 from services.common.errors import ValidationError
 from services.reports import domain, renderer
 
@@ -124,16 +125,17 @@ def test_position_shape_keeps_sections_in_order_and_money_as_strings():
 
 def test_statement_range_defaults_to_the_current_month():
     today = date(2026, 11, 25)
-    assert statement_range({}, today) == (date(2026, 11, 1), today, 1, 100)
-    assert statement_range({"to": "2026-10-10"}, today)[:2] == (
-        date(2026, 10, 1),
-        date(2026, 10, 10),
-    )
+    with CLOCK.travel(datetime(2026, 11, 25, 21, 0)):  # Ecuador; already the 26th in UTC
+        assert statement_range({}) == (date(2026, 11, 1), today, 1, 100)
+        assert statement_range({"to": "2026-10-10"})[:2] == (
+            date(2026, 10, 1),
+            date(2026, 10, 10),
+        )
 
 
 def test_statement_range_refuses_bad_formats_in_spanish():
     with pytest.raises(ValidationError) as err:
-        statement_range({"from": "25/11/2026", "page_size": "1000"}, date(2026, 11, 25))
+        statement_range({"from": "25/11/2026", "page_size": "1000"})
     assert err.value.fields == {
         "from": ["Fecha inválida: use el formato AAAA-MM-DD."],
         "page_size": ["Debe estar entre 1 y 500."],
