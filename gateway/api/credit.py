@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
+from gateway.api.position import report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
-from services.common.config import env_float
 from services.credit.domain import FREQUENCY_NAMES, SYSTEM_NAMES
 from services.credit.schemas import (
     ApplicationCreatedSchema,
@@ -35,11 +35,6 @@ SIMULATION_QUERY = [
     {"name": name, "in": "query", "required": name != "start_date", "schema": {"type": "string"}}
     for name in ("product_code", "amount", "term_months", "system", "frequency", "start_date")
 ]
-
-
-def report_timeout():
-    """Deadline of a PDF rendering (longer than a plain RPC: a 240-row table takes a while)."""
-    return env_float("REPORT_TIMEOUT", 30.0)
 
 
 def pdf_response(rendered):

@@ -108,7 +108,3 @@ class RateLimited(PortalError):
 class ServiceUnavailable(PortalError):
     status, code = 503, "service_unavailable"
     default_message = "El servicio no está disponible en este momento. Intente más tarde."
-
-
-def field_error(field, message):
-    return ValidationError(fields={field: [message]})

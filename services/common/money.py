@@ -42,8 +42,3 @@ def parse_amount(value):
 def fmt(value):
     """JSON form: '1234.50'."""
     return f"{money(value):.2f}"
-
-
-def fmt_rate(value, places=2):
-    q = Decimal(1).scaleb(-places)
-    return f"{to_decimal(value).quantize(q, rounding=ROUND_HALF_UP):.{places}f}"
