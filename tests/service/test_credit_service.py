@@ -15,6 +15,10 @@ from services.credit.models import Application, ApplicationGuarantor, ProductRow
 from services.credit.service import CreditService
 from tests.conftest import load_demo
 
+# also run on PostgreSQL (-m pg --db-backend postgres):
+# loans, schedules and concurrent applications are SQL
+pytestmark = pytest.mark.pg
+
 D = Decimal
 MARIA, JOSE, LUIS = "100234", "100517", "101002"
 

@@ -15,6 +15,9 @@ from services.notifications.service import NotificationsService
 from tests.conftest import _free_port
 from tests.service.event_tools import emit, make_envelope, publish, wait_until
 
+# also run on PostgreSQL (-m pg --db-backend postgres): the inbox/outbox and the mail queue are SQL
+pytestmark = pytest.mark.pg
+
 MARIA = {
     "username": "maria",
     "member_number": "100234",
@@ -23,10 +26,10 @@ MARIA = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def notifications_config(request, service_config, make_db):
+@pytest.fixture
+def notifications_config(service_config, make_db):
     cfg = dict(service_config)
-    cfg["NOTIFICATIONS_DATABASE_URL"] = make_db("notifications", backend=request.param)
+    cfg["NOTIFICATIONS_DATABASE_URL"] = make_db("notifications")
     return cfg
 
 
