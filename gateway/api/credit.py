@@ -1,4 +1,4 @@
-"""JSON API of Créditos (API.md): loans and their tables, guarantees, products, simulations,
+"""JSON API of Créditos (docs/api.md): loans and their tables, guarantees, products, simulations,
 applications, and the PDFs of a loan's table and of a simulation."""
 
 import base64

@@ -1,4 +1,5 @@
-"""Pure rules of the auth service (DOMAIN.md "Identity"): no nameko, no database, time passed in.
+"""Pure rules of the auth service (docs/domain.md "Identity"): no nameko, no database, time
+passed in.
 
 Every rule that depends on the time takes `now` (naive UTC), so it is tested without waiting.
 """
@@ -86,7 +87,7 @@ def is_common_password(password):
 
 
 def password_problems(password, username):
-    """DOMAIN.md's password policy: every rule broken, as a message that says what is wrong."""
+    """docs/domain.md's password policy: every rule broken, as a message that says what is wrong."""
     problems = []
     if len(password) < PASSWORD_MIN:
         problems.append(MSG_PASSWORD_SHORT)

@@ -1,4 +1,4 @@
-"""auth: portal users, sessions, change of password and recovery (DOMAIN.md "Identity").
+"""auth: portal users, sessions, change of password and recovery (docs/domain.md "Identity").
 
 RPCs: ping, register, login, authenticate, logout, change_password, request_recovery, me.
 Events (exchange `auth.events`, through the outbox; catalogue in docs/events.md): user_registered,

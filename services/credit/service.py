@@ -111,7 +111,7 @@ class CreditService:
 
     @rpc
     def simulate(self, data, today=None):
-        """The presumptive table of a request (API.md's Schedule). Nothing is stored."""
+        """The presumptive table of a request (docs/api.md's Schedule). Nothing is stored."""
         request = load_or_raise(SimulationRequestSchema(), data)
         product, schedule = self._schedule(request, _today(today))
         return ScheduleSchema().dump(store.schedule_dict(schedule, product))

@@ -1,4 +1,4 @@
-"""The manual's password recovery story (MANUAL.md 5 and 4) in headless chromium, on the real
+"""The manual's password recovery story (docs/manual.md 5 and 4) in headless chromium, on the real
 processes: forgot password -> code shown -> login with it -> forced change -> confirmation ->
 Salir -> login with the new password."""
 

@@ -1,4 +1,5 @@
-"""auth on the real broker (with accounts for registration): every rule of DOMAIN.md "Identity".
+"""auth on the real broker (with accounts for registration): every rule of docs/domain.md
+"Identity".
 
 Time is moved with the service's controllable clock (AUTH_CLOCK_OFFSET_SECONDS in its config),
 so expiry is tested without sleeping.

@@ -1,4 +1,4 @@
-"""Créditos over HTTP: the JSON API of API.md and the pages, on the real broker with the real
+"""Créditos over HTTP: the JSON API of docs/api.md and the pages, on the real broker with the real
 accounts, auth, credit and reports services behind the gateway."""
 
 import io
