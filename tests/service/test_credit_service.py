@@ -339,6 +339,7 @@ def test_concurrent_submissions_with_one_key_create_one_application(rpc, today, 
     [
         ({"amount": "50000.00"}, "amount"),
         ({"amount": "-100"}, "amount"),
+        ({"start_date": "2020-02-02"}, "start_date"),
         ({"term_months": 25, "frequency": "bimonthly"}, "term_months"),
         ({"product_code": "NOEXISTE"}, "product_code"),
         ({"monthly_income": "0"}, "monthly_income"),
