@@ -6,6 +6,17 @@ import eventlet
 eventlet.monkey_patch()  # noqa: E402  before anything imports socket or threading
 
 import os  # noqa: E402
+
+# Argon2id at its cheapest in tests (and in the portal processes they start, which inherit this
+# environment): tests check that secrets are hashed with Argon2id and verified, not the cost that
+# production chooses, which would spend ~0.2 s of CPU per hash on every demo user and login.
+# make bench runs with production's cost.
+for _name, _value in (
+    ("ARGON2_TIME_COST", "1"),
+    ("ARGON2_MEMORY_KIB", "8"),
+    ("ARGON2_PARALLELISM", "1"),
+):
+    os.environ.setdefault(_name, _value)
 import shutil  # noqa: E402
 import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
