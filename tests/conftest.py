@@ -21,6 +21,7 @@ import shutil  # noqa: E402
 import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
 import uuid  # noqa: E402
+from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -29,7 +30,6 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from services.common import config  # noqa: E402
 from services.common import db as common_db  # noqa: E402
-from services.common.clock import CLOCK  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
@@ -152,15 +152,7 @@ def make_db(tmp_path, request):
 
 @pytest.fixture
 def today():
-    """The cooperative's business day (Ecuador's), as every service sees it: not the machine's
-    date, which is already tomorrow's between 19:00 and 24:00 in Ecuador."""
-    return CLOCK.today()
-
-
-@pytest.fixture(autouse=True)
-def _clock_back_to_real_time():
-    yield
-    CLOCK.reset()  # a test that moved the clock leaves none of it to the next one
+    return date.today()
 
 
 @pytest.fixture
