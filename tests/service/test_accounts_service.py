@@ -16,9 +16,8 @@ pytestmark = pytest.mark.pg
 
 
 @pytest.fixture
-def accounts(service_config, make_db, container_factory, today):
+def accounts(service_config, container_factory, today):
     service_config = dict(service_config)
-    service_config["ACCOUNTS_DATABASE_URL"] = make_db("accounts")
     load_demo(service_config, today, services=["accounts"], count=5)
     container = container_factory(AccountsService, service_config)
     container.start()

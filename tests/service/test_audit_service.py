@@ -91,9 +91,8 @@ CATALOGUE = [
 
 
 @pytest.fixture
-def audit(service_config, make_db, container_factory):
+def audit(service_config, container_factory):
     cfg = dict(service_config)
-    cfg["AUDIT_DATABASE_URL"] = make_db("audit")
     container = container_factory(AuditService, cfg)
     container.start()
     return cfg, container

@@ -15,9 +15,8 @@ pytestmark = pytest.mark.pg
 
 
 @pytest.fixture
-def deposit(service_config, make_db, container_factory, today):
+def deposit(service_config, container_factory, today):
     service_config = dict(service_config)
-    service_config["DEPOSIT_DATABASE_URL"] = make_db("deposit")
     load_demo(service_config, today, services=["deposit"], count=20)
     container = container_factory(DepositService, service_config)
     container.start()

@@ -16,9 +16,8 @@ from services.notifications.models import processed_events
 pytestmark = pytest.mark.pg
 
 
-def test_a_claim_is_undone_when_the_handler_fails(service_config, make_db, container_factory):
+def test_a_claim_is_undone_when_the_handler_fails(service_config, container_factory):
     cfg = dict(service_config)
-    cfg["NOTIFICATIONS_DATABASE_URL"] = make_db("notifications")
     calls, done = [], []
 
     class Flaky:

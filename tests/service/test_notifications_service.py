@@ -27,9 +27,8 @@ MARIA = {
 
 
 @pytest.fixture
-def notifications_config(service_config, make_db):
+def notifications_config(service_config):
     cfg = dict(service_config)
-    cfg["NOTIFICATIONS_DATABASE_URL"] = make_db("notifications")
     return cfg
 
 
