@@ -46,7 +46,7 @@ format: venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# Two lanes side by side (scripts/run_tests.py): every test once on SQLite, and the tests marked
+# pytest commands two at a time (scripts/run_tests.py): every test once on SQLite, and the tests marked
 # `pg` (outcome can differ on PostgreSQL) once more there. Logs: var/test-logs/.
 test: system venv services lint
 	$(PY) -m scripts.run_tests
