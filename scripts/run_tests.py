@@ -42,6 +42,7 @@ QUICK_SERVICE = [
         "accounts_service",
         "audit_service",
         "notifications_service",
+        "auth_service",
         "credit_service",
         "deposit_service",
         "migrations",
