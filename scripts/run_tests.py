@@ -28,8 +28,9 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "--durations=15"]
 # tests marked pg, on PostgreSQL). Two workers take the commands in this order, the longest
 # first, so the lanes even out by themselves.
 FULL = [
-    ["tests/e2e"],
+    ["tests/e2e/test_journeys.py"],  # the browser journeys: about half of tests/e2e
     ["tests/service"],
+    ["tests/e2e", "--ignore=tests/e2e/test_journeys.py"],
     ["tests/service", "-m", "pg", "--db-backend", "postgres"],
     ["tests/faults"],
     ["tests/unit"],
