@@ -3,24 +3,25 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-export PYTHONWARNINGS := ignore
 export PYTHONDONTWRITEBYTECODE := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test test-fast lint format bench setup venv services clean help
+.PHONY: run test test-fast lint format bench setup venv system services clean help
 
 help:
 	@echo "make run    - set up everything and start the portal (http://127.0.0.1:8000)"
-	@echo "make test   - set up everything and run the whole suite"
+	@echo "make test   - set up everything (Debian packages too) and run the whole suite (< 15 min)"
+	@echo "make test-fast - unit tests and the quick service tests (< 2 min)"
 	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
 	@echo "make lint   - ruff check and format check"
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt constraints.txt
+# the runtime (requirements.txt, all the image installs) and the tools of development
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
 setup: venv
@@ -28,6 +29,11 @@ setup: venv
 
 run: venv
 	$(PY) -m scripts.portal run
+
+# Debian packages of the tests (chromium, PDF libraries, broker, database, faketime): installs
+# what is missing when root, else says in one line what to run; quick when all is there.
+system:
+	@bash scripts/ensure_system.sh
 
 services:
 	@bash scripts/ensure_services.sh
@@ -40,13 +46,14 @@ format: venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# The whole suite on SQLite, then the service tests again on PostgreSQL (one database per test).
-test: venv services lint
-	$(PY) -m pytest tests
-	$(PY) -m pytest tests/service --db-backend postgres
+# pytest commands two at a time (scripts/run_tests.py): every test once on SQLite, and the tests marked
+# `pg` (outcome can differ on PostgreSQL) once more there. Logs: var/test-logs/.
+test: system venv services lint
+	$(PY) -m scripts.run_tests
 
-test-fast: venv
-	$(PY) -m pytest tests/unit tests/service -x -q
+# Unit tests and the service tests that need no real processes: see scripts/run_tests.py.
+test-fast: venv services
+	$(PY) -m scripts.run_tests --fast
 
 bench: venv services
 	$(PY) -m scripts.bench

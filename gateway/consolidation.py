@@ -59,7 +59,7 @@ def totals(savings, deposits, loans, unavailable):
 
 
 def build_position(member, savings, deposits, loans, unavailable, generated_at):
-    """API.md's consolidated position; `savings/deposits/loans` are the services' answers (None
+    """docs/api.md's consolidated position; `savings/deposits/loans` are the services' answers (None
     when their service is in `unavailable`)."""
     missing = [section for section in SECTIONS if section in set(unavailable)]
     savings_rows = [] if "savings" in missing else _pick(savings, SAVINGS_FIELDS)

@@ -1,4 +1,5 @@
-"""The gateway's HTTP entrypoint: API.md's error shape everywhere, body limit, security headers.
+"""The gateway's HTTP entrypoint: the error shape of docs/api.md everywhere, body limit, security
+headers.
 
 `http` is nameko's @http with these additions:
 - every error is JSON `{"error": {code, message, ...}}` for /api paths (an HTML page for the web
@@ -324,7 +325,7 @@ class PortalHttp(CachedSignature, HttpRequestHandler):
             )
             result = event.wait()
             return self.response_from_result(result)
-        except Exception as exc:  # noqa: BLE001  every failure becomes API.md's error shape
+        except Exception as exc:  # noqa: BLE001  every failure becomes docs/api.md's error shape
             return self.response_from_exception(exc, request)
 
     def response_from_exception(self, exc, request=None):

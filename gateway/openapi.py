@@ -117,7 +117,7 @@ def build_spec():
         title="Portal en línea — API",
         version="1.0.0",
         openapi_version="3.0.3",
-        info={"description": "API JSON del portal en línea de la cooperativa (API.md)."},
+        info={"description": "API JSON del portal en línea de la cooperativa (docs/api.md)."},
         plugins=[marshmallow_plugin],
     )
     marshmallow_plugin.converter.add_attribute_function(wire_format)

@@ -1,6 +1,11 @@
 """Run one service (or the gateway) as its own process: `python -m scripts.run_service accounts`."""
 
-import eventlet
+import warnings
+
+# eventlet announces its deprecation on import; nameko 2.14 needs it (docs/decisions.md)
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402  must precede every other import
 

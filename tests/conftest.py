@@ -6,11 +6,27 @@ import eventlet
 eventlet.monkey_patch()  # noqa: E402  before anything imports socket or threading
 
 import os  # noqa: E402
+
+# Argon2id at its cheapest in tests (and in the portal processes they start, which inherit this
+# environment): tests check that secrets are hashed with Argon2id and verified, not the cost that
+# production chooses, which would spend ~0.2 s of CPU per hash on every demo user and login.
+# make bench runs with production's cost.
+for _name, _value in (
+    ("ARGON2_TIME_COST", "1"),
+    ("ARGON2_MEMORY_KIB", "8"),
+    ("ARGON2_PARALLELISM", "1"),
+):
+    os.environ.setdefault(_name, _value)
+import shutil  # noqa: E402
+import sqlite3  # noqa: E402
+import tempfile  # noqa: E402
 import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from services.common import config  # noqa: E402
 from services.common import db as common_db  # noqa: E402
@@ -38,7 +54,14 @@ def _isolated_var_dir(tmp_path, monkeypatch):
 
 
 class DatabaseFactory:
-    """Makes migrated, empty databases: SQLite files in tmp_path or fresh PostgreSQL databases."""
+    """Makes migrated, empty databases: SQLite files in tmp_path or fresh PostgreSQL databases.
+
+    Each service's history is migrated once per test session into a template, and every test
+    gets a copy of it (a file copy, or CREATE DATABASE ... TEMPLATE): the same schema alembic
+    builds, without running alembic six times per test. tests/service/test_migrations.py runs
+    the histories themselves."""
+
+    templates = {}  # (backend, service) -> SQLite path or PostgreSQL database name
 
     def __init__(self, tmp_path, default_backend):
         self.tmp_path = tmp_path
@@ -47,32 +70,100 @@ class DatabaseFactory:
 
     def __call__(self, service, backend=None, migrate=True):
         backend = backend or self.default_backend
-        if backend == "sqlite":
-            url = f"sqlite:///{self.tmp_path / f'{service}-{uuid.uuid4().hex[:6]}.db'}"
-        else:
-            name = f"portal_test_{service}_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            self.pg_databases.append(name)
-            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        if (
+        migrated = (
             migrate
             and (config.PROJECT_ROOT / "services" / service / "migrations" / "env.py").exists()
-        ):
+        )
+        template = self._template(service, backend) if migrated else None
+        if backend == "sqlite":
+            path = self.tmp_path / f"{service}-{uuid.uuid4().hex[:6]}.db"
+            if template:
+                with sqlite3.connect(template) as source, sqlite3.connect(path) as target:
+                    source.backup(target)
+                source.close()
+                target.close()
+            return f"sqlite:///{path}"
+        name = f"portal_test_{service}_{uuid.uuid4().hex[:10]}"
+        _create_pg_database(name, template)
+        self.pg_databases.append(name)
+        return _pg_url(name)
+
+    @classmethod
+    def _template(cls, service, backend):
+        key = (backend, service)
+        if key not in cls.templates:
+            if backend == "sqlite":
+                path = Path(tempfile.mkdtemp(prefix="portal-templates-")) / f"{service}.db"
+                url = f"sqlite:///{path}"
+                cls.templates[key] = path
+            else:
+                name = f"portal_tpl_{service}_{uuid.uuid4().hex[:10]}"
+                _create_pg_database(name)
+                url = _pg_url(name)
+                cls.templates[key] = name
             upgrade(service, url)
-        return url
+            common_db.engine_for(url).dispose()  # no connection may stay open on a template
+        return cls.templates[key]
+
+    @classmethod
+    def drop_templates(cls):
+        names = [name for (backend, _), name in cls.templates.items() if backend == "postgres"]
+        for path in [p for (backend, _), p in cls.templates.items() if backend == "sqlite"]:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        cls.templates.clear()
+        _drop_pg_databases(names)
 
     def cleanup(self):
         common_db.dispose_all()
-        if not self.pg_databases:
-            return
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        _drop_pg_databases_later(self.pg_databases)
+
+
+def _pg_url(name):
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _create_pg_database(name, template=None):
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+    admin.dispose()
+
+
+# Every DROP DATABASE waits for a checkpoint of the whole server (seconds on a busy machine).
+# Dropped one by one, seven databases per test cost more than the test; dropped together, the
+# waits share one checkpoint.
+_PENDING_DROPS = []
+DROP_BATCH = 40
+
+
+def _drop_pg_databases_later(names):
+    _PENDING_DROPS.extend(names)
+    if len(_PENDING_DROPS) >= DROP_BATCH:
+        _drop_pg_databases(_PENDING_DROPS)
+        _PENDING_DROPS.clear()
+
+
+def _drop_pg_databases(names):
+    if not names:
+        return
+    from psycogreen.eventlet import patch_psycopg
+
+    patch_psycopg()  # the drops below wait side by side, each on its own connection
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def drop(name):
         with admin.connect() as conn:
-            for name in self.pg_databases:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    list(eventlet.GreenPool(len(names)).imap(drop, list(names)))
+    admin.dispose()
+
+
+def pytest_sessionfinish(session):
+    _drop_pg_databases(_PENDING_DROPS)
+    _PENDING_DROPS.clear()
+    DatabaseFactory.drop_templates()
 
 
 @pytest.fixture
@@ -146,7 +237,8 @@ def rpc_proxy(service_config):
     proxies = []
 
     def factory(service):
-        cluster = ClusterRpcProxy(service_config, timeout=10)
+        # a PDF render may take REPORT_TIMEOUT (30 s) on a busy machine
+        cluster = ClusterRpcProxy(service_config, timeout=30)
         proxies.append(cluster)
         return getattr(cluster.start(), service)
 

@@ -1,4 +1,4 @@
-"""GET /api/v1/accounts, the statement of one account and its PDF (API.md "Statement")."""
+"""GET /api/v1/accounts, the statement of one account and its PDF (docs/api.md "Statement")."""
 
 from marshmallow import Schema, fields, validate
 

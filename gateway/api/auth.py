@@ -1,4 +1,4 @@
-"""JSON API of identity (API.md "Auth"): register, login, logout, password, recovery, me."""
+"""JSON API of identity (docs/api.md "Auth"): register, login, logout, password, recovery, me."""
 
 from werkzeug.wrappers import Response
 

@@ -1,4 +1,4 @@
-"""JSON API of Créditos (API.md): loans and their tables, guarantees, products, simulations,
+"""JSON API of Créditos (docs/api.md): loans and their tables, guarantees, products, simulations,
 applications, and the PDFs of a loan's table and of a simulation."""
 
 import base64
@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
+from gateway.api.position import report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
-from services.common.config import env_float
 from services.common.fields import counts
 from services.credit.domain import FREQUENCY_NAMES, SYSTEM_NAMES
 from services.credit.schemas import (
@@ -36,11 +36,6 @@ SIMULATION_QUERY = [
     {"name": name, "in": "query", "required": name != "start_date", "schema": {"type": "string"}}
     for name in ("product_code", "amount", "term_months", "system", "frequency", "start_date")
 ]
-
-
-def report_timeout():
-    """Deadline of a PDF rendering (longer than a plain RPC: a 240-row table takes a while)."""
-    return env_float("REPORT_TIMEOUT", 30.0)
 
 
 def pdf_response(rendered):

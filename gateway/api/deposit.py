@@ -11,9 +11,9 @@ import base64
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
+from gateway.api.position import report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
-from services.common.config import env_float
 from services.common.errors import NotFound, ServiceUnavailable, ValidationError
 from services.common.fields import IsoDate
 from services.deposit.schemas import (
@@ -27,8 +27,6 @@ NO_DEPOSITS = "No posee plazo fijo"
 SIMULATION_FIELDS = ("amount", "term_days", "interest_payment", "start_date")
 PDF_TITLE = "Simulación de plazo fijo"
 PDF_FILENAME = "simulacion-plazo-fijo.pdf"
-# rendering a PDF takes longer than an ordinary RPC
-REPORT_TIMEOUT = env_float("REPORT_RPC_TIMEOUT", 30.0)
 TAGS = ("Plazo fijo",)
 SIMULATION_EXAMPLE = {"amount": "5000.00", "term_days": 180, "interest_payment": "maturity"}
 
@@ -90,7 +88,7 @@ class DepositApi:
             "member": self.report_member(principal),
             "projection": projection,
         }
-        return self.reports_rpc.with_timeout(REPORT_TIMEOUT).render(
+        return self.reports_rpc.with_timeout(report_timeout()).render(
             "deposit_simulation", data, PDF_FILENAME
         )
 

@@ -15,8 +15,6 @@ from services.common.rpc import wait_all
 
 log = logging.getLogger("gateway.position")
 
-SECTION_OF_CALL = {"savings": "savings", "deposits": "deposits", "loans": "loans"}
-
 
 def position_timeout():
     """One deadline (seconds) shared by the parallel calls of the consolidated position."""
@@ -24,7 +22,7 @@ def position_timeout():
 
 
 def report_timeout():
-    """Deadline (seconds) of a PDF render by the reports service."""
+    """Deadline (seconds) of a PDF render by the reports service (every PDF of the gateway)."""
     return env_float("REPORT_TIMEOUT", 30.0)
 
 
@@ -121,7 +119,7 @@ class PositionApi:
         for key, answer in answers.items():
             if isinstance(answer, Exception):
                 log.warning("position: %s did not answer: %r", key, answer)
-                unavailable.append(SECTION_OF_CALL[key])
+                unavailable.append(key)  # the plan's keys are the section names
         overview = answers.get("savings")
         if not isinstance(overview, Exception):
             answers["member"], answers["savings"] = overview["member"], overview["accounts"]

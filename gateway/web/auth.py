@@ -1,5 +1,6 @@
-"""Pages of identity (MANUAL.md 4, 5 and 6): ingreso, registro de socio, recuperación de contraseña,
-cambiar contraseña and Salir. The session token lives in the HttpOnly `portal_session` cookie."""
+"""Pages of identity (docs/manual.md 4, 5 and 6): ingreso, registro de socio, recuperación de
+contraseña, cambiar contraseña and Salir. The session token lives in the HttpOnly `portal_session`
+cookie."""
 
 from dataclasses import replace
 
@@ -53,7 +54,7 @@ def _retry_headers(exc):
 
 def _landing(must_change_password, back):
     """After login: the forced password change, else the page the member was on, else the
-    consolidated position (MANUAL.md 1.1)."""
+    consolidated position (docs/manual.md 1.1)."""
     if must_change_password:
         return "/opciones/cambiar-contrasena"
     return back or "/"

@@ -1,4 +1,4 @@
-"""Pages of Créditos (MANUAL.md section 2): 2.1 tabla de amortización, 2.2 simulación,
+"""Pages of Créditos (docs/manual.md section 2): 2.1 tabla de amortización, 2.2 simulación,
 2.3 solicitud (Proyectar → tabla → Grabar), 2.4 garantías, and the PDFs."""
 
 import secrets

@@ -46,7 +46,7 @@ class MemberRecord:
 
 
 def registration_matches(record, member_number, identification, first_name, last_name, email):
-    """The registration match of DOMAIN.md. Yes/no only: never which field failed."""
+    """The registration match of docs/domain.md. Yes/no only: never which field failed."""
     if record is None:
         return False
     checks = (

@@ -1,7 +1,7 @@
 """Errors that cross service boundaries.
 
 Each is registered with nameko's `deserialize_to_instance`, so a remote raise arrives at the caller
-as the same type with the same arguments; the gateway maps them to API.md's status codes.
+as the same type with the same arguments; the gateway maps them to docs/api.md's status codes.
 """
 
 from nameko.exceptions import deserialize_to_instance
@@ -114,7 +114,3 @@ class RateLimited(PortalError):
 class ServiceUnavailable(PortalError):
     status, code = 503, "service_unavailable"
     default_message = "El servicio no está disponible en este momento. Intente más tarde."
-
-
-def field_error(field, message):
-    return ValidationError(fields={field: [message]})

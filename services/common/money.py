@@ -85,8 +85,3 @@ def canonical_amount(text):
 def fmt(value):
     """JSON form: '1234.50'."""
     return f"{money(value):.2f}"
-
-
-def fmt_rate(value, places=2):
-    q = Decimal(1).scaleb(-places)
-    return f"{to_decimal(value).quantize(q, rounding=ROUND_HALF_UP):.{places}f}"

@@ -1,6 +1,6 @@
 """The product catalogue and the regulator's rate caps, as configuration in the credit database.
 
-Every fresh install holds the catalogue of DOMAIN.md and the caps in force: the data migration
+Every fresh install holds the catalogue of docs/domain.md and the caps in force: the data migration
 `seed product catalogue and rate caps` inserts them. Operators add caps with `add_cap` (dated:
 a new cap applies from its `valid_from`) and change or add products with `load_product`, which
 refuses a product whose effective annual rate is over its segment's cap in force on the day it

@@ -1,7 +1,7 @@
 """Pure rules of the credit service: amortization tables, product limits, application rules.
 
 No nameko, no SQLAlchemy: plain Decimal arithmetic that a reader can check by hand against
-DOMAIN.md ("Loans"). Amounts are rounded to cents ROUND_HALF_UP at each row, exactly as the
+docs/domain.md ("Loans"). Amounts are rounded to cents ROUND_HALF_UP at each row, exactly as the
 cooperative's core system does, and the last row absorbs the rounding.
 """
 
@@ -147,7 +147,7 @@ def amortize(
     start_date=None,
     insurance_rate=DEFAULT_INSURANCE_RATE,
 ):
-    """The amortization table of DOMAIN.md.
+    """The amortization table of docs/domain.md.
 
     `annual_rate` is the nominal annual rate in percent, `insurance_rate` the desgravamen monthly
     rate in percent of the balance at the start of each period (scaled by the months in it).

@@ -102,7 +102,7 @@ class LoanRowSchema(RowSchema):
 
 
 class ScheduleSchema(PortalSchema):
-    """API.md's Schedule."""
+    """docs/api.md's Schedule."""
 
     product_code = fields.String()
     product_name = fields.String()

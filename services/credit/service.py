@@ -128,7 +128,7 @@ class CreditService:
 
     @rpc
     def simulate(self, data):
-        """The presumptive table of a request (API.md's Schedule). Nothing is stored."""
+        """The presumptive table of a request (docs/api.md's Schedule). Nothing is stored."""
         request = load_or_raise(SimulationRequestSchema(), data)
         product, schedule = self._schedule(request, self.clock.today())
         return ScheduleSchema().dump(store.schedule_dict(schedule, product))

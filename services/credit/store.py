@@ -157,7 +157,7 @@ def loan_detail(loan, today, guarantors):
 
 
 def schedule_dict(schedule, product=None):
-    """A domain Schedule as API.md's Schedule."""
+    """A domain Schedule as docs/api.md's Schedule."""
     return {
         "product_code": product.code if product else None,
         "product_name": product.name if product else None,

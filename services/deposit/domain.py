@@ -1,6 +1,6 @@
 """Pure rules of term deposits (plazo fijo): rate chart, interest, withholding, payment plan.
 
-Everything is `Decimal`, rounded to cents half-up (DOMAIN.md "Term deposits"):
+Everything is `Decimal`, rounded to cents half-up (docs/domain.md "Term deposits"):
 
 - the rate comes from the chart band that holds the term (and the amount, where a band narrows it);
 - interest on a 360-day base: `round(amount × rate/100 × days / 360)`;
@@ -106,7 +106,7 @@ DEFAULT_BANDS = (
     RateBand(271, 360, Decimal("8.00"), Decimal("100.00")),
     RateBand(361, None, Decimal("8.50"), Decimal("100.00")),
 )
-# DOMAIN.md's default chart (the migration seeds the same values as data).
+# docs/domain.md's default chart (the migration seeds the same values as data).
 DEFAULT_CHART = RateChart(valid_from=date(2000, 1, 1), bands=DEFAULT_BANDS)
 
 

@@ -1,4 +1,5 @@
-"""The member's journeys through the manual (MANUAL.md), in headless chromium, at one screen size.
+"""The member's journeys through the manual (docs/manual.md), in headless chromium, at one screen
+size.
 
 Run by tests/e2e/test_journeys.py through tests/browser_runner.py (a process without eventlet).
 Every page a journey reaches goes through `Journey.sees(...)`, which checks what any page must

@@ -1,6 +1,6 @@
 """The member's experience, the whole manual in a real browser on a desktop and on a phone.
 
-One journey per section of MANUAL.md and one across all of them (Ana registers, logs in, and
+One journey per section of docs/manual.md and one across all of them (Ana registers, logs in, and
 goes through the position, its report, a statement and its download, the loans table, a
 simulation, an application, the guarantees, the term deposits, a deposit simulation, changes
 her password and leaves with Salir), each at a desktop size and at a phone size (360×740).

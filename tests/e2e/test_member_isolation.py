@@ -1,6 +1,6 @@
 """No member reaches another member's data: every endpoint that takes an identifier answers 404
-to someone else's, exactly like to one that does not exist (API.md: "an account/loan number that
-belongs to another member answers 404 exactly like one that does not exist").
+to someone else's, exactly like to one that does not exist (docs/api.md: "an account or loan
+number of another member answers 404, exactly like one that does not exist").
 
 The tables below must name every API path with a `{parameter}` in /api/v1/openapi.json and every
 gateway route with a `<parameter>`: a new member-scoped path fails here until it is covered.

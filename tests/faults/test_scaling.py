@@ -7,6 +7,7 @@ import signal
 import eventlet
 import pytest
 from eventlet.greenpool import GreenPool
+from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.common.entrypoints import event_handler
@@ -33,6 +34,13 @@ def two_accounts(tmp_path, rabbit_manager, amqp_base, make_db):
     yield portal
     portal.stop_all()
     rabbit_manager.delete_vhost(vhost)
+
+
+def rpc_consumers(uri):
+    """How many consumers the accounts RPC queue has now (a passive declare: no management
+    statistics, which lag by seconds)."""
+    with Connection(uri) as conn:
+        return conn.default_channel.queue_declare("rpc-accounts", passive=True).consumer_count
 
 
 def handled_by(portal, instance):
@@ -64,13 +72,15 @@ def test_two_instances_share_the_load_and_a_killed_one_loses_nothing(
     container_factory(Auditor, config).start()
 
     with ClusterRpcProxy(config, timeout=60) as rpc, eventlet.Timeout(60):
-        while True:  # both instances consume rpc-accounts before the load starts
+        while True:  # the service answers
             try:
                 rpc.accounts.ping()
                 break
             except Exception:  # noqa: BLE001
                 eventlet.sleep(0.5)
-    eventlet.sleep(2)
+    with eventlet.Timeout(60):  # both instances consume rpc-accounts before the load starts
+        while rpc_consumers(config["AMQP_URI"]) < 2:
+            eventlet.sleep(0.2)
     answers, errors = {}, []
     todo = list(range(CALLS))
 

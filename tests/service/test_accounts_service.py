@@ -10,11 +10,14 @@ from services.accounts.service import AccountsService
 from services.common.errors import NotFound, ValidationError
 from tests.conftest import load_demo
 
+# also run on PostgreSQL (-m pg --db-backend postgres):
+# statements, pagination and balances are SQL queries
+pytestmark = pytest.mark.pg
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def accounts(request, service_config, make_db, container_factory, today):
+
+@pytest.fixture
+def accounts(service_config, container_factory, today):
     service_config = dict(service_config)
-    service_config["ACCOUNTS_DATABASE_URL"] = make_db("accounts", backend=request.param)
     load_demo(service_config, today, services=["accounts"], count=5)
     container = container_factory(AccountsService, service_config)
     container.start()

@@ -9,6 +9,10 @@ from services.common.db import engine_for
 from services.common.errors import ValidationError
 from tests.service.event_tools import emit, make_envelope, publish, wait_until
 
+# also run on PostgreSQL (-m pg --db-backend postgres):
+# search, ordering and retention are SQL queries
+pytestmark = pytest.mark.pg
+
 CATALOGUE = [
     (
         "accounts",
@@ -144,10 +148,9 @@ CATALOGUE = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def audit(request, service_config, make_db, container_factory):
+@pytest.fixture
+def audit(service_config, container_factory):
     cfg = dict(service_config)
-    cfg["AUDIT_DATABASE_URL"] = make_db("audit", backend=request.param)
     container = container_factory(AuditService, cfg)
     container.start()
     return cfg, container

@@ -1,5 +1,5 @@
-"""API.md "Auth" through the in-process gateway (with auth and accounts on the real broker), and
-the identity pages over plain HTTP."""
+"""docs/api.md "Auth" through the in-process gateway (with auth and accounts on the real broker),
+and the identity pages over plain HTTP."""
 
 import re
 

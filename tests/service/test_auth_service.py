@@ -25,6 +25,10 @@ from services.common.errors import (
 )
 from tests.helpers import start_auth_stack
 
+# also run on PostgreSQL (-m pg --db-backend postgres):
+# sessions, lockout counters and concurrent logins are SQL
+pytestmark = pytest.mark.pg
+
 MINUTE = 60
 IP = "198.51.100.7"
 MARIA = ("maria", "Socia-2026!")

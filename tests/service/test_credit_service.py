@@ -15,6 +15,10 @@ from services.credit.models import Application, ApplicationGuarantor, ProductRow
 from services.credit.service import CreditService
 from tests.conftest import load_demo
 
+# also run on PostgreSQL (-m pg --db-backend postgres):
+# loans, schedules and concurrent applications are SQL
+pytestmark = pytest.mark.pg
+
 D = Decimal
 MARIA, JOSE, LUIS = "100234", "100517", "101002"
 
@@ -340,6 +344,7 @@ def test_concurrent_submissions_with_one_key_create_one_application(rpc, today, 
     [
         ({"amount": "50000.00"}, "amount"),
         ({"amount": "-100"}, "amount"),
+        ({"start_date": "2020-02-02"}, "start_date"),
         ({"term_months": 25, "frequency": "bimonthly"}, "term_months"),
         ({"product_code": "NOEXISTE"}, "product_code"),
         ({"monthly_income": "0"}, "monthly_income"),

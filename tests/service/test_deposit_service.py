@@ -10,11 +10,13 @@ from services.common.errors import ValidationError
 from services.deposit.service import DepositService
 from tests.conftest import load_demo
 
+# also run on PostgreSQL (-m pg --db-backend postgres): its store's queries and numeric columns
+pytestmark = pytest.mark.pg
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def deposit(request, service_config, make_db, container_factory, today):
+
+@pytest.fixture
+def deposit(service_config, container_factory, today):
     service_config = dict(service_config)
-    service_config["DEPOSIT_DATABASE_URL"] = make_db("deposit", backend=request.param)
     load_demo(service_config, today, services=["deposit"], count=20)
     container = container_factory(DepositService, service_config)
     container.start()

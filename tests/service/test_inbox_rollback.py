@@ -11,13 +11,13 @@ from services.common.entrypoints import event_handler
 from services.common.events import Inbox
 from services.notifications.models import processed_events
 
+# also run on PostgreSQL (-m pg --db-backend postgres):
+# savepoints behave differently on SQLite and PostgreSQL
+pytestmark = pytest.mark.pg
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_a_claim_is_undone_when_the_handler_fails(
-    backend, service_config, make_db, container_factory
-):
+
+def test_a_claim_is_undone_when_the_handler_fails(service_config, container_factory):
     cfg = dict(service_config)
-    cfg["NOTIFICATIONS_DATABASE_URL"] = make_db("notifications", backend=backend)
     calls, done = [], []
 
     class Flaky:

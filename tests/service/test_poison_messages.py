@@ -3,10 +3,22 @@
 import time
 
 import eventlet
+from amqp.exceptions import ChannelError
 from kombu import Connection
 from nameko.standalone.events import event_dispatcher
 
 from services.common.entrypoints import ATTEMPTS_HEADER, event_handler
+
+
+def take_one(conn, queue):
+    """One message of `queue`, or None while it is empty or not declared yet."""
+    channel = conn.channel()
+    try:
+        return channel.basic_get(queue, no_ack=True)
+    except ChannelError:  # the dead-letter queue is declared when the first event is parked
+        return None
+    finally:
+        channel.close()
 
 
 def test_failing_event_is_retried_then_parked_and_does_not_block_the_queue(
@@ -30,19 +42,18 @@ def test_failing_event_is_retried_then_parked_and_does_not_block_the_queue(
     dispatch("bank", "thing_happened", {"event_id": "poison-1", "data": {"poison": True}})
     dispatch("bank", "thing_happened", {"event_id": "good-1", "data": {"poison": False}})
 
-    with eventlet.Timeout(15):
-        while len(attempts) < 3 or "good-1" not in handled:
+    queue = "evt-bank-thing_happened--fragile.on_thing.dead"
+    parked = None
+    with eventlet.Timeout(15), Connection(service_config["AMQP_URI"]) as conn:
+        # once the event is parked no further attempt can come
+        while parked is None or "good-1" not in handled:
+            parked = parked or take_one(conn, queue)
             eventlet.sleep(0.05)
-    eventlet.sleep(0.5)
 
     assert len(attempts) == 3  # first try + two retries
+    # the backoff is waited: each retry comes no earlier than its delay (a lower bound only)
     assert attempts[1] - attempts[0] >= 0.15 and attempts[2] - attempts[1] >= 0.35
     assert handled == ["good-1"]  # the good event did not wait behind the poison one
-
-    queue = "evt-bank-thing_happened--fragile.on_thing.dead"
-    with Connection(service_config["AMQP_URI"]) as conn:
-        parked = conn.default_channel.basic_get(queue, no_ack=True)
-    assert parked is not None
     assert parked.headers[ATTEMPTS_HEADER] == 3
     assert "cannot handle this one" in parked.headers["x-portal-last-error"]
     body = parked.body.decode() if isinstance(parked.body, bytes) else parked.body

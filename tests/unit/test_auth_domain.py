@@ -1,4 +1,4 @@
-"""The identity rules of DOMAIN.md as pure functions: policy, codes, lockout, timeouts."""
+"""The identity rules of docs/domain.md as pure functions: policy, codes, lockout, timeouts."""
 
 import re
 from datetime import datetime, timedelta

@@ -1,4 +1,4 @@
-"""The amortization engine and the loan rules of DOMAIN.md ("Loans"), to the cent."""
+"""The amortization engine and the loan rules of docs/domain.md ("Loans"), to the cent."""
 
 from datetime import date
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Term-deposit rules (DOMAIN.md "Term deposits"), exact to the cent."""
+"""Term-deposit rules (docs/domain.md "Term deposits"), exact to the cent."""
 
 from datetime import date, timedelta
 from decimal import Decimal

@@ -1,6 +1,6 @@
 """seed product catalogue and rate caps
 
-The catalogue of DOMAIN.md and the regulator's caps in force, so every fresh install has them.
+The catalogue of docs/domain.md and the regulator's caps in force, so every fresh install has them.
 Frozen here as data (a later change of the catalogue is a new revision or `catalog.load_product`);
 tests/service/test_credit_service.py checks the seeded products against their caps.
 

@@ -1,6 +1,6 @@
 """deposit schema and default rate chart
 
-Data step: every fresh install gets DOMAIN.md's default rate chart (valid from 2000-01-01)
+Data step: every fresh install gets docs/domain.md's default rate chart (valid from 2000-01-01)
 as the first version of the chart. Later versions are added with the `configure_rates` RPC.
 
 Revision ID: 448199d10822
@@ -93,7 +93,7 @@ def upgrade():
 
 
 DEFAULT_BANDS = (
-    # min_days, max_days, annual_rate (DOMAIN.md "Term deposits"); every band from 100.00 up
+    # min_days, max_days, annual_rate (docs/domain.md "Term deposits"); every band from 100.00 up
     (30, 60, "5.25"),
     (61, 90, "5.75"),
     (91, 120, "6.25"),

@@ -1,0 +1,113 @@
+"""`make test` / `make test-fast`: the suite as pytest commands run two at a time.
+
+    python -m scripts.run_tests          # everything: SQLite, then what can differ on PostgreSQL
+    python -m scripts.run_tests --fast   # unit tests and the quick service tests (< 2 minutes)
+
+Why plain pytest processes side by side and not pytest-xdist: the tests run under eventlet's
+monkey-patching (nameko needs it), and xdist's execnet workers hang once their threads are green.
+Two workers take the commands in turn and share the machine's two cores (most of a test's time is
+waiting for the broker, the database or a process). Each test file runs in exactly one command: the
+PostgreSQL command runs only the tests marked `pg` (their outcome can differ on PostgreSQL), every
+other test runs once, on SQLite.
+
+Each command's output goes to var/test-logs/run-<n>.log; this prints one line per command with its
+time and result, then the summary of every command that failed.
+"""
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+
+from services.common.config import PROJECT_ROOT
+
+PYTEST = [sys.executable, "-m", "pytest", "-q", "--durations=15"]
+
+# Every test file runs in exactly one command of `make test` (the pg command runs again only the
+# tests marked pg, on PostgreSQL). Two workers take the commands in this order, the longest
+# first, so the lanes even out by themselves.
+FULL = [
+    ["tests/e2e/test_journeys.py"],  # the browser journeys: about half of tests/e2e
+    ["tests/service"],
+    ["tests/e2e", "--ignore=tests/e2e/test_journeys.py"],
+    ["tests/service", "-m", "pg", "--db-backend", "postgres"],
+    ["tests/faults"],
+    ["tests/unit"],
+]
+# make test-fast: the pure rules, and the service tests of one service each on the real broker
+# (no gateway stack, no PDFs, no real processes), stopping at the first failure.
+QUICK_SERVICE = [
+    f"tests/service/test_{name}.py"
+    for name in (
+        "accounts_service",
+        "audit_service",
+        "notifications_service",
+        "auth_service",
+        "credit_service",
+        "deposit_service",
+        "migrations",
+        "inbox_rollback",
+        "poison_messages",
+        "rpc_wire",
+        "auth_events_amqp",
+    )
+]
+FAST = [
+    ["-x", *QUICK_SERVICE[:3], *QUICK_SERVICE[5:]],
+    ["-x", "tests/unit", *QUICK_SERVICE[3:5]],
+]
+WORKERS = 2
+
+
+def run_commands(queue, logs, results, lock):
+    while True:
+        with lock:
+            if not queue:
+                return
+            n, args = queue.pop(0)
+        log = logs / f"run-{n}.log"
+        started = time.monotonic()
+        with log.open("w") as out:
+            code = subprocess.call(PYTEST + args, cwd=PROJECT_ROOT, stdout=out, stderr=out)
+        seconds = time.monotonic() - started
+        with lock:
+            results.append((n, args, code, seconds, log))
+            print(f"pytest {' '.join(args)}: {_last_line(log)} ({seconds:.0f} s)", flush=True)
+
+
+def _last_line(log):
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip("= ") if lines else "no output"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fast", action="store_true", help="unit + quick service tests")
+    options = parser.parse_args(argv)
+    commands = FAST if options.fast else FULL
+    logs = PROJECT_ROOT / "var" / "test-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    queue, results, lock = list(enumerate(commands, 1)), [], threading.Lock()
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=run_commands, args=(queue, logs, results, lock))
+        for _ in range(WORKERS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = [r for r in results if r[2] != 0]
+    for _n, args, _code, _seconds, log in failed:
+        text = log.read_text(errors="replace")
+        at = text.find("short test summary info")
+        print(f"\n--- pytest {' '.join(args)} failed; full output: {log}")
+        print(text[text.rfind("\n", 0, at) :] if at >= 0 else text[-4000:])
+    total = time.monotonic() - started
+    print(f"\n{'FAILED' if failed else 'passed'}: {len(results)} pytest runs in {total:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
