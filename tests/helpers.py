@@ -114,3 +114,10 @@ def start_gateway(container_factory, service_config):
     gateway = container_factory(GatewayService, service_config)
     gateway.start()
     return gateway
+
+
+def csrf_of(html):
+    """The form token a page carries (signed for its session: a cookie alone is not enough)."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

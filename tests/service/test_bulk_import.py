@@ -47,6 +47,7 @@ def read_csv(path):
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_good_files_load_through_the_services_and_a_second_run_changes_nothing(
     core_services, target, rpc_proxy, tmp_path, today
 ):
@@ -168,6 +169,7 @@ def test_broken_files_report_every_problem_with_file_and_line_and_load_nothing(
     assert rpc_proxy("deposit").import_state({"deposits": ["DPF-399999-01"]})["deposits"] == []
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
     core_services, target, rpc_proxy, tmp_path
 ):

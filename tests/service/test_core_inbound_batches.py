@@ -3,6 +3,8 @@ a batch that fails as a whole is applied again one event at a time, none lost or
 
 import logging
 
+import pytest
+
 from services.common.inbound import CoreBatch, Refused, core_events
 from tests.service.core_tools import core_event, parked, publish_core
 from tests.service.event_tools import wait_until
@@ -27,6 +29,7 @@ class Probe:
         APPLIED.append(event["data"]["n"])
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_a_batch_that_fails_as_a_whole_is_applied_one_by_one(
     service_config, container_factory, caplog
 ):

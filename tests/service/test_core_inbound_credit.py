@@ -173,6 +173,7 @@ def test_every_credit_event_type_is_applied(credit, rpc, today):
             assert "@" not in payload  # no e-mail address travels in these events
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_redelivered_event_and_repeated_reference_apply_once(credit, rpc):
     loan = disbursed("CR-100517-10", JOSE)
     disburse(credit, rpc, loan)
@@ -187,6 +188,7 @@ def test_redelivered_event_and_repeated_reference_apply_once(credit, rpc):
     assert parked(credit["AMQP_URI"], "credit") == []
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_out_of_order_payments_are_held_then_applied(credit, rpc):
     loan = disbursed("CR-100517-11", JOSE)
     disburse(credit, rpc, loan)
@@ -199,6 +201,7 @@ def test_out_of_order_payments_are_held_then_applied(credit, rpc):
     assert count(credit, held_events) == 0
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(credit, rpc, today):
     uri = credit["AMQP_URI"]
     loan = disbursed("CR-100517-12", JOSE)
@@ -263,6 +266,7 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(credi
     wait_until(lambda: loan_rows(rpc, JOSE, "CR-100517-12")[1]["status"] == "pagada")
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_two_instances_keep_each_loan_in_order(core_config, container_factory, rpc_proxy):
     container_factory(AccountsService, core_config).start()
     for _ in range(2):

@@ -118,6 +118,7 @@ def test_a_deposit_opened_appears_and_a_renewal_replaces_it(deposit, rpc, today)
     ]
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_redelivered_and_repeated_events_apply_once(deposit, rpc, today):
     uri = deposit["AMQP_URI"]
     first = opened(today, "DPF-100517-03")
@@ -142,6 +143,7 @@ def test_a_closing_that_overtakes_its_opening_waits_for_it(deposit, rpc, today):
     assert parked(uri, "deposit") == []
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(deposit, rpc, today):
     uri = deposit["AMQP_URI"]
     publish_core(uri, opened(today, "DPF-100517-06"), closed(today, "DPF-100517-06"))
@@ -192,6 +194,7 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(depos
     wait_until(lambda: numbers(rpc) == ["DPF-100517-12"], message="the next good event applies")
 
 
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_two_instances_apply_every_deposit_once(core_config, container_factory, rpc_proxy, today):
     container_factory(AccountsService, core_config).start()
     for _ in range(2):

@@ -10,7 +10,7 @@ import pytest
 from services.credit.service import CreditService
 from services.deposit.service import DepositService
 from tests.conftest import load_demo
-from tests.helpers import api_login, start_auth_stack, start_gateway
+from tests.helpers import api_login, csrf_of, start_auth_stack, start_gateway
 
 # typed → the amount the member meant, as the page shows it
 MEANT = {
@@ -51,7 +51,7 @@ def field_value(html, name):
 
 def loan(session, url, **fields):
     form = {
-        "csrf_token": session.cookies.get("portal_csrf"),
+        "csrf_token": csrf_of(session.get(url).text),
         "action": "proyectar",
         "product_code": "CONSUMO",
         "amount": "2500",
@@ -70,7 +70,7 @@ def loan(session, url, **fields):
 
 def deposit(session, amount):
     form = {
-        "csrf_token": session.cookies.get("portal_csrf"),
+        "csrf_token": csrf_of(session.get("/plazo-fijo/simulacion").text),
         "amount": amount,
         "term_days": "180",
         "interest_payment": "maturity",
