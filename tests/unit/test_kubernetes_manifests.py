@@ -90,6 +90,15 @@ def test_scaling_disruption_budgets_and_migrations(production):
     assert set(budgets) == set(of_kind(production, "Deployment"))
     (job,) = of_kind(production, "Job").values()
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["scripts.portal", "migrate"]
+    # what the Job needs is applied with it, before any Deployment (deploy/kubernetes/README.md)
+    prepare = {
+        (r["kind"], r["metadata"]["name"].rsplit("-", 1)[0] if r["kind"] == "Secret" else "")
+        for r in production
+        if r["metadata"].get("labels", {}).get("portal.cooperativa.example/phase") == "prepare"
+    }
+    kinds = {kind for kind, _ in prepare}
+    assert {"Namespace", "ConfigMap", "Secret", "Job", "Service"} <= kinds
+    assert ("Secret", "portal-credentials") in prepare
 
 
 def test_credentials_come_from_a_secret_and_no_manifest_in_the_repository_holds_one(
