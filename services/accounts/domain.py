@@ -2,6 +2,7 @@
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from stdnum.ec import ci
@@ -191,15 +192,42 @@ def member_changes(current, data):
 
 
 def reconciliation_differences(portal, core):
-    """[(kind, portal value, core value)] between the portal's account (balance, last_seq; None
-    when unknown) and the core's figures at the end of the day."""
+    """[(kind, portal value, core value)] between the portal's account at the close of the core's
+    business day and the core's figures for it. `portal` has `day_seq` and `day_balance`: the
+    sequence and balance of its last movement dated on or before that day (0 and None before
+    any), so movements of the next day that arrived already are not a difference; None when
+    the portal does not know the account."""
     if portal is None:
         return [("unknown_account", None, f"{_money(core['balance'])}")]
     out = []
-    if portal.balance != core["balance"]:
-        out.append(("balance", _money(portal.balance), _money(core["balance"])))
-    if portal.last_seq < core["last_sequence"]:
-        out.append(("sequence_behind", str(portal.last_seq), str(core["last_sequence"])))
-    elif portal.last_seq > core["last_sequence"]:
-        out.append(("sequence_ahead", str(portal.last_seq), str(core["last_sequence"])))
+    balance = portal.day_balance if portal.day_balance is not None else Decimal("0.00")
+    if balance != core["balance"]:
+        out.append(("balance", _money(balance), _money(core["balance"])))
+    if portal.day_seq < core["last_sequence"]:
+        out.append(("sequence_behind", str(portal.day_seq), str(core["last_sequence"])))
+    elif portal.day_seq > core["last_sequence"]:
+        out.append(("sequence_ahead", str(portal.day_seq), str(core["last_sequence"])))
     return out
+
+
+def recently(instant, now, seconds):
+    """Is the ISO-8601 UTC `instant` ("…Z") less than `seconds` before `now` (aware)? An instant
+    that cannot be read is not recent."""
+    try:
+        moment = datetime.fromisoformat(str(instant).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return now - moment < timedelta(seconds=seconds)
+
+
+def movements_in_flight(portal_accounts, core_accounts):
+    """Account numbers whose portal sequence is behind what the core closed the day with: their
+    last movements may still be on their way (held, or in a retry), not missing."""
+    return [
+        core["account_number"]
+        for core in core_accounts
+        if (portal := portal_accounts.get(core["account_number"])) is not None
+        and portal.last_seq < core["last_sequence"]
+    ]

@@ -43,6 +43,8 @@ from services.common.money import fmt
 from services.common.schemas import flatten, load_or_raise
 
 ACCOUNT_NOT_FOUND = "La cuenta no existe."
+# how long a day_closed waits for movements still on their way (the NotYet retries go past it)
+RECONCILIATION_GRACE_SECONDS = 10
 
 
 # schemas built once: building one copies every declared field, on the hottest RPCs
@@ -436,8 +438,18 @@ class AccountsService:
         if self.db.get(ReconciliationChunk, (data["business_date"], data["chunk"])):
             return  # this chunk was compared already
         portal = store.reconciliation_accounts(
-            self.db, [a["account_number"] for a in data["accounts"]]
+            self.db, [a["account_number"] for a in data["accounts"]], data["business_date"]
         )
+        late = domain.movements_in_flight(portal, data["accounts"])
+        if late and domain.recently(
+            event.get("occurred_at"), self.clock.now(), RECONCILIATION_GRACE_SECONDS
+        ):
+            # the day's last movements may be a few messages behind the close (held, retried):
+            # wait for them rather than record a difference that is not one
+            raise NotYet(
+                f"El cierre del {data['business_date']} espera movimientos en camino "
+                f"de {len(late)} cuenta(s), p. ej. {late[0]}."
+            )
         found = 0
         for core in data["accounts"]:
             for kind, portal_value, core_value in domain.reconciliation_differences(

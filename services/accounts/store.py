@@ -285,11 +285,37 @@ def member_by_identification(session, identification):
     return session.scalars(select(Member).where(Member.identification == identification)).first()
 
 
-def reconciliation_accounts(session, account_numbers):
-    rows = session.execute(
-        select(_accounts.c.account_number, _accounts.c.balance, _accounts.c.last_seq).where(
-            _accounts.c.account_number.in_(account_numbers)
+def reconciliation_accounts(session, account_numbers, business_date):
+    """{account number: row(balance, last_seq, day_seq, day_balance)}: each account now, and at
+    the close of `business_date` (its last movement dated on or before it; the index on
+    (account, date, seq) makes this one short range read per account)."""
+    day_seq = (
+        select(_movements.c.account_number, func.max(_movements.c.seq).label("day_seq"))
+        .where(
+            _movements.c.account_number.in_(account_numbers),
+            _movements.c.date <= business_date,
         )
+        .group_by(_movements.c.account_number)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            _accounts.c.account_number,
+            _accounts.c.balance,
+            _accounts.c.last_seq,
+            func.coalesce(day_seq.c.day_seq, 0).label("day_seq"),
+            _movements.c.balance.label("day_balance"),
+        )
+        .select_from(_accounts)
+        .outerjoin(day_seq, day_seq.c.account_number == _accounts.c.account_number)
+        .outerjoin(
+            _movements,
+            and_(
+                _movements.c.account_number == _accounts.c.account_number,
+                _movements.c.seq == day_seq.c.day_seq,
+            ),
+        )
+        .where(_accounts.c.account_number.in_(account_numbers))
     ).all()
     return {row.account_number: row for row in rows}
 

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, select
 from scripts import dead_letters, reconciliation
 from services.accounts.models import outbox
 from services.accounts.service import AccountsService
+from services.common.clock import CLOCK
 from tests.service.core_tools import core_event, parked, publish_core
 from tests.service.event_tools import wait_until
 
@@ -332,6 +333,30 @@ def test_reconciliation_without_differences_says_so(accounts, rpc, monkeypatch, 
     monkeypatch.setenv("AMQP_URI", accounts["AMQP_URI"])
     assert reconciliation.main("2026-03-02") == 0
     assert "Sin diferencias" in capsys.readouterr().out
+
+
+def test_a_close_that_overtakes_the_days_last_movement_waits_for_it(accounts, rpc):
+    """The core closes the day right after its last movement; the portal may receive the close
+    first. It waits for the movement instead of recording a difference that is not one, and a
+    movement of the next day applied already is no difference either."""
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    first, last = deposits("4200501001", ["10.00", "5.50"])
+    publish_core(uri, first)
+    wait_until(lambda: balance_of(rpc, "4200501001") == "10.00", message="first movement")
+    close = day_closed(
+        "2026-03-02", [{"account_number": "4200501001", "balance": "15.50", "last_sequence": 2}]
+    )
+    close["occurred_at"] = CLOCK.now().strftime("%Y-%m-%dT%H:%M:%SZ")  # just closed
+    next_day = movement("4200501001", 3, credit="1.00", balance="16.50")
+    next_day["data"]["date"] = "2026-03-03"
+    publish_core(uri, close)
+    publish_core(uri, last, next_day)
+    day = wait_until(
+        lambda: (r := rpc.reconciliation("2026-03-02")).get("complete") and r, message="day closed"
+    )
+    assert day["differences"] == []
+    assert balance_of(rpc, "4200501001") == "16.50"
 
 
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL

@@ -2,7 +2,7 @@
 schemas that refuse a malformed event."""
 
 from collections import namedtuple
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -80,17 +80,36 @@ def test_member_changes_only_what_differs():
     assert len(domain.member_changes(None, data)) == 6  # a new member: everything
 
 
-Account = namedtuple("Account", "balance last_seq")
+Account = namedtuple("Account", "last_seq day_seq day_balance")
 
 
-def test_reconciliation_differences():
-    core = {"balance": D("20.50"), "last_sequence": 3}
-    assert domain.reconciliation_differences(Account(D("20.50"), 3), core) == []
-    assert domain.reconciliation_differences(Account(D("20.49"), 4), core) == [
+def test_reconciliation_compares_the_account_at_the_close_of_the_cores_day():
+    core = {"account_number": "4200501001", "balance": D("20.50"), "last_sequence": 3}
+    assert domain.reconciliation_differences(Account(3, 3, D("20.50")), core) == []
+    # movements of the next day that arrived already are no difference
+    assert domain.reconciliation_differences(Account(5, 3, D("20.50")), core) == []
+    assert domain.reconciliation_differences(Account(4, 4, D("20.49")), core) == [
         ("balance", "20.49", "20.50"),
         ("sequence_ahead", "4", "3"),
     ]
+    assert domain.reconciliation_differences(Account(0, 0, None), core) == [
+        ("balance", "0.00", "20.50"),
+        ("sequence_behind", "0", "3"),
+    ]
     assert domain.reconciliation_differences(None, core) == [("unknown_account", None, "20.50")]
+
+
+def test_a_close_waits_only_for_accounts_behind_it_and_only_while_it_is_recent():
+    core = [
+        {"account_number": "A", "balance": D("1.00"), "last_sequence": 3},
+        {"account_number": "B", "balance": D("1.00"), "last_sequence": 3},
+    ]
+    portal = {"A": Account(3, 3, D("1.00")), "B": Account(2, 2, D("0.50"))}
+    assert domain.movements_in_flight(portal, core) == ["B"]
+    now = datetime(2026, 12, 1, 2, 0, 10, tzinfo=UTC)
+    assert domain.recently("2026-12-01T02:00:05Z", now, 10)
+    assert not domain.recently("2026-12-01T01:59:59Z", now, 10)
+    assert not domain.recently("not a date", now, 10)
 
 
 MOVEMENT = {
