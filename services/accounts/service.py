@@ -2,8 +2,6 @@
 
 from datetime import UTC, date
 
-from marshmallow import ValidationError as MarshmallowValidationError
-
 from services.accounts import bulk, core_batch, domain, store
 from services.accounts.models import (
     Member,
@@ -40,7 +38,7 @@ from services.common.errors import NotFound, ValidationError
 from services.common.events import EventOutbox
 from services.common.inbound import NotYet, Refused, core_events
 from services.common.money import fmt
-from services.common.schemas import flatten, load_or_raise
+from services.common.schemas import load_or_raise
 
 ACCOUNT_NOT_FOUND = "La cuenta no existe."
 # how long a day_closed waits for movements still on their way (the NotYet retries go past it)
@@ -71,13 +69,7 @@ CORE_EVENT_TYPES = (
 
 def core_data(schema, event):
     """The event's `data` loaded with its schema; a wrong one is refused with every reason."""
-    try:
-        return schema.load(event["data"])
-    except MarshmallowValidationError as exc:
-        problems = "; ".join(
-            f"{field}: {' '.join(messages)}" for field, messages in flatten(exc.messages).items()
-        )
-        raise Refused(f"Datos inválidos: {problems}", inbound.KIND_INVALID) from None
+    return inbound.load_data(schema, event.get("data"), event.get("event_type"))
 
 
 def member_dict(member):

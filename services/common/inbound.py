@@ -41,6 +41,7 @@ from functools import partial
 
 from eventlet.event import Event
 from kombu import Connection, Exchange, Queue, binding
+from marshmallow import ValidationError as MarshmallowValidationError
 from nameko.amqp.publish import Publisher
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
@@ -64,6 +65,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.clock import CLOCK
 from services.common.entrypoints import ATTEMPTS_HEADER, RETRY_DELAYS, finish_transactions
+from services.common.schemas import flatten
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,20 @@ class NotYet(Refused):
     """What the event needs may still be in flight: retried a few times, then parked."""
 
     kind = KIND_UNKNOWN
+
+
+def load_data(schema, data, event_type):
+    """An event's `data` loaded with its schema (the contract of docs/integration.md); anything
+    wrong is Refused, naming every wrong field for the person who reads the dead letter."""
+    if not isinstance(data, dict):
+        raise Refused(f"{event_type}: 'data' debe ser un objeto.")
+    try:
+        return schema.load(data)
+    except MarshmallowValidationError as exc:
+        problems = "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in flatten(exc.messages).items()
+        )
+        raise Refused(f"{event_type} rechazado: {problems}") from None
 
 
 # --- tables ---------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ something the portal may not know *yet* (a loan whose `loan_disbursed`, or a mem
 
 from datetime import UTC
 
-from marshmallow import ValidationError as MarshmallowValidationError
 from sqlalchemy import select
 
 from services.common.errors import NotFound
@@ -21,9 +20,9 @@ from services.common.inbound import (
     NotYet,
     Refused,
     apply_in_order,
+    load_data,
     lock_owner,
 )
-from services.common.schemas import flatten
 from services.credit import catalog, domain
 from services.credit.models import (
     Application,
@@ -59,19 +58,6 @@ def _forward(current, new):
         return domain.status_change(current, new)
     except domain.Refusal as exc:
         raise Refused(str(exc), KIND_CONFLICT) from None
-
-
-def read(schema, data, event_type):
-    """The event's `data` loaded with its schema; Refusal naming every wrong field."""
-    if not isinstance(data, dict):
-        raise Refused(f"{event_type}: 'data' debe ser un objeto.")
-    try:
-        return schema.load(data)
-    except MarshmallowValidationError as exc:
-        problems = "; ".join(
-            f"{name}: {' '.join(messages)}" for name, messages in flatten(exc.messages).items()
-        )
-        raise Refused(f"{event_type} rechazado: {problems}") from None
 
 
 def _lock_loan(session, loan_number):
@@ -148,7 +134,7 @@ def members_of(accounts, event):
     it waits for another service. {} for the other events."""
     if event["event_type"] != "loan_disbursed":
         return {}
-    data = read(LoanDisbursedSchema(), event["data"], "loan_disbursed")
+    data = load_data(LoanDisbursedSchema(), event["data"], "loan_disbursed")
     numbers = [data["member_number"], *data["guarantors"]]
     calls = {number: accounts.get_member.call_async(number) for number in dict.fromkeys(numbers)}
     members = {}
@@ -163,7 +149,7 @@ def members_of(accounts, event):
 def loan_disbursed(session, events, members, data, event_id, now):
     """The loan and its table as the core sent them; the application named becomes
     `desembolsada`. A repeated event with the same content changes nothing."""
-    data = read(LoanDisbursedSchema(), data, "loan_disbursed")
+    data = load_data(LoanDisbursedSchema(), data, "loan_disbursed")
     number = data["loan_number"]
     existing = _lock_loan(session, number)
     if existing is not None:
@@ -242,7 +228,7 @@ def read_ordered(event):
     schema = {"installment_paid": InstallmentPaidSchema, "loan_settled": LoanSettledSchema}[
         event["event_type"]
     ]
-    data = read(schema(), event.get("data"), event["event_type"])
+    data = load_data(schema(), event.get("data"), event["event_type"])
     return data, data["loan_number"], data["loan_sequence"]
 
 
@@ -392,7 +378,7 @@ def handle(session, events, members, event, now):
 
 def application_status_changed(session, events, data, event_id):
     """The credit desk's decision: forward only; the member sees it and gets an e-mail."""
-    data = read(ApplicationStatusChangedSchema(), data, "application_status_changed")
+    data = load_data(ApplicationStatusChangedSchema(), data, "application_status_changed")
     application = _lock_application(session, data["application_number"])
     if application is None:
         raise Refused(f"La solicitud {data['application_number']} no existe.", KIND_UNKNOWN)

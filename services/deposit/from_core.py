@@ -7,12 +7,10 @@ deposit or a member the portal may not know yet (its event is still on its way):
 few times, then parked with the reason.
 """
 
-from marshmallow import ValidationError as MarshmallowValidationError
 from sqlalchemy import select
 
 from services.common.errors import NotFound
-from services.common.inbound import KIND_CONFLICT, NotYet, Refused, lock_owner
-from services.common.schemas import flatten
+from services.common.inbound import KIND_CONFLICT, NotYet, Refused, load_data, lock_owner
 from services.deposit import store
 from services.deposit.models import RateChart, TermDeposit
 from services.deposit.schemas import (
@@ -24,18 +22,6 @@ from services.deposit.schemas import (
 
 CLOSED = "cerrado"
 CORE_EVENT_TYPES = ("deposit_opened", "deposit_closed")
-
-
-def read(schema, data, event_type):
-    if not isinstance(data, dict):
-        raise Refused(f"{event_type}: 'data' debe ser un objeto.")
-    try:
-        return schema.load(data)
-    except MarshmallowValidationError as exc:
-        problems = "; ".join(
-            f"{name}: {' '.join(messages)}" for name, messages in flatten(exc.messages).items()
-        )
-        raise Refused(f"{event_type} rechazado: {problems}") from None
 
 
 def _locked(session, deposit_number):
@@ -72,7 +58,7 @@ def check_member(accounts, event):
     for another service)."""
     if event["event_type"] != "deposit_opened":
         return
-    data = read(DepositOpenedSchema(), event["data"], "deposit_opened")
+    data = load_data(DepositOpenedSchema(), event["data"], "deposit_opened")
     try:
         accounts.get_member(data["member_number"])
     except NotFound:
@@ -81,7 +67,7 @@ def check_member(accounts, event):
 
 def deposit_opened(session, events, data):
     """The deposit appears in "Plazo fijo" and the position with the core's rate and dates."""
-    data = read(DepositOpenedSchema(), data, "deposit_opened")
+    data = load_data(DepositOpenedSchema(), data, "deposit_opened")
     number = data["deposit_number"]
     existing = _locked(session, number)
     if existing is not None:
@@ -106,7 +92,7 @@ def deposit_opened(session, events, data):
 
 def deposit_closed(session, events, data):
     """The deposit leaves the active ones (vencimiento, renovación or precancelación)."""
-    data = read(DepositClosedSchema(), data, "deposit_closed")
+    data = load_data(DepositClosedSchema(), data, "deposit_closed")
     number = data["deposit_number"]
     deposit = _locked(session, number)
     if deposit is None:
