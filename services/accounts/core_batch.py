@@ -169,17 +169,9 @@ class MovementRun:
         """The checks of AccountsService._apply_movement, in memory; nothing written yet."""
         number = account["account_number"]
         seen = self.references.get((number, data["reference"]))
-        if seen is not None:
-            raise Refused(
-                f"La referencia {data['reference']} ya fue aplicada en la cuenta {number} "
-                f"(secuencia {seen}).",
-                inbound.KIND_CONFLICT,
-            )
-        problem = domain.balance_problem(
-            account["balance"], data["debit"], data["credit"], data["balance"]
-        )
-        if problem:
-            raise Refused(f"{problem} (cuenta {number}, secuencia {data['sequence']}).")
+        refusal = domain.movement_refusal(number, account["balance"], data, seen)
+        if refusal:
+            raise Refused(*refusal)
         self.start.setdefault(number, account["balance"])
         self.references[(number, data["reference"])] = data["sequence"]
         self.staged[(number, data["sequence"])] = data

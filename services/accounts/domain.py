@@ -210,6 +210,24 @@ def reconciliation_differences(portal, core):
     return out
 
 
+def movement_refusal(account_number, balance, data, seen_sequence):
+    """(reason, kind) when a core movement cannot apply after `balance`: its reference was
+    applied already (at `seen_sequence`), or its stated balance does not add up; else None."""
+    if seen_sequence is not None:
+        return (
+            f"La referencia {data['reference']} ya fue aplicada en la cuenta {account_number} "
+            f"(secuencia {seen_sequence}).",
+            inbound.KIND_CONFLICT,
+        )
+    problem = balance_problem(balance, data["debit"], data["credit"], data["balance"])
+    if problem:
+        return (
+            f"{problem} (cuenta {account_number}, secuencia {data['sequence']}).",
+            inbound.KIND_INVALID,
+        )
+    return None
+
+
 def recently(instant, now, seconds):
     """Is the ISO-8601 UTC `instant` ("…Z") less than `seconds` before `now` (aware)? An instant
     that cannot be read is not recent."""

@@ -380,17 +380,9 @@ class AccountsService:
     def _apply_movement(self, account, data):
         number = account["account_number"]
         seen = store.sequence_of_reference(self.db, number, data["reference"])
-        if seen is not None:
-            raise Refused(
-                f"La referencia {data['reference']} ya fue aplicada en la cuenta {number} "
-                f"(secuencia {seen}).",
-                inbound.KIND_CONFLICT,
-            )
-        problem = domain.balance_problem(
-            account["balance"], data["debit"], data["credit"], data["balance"]
-        )
-        if problem:
-            raise Refused(f"{problem} (cuenta {number}, secuencia {data['sequence']}).")
+        refusal = domain.movement_refusal(number, account["balance"], data, seen)
+        if refusal:
+            raise Refused(*refusal)
         data["posted_at"] = data["posted_at"].astimezone(UTC).replace(tzinfo=None)
         store.append_core_movement(self.db, account, data)
         # the shape of MovementPostedEventSchema, built by hand: this runs for every movement
