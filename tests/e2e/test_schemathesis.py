@@ -46,7 +46,13 @@ values = ["CR-100234-01", "CR-100234-02", "CR-101002-01"]
 
 @pytest.fixture(scope="module")
 def fuzz_portal(tmp_path_factory, rabbit_manager, amqp_base):
-    with private_portal(tmp_path_factory.mktemp("fuzz"), rabbit_manager, amqp_base) as portal:
+    # thousands of made-up logins and registrations from one address would throttle it, and a
+    # throttled address is refused before any password check (tests/service/test_auth_*): the
+    # fuzzer checks contracts, not the throttle, so its address gets a limit it cannot reach
+    quiet = {"AUTH_ADDRESS_FAILURE_LIMIT": "1000000"}
+    with private_portal(
+        tmp_path_factory.mktemp("fuzz"), rabbit_manager, amqp_base, extra_env=quiet
+    ) as portal:
         yield portal
 
 
