@@ -38,7 +38,7 @@ def finish_transactions(worker_ctx, exc_info):
 
 
 class FastRpcConsumer(RpcConsumer):
-    """Replies through the process's long-lived kombu Producer, transient and unconfirmed,
+    """Replies on the process's long-lived publishing channel, transient and unconfirmed,
     serialised once; then the request is acknowledged (reply first: a request whose reply
     could not leave stays unacked and is delivered again).
 

@@ -8,12 +8,14 @@ nothing on RPC. The two shared extensions below keep nameko's wire format (excha
 `nameko-rpc`, routing key `service.method`, `reply_to`, `correlation_id`, `nameko.*` context
 headers, `{"result", "error"}` replies), so nameko clients and services still talk to ours:
 
-- `RpcPublisher`: one kombu `Connection` and one long-lived `kombu.Producer` per container,
-  opened on first use, used through `Producer.publish` (transient, unconfirmed) under a green
-  lock (a publish is several frames that must not interleave with another greenthread's). A
-  broken connection is dropped and reopened once; if that fails too the error reaches the
-  caller, which answers "service unavailable". Events never go through it: they keep the outbox
-  relay with persistent messages and publisher confirms.
+- `RpcPublisher`: one kombu `Connection` and one long-lived channel per container, opened on
+  first use; each message is an `amqp.Message` sent with the channel's public `basic_publish`
+  (py-amqp's, which kombu's `Producer.publish` ends in: measured, kombu's layer on top cost
+  about a tenth of the position's throughput, docs/benchmarks-notes.md), transient and
+  unconfirmed, under a green lock (a publish is several frames that must not interleave with
+  another greenthread's). A broken connection is dropped and reopened once; if that fails too
+  the error reaches the caller, which answers "service unavailable". Events never go through
+  it: they keep the outbox relay with persistent messages and publisher confirms.
 - `FastReplyListener`: the caller's reply queue, consumed with `no_ack` (`basic_consume`) on a
   connection of its own. A reply nobody waits for any more (deadline passed) is dropped, as
   nameko does; `forget()` lets a caller that gave up say so.
@@ -22,11 +24,12 @@ headers, `{"result", "error"}` replies), so nameko clients and services still ta
 import logging
 import uuid
 
+import amqp
 import eventlet
 from amqp.exceptions import AMQPError
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
-from kombu import Connection, Producer, Queue
+from kombu import Connection, Queue
 from kombu.exceptions import KombuError
 from kombu.utils.json import dumps as kombu_dumps
 from kombu.utils.json import loads as kombu_loads
@@ -49,26 +52,29 @@ def _connection(config):
 
 
 class RpcPublisher(SharedExtension):
-    """RPC requests and replies through one long-lived kombu Producer (see the module)."""
+    """RPC requests and replies on one long-lived channel (see the module)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.lock = Semaphore()
         self.connection = None
-        self.producer = None
+        self.channel = None
+        self.exchange = None
+
+    def setup(self):
+        self.exchange = get_rpc_exchange(self.container.config)
 
     def _open(self):
         connection = _connection(self.container.config)
         connection.connect()
-        # auto_declare: publishing to a missing exchange would close the channel
-        self.producer = Producer(
-            connection.channel(), exchange=get_rpc_exchange(self.container.config)
-        )
-        self.connection = connection
-        return self.producer
+        channel = connection.channel()
+        # declared once per connection: publishing to a missing exchange would close the channel
+        self.exchange(channel).declare()
+        self.connection, self.channel = connection, channel
+        return channel
 
     def _drop(self):
-        connection, self.connection, self.producer = self.connection, None, None
+        connection, self.connection, self.channel = self.connection, None, None
         if connection is not None:
             try:
                 connection.close()
@@ -81,16 +87,19 @@ class RpcPublisher(SharedExtension):
         with self.lock:
             for attempt in (1, 2):
                 try:
-                    producer = self.producer or self._open()
-                    producer.publish(
-                        body,
+                    channel = self.channel or self._open()
+                    channel.basic_publish(
+                        amqp.Message(
+                            body.encode(),
+                            content_type="application/json",
+                            content_encoding="utf-8",
+                            delivery_mode=TRANSIENT,
+                            correlation_id=correlation_id,
+                            reply_to=reply_to,
+                            application_headers=headers or {},
+                        ),
+                        exchange=self.exchange.name,
                         routing_key=routing_key,
-                        content_type="application/json",
-                        content_encoding="utf-8",
-                        delivery_mode=TRANSIENT,
-                        correlation_id=correlation_id,
-                        reply_to=reply_to,
-                        headers=headers or {},
                     )
                     return
                 except BROKER_ERRORS:

@@ -99,7 +99,7 @@ class _Reply(RpcReply):
 
 
 class _FastMethodProxy(HeaderEncoder):
-    """One request through the process's long-lived kombu Producer (services/common/messaging.py),
+    """One request on the process's long-lived publishing channel (services/common/messaging.py),
     with nameko's wire format. Not `mandatory`: an unknown service is reported by the deadline."""
 
     def __init__(self, worker_ctx, service_name, method_name, reply_listener, publisher):
