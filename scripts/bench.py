@@ -194,6 +194,7 @@ class Bench:
         for clients in (1, 16, 64):
             runs = [wrk(self.base + "/api/v1/position", clients, auth) for _ in range(RUNS)]
             self.results[f"position_c{clients}"] = median_of(runs)
+            self.results[f"position_c{clients}_rps_runs"] = [run["rps"] for run in runs]
 
     def _pids(self):
         pids = {name: proc.pid for name, proc in self.portal.procs.items()}
@@ -501,7 +502,27 @@ def table(results, description):
     return "\n".join(lines) + "\n"
 
 
-def main():
+def parse_args(argv):
+    """`--only position` (or `--only rpc,position`): just those steps, on a portal without the
+    long-history member; prints the figures as JSON and leaves docs/benchmarks.md alone."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench")
+    parser.add_argument("--only", help="comma-separated steps: " + ", ".join(ONLY_STEPS))
+    args = parser.parse_args(argv)
+    only = [name for name in (args.only or "").split(",") if name]
+    unknown = set(only) - set(ONLY_STEPS)
+    if unknown:
+        parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
+    return only
+
+
+# the steps `--only` can run alone (the ones that need neither the long history nor a restart)
+ONLY_STEPS = ("rpc", "position")
+
+
+def main(argv=None):
+    only = parse_args(sys.argv[1:] if argv is None else argv)
     if not shutil.which("wrk"):
         if os.geteuid() == 0 and shutil.which("apt-get"):
             subprocess.run(
@@ -518,11 +539,29 @@ def main():
     )
     portal.env["GATEWAY_ADDRESS"] = f"127.0.0.1:{portal.port}"
     started = time.monotonic()
-    print("setting up the demo cooperative and the 100 000-movement member…", flush=True)
-    result = portal.run("-m", "scripts.portal", "setup", "--long-history", check=False)
+    print(
+        "setting up the demo cooperative" + ("…" if only else " and the 100 000-movement member…"),
+        flush=True,
+    )
+    setup = ["-m", "scripts.portal", "setup"] + ([] if only else ["--long-history"])
+    result = portal.run(*setup, check=False)
     if result.returncode:
         sys.exit(result.stderr[-2000:])
     portal.start_all()
+    if only:
+        bench = Bench(portal)
+        try:
+            token_maria = bench.login("maria", "Socia-2026!")
+            if "rpc" in only:
+                print("measuring floor and RPC…", flush=True)
+                bench.floor_and_rpc()
+            if "position" in only:
+                print("measuring position…", flush=True)
+                bench.position(token_maria)
+        finally:
+            portal.stop_all()
+        print(json.dumps(bench.results, indent=2))
+        return
     try:
         bench = Bench(portal)
         token_maria = bench.login("maria", "Socia-2026!")

@@ -11,7 +11,7 @@ from gateway.http import http, json_response
 from gateway.openapi import documented
 from services.common.clock import CLOCK
 from services.common.config import env_float
-from services.common.rpc import wait_all
+from services.common.rpc import fan_out
 
 log = logging.getLogger("gateway.position")
 
@@ -98,23 +98,16 @@ class PositionApi:
     def consolidated_position(self, principal):
         """Ask accounts, credit and deposit at once (one deadline) and merge what answered."""
         number = principal.member_number
-        plan = {
-            "savings": (self.accounts_rpc, "overview"),  # the member record and the accounts
-            "loans": (self.credit_rpc, "loans_summary"),
-            "deposits": (self.deposit_rpc, "deposits_summary"),
-        }
-        calls, answers = {}, {}
-        # publishing does not wait for the broker (no confirms on RPC): the three requests
-        # leave in one write, then the replies are awaited under one deadline
-        with self.accounts_rpc.batch():
-            for key, (proxy, method) in plan.items():
-                try:
-                    calls[key] = getattr(proxy.with_timeout(position_timeout()), method).call_async(
-                        number
-                    )
-                except Exception as exc:  # noqa: BLE001  an unreachable service: missing section
-                    answers[key] = exc
-        answers.update(zip(calls, wait_all(calls.values()), strict=True))
+        timeout = position_timeout()
+        # the fan-out names its three calls; all are under way together, each with the deadline
+        answers = fan_out(
+            {
+                # the member record and the accounts
+                "savings": (self.accounts_rpc.with_timeout(timeout).overview, number),
+                "loans": (self.credit_rpc.with_timeout(timeout).loans_summary, number),
+                "deposits": (self.deposit_rpc.with_timeout(timeout).deposits_summary, number),
+            }
+        )
         unavailable = []
         for key, answer in answers.items():
             if isinstance(answer, Exception):

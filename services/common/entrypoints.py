@@ -8,17 +8,15 @@ subclasses commit first and turn a failed commit into the worker's error.
 
 import inspect
 import logging
-import socket
 import sys
 
-from amqp import spec
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer
 
-from services.common.messaging import BROKER_ERRORS, FastPublisher, dumps
+from services.common.messaging import RpcPublisher, dumps
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +38,16 @@ def finish_transactions(worker_ctx, exc_info):
 
 
 class FastRpcConsumer(RpcConsumer):
-    """Replies on the process's long-lived channel, transient and unconfirmed, serialised once.
+    """Replies on the process's long-lived publishing channel, transient and unconfirmed,
+    serialised once; then the request is acknowledged (reply first: a request whose reply
+    could not leave stays unacked and is delivered again).
 
     A reply is only useful to a caller that is waiting for it with a deadline; persisting it or
     waiting for the broker's confirm buys nothing and costs a round trip per call (events keep
     both: they go through the outbox relay). See services/common/messaging.py.
     """
 
-    publisher = FastPublisher()
+    publisher = RpcPublisher()
 
     def handle_result(self, message, result, exc_info):
         error = None if exc_info is None else serialize(exc_info[1])
@@ -57,49 +57,13 @@ class FastRpcConsumer(RpcConsumer):
             exc_info = sys.exc_info()
             body = dumps({"result": None, "error": serialize(UnserializableValueError(result))})
             result = None
-        routing_key = message.properties["reply_to"]
-        correlation_id = message.properties.get("correlation_id")
-        if not self._reply_and_ack(message, body, routing_key, correlation_id):
-            self.publisher.publish(body, routing_key=routing_key, correlation_id=correlation_id)
-            self.queue_consumer.ack_message(message)
+        self.publisher.publish(
+            body,
+            routing_key=message.properties["reply_to"],
+            correlation_id=message.properties.get("correlation_id"),
+        )
+        self.queue_consumer.ack_message(message)
         return result, exc_info
-
-    def _reply_and_ack(self, message, body, routing_key, correlation_id):
-        """The reply and the request's ack on the channel the request came in on, in one TCP
-        segment (TCP_CORK): the broker is woken once for both instead of once per connection.
-        False when that connection is gone (the request will be redelivered; the caller still
-        gets this reply through the publisher)."""
-        channel = message.channel
-        connection = getattr(channel, "connection", None)
-        sock = getattr(getattr(connection, "transport", None), "sock", None)
-        if sock is None:
-            return False
-        reply = FastPublisher.message(body, correlation_id=correlation_id)
-        exchange = self.publisher.exchange_name
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
-        except OSError:
-            return False
-        try:
-            # send_method, not basic_publish: the latter may read the socket, which the
-            # consumer's own greenthread is reading
-            channel.send_method(
-                spec.Basic.Publish, "Bssbb", (0, exchange, routing_key, False, False), reply
-            )
-        except BROKER_ERRORS:
-            log.info("reply on the request's channel failed; using the publisher", exc_info=True)
-            return False
-        else:
-            try:
-                self.queue_consumer.ack_message(message)
-            except BROKER_ERRORS:  # the reply left; the broker will redeliver the request
-                log.warning("ack of an answered request failed", exc_info=True)
-        finally:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
-            except OSError:  # the connection broke meanwhile: nothing is waiting in it
-                pass
-        return True
 
 
 class CachedSignature:

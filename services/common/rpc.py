@@ -2,24 +2,35 @@
 
 `accounts = ServiceRpc("accounts")` is nameko's RpcProxy whose calls wait at most `RPC_TIMEOUT`
 seconds (or the `timeout` given) and then raise `ServiceUnavailable` naming the service.
-`self.accounts.call_async(...)` starts a call without waiting, for parallel fan-out:
-start every call first, then `.result()` each (they share one deadline).
+`self.accounts.call_async(...)` starts a call without waiting. A fan-out names its calls:
+
+    with batch() as b:
+        overview = b.call(self.accounts_rpc.overview, number)
+        loans = b.call(self.credit_rpc.loans_summary, number)
+    overview.result(), loans.result()
+
+Every call of a batch is published when `b.call` is made (so they are under way together) and
+keeps its own deadline; a call whose request could not be published fails at once, when its
+`result()` is asked, with `ServiceUnavailable` (a broker that is away fails the whole batch at
+once, not at the deadline).
 """
 
 import itertools
+import logging
 import time
 import uuid
+from contextlib import contextmanager
 
 import eventlet
-from amqp.exceptions import AMQPError
-from kombu.exceptions import KombuError
 from nameko.exceptions import RemoteError
 from nameko.messaging import HeaderEncoder
 from nameko.rpc import RpcProxy, RpcReply
 
 from services.common import correlation
 from services.common.errors import ServiceUnavailable
-from services.common.messaging import FastPublisher, FastReplyListener, dumps
+from services.common.messaging import BROKER_ERRORS, FastReplyListener, RpcPublisher, dumps
+
+log = logging.getLogger(__name__)
 
 
 class RpcDeadlineExceeded(ServiceUnavailable):
@@ -32,15 +43,18 @@ def unavailable(service):
 
 
 class PendingCall:
-    def __init__(self, service, method, reply, listener, deadline, on_error=None):
+    def __init__(self, service, method, reply, deadline, on_error=None, failure=None):
         self.service = service
         self.method = method
         self._reply = reply
-        self._listener = listener
         self.deadline = deadline
         self._on_error = on_error
+        self._failure = failure  # the request never left: result() raises this at once
 
     def result(self):
+        if self._failure is not None:
+            self._report("unavailable")
+            raise self._failure
         remaining = self.deadline - time.monotonic()
         try:
             with eventlet.Timeout(max(remaining, 0.0)):
@@ -48,17 +62,9 @@ class PendingCall:
         except RemoteError:
             self._report("remote_error")
             raise
-        except (OSError, KombuError, AMQPError) as exc:  # a batched request never left
-            self._report("unavailable")
-            raise unavailable(self.service) from exc
         except eventlet.Timeout:
             self._report("timeout")
-            # forget the reply we stopped waiting for, so it does not pile up
-            if self._listener is not None:
-                waiting = self._listener._reply_events
-                for key, event in list(waiting.items()):
-                    if event is self._reply.reply_event:
-                        waiting.pop(key, None)
+            self._reply.forget()  # the reply we stopped waiting for must not pile up
             raise RpcDeadlineExceeded(
                 f"El servicio {self.service} no respondió a tiempo.",
                 service=self.service,
@@ -79,9 +85,22 @@ def next_correlation_id():
     return f"{_PREFIX}.{next(_counter)}"
 
 
+class _Reply(RpcReply):
+    """nameko's RpcReply (it turns an error reply into the remote exception), which can also
+    tell the listener that nobody waits for it any more."""
+
+    def __init__(self, reply_event, listener, correlation_id):
+        super().__init__(reply_event)
+        self.listener = listener
+        self.correlation_id = correlation_id
+
+    def forget(self):
+        self.listener.forget(self.correlation_id)
+
+
 class _FastMethodProxy(HeaderEncoder):
-    """One request on the process's long-lived channel (services/common/messaging.py), with
-    nameko's wire format. Not `mandatory`: an unknown service is reported by the deadline."""
+    """One request on the process's long-lived publishing channel (services/common/messaging.py),
+    with nameko's wire format. Not `mandatory`: an unknown service is reported by the deadline."""
 
     def __init__(self, worker_ctx, service_name, method_name, reply_listener, publisher):
         self.worker_ctx = worker_ctx
@@ -93,11 +112,6 @@ class _FastMethodProxy(HeaderEncoder):
     def call_async(self, *args, **kwargs):
         correlation_id = next_correlation_id()
         reply_event = self.reply_listener.get_reply_event(correlation_id)
-
-        def unsent(exc):  # inside a batch: the write failed after call_async returned
-            self.reply_listener._reply_events.pop(correlation_id, None)
-            reply_event.send_exception(exc)
-
         try:
             self.publisher.publish(
                 dumps({"args": args, "kwargs": kwargs}),
@@ -105,12 +119,11 @@ class _FastMethodProxy(HeaderEncoder):
                 reply_to=self.reply_listener.routing_key,
                 correlation_id=correlation_id,
                 headers=self.get_message_headers(self.worker_ctx),
-                on_error=unsent,
             )
         except Exception:
-            self.reply_listener._reply_events.pop(correlation_id, None)
+            self.reply_listener.forget(correlation_id)
             raise
-        return RpcReply(reply_event)
+        return _Reply(reply_event, self.reply_listener, correlation_id)
 
 
 class _Method:
@@ -122,18 +135,27 @@ class _Method:
         self._on_error = on_error
 
     def _unavailable(self, cause):
+        log.warning("request to %s.%s not sent: %r", self._service, self._name, cause)
         if self._on_error is not None:
             self._on_error(self._service, "unavailable")
         raise unavailable(self._service) from cause
 
     def call_async(self, *args, **kwargs):
+        """Start the call; raises ServiceUnavailable at once when the broker is away."""
         deadline = time.monotonic() + self._timeout
-        listener = getattr(self._method, "reply_listener", None)
         try:
             reply = self._method.call_async(*args, **kwargs)
-        except (OSError, KombuError, AMQPError) as exc:  # the broker is away: fail clearly
+        except BROKER_ERRORS as exc:  # the broker is away: fail clearly
             self._unavailable(exc)
-        return PendingCall(self._service, self._name, reply, listener, deadline, self._on_error)
+        return PendingCall(self._service, self._name, reply, deadline, self._on_error)
+
+    def start(self, *args, **kwargs):
+        """Like call_async, but a request that cannot be published gives a PendingCall that
+        fails at once (what a batch needs: every call it names answers, one way or another)."""
+        try:
+            return self.call_async(*args, **kwargs)
+        except ServiceUnavailable as exc:
+            return PendingCall(self._service, self._name, None, time.monotonic(), failure=exc)
 
     def __call__(self, *args, **kwargs):
         return self.call_async(*args, **kwargs).result()
@@ -168,12 +190,6 @@ class _DeadlineProxy:
         on_error = self._on_error if count_errors else None
         return _DeadlineProxy(self._proxy, self._service, timeout, on_error)
 
-    def batch(self):
-        """`with proxy.batch(): …call_async…` sends every request started in the block in one
-        write at its end (the container's ServiceRpc proxies share one publisher, so calls to
-        several services can be batched together)."""
-        return self._proxy._publisher.batch()
-
 
 class ServiceRpc(RpcProxy):
     """`on_error(service, kind)` is told of every failed call (metrics)."""
@@ -181,7 +197,7 @@ class ServiceRpc(RpcProxy):
     # requests are transient and unconfirmed on one long-lived channel: the caller waits with a
     # deadline anyway, so a disk write and a confirm round trip per call buy nothing
     rpc_reply_listener = FastReplyListener()
-    publisher = FastPublisher()
+    publisher = RpcPublisher()
 
     def __init__(self, target_service, timeout=None, on_error=None):
         super().__init__(target_service)
@@ -196,6 +212,34 @@ class ServiceRpc(RpcProxy):
         return _DeadlineProxy(proxy, self.target_service, timeout, self._on_error)
 
 
+class Batch:
+    """The calls of one fan-out, each named where it is made (see the module's docstring)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def call(self, method, *args, **kwargs):
+        """Start `method(*args, **kwargs)` (a method of a ServiceRpc proxy, e.g.
+        `self.accounts_rpc.with_timeout(2).overview`) and return its PendingCall."""
+        pending = method.start(*args, **kwargs)
+        self.calls.append(pending)
+        return pending
+
+
+@contextmanager
+def batch():
+    """`with batch() as b: x = b.call(proxy.method, …)`: calls under way together."""
+    yield Batch()
+
+
+def fan_out(plan):
+    """`{key: (method, *args)}` → `{key: value or exception}`: every call started at once, then
+    every answer awaited (each under its own deadline)."""
+    with batch() as b:
+        calls = {key: b.call(method, *args) for key, (method, *args) in plan.items()}
+    return dict(zip(calls, wait_all(calls.values()), strict=True))
+
+
 def wait_all(calls):
     """Results of several PendingCalls; a failed one yields its exception instead of a value."""
     out = []
@@ -207,4 +251,12 @@ def wait_all(calls):
     return out
 
 
-__all__ = ["ServiceRpc", "PendingCall", "RpcDeadlineExceeded", "wait_all", "correlation"]
+__all__ = [
+    "ServiceRpc",
+    "PendingCall",
+    "RpcDeadlineExceeded",
+    "batch",
+    "fan_out",
+    "wait_all",
+    "correlation",
+]

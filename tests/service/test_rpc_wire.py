@@ -1,6 +1,6 @@
-"""The RPC wire path on the real broker (services/common/messaging.py): requests sent together in
-one write, bodies larger than a frame, values that JSON alone would lose, and a batch that never
-leaves failing every call at once instead of at its deadline."""
+"""The RPC wire path on the real broker (services/common/messaging.py): the calls of a batch
+answered call by call, bodies larger than a frame, values that JSON alone would lose, and a batch
+whose requests cannot be published failing every call at once instead of at its deadline."""
 
 import subprocess
 import time
@@ -11,7 +11,8 @@ import pytest
 
 from services.common.entrypoints import rpc
 from services.common.errors import ServiceUnavailable
-from services.common.rpc import ServiceRpc, wait_all
+from services.common.messaging import RpcPublisher
+from services.common.rpc import ServiceRpc, batch, wait_all
 
 
 class EchoService:
@@ -40,8 +41,8 @@ class CallerService:
 
     @rpc
     def fan_out(self, values):
-        with self.echo_rpc.batch():
-            calls = [self.echo_rpc.echo.call_async(value) for value in values]
+        with batch() as b:
+            calls = [b.call(self.echo_rpc.echo, value) for value in values]
         return [
             {"error": type(answer).__name__} if isinstance(answer, Exception) else answer
             for answer in wait_all(calls)
@@ -49,8 +50,8 @@ class CallerService:
 
     @rpc
     def fan_out_meet(self, count):
-        with self.echo_rpc.batch():
-            calls = [self.echo_rpc.meet.call_async(count) for _ in range(count)]
+        with batch() as b:
+            calls = [b.call(self.echo_rpc.meet, count) for _ in range(count)]
         return wait_all(calls)
 
 
@@ -93,25 +94,24 @@ def test_a_batch_that_cannot_be_sent_fails_every_call_at_once(
     container_factory(EchoService, service_config).start()
     container = container_factory(PatientCaller, service_config)
     container.start()
-    publisher = next(ext for ext in container.extensions if type(ext).__name__ == "FastPublisher")
+    publisher = next(ext for ext in container.extensions if isinstance(ext, RpcPublisher))
+    publish = publisher.publish
 
-    write = publisher._write
-
-    def broker_away(messages):
-        # the batch's write fails (and so does its reconnection); the caller's own reply to
-        # this test, one message on the same publisher, still goes out
-        if len(messages) > 1:
+    def broker_away(body, routing_key, **properties):
+        # the requests to echo cannot be published (nor after the reconnection); the caller's
+        # own reply to this test, on the same publisher, still goes out
+        if routing_key.startswith("echo."):
             raise ConnectionResetError("conexión perdida")
-        write(messages)
+        publish(body, routing_key, **properties)
 
-    publisher._write = broker_away
+    publisher.publish = broker_away
     # at once, not at the calls' 60 s deadline: the test's client gives up after 30 s
     answers = rpc_proxy("caller").fan_out(["a", "b", "c"])
     assert answers == [{"error": ServiceUnavailable.__name__}] * 3
 
 
 def test_every_answered_request_is_acknowledged(caller, rabbit_config):
-    # replies and acks leave together on the request's channel: nothing stays unacknowledged
+    # every reply is followed by its request's ack: nothing stays unacknowledged
     # (an unacked request would be delivered again when the service's connection closes)
     vhost = urlparse(rabbit_config["AMQP_URI"]).path[1:]
     assert caller.fan_out(list(range(30))) == list(range(30))
