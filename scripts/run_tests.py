@@ -15,6 +15,7 @@ time and result, then the summary of every command that failed.
 """
 
 import argparse
+import re
 import subprocess
 import sys
 import threading
@@ -106,7 +107,21 @@ def main(argv=None):
         print(text[text.rfind("\n", 0, at) :] if at >= 0 else text[-4000:])
     total = time.monotonic() - started
     print(f"\n{'FAILED' if failed else 'passed'}: {len(results)} pytest runs in {total:.0f} s")
+    # the counts of every run in pytest's own words, one line (what CI reads)
+    counts = {"passed": 0, "failed": 0}
+    for *_, log in results:
+        for word in counts:
+            counts[word] += _count(_last_line(log), word)
+    errors = sum(_count(_last_line(log), "error") for *_, log in results)
+    counts["failed"] += errors
+    print(f"total: {counts['passed']} passed, {counts['failed']} failed")
     return 1 if failed else 0
+
+
+def _count(line, word):
+    """3 from '3 passed, 1 failed in 2.0s' for 'passed' (errors: 'error' or 'errors')."""
+    match = re.search(rf"(\d+) {word}s?\b", line)
+    return int(match.group(1)) if match else 0
 
 
 if __name__ == "__main__":
