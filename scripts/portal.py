@@ -12,15 +12,19 @@
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
 """
 
-import argparse
-import logging
-import signal
-import sys
-import time
+from services.common.known_warnings import acknowledge
 
-from scripts.preflight import broker_problem, database_problem
-from services.common import config
-from services.common.clock import CLOCK
+acknowledge()  # before anything imports eventlet
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from scripts.preflight import broker_problem, database_problem  # noqa: E402
+from services.common import config  # noqa: E402
+from services.common.clock import CLOCK  # noqa: E402
 
 log = logging.getLogger("portal")
 

@@ -46,7 +46,6 @@ class Portal:
             "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
             "DEMO_MEMBERS": "20",
             "RPC_TIMEOUT": "3",
-            "PYTHONWARNINGS": "ignore",
             **(extra_env or {}),
         }
         self.procs = {}

@@ -1,9 +1,8 @@
 """Run one service (or the gateway) as its own process: `python -m scripts.run_service accounts`."""
 
-import warnings
+from services.common.known_warnings import acknowledge
 
-# eventlet announces its deprecation on import; nameko 2.14 needs it (docs/decisions.md)
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
+acknowledge()  # before eventlet is imported
 
 import eventlet  # noqa: E402
 

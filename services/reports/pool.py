@@ -49,7 +49,7 @@ def _read_exact(stream, size):
 
 class Worker:
     def __init__(self):
-        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        env = dict(os.environ)
         self.proc = subprocess.Popen(  # noqa: S603  our own module, fixed arguments
             [sys.executable, "-m", "services.reports.worker"],
             cwd=str(PROJECT_ROOT),

@@ -12,8 +12,8 @@ import logging
 import os
 import struct
 import sys
-import warnings
 
+from services.common.known_warnings import acknowledge
 from services.reports.paths import TEMPLATES
 
 WARMUP_HTML = (
@@ -22,7 +22,7 @@ WARMUP_HTML = (
 
 
 def _quiet():
-    warnings.filterwarnings("ignore")
+    acknowledge()
     for name in ("weasyprint", "fontTools", "fontTools.subset", "fontTools.ttLib"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.basicConfig(level=logging.CRITICAL)

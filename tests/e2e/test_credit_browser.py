@@ -25,7 +25,7 @@ def run_story(story, portal, out_dir):
         capture_output=True,
         text=True,
         timeout=240,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(out_dir), "PYTHONWARNINGS": "ignore"},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(out_dir)},
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -59,7 +59,7 @@ def test_maria_position_report_statement_and_download(portal):
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env=dict(os.environ),
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "position report, statement and download: ok" in result.stdout

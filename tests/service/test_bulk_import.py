@@ -211,7 +211,7 @@ def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
 
 def test_core_publisher_example_reaches_the_portal(core_services, rpc_proxy):
     script = str(PROJECT_ROOT / "examples" / "core_publisher.py")
-    env = {**os.environ, "AMQP_URI": core_services["AMQP_URI"], "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "AMQP_URI": core_services["AMQP_URI"]}
 
     def publish(*args):
         result = subprocess.run(

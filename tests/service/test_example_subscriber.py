@@ -30,7 +30,7 @@ def start_subscriber(amqp_uri, workdir, max_messages):
                 "--max-messages",
                 str(max_messages),
             ],
-            env={**os.environ, "AMQP_URI": amqp_uri, "PYTHONWARNINGS": "ignore"},
+            env={**os.environ, "AMQP_URI": amqp_uri},
             stdout=stdout,
             stderr=stderr,
         )
