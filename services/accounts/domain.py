@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from stdnum.ec import ci
 
-from services.common import inbound
+from services.common import ordering
 
 MAX_STATEMENT_DAYS = 3660  # ten years (docs/api.md)
 RANGE_TOO_LONG = "El rango no puede superar diez años (3.660 días)."
@@ -157,7 +157,7 @@ def balance_problem(previous, debit, credit, stated):
 
 
 # the ordering rule of every sequenced stream (accounts, loans) is shared with the consumer
-order_decision = inbound.order_decision
+order_decision = ordering.order_decision
 
 
 def same_movement(applied, data):
@@ -217,13 +217,13 @@ def movement_refusal(account_number, balance, data, seen_sequence):
         return (
             f"La referencia {data['reference']} ya fue aplicada en la cuenta {account_number} "
             f"(secuencia {seen_sequence}).",
-            inbound.KIND_CONFLICT,
+            ordering.KIND_CONFLICT,
         )
     problem = balance_problem(balance, data["debit"], data["credit"], data["balance"])
     if problem:
         return (
             f"{problem} (cuenta {account_number}, secuencia {data['sequence']}).",
-            inbound.KIND_INVALID,
+            ordering.KIND_INVALID,
         )
     return None
 

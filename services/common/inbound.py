@@ -65,6 +65,18 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.clock import CLOCK
 from services.common.entrypoints import ATTEMPTS_HEADER, RETRY_DELAYS, finish_transactions
+from services.common.ordering import (
+    APPLY,
+    HOLD,
+    KIND_CONFLICT,
+    KIND_ENVELOPE,
+    KIND_ERROR,
+    KIND_INVALID,
+    KIND_NOT_JSON,
+    KIND_UNKNOWN,
+    PAST,
+    order_decision,
+)
 from services.common.schemas import flatten
 
 log = logging.getLogger(__name__)
@@ -76,14 +88,6 @@ KIND_HEADER = "x-portal-refusal-kind"
 EVENT_TYPE_HEADER = "x-portal-event-type"
 # short: what NotYet waits for is normally a few messages behind (seconds)
 NOT_YET_DELAYS = (0.5, 2, 5, 15)
-
-# refusal kinds (the label of the /metrics counter); the reason is the human sentence
-KIND_NOT_JSON = "no_json"
-KIND_ENVELOPE = "sobre_invalido"
-KIND_INVALID = "dato_invalido"
-KIND_CONFLICT = "conflicto"
-KIND_UNKNOWN = "desconocido"
-KIND_ERROR = "error_interno"
 
 
 def utcnow():
@@ -215,20 +219,7 @@ def claim(session, table, event, consumer):
     return True
 
 
-# --- ordering -------------------------------------------------------------------------------
-
-APPLY, HOLD, PAST = "apply", "hold", "past"
-
-
-def order_decision(last, sequence):
-    """What to do with event `sequence` of a stream whose last applied one is `last`:
-    APPLY (the next one), HOLD (its predecessor is missing) or PAST (already seen)."""
-    if sequence == last + 1:
-        return APPLY
-    if sequence > last + 1:
-        return HOLD
-    return PAST
-
+# --- ordering (the rule itself: services/common/ordering.py) -------------------------------
 
 _LOCKS = {}
 
