@@ -13,7 +13,7 @@ help:
 	@echo "make test   - set up everything (Debian packages too) and run the whole suite (< 15 min)"
 	@echo "make test-fast - unit tests and the quick service tests (< 2 min)"
 	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
-	@echo "make lint   - ruff check and format check"
+	@echo "make lint   - ruff check and format check, mypy"
 
 venv: $(VENV)/.installed
 
@@ -38,9 +38,11 @@ system:
 services:
 	@bash scripts/ensure_services.sh
 
+# mypy checks the files pyproject.toml names: every services/*/domain.py and services/common
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format: venv
 	$(PY) -m ruff format .

@@ -1,27 +1,29 @@
 """Pure rules of the accounts service: identity matching, statement ranges and balances, masking."""
 
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol, TypedDict
 
 from stdnum.ec import ci
 
-from services.common import inbound
+from services.common import ordering
 
 MAX_STATEMENT_DAYS = 3660  # ten years (docs/api.md)
 RANGE_TOO_LONG = "El rango no puede superar diez años (3.660 días)."
 ZERO = Decimal("0.00")
 
 
-def fold(text):
+def fold(text: str | None) -> str:
     """Lower-case, accents removed, spaces collapsed: 'María  Fernanda' -> 'maria fernanda'."""
     decomposed = unicodedata.normalize("NFKD", text or "")
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.casefold().split())
 
 
-def name_matches(entered, recorded):
+def name_matches(entered: str | None, recorded: str | None) -> bool:
     """One given name (or surname) entered matches either of the recorded ones.
 
     'maria' matches 'María Fernanda'; so does 'Fernanda'; the full 'maría fernanda' too.
@@ -33,7 +35,7 @@ def name_matches(entered, recorded):
     return entered_f == recorded_f or entered_f in recorded_f.split()
 
 
-def valid_cedula(identification):
+def valid_cedula(identification: str) -> bool:
     return bool(identification) and ci.is_valid(identification)
 
 
@@ -46,7 +48,14 @@ class MemberRecord:
     email: str
 
 
-def registration_matches(record, member_number, identification, first_name, last_name, email):
+def registration_matches(
+    record: MemberRecord | None,
+    member_number: str | None,
+    identification: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    email: str | None,
+) -> bool:
     """The registration match of docs/domain.md. Yes/no only: never which field failed."""
     if record is None:
         return False
@@ -61,7 +70,7 @@ def registration_matches(record, member_number, identification, first_name, last
     return all(checks)
 
 
-def mask_identification(identification):
+def mask_identification(identification: str | None) -> str:
     """'1712345675' -> '17******75': the first two and last two digits."""
     ident = identification or ""
     if len(ident) <= 4:
@@ -69,7 +78,7 @@ def mask_identification(identification):
     return ident[:2] + "*" * (len(ident) - 4) + ident[-2:]
 
 
-def mask_email(email):
+def mask_email(email: str | None) -> str:
     """'maria.perez@example.com' -> 'm*********z@example.com'."""
     local, _, domain = (email or "").partition("@")
     if len(local) <= 2:
@@ -79,16 +88,16 @@ def mask_email(email):
     return f"{masked}@{domain}"
 
 
-def display_name(given_names, surnames):
+def display_name(given_names: str | None, surnames: str | None) -> str:
     """First given name and first surname: 'María Pérez'."""
     first = (given_names or "").split()
     last = (surnames or "").split()
     return " ".join(p for p in (first[:1] + last[:1]))
 
 
-def statement_range_errors(date_from, date_to, today):
+def statement_range_errors(date_from: date, date_to: date, today: date) -> dict[str, list[str]]:
     """Spanish messages per field for a statement range, empty when valid."""
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if date_to > today:
         errors.setdefault("to", []).append("La fecha de corte no puede ser futura.")
     if date_from > today:
@@ -102,16 +111,16 @@ def statement_range_errors(date_from, date_to, today):
     return errors
 
 
-def default_statement_range(today):
+def default_statement_range(today: date) -> tuple[date, date]:
     """The current month up to today."""
     return today.replace(day=1), today
 
 
-def closing_balance(opening, total_credits, total_debits):
+def closing_balance(opening: Decimal, total_credits: Decimal, total_debits: Decimal) -> Decimal:
     return opening + total_credits - total_debits
 
 
-def apply_movement(balance, debit, credit):
+def apply_movement(balance: Decimal, debit: Decimal | None, credit: Decimal | None) -> Decimal:
     """Balance after a movement; an account never goes below zero."""
     new_balance = balance + (credit or ZERO) - (debit or ZERO)
     if new_balance < ZERO:
@@ -119,11 +128,11 @@ def apply_movement(balance, debit, credit):
     return new_balance
 
 
-def page_count(total, page_size):
+def page_count(total: int, page_size: int) -> int:
     return max(1, -(-total // page_size))
 
 
-def page_errors(page, total, page_size):
+def page_errors(page: int, total: int, page_size: int) -> dict[str, list[str]]:
     """A page beyond the last is refused (docs/domain.md, "Time"), never read as empty."""
     last = page_count(total, page_size)
     if page > last:
@@ -142,11 +151,13 @@ PRODUCT_NAMES = {
 CLOSED = "cerrada"
 
 
-def _money(value):
+def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def balance_problem(previous, debit, credit, stated):
+def balance_problem(
+    previous: Decimal, debit: Decimal, credit: Decimal, stated: Decimal
+) -> str | None:
     """None when `previous + credit − debit = stated`; otherwise the reason, to the cent."""
     if previous + credit - debit == stated:
         return None
@@ -157,10 +168,55 @@ def balance_problem(previous, debit, credit, stated):
 
 
 # the ordering rule of every sequenced stream (accounts, loans) is shared with the consumer
-order_decision = inbound.order_decision
+order_decision = ordering.order_decision
 
 
-def same_movement(applied, data):
+class CoreMovement(TypedDict):
+    """What these rules read of a core `movement_posted` (CoreMovementSchema, loaded)."""
+
+    sequence: int
+    date: date
+    reference: str
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+
+
+class StoredMovement(Protocol):
+    """A movement as the portal stored it (a row of `movements`)."""
+
+    @property
+    def reference(self) -> str: ...
+    @property
+    def date(self) -> date: ...
+    @property
+    def debit(self) -> Decimal: ...
+    @property
+    def credit(self) -> Decimal: ...
+    @property
+    def balance(self) -> Decimal: ...
+
+
+class PortalDay(Protocol):
+    """The portal's account at the close of a core business day (store.reconciliation_accounts)."""
+
+    @property
+    def day_seq(self) -> int: ...
+    @property
+    def day_balance(self) -> Decimal | None: ...
+    @property
+    def last_seq(self) -> int: ...
+
+
+class CoreAccountFigures(TypedDict):
+    """One account of a core `day_closed` chunk."""
+
+    account_number: str
+    balance: Decimal
+    last_sequence: int
+
+
+def same_movement(applied: StoredMovement, data: CoreMovement) -> bool:
     """Is the core movement `data` the one already applied (a stored movement)?"""
     return (
         applied.reference == data["reference"]
@@ -181,9 +237,9 @@ MEMBER_FIELDS = {
 }
 
 
-def member_changes(current, data):
+def member_changes(current: object | None, data: Mapping[str, object]) -> dict[str, object]:
     """{column: new value} of what `member_upserted` changes in the record (all for a new one)."""
-    changes = {}
+    changes: dict[str, object] = {}
     for field, column in MEMBER_FIELDS.items():
         value = data.get(field)
         if current is None or getattr(current, column) != value:
@@ -191,7 +247,9 @@ def member_changes(current, data):
     return changes
 
 
-def reconciliation_differences(portal, core):
+def reconciliation_differences(
+    portal: PortalDay | None, core: CoreAccountFigures
+) -> list[tuple[str, str | None, str]]:
     """[(kind, portal value, core value)] between the portal's account at the close of the core's
     business day and the core's figures for it. `portal` has `day_seq` and `day_balance`: the
     sequence and balance of its last movement dated on or before that day (0 and None before
@@ -199,7 +257,7 @@ def reconciliation_differences(portal, core):
     the portal does not know the account."""
     if portal is None:
         return [("unknown_account", None, f"{_money(core['balance'])}")]
-    out = []
+    out: list[tuple[str, str | None, str]] = []
     balance = portal.day_balance if portal.day_balance is not None else Decimal("0.00")
     if balance != core["balance"]:
         out.append(("balance", _money(balance), _money(core["balance"])))
@@ -210,25 +268,27 @@ def reconciliation_differences(portal, core):
     return out
 
 
-def movement_refusal(account_number, balance, data, seen_sequence):
+def movement_refusal(
+    account_number: str, balance: Decimal, data: CoreMovement, seen_sequence: int | None
+) -> tuple[str, str] | None:
     """(reason, kind) when a core movement cannot apply after `balance`: its reference was
     applied already (at `seen_sequence`), or its stated balance does not add up; else None."""
     if seen_sequence is not None:
         return (
             f"La referencia {data['reference']} ya fue aplicada en la cuenta {account_number} "
             f"(secuencia {seen_sequence}).",
-            inbound.KIND_CONFLICT,
+            ordering.KIND_CONFLICT,
         )
     problem = balance_problem(balance, data["debit"], data["credit"], data["balance"])
     if problem:
         return (
             f"{problem} (cuenta {account_number}, secuencia {data['sequence']}).",
-            inbound.KIND_INVALID,
+            ordering.KIND_INVALID,
         )
     return None
 
 
-def recently(instant, now, seconds):
+def recently(instant: object, now: datetime, seconds: float) -> bool:
     """Is the ISO-8601 UTC `instant` ("…Z") less than `seconds` before `now` (aware)? An instant
     that cannot be read is not recent."""
     try:
@@ -240,7 +300,9 @@ def recently(instant, now, seconds):
     return now - moment < timedelta(seconds=seconds)
 
 
-def movements_in_flight(portal_accounts, core_accounts):
+def movements_in_flight(
+    portal_accounts: Mapping[str, PortalDay], core_accounts: Sequence[CoreAccountFigures]
+) -> list[str]:
     """Account numbers whose portal sequence is behind what the core closed the day with: their
     last movements may still be on their way (held, or in a retry), not missing."""
     return [

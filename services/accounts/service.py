@@ -30,7 +30,7 @@ from services.accounts.schemas import (
     VerifyMemberSchema,
 )
 from services.common import inbound
-from services.common.clock import ClockProvider
+from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc

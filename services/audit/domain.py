@@ -14,8 +14,10 @@ Pure: no nameko, no SQLAlchemy.
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypedDict, overload
 
 GENESIS_HASH = "0" * 64
 
@@ -30,11 +32,26 @@ class InvalidEnvelope(ValueError):
     """An event that cannot be recorded (no id, no source, unreadable date...)."""
 
 
-def canonical_json(value):
+# what an event's `data` may hold: whatever JSON does (the log keeps it as it came)
+EventData = dict[str, Any]
+
+
+class Record(TypedDict):
+    """The fields of an entry taken from an envelope, before it is linked into the chain."""
+
+    event_id: str
+    source: str
+    event_type: str
+    member_number: str | None
+    occurred_at: datetime  # naive UTC
+    data: EventData
+
+
+def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def parse_instant(value):
+def parse_instant(value: object) -> datetime:
     """An ISO-8601 instant ('2026-11-25T16:47:33Z', with offset or naive UTC) → naive UTC."""
     if isinstance(value, datetime):
         moment = value
@@ -53,12 +70,16 @@ def parse_instant(value):
     return moment
 
 
-def instant_text(moment):
+def instant_text(moment: datetime) -> str:
     """The canonical text of a naive-UTC instant (microseconds only when there are some)."""
     return moment.isoformat() + "Z"
 
 
-def scrub(data):
+@overload
+def scrub(data: EventData) -> EventData: ...
+@overload
+def scrub(data: object) -> object: ...
+def scrub(data: object) -> object:
     """The event data with any secret-looking key redacted (recursively)."""
     if isinstance(data, dict):
         return {
@@ -70,13 +91,20 @@ def scrub(data):
     return data
 
 
-def member_of(data):
+def member_of(data: object) -> str | None:
     """The member an event is about, when its data names one (kept in a column for queries)."""
     value = data.get("member_number") if isinstance(data, dict) else None
     return str(value)[:12] if value not in (None, "") else None
 
 
-def entry_hash(prev_hash, event_id, source, event_type, occurred_at, data):
+def entry_hash(
+    prev_hash: str,
+    event_id: str,
+    source: str,
+    event_type: str,
+    occurred_at: datetime,
+    data: EventData,
+) -> str:
     """The link: sha256 hex of the canonical JSON of the entry and the previous hash."""
     material = canonical_json(
         [prev_hash, event_id, source, event_type, instant_text(occurred_at), data]
@@ -91,35 +119,39 @@ class Entry:
     source: str
     event_type: str
     occurred_at: datetime  # naive UTC
-    data: dict
+    data: EventData
     prev_hash: str
     hash: str
     member_number: str | None = None
 
 
-def record_from_envelope(envelope):
+def record_from_envelope(envelope: object) -> Record:
     """The fields of an entry taken from an event envelope (raises InvalidEnvelope)."""
     if not isinstance(envelope, dict):
         raise InvalidEnvelope("the event is not an envelope")
-    fields = {}
+    texts = {}
     for key, limit in (("event_id", 36), ("source", 40), ("event_type", 80)):
         value = envelope.get(key)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             raise InvalidEnvelope(f"{key} is missing or too long")
-        fields[key] = value.strip()
+        texts[key] = value.strip()
     data = envelope.get("data")
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidEnvelope("data is not an object")
-    data = scrub(data)
-    fields["member_number"] = member_of(data)
-    fields["occurred_at"] = parse_instant(envelope.get("occurred_at"))
-    fields["data"] = data
-    return fields
+    clean = scrub(data)
+    return {
+        "event_id": texts["event_id"],
+        "source": texts["source"],
+        "event_type": texts["event_type"],
+        "member_number": member_of(clean),
+        "occurred_at": parse_instant(envelope.get("occurred_at")),
+        "data": clean,
+    }
 
 
-def link(prev_seq, prev_hash, record):
+def link(prev_seq: int, prev_hash: str, record: Record) -> Entry:
     """The next entry of the chain whose head is (prev_seq, prev_hash)."""
     return Entry(
         seq=prev_seq + 1,
@@ -147,7 +179,7 @@ class Verification:
     entries: int
     first_broken_seq: int | None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, bool | int | None]:
         return {
             "valid": self.valid,
             "entries": self.entries,
@@ -155,7 +187,9 @@ class Verification:
         }
 
 
-def verify(entries, head_seq=None, head_hash=None):
+def verify(
+    entries: Iterable[Entry], head_seq: int | None = None, head_hash: str | None = None
+) -> Verification:
     """Walk the entries in seq order; the first one whose link does not hold breaks the chain.
 
     An entry is broken when its seq is not the next number, its prev_hash is not the hash of

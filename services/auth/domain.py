@@ -11,9 +11,11 @@ import re
 import secrets
 import string
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 USERNAME_MIN, USERNAME_MAX = 4, 30
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -60,7 +62,7 @@ MIN_DISTINCT_CHARACTERS = 3
 IDENTIFICATION_LENGTH = 10  # an Ecuadorian cédula
 
 
-def _load_common_passwords():
+def _load_common_passwords() -> frozenset[str]:
     words = set()
     for line in COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -72,17 +74,17 @@ def _load_common_passwords():
 COMMON_PASSWORDS = _load_common_passwords()
 
 
-def fold(text):
+def fold(text: str | None) -> str:
     """Lower-case without accents: 'María' -> 'maria'."""
     decomposed = unicodedata.normalize("NFKD", text or "")
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def normalize_username(username):
+def normalize_username(username: str | None) -> str:
     return (username or "").strip().lower()
 
 
-def username_problems(username):
+def username_problems(username: str) -> list[str]:
     """Spanish messages of what is wrong with a (normalized) username; empty when valid."""
     problems = []
     if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
@@ -92,7 +94,7 @@ def username_problems(username):
     return problems
 
 
-def is_common_password(password):
+def is_common_password(password: str) -> bool:
     folded = password.strip().casefold()
     return folded in COMMON_PASSWORDS or fold(password.strip()) in COMMON_PASSWORDS
 
@@ -112,18 +114,18 @@ class MemberFacts:
     identification: str = ""
 
 
-def _digits(text):
+def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
-def _letters_and_digits(text):
+def _letters_and_digits(text: str) -> str:
     return "".join(c for c in fold(text) if c.isalnum())
 
 
-def identification_candidates(password, limit=40):
+def identification_candidates(password: str, limit: int = 40) -> list[str]:
     """Every run of 10 digits in the password (separators ignored): what could be a cédula."""
     digits = _digits(password)
-    found = []
+    found: list[str] = []
     for start in range(max(0, len(digits) - IDENTIFICATION_LENGTH + 1)):
         window = digits[start : start + IDENTIFICATION_LENGTH]
         if window not in found:
@@ -133,7 +135,9 @@ def identification_candidates(password, limit=40):
     return found
 
 
-def has_personal_data(password, member, identification_found=False):
+def has_personal_data(
+    password: str, member: MemberFacts | None, identification_found: bool = False
+) -> bool:
     """True when the password holds the member's cédula, member number, a given name or a
     surname: in any case, with or without accents, separators ignored."""
     if identification_found:
@@ -153,7 +157,12 @@ def has_personal_data(password, member, identification_found=False):
     return False
 
 
-def password_problems(password, username, member=None, identification_found=False):
+def password_problems(
+    password: str,
+    username: str | None,
+    member: MemberFacts | None = None,
+    identification_found: bool = False,
+) -> list[str]:
     """The password policy (docs/identity.md): every rule broken, as a message that says what
     is wrong. `member` holds the member's data the password must not contain."""
     problems = []
@@ -178,48 +187,53 @@ def password_problems(password, username, member=None, identification_found=Fals
 # Secrets -----------------------------------------------------------------------------------
 
 
-def generate_code():
+def generate_code() -> str:
     """A temporary code: 8 characters [A-Za-z0-9] from `secrets` (like '5uqZ7zkp')."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def looks_like_code(text):
+def looks_like_code(text: str | None) -> bool:
     return bool(CODE_RE.match(text or ""))
 
 
-def new_token():
+def new_token() -> str:
     """An opaque session token of 256 random bits (43 URL-safe characters)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def token_hash(token):
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def new_session_id():
+def new_session_id() -> str:
     return secrets.token_hex(16)
 
 
 # Lockout and throttling --------------------------------------------------------------------
 
 
-def seconds_until(moment, now):
+def seconds_until(moment: datetime, now: datetime) -> int:
     """Whole seconds from now to moment, rounded up, at least 1."""
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-def is_locked(locked_until, now):
+def is_locked(locked_until: datetime | None, now: datetime) -> bool:
     return locked_until is not None and now < locked_until
 
 
 @dataclass(frozen=True)
 class FailureOutcome:
     failed_attempts: int
-    locked_until: object  # datetime | None
+    locked_until: datetime | None
     locked_now: bool
 
 
-def after_failure(failed_attempts, now, max_failures=MAX_FAILURES, lock_minutes=LOCK_MINUTES):
+def after_failure(
+    failed_attempts: int | None,
+    now: datetime,
+    max_failures: int = MAX_FAILURES,
+    lock_minutes: int = LOCK_MINUTES,
+) -> FailureOutcome:
     """One more consecutive failure of a user from one address: at `max_failures` that user is
     locked at that address for `lock_minutes`.
 
@@ -233,8 +247,11 @@ def after_failure(failed_attempts, now, max_failures=MAX_FAILURES, lock_minutes=
 
 
 def throttle_retry_after(
-    failure_times, now, limit=ADDRESS_FAILURE_LIMIT, window_minutes=ADDRESS_WINDOW_MINUTES
-):
+    failure_times: Iterable[datetime],
+    now: datetime,
+    limit: int = ADDRESS_FAILURE_LIMIT,
+    window_minutes: int = ADDRESS_WINDOW_MINUTES,
+) -> int | None:
     """Seconds to wait when an address has `limit` failures within the window, else None."""
     window = timedelta(minutes=window_minutes)
     recent = sorted(t for t in failure_times if now - window < t <= now)
@@ -245,24 +262,33 @@ def throttle_retry_after(
     return seconds_until(release, now)
 
 
-def recovery_allowed(recent_request_times, now, limit=RECOVERIES_PER_HOUR):
+def recovery_allowed(
+    recent_request_times: Iterable[datetime], now: datetime, limit: int = RECOVERIES_PER_HOUR
+) -> bool:
     hour_ago = now - timedelta(hours=1)
     return sum(1 for t in recent_request_times if hour_ago < t <= now) < limit
 
 
 # Sessions ----------------------------------------------------------------------------------
 
-ACTIVE = "active"
-REVOKED = "revoked"
-IDLE_TIMEOUT = "idle_timeout"
-ABSOLUTE_TIMEOUT = "absolute_timeout"
+SessionState = Literal["active", "revoked", "idle_timeout", "absolute_timeout"]
+ACTIVE: SessionState = "active"
+REVOKED: SessionState = "revoked"
+IDLE_TIMEOUT: SessionState = "idle_timeout"
+ABSOLUTE_TIMEOUT: SessionState = "absolute_timeout"
 
 
-def session_expiry(created_at, absolute_hours=ABSOLUTE_HOURS):
+def session_expiry(created_at: datetime, absolute_hours: int = ABSOLUTE_HOURS) -> datetime:
     return created_at + timedelta(hours=absolute_hours)
 
 
-def session_state(last_seen_at, expires_at, revoked_at, now, idle_minutes=IDLE_MINUTES):
+def session_state(
+    last_seen_at: datetime,
+    expires_at: datetime,
+    revoked_at: datetime | None,
+    now: datetime,
+    idle_minutes: int = IDLE_MINUTES,
+) -> SessionState:
     """'active', 'revoked', 'absolute_timeout' (8 h after login) or 'idle_timeout' (15 min idle)."""
     if revoked_at is not None:
         return REVOKED
@@ -273,31 +299,33 @@ def session_state(last_seen_at, expires_at, revoked_at, now, idle_minutes=IDLE_M
     return ACTIVE
 
 
-def should_touch(last_seen_at, now):
+def should_touch(last_seen_at: datetime, now: datetime) -> bool:
     return now - last_seen_at >= TOUCH_EVERY
 
 
-def code_usable(expires_at, used_at, invalidated_at, now):
+def code_usable(
+    expires_at: datetime, used_at: datetime | None, invalidated_at: datetime | None, now: datetime
+) -> bool:
     return used_at is None and invalidated_at is None and now < expires_at
 
 
 # Presentation ------------------------------------------------------------------------------
 
 
-def display_name(given_names, surnames):
+def display_name(given_names: str | None, surnames: str | None) -> str:
     """First given name and first surname: 'María Pérez'."""
     first = (given_names or "").split()
     last = (surnames or "").split()
     return " ".join(first[:1] + last[:1])
 
 
-def mask_email_brief(email):
+def mask_email_brief(email: str | None) -> str:
     """'maria.perez@example.com' -> 'm***@example.com' (says where, not how long)."""
     local, _, domain = (email or "").strip().lower().partition("@")
     return f"{local[:1]}***@{domain}"
 
 
-def mask_email(email):
+def mask_email(email: str | None) -> str:
     """'maria.perez@example.com' -> 'm*********z@example.com'."""
     local, _, domain = (email or "").partition("@")
     if len(local) <= 2:

@@ -13,7 +13,7 @@ from nameko.extensions import DependencyProvider
 
 from services.auth.models import outbox, processed_events
 from services.auth.usecases import AuthUseCases, Settings
-from services.common.clock import ClockProvider
+from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc

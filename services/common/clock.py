@@ -5,11 +5,11 @@ The business day is Ecuador's (America/Guayaquil, UTC−5 all year): every "toda
 dates) and every date or time a member reads (pages, PDFs, e-mails) comes from here. Instants are
 stored and sent as UTC (docs/domain.md, "Time").
 
-Services declare `clock = ClockProvider()` and ask `self.clock.today()`; pure domain code takes
-`today`/`now` as arguments. Tests move time in-process with `CLOCK.travel(...)` /
-`CLOCK.advance(...)` (every container of a test shares the process, so the gateway and the
-services agree); processes started by a test are set from outside (libfaketime). Nothing in the
-production configuration changes the clock.
+Services declare `clock = ClockProvider()` (services/common/clock_provider.py: this module stays
+pure) and ask `self.clock.today()`; pure domain code takes `today`/`now` as arguments. Tests move
+time in-process with `CLOCK.travel(...)` / `CLOCK.advance(...)` (every container of a test shares
+the process, so the gateway and the services agree); processes started by a test are set from
+outside (libfaketime). Nothing in the production configuration changes the clock.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
-
-from nameko.extensions import DependencyProvider
 
 ZONE = ZoneInfo("America/Guayaquil")
 
@@ -124,10 +122,3 @@ def start_date_error(start: date | None, today: date) -> str | None:
             f"(hasta el {limit.strftime('%d/%m/%Y')})."
         )
     return None
-
-
-class ClockProvider(DependencyProvider):
-    """`clock = ClockProvider()` in a service: `self.clock.today()`, `self.clock.utcnow()`."""
-
-    def get_dependency(self, worker_ctx):
-        return CLOCK

@@ -6,11 +6,14 @@ configuration table mirrors this file).
 
 import os
 from pathlib import Path
+from typing import Any, TypeVar, overload
+
+T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def var_dir():
+def var_dir() -> Path:
     """Where the embedded default keeps its files (SQLite databases, mail, caches)."""
     return Path(os.environ.get("PORTAL_VAR_DIR") or PROJECT_ROOT / "var")
 
@@ -21,31 +24,35 @@ DB_SERVICES = ("auth", "accounts", "credit", "deposit", "notifications", "audit"
 DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
 
 
-def env(name, default=None):
+@overload
+def env(name: str) -> str | None: ...
+@overload
+def env(name: str, default: T) -> str | T: ...
+def env(name: str, default: object = None) -> object:
     value = os.environ.get(name)
     return default if value in (None, "") else value
 
 
-def env_int(name, default):
+def env_int(name: str, default: int) -> int:
     return int(env(name, default))
 
 
-def env_float(name, default):
+def env_float(name: str, default: float) -> float:
     return float(env(name, default))
 
 
-def env_bool(name, default):
+def env_bool(name: str, default: bool) -> bool:
     value = env(name)
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on", "si", "sí")
 
 
-def amqp_uri():
+def amqp_uri() -> str:
     return env("AMQP_URI", DEFAULT_AMQP_URI)
 
 
-def database_url(service):
+def database_url(service: str) -> str:
     """`<SERVICE>_DATABASE_URL`, else one SQLite file per service under var/."""
     url = env(f"{service.upper()}_DATABASE_URL")
     if url:
@@ -55,14 +62,14 @@ def database_url(service):
     return f"sqlite:///{directory / (service + '.db')}"
 
 
-def rpc_timeout():
+def rpc_timeout() -> float:
     """Deadline (seconds) of every RPC between services."""
     return env_float("RPC_TIMEOUT", 5.0)
 
 
-def nameko_config(service=None):
+def nameko_config(service: str | None = None) -> dict[str, Any]:
     """The dict nameko containers are started with."""
-    config = {
+    config: dict[str, Any] = {
         "AMQP_URI": amqp_uri(),
         "WEB_SERVER_ADDRESS": env("GATEWAY_ADDRESS", "127.0.0.1:8000"),
         "serializer": "json",
@@ -82,7 +89,7 @@ def nameko_config(service=None):
     return config
 
 
-def logging_config():
+def logging_config() -> dict[str, Any]:
     level = env("LOG_LEVEL", "INFO")
     return {
         "version": 1,

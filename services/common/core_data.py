@@ -8,12 +8,21 @@ a million of them). Pure: no database, no broker.
 """
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
+from marshmallow import Schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from services.common.schemas import flatten
+
+# a row of a CSV file (strings) and the same row clean (Decimal money, dates, ints), with the
+# Spanish reasons it was refused for: what every parser returns
+RawRow = Mapping[str, str]
+CleanRow = dict[str, Any]
+Parsed = tuple[CleanRow | None, list[str]]
 
 ZERO = Decimal("0.00")
 PRODUCT_NAMES = {
@@ -105,15 +114,21 @@ class SchemaParser:
     become null, integer columns become integers (the event schemas want JSON numbers there).
     """
 
-    def __init__(self, schema_path, ints=(), optional=(), extra_dates=()):
+    def __init__(
+        self,
+        schema_path: str,
+        ints: Sequence[str] = (),
+        optional: Sequence[str] = (),
+        extra_dates: Sequence[str] = (),
+    ) -> None:
         self.schema_path = schema_path
         self.ints = ints
         self.optional = optional
         self.extra_dates = extra_dates
-        self._schema = None
+        self._schema: Schema | None = None
 
     @property
-    def schema(self):
+    def schema(self) -> Schema:
         if self._schema is None:
             import importlib
 
@@ -121,8 +136,8 @@ class SchemaParser:
             self._schema = getattr(importlib.import_module(module), name)()
         return self._schema
 
-    def __call__(self, raw):
-        data = dict(raw)
+    def __call__(self, raw: RawRow) -> Parsed:
+        data: dict[str, object] = dict(raw)
         for name in self.optional:
             if data.get(name) == "":
                 data[name] = None
@@ -130,14 +145,15 @@ class SchemaParser:
             value = data.get(name)
             if isinstance(value, str) and value.isdigit() and len(value) < 10:
                 data[name] = int(value)
-        errors = []
+        errors: list[str] = []
+        clean: CleanRow | None
         try:
             clean = self.schema.load(data)
         except MarshmallowValidationError as exc:
             clean = None
             for field, messages in flatten(exc.messages).items():
                 errors.extend(f"{field}: {message}" for message in messages)
-        extras = {}
+        extras: dict[str, date | None] = {}
         for name in self.extra_dates:
             value = raw.get(name)
             if value in (None, ""):
@@ -149,6 +165,7 @@ class SchemaParser:
                 errors.append(f"{name}: Fecha inválida: use el formato AAAA-MM-DD.")
         if errors:
             return None, errors
+        assert clean is not None  # a refusal of the schema always names what is wrong
         clean.update(extras)
         return clean, []
 
@@ -173,14 +190,14 @@ parse_guarantor = SchemaParser("services.credit.schemas.GuarantorRowSchema")
 parse_deposit = SchemaParser("services.deposit.schemas.DepositOpenedSchema", ints=("term_days",))
 
 
-def parse_member(raw):
+def parse_member(raw: RawRow) -> Parsed:
     clean, errors = _parse_member(raw)
     if clean is not None and clean.get("phone") == "":
         clean["phone"] = None
     return clean, errors
 
 
-def parse_loan(raw):
+def parse_loan(raw: RawRow) -> Parsed:
     """loans.csv: `loan_disbursed`'s fields, plus `settled_on` (a cancelled loan) and
     `loan_sequence`: the last one the core applied to the loan (empty: 0), so its next
     `installment_paid` / `loan_settled` event follows on."""
@@ -190,6 +207,7 @@ def parse_loan(raw):
         errors = [*errors, "loan_sequence: Debe ser un entero mayor o igual a 0."]
     if errors:
         return None, errors
+    assert clean is not None  # no errors: clean
     clean["loan_sequence"] = int(sequence)
     if clean["settled_on"] and clean["settled_on"] < clean["disbursed_on"]:
         return None, ["settled_on: Es anterior a disbursed_on."]
@@ -199,7 +217,7 @@ def parse_loan(raw):
 MONEY2_RE = re.compile(r"[0-9]{1,12}\.[0-9]{2}")
 
 
-def parse_movement(raw):
+def parse_movement(raw: RawRow) -> Parsed:
     """A million of these in a bulk load: a good row takes a fast path that accepts only what
     the event schema accepts; anything else goes through the schema, which names the problem."""
     try:
@@ -252,7 +270,7 @@ def parse_movement(raw):
     return clean, errors
 
 
-def balance_error(previous, movement):
+def balance_error(previous: Decimal, movement: Mapping[str, Decimal]) -> str | None:
     """The contract's check: previous balance + credit − debit = balance (None when it holds)."""
     expected = previous + movement["credit"] - movement["debit"]
     if expected != movement["balance"]:
@@ -263,7 +281,7 @@ def balance_error(previous, movement):
     return None
 
 
-PARSERS = {
+PARSERS: dict[str, Callable[[RawRow], Parsed]] = {
     "members.csv": parse_member,
     "accounts.csv": parse_account,
     "movements.csv": parse_movement,
@@ -274,7 +292,7 @@ PARSERS = {
 }
 
 
-def wire(value):
+def wire(value: object) -> object:
     """A clean value as it travels (JSON): money and rates as strings, dates ISO, instants …Z."""
     if isinstance(value, Decimal):
         return str(value)
@@ -285,13 +303,14 @@ def wire(value):
     return value
 
 
-def to_wire(clean):
+def to_wire(clean: Mapping[str, object]) -> dict[str, object]:
     return {key: wire(value) for key, value in clean.items()}
 
 
-def checked(parser, raw):
+def checked(parser: Callable[[RawRow], Parsed], raw: RawRow) -> CleanRow:
     """Parse a row that must be good (a service re-checks what it is sent); ValueError if not."""
     clean, errors = parser(raw)
     if errors:
         raise ValueError("; ".join(errors))
+    assert clean is not None  # no errors: clean
     return clean

@@ -6,8 +6,10 @@ to every RPC it makes, and the outbox stores it with each event so consumers log
 
 import logging
 import uuid
+from types import TracebackType
 
 import eventlet.corolocal
+from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 
 CONTEXT_KEY = "correlation_id"
@@ -15,25 +17,31 @@ log = logging.getLogger("portal.calls")
 _local = eventlet.corolocal.local()
 
 
-def new():
+def new() -> str:
     return uuid.uuid4().hex
 
 
-def current():
-    return getattr(_local, "value", None)
+def current() -> str | None:
+    value: str | None = getattr(_local, "value", None)
+    return value
 
 
-def set_current(value):
+def set_current(value: str | None) -> None:
     _local.value = value
 
 
 class Tracker(DependencyProvider):
     """Makes the worker's correlation id current for logs and the outbox; logs each call."""
 
-    def worker_setup(self, worker_ctx):
+    def worker_setup(self, worker_ctx: WorkerContext) -> None:
         set_current(worker_ctx.data.get(CONTEXT_KEY))
 
-    def worker_result(self, worker_ctx, result=None, exc_info=None):
+    def worker_result(
+        self,
+        worker_ctx: WorkerContext,
+        result: object = None,
+        exc_info: tuple[type[BaseException], BaseException, TracebackType] | None = None,
+    ) -> None:
         log.debug(
             "handled %s.%s",
             worker_ctx.service_name,
@@ -46,5 +54,5 @@ class Tracker(DependencyProvider):
             },
         )
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: WorkerContext) -> None:
         set_current(None)

@@ -10,6 +10,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from stdnum.ec import ci
 
@@ -123,25 +124,27 @@ class CensusMember:
     email: str
     phone: str
     joined_on: date
-    reference: dict = field(default=None, compare=False, hash=False)
+    # its entry in fixtures/reference_members.json; None for a generated member
+    reference: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
-def load_reference():
+def load_reference() -> list[dict[str, Any]]:
     with open(REFERENCE_FILE, encoding="utf-8") as fh:
-        return json.load(fh)["members"]
+        members: list[dict[str, Any]] = json.load(fh)["members"]
+        return members
 
 
-def days_ago(today, days):
+def days_ago(today: date, days: int) -> date:
     return today - timedelta(days=days)
 
 
-def _ascii(text):
+def _ascii(text: str) -> str:
     import unicodedata
 
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def make_cedula(rng, used):
+def make_cedula(rng: random.Random, used: set[str]) -> str:
     while True:
         province = rng.randint(1, 24)
         third = rng.randint(0, 5)
@@ -153,11 +156,11 @@ def make_cedula(rng, used):
             return number
 
 
-def census(today, count=None):
+def census(today: date, count: int | None = None) -> list[CensusMember]:
     """Reference members first (exactly as the fixture says), then the generated ones."""
     count = GENERATED_COUNT if count is None else count
     members = []
-    used = set()
+    used: set[str] = set()
     for ref in load_reference():
         used.add(ref["identification"])
         members.append(
@@ -192,6 +195,6 @@ def census(today, count=None):
     return members
 
 
-def member_rng(member_number, salt):
+def member_rng(member_number: str, salt: str) -> random.Random:
     """A random generator of its own for one member and one purpose: stable across runs."""
     return random.Random(f"{SEED}:{salt}:{member_number}")

@@ -8,10 +8,14 @@ subclasses commit first and turn a failed commit into the worker's error.
 
 import inspect
 import logging
-import sys
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
 
 from kombu import Exchange, Queue
+from kombu.message import Message
 from nameko.amqp.publish import Publisher
+from nameko.containers import WorkerContext
 from nameko.events import EventHandler
 from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer
@@ -24,16 +28,19 @@ ATTEMPTS_HEADER = "x-portal-attempts"
 # delays (seconds) before each retry of a failing event; then the message is parked
 RETRY_DELAYS = (1, 5, 30, 120)
 
+# what a worker raised, as nameko hands it over (sys.exc_info() of the failure)
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
-def finish_transactions(worker_ctx, exc_info):
+
+def finish_transactions(worker_ctx: WorkerContext, exc_info: ExcInfo | None) -> ExcInfo | None:
     from services.common.db import Database
 
     for provider in worker_ctx.container.dependencies:
         if isinstance(provider, Database):
             try:
                 provider.finish(worker_ctx, success=exc_info is None)
-            except Exception:
-                exc_info = sys.exc_info()
+            except Exception as exc:
+                exc_info = (type(exc), exc, exc.__traceback__)  # sys.exc_info()
     return exc_info
 
 
@@ -49,12 +56,14 @@ class FastRpcConsumer(RpcConsumer):
 
     publisher = RpcPublisher()
 
-    def handle_result(self, message, result, exc_info):
+    def handle_result(
+        self, message: Message, result: object, exc_info: ExcInfo | None
+    ) -> tuple[object, ExcInfo | None]:
         error = None if exc_info is None else serialize(exc_info[1])
         try:
             body = dumps({"result": result, "error": error})
-        except Exception:  # an unserialisable result is the caller's error, not a crash
-            exc_info = sys.exc_info()
+        except Exception as exc:  # an unserialisable result is the caller's error, not a crash
+            exc_info = (type(exc), exc, exc.__traceback__)  # sys.exc_info()
             body = dumps({"result": None, "error": serialize(UnserializableValueError(result))})
             result = None
         self.publisher.publish(
@@ -70,7 +79,11 @@ class CachedSignature:
     """nameko runs inspect.getcallargs on every call; binding a signature computed once is the
     same check at a fraction of the cost."""
 
-    def check_signature(self, args, kwargs):
+    # given by the nameko entrypoint this is mixed into
+    container: Any
+    method_name: str
+
+    def check_signature(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         signature = self.__dict__.get("_signature")
         if signature is None:
             method = getattr(self.container.service_cls, self.method_name)
@@ -84,7 +97,11 @@ class CachedSignature:
 class PortalRpc(CachedSignature, Rpc):
     rpc_consumer = FastRpcConsumer()
 
-    def __init__(self, expected_exceptions=(), **kwargs):
+    def __init__(
+        self,
+        expected_exceptions: type[Exception] | tuple[type[Exception], ...] = (),
+        **kwargs: Any,
+    ) -> None:
         # the portal's own errors (422, 404, …) are answers, not failures of the service
         from services.common.errors import PortalError
 
@@ -92,11 +109,16 @@ class PortalRpc(CachedSignature, Rpc):
             expected_exceptions = (expected_exceptions,)
         super().__init__(expected_exceptions=(PortalError, *expected_exceptions), **kwargs)
 
-    def handle_result(self, message, worker_ctx, result, exc_info):
+    def handle_result(
+        self, message: Message, worker_ctx: WorkerContext, result: object, exc_info: ExcInfo | None
+    ) -> tuple[object, ExcInfo | None]:
         exc_info = finish_transactions(worker_ctx, exc_info)
         if exc_info is not None:
             result = None
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        outcome: tuple[object, ExcInfo | None] = super().handle_result(
+            message, worker_ctx, result, exc_info
+        )
+        return outcome
 
 
 class PortalEventHandler(EventHandler):
@@ -108,12 +130,12 @@ class PortalEventHandler(EventHandler):
     operators (`python -m scripts.portal dead-letters`).
     """
 
-    def __init__(self, source_service, event_type, **kwargs):
+    def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         kwargs.setdefault("reliable_delivery", True)
         self.retry_delays = tuple(kwargs.pop("retry_delays", RETRY_DELAYS))
         super().__init__(source_service, event_type, **kwargs)
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         name = self.queue.name
         default = Exchange("", type="direct")
@@ -129,7 +151,13 @@ class PortalEventHandler(EventHandler):
         )
         self.publisher = Publisher(self.container.config["AMQP_URI"])
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+    def handle_result(
+        self,
+        message: Message,
+        worker_ctx: WorkerContext,
+        result: object = None,
+        exc_info: ExcInfo | None = None,
+    ) -> tuple[object, ExcInfo | None]:
         exc_info = finish_transactions(worker_ctx, exc_info)
         if exc_info is not None:
             try:
@@ -141,9 +169,12 @@ class PortalEventHandler(EventHandler):
                 return result, exc_info
             self.handle_message_processed(message, result, exc_info_for_ack)
             return result, exc_info
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        outcome: tuple[object, ExcInfo | None] = super().handle_result(
+            message, worker_ctx, result, exc_info
+        )
+        return outcome
 
-    def _retry_or_park(self, message, exc_info):
+    def _retry_or_park(self, message: Message, exc_info: ExcInfo) -> None:
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts

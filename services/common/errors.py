@@ -4,6 +4,8 @@ Each is registered with nameko's `deserialize_to_instance`, so a remote raise ar
 as the same type with the same arguments; the gateway maps them to docs/api.md's status codes.
 """
 
+from typing import Any, TypeVar
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -12,25 +14,30 @@ class PortalError(Exception):
     code = "internal_error"
     default_message = "Ocurrió un error inesperado. Intente nuevamente."
 
-    def __init__(self, message=None, **extra):
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
         self.message = message or self.default_message
         self.extra = extra
         super().__init__(self.message, extra)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         body = {"code": self.code, "message": self.message}
         body.update({k: v for k, v in self.extra.items() if v is not None})
         return body
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 
-def _portal_error(cls):
+E = TypeVar("E", bound=type[PortalError])
+
+
+def _portal_error(cls: E) -> E:
     # nameko rebuilds remote exceptions by calling cls(*exc_args): keep (message, extra) round-trip.
     original_init = cls.__init__
 
-    def __init__(self, message=None, extra=None, **kwargs):
+    def __init__(
+        self: PortalError, message: str | None = None, extra: object = None, **kwargs: Any
+    ) -> None:
         if isinstance(extra, dict):
             kwargs = {**extra, **kwargs}
         # nameko sends non-string arguments as strings: retry_after is seconds, an integer
@@ -39,8 +46,9 @@ def _portal_error(cls):
             kwargs["retry_after"] = int(retry_after)
         original_init(self, message, **kwargs)
 
-    cls.__init__ = __init__
-    return deserialize_to_instance(cls)
+    cls.__init__ = __init__  # type: ignore[method-assign]  # the wrapper takes (message, extra) too
+    registered: E = deserialize_to_instance(cls)
+    return registered
 
 
 @_portal_error
@@ -90,12 +98,15 @@ class ValidationError(PortalError):
     status, code = 422, "validation_error"
     default_message = "Revise los datos ingresados."
 
-    def __init__(self, message=None, fields=None, **extra):
+    def __init__(
+        self, message: str | None = None, fields: dict[str, list[str]] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message, fields=fields or {}, **extra)
 
     @property
-    def fields(self):
-        return self.extra.get("fields", {})
+    def fields(self) -> dict[str, list[str]]:
+        fields: dict[str, list[str]] = self.extra.get("fields", {})
+        return fields
 
 
 @_portal_error

@@ -94,7 +94,7 @@ def amount_input_text(text: str | None) -> str:
 # --- showing ------------------------------------------------------------------------------------
 
 
-def _decimal(value) -> Decimal | None:
+def _decimal(value: object) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
@@ -104,7 +104,7 @@ def _decimal(value) -> Decimal | None:
     return amount if amount.is_finite() else None
 
 
-def number(value, places: int = 2) -> str:
+def number(value: object, places: int = 2) -> str:
     """`2500` → `2.500,00` (places=0: `2.500`); '' for no value."""
     amount = _decimal(value)
     if amount is None:
@@ -113,7 +113,7 @@ def number(value, places: int = 2) -> str:
     return format_decimal(amount, format=pattern, locale="es_EC")
 
 
-def money(value) -> str:
+def money(value: object) -> str:
     """`2500` → `$ 2.500,00`; a negative amount `-$ 2.500,00`; '' for no value."""
     amount = _decimal(value)
     if amount is None:
@@ -122,11 +122,11 @@ def money(value) -> str:
     return f"{sign}$ {number(abs(amount))}"
 
 
-def percent(value) -> str:
+def percent(value: object) -> str:
     return "" if value in (None, "") else f"{number(value)} %"
 
 
-def _moment(value):
+def _moment(value: str | date) -> date:
     if isinstance(value, str):
         text = value.strip()
         if "T" not in text and " " not in text:
@@ -137,7 +137,7 @@ def _moment(value):
     return value
 
 
-def fecha(value) -> str:
+def fecha(value: str | date | None) -> str:
     """A date `dd/mm/aaaa`; an instant (aware, or naive UTC as stored and sent) in Ecuador time
     `dd/mm/aaaa hh:mm`. Never says UTC: a member only ever reads Ecuador's time."""
     if not value:
@@ -151,7 +151,7 @@ def fecha(value) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def fecha_dia(value) -> str:
+def fecha_dia(value: str | date | None) -> str:
     """Only the day (`dd/mm/aaaa`) of a date or an instant, in Ecuador."""
     if not value:
         return ""

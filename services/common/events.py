@@ -9,14 +9,20 @@ Delivery is at-least-once, so every consumer claims `event_id` in its own transa
 import json
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypedDict
 
 import eventlet
 from kombu import Connection, Exchange, Producer
+from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (
     Column,
     DateTime,
     Integer,
+    MetaData,
+    Row,
     String,
     Table,
     Text,
@@ -24,7 +30,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.common import correlation
 from services.common.clock import CLOCK
@@ -35,15 +43,26 @@ log = logging.getLogger(__name__)
 ENVELOPE_VERSION = 1
 
 
-def utcnow():
+class Envelope(TypedDict):
+    """An event as it travels (docs/events.md): the service's `data` in a common envelope."""
+
+    event_id: str
+    event_type: str
+    source: str
+    occurred_at: str  # ISO-8601 UTC, "…Z"
+    version: int
+    data: Mapping[str, Any]
+
+
+def utcnow() -> datetime:
     return CLOCK.utcnow()
 
 
-def iso_utc(moment):
+def iso_utc(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def outbox_table(metadata):
+def outbox_table(metadata: MetaData) -> Table:
     return Table(
         "outbox",
         metadata,
@@ -57,7 +76,7 @@ def outbox_table(metadata):
     )
 
 
-def processed_events_table(metadata):
+def processed_events_table(metadata: MetaData) -> Table:
     return Table(
         "processed_events",
         metadata,
@@ -67,7 +86,9 @@ def processed_events_table(metadata):
     )
 
 
-def envelope(source, event_type, data, version=ENVELOPE_VERSION):
+def envelope(
+    source: str, event_type: str, data: Mapping[str, Any], version: int = ENVELOPE_VERSION
+) -> Envelope:
     return {
         "event_id": str(uuid.uuid4()),
         "event_type": event_type,
@@ -78,17 +99,19 @@ def envelope(source, event_type, data, version=ENVELOPE_VERSION):
     }
 
 
-def exchange_for(source):
+def exchange_for(source: str) -> Exchange:
     # Same declaration as nameko's own event exchanges, so both can publish and bind to it.
     return Exchange(f"{source}.events", type="topic", durable=True, auto_delete=False)
 
 
 class Emitter:
-    def __init__(self, provider, session):
+    def __init__(self, provider: "EventOutbox", session: Session) -> None:
         self._provider = provider
         self._session = session
 
-    def emit(self, event_type, data, version=ENVELOPE_VERSION):
+    def emit(
+        self, event_type: str, data: Mapping[str, Any], version: int = ENVELOPE_VERSION
+    ) -> Envelope:
         """Queue an event in the current transaction; it is published after the commit."""
         event = envelope(self._provider.source, event_type, data, version)
         self._session.execute(
@@ -103,7 +126,12 @@ class Emitter:
         self._wake_after_commit()
         return event
 
-    def emit_many(self, event_type, datas, version=ENVELOPE_VERSION):
+    def emit_many(
+        self,
+        event_type: str,
+        datas: Sequence[Mapping[str, Any]],
+        version: int = ENVELOPE_VERSION,
+    ) -> list[Envelope]:
         """`emit` for many events of one type: one multi-row statement (a batch's events)."""
         if not datas:
             return []
@@ -125,7 +153,7 @@ class Emitter:
         self._wake_after_commit()
         return events
 
-    def _wake_after_commit(self):
+    def _wake_after_commit(self) -> None:
         callbacks = self._session.info.setdefault("after_commit", [])
         if self._provider.wake not in callbacks:
             callbacks.append(self._provider.wake)
@@ -139,13 +167,13 @@ class EventOutbox(DependencyProvider):
 
     poll_interval = 1.0
 
-    def __init__(self, source, table):
+    def __init__(self, source: str, table: Table) -> None:
         self.source = source
         self.table = table
-        self._wakeup = None
+        self._wakeup: eventlet.event.Event | None = None
         self._stopping = False
 
-    def setup(self):
+    def setup(self) -> None:
         self.database = next(
             d
             for d in self.container.dependencies
@@ -156,25 +184,25 @@ class EventOutbox(DependencyProvider):
         self.amqp_uri = config.get("OUTBOX_AMQP_URI") or config["AMQP_URI"]
         self._wakeup = eventlet.event.Event()
 
-    def start(self):
+    def start(self) -> None:
         self._stopping = False
         self.container.spawn_managed_thread(self._run, identifier=f"{self.source}-outbox-relay")
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopping = True
         self.wake()
 
-    def kill(self):
+    def kill(self) -> None:
         self._stopping = True
 
-    def wake(self):
+    def wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.ready():
             self._wakeup.send(True)
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Emitter:
         return Emitter(self, self.database.get_dependency_session(worker_ctx))
 
-    def _run(self):
+    def _run(self) -> None:
         relay = OutboxRelay(self.database.url, self.table, self.source, self.amqp_uri)
         backoff = 0.2
         try:
@@ -188,6 +216,7 @@ class EventOutbox(DependencyProvider):
                     eventlet.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
+                assert self._wakeup is not None  # made by setup
                 with eventlet.Timeout(self.poll_interval, False):
                     self._wakeup.wait()
                 self._wakeup = eventlet.event.Event()
@@ -203,15 +232,15 @@ class OutboxRelay:
 
     batch = 200
 
-    def __init__(self, db_url, table, source, amqp_uri):
+    def __init__(self, db_url: str, table: Table, source: str, amqp_uri: str) -> None:
         self.engine = engine_for(db_url)
         self.table = table
         self.exchange = exchange_for(source)
         self.amqp_uri = amqp_uri
-        self.connection = None
-        self.producer = None
+        self.connection: Connection | None = None
+        self.producer: Producer | None = None
 
-    def reset(self):
+    def reset(self) -> None:
         if self.connection is not None:
             try:
                 self.connection.release()
@@ -220,18 +249,19 @@ class OutboxRelay:
         self.connection = None
         self.producer = None
 
-    def _producer(self):
+    def _producer(self) -> Producer:
         if self.producer is None:
-            self.connection = Connection(
+            self.connection = connection = Connection(
                 self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=3
             )
-            self.connection.ensure_connection(max_retries=1)
-            channel = self.connection.channel()
+            connection.ensure_connection(max_retries=1)
+            channel = connection.channel()
             self.exchange(channel).declare()
             self.producer = Producer(channel, exchange=self.exchange, serializer="json")
         return self.producer
 
-    def pending(self, conn):
+    def pending(self, conn: DbConnection) -> Sequence[Row[Any, Any, Any, Any]]:
+        """The next rows to publish: (id, event_type, payload, correlation_id)."""
         query = (
             select(
                 self.table.c.id,
@@ -248,7 +278,7 @@ class OutboxRelay:
             query = query.with_for_update(skip_locked=True)
         return conn.execute(query).all()
 
-    def drain(self):
+    def drain(self) -> int:
         """Publish every pending row; returns how many were published."""
         total = 0
         while True:
@@ -258,7 +288,7 @@ class OutboxRelay:
                     return total
                 producer = self._producer()
                 for row in rows:
-                    headers = {}
+                    headers: dict[str, str] = {}
                     if row.correlation_id:
                         headers["nameko.correlation_id"] = row.correlation_id
                     producer.publish(
@@ -278,6 +308,12 @@ class OutboxRelay:
                 total += len(rows)
 
 
+class Claimer(Protocol):
+    def claim(self, payload: object) -> bool:
+        """False when this consumer handled the event already (then the handler returns)."""
+        ...
+
+
 class Inbox(DependencyProvider):
     """Idempotent consumption: `if not self.inbox.claim(payload): return` at the top of a handler.
 
@@ -285,24 +321,24 @@ class Inbox(DependencyProvider):
     together; a redelivered event finds the claim and does nothing.
     """
 
-    def __init__(self, service, table):
+    def __init__(self, service: str, table: Table) -> None:
         self.service = service
         self.table = table
 
-    def setup(self):
+    def setup(self) -> None:
         self.database = next(
             d
             for d in self.container.dependencies
             if isinstance(d, Database) and d.service == self.service
         )
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Claimer:
         session = self.database.get_dependency_session(worker_ctx)
         consumer = f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}"
         table = self.table
 
         class _Claimer:
-            def claim(self, payload):
+            def claim(self, payload: object) -> bool:
                 event_id = payload.get("event_id") if isinstance(payload, dict) else None
                 if not event_id:
                     return True

@@ -1,12 +1,17 @@
 """marshmallow fields shared by every service's schemas."""
 
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
 from marshmallow import ValidationError, fields
 
 from services.common.clock import CLOCK
 from services.common.money import MoneyError, MoneyFormatError, fmt, parse_wire_amount
 
 
-class Money(fields.Field):
+class Money(fields.Field[Decimal]):
     """Decimal in Python, string with two decimals on the wire (docs/domain.md, "Money and
     rounding"): `"1234.50"` or a JSON number with at most two decimals; `"1e3"`, `" 10"`,
     `"+10"`, `"1_000"`, `"1000.5"` or non-ASCII digits are refused, never read."""
@@ -20,10 +25,14 @@ class Money(fields.Field):
         "decimals": "Use como máximo dos decimales.",
     }
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(
+        self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
         return None if value is None else fmt(value)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
         if isinstance(value, bool) or value is None:
             raise self.make_error("invalid")
         try:
@@ -40,16 +49,16 @@ class Count(fields.Integer):
     """A count (months, days, a page): a JSON integer only. `12.9`, `12.0`, `"12"` or `true` are
     refused, never truncated; pages and query strings convert their digits first (`counts`)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
 
-    def _validated(self, value):
+    def _validated(self, value: Any) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
         return super()._validated(value)
 
 
-def counts(data, names):
+def counts(data: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """A form's or query string's counts as integers when they are plain ASCII digits (anything
     else is left as typed, for the Count field to refuse)."""
     out = dict(data)
@@ -63,7 +72,7 @@ def counts(data, names):
 class Rate(fields.Decimal):
     """A percentage as a string, e.g. '16.77'."""
 
-    def __init__(self, places=2, **kwargs):
+    def __init__(self, places: int = 2, **kwargs: Any) -> None:
         super().__init__(places=places, as_string=True, **kwargs)
 
 
@@ -71,8 +80,8 @@ class IsoDate(fields.Date):
     default_error_messages = {"invalid": "Fecha inválida: use el formato AAAA-MM-DD."}
 
 
-def not_in_past(today_fn=CLOCK.today):
-    def check(value):
+def not_in_past(today_fn: Callable[[], date] = CLOCK.today) -> Callable[[date], None]:
+    def check(value: date) -> None:
         if value < today_fn():
             raise ValidationError("La fecha no puede estar en el pasado.")
 
@@ -80,7 +89,7 @@ def not_in_past(today_fn=CLOCK.today):
 
 
 # marshmallow speaks English by default; every message a member can read is Spanish.
-_SPANISH = {
+_SPANISH: dict[type[fields.Field[Any]], dict[str, str]] = {
     fields.Field: {
         "required": "Este campo es obligatorio.",
         "null": "Este campo no puede estar vacío.",

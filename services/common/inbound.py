@@ -37,23 +37,37 @@ event.
 
 import json
 import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from functools import partial
+from typing import Any, cast
 
 from eventlet.event import Event
+from eventlet.greenthread import GreenThread
 from kombu import Connection, Exchange, Queue, binding
+from kombu.message import Message
+from marshmallow import Schema
 from marshmallow import ValidationError as MarshmallowValidationError
 from nameko.amqp.publish import Publisher
+from nameko.containers import WorkerContext
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 from sqlalchemy import (
+    BindParameter,
     Column,
+    CursorResult,
     DateTime,
+    Delete,
+    Insert,
     Integer,
     MetaData,
+    Row,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
+    Update,
     bindparam,
     delete,
     func,
@@ -61,10 +75,30 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.common.clock import CLOCK
-from services.common.entrypoints import ATTEMPTS_HEADER, RETRY_DELAYS, finish_transactions
+from services.common.entrypoints import (
+    ATTEMPTS_HEADER,
+    RETRY_DELAYS,
+    ExcInfo,
+    finish_transactions,
+)
+from services.common.ordering import (
+    APPLY,
+    HOLD,
+    KIND_CONFLICT,
+    KIND_ENVELOPE,
+    KIND_ERROR,
+    KIND_INVALID,
+    KIND_NOT_JSON,
+    KIND_UNKNOWN,
+    PAST,
+    Decision,
+    order_decision,
+)
 from services.common.schemas import flatten
 
 log = logging.getLogger(__name__)
@@ -77,16 +111,11 @@ EVENT_TYPE_HEADER = "x-portal-event-type"
 # short: what NotYet waits for is normally a few messages behind (seconds)
 NOT_YET_DELAYS = (0.5, 2, 5, 15)
 
-# refusal kinds (the label of the /metrics counter); the reason is the human sentence
-KIND_NOT_JSON = "no_json"
-KIND_ENVELOPE = "sobre_invalido"
-KIND_INVALID = "dato_invalido"
-KIND_CONFLICT = "conflicto"
-KIND_UNKNOWN = "desconocido"
-KIND_ERROR = "error_interno"
+# an event of the core as it arrived (JSON): the envelope (ENVELOPE_FIELDS) around its `data`
+CoreEvent = dict[str, Any]
 
 
-def utcnow():
+def utcnow() -> datetime:
     return CLOCK.utcnow()
 
 
@@ -95,7 +124,7 @@ class Refused(Exception):
 
     kind = KIND_INVALID
 
-    def __init__(self, reason, kind=None):
+    def __init__(self, reason: str, kind: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         if kind:
@@ -108,7 +137,7 @@ class NotYet(Refused):
     kind = KIND_UNKNOWN
 
 
-def load_data(schema, data, event_type):
+def load_data(schema: Schema, data: object, event_type: str) -> Any:
     """An event's `data` loaded with its schema (the contract of docs/integration.md); anything
     wrong is Refused, naming every wrong field for the person who reads the dead letter."""
     if not isinstance(data, dict):
@@ -125,7 +154,7 @@ def load_data(schema, data, event_type):
 # --- tables ---------------------------------------------------------------------------------
 
 
-def held_events_table(metadata):
+def held_events_table(metadata: MetaData) -> Table:
     """Events that arrived before their predecessor: held (acked, not applied) until it comes."""
     return Table(
         "held_events",
@@ -139,7 +168,7 @@ def held_events_table(metadata):
     )
 
 
-def refusals_table(metadata):
+def refusals_table(metadata: MetaData) -> Table:
     """How many core events this service refused, per kind of reason (survives restarts)."""
     return Table(
         "inbound_refusals",
@@ -155,12 +184,13 @@ def refusals_table(metadata):
 _REFUSALS = refusals_table(MetaData())
 
 
-def count_refusal(conn, service, kind, reason):
+def count_refusal(conn: DbConnection | Session, service: str, kind: str, reason: str) -> None:
     """+1 for (service, kind); `conn` is a Connection or Session in the caller's transaction."""
     values = {"last_reason": reason[:500], "last_at": utcnow()}
     where = (_REFUSALS.c.service == service) & (_REFUSALS.c.kind == kind)
-    done = conn.execute(
-        update(_REFUSALS).where(where).values(count=_REFUSALS.c.count + 1, **values)
+    done = cast(
+        CursorResult[Any],  # what an UPDATE gives, through a Session too
+        conn.execute(update(_REFUSALS).where(where).values(count=_REFUSALS.c.count + 1, **values)),
     )
     if done.rowcount:
         return
@@ -172,7 +202,7 @@ def count_refusal(conn, service, kind, reason):
         conn.execute(update(_REFUSALS).where(where).values(count=_REFUSALS.c.count + 1, **values))
 
 
-def refusal_counts(session, service):
+def refusal_counts(session: Session, service: str) -> list[dict[str, Any]]:
     """[{kind, count, last_reason, last_at}] of this service, for its status RPC."""
     rows = session.execute(
         select(_REFUSALS).where(_REFUSALS.c.service == service).order_by(_REFUSALS.c.kind)
@@ -190,10 +220,10 @@ def refusal_counts(session, service):
 
 # --- idempotency ----------------------------------------------------------------------------
 
-_CLAIMS = {}
+_CLAIMS: dict[Table, tuple[Select[Any], Insert]] = {}
 
 
-def claim(session, table, event, consumer):
+def claim(session: Session, table: Table, event: CoreEvent, consumer: str) -> bool:
     """The Inbox pattern (services/common/events.py) on the busiest path: True when `event_id`
     is new for `consumer` (and now claimed in the caller's transaction), False when it was
     handled already. No savepoint: two instances claiming the same event at once make the
@@ -215,25 +245,12 @@ def claim(session, table, event, consumer):
     return True
 
 
-# --- ordering -------------------------------------------------------------------------------
+# --- ordering (the rule itself: services/common/ordering.py) -------------------------------
 
-APPLY, HOLD, PAST = "apply", "hold", "past"
-
-
-def order_decision(last, sequence):
-    """What to do with event `sequence` of a stream whose last applied one is `last`:
-    APPLY (the next one), HOLD (its predecessor is missing) or PAST (already seen)."""
-    if sequence == last + 1:
-        return APPLY
-    if sequence > last + 1:
-        return HOLD
-    return PAST
+_LOCKS: dict[tuple[Column[Any], bool], tuple[Update | None, Select[Any]]] = {}
 
 
-_LOCKS = {}
-
-
-def lock_owner(session, column, value):
+def lock_owner(session: Session, column: Column[Any], value: object) -> Row[Any] | None:
     """The stream owner's row (e.g. the account), locked until commit; None when unknown.
 
     PostgreSQL: SELECT … FOR UPDATE. SQLite: a no-op UPDATE first takes the database's write
@@ -242,7 +259,8 @@ def lock_owner(session, column, value):
     sqlite = session.get_bind().dialect.name == "sqlite"
     statements = _LOCKS.get((column, sqlite))
     if statements is None:  # built once per column: this runs for every sequenced event
-        table, key = column.table, bindparam("owner_key")
+        table = column.table
+        key: BindParameter[Any] = bindparam("owner_key")
         statements = _LOCKS[(column, sqlite)] = (
             update(table).where(column == key).values({column.name: column}) if sqlite else None,
             select(table).where(column == key)
@@ -255,7 +273,9 @@ def lock_owner(session, column, value):
     return session.execute(read, {"owner_key": value}).first()
 
 
-def hold_event(session, table, stream, sequence, event):
+def hold_event(
+    session: Session, table: Table, stream: str, sequence: int, event: CoreEvent
+) -> bool:
     """Keep an early event. The same event held again is a no-op; other content is refused."""
     payload = json.dumps(event, sort_keys=True, ensure_ascii=False)
     held = session.execute(
@@ -273,10 +293,10 @@ def hold_event(session, table, stream, sequence, event):
     return True
 
 
-_TAKE = {}
+_TAKE: dict[Table, tuple[Select[Any, Any], Delete]] = {}
 
 
-def take_held(session, table, stream, sequence):
+def take_held(session: Session, table: Table, stream: str, sequence: int) -> CoreEvent | None:
     """The held event `sequence` of `stream` (removed from the table), or None."""
     statements = _TAKE.get(table)
     if statements is None:  # built once: asked after every applied event
@@ -291,15 +311,25 @@ def take_held(session, table, stream, sequence):
     if held is None:
         return None
     session.execute(remove, {"held_id": held.id})
-    return json.loads(held.event)
+    event: CoreEvent = json.loads(held.event)
+    return event
 
 
-def held_count(session, table):
+def held_count(session: Session, table: Table) -> int:
     """How many events wait for a predecessor (for the status RPC)."""
-    return session.execute(select(func.count()).select_from(table)).scalar()
+    return session.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def apply_in_order(session, table, stream, last, sequence, event, apply, same):
+def apply_in_order(
+    session: Session,
+    table: Table,
+    stream: str,
+    last: int,
+    sequence: int,
+    event: CoreEvent,
+    apply: Callable[[CoreEvent], object],
+    same: Callable[[CoreEvent], bool],
+) -> Decision:
     """Apply `event` (number `sequence` of `stream`) in order; returns APPLY, HOLD or PAST.
 
     The caller holds the owner's lock (`lock_owner`) and passes its `last` applied sequence.
@@ -336,7 +366,7 @@ def apply_in_order(session, table, stream, last, sequence, event, apply, same):
         current += 1
 
 
-def park_after(session, event, refusal):
+def park_after(session: Session, event: CoreEvent, refusal: Refused) -> None:
     """Park an already-acked (held) event with its reason when this worker's transaction ends
     well (the core_events entrypoint publishes it right after the commit)."""
     session.info.setdefault("core_parks", []).append((event, refusal))
@@ -356,54 +386,57 @@ class CoreQueueConsumer(QueueConsumer):
       are all of them up to its last one is acked with one `basic_ack(multiple=True)`.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.core_providers = {}  # queue name -> provider
-        self.unsettled = {}  # delivery tag -> message, of `self.unsettled_channel`
-        self.unsettled_channel = None
+        self.core_providers: dict[str, CoreEventConsumer] = {}  # queue name -> provider
+        # delivery tag -> message, of `self.unsettled_channel`
+        self.unsettled: dict[int, Message] = {}
+        # the channel (py-amqp's) those deliveries came on; None before the first
+        self.unsettled_channel: Any = None
 
-    def register_provider(self, provider):
+    def register_provider(self, provider: "CoreEventConsumer") -> None:
         self.core_providers[provider.queue.name] = provider
         super().register_provider(provider)
 
     @property
-    def prefetch_count(self):
+    def prefetch_count(self) -> int:
         sizes = [p.batch_size for p in self.core_providers.values()]
-        return max([self.container.max_workers, *sizes])
+        count: int = max([self.container.max_workers, *sizes])
+        return count
 
-    def get_consumers(self, consumer_cls, channel):
+    def get_consumers(self, consumer_cls: type, channel: object) -> Any:
         consumers = super().get_consumers(consumer_cls, channel)
         for consumer in consumers:
             provider = self.core_providers[consumer.queues[0].name]
             consumer.on_decode_error = partial(self._undecodable, provider)
         return consumers
 
-    def _note(self, message):
+    def _note(self, message: Message) -> None:
         if message.channel is not self.unsettled_channel:  # a new connection: tags restart
             self.unsettled_channel = message.channel
             self.unsettled = {}
         self.unsettled[message.delivery_tag] = message
 
-    def _settled(self, message):
+    def _settled(self, message: Message) -> None:
         if message.channel is self.unsettled_channel:
             self.unsettled.pop(message.delivery_tag, None)
 
-    def handle_message(self, provider, body, message):
+    def handle_message(self, provider: Any, body: object, message: Message) -> None:
         self._note(message)
         if provider.batch_size > 1:
             provider.handle_message(body, message)  # only queues it: no greenthread of its own
         else:
             super().handle_message(provider, body, message)
 
-    def ack_message(self, message):
+    def ack_message(self, message: Message) -> None:
         self._settled(message)
         super().ack_message(message)
 
-    def requeue_message(self, message):
+    def requeue_message(self, message: Message) -> None:
         self._settled(message)
         super().requeue_message(message)
 
-    def ack_messages(self, messages):
+    def ack_messages(self, messages: Sequence[Message]) -> None:
         """Ack `messages` (in delivery order): one multiple-ack when no other unsettled delivery
         of the channel lies among them, else one by one."""
         last = messages[-1]
@@ -424,7 +457,7 @@ class CoreQueueConsumer(QueueConsumer):
         for message in messages:
             self.ack_message(message)
 
-    def _undecodable(self, provider, message, exc):
+    def _undecodable(self, provider: "CoreEventConsumer", message: Message, exc: Exception) -> None:
         self._note(message)
         self.container.spawn_managed_thread(
             partial(provider.park_undecodable, message, exc), identifier="core-undecodable"
@@ -437,15 +470,15 @@ class CoreBatch:
     of an event it did not apply (nothing of that event written); the entrypoint retries or
     parks those after the commit, alone, and acks the batch."""
 
-    def __init__(self, events):
+    def __init__(self, events: list[CoreEvent]) -> None:
         self.events = events
-        self.outcomes = [None] * len(events)
+        self.outcomes: list[Refused | None] = [None] * len(events)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.events)
 
 
-def apply_each(session, batch, handle):
+def apply_each(session: Session, batch: CoreBatch, handle: Callable[[CoreEvent], object]) -> None:
     """The simple way to apply a CoreBatch: `handle(event)` for each one, in a savepoint, so a
     refused event leaves the others applied."""
     for i, event in enumerate(batch.events):
@@ -456,7 +489,8 @@ def apply_each(session, batch, handle):
             batch.outcomes[i] = refusal
 
 
-def _decode(body):
+def _decode(body: object) -> Any:
+    """The message's JSON value (any: `envelope_problem` says whether it is an envelope)."""
     if isinstance(body, bytes | bytearray):
         body = body.decode("utf-8")
     if isinstance(body, str):
@@ -475,18 +509,21 @@ class CoreEventConsumer(Consumer):
 
     queue_consumer = CoreQueueConsumer()
 
-    def __init__(self, service_name, event_types, batch=1, **kwargs):
+    def __init__(
+        self, service_name: str, event_types: Iterable[str], batch: int = 1, **kwargs: Any
+    ) -> None:
         self.service_name = service_name
         self.event_types = tuple(event_types)
         self.batch_size = max(1, int(batch))
-        self.pending = []  # (event, message) waiting for the batch worker
-        self.flusher = None
+        # (event, message) waiting for the batch worker
+        self.pending: list[tuple[CoreEvent, Message]] = []
+        self.flusher: GreenThread | None = None
         self.retry_delays = tuple(kwargs.pop("retry_delays", RETRY_DELAYS))
         self.not_yet_delays = tuple(kwargs.pop("not_yet_delays", NOT_YET_DELAYS))
         kwargs.setdefault("expected_exceptions", (Refused,))
         super().__init__(queue=None, **kwargs)
 
-    def setup(self):
+    def setup(self) -> None:
         config = self.container.config
         # tests and operators may shorten the waits (config keys, seconds, comma-separated)
         if config.get("CORE_BATCH") and self.batch_size > 1:  # e.g. 1 turns batching off
@@ -520,7 +557,7 @@ class CoreEventConsumer(Consumer):
         self.publisher = Publisher(config["AMQP_URI"])
         super().setup()
 
-    def start(self):
+    def start(self) -> None:
         # the exchange and the dead-letter queue exist from the start (the core may publish first;
         # operators see the dead queue even when empty)
         with Connection(self.container.config["AMQP_URI"]) as connection:
@@ -532,7 +569,7 @@ class CoreEventConsumer(Consumer):
 
     # --- arrival --------------------------------------------------------------------------
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: object, message: Message) -> None:
         try:
             event = _decode(body)
         except (UnicodeDecodeError, ValueError):
@@ -551,7 +588,7 @@ class CoreEventConsumer(Consumer):
             return
         self._spawn_one(event, message)
 
-    def _spawn_one(self, event, message, done=None):
+    def _spawn_one(self, event: CoreEvent, message: Message, done: Event | None = None) -> None:
         handle_result = partial(self.handle_result, message, done=done)
         try:
             self.container.spawn_worker(
@@ -568,7 +605,7 @@ class CoreEventConsumer(Consumer):
 
     # --- batches --------------------------------------------------------------------------
 
-    def _flush(self):
+    def _flush(self) -> None:
         try:
             while self.pending:
                 items = self.pending[: self.batch_size]
@@ -599,7 +636,15 @@ class CoreEventConsumer(Consumer):
         finally:
             self.flusher = None
 
-    def handle_batch_result(self, items, batch, done, worker_ctx, result=None, exc_info=None):
+    def handle_batch_result(
+        self,
+        items: list[tuple[CoreEvent, Message]],
+        batch: CoreBatch,
+        done: Event,
+        worker_ctx: WorkerContext,
+        result: object = None,
+        exc_info: ExcInfo | None = None,
+    ) -> tuple[object, ExcInfo | None]:
         """Commit, then retry or park the refused events alone, then ack the batch at once."""
         try:
             parks = self._held_refusals(worker_ctx) if exc_info is None else []
@@ -613,7 +658,7 @@ class CoreEventConsumer(Consumer):
                 done.send(False)
                 return result, exc_info
             self._park_held(parks)
-            applied = []
+            applied: list[Message] = []
             for (event, message), outcome in zip(items, batch.outcomes, strict=True):
                 if outcome is None:
                     applied.append(message)
@@ -632,10 +677,10 @@ class CoreEventConsumer(Consumer):
         done.send(True)
         return result, exc_info
 
-    def park_undecodable(self, message, exc):
+    def park_undecodable(self, message: Message, exc: Exception) -> None:
         self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
 
-    def _park_now(self, message, reason, kind, event=None):
+    def _park_now(self, message: Message, reason: str, kind: str, event: object = None) -> None:
         event_type = event.get("event_type") if isinstance(event, dict) else None
         try:
             self._park(message, reason, kind, event_type)
@@ -647,7 +692,14 @@ class CoreEventConsumer(Consumer):
 
     # --- after the worker -----------------------------------------------------------------
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None, done=None):
+    def handle_result(
+        self,
+        message: Message,
+        worker_ctx: WorkerContext,
+        result: object = None,
+        exc_info: ExcInfo | None = None,
+        done: Event | None = None,
+    ) -> tuple[object, ExcInfo | None]:
         try:
             parks = self._held_refusals(worker_ctx) if exc_info is None else []
             exc_info = finish_transactions(worker_ctx, exc_info)
@@ -666,7 +718,7 @@ class CoreEventConsumer(Consumer):
                 done.send(None)
         return result, exc_info
 
-    def _session(self, worker_ctx):
+    def _session(self, worker_ctx: WorkerContext) -> Session | None:
         from services.common.db import Database
 
         for provider in self.container.dependencies:
@@ -674,18 +726,20 @@ class CoreEventConsumer(Consumer):
                 return provider.sessions.get(worker_ctx)
         return None
 
-    def _held_refusals(self, worker_ctx):
+    def _held_refusals(self, worker_ctx: WorkerContext) -> list[tuple[CoreEvent, Refused]]:
         """Held events refused when their turn came: counted in the worker's transaction (they
         leave held_events in it), published to the dead queue once it committed — never while it
         holds locks (on SQLite a publish would let another worker wait on the database lock
         with the whole process)."""
         session = self._session(worker_ctx)
-        parks = session.info.pop("core_parks", []) if session is not None else []
+        if session is None:
+            return []
+        parks: list[tuple[CoreEvent, Refused]] = session.info.pop("core_parks", [])
         for _event, refusal in parks:
             count_refusal(session, self.service_name, refusal.kind, refusal.reason)
         return parks
 
-    def _park_held(self, parks):
+    def _park_held(self, parks: Iterable[tuple[CoreEvent, Refused]]) -> None:
         for event, refusal in parks:
             # logged whole: if the process died before this publish, the log still has it
             log.warning(
@@ -703,11 +757,12 @@ class CoreEventConsumer(Consumer):
                 event.get("event_type"),
             )
 
-    def _retry_or_park(self, message, event, exc):
+    def _retry_or_park(self, message: Message, event: object, exc: BaseException) -> None:
         # from the envelope: after a retry the message's routing key is the queue's name
         event_type = event.get("event_type") if isinstance(event, dict) else None
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        delays: tuple[float, ...]
         if isinstance(exc, NotYet):
             delays, reason, kind = self.not_yet_delays, exc.reason, exc.kind
         elif isinstance(exc, Refused):
@@ -739,7 +794,14 @@ class CoreEventConsumer(Consumer):
             return
         self._park(message, reason, kind, event_type, attempts=attempts)
 
-    def _park(self, message, reason, kind, event_type=None, attempts=1):
+    def _park(
+        self,
+        message: Message,
+        reason: str,
+        kind: str,
+        event_type: str | None = None,
+        attempts: int = 1,
+    ) -> None:
         headers = dict(message.headers or {})
         headers[ATTEMPTS_HEADER] = attempts
         event_type = event_type or (message.delivery_info or {}).get("routing_key")
@@ -755,8 +817,15 @@ class CoreEventConsumer(Consumer):
         self._count(kind, reason)
 
     def _publish_park(
-        self, body, content_type, content_encoding, headers, reason, kind, event_type
-    ):
+        self,
+        body: bytes | str,
+        content_type: str | None,
+        content_encoding: str | None,
+        headers: dict[str, Any],
+        reason: str,
+        kind: str,
+        event_type: object,
+    ) -> None:
         headers = dict(headers)
         headers[REFUSAL_HEADER] = reason[:500]
         headers[KIND_HEADER] = kind
@@ -774,7 +843,7 @@ class CoreEventConsumer(Consumer):
             delivery_mode=2,
         )
 
-    def _count(self, kind, reason):
+    def _count(self, kind: str, reason: str) -> None:
         from services.common.db import Database, engine_for
 
         for provider in self.container.dependencies:
@@ -787,7 +856,7 @@ class CoreEventConsumer(Consumer):
                 return
 
 
-def envelope_problem(event, event_types=None):
+def envelope_problem(event: object, event_types: Sequence[str] | None = None) -> str | None:
     """The reason an envelope is refused before reaching the handler, or None."""
     if not isinstance(event, dict):
         return "El mensaje no es un objeto JSON."

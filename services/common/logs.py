@@ -8,8 +8,8 @@ from services.common import correlation
 
 
 class JsonFormatter(logging.Formatter):
-    def format(self, record):
-        entry = {
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -31,7 +31,7 @@ class ExpectedErrors(logging.Filter):
     as a WARNING with its traceback. Those are answers, not failures: a 4xx is logged at INFO
     and a 5xx the portal chose (a service not answering) at WARNING, both without traceback."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         if not record.msg.startswith("(expected)") or not record.exc_info:
             return True
         from services.common.errors import PortalError

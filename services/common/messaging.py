@@ -23,13 +23,16 @@ headers, `{"result", "error"}` replies), so nameko clients and services still ta
 
 import logging
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import amqp
 import eventlet
 from amqp.exceptions import AMQPError
 from eventlet.event import Event
+from eventlet.greenthread import GreenThread
 from eventlet.semaphore import Semaphore
-from kombu import Connection, Queue
+from kombu import Connection, Exchange, Queue
 from kombu.exceptions import KombuError
 from kombu.utils.json import dumps as kombu_dumps
 from kombu.utils.json import loads as kombu_loads
@@ -43,7 +46,7 @@ BROKER_ERRORS = (OSError, KombuError, AMQPError, ConnectionError)
 TRANSIENT = 1
 
 
-def _connection(config):
+def _connection(config: Mapping[str, Any]) -> Connection:
     return Connection(
         config[AMQP_URI_CONFIG_KEY],
         ssl=config.get(AMQP_SSL_CONFIG_KEY),
@@ -54,17 +57,18 @@ def _connection(config):
 class RpcPublisher(SharedExtension):
     """RPC requests and replies on one long-lived channel (see the module)."""
 
-    def __init__(self, **kwargs):
+    exchange: Exchange  # nameko's RPC exchange, known at setup
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lock = Semaphore()
-        self.connection = None
-        self.channel = None
-        self.exchange = None
+        self.connection: Connection | None = None
+        self.channel: amqp.Channel | None = None
 
-    def setup(self):
+    def setup(self) -> None:
         self.exchange = get_rpc_exchange(self.container.config)
 
-    def _open(self):
+    def _open(self) -> amqp.Channel:
         connection = _connection(self.container.config)
         connection.connect()
         channel = connection.channel()
@@ -73,7 +77,7 @@ class RpcPublisher(SharedExtension):
         self.connection, self.channel = connection, channel
         return channel
 
-    def _drop(self):
+    def _drop(self) -> None:
         connection, self.connection, self.channel = self.connection, None, None
         if connection is not None:
             try:
@@ -81,7 +85,14 @@ class RpcPublisher(SharedExtension):
             except Exception:  # noqa: BLE001  it is already broken
                 log.debug("closing a broken publishing connection failed", exc_info=True)
 
-    def publish(self, body, routing_key, correlation_id=None, reply_to=None, headers=None):
+    def publish(
+        self,
+        body: str,
+        routing_key: str,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
         """`body` is JSON text already (see `dumps`); a transient message with nameko's
         properties. Raises one of BROKER_ERRORS when the broker cannot be reached."""
         with self.lock:
@@ -108,7 +119,7 @@ class RpcPublisher(SharedExtension):
                         raise
                     log.info("publishing connection lost; reconnecting once")
 
-    def stop(self):
+    def stop(self) -> None:
         with self.lock:
             self._drop()
 
@@ -118,15 +129,17 @@ class RpcPublisher(SharedExtension):
 class FastReplyListener(SharedExtension):
     """A caller's replies: its own queue and connection, consumed without acknowledgements."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._reply_events = {}
-        self._stopping = False
-        self._thread = None
-        self.routing_key = None
-        self.queue = None
+    # this process's reply queue, named at setup
+    routing_key: str
+    queue: Queue
 
-    def setup(self):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._reply_events: dict[str, Event] = {}
+        self._stopping = False
+        self._thread: GreenThread | None = None
+
+    def setup(self) -> None:
         self.routing_key = str(uuid.uuid4())
         self.queue = Queue(
             RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, self.routing_key),
@@ -136,7 +149,7 @@ class FastReplyListener(SharedExtension):
             queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL},
         )
 
-    def start(self):
+    def start(self) -> None:
         self._stopping = False
         ready = Event()
         self._thread = self.container.spawn_managed_thread(
@@ -146,7 +159,7 @@ class FastReplyListener(SharedExtension):
         if failure is not None:  # the broker is away at start: fail as nameko's consumers do
             raise failure
 
-    def _consume_once(self, ready):
+    def _consume_once(self, ready: Event) -> None:
         with _connection(self.container.config) as connection:
             channel = connection.channel()
             self.queue(channel).declare()
@@ -161,7 +174,7 @@ class FastReplyListener(SharedExtension):
                 except TimeoutError:  # no reply this second: look at _stopping
                     continue
 
-    def _run(self, ready):
+    def _run(self, ready: Event) -> None:
         while not self._stopping:
             try:
                 self._consume_once(ready)
@@ -174,37 +187,38 @@ class FastReplyListener(SharedExtension):
                 log.warning("reply listener lost the broker (%r); reconnecting", exc)
                 eventlet.sleep(1)
 
-    def _on_reply(self, message):
+    def _on_reply(self, message: amqp.Message) -> None:
         event = self._reply_events.pop(message.properties.get("correlation_id"), None)
         if event is not None:
             # kombu's JSON (what `dumps` writes): it restores dates and Decimals
             event.send(kombu_loads(message.body))
 
-    def get_reply_event(self, correlation_id):
+    def get_reply_event(self, correlation_id: str) -> Event:
         event = Event()
         self._reply_events[correlation_id] = event
         return event
 
-    def forget(self, correlation_id):
+    def forget(self, correlation_id: str) -> None:
         """The caller stopped waiting (deadline passed, request never sent): drop its reply."""
         self._reply_events.pop(correlation_id, None)
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopping = True
         if self._thread is not None:
             self._thread.wait()
             self._thread = None
 
-    def kill(self):
+    def kill(self) -> None:
         self._stopping = True
         if self._thread is not None:
             self._thread.kill()
             self._thread = None
 
 
-def dumps(payload):
+def dumps(payload: object) -> str:
     """JSON as nameko's kombu serializer would write it (kombu's encoder: dates, Decimal…)."""
-    return kombu_dumps(payload)
+    text: str = kombu_dumps(payload)
+    return text
 
 
 __all__ = ["RpcPublisher", "FastReplyListener", "BROKER_ERRORS", "dumps"]

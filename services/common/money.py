@@ -17,7 +17,7 @@ class MoneyFormatError(MoneyError):
     """A number, but not written as the wire wants it."""
 
 
-def to_decimal(value):
+def to_decimal(value: object) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
@@ -29,12 +29,12 @@ def to_decimal(value):
         raise MoneyError(f"not a number: {value!r}") from exc
 
 
-def money(value):
+def money(value: object) -> Decimal:
     """Round to cents, half up."""
     return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def parse_amount(value):
+def parse_amount(value: object) -> Decimal:
     """A member's amount: a finite number with at most two decimals (never rounded silently)."""
     amount = to_decimal(value)
     if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
@@ -54,7 +54,7 @@ _ALMOST = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]{0,2})?\s*")
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
 
-def parse_wire_amount(value):
+def parse_wire_amount(value: object) -> Decimal:
     """An amount as it arrives in JSON or over RPC: the string `"1234.50"` (nothing else: no
     exponent, sign, blank, underscore or non-ASCII digit), a JSON number with at most two
     decimals, or a Decimal (in-process callers)."""
@@ -73,7 +73,7 @@ def parse_wire_amount(value):
     raise MoneyError(f"not an amount: {value!r}")
 
 
-def canonical_amount(text):
+def canonical_amount(text: str | None) -> str:
     """A page's plain reading of an amount ("2500", "2500.5") in wire form ("2500.50"); anything
     else is returned as typed, for the field to refuse with its message."""
     text = (text or "").strip()
@@ -82,6 +82,6 @@ def canonical_amount(text):
     return text
 
 
-def fmt(value):
+def fmt(value: object) -> str:
     """JSON form: '1234.50'."""
     return f"{money(value):.2f}"

@@ -19,9 +19,13 @@ import itertools
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import eventlet
+from eventlet.event import Event
+from nameko.containers import WorkerContext
 from nameko.exceptions import RemoteError
 from nameko.messaging import HeaderEncoder
 from nameko.rpc import RpcProxy, RpcReply
@@ -32,18 +36,29 @@ from services.common.messaging import BROKER_ERRORS, FastReplyListener, RpcPubli
 
 log = logging.getLogger(__name__)
 
+# told of every failed call: (service, "unavailable" | "timeout" | "remote_error"), for metrics
+OnError = Callable[[str, str], None]
+
 
 class RpcDeadlineExceeded(ServiceUnavailable):
     pass
 
 
-def unavailable(service):
+def unavailable(service: str) -> ServiceUnavailable:
     """The error of a call that could not reach `service` (its request never left)."""
     return ServiceUnavailable(f"El servicio {service} no está disponible.", service=service)
 
 
 class PendingCall:
-    def __init__(self, service, method, reply, deadline, on_error=None, failure=None):
+    def __init__(
+        self,
+        service: str,
+        method: str,
+        reply: "_Reply | None",
+        deadline: float,
+        on_error: OnError | None = None,
+        failure: ServiceUnavailable | None = None,
+    ) -> None:
         self.service = service
         self.method = method
         self._reply = reply
@@ -51,10 +66,12 @@ class PendingCall:
         self._on_error = on_error
         self._failure = failure  # the request never left: result() raises this at once
 
-    def result(self):
+    def result(self) -> Any:
+        """The answer (JSON: what the remote method returned), or its error raised here."""
         if self._failure is not None:
             self._report("unavailable")
             raise self._failure
+        assert self._reply is not None  # only a request that never left has no reply
         remaining = self.deadline - time.monotonic()
         try:
             with eventlet.Timeout(max(remaining, 0.0)):
@@ -70,7 +87,7 @@ class PendingCall:
                 service=self.service,
             ) from None
 
-    def _report(self, kind):
+    def _report(self, kind: str) -> None:
         if self._on_error is not None:
             self._on_error(self.service, kind)
 
@@ -79,7 +96,7 @@ _PREFIX = uuid.uuid4().hex[:12]
 _counter = itertools.count()
 
 
-def next_correlation_id():
+def next_correlation_id() -> str:
     """Unique among this process's pending calls (replies come back to its own queue); a
     counter behind a random prefix costs less than a uuid4 per call."""
     return f"{_PREFIX}.{next(_counter)}"
@@ -89,12 +106,14 @@ class _Reply(RpcReply):
     """nameko's RpcReply (it turns an error reply into the remote exception), which can also
     tell the listener that nobody waits for it any more."""
 
-    def __init__(self, reply_event, listener, correlation_id):
+    def __init__(
+        self, reply_event: Event, listener: FastReplyListener, correlation_id: str
+    ) -> None:
         super().__init__(reply_event)
         self.listener = listener
         self.correlation_id = correlation_id
 
-    def forget(self):
+    def forget(self) -> None:
         self.listener.forget(self.correlation_id)
 
 
@@ -102,14 +121,21 @@ class _FastMethodProxy(HeaderEncoder):
     """One request on the process's long-lived publishing channel (services/common/messaging.py),
     with nameko's wire format. Not `mandatory`: an unknown service is reported by the deadline."""
 
-    def __init__(self, worker_ctx, service_name, method_name, reply_listener, publisher):
+    def __init__(
+        self,
+        worker_ctx: WorkerContext,
+        service_name: str,
+        method_name: str,
+        reply_listener: FastReplyListener,
+        publisher: RpcPublisher,
+    ) -> None:
         self.worker_ctx = worker_ctx
         self.service_name = service_name
         self.method_name = method_name
         self.reply_listener = reply_listener
         self.publisher = publisher
 
-    def call_async(self, *args, **kwargs):
+    def call_async(self, *args: Any, **kwargs: Any) -> _Reply:
         correlation_id = next_correlation_id()
         reply_event = self.reply_listener.get_reply_event(correlation_id)
         try:
@@ -127,20 +153,27 @@ class _FastMethodProxy(HeaderEncoder):
 
 
 class _Method:
-    def __init__(self, proxy, service, name, timeout, on_error=None):
+    def __init__(
+        self,
+        proxy: "_ServiceProxy",
+        service: str,
+        name: str,
+        timeout: float,
+        on_error: OnError | None = None,
+    ) -> None:
         self._method = proxy.method(name)
         self._service = service
         self._name = name
         self._timeout = timeout
         self._on_error = on_error
 
-    def _unavailable(self, cause):
+    def _unavailable(self, cause: BaseException) -> NoReturn:
         log.warning("request to %s.%s not sent: %r", self._service, self._name, cause)
         if self._on_error is not None:
             self._on_error(self._service, "unavailable")
         raise unavailable(self._service) from cause
 
-    def call_async(self, *args, **kwargs):
+    def call_async(self, *args: Any, **kwargs: Any) -> PendingCall:
         """Start the call; raises ServiceUnavailable at once when the broker is away."""
         deadline = time.monotonic() + self._timeout
         try:
@@ -149,7 +182,7 @@ class _Method:
             self._unavailable(exc)
         return PendingCall(self._service, self._name, reply, deadline, self._on_error)
 
-    def start(self, *args, **kwargs):
+    def start(self, *args: Any, **kwargs: Any) -> PendingCall:
         """Like call_async, but a request that cannot be published gives a PendingCall that
         fails at once (what a batch needs: every call it names answers, one way or another)."""
         try:
@@ -157,34 +190,46 @@ class _Method:
         except ServiceUnavailable as exc:
             return PendingCall(self._service, self._name, None, time.monotonic(), failure=exc)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.call_async(*args, **kwargs).result()
 
 
 class _ServiceProxy:
-    def __init__(self, worker_ctx, service, reply_listener, publisher):
+    def __init__(
+        self,
+        worker_ctx: WorkerContext,
+        service: str,
+        reply_listener: FastReplyListener,
+        publisher: RpcPublisher,
+    ) -> None:
         self._args = (worker_ctx, service)
         self._reply_listener = reply_listener
         self._publisher = publisher
 
-    def method(self, name):
+    def method(self, name: str) -> _FastMethodProxy:
         worker_ctx, service = self._args
         return _FastMethodProxy(worker_ctx, service, name, self._reply_listener, self._publisher)
 
 
 class _DeadlineProxy:
-    def __init__(self, proxy, service, timeout, on_error=None):
+    def __init__(
+        self,
+        proxy: _ServiceProxy,
+        service: str,
+        timeout: float,
+        on_error: OnError | None = None,
+    ) -> None:
         self._proxy = proxy
         self._service = service
         self._timeout = timeout
         self._on_error = on_error
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> _Method:
         if name.startswith("_"):
             raise AttributeError(name)
         return _Method(self._proxy, self._service, name, self._timeout, self._on_error)
 
-    def with_timeout(self, timeout, count_errors=True):
+    def with_timeout(self, timeout: float, count_errors: bool = True) -> "_DeadlineProxy":
         """The same proxy with another deadline; `count_errors=False` keeps its failures out of
         `on_error` (the metrics scrape asking services for their own figures)."""
         on_error = self._on_error if count_errors else None
@@ -199,12 +244,14 @@ class ServiceRpc(RpcProxy):
     rpc_reply_listener = FastReplyListener()
     publisher = RpcPublisher()
 
-    def __init__(self, target_service, timeout=None, on_error=None):
+    def __init__(
+        self, target_service: str, timeout: float | None = None, on_error: OnError | None = None
+    ) -> None:
         super().__init__(target_service)
         self._fixed_timeout = timeout
         self._on_error = on_error
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> _DeadlineProxy:
         proxy = _ServiceProxy(
             worker_ctx, self.target_service, self.rpc_reply_listener, self.publisher
         )
@@ -215,10 +262,10 @@ class ServiceRpc(RpcProxy):
 class Batch:
     """The calls of one fan-out, each named where it is made (see the module's docstring)."""
 
-    def __init__(self):
-        self.calls = []
+    def __init__(self) -> None:
+        self.calls: list[PendingCall] = []
 
-    def call(self, method, *args, **kwargs):
+    def call(self, method: _Method, *args: Any, **kwargs: Any) -> PendingCall:
         """Start `method(*args, **kwargs)` (a method of a ServiceRpc proxy, e.g.
         `self.accounts_rpc.with_timeout(2).overview`) and return its PendingCall."""
         pending = method.start(*args, **kwargs)
@@ -227,12 +274,12 @@ class Batch:
 
 
 @contextmanager
-def batch():
+def batch() -> Iterator[Batch]:
     """`with batch() as b: x = b.call(proxy.method, …)`: calls under way together."""
     yield Batch()
 
 
-def fan_out(plan):
+def fan_out(plan: Mapping[str, tuple[Any, ...]]) -> dict[str, Any]:
     """`{key: (method, *args)}` → `{key: value or exception}`: every call started at once, then
     every answer awaited (each under its own deadline)."""
     with batch() as b:
@@ -240,9 +287,9 @@ def fan_out(plan):
     return dict(zip(calls, wait_all(calls.values()), strict=True))
 
 
-def wait_all(calls):
+def wait_all(calls: Iterable[PendingCall]) -> list[Any]:
     """Results of several PendingCalls; a failed one yields its exception instead of a value."""
-    out = []
+    out: list[Any] = []
     for call in calls:
         try:
             out.append(call.result())

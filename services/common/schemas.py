@@ -1,5 +1,8 @@
 """Base schema: Spanish messages, unknown fields refused, and a helper that raises our error."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import RAISE, Schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
@@ -14,7 +17,7 @@ class PortalSchema(Schema):
     error_messages = {"unknown": "Campo no permitido.", "type": "Datos inválidos."}
 
 
-def load_or_raise(schema, data, **kwargs):
+def load_or_raise(schema: Schema, data: Mapping[str, Any], **kwargs: Any) -> Any:
     """Load with marshmallow, turning its errors into the portal's 422 ValidationError."""
     try:
         return schema.load(data, **kwargs)
@@ -22,11 +25,11 @@ def load_or_raise(schema, data, **kwargs):
         raise ValidationError(fields=flatten(exc.messages)) from None
 
 
-def flatten(messages):
+def flatten(messages: object) -> dict[str, list[str]]:
     """marshmallow's nested messages as {field: [msg, ...]} with dotted names for nesting."""
-    out = {}
+    out: dict[str, list[str]] = {}
 
-    def walk(prefix, value):
+    def walk(prefix: str, value: object) -> None:
         if isinstance(value, dict):
             for key, sub in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), sub)

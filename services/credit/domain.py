@@ -6,9 +6,11 @@ cooperative's core system does, and the last row absorbs the rounding.
 """
 
 import calendar
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol, TypedDict
 
 from services.common import esec
 from services.common.clock import CLOCK, start_date_error
@@ -35,12 +37,15 @@ MAX_GUARANTORS = 3
 PAID, OVERDUE, PENDING = "pagada", "vencida", "pendiente"
 NO_ACTIVE_LOANS = "No posee créditos vigentes"
 
+# an amount or a rate as a Decimal or its exact text (never a float)
+DecimalLike = Decimal | int | str
 
-def cents(value):
+
+def cents(value: DecimalLike) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def add_months(start, months):
+def add_months(start: date, months: int) -> date:
     """`start` moved `months` months later, the day clamped to the month's last day.
 
     Always counted from `start` (not from the previous due date), so 31 Jan → 28/29 Feb →
@@ -52,23 +57,23 @@ def add_months(start, months):
     return date(year, month, day)
 
 
-def months_per_period(frequency):
+def months_per_period(frequency: str) -> int:
     return FREQUENCIES[frequency]
 
 
-def period_rate(annual_rate, frequency):
+def period_rate(annual_rate: DecimalLike, frequency: str) -> Decimal:
     """i = annual_rate / 100 × months_per_period / 12 (30/360), kept unrounded."""
     return Decimal(annual_rate) / HUNDRED * months_per_period(frequency) / 12
 
 
-def effective_annual_rate(annual_rate, frequency):
+def effective_annual_rate(annual_rate: DecimalLike, frequency: str) -> Decimal:
     """(1 + i)^(12 / months_per_period) − 1, as a percent with two decimals."""
     i = period_rate(annual_rate, frequency)
     periods_per_year = 12 // months_per_period(frequency)
     return cents(((1 + i) ** periods_per_year - 1) * HUNDRED)
 
 
-def french_installment(amount, i, n):
+def french_installment(amount: DecimalLike, i: Decimal, n: int) -> Decimal:
     """round(P·i / (1 − (1+i)^−n)); with a zero rate, the amount split evenly."""
     if i == 0:
         return cents(Decimal(amount) / n)
@@ -85,7 +90,7 @@ class Row:
     balance: Decimal
 
     @property
-    def installment(self):
+    def installment(self) -> Decimal:
         """What the member pays that period: principal + interest + insurance."""
         return self.principal + self.interest + self.insurance
 
@@ -99,54 +104,54 @@ class Schedule:
     term_months: int
     start_date: date
     insurance_rate: Decimal
-    rows: list = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
 
     @property
-    def period_rate(self):
+    def period_rate(self) -> Decimal:
         return period_rate(self.annual_rate, self.frequency)
 
     @property
-    def installments_count(self):
+    def installments_count(self) -> int:
         return len(self.rows)
 
     @property
-    def effective_annual_rate(self):
+    def effective_annual_rate(self) -> Decimal:
         return effective_annual_rate(self.annual_rate, self.frequency)
 
     @property
-    def installment(self):
+    def installment(self) -> Decimal:
         return self.rows[0].installment
 
     @property
-    def max_installment(self):
+    def max_installment(self) -> Decimal:
         return max(r.installment for r in self.rows)
 
     @property
-    def total_principal(self):
+    def total_principal(self) -> Decimal:
         return sum((r.principal for r in self.rows), ZERO)
 
     @property
-    def total_interest(self):
+    def total_interest(self) -> Decimal:
         return sum((r.interest for r in self.rows), ZERO)
 
     @property
-    def total_insurance(self):
+    def total_insurance(self) -> Decimal:
         return sum((r.insurance for r in self.rows), ZERO)
 
     @property
-    def total_payment(self):
+    def total_payment(self) -> Decimal:
         return self.total_principal + self.total_interest + self.total_insurance
 
 
 def amortize(
-    amount,
-    annual_rate,
-    term_months,
-    system="french",
-    frequency="monthly",
-    start_date=None,
-    insurance_rate=DEFAULT_INSURANCE_RATE,
-):
+    amount: DecimalLike,
+    annual_rate: DecimalLike,
+    term_months: int,
+    system: str = "french",
+    frequency: str = "monthly",
+    start_date: date | None = None,
+    insurance_rate: DecimalLike = DEFAULT_INSURANCE_RATE,
+) -> Schedule:
     """The amortization table of docs/domain.md.
 
     `annual_rate` is the nominal annual rate in percent, `insurance_rate` the desgravamen monthly
@@ -166,8 +171,9 @@ def amortize(
     n = term_months // months
     i = period_rate(annual_rate, frequency)
     insurance_per_period = insurance_rate / HUNDRED * months
-    fixed_installment = french_installment(amount, i, n) if system == "french" else None
-    fixed_principal = cents(amount / n) if system == "german" else None
+    # each is used by its own system only
+    fixed_installment = french_installment(amount, i, n) if system == "french" else ZERO
+    fixed_principal = cents(amount / n) if system == "german" else ZERO
 
     rows = []
     balance = amount
@@ -194,7 +200,7 @@ def amortize(
 # --- installments of an active loan -------------------------------------------------------
 
 
-def installment_status(due_date, paid_on, today):
+def installment_status(due_date: date, paid_on: date | None, today: date) -> str:
     if paid_on is not None:
         return PAID
     if due_date < today:
@@ -212,7 +218,24 @@ class LoanPosition:
     overdue_amount: Decimal = ZERO  # what the overdue installments add up to (due now)
 
 
-def loan_position(amount, rows, today):
+class StoredInstallment(Protocol):
+    """An installment of a stored schedule (a row of the loan's table)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def due_date(self) -> date: ...
+    @property
+    def principal(self) -> Decimal: ...
+    @property
+    def installment(self) -> Decimal: ...
+    @property
+    def paid_on(self) -> date | None: ...
+
+
+def loan_position(
+    amount: DecimalLike, rows: Iterable[StoredInstallment], today: date
+) -> LoanPosition:
     """Outstanding principal, next unpaid installment and overdue count of a stored schedule.
 
     `rows` are objects with number, due_date, principal, installment and paid_on.
@@ -246,8 +269,8 @@ class Product:
     min_amount: Decimal
     max_amount: Decimal
     max_term_months: int
-    systems: tuple = SYSTEMS
-    frequencies: tuple = tuple(FREQUENCIES)
+    systems: tuple[str, ...] = SYSTEMS
+    frequencies: tuple[str, ...] = tuple(FREQUENCIES)
     insurance_rate: Decimal = DEFAULT_INSURANCE_RATE
 
 
@@ -262,18 +285,18 @@ class RateCapExceeded(ValueError):
     pass
 
 
-def cap_in_force(caps, segment, on):
+def cap_in_force(caps: Iterable[RateCap], segment: str, on: date) -> RateCap | None:
     """The cap of `segment` in force on `on`: the latest one whose valid_from is not after it."""
     candidates = [c for c in caps if c.segment == segment and c.valid_from <= on]
     return max(candidates, key=lambda c: c.valid_from) if candidates else None
 
 
-def product_effective_rate(product):
+def product_effective_rate(product: Product) -> Decimal:
     """The highest effective annual rate the product can charge (its most frequent period)."""
     return max(effective_annual_rate(product.annual_rate, f) for f in product.frequencies)
 
 
-def check_rate_cap(product, caps, on):
+def check_rate_cap(product: Product, caps: Iterable[RateCap], on: date) -> Decimal:
     """Raise RateCapExceeded when the product's effective rate is over its segment's cap."""
     cap = cap_in_force(caps, product.segment, on)
     if cap is None:
@@ -290,11 +313,19 @@ def check_rate_cap(product, caps, on):
 # --- validation of a simulation or an application ------------------------------------------
 
 
-def request_errors(product, amount, term_months, system, frequency, start_date, today):
+def request_errors(
+    product: Product | None,
+    amount: Decimal | None,
+    term_months: int | None,
+    system: str | None,
+    frequency: str | None,
+    start_date: date | None,
+    today: date,
+) -> dict[str, list[str]]:
     """Spanish messages per field for a loan request against its product; empty when valid."""
-    errors = {}
+    errors: dict[str, list[str]] = {}
 
-    def add(name, message):
+    def add(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
     if product is None:
@@ -328,14 +359,16 @@ def request_errors(product, amount, term_months, system, frequency, start_date, 
     return errors
 
 
-def monthly_equivalent(installment, frequency):
+def monthly_equivalent(installment: DecimalLike, frequency: str) -> Decimal:
     """An installment of a longer period expressed per month, to compare with monthly income."""
     return cents(Decimal(installment) / months_per_period(frequency))
 
 
-def payment_capacity_errors(schedule, monthly_income, monthly_expenses):
+def payment_capacity_errors(
+    schedule: Schedule, monthly_income: Decimal, monthly_expenses: Decimal
+) -> dict[str, list[str]]:
     """The 40 % rule: the (monthly equivalent) installment ≤ 40 % of income − expenses."""
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if monthly_income <= 0:
         errors["monthly_income"] = ["Los ingresos mensuales deben ser mayores que 0."]
         return errors
@@ -354,13 +387,17 @@ def payment_capacity_errors(schedule, monthly_income, monthly_expenses):
     return errors
 
 
-def guarantor_errors(guarantors, is_valid_cedula, is_applicant):
+def guarantor_errors(
+    guarantors: Sequence[Mapping[str, str]],
+    is_valid_cedula: Callable[[str], bool],
+    is_applicant: Callable[[str], bool],
+) -> dict[str, list[str]]:
     """Up to 3 guarantors, valid cédula, no repeats, none the applicant.
 
     `is_valid_cedula(identification)` and `is_applicant(identification)` are given by the caller
     (the check digit comes from python-stdnum, the applicant's cédula is only known to accounts).
     """
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if len(guarantors) > MAX_GUARANTORS:
         errors["guarantors"] = [f"Puede registrar como máximo {MAX_GUARANTORS} garantes."]
         return errors
@@ -378,7 +415,7 @@ def guarantor_errors(guarantors, is_valid_cedula, is_applicant):
     return errors
 
 
-def mask_identification(identification):
+def mask_identification(identification: str | None) -> str:
     """'1712345675' -> '17******75'."""
     ident = identification or ""
     if len(ident) <= 4:
@@ -386,7 +423,7 @@ def mask_identification(identification):
     return ident[:2] + "*" * (len(ident) - 4) + ident[-2:]
 
 
-def fmt_money(value):
+def fmt_money(value: DecimalLike) -> str:
     """$ 1.234,50 (es-EC) for messages."""
     return esec.money(cents(value))
 
@@ -398,7 +435,18 @@ class Refusal(ValueError):
     """An event of the core that cannot be applied; the text says why, for a person."""
 
 
-def schedule_errors(amount, rows):
+class CoreInstallment(TypedDict):
+    """A row of the core's amortization table (`loan_disbursed`'s `schedule`, loaded)."""
+
+    number: int
+    principal: Decimal
+    interest: Decimal
+    insurance: Decimal
+    installment: Decimal
+    balance: Decimal
+
+
+def schedule_errors(amount: Decimal, rows: Sequence[CoreInstallment]) -> list[str]:
     """Why the core's table of a loan of `amount` does not add up ([] when it does).
 
     Rows are dicts (number, principal, interest, insurance, installment, balance), numbered
@@ -432,7 +480,12 @@ def schedule_errors(amount, rows):
     return errors
 
 
-def payment_refusal(loan_status, installment_number, numbers_paid, installment_numbers):
+def payment_refusal(
+    loan_status: str,
+    installment_number: int,
+    numbers_paid: Container[int],
+    installment_numbers: Container[int],
+) -> str | None:
     """Why a payment of installment `installment_number` cannot apply (None when it can)."""
     if loan_status != "activo":
         return "El crédito ya fue cancelado: no admite pagos."
@@ -463,7 +516,7 @@ STATUS_LABELS = {
 }
 
 
-def status_change(current, new):
+def status_change(current: str, new: str) -> bool:
     """True when `current → new` moves the application forward, False when it is already
     there (nothing to do); raises Refusal when it would go back or sideways."""
     if new == current:
@@ -478,17 +531,31 @@ def status_change(current, new):
     return True
 
 
-def status_history(submitted_at, changes):
+class StatusStep(TypedDict):
+    status: str
+    at: datetime
+
+
+class StatusChange(Protocol):
+    """A stored change of an application's status."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+def status_history(submitted_at: datetime, changes: Iterable[StatusChange]) -> list[StatusStep]:
     """[{status, at}] from `ingresada` (when it was saved) through every later change."""
-    return [{"status": SUBMITTED, "at": submitted_at}] + [
-        {"status": c.status, "at": c.at} for c in changes
+    return [StatusStep(status=SUBMITTED, at=submitted_at)] + [
+        StatusStep(status=c.status, at=c.at) for c in changes
     ]
 
 
 DERIVED_KEY_PREFIX = "auto:"
 
 
-def derived_idempotency_keys(fingerprint, today):
+def derived_idempotency_keys(fingerprint: str, today: date) -> list[str]:
     """The keys of an application sent without `Idempotency-Key` (docs/api.md): the request's
     fingerprint on today's and yesterday's date (Ecuador). The same application sent again
     within a day (a client retry, a request that answered 503 and was processed later) finds

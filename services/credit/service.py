@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
 from services.common import inbound
-from services.common.clock import ClockProvider
+from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc

@@ -29,13 +29,15 @@ PAYMENT_PERIOD_DAYS = 30
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
+# an amount or a rate as a Decimal or its exact text (never a float)
+DecimalLike = Decimal | int | str
 
 
-def to_cents(value):
+def to_cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def interest_for(amount, annual_rate, days):
+def interest_for(amount: DecimalLike, annual_rate: DecimalLike, days: int) -> Decimal:
     """Simple interest on a 360-day base, rounded to cents: amount × rate/100 × days / 360."""
     if days <= 0:
         return ZERO
@@ -44,7 +46,7 @@ def interest_for(amount, annual_rate, days):
         return to_cents(Decimal(amount) * Decimal(annual_rate) * days / (HUNDRED * DAY_BASE))
 
 
-def withholding_for(interest, withholding_rate):
+def withholding_for(interest: DecimalLike, withholding_rate: DecimalLike) -> Decimal:
     """Retención en la fuente on one interest amount."""
     with localcontext() as ctx:
         ctx.prec = 60
@@ -61,10 +63,10 @@ class RateBand:
     min_amount: Decimal = ZERO
     max_amount: Decimal | None = None
 
-    def holds_term(self, term_days):
+    def holds_term(self, term_days: int) -> bool:
         return self.min_days <= term_days and (self.max_days is None or term_days <= self.max_days)
 
-    def holds(self, term_days, amount):
+    def holds(self, term_days: int, amount: Decimal) -> bool:
         return (
             self.holds_term(term_days)
             and self.min_amount <= amount
@@ -77,14 +79,14 @@ class RateChart:
     """The rate chart in force from `valid_from`, with the product's limits and withholding."""
 
     valid_from: date
-    bands: tuple
+    bands: tuple[RateBand, ...]
     withholding_rate: Decimal = Decimal("2.00")
     min_amount: Decimal = Decimal("100.00")
     min_term_days: int = 30
     max_term_days: int = 1080
     chart_id: int | None = None
 
-    def rate_for(self, term_days, amount):
+    def rate_for(self, term_days: int, amount: Decimal) -> Decimal | None:
         """The annual rate of a term and amount, or None when no band holds them.
 
         When bands overlap, the one with the highest minimum amount wins (the most specific
@@ -134,18 +136,18 @@ class Projection:
     net_interest: Decimal
     total_at_maturity: Decimal
     total_received: Decimal
-    payments: tuple = field(default=())
+    payments: tuple[Payment, ...] = field(default=())
 
     @property
-    def interest_payment_name(self):
+    def interest_payment_name(self) -> str:
         return PAYMENT_MODE_NAMES[self.interest_payment]
 
 
-def maturity_date(start_date, term_days):
+def maturity_date(start_date: date, term_days: int) -> date:
     return start_date + timedelta(days=term_days)
 
 
-def payment_periods(term_days, interest_payment):
+def payment_periods(term_days: int, interest_payment: str) -> list[int]:
     """Days of each payment period: [term] at maturity; 30, 30, …, remainder when monthly."""
     if interest_payment == MATURITY:
         return [term_days]
@@ -153,7 +155,14 @@ def payment_periods(term_days, interest_payment):
     return [PAYMENT_PERIOD_DAYS] * full + ([rest] if rest else [])
 
 
-def payment_plan(amount, annual_rate, term_days, start_date, interest_payment, withholding_rate):
+def payment_plan(
+    amount: DecimalLike,
+    annual_rate: DecimalLike,
+    term_days: int,
+    start_date: date,
+    interest_payment: str,
+    withholding_rate: DecimalLike,
+) -> tuple[Payment, ...]:
     """Every interest payment of the deposit, each with its own withholding."""
     payments = []
     elapsed = 0
@@ -174,7 +183,14 @@ def payment_plan(amount, annual_rate, term_days, start_date, interest_payment, w
     return tuple(payments)
 
 
-def project(amount, annual_rate, term_days, start_date, interest_payment, withholding_rate):
+def project(
+    amount: DecimalLike,
+    annual_rate: DecimalLike,
+    term_days: int,
+    start_date: date,
+    interest_payment: str,
+    withholding_rate: DecimalLike,
+) -> Projection:
     """The projection of a deposit at a known rate.
 
     `interest`, `withholding` and `net_interest` are what the deposit pays over its life (with
@@ -206,26 +222,34 @@ def project(amount, annual_rate, term_days, start_date, interest_payment, withho
     )
 
 
-def accrued_interest(amount, annual_rate, opened_on, term_days, as_of):
+def accrued_interest(
+    amount: DecimalLike, annual_rate: DecimalLike, opened_on: date, term_days: int, as_of: date
+) -> Decimal:
     """Interest earned from opening to `as_of` (0 before opening, capped at the term)."""
     days = min(max((as_of - opened_on).days, 0), term_days)
     return interest_for(amount, annual_rate, days)
 
 
-def _es_money(value):
+def _es_money(value: Decimal) -> str:
     return esec.money(value)
 
 
-def _es_int(value):
+def _es_int(value: int) -> str:
     return esec.number(value, places=0)
 
 
-def simulation_errors(amount, term_days, start_date, today, chart):
+def simulation_errors(
+    amount: Decimal | None,
+    term_days: int | None,
+    start_date: date | None,
+    today: date,
+    chart: RateChart | None,
+) -> dict[str, list[str]]:
     """Spanish messages per field for a simulation outside the chart's limits; empty when valid.
 
     A value given as None (one that was already refused as unreadable) is not checked.
     """
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if chart is None:
         errors["term_days"] = ["No hay una tabla de tasas vigente para la fecha de inicio."]
         return errors
@@ -238,15 +262,20 @@ def simulation_errors(amount, term_days, start_date, today, chart):
     start_error = start_date_error(start_date, today)
     if start_error:
         errors["start_date"] = [start_error]
-    complete = None not in (amount, term_days, start_date)
-    if complete and not errors and chart.rate_for(term_days, amount) is None:
+    if (
+        amount is not None
+        and term_days is not None
+        and start_date is not None
+        and not errors
+        and chart.rate_for(term_days, amount) is None
+    ):
         errors["term_days"] = ["No hay una tasa vigente para este plazo y monto."]
     return errors
 
 
-def chart_errors(chart):
+def chart_errors(chart: RateChart) -> dict[str, list[str]]:
     """What is wrong with a rate chart before it is stored (Spanish, per field)."""
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if not chart.bands:
         errors["bands"] = ["Configure al menos una banda de tasas."]
     for index, band in enumerate(chart.bands):
@@ -286,11 +315,11 @@ class DepositPosition:
     days_left: int
     days_elapsed: int
     accrued_interest: Decimal
-    payments_made: tuple
+    payments_made: tuple[Payment, ...]
     next_payment: Payment | None
 
 
-def position(terms, as_of):
+def position(terms: DepositTerms, as_of: date) -> DepositPosition:
     """An active deposit as the member sees it on `as_of`."""
     projection = project(
         terms.amount,

@@ -5,7 +5,7 @@ from datetime import date
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from services.common import inbound
-from services.common.clock import ClockProvider
+from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc

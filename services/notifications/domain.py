@@ -8,6 +8,7 @@ hold (by mistake) never reaches a template. The recovery code travels only in th
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from services.common import esec
 
@@ -25,7 +26,7 @@ RECOVERY_CODE = "recovery_code"
 class Mailing:
     kind: str
     subject: str
-    fields: tuple  # the data fields the template may use, nothing else
+    fields: tuple[str, ...]  # the data fields the template may use, nothing else
     # the address is not in the event: it is the member's current one, asked of accounts
     needs_member: bool = False
 
@@ -107,10 +108,14 @@ class Notice:
     event_id: str
     subject: str
     recipient: str | None
-    context: dict = field(default_factory=dict)
+    context: dict[str, object] = field(default_factory=dict)
 
 
-def clean_address(value):
+# an event's `data` as it came (JSON): every value is checked where it is used
+EventData = dict[str, Any]
+
+
+def clean_address(value: object) -> str | None:
     """The address when it is one (no spaces, no header tricks), else None."""
     if not isinstance(value, str):
         return None
@@ -120,28 +125,35 @@ def clean_address(value):
     return address
 
 
-def valid_code(code):
+def valid_code(code: object) -> bool:
     return isinstance(code, str) and bool(_CODE.match(code))
 
 
-def mailing_for(source, event_type):
+def mailing_for(source: object, event_type: object) -> Mailing | None:
+    if not isinstance(source, str) or not isinstance(event_type, str):
+        return None
     return MAILINGS.get((source, event_type))
 
 
-def needs_member(envelope):
+def needs_member(envelope: object) -> str | None:
     """The member number whose current address an event's e-mail goes to (asked of accounts),
     or None when the event carries its own address."""
     if not isinstance(envelope, dict):
         return None
     mailing = mailing_for(envelope.get("source"), envelope.get("event_type"))
-    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+    data = _data(envelope)
     number = data.get("member_number")
     if mailing is None or not mailing.needs_member or not isinstance(number, str):
         return None
     return number
 
 
-def notice_for(envelope, member=None):
+def _data(envelope: dict[str, Any]) -> EventData:
+    data = envelope.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def notice_for(envelope: object, member: object = None) -> Notice | None:
     """The e-mail an event asks for, or None when the event sends none.
 
     `member` ({email, display_name}, from accounts) gives the address of a mailing that
@@ -153,15 +165,16 @@ def notice_for(envelope, member=None):
     event_id = envelope.get("event_id")
     if mailing is None or not isinstance(event_id, str) or not event_id:
         return None
-    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
-    context = {name: data.get(name) for name in mailing.fields}
+    data = _data(envelope)
+    context: dict[str, object] = {name: data.get(name) for name in mailing.fields}
     subject = mailing.subject
     if mailing.needs_member:
-        member = member if isinstance(member, dict) else {}
-        data = {**data, "email": member.get("email"), "display_name": member.get("display_name")}
+        facts: dict[str, Any] = member if isinstance(member, dict) else {}
+        data = {**data, "email": facts.get("email"), "display_name": facts.get("display_name")}
     context["greeting_name"] = greeting_name(data.get("display_name"))
     if mailing.kind == APPLICATION_STATUS_CHANGED:
         status = data.get("status")
+        status = status if isinstance(status, str) else ""  # no label, no subject
         context["status_label"] = APPLICATION_STATUS_LABELS.get(status, "")
         context["reason"] = " ".join(str(data.get("reason") or "").split())[:500]
         context["changed_at_text"] = local_time_text(data.get("changed_at"))
@@ -189,7 +202,7 @@ def notice_for(envelope, member=None):
     )
 
 
-def recovery_code_notice(request_id, email, username, code):
+def recovery_code_notice(request_id: str, email: object, username: str, code: str) -> Notice:
     """The point-to-point e-mail with the temporary code (the only message that holds one)."""
     return Notice(
         kind=RECOVERY_CODE,
@@ -205,7 +218,7 @@ def recovery_code_notice(request_id, email, username, code):
     )
 
 
-def code_delivery(data):
+def code_delivery(data: EventData) -> Literal["screen", "email"] | None:
     """'screen', 'email' or None: where the temporary code went (`code_shown` or `delivery`)."""
     if data.get("code_shown") is True or data.get("delivery") == "screen":
         return "screen"
@@ -214,19 +227,19 @@ def code_delivery(data):
     return None
 
 
-def greeting_name(display_name):
+def greeting_name(display_name: object) -> str:
     if isinstance(display_name, str) and display_name.strip():
         return " ".join(display_name.split())[:120]
     return "socio(a)"
 
 
-def local_time_text(value):
+def local_time_text(value: object) -> str:
     """'2026-11-25T17:02:33Z' → '25/11/2026 12:02' (hora de Ecuador); '' when unreadable."""
     if not isinstance(value, str) or not value.strip():
         return ""
     return esec.fecha(value) if "T" in value or " " in value.strip() else ""
 
 
-def money_text(value):
+def money_text(value: object) -> str:
     """'5000.00' → '$ 5.000,00' (es-EC); '' when it is not an amount."""
     return esec.money(value)

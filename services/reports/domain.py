@@ -1,6 +1,8 @@
 """What a report shows, independent of how it is drawn: titles, formats of money and dates."""
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 # the report templates' filters (renderer.py): the one es-EC formatting of the portal
 from services.common.esec import fecha, money, number  # noqa: F401
@@ -21,11 +23,16 @@ REFERENCE_WIDTH = 12
 AMOUNT_WIDTH = 13
 BALANCE_WIDTH = 14
 
+# a movement or an installment as the report RPC receives it (JSON: amounts and dates as text)
+WireRow = Mapping[str, Any]
+Block = list[str]  # the printed lines of one movement, never split across pages
 
-def _cut(text, width):
+
+def _cut(text: str | None, width: int) -> list[str]:
     """Lines of at most `width` characters, broken at spaces when possible (nothing is lost)."""
     words = (text or "").split()
-    lines, current = [], ""
+    lines: list[str] = []
+    current = ""
     for word in words:
         while len(word) > width:
             if current:
@@ -45,13 +52,13 @@ def _cut(text, width):
     return lines
 
 
-def _amount(value):
+def _amount(value: object) -> str:
     if value in (None, ""):
         return ""
     return "" if Decimal(str(value)) == 0 else number(value)
 
 
-def column_titles():
+def column_titles() -> str:
     return " ".join(
         (
             "Fecha".ljust(DATE_WIDTH),
@@ -64,7 +71,7 @@ def column_titles():
     )
 
 
-def movement_lines(movement):
+def movement_lines(movement: WireRow) -> Block:
     """The printed lines of one movement: the first with every column, then the rest of a long
     description (or reference) on continuation lines."""
     description = _cut(movement.get("description"), DESCRIPTION_WIDTH)
@@ -87,7 +94,9 @@ def movement_lines(movement):
     return lines
 
 
-def paginate(blocks, first_capacity, capacity, closing_lines):
+def paginate(
+    blocks: Iterable[Block], first_capacity: int, capacity: int, closing_lines: int
+) -> list[list[Block]]:
     """Cut blocks of lines (one block per movement, never split) into pages.
 
     The first page holds `first_capacity` lines (it also carries the statement's heading), the
@@ -96,7 +105,9 @@ def paginate(blocks, first_capacity, capacity, closing_lines):
     """
     if first_capacity < 1 or capacity < 1:
         raise ValueError("a page must hold at least one line")
-    pages, current, room = [], [], first_capacity
+    pages: list[list[Block]] = []
+    current: list[Block] = []
+    room = first_capacity
     for block in blocks:
         size = len(block)
         if size > room and current:
@@ -110,12 +121,13 @@ def paginate(blocks, first_capacity, capacity, closing_lines):
     return pages
 
 
-def balanced_chunks(count, parts, minimum=1):
+def balanced_chunks(count: int, parts: int, minimum: int = 1) -> list[tuple[int, int]]:
     """Split `count` pages into at most `parts` contiguous (start, stop) ranges of similar size,
     none smaller than `minimum` pages (small documents stay in one piece)."""
     parts = max(1, min(parts, count // max(minimum, 1) or 1))
     size, extra = divmod(count, parts)
-    ranges, start = [], 0
+    ranges: list[tuple[int, int]] = []
+    start = 0
     for index in range(parts):
         stop = start + size + (1 if index < extra else 0)
         ranges.append((start, stop))
@@ -133,7 +145,7 @@ SCHEDULE_WIDTHS = (3, 10, 11, 10, 13, 11, 12)
 SCHEDULE_TITLES = ("N.º", "Vencimiento", "Capital", "Interés", "Seguro desgr.", "Cuota", "Saldo")
 
 
-def schedule_columns(with_status=True):
+def schedule_columns(with_status: bool = True) -> str:
     cells = [
         title.rjust(width) if index in (0, 2, 3, 4, 5, 6) else title.ljust(width)
         for index, (title, width) in enumerate(zip(SCHEDULE_TITLES, SCHEDULE_WIDTHS, strict=True))
@@ -141,7 +153,7 @@ def schedule_columns(with_status=True):
     return " ".join(cells + (["Estado"] if with_status else []))
 
 
-def schedule_line(row, with_status=True):
+def schedule_line(row: WireRow, with_status: bool = True) -> str:
     """One installment on one line: amounts es-EC without the "$" (the columns say USD)."""
     n, d, c, i, s, q, b = SCHEDULE_WIDTHS
     cells = [
