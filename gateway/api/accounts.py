@@ -9,6 +9,7 @@ from services.common.clock import CLOCK
 from services.common.errors import NotFound
 from services.common.fields import Count, IsoDate, counts
 from services.common.schemas import PortalSchema, load_or_raise
+from services.reports.contracts import STATEMENT
 
 API_MAX_PAGE_SIZE = 500
 FETCH_PAGE_SIZE = 5000  # what accounts.get_statement allows per call, to gather a whole range
@@ -176,7 +177,7 @@ class AccountsApi:
         data = self.full_statement(principal, account_number, date_from, date_to, progress)
         closed = date_to < CLOCK.today()
         return self.reports_rpc.with_timeout(timeout or report_timeout()).render(
-            "statement",
+            STATEMENT,
             data,
             filename=f"estado-de-cuenta-{data['account_number']}-{data['from']}-{data['to']}.pdf",
             cacheable=closed,
