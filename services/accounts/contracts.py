@@ -47,7 +47,7 @@ class MovementSchema(PortalSchema):
     reference = fields.String(allow_none=True)
     debit = Money()
     credit = Money()
-    balance = Money()
+    balance = Money(metadata={"description": "saldo después del movimiento"})
 
 
 class StatementSchema(PortalSchema):
