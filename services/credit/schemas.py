@@ -6,14 +6,22 @@ from marshmallow import ValidationError as MarshmallowValidationError
 
 from services.common.fields import IsoDate, Money
 from services.common.schemas import PortalSchema
-from services.credit.contracts import FREQUENCIES, NOT_NEGATIVE, POSITIVE, SYSTEMS
+from services.credit.contracts import (
+    APPROVED,
+    DENIED,
+    FREQUENCIES,
+    IN_ANALYSIS,
+    NOT_NEGATIVE,
+    POSITIVE,
+    SYSTEMS,
+)
 
 # --- inbound events of the core (docs/integration.md) ---------------------------------------
 # `data` of the events on `core.events` that credit owns. Extra fields are welcome (EXCLUDE);
 # a missing field, an amount with more than two decimals or a negative one is refused. The bulk
 # load (loans.csv, installments.csv, guarantors.csv) reads the same columns with these schemas.
 
-APPLICATION_DECISIONS = ("en_analisis", "aprobada", "negada")
+APPLICATION_DECISIONS = (IN_ANALYSIS, APPROVED, DENIED)
 
 
 class CoreDataSchema(PortalSchema):
