@@ -38,6 +38,8 @@ def _query_param(name, description, schema):
         "name": name,
         "in": "query",
         "required": False,
+        # `?from=&to=` (a form's blank fields) is the same as leaving them out: the default
+        "allowEmptyValue": True,
         "description": description,
         "schema": schema,
     }
