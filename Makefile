@@ -13,7 +13,7 @@ help:
 	@echo "make test   - set up everything (Debian packages too) and run the whole suite (< 15 min)"
 	@echo "make test-fast - unit tests and the quick service tests (< 2 min)"
 	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
-	@echo "make lint   - ruff check and format check, mypy"
+	@echo "make lint   - ruff check and format check, mypy, import contracts (lint-imports)"
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,7 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 format: venv
 	$(PY) -m ruff format .

@@ -3,34 +3,30 @@
 The gateway asks the three services in parallel with one deadline; whatever did not answer in
 time is named in `unavailable` and the rest is still shown. A total that would need a missing
 section is `None` (shown as "No disponible"), never a misleading partial sum.
+
+The fields of a row are those of its service's position schema (its contracts module), never
+listed here again.
 """
 
 from decimal import Decimal
 
+from services.accounts.contracts import SavingsPositionSchema
 from services.common.money import fmt
+from services.credit.contracts import LoanPositionSchema
+from services.deposit.contracts import DepositPositionSchema
 
 SECTIONS = ("savings", "deposits", "loans")
 ZERO = Decimal("0.00")
 
-SAVINGS_FIELDS = ("account_number", "product", "product_name", "balance", "available_balance")
-DEPOSIT_FIELDS = (
-    "deposit_number",
-    "amount",
-    "annual_rate",
-    "opened_on",
-    "maturity_date",
-    "accrued_interest",
-)
-LOAN_FIELDS = (
-    "loan_number",
-    "product_name",
-    "amount",
-    "outstanding_principal",
-    "next_due_date",
-    "next_installment",
-    "overdue_installments",
-    "overdue_amount",
-)
+
+def wire_names(schema):
+    """The keys a schema's rows carry on the wire, in its order."""
+    return tuple(field.data_key or name for name, field in schema().fields.items())
+
+
+SAVINGS_FIELDS = wire_names(SavingsPositionSchema)
+DEPOSIT_FIELDS = wire_names(DepositPositionSchema)
+LOAN_FIELDS = wire_names(LoanPositionSchema)
 
 
 def _pick(rows, names):

@@ -57,6 +57,23 @@ SECURITY_HEADERS = {
 
 GENERIC_MESSAGE = "Ocurrió un error inesperado. Intente nuevamente."
 
+# The HTTP status of each error code (docs/api.md): decided here only, services know codes.
+# A code missing here (none is: tests/unit/test_error_statuses.py) would answer 500.
+HTTP_STATUS = {
+    "bad_request": 400,
+    "unauthenticated": 401,
+    "password_change_required": 403,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "validation_error": 422,
+    "locked": 423,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "service_unavailable": 503,
+}
+
 
 def json_response(data, status=200, headers=None):
     return Response(
@@ -67,9 +84,14 @@ def json_response(data, status=200, headers=None):
     )
 
 
+def http_status(exc):
+    """The HTTP status that answers an error: by its code for the portal's own, else 500."""
+    return HTTP_STATUS.get(exc.code, 500) if isinstance(exc, PortalError) else 500
+
+
 def error_payload(exc):
     if isinstance(exc, PortalError):
-        return exc.status, {"error": exc.to_dict()}
+        return http_status(exc), {"error": exc.to_dict()}
     return 500, {"error": {"code": "internal_error", "message": GENERIC_MESSAGE}}
 
 

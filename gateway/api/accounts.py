@@ -5,10 +5,12 @@ from marshmallow import Schema, fields, validate
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from services.accounts.contracts import AccountSchema, StatementSchema
 from services.common.clock import CLOCK
 from services.common.errors import NotFound
 from services.common.fields import Count, IsoDate, counts
 from services.common.schemas import PortalSchema, load_or_raise
+from services.reports.contracts import STATEMENT
 
 API_MAX_PAGE_SIZE = 500
 FETCH_PAGE_SIZE = 5000  # what accounts.get_statement allows per call, to gather a whole range
@@ -27,44 +29,8 @@ class StatementQuerySchema(PortalSchema):
     )
 
 
-class AccountItemSchema(Schema):
-    account_number = fields.String()
-    product = fields.String()
-    product_name = fields.String()
-    balance = fields.String(metadata={"example": "1234.50"})
-    available_balance = fields.String()
-    status = fields.String()
-    opened_on = fields.Date()
-
-
 class AccountListSchema(Schema):
-    accounts = fields.List(fields.Nested(AccountItemSchema))
-
-
-class StatementMovementSchema(Schema):
-    date = fields.Date()
-    posted_at = fields.String()
-    description = fields.String()
-    reference = fields.String(allow_none=True)
-    debit = fields.String()
-    credit = fields.String()
-    balance = fields.String(metadata={"description": "saldo después del movimiento"})
-
-
-class StatementResponseSchema(Schema):
-    account_number = fields.String()
-    product_name = fields.String()
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
-    opening_balance = fields.String()
-    closing_balance = fields.String()
-    total_debits = fields.String()
-    total_credits = fields.String()
-    movements = fields.List(fields.Nested(StatementMovementSchema))
-    page = fields.Integer()
-    page_size = fields.Integer()
-    total_movements = fields.Integer()
-    total_pages = fields.Integer()
+    accounts = fields.List(fields.Nested(AccountSchema))
 
 
 def _query_param(name, description, schema):
@@ -72,6 +38,8 @@ def _query_param(name, description, schema):
         "name": name,
         "in": "query",
         "required": False,
+        # `?from=&to=` (a form's blank fields) is the same as leaving them out: the default
+        "allowEmptyValue": True,
         "description": description,
         "schema": schema,
     }
@@ -176,7 +144,7 @@ class AccountsApi:
         data = self.full_statement(principal, account_number, date_from, date_to, progress)
         closed = date_to < CLOCK.today()
         return self.reports_rpc.with_timeout(timeout or report_timeout()).render(
-            "statement",
+            STATEMENT,
             data,
             filename=f"estado-de-cuenta-{data['account_number']}-{data['from']}-{data['to']}.pdf",
             cacheable=closed,
@@ -198,7 +166,7 @@ class AccountsApi:
         "/api/v1/accounts/{account_number}/statement",
         "GET",
         "Estado de cuenta (movimientos con saldo, paginado)",
-        response=StatementResponseSchema,
+        response=StatementSchema,
         errors=("404", "422"),
         params=RANGE_PARAMS + PAGE_PARAMS,
         tags=("Estado de cuenta",),

@@ -5,7 +5,7 @@ from werkzeug.wrappers import Response
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
 from gateway.principal import token_from
-from services.auth.schemas import (
+from services.auth.contracts import (
     ChangePasswordSchema,
     LoginResultSchema,
     LoginSchema,

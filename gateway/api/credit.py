@@ -10,18 +10,20 @@ from gateway.api.position import report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
 from services.common.fields import counts
-from services.credit.domain import FREQUENCY_NAMES, SYSTEM_NAMES
-from services.credit.schemas import (
+from services.credit.contracts import (
+    FREQUENCY_NAMES,
+    SYSTEM_NAMES,
     ApplicationCreatedSchema,
     ApplicationListSchema,
     ApplicationRequestSchema,
+    CreditSimulationRequestSchema,
     GuaranteesSchema,
     LoanListSchema,
     LoanSchema,
     ProductListSchema,
     ScheduleSchema,
-    SimulationRequestSchema,
 )
+from services.reports.contracts import CREDIT_SIMULATION, LOAN_SCHEDULE
 
 TAGS = ("Créditos",)
 LOAN_PARAM = {"name": "loan_number", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -77,7 +79,7 @@ class CreditApi:
         member_call = self.accounts_rpc.get_member.call_async(member_number)
         loan, member = loan_call.result(), member_call.result()
         rendered = self.reports_rpc.with_timeout(report_timeout()).render(
-            "loan_schedule",
+            LOAN_SCHEDULE,
             {
                 "title": f"Tabla de amortización · Crédito {loan['loan_number']}",
                 "member": report_member(member),
@@ -92,7 +94,7 @@ class CreditApi:
         member_call = self.accounts_rpc.get_member.call_async(member_number)
         schedule, member = schedule_call.result(), member_call.result()
         rendered = self.reports_rpc.with_timeout(report_timeout()).render(
-            "credit_simulation",
+            CREDIT_SIMULATION,
             {
                 "title": "Simulación de crédito",
                 "member": report_member(member),
@@ -176,7 +178,7 @@ class CreditApi:
         "/api/v1/credit/simulations",
         "POST",
         "Simulación de crédito (no se guarda nada)",
-        request=SimulationRequestSchema,
+        request=CreditSimulationRequestSchema,
         response=ScheduleSchema,
         tags=TAGS,
     )

@@ -16,12 +16,13 @@ from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
 from services.common.errors import NotFound, ServiceUnavailable, ValidationError
 from services.common.fields import IsoDate
-from services.deposit.schemas import (
+from services.deposit.contracts import (
     DepositSchema,
+    DepositSimulationRequestSchema,
     ProjectionSchema,
     RatesSchema,
-    SimulationRequestSchema,
 )
+from services.reports.contracts import DEPOSIT_SIMULATION
 
 NO_DEPOSITS = "No posee plazo fijo"
 SIMULATION_FIELDS = ("amount", "term_days", "interest_payment", "start_date")
@@ -89,7 +90,7 @@ class DepositApi:
             "projection": projection,
         }
         return self.reports_rpc.with_timeout(report_timeout()).render(
-            "deposit_simulation", data, PDF_FILENAME
+            DEPOSIT_SIMULATION, data, PDF_FILENAME
         )
 
     @documented(
@@ -124,7 +125,7 @@ class DepositApi:
         "/api/v1/deposit/simulations",
         "POST",
         "Simulación de plazo fijo (no se guarda)",
-        request=SimulationRequestSchema,
+        request=DepositSimulationRequestSchema,
         request_example=SIMULATION_EXAMPLE,
         response=ProjectionSchema,
         errors=("503",),
@@ -141,7 +142,7 @@ class DepositApi:
         "/api/v1/deposit/simulations.pdf",
         "POST",
         "Simulación de plazo fijo en PDF",
-        request=SimulationRequestSchema,
+        request=DepositSimulationRequestSchema,
         request_example=SIMULATION_EXAMPLE,
         errors=("503",),
         tags=TAGS,

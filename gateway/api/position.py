@@ -9,9 +9,13 @@ from werkzeug.wrappers import Response
 from gateway import consolidation
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from services.accounts.contracts import SavingsPositionSchema
 from services.common.clock import CLOCK
 from services.common.config import env_float
 from services.common.rpc import fan_out
+from services.credit.contracts import LoanPositionSchema
+from services.deposit.contracts import DepositPositionSchema
+from services.reports.contracts import POSITION
 
 log = logging.getLogger("gateway.position")
 
@@ -46,34 +50,6 @@ class MemberSummarySchema(Schema):
     identification_masked = fields.String(allow_none=True)
 
 
-class PositionSavingsSchema(Schema):
-    account_number = fields.String()
-    product = fields.String()
-    product_name = fields.String()
-    balance = fields.String(metadata={"example": "1234.50"})
-    available_balance = fields.String()
-
-
-class PositionDepositSchema(Schema):
-    deposit_number = fields.String()
-    amount = fields.String()
-    annual_rate = fields.String()
-    opened_on = fields.Date()
-    maturity_date = fields.Date()
-    accrued_interest = fields.String()
-
-
-class PositionLoanSchema(Schema):
-    loan_number = fields.String()
-    product_name = fields.String()
-    amount = fields.String()
-    outstanding_principal = fields.String()
-    next_due_date = fields.Date(allow_none=True)
-    next_installment = fields.String(allow_none=True)
-    overdue_installments = fields.Integer()
-    overdue_amount = fields.String(metadata={"description": "suma de las cuotas vencidas"})
-
-
 class PositionTotalsSchema(Schema):
     savings = fields.String(allow_none=True)
     deposits = fields.String(allow_none=True)
@@ -85,9 +61,10 @@ class PositionTotalsSchema(Schema):
 class PositionSchema(Schema):
     member = fields.Nested(MemberSummarySchema)
     generated_at = fields.String()
-    savings = fields.List(fields.Nested(PositionSavingsSchema))
-    deposits = fields.List(fields.Nested(PositionDepositSchema))
-    loans = fields.List(fields.Nested(PositionLoanSchema))
+    # each row as its service publishes it (services/<service>/contracts.py)
+    savings = fields.List(fields.Nested(SavingsPositionSchema))
+    deposits = fields.List(fields.Nested(DepositPositionSchema))
+    loans = fields.List(fields.Nested(LoanPositionSchema))
     totals = fields.Nested(PositionTotalsSchema)
     unavailable = fields.List(
         fields.String(), metadata={"description": "savings | deposits | loans"}
@@ -138,7 +115,7 @@ class PositionApi:
         position = self.consolidated_position(principal)
         data = {**position, "title": "Posición consolidada"}
         answer = self.reports_rpc.with_timeout(report_timeout()).render(
-            "position", data, filename=f"posicion-consolidada-{principal.member_number}.pdf"
+            POSITION, data, filename=f"posicion-consolidada-{principal.member_number}.pdf"
         )
         return pdf_response(answer)
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from werkzeug.wrappers import Response
 
 from gateway.api.auth import client_ip
-from gateway.http import http
+from gateway.http import http, http_status
 from gateway.principal import SESSION_COOKIE
 from gateway.security import cookie_name
 from gateway.web.render import csrf_valid, redirect, render
@@ -93,7 +93,9 @@ class AuthPages:
         try:
             result = self.auth_rpc.login(form["username"], form["password"], client_ip(request))
         except (Unauthenticated, RateLimited) as exc:
-            return self._login_again(request, form, exc.message, exc.status, _retry_headers(exc))
+            return self._login_again(
+                request, form, exc.message, http_status(exc), _retry_headers(exc)
+            )
         except ValidationError:
             return self._login_again(request, form, LOGIN_MISSING, 422)
         back = safe_next(request.form.get("next"))
@@ -184,10 +186,10 @@ class AuthPages:
             errors = _errors(exc)
             # a message that names a field is shown once, beside that field
             message = None if errors else exc.message
-            return self._register_again(request, form, errors, message, exc.status)
+            return self._register_again(request, form, errors, message, http_status(exc))
         except RateLimited as exc:
             return self._register_again(
-                request, form, {}, exc.message, exc.status, _retry_headers(exc)
+                request, form, {}, exc.message, http_status(exc), _retry_headers(exc)
             )
         return redirect("/login?aviso=registrado")
 
@@ -222,10 +224,10 @@ class AuthPages:
                 client_ip=client_ip(request),
             )
         except ValidationError as exc:
-            return self._recovery_again(request, form, _errors(exc), None, exc.status)
+            return self._recovery_again(request, form, _errors(exc), None, http_status(exc))
         except RateLimited as exc:
             return self._recovery_again(
-                request, form, {}, exc.message, exc.status, _retry_headers(exc)
+                request, form, {}, exc.message, http_status(exc), _retry_headers(exc)
             )
         return render(
             request, "recuperar.html", form={"username": form["username"]}, errors={}, result=result
@@ -272,7 +274,7 @@ class AuthPages:
             )
             self.forget_session(principal.token)
         except ValidationError as exc:
-            return self._change_page(request, principal, _errors(exc), [], exc.status)
+            return self._change_page(request, principal, _errors(exc), [], http_status(exc))
         principal = replace(principal, must_change_password=False)
         return self._change_page(request, principal, {}, [("info", PASSWORD_CHANGED)], done=True)
 

@@ -14,7 +14,7 @@ from services.common.clock import to_local
 from services.common.errors import BadRequest, ValidationError
 from services.common.esec import amount_input_text
 from services.common.fields import counts
-from services.credit.domain import FREQUENCY_NAMES, MAX_GUARANTORS, STATUS_LABELS, SYSTEM_NAMES
+from services.credit.contracts import FREQUENCY_NAMES, MAX_GUARANTORS, STATUS_LABELS, SYSTEM_NAMES
 
 
 def local_instant(value):

@@ -3,6 +3,18 @@
 from datetime import UTC, date
 
 from services.accounts import bulk, core_batch, domain, store
+from services.accounts.contracts import (
+    AccountSchema,
+    DailyBalancesSchema,
+    MemberSchema,
+    MemberUpdatedEventSchema,
+    MovementPostedEventSchema,
+    PostMovementSchema,
+    ReconciliationFailedEventSchema,
+    StatementQuerySchema,
+    StatementSchema,
+    VerifyMemberSchema,
+)
 from services.accounts.models import (
     Member,
     ReconciliationChunk,
@@ -15,19 +27,9 @@ from services.accounts.models import (
 from services.accounts.schemas import (
     AccountClosedSchema,
     AccountOpenedSchema,
-    AccountSchema,
     CoreMovementSchema,
-    DailyBalancesSchema,
     DayClosedSchema,
-    MemberSchema,
-    MemberUpdatedEventSchema,
     MemberUpsertedSchema,
-    MovementPostedEventSchema,
-    PostMovementSchema,
-    ReconciliationFailedEventSchema,
-    StatementQuerySchema,
-    StatementSchema,
-    VerifyMemberSchema,
 )
 from services.common import inbound
 from services.common.clock_provider import ClockProvider

@@ -9,7 +9,7 @@ import logging
 from nameko.extensions import DependencyProvider
 
 from services.audit import domain, store
-from services.audit.schemas import AuditEntrySchema, AuditQuerySchema, VerificationSchema
+from services.audit.contracts import AuditEntrySchema, AuditQuerySchema, VerificationSchema
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc

@@ -15,8 +15,7 @@ import eventlet
 from sqlalchemy.exc import IntegrityError
 
 from services.auth import domain, passwords, store
-from services.auth.models import RecoveryCode, User
-from services.auth.schemas import (
+from services.auth.contracts import (
     AccountLockedSchema,
     ChangePasswordSchema,
     LoggedOutSchema,
@@ -24,7 +23,6 @@ from services.auth.schemas import (
     LoginResultSchema,
     LoginSchema,
     LoginSucceededSchema,
-    MemberUpdatedSchema,
     MeSchema,
     PasswordChangedSchema,
     PasswordResetRequestedSchema,
@@ -36,6 +34,8 @@ from services.auth.schemas import (
     RegisterSchema,
     UserRegisteredSchema,
 )
+from services.auth.models import RecoveryCode, User
+from services.auth.schemas import MemberUpdatedSchema
 from services.common.config import env, env_bool
 from services.common.db import commit
 from services.common.errors import (

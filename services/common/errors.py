@@ -1,7 +1,9 @@
 """Errors that cross service boundaries.
 
 Each is registered with nameko's `deserialize_to_instance`, so a remote raise arrives at the caller
-as the same type with the same arguments; the gateway maps them to docs/api.md's status codes.
+as the same type with the same arguments. An error is a `code` and a Spanish message (plus
+details such as `fields` or `retry_after`); HTTP is no service's business: the gateway alone maps a
+code to docs/api.md's status (gateway/http.py, HTTP_STATUS).
 """
 
 from typing import Any, TypeVar
@@ -10,7 +12,6 @@ from nameko.exceptions import deserialize_to_instance
 
 
 class PortalError(Exception):
-    status = 500
     code = "internal_error"
     default_message = "Ocurrió un error inesperado. Intente nuevamente."
 
@@ -53,49 +54,49 @@ def _portal_error(cls: E) -> E:
 
 @_portal_error
 class BadRequest(PortalError):
-    status, code = 400, "bad_request"
+    code = "bad_request"
     default_message = "La solicitud no es válida."
 
 
 @_portal_error
 class Unauthenticated(PortalError):
-    status, code = 401, "unauthenticated"
+    code = "unauthenticated"
     default_message = "Su sesión no es válida o ha expirado. Ingrese nuevamente."
 
 
 @_portal_error
 class PasswordChangeRequired(PortalError):
-    status, code = 403, "password_change_required"
+    code = "password_change_required"
     default_message = "Debe cambiar su contraseña temporal antes de continuar."
 
 
 @_portal_error
 class Forbidden(PortalError):
-    status, code = 403, "forbidden"
+    code = "forbidden"
     default_message = "No tiene permiso para realizar esta operación."
 
 
 @_portal_error
 class NotFound(PortalError):
-    status, code = 404, "not_found"
+    code = "not_found"
     default_message = "No se encontró lo solicitado."
 
 
 @_portal_error
 class Conflict(PortalError):
-    status, code = 409, "conflict"
+    code = "conflict"
     default_message = "La operación entra en conflicto con datos existentes."
 
 
 @_portal_error
 class PayloadTooLarge(PortalError):
-    status, code = 413, "payload_too_large"
+    code = "payload_too_large"
     default_message = "La solicitud es demasiado grande."
 
 
 @_portal_error
 class ValidationError(PortalError):
-    status, code = 422, "validation_error"
+    code = "validation_error"
     default_message = "Revise los datos ingresados."
 
     def __init__(
@@ -111,17 +112,21 @@ class ValidationError(PortalError):
 
 @_portal_error
 class Locked(PortalError):
-    status, code = 423, "locked"
+    code = "locked"
     default_message = "Su usuario está bloqueado temporalmente por intentos fallidos."
 
 
 @_portal_error
 class RateLimited(PortalError):
-    status, code = 429, "rate_limited"
+    code = "rate_limited"
     default_message = "Demasiados intentos. Espere un momento e intente nuevamente."
 
 
 @_portal_error
 class ServiceUnavailable(PortalError):
-    status, code = 503, "service_unavailable"
+    code = "service_unavailable"
     default_message = "El servicio no está disponible en este momento. Intente más tarde."
+
+
+# the codes of a portal failure (logged as warnings); any other code answers the caller's request
+FAILURE_CODES = frozenset({PortalError.code, ServiceUnavailable.code})

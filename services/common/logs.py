@@ -27,17 +27,18 @@ class JsonFormatter(logging.Formatter):
 
 
 class ExpectedErrors(logging.Filter):
-    """nameko logs every error an entrypoint declares expected (the portal's own: 422, 404, 409…)
-    as a WARNING with its traceback. Those are answers, not failures: a 4xx is logged at INFO
-    and a 5xx the portal chose (a service not answering) at WARNING, both without traceback."""
+    """nameko logs every error an entrypoint declares expected (the portal's own: a validation
+    error, a thing not found, a conflict…) as a WARNING with its traceback. Those are answers,
+    not failures: logged at INFO, and a failure the portal chose (a service not answering,
+    errors.FAILURE_CODES) at WARNING, both without traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.msg.startswith("(expected)") or not record.exc_info:
             return True
-        from services.common.errors import PortalError
+        from services.common.errors import FAILURE_CODES, PortalError
 
         exc = record.exc_info[1]
-        if isinstance(exc, PortalError) and exc.status < 500:
+        if isinstance(exc, PortalError) and exc.code not in FAILURE_CODES:
             if not logging.getLogger().isEnabledFor(logging.INFO):
                 return False
             record.levelno, record.levelname = logging.INFO, "INFO"

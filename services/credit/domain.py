@@ -14,24 +14,25 @@ from typing import Protocol, TypedDict
 
 from services.common import esec
 from services.common.clock import CLOCK, start_date_error
+from services.credit.contracts import (  # the published values (codes, names, limits)
+    APPROVED,
+    DENIED,
+    DISBURSED,
+    FREQUENCIES,
+    FREQUENCY_NAMES,
+    IN_ANALYSIS,
+    MAX_GUARANTORS,
+    STATUS_LABELS,
+    SUBMITTED,
+    SYSTEMS,
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
 
-FREQUENCIES = {"monthly": 1, "bimonthly": 2, "quarterly": 3, "semiannual": 6}
-FREQUENCY_NAMES = {
-    "monthly": "Mensual",
-    "bimonthly": "Bimestral",
-    "quarterly": "Trimestral",
-    "semiannual": "Semestral",
-}
-SYSTEMS = ("french", "german")
-SYSTEM_NAMES = {"french": "Francés (cuota fija)", "german": "Alemán (capital fijo)"}
-
 DEFAULT_INSURANCE_RATE = Decimal("0.0500")  # desgravamen, % of the balance per month
 PAYMENT_CAPACITY = Decimal("0.40")  # the installment may take at most 40 % of income − expenses
-MAX_GUARANTORS = 3
 
 # Installment statuses of an active loan
 PAID, OVERDUE, PENDING = "pagada", "vencida", "pendiente"
@@ -499,21 +500,7 @@ def payment_refusal(
 # --- the application lifecycle --------------------------------------------------------------
 # ingresada → en_analisis → aprobada | negada → desembolsada; a status never goes back.
 
-SUBMITTED, IN_ANALYSIS, APPROVED, DENIED, DISBURSED = (
-    "ingresada",
-    "en_analisis",
-    "aprobada",
-    "negada",
-    "desembolsada",
-)
 STATUS_RANK = {SUBMITTED: 0, IN_ANALYSIS: 1, APPROVED: 2, DENIED: 2, DISBURSED: 3}
-STATUS_LABELS = {
-    SUBMITTED: "Ingresada",
-    IN_ANALYSIS: "En análisis",
-    APPROVED: "Aprobada",
-    DENIED: "Negada",
-    DISBURSED: "Desembolsada",
-}
 
 
 def status_change(current: str, new: str) -> bool:

@@ -24,6 +24,11 @@ from services.common.inbound import (
     lock_owner,
 )
 from services.credit import catalog, domain
+from services.credit.contracts import (
+    ApplicationStatusChangedEventSchema,
+    InstallmentPaidEventSchema,
+    LoanSettledEventSchema,
+)
 from services.credit.models import (
     Application,
     ApplicationStatusChange,
@@ -34,12 +39,9 @@ from services.credit.models import (
     held_events,
 )
 from services.credit.schemas import (
-    ApplicationStatusChangedEventSchema,
     ApplicationStatusChangedSchema,
-    InstallmentPaidEventSchema,
     InstallmentPaidSchema,
     LoanDisbursedSchema,
-    LoanSettledEventSchema,
     LoanSettledSchema,
 )
 from services.credit.store import ACTIVE, CANCELLED

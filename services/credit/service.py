@@ -18,6 +18,20 @@ from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
 from services.credit import bulk, catalog, domain, from_core, store
+from services.credit.contracts import (
+    SUBMITTED,
+    ApplicationCreatedSchema,
+    ApplicationListSchema,
+    ApplicationRequestSchema,
+    ApplicationSubmittedEventSchema,
+    CreditSimulationRequestSchema,
+    GuaranteesSchema,
+    LoanListSchema,
+    LoanPositionSchema,
+    LoanSchema,
+    ProductListSchema,
+    ScheduleSchema,
+)
 from services.credit.models import (
     Application,
     ApplicationGuarantor,
@@ -25,23 +39,9 @@ from services.credit.models import (
     outbox,
     processed_events,
 )
-from services.credit.schemas import (
-    ApplicationCreatedSchema,
-    ApplicationListSchema,
-    ApplicationRequestSchema,
-    ApplicationSubmittedEventSchema,
-    GuaranteesSchema,
-    LoanListSchema,
-    LoanPositionSchema,
-    LoanSchema,
-    ProductListSchema,
-    ScheduleSchema,
-    SimulationRequestSchema,
-)
 
 LOAN_NOT_FOUND = "El crédito no existe."
 LOAN_POSITIONS = LoanPositionSchema(many=True)  # built once: the position asks on every view
-SUBMITTED = "ingresada"
 KEY_REUSED = "La clave de idempotencia ya se usó con otra solicitud distinta."
 
 
@@ -129,7 +129,7 @@ class CreditService:
     @rpc
     def simulate(self, data):
         """The presumptive table of a request (docs/api.md's Schedule). Nothing is stored."""
-        request = load_or_raise(SimulationRequestSchema(), data)
+        request = load_or_raise(CreditSimulationRequestSchema(), data)
         product, schedule = self._schedule(request, self.clock.today())
         return ScheduleSchema().dump(store.schedule_dict(schedule, product))
 

@@ -12,13 +12,9 @@ from sqlalchemy import select
 from services.common.errors import NotFound
 from services.common.inbound import KIND_CONFLICT, NotYet, Refused, load_data, lock_owner
 from services.deposit import store
+from services.deposit.contracts import DepositClosedEventSchema, DepositOpenedEventSchema
 from services.deposit.models import RateChart, TermDeposit
-from services.deposit.schemas import (
-    DepositClosedEventSchema,
-    DepositClosedSchema,
-    DepositOpenedEventSchema,
-    DepositOpenedSchema,
-)
+from services.deposit.schemas import DepositClosedSchema, DepositOpenedSchema
 
 CLOSED = "cerrado"
 CORE_EVENT_TYPES = ("deposit_opened", "deposit_closed")

@@ -15,19 +15,19 @@ from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
 from services.deposit import bulk, domain, from_core, store
-from services.deposit.models import held_events, outbox, processed_events
-from services.deposit.schemas import (
+from services.deposit.contracts import (
     ConfigureRatesSchema,
+    DepositPositionSchema,
     DepositSchema,
-    DepositSummarySchema,
+    DepositSimulationRequestSchema,
     ProjectionSchema,
     RatesConfiguredEventSchema,
     RatesSchema,
-    SimulationRequestSchema,
 )
+from services.deposit.models import held_events, outbox, processed_events
 
 NO_CHART = "No hay una tabla de tasas vigente."
-DEPOSIT_LINES = DepositSummarySchema(many=True)  # built once: asked on every position view
+DEPOSIT_LINES = DepositPositionSchema(many=True)  # built once: asked on every position view
 
 
 def projection_dict(projection):
@@ -115,7 +115,7 @@ class DepositService:
         payload = {k: v for k, v in given.items() if v is not None}
         today = self.clock.today()
         try:
-            data = SimulationRequestSchema().load(payload)
+            data = DepositSimulationRequestSchema().load(payload)
             refused = {}
         except MarshmallowValidationError as exc:
             # report the limits of the fields that did read, beside the unreadable ones

@@ -18,13 +18,13 @@ from services.common.events import Inbox
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
 from services.notifications import domain, store
-from services.notifications.mail import Mailer, PermanentFailure, compose
-from services.notifications.models import processed_events
-from services.notifications.schemas import (
+from services.notifications.contracts import (
     DeliveriesQuerySchema,
     DeliverySchema,
     RecoveryCodeSchema,
 )
+from services.notifications.mail import Mailer, PermanentFailure, compose
+from services.notifications.models import processed_events
 from services.notifications.store import WriteTurn
 
 log = logging.getLogger(__name__)

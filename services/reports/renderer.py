@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoe
 from services.common.clock import CLOCK
 from services.common.config import env_int, var_dir
 from services.reports import domain
+from services.reports.contracts import STATEMENT
 from services.reports.paths import TEMPLATES
 
 log = logging.getLogger("reports.renderer")
@@ -106,7 +107,7 @@ def statement_pages(data, safety=SAFETY_LINES):
 
 def statement_documents(data, issued_at, parts, safety=SAFETY_LINES):
     """HTML documents (one per chunk of pages) and the page count each must come out with."""
-    template = _template("statement")
+    template = _template(STATEMENT)
     pages = statement_pages(data, safety)
     reserved = ("movements", "pages", "total_pages", "columns", "geometry", "issued_at")
     context = {k: v for k, v in data.items() if k not in reserved and k != "cooperative_name"}
@@ -194,7 +195,7 @@ class Renderer:
             cached = self.cache.get(key)
             if cached is not None:
                 return cached
-        if document == "statement":
+        if document == STATEMENT:
             pdf = self._statement(data)
         else:
             pdf, _ = self.pool.render(render_html(document, data))

@@ -9,7 +9,10 @@ from services.common.correlation import Tracker
 from services.common.entrypoints import rpc
 from services.common.errors import NotFound, ServiceUnavailable
 from services.reports import renderer
+from services.reports.contracts import RenderedSchema
 from services.reports.pool import RenderError, RenderPoolProvider
+
+RENDERED = RenderedSchema()
 
 
 class ReportsService:
@@ -35,11 +38,13 @@ class ReportsService:
             raise NotFound(f"Reporte desconocido: {document}") from None
         except RenderError:
             raise ServiceUnavailable("No se pudo generar el reporte. Intente nuevamente.") from None
-        return {
-            "filename": filename or f"{document}.pdf",
-            "content_type": "application/pdf",
-            "pdf_base64": base64.b64encode(pdf).decode("ascii"),
-        }
+        return RENDERED.dump(
+            {
+                "filename": filename or f"{document}.pdf",
+                "content_type": "application/pdf",
+                "pdf_base64": base64.b64encode(pdf).decode("ascii"),
+            }
+        )
 
 
 def _cache():

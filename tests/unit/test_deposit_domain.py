@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.deposit import domain
-from services.deposit.domain import MATURITY, MONTHLY
+from services.deposit.contracts import MATURITY, MONTHLY, PAYMENT_MODES
 
 D = Decimal
 START = date(2026, 3, 2)
@@ -212,7 +212,7 @@ def test_monthly_payments_add_up_to_the_interest_at_maturity(amount, rate, term,
     assert 1 <= monthly.payments[-1].days <= 30
 
 
-@given(amounts, rates, terms, withholdings, st.sampled_from(domain.PAYMENT_MODES))
+@given(amounts, rates, terms, withholdings, st.sampled_from(PAYMENT_MODES))
 def test_net_is_interest_less_withholding_and_never_negative(amount, rate, term, withholding, mode):
     p = domain.project(amount, rate, term, START, mode, withholding)
     assert p.net_interest == p.interest - p.withholding

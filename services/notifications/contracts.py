@@ -1,4 +1,9 @@
-"""The notifications service's RPC contract."""
+"""What the notifications service publishes for others: its RPC payloads (auth sends a recovery
+code with RecoveryCodeSchema; operators list deliveries). See docs/architecture.md, "Contracts".
+
+Error codes: its RPCs raise the shared errors of services/common/errors.py (a code and a Spanish
+message): `validation_error`, `service_unavailable` (the mail server refused or did not answer).
+"""
 
 from marshmallow import fields, validate
 

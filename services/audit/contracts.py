@@ -1,4 +1,9 @@
-"""The audit service's RPC contract."""
+"""What the audit service publishes for others: its RPC payloads (the trail's query, entries and
+verification). See docs/architecture.md, "Contracts".
+
+Error codes: its RPCs raise the shared errors of services/common/errors.py (a code and a Spanish
+message): `validation_error`.
+"""
 
 from datetime import date, datetime, timedelta
 

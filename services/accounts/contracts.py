@@ -1,0 +1,140 @@
+"""What the accounts service publishes for others: its RPC payloads, the data of its events and
+the savings row of the consolidated position. The only accounts module the gateway imports
+(docs/architecture.md, "Contracts").
+
+Error codes: its RPCs raise the shared errors of services/common/errors.py (a code and a Spanish
+message; the gateway alone maps a code to an HTTP status): `validation_error`, `not_found`.
+"""
+
+from marshmallow import fields, validate
+
+from services.common.fields import Count, IsoDate, Money
+from services.common.schemas import PortalSchema
+
+
+class MemberSchema(PortalSchema):
+    member_number = fields.String()
+    identification_masked = fields.String()
+    given_names = fields.String()
+    surnames = fields.String()
+    display_name = fields.String()
+    email = fields.String()
+    email_masked = fields.String()
+    phone = fields.String(allow_none=True)
+    joined_on = fields.Date()
+    status = fields.String()
+
+
+class SavingsPositionSchema(PortalSchema):
+    """One savings account of the consolidated position (the gateway shows these fields)."""
+
+    account_number = fields.String()
+    product = fields.String()
+    product_name = fields.String()
+    balance = Money()
+    available_balance = Money()
+
+
+class AccountSchema(SavingsPositionSchema):
+    status = fields.String()
+    opened_on = fields.Date()
+
+
+class MovementSchema(PortalSchema):
+    date = fields.Date()
+    posted_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    description = fields.String()
+    reference = fields.String(allow_none=True)
+    debit = Money()
+    credit = Money()
+    balance = Money(metadata={"description": "saldo después del movimiento"})
+
+
+class StatementSchema(PortalSchema):
+    account_number = fields.String()
+    product_name = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    opening_balance = Money()
+    closing_balance = Money()
+    total_debits = Money()
+    total_credits = Money()
+    movements = fields.List(fields.Nested(MovementSchema))
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total_movements = fields.Integer()
+    total_pages = fields.Integer()
+
+
+class DailyBalanceSchema(PortalSchema):
+    date = fields.Date()
+    balance = Money()
+
+
+class DailyBalancesSchema(PortalSchema):
+    """The balance line of a statement range: one point per day with movements."""
+
+    account_number = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    opening_balance = Money()
+    days = fields.List(fields.Nested(DailyBalanceSchema))
+
+
+class StatementQuerySchema(PortalSchema):
+    """What a caller may ask of a statement (dates, page); rules beyond types are in domain.py."""
+
+    from_ = IsoDate(data_key="from", required=True)
+    to = IsoDate(required=True)
+    page = Count(load_default=1, validate=validate.Range(min=1, error="Debe ser 1 o mayor."))
+    page_size = Count(
+        load_default=100,
+        validate=validate.Range(min=1, max=5000, error="Debe estar entre 1 y 5000."),
+    )
+
+
+class VerifyMemberSchema(PortalSchema):
+    member_number = fields.String(required=True)
+    identification = fields.String(required=True)
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    email = fields.String(required=True)
+
+
+class PostMovementSchema(PortalSchema):
+    account_number = fields.String(required=True)
+    date = IsoDate(required=True)
+    description = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    reference = fields.String(load_default=None, validate=validate.Length(max=40))
+    debit = Money(load_default=None)
+    credit = Money(load_default=None)
+
+
+class MovementPostedEventSchema(PortalSchema):
+    """Data of `accounts.movement_posted`."""
+
+    account_number = fields.String()
+    member_number = fields.String()
+    date = fields.Date()
+    description = fields.String()
+    reference = fields.String(allow_none=True)
+    debit = Money()
+    credit = Money()
+    balance = Money()
+
+
+class MemberUpdatedEventSchema(PortalSchema):
+    """Data of `accounts.member_updated` (no identification, no phone, no secrets)."""
+
+    member_number = fields.String()
+    email = fields.String()
+    status = fields.String()
+    given_names = fields.String()
+    surnames = fields.String()
+
+
+class ReconciliationFailedEventSchema(PortalSchema):
+    """Data of `accounts.reconciliation_failed`."""
+
+    business_date = fields.Date()
+    differences = fields.Integer()
