@@ -13,34 +13,20 @@ from marshmallow import fields, validate
 from services.common.fields import Count, IsoDate, Money, Rate
 from services.common.schemas import PortalSchema
 
-# --- codes and their Spanish names ----------------------------------------------------------
-
-FREQUENCIES = {"monthly": 1, "bimonthly": 2, "quarterly": 3, "semiannual": 6}  # months a period
-FREQUENCY_NAMES = {
-    "monthly": "Mensual",
-    "bimonthly": "Bimestral",
-    "quarterly": "Trimestral",
-    "semiannual": "Semestral",
-}
-SYSTEMS = ("french", "german")
-SYSTEM_NAMES = {"french": "Francés (cuota fija)", "german": "Alemán (capital fijo)"}
-MAX_GUARANTORS = 3
-
-# an application's status: ingresada → en_analisis → aprobada | negada → desembolsada
-SUBMITTED, IN_ANALYSIS, APPROVED, DENIED, DISBURSED = (
-    "ingresada",
-    "en_analisis",
-    "aprobada",
-    "negada",
-    "desembolsada",
+# codes and their Spanish names, defined in codes.py (pure: the domain uses them) and published here
+from services.credit.codes import (  # noqa: F401
+    APPROVED,
+    DENIED,
+    DISBURSED,
+    FREQUENCIES,
+    FREQUENCY_NAMES,
+    IN_ANALYSIS,
+    MAX_GUARANTORS,
+    STATUS_LABELS,
+    SUBMITTED,
+    SYSTEM_NAMES,
+    SYSTEMS,
 )
-STATUS_LABELS = {
-    SUBMITTED: "Ingresada",
-    IN_ANALYSIS: "En análisis",
-    APPROVED: "Aprobada",
-    DENIED: "Negada",
-    DISBURSED: "Desembolsada",
-}
 
 INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 POSITIVE = validate.Range(min=0, min_inclusive=False, error="Debe ser mayor que 0.")

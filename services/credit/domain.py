@@ -14,7 +14,7 @@ from typing import Protocol, TypedDict
 
 from services.common import esec
 from services.common.clock import CLOCK, start_date_error
-from services.credit.contracts import (  # the published values (codes, names, limits)
+from services.credit.codes import (  # codes and names (published by contracts.py)
     APPROVED,
     DENIED,
     DISBURSED,

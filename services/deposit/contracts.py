@@ -14,10 +14,13 @@ from marshmallow import fields, validate
 from services.common.fields import Count, IsoDate, Money
 from services.common.schemas import PortalSchema
 
-MATURITY = "maturity"
-MONTHLY = "monthly"
-PAYMENT_MODES = (MATURITY, MONTHLY)
-PAYMENT_MODE_NAMES = {MATURITY: "Al vencimiento", MONTHLY: "Mensual"}
+# the interest payment modes, defined in codes.py (pure: the domain uses them) and published here
+from services.deposit.codes import (  # noqa: F401
+    MATURITY,
+    MONTHLY,
+    PAYMENT_MODE_NAMES,
+    PAYMENT_MODES,
+)
 
 MAX_AMOUNT = Decimal("999999999.99")
 RATE_PLACES = Decimal("0.0001")

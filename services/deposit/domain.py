@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from services.common import esec
 from services.common.clock import start_date_error
-from services.deposit.contracts import MATURITY, MONTHLY, PAYMENT_MODE_NAMES
+from services.deposit.codes import MATURITY, MONTHLY, PAYMENT_MODE_NAMES
 
 DAY_BASE = 360
 PAYMENT_PERIOD_DAYS = 30
