@@ -64,6 +64,8 @@ SHARE = 0.30  # of all members log in that morning
 HOURS = 4  # spread over 08:00–12:00
 PEAK = 2.0  # the busiest quarter-hour against the morning's average
 COOPERATIVES = (100_000, 500_000)
+BROKER = "RabbitMQ (whole broker)"
+BROKER_SHARE = "RabbitMQ, this run's share"
 
 
 def vhost(name, create=True):
@@ -175,11 +177,40 @@ class CpuMeter:
         return used, (b1 - b0) / span
 
 
+def with_children(pid):
+    """A process and its descendants (reports renders in worker processes of its own)."""
+    try:
+        process = psutil.Process(pid)
+        return [pid, *(child.pid for child in process.children(recursive=True))]
+    except psutil.Error:
+        return []
+
+
+def published():
+    """{vhost: messages published so far} (management statistics, refreshed every few
+    seconds), or None."""
+    try:
+        vhosts = requests.get(f"{MANAGEMENT}/api/vhosts", timeout=10).json()
+    except (requests.RequestException, ValueError):
+        return None
+    return {v["name"]: (v.get("message_stats") or {}).get("publish", 0) for v in vhosts}
+
+
+def broker_share(before, after, vhost_name):
+    """The run's part of the messages published between two readings, over the vhosts present
+    at both (one created and deleted in between is missed: the share is then overstated)."""
+    if not before or not after or vhost_name not in before or vhost_name not in after:
+        return None
+    deltas = {name: max(after[name] - before[name], 0) for name in before.keys() & after.keys()}
+    total = sum(deltas.values())
+    return deltas[vhost_name] / total if total else None
+
+
 def beam_pids():
     return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "beam.smp"]
 
 
-def run_step(hosts, members, users, meter, workdir, label):
+def run_step(hosts, members, users, meter, workdir, label, vhost_name):
     out = workdir / f"{label}-{users}.json"
     members_file = workdir / "members.json"
     members_file.write_text(json.dumps(members))
@@ -215,13 +246,19 @@ def run_step(hosts, members, users, meter, workdir, label):
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / f"{label}-{users}.locust.log", "w"),  # noqa: SIM115
     )
-    meter.processes["locust (the load)"] = lambda: [locust.pid]
+    launched = time.monotonic()
+    meter.processes["locust (the load)"] = lambda: with_children(locust.pid)
     time.sleep(ramp + 1)  # the figures start when every user is running (the locustfile too)
-    first = meter.read()
+    first, messages_before = meter.read(), published()
     load_before = os.getloadavg()[0]
+    # the second reading while locust still runs (its run time starts after its own start-up)
+    time.sleep(max(launched + STEP_SECONDS - time.monotonic(), 1))
+    second, messages_after = meter.read(), published()
     locust.wait(STEP_SECONDS + 60)
-    second = meter.read()
     cores, machine = CpuMeter.cores(first, second)
+    share = broker_share(messages_before, messages_after, vhost_name)
+    if share is not None:
+        cores[BROKER_SHARE] = cores[BROKER] * share
     figures = json.loads(out.read_text())
     figures.update(
         users=users,
@@ -237,7 +274,8 @@ def topology(kind, deadline, workdir, today):
     from services.common.demo import census
 
     tag = uuid.uuid4().hex[:8]
-    uri = vhost(f"portal_capacity_{tag}")
+    vhost_name = f"portal_capacity_{tag}"
+    uri = vhost(vhost_name)
     env_extra = {
         "DEMO_MEMBERS": str(DEMO_MEMBERS),
         "LOG_LEVEL": "WARNING",
@@ -287,9 +325,10 @@ def topology(kind, deadline, workdir, today):
         if not members:
             raise RuntimeError("no member could register")
         processes = {
-            name: (lambda proc=proc: [proc.pid]) for name, proc in sorted(portal.procs.items())
+            name: (lambda proc=proc: with_children(proc.pid))
+            for name, proc in sorted(portal.procs.items())
         }
-        processes["RabbitMQ (whole broker)"] = beam_pids
+        processes[BROKER] = beam_pids
         if databases:
             processes["PostgreSQL (this run's backends)"] = lambda: pg_backends(databases)
         meter = CpuMeter(processes)
@@ -297,12 +336,12 @@ def topology(kind, deadline, workdir, today):
             if time.monotonic() + STEP_SECONDS + 15 > deadline:
                 result["skipped"].append(users)
                 continue
-            figures = run_step(hosts, members, users, meter, workdir, kind)
+            figures = run_step(hosts, members, users, meter, workdir, kind, vhost_name)
             result["steps"].append(figures)
             print(f"  {kind} {users} users: {line(figures)}", flush=True)
     finally:
         portal.stop_all()
-        vhost(f"portal_capacity_{tag}", create=False)
+        vhost(vhost_name, create=False)
         if databases:
             drop_pg(databases.values())
     return result
@@ -332,7 +371,14 @@ def within(step):
 
 
 def portal_cores(step):
-    return sum(v for k, v in step["cores"].items() if not k.startswith("locust"))
+    """The portal's processes, its database backends and its share of the broker (the whole
+    broker when the share is unknown); not locust."""
+    cores = step["cores"]
+    broker = cores.get(BROKER_SHARE, cores.get(BROKER, 0.0))
+    others = (BROKER, BROKER_SHARE)
+    return broker + sum(
+        v for k, v in cores.items() if k not in others and not k.startswith("locust")
+    )
 
 
 def node_capacity(result):
@@ -420,9 +466,11 @@ def document(results, machine, total_s):
         "## Where the CPU goes",
         "",
         "Per process: cores busy on average during the step (CPU time from psutil) and CPU",
-        "seconds per member's morning (cores × 60 / members per minute). RabbitMQ is the",
-        "machine's whole broker: on a shared machine it includes other users' traffic; the",
-        "machine's own figure includes every other process on it.",
+        "seconds per member's morning (cores × 60 / members per minute). A process counts its",
+        "worker processes (reports renders PDFs in its own). The whole broker serves every",
+        "vhost of the machine; the run's share is its CPU times the run's part of the messages",
+        "published meanwhile (management statistics). The machine's figure includes every",
+        "other process on it.",
         "",
     ]
     for result in results:
@@ -449,7 +497,11 @@ def document(results, machine, total_s):
         if not result["steps"]:
             continue
         top = result["steps"][-1]
-        portal = {k: v for k, v in top["cores"].items() if not k.startswith("locust")}
+        portal = {
+            k: v
+            for k, v in top["cores"].items()
+            if not k.startswith("locust") and not (k == BROKER and BROKER_SHARE in top["cores"])
+        }
         busiest, cores = max(portal.items(), key=lambda kv: kv[1])
         slowest = top["requests"][0] if top["requests"] else ["—", None, 0]
         out.append(
