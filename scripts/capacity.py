@@ -15,7 +15,8 @@ morning (scripts/capacity_locustfile.py) while this process reads every process'
 (psutil) and the load average. Each step: members per minute served (journeys completed), p95 of
 pages and of PDFs, CPU per process.
 
-Knobs: CAPACITY_STEPS (users per step, default "20,60"), CAPACITY_STEP_SECONDS (30),
+Knobs: CAPACITY_STEPS (users per step, default "10,25,60"; a topology stops at the first step
+beyond the limits), CAPACITY_STEP_SECONDS (25),
 CAPACITY_THINK ("1,3" seconds between pages), CAPACITY_DEMO_MEMBERS (300),
 CAPACITY_REGISTERED (80), CAPACITY_BUDGET (seconds, 290: steps that would end later are skipped
 and the document says so), CAPACITY_TOPOLOGIES ("sqlite,postgres").
@@ -45,8 +46,8 @@ from scripts.processes import Portal, free_port  # noqa: E402
 from services.common.clock import CLOCK  # noqa: E402
 from services.common.config import DB_SERVICES, PROJECT_ROOT, amqp_uri, env, env_int  # noqa: E402
 
-STEPS = [int(x) for x in env("CAPACITY_STEPS", "20,60").split(",")]
-STEP_SECONDS = env_int("CAPACITY_STEP_SECONDS", 30)
+STEPS = [int(x) for x in env("CAPACITY_STEPS", "10,25,60").split(",")]
+STEP_SECONDS = env_int("CAPACITY_STEP_SECONDS", 25)
 THINK = env("CAPACITY_THINK", "1,3")
 DEMO_MEMBERS = env_int("CAPACITY_DEMO_MEMBERS", 300)
 REGISTERED = env_int("CAPACITY_REGISTERED", 80)
@@ -58,12 +59,14 @@ MANAGEMENT = env("RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 PG_ADMIN = env("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 LOCUSTFILE = PROJECT_ROOT / "scripts" / "capacity_locustfile.py"
 DOC = PROJECT_ROOT / "docs" / "capacity.md"
+RESULTS = PROJECT_ROOT / "var" / "capacity.json"  # the last run's figures
 
 # The arrival model of the first business morning of the month (docs/capacity.md says why).
 SHARE = 0.30  # of all members log in that morning
 HOURS = 4  # spread over 08:00–12:00
 PEAK = 2.0  # the busiest quarter-hour against the morning's average
 COOPERATIVES = (100_000, 500_000)
+OTHER_LOAD_LIMIT = 0.5  # cores of other work beyond which a crossing is the machine's, not ours
 BROKER = "RabbitMQ (whole broker)"
 BROKER_SHARE = "RabbitMQ, this run's share"
 
@@ -288,7 +291,7 @@ def topology(kind, deadline, workdir, today):
         env_extra.update({f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()})
     portal = Portal(workdir / kind, uri, extra_env=env_extra)
     portal.workdir.mkdir(parents=True, exist_ok=True)
-    result = {"kind": kind, "steps": [], "skipped": []}
+    result = {"kind": kind, "steps": [], "skipped": [], "beyond": []}
     try:
         started = time.monotonic()
         portal.setup()
@@ -333,12 +336,14 @@ def topology(kind, deadline, workdir, today):
             processes["PostgreSQL (this run's backends)"] = lambda: pg_backends(databases)
         meter = CpuMeter(processes)
         for users in STEPS:
-            if time.monotonic() + STEP_SECONDS + 15 > deadline:
+            if result["steps"] and not within(result["steps"][-1]):
+                result["beyond"].append(users)  # the crossing is found: no need to go higher
+            elif time.monotonic() + STEP_SECONDS + 15 > deadline:
                 result["skipped"].append(users)
-                continue
-            figures = run_step(hosts, members, users, meter, workdir, kind, vhost_name)
-            result["steps"].append(figures)
-            print(f"  {kind} {users} users: {line(figures)}", flush=True)
+            else:
+                figures = run_step(hosts, members, users, meter, workdir, kind, vhost_name)
+                result["steps"].append(figures)
+                print(f"  {kind} {users} users: {line(figures)}", flush=True)
     finally:
         portal.stop_all()
         vhost(vhost_name, create=False)
@@ -381,6 +386,27 @@ def portal_cores(step):
     )
 
 
+def other_load(step):
+    """Cores the machine spent on anything but this run (portal, its share of the broker,
+    locust) during a step: other users of a shared machine."""
+    locust = sum(v for k, v in step["cores"].items() if k.startswith("locust"))
+    return max(step["machine_cores"] - portal_cores(step) - locust, 0.0)
+
+
+def capacity_basis(result):
+    """(members per minute a node is sized by, why)."""
+    measured, projected = node_capacity(result)
+    beyond = next((s for s in result["steps"] if not within(s)), None)
+    if beyond is None:
+        return projected, "projected: no step went beyond the limits"
+    if other_load(beyond) > OTHER_LOAD_LIMIT:
+        return projected, (
+            f"projected: the step beyond the limits had {other_load(beyond):.1f} cores of other "
+            "work on the machine, so the crossing says more about the machine than the portal"
+        )
+    return measured, "within: the best step before the crossing"
+
+
 def node_capacity(result):
     """(members per minute within the limits, measured; the same projected to 70 % of two
     cores from the CPU one member costs, at the best step within the limits)."""
@@ -397,8 +423,7 @@ def peak_per_minute(members):
     return members * SHARE / (HOURS * 60) * PEAK
 
 
-def document(results, machine, total_s):
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def document(results, machine, total_s, now):
     names = {
         "sqlite": "`make run` (SQLite, one process per service)",
         "postgres": "2 gateways + 2 accounts, PostgreSQL",
@@ -446,6 +471,11 @@ def document(results, machine, total_s):
                 f"{os.cpu_count()} | {step['load_average'][0]:.1f} → "
                 f"{step['load_average'][1]:.1f} | {'yes' if within(step) else '**no**'} |"
             )
+        for users in result.get("beyond", []):
+            out.append(
+                f"| {names[result['kind']]} | {users} | not run: the step before was beyond the "
+                "limits |"
+            )
         for users in result.get("skipped", []):
             out.append(f"| {names[result['kind']]} | {users} | skipped: over the time budget |")
         if result.get("error"):
@@ -460,7 +490,9 @@ def document(results, machine, total_s):
             slowest = ", ".join(
                 f"`{name}` {seconds(p95)} ({count})" for name, p95, count in step["requests"][:3]
             )
-            out.append(f"- {names[result['kind']]}, {step['users']} users: {slowest}.")
+            failed = ", ".join(f"`{name}` × {n}" for name, n in sorted(step["failures"].items()))
+            failed = f" Failed: {failed}." if failed else ""
+            out.append(f"- {names[result['kind']]}, {step['users']} users: {slowest}.{failed}")
     out += [
         "",
         "## Where the CPU goes",
@@ -488,6 +520,7 @@ def document(results, machine, total_s):
                     cores = portal_cores(step)
                 per_member = f"{cores * 60 / rate:.3f}" if rate else "—"
                 out.append(f"| {name} | {cores:.2f} | {per_member} |")
+            out.append(f"| other work on the machine (not this run) | {other_load(step):.2f} | — |")
             out.append(
                 f"| the whole machine (everything on it) | {step['machine_cores']:.2f} | — |"
             )
@@ -523,24 +556,29 @@ def document(results, machine, total_s):
         "",
         "## Members per minute one 2-core node serves",
         "",
-        "Measured: the best step within the limits. Projected: that step's members per minute",
-        "scaled to 70 % of two cores by the CPU the portal used in it (broker and PostgreSQL",
-        "included, locust not) — an estimate, since latency grows faster than linearly near",
-        "saturation. The node counts use the measured figure when the steps reached a limit, else",
-        "the projection.",
+        "Within: the best step within the limits; beyond: the first step past them (p95 crosses",
+        "between the two). Projected: the within step's members per minute scaled to 70 % of",
+        "two cores by the CPU the portal used in it (its processes, database backends and share",
+        "of the broker; not locust) — an estimate, since latency grows faster than linearly",
+        "near saturation. The node counts use the within figure when a step went beyond the",
+        "limits (the crossing was found) on a machine doing little else "
+        f"(< {OTHER_LOAD_LIMIT} core of other",
+        "work), else the projection.",
         "",
-        "| topology | measured (members/min) | projected (members/min) |",
-        "|---|---|---|",
+        "| topology | within (members/min) | beyond (members/min) | projected (members/min) "
+        "| nodes sized by |",
+        "|---|---|---|---|---|",
     ]
     capacities = {}
     for result in results:
         measured, projected = node_capacity(result)
-        reached = any(not within(s) for s in result["steps"])
-        capacities[result["kind"]] = measured if reached or projected is None else projected
+        capacities[result["kind"]], basis = capacity_basis(result)
+        beyond = next((s["members_per_minute"] for s in result["steps"] if not within(s)), None)
         out.append(
             f"| {names[result['kind']]} | "
             f"{'none within the limits' if measured is None else f'{measured:.0f}'} | "
-            f"{'—' if projected is None else f'{projected:.0f}'} |"
+            f"{'—' if beyond is None else f'{beyond:.0f}'} | "
+            f"{'—' if projected is None else f'{projected:.0f}'} | {basis} |"
         )
     out += [
         "",
@@ -601,14 +639,27 @@ def main():
                 results.append(topology(kind, deadline, workdir, today))
             except Exception as exc:  # noqa: BLE001  write down what could be measured
                 print(f"  {kind} failed: {exc!r}", flush=True)
-                results.append({"kind": kind, "steps": [], "skipped": [], "error": repr(exc)})
-    total = time.monotonic() - started
-    var = PROJECT_ROOT / "var"
-    var.mkdir(exist_ok=True)
-    (var / "capacity.json").write_text(json.dumps(results, indent=2, default=str))
-    DOC.write_text(document(results, machine(), total))
-    print(f"capacity: {total:.0f} s; wrote {DOC.relative_to(PROJECT_ROOT)}", flush=True)
+                results.append(
+                    {"kind": kind, "steps": [], "skipped": [], "beyond": [], "error": repr(exc)}
+                )
+    run = {
+        "results": results,
+        "machine": machine(),
+        "total_s": time.monotonic() - started,
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(run, indent=2, default=str))
+    write_document(run)
+
+
+def write_document(run):
+    DOC.write_text(document(run["results"], run["machine"], run["total_s"], run["finished"]))
+    print(f"capacity: {run['total_s']:.0f} s; wrote {DOC.relative_to(PROJECT_ROOT)}", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--document"]:  # rewrite docs/capacity.md from the last run's figures
+        write_document(json.loads(RESULTS.read_text()))
+    else:
+        main()
