@@ -45,6 +45,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 from scripts.processes import Portal, free_port  # noqa: E402
 from services.common.clock import CLOCK  # noqa: E402
 from services.common.config import DB_SERVICES, PROJECT_ROOT, amqp_uri, env, env_int  # noqa: E402
+from services.common.db import normalize_url  # noqa: E402
 
 STEPS = [int(x) for x in env("CAPACITY_STEPS", "10,25,60").split(",")]
 STEP_SECONDS = env_int("CAPACITY_STEP_SECONDS", 25)
@@ -137,7 +138,7 @@ def register(base_url, members):
                 "last_name": member.surnames.split()[0],
                 "email": member.email,
             },
-            headers={"X-Forwarded-For": f"10.200.{index // 256 % 256}.{index % 256 or 1}"},
+            headers={"X-Forwarded-For": f"10.200.{(index + 1) >> 8 & 255}.{(index + 1) & 255}"},
             timeout=60,
         )
         return [username, PASSWORD] if answer.status_code == 201 else None
@@ -209,6 +210,31 @@ def broker_share(before, after, vhost_name):
     return deltas[vhost_name] / total if total else None
 
 
+def audit_logins(portal):
+    """What the audit trail saw of the run's logins: how many, from how many addresses (each
+    member's own, through X-Forwarded-For), how many refused."""
+    url = portal.env.get("AUDIT_DATABASE_URL") or f"sqlite:///{portal.workdir / 'var' / 'audit.db'}"
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT event_type, data FROM audit_log "
+                    "WHERE event_type IN ('login_succeeded', 'login_failed')"
+                )
+            ).all()
+    except Exception as exc:  # noqa: BLE001  a figure of the page, not a condition of the run
+        return {"error": repr(exc)}
+    finally:
+        engine.dispose()
+    succeeded = [json.loads(data) for kind, data in rows if kind == "login_succeeded"]
+    return {
+        "logins": len(succeeded),
+        "addresses": len({entry.get("client_ip") for entry in succeeded}),
+        "refused": sum(1 for kind, _ in rows if kind == "login_failed"),
+    }
+
+
 def beam_pids():
     return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "beam.smp"]
 
@@ -262,7 +288,12 @@ def run_step(hosts, members, users, meter, workdir, label, vhost_name):
     share = broker_share(messages_before, messages_after, vhost_name)
     if share is not None:
         cores[BROKER_SHARE] = cores[BROKER] * share
+    span = second[0] - first[0]
     figures = json.loads(out.read_text())
+    served = figures["members_per_minute"] * span / 60
+    if messages_before and messages_after and vhost_name in messages_after and served:
+        mine = messages_after[vhost_name] - messages_before.get(vhost_name, 0)
+        figures["messages_per_member"] = mine / served
     figures.update(
         users=users,
         cores=cores,
@@ -344,6 +375,7 @@ def topology(kind, deadline, workdir, today):
                 figures = run_step(hosts, members, users, meter, workdir, kind, vhost_name)
                 result["steps"].append(figures)
                 print(f"  {kind} {users} users: {line(figures)}", flush=True)
+        result["audit"] = audit_logins(portal)
     finally:
         portal.stop_all()
         vhost(vhost_name, create=False)
@@ -480,6 +512,14 @@ def document(results, machine, total_s, now):
             out.append(f"| {names[result['kind']]} | {users} | skipped: over the time budget |")
         if result.get("error"):
             out.append(f"| {names[result['kind']]} | — | failed: {result['error']} |")
+    out += ["", "The audit trail's logins (each member from an address of their own):", ""]
+    for result in results:
+        audit = result.get("audit") or {}
+        if "logins" in audit:
+            out.append(
+                f"- {names[result['kind']]}: {audit['logins']} logins from {audit['addresses']} "
+                f"addresses, {audit['refused']} refused."
+            )
     out += [
         "",
         "Where members waited (p95 of each request, slowest three, at each step):",
@@ -509,8 +549,11 @@ def document(results, machine, total_s, now):
         for step in result["steps"]:
             rate = step["members_per_minute"]
             ordered = sorted(step["cores"].items(), key=lambda kv: -kv[1])
+            messages = step.get("messages_per_member")
+            messages = f", {messages:.0f} messages published per member" if messages else ""
             out += [
-                f"{names[result['kind']]}, {step['users']} users ({rate:.0f} members/min):",
+                f"{names[result['kind']]}, {step['users']} users ({rate:.0f} members/min"
+                f"{messages}):",
                 "",
                 "| process | cores | CPU s per member |",
                 "|---|---|---|",

@@ -125,7 +125,8 @@ class Member(HttpUser):
     def on_start(self):
         number = next(_users)
         self.base = HOSTS[number % len(HOSTS)]
-        self.address = f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256 or 1}"
+        n = number + 1  # 10.0.0.1, 10.0.0.2, …: one address per simulated member
+        self.address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
 
     def think(self):
         time.sleep(random.uniform(*THINK))  # gevent's sleep under locust: other users go on
