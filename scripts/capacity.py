@@ -69,6 +69,7 @@ PEAK = 2.0  # the busiest quarter-hour against the morning's average
 COOPERATIVES = (100_000, 500_000)
 OTHER_LOAD_LIMIT = 0.5  # cores of other work beyond which a crossing is the machine's, not ours
 BROKER = "RabbitMQ (whole broker)"
+PORTAL_TOTAL = "the portal's processes together (what a portal node runs)"
 BROKER_SHARE = "RabbitMQ, this run's share"
 
 
@@ -408,21 +409,36 @@ def within(step):
 
 
 def portal_cores(step):
-    """The portal's processes, its database backends and its share of the broker (the whole
-    broker when the share is unknown); not locust."""
-    cores = step["cores"]
-    broker = cores.get(BROKER_SHARE, cores.get(BROKER, 0.0))
+    """What a portal node runs: the portal's processes (and, on PostgreSQL, this run's database
+    backends); not the broker, not locust."""
     others = (BROKER, BROKER_SHARE)
-    return broker + sum(
-        v for k, v in cores.items() if k not in others and not k.startswith("locust")
+    return sum(
+        v for k, v in step["cores"].items() if k not in others and not k.startswith("locust")
     )
+
+
+def broker_cores(step):
+    """The run's share of the broker (the whole broker when the share is unknown)."""
+    return step["cores"].get(BROKER_SHARE, step["cores"].get(BROKER, 0.0))
 
 
 def other_load(step):
     """Cores the machine spent on anything but this run (portal, its share of the broker,
     locust) during a step: other users of a shared machine."""
     locust = sum(v for k, v in step["cores"].items() if k.startswith("locust"))
-    return max(step["machine_cores"] - portal_cores(step) - locust, 0.0)
+    return max(step["machine_cores"] - portal_cores(step) - broker_cores(step) - locust, 0.0)
+
+
+def broker_cpu_per_member(results):
+    """CPU seconds of the broker per member: the lowest of every step's (on a shared broker the
+    share by messages can only overstate it), or None."""
+    figures = [
+        broker_cores(s) * 60 / s["members_per_minute"]
+        for r in results
+        for s in r["steps"]
+        if s["members_per_minute"]
+    ]
+    return min(figures) if figures else None
 
 
 def capacity_basis(result):
@@ -558,8 +574,8 @@ def document(results, machine, total_s, now):
                 "| process | cores | CPU s per member |",
                 "|---|---|---|",
             ]
-            for name, cores in ordered + [("portal, broker and database together", 0.0)]:
-                if name.startswith("portal, broker"):
+            for name, cores in ordered + [(PORTAL_TOTAL, 0.0)]:
+                if name == PORTAL_TOTAL:
                     cores = portal_cores(step)
                 per_member = f"{cores * 60 / rate:.3f}" if rate else "—"
                 out.append(f"| {name} | {cores:.2f} | {per_member} |")
@@ -601,12 +617,12 @@ def document(results, machine, total_s, now):
         "",
         "Within: the best step within the limits; beyond: the first step past them (p95 crosses",
         "between the two). Projected: the within step's members per minute scaled to 70 % of",
-        "two cores by the CPU the portal used in it (its processes, database backends and share",
-        "of the broker; not locust) — an estimate, since latency grows faster than linearly",
-        "near saturation. The node counts use the within figure when a step went beyond the",
-        "limits (the crossing was found) on a machine doing little else "
-        f"(< {OTHER_LOAD_LIMIT} core of other",
-        "work), else the projection.",
+        "two cores by the CPU the portal's processes used in it (and this run's PostgreSQL",
+        "backends; not the broker, not locust) — an estimate, since latency grows faster than",
+        "linearly near saturation. The node counts use the within figure when a step went",
+        "beyond the limits (the crossing was found) on a machine doing little else "
+        f"(< {OTHER_LOAD_LIMIT}",
+        "core of other work), else the projection.",
         "",
         "| topology | within (members/min) | beyond (members/min) | projected (members/min) "
         "| nodes sized by |",
@@ -634,7 +650,10 @@ def document(results, machine, total_s, now):
         "journey as above.",
         "Nodes are 2-core nodes like this one running the portal's processes (the topology's);",
         "one more is added so the morning survives losing one. PostgreSQL and RabbitMQ are the",
-        "operators' (here they ran on the measured node, so the figures are conservative).",
+        "operators' (here they ran on the measured node: the measured figures are conservative,",
+        "the projection counts the portal's processes only). SQLite's files belong to one",
+        "machine, so only the PostgreSQL topology spans nodes; the `make run` column is what the",
+        "same CPU would give, for comparison.",
         "",
         "| members | peak members/min | " + " | ".join(names[r["kind"]] for r in results) + " |",
         "|---|---|" + "---|" * len(results),
@@ -648,8 +667,23 @@ def document(results, machine, total_s, now):
                 cells.append("unknown (no step within the limits)")
             else:
                 nodes = math.ceil(peak / capacity)
-                cells.append(f"{nodes} + 1 = **{nodes + 1}**")
+                if result["kind"] == "sqlite":
+                    cells.append(f"({nodes} + 1 = {nodes + 1}, for comparison)")
+                else:
+                    cells.append(f"{nodes} + 1 = **{nodes + 1}**")
         out.append(f"| {members:,} | {peak:.0f} | " + " | ".join(cells) + " |")
+    broker = broker_cpu_per_member(results)
+    if broker:
+        at_peak = ", ".join(
+            f"{peak_per_minute(m) / 60 * broker:.1f} cores at the peak of {m:,} members"
+            for m in COOPERATIVES
+        )
+        out += [
+            "",
+            f"**The broker** took {broker:.3f} CPU seconds per member (the lowest of the steps:",
+            "on a broker shared with other work the share by messages can only overstate it):",
+            f"{at_peak}. Its operators size it (three nodes: docker-compose.yml).",
+        ]
     out += [
         "",
         "The figures of a busy machine (see the load averages) understate what a quiet node",

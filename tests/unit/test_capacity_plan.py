@@ -63,12 +63,21 @@ def test_a_slow_pdf_or_a_failed_request_is_beyond_the_limits():
 
 
 def test_a_crossing_caused_by_other_work_on_the_machine_sizes_by_the_projection():
-    busy = step(25, 100, 3.0, machine=2.0)  # the portal used 0.6 cores of the machine's 2.0
+    busy = step(25, 100, 3.0, machine=2.0)  # this run used 0.65 cores of the machine's 2.0
     result = topology("sqlite", step(10, 60, 0.4), busy)
     basis, why = capacity.capacity_basis(result)
-    # 60 a minute on 0.6 cores of portal, broker and database, scaled to 70 % of two cores
-    assert round(basis) == 140
+    # 60 a minute on 0.4 cores of the portal's processes, scaled to 70 % of two cores
+    assert round(basis) == 210
     assert "other work" in why
+
+
+def test_the_broker_is_sized_apart_by_its_least_shared_step():
+    quiet = step(10, 60, 0.3, cores={"auth": 0.2, capacity.BROKER: 0.1})
+    shared = step(25, 150, 0.5, cores={"auth": 0.5, capacity.BROKER: 1.0})
+    text = written(topology("sqlite", quiet, shared))
+    assert capacity.broker_cpu_per_member([topology("sqlite", quiet, shared)]) == 0.1
+    # 0.1 CPU s per member at 250 members a minute
+    assert "0.4 cores at the peak of 100,000 members" in text
 
 
 def test_a_topology_that_could_not_run_is_written_down_and_the_rest_still_counts():
