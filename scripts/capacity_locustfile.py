@@ -149,6 +149,8 @@ class Member(HttpUser):
         ) as response:
             if response.status_code >= 400:
                 response.failure(f"{response.status_code}")
+            elif kind == "pdf" and "pdf" not in response.headers.get("Content-Type", ""):
+                response.failure("not a PDF")  # e.g. the page of a long statement's job
             return response
 
     @task
