@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test test-fast lint format bench setup venv system services clean help
+.PHONY: run test test-fast lint format bench capacity setup venv system services clean help
 
 help:
 	@echo "make run    - set up everything and start the portal (http://127.0.0.1:8000)"
 	@echo "make test   - set up everything (Debian packages too) and run the whole suite (< 15 min)"
 	@echo "make test-fast - unit tests and the quick service tests (< 2 min)"
 	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
+	@echo "make capacity - the month-start morning under locust, < 5 min (writes docs/capacity.md)"
 	@echo "make lint   - ruff check and format check, mypy, import contracts (lint-imports)"
 
 venv: $(VENV)/.installed
@@ -60,6 +61,10 @@ test-fast: venv services
 
 bench: venv services
 	$(PY) -m scripts.bench
+
+# locust plays members' mornings against two topologies (scripts/capacity.py); bounded to 5 min
+capacity: venv services
+	$(PY) -m scripts.capacity
 
 clean:
 	rm -rf var/*.db var/*.db-* var/mail var/cache
