@@ -1,22 +1,14 @@
 """One clear line instead of a traceback when the broker or a database is not there."""
 
-from urllib.parse import urlparse
-
-from kombu import Connection
-
+from services.common.amqp import open_connection, safe
 from services.common.config import DEFAULT_AMQP_URI
 
 
-def _safe(uri):
-    parts = urlparse(uri)
-    host = parts.hostname or "localhost"
-    return f"{parts.scheme}://{host}:{parts.port or 5672}{parts.path or '/'}"
-
-
 def broker_problem(amqp_uri):
+    """None when a node of AMQP_URI answers (with several addresses, any one of them)."""
     try:
-        with Connection(amqp_uri, connect_timeout=3) as conn:
-            conn.ensure_connection(max_retries=1)
+        with open_connection(amqp_uri, connect_timeout=3):
+            pass
         return None
     except Exception as exc:  # noqa: BLE001  any failure is reported the same way
         hint = (
@@ -27,8 +19,7 @@ def broker_problem(amqp_uri):
         else:
             where = "AMQP_URI"
         return (
-            f"RabbitMQ does not answer at {_safe(amqp_uri)} ({where}): "
-            f"{type(exc).__name__}; {hint}."
+            f"RabbitMQ does not answer at {safe(amqp_uri)} ({where}): {type(exc).__name__}; {hint}."
         )
 
 

@@ -16,6 +16,13 @@ from nameko.events import EventHandler
 from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
 from nameko.rpc import Rpc, RpcConsumer
 
+from services.common.amqp import (
+    parked_queue_arguments,
+    queue_type,
+    retry_queue_arguments,
+    rpc_queues_durable,
+    work_queue_arguments,
+)
 from services.common.messaging import RpcPublisher, dumps
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,19 @@ class FastRpcConsumer(RpcConsumer):
     """
 
     publisher = RpcPublisher()
+
+    def setup(self):
+        super().setup()
+        # `rpc-<service>`: classic, transient on a cluster (services/common/amqp.py): a request
+        # lives a deadline long, and the queue must be declared again on a surviving node when
+        # its own dies. Same name, exchange and binding as nameko's.
+        queue = self.queue
+        self.queue = Queue(
+            queue.name,
+            exchange=queue.exchange,
+            routing_key=queue.routing_key,
+            durable=rpc_queues_durable(queue_type(self.container.config)),
+        )
 
     def handle_result(self, message, result, exc_info):
         error = None if exc_info is None else serialize(exc_info[1])
@@ -116,16 +136,31 @@ class PortalEventHandler(EventHandler):
     def setup(self):
         super().setup()
         name = self.queue.name
+        kind = queue_type(self.container.config)
+        if self.queue.durable and not (self.queue.auto_delete or self.queue.exclusive):
+            # a quorum queue on a cluster (services/common/amqp.py); nameko's own declaration
+            # otherwise (a transient handler's queue cannot be quorum)
+            self.queue = Queue(
+                name,
+                exchange=self.queue.exchange,
+                routing_key=self.queue.routing_key,
+                durable=True,
+                queue_arguments=work_queue_arguments(name, kind),
+            )
         default = Exchange("", type="direct")
         self.retry_queue = Queue(
             f"{name}.retry",
             exchange=default,
             routing_key=f"{name}.retry",
             durable=True,
-            queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+            queue_arguments=retry_queue_arguments(name, kind),
         )
         self.dead_queue = Queue(
-            f"{name}.dead", exchange=default, routing_key=f"{name}.dead", durable=True
+            f"{name}.dead",
+            exchange=default,
+            routing_key=f"{name}.dead",
+            durable=True,
+            queue_arguments=parked_queue_arguments(kind),
         )
         self.publisher = Publisher(self.container.config["AMQP_URI"])
 

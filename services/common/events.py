@@ -11,7 +11,7 @@ import logging
 import uuid
 
 import eventlet
-from kombu import Connection, Exchange, Producer
+from kombu import Exchange, Producer
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (
     Column,
@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from services.common import correlation
+from services.common.amqp import open_connection
 from services.common.clock import CLOCK
 from services.common.db import Database, engine_for
 
@@ -222,10 +223,10 @@ class OutboxRelay:
 
     def _producer(self):
         if self.producer is None:
-            self.connection = Connection(
+            # with several addresses (a cluster), the first node that answers
+            self.connection = open_connection(
                 self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=3
             )
-            self.connection.ensure_connection(max_retries=1)
             channel = self.connection.channel()
             self.exchange(channel).declare()
             self.producer = Producer(channel, exchange=self.exchange, serializer="json")
