@@ -12,8 +12,9 @@ import sys
 
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
-from nameko.events import EventHandler
+from nameko.events import BROADCAST, EventHandler
 from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
+from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc, RpcConsumer
 
 from services.common.amqp import (
@@ -23,7 +24,7 @@ from services.common.amqp import (
     rpc_queues_durable,
     work_queue_arguments,
 )
-from services.common.messaging import RpcPublisher, dumps
+from services.common.messaging import BROKER_ERRORS, RpcPublisher, dumps
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,29 @@ def finish_transactions(worker_ctx, exc_info):
     return exc_info
 
 
+class PortalQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, whose ack and requeue survive a connection that just died.
+
+    nameko 2.14 acks only on a connection it believes open and ignores py-amqp's ConnectionError,
+    but a socket that a broker node reset meanwhile (a cluster node killed) raises OSError
+    (ConnectionResetError, BrokenPipeError) out of the worker, and nameko then kills the whole
+    container. The broker gives back every unacknowledged delivery of a closed connection, and
+    the consumer reconnects by itself (to another node), so the failed ack is only logged.
+    """
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except OSError as exc:
+            log.info("ack not sent (%r): the broker will deliver the message again", exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except OSError as exc:
+            log.info("requeue not sent (%r): the broker will deliver the message again", exc)
+
+
 class FastRpcConsumer(RpcConsumer):
     """Replies on the process's long-lived publishing channel, transient and unconfirmed,
     serialised once; then the request is acknowledged (reply first: a request whose reply
@@ -55,6 +79,7 @@ class FastRpcConsumer(RpcConsumer):
     """
 
     publisher = RpcPublisher()
+    queue_consumer = PortalQueueConsumer()
 
     def setup(self):
         super().setup()
@@ -77,11 +102,16 @@ class FastRpcConsumer(RpcConsumer):
             exc_info = sys.exc_info()
             body = dumps({"result": None, "error": serialize(UnserializableValueError(result))})
             result = None
-        self.publisher.publish(
-            body,
-            routing_key=message.properties["reply_to"],
-            correlation_id=message.properties.get("correlation_id"),
-        )
+        try:
+            self.publisher.publish(
+                body,
+                routing_key=message.properties["reply_to"],
+                correlation_id=message.properties.get("correlation_id"),
+            )
+        except BROKER_ERRORS as exc:  # no broker node takes it: the request is done again
+            log.warning("reply not sent (%r); the request goes back to its queue", exc)
+            self.queue_consumer.requeue_message(message)
+            return result, exc_info
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
@@ -127,6 +157,8 @@ class PortalEventHandler(EventHandler):
     back to the handler's queue; after the last retry it is parked in `<queue>.dead` for
     operators (`python -m scripts.portal dead-letters`).
     """
+
+    queue_consumer = PortalQueueConsumer()
 
     def __init__(self, source_service, event_type, **kwargs):
         kwargs.setdefault("reliable_delivery", True)
@@ -214,5 +246,17 @@ class PortalEventHandler(EventHandler):
             )
 
 
+class BroadcastHandler(EventHandler):
+    """nameko's broadcast handler (every instance hears the event; a transient, exclusive queue
+    per instance), on the queue consumer that survives a broker node's loss."""
+
+    queue_consumer = PortalQueueConsumer()
+
+    def __init__(self, source_service, event_type, **kwargs):
+        kwargs.update(handler_type=BROADCAST, reliable_delivery=False)
+        super().__init__(source_service, event_type, **kwargs)
+
+
 rpc = PortalRpc.decorator
 event_handler = PortalEventHandler.decorator
+broadcast_handler = BroadcastHandler.decorator

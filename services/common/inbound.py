@@ -44,7 +44,7 @@ from kombu import Exchange, Queue, binding
 from marshmallow import ValidationError as MarshmallowValidationError
 from nameko.amqp.publish import Publisher
 from nameko.exceptions import ContainerBeingKilled
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.messaging import Consumer
 from sqlalchemy import (
     Column,
     DateTime,
@@ -71,7 +71,12 @@ from services.common.amqp import (
     work_queue_arguments,
 )
 from services.common.clock import CLOCK
-from services.common.entrypoints import ATTEMPTS_HEADER, RETRY_DELAYS, finish_transactions
+from services.common.entrypoints import (
+    ATTEMPTS_HEADER,
+    RETRY_DELAYS,
+    PortalQueueConsumer,
+    finish_transactions,
+)
 from services.common.schemas import flatten
 
 log = logging.getLogger(__name__)
@@ -352,7 +357,7 @@ def park_after(session, event, refusal):
 # --- the entrypoint -------------------------------------------------------------------------
 
 
-class CoreQueueConsumer(QueueConsumer):
+class CoreQueueConsumer(PortalQueueConsumer):
     """nameko's queue consumer, plus:
 
     - a body kombu cannot decode (not JSON, wrong content type) goes to the entrypoint to be
