@@ -10,6 +10,7 @@ import inspect
 import logging
 import sys
 
+import eventlet
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import BROADCAST, EventHandler
@@ -18,6 +19,7 @@ from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc, RpcConsumer
 
 from services.common.amqp import (
+    open_connection,
     parked_queue_arguments,
     queue_type,
     retry_queue_arguments,
@@ -46,14 +48,73 @@ def finish_transactions(worker_ctx, exc_info):
 
 
 class PortalQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, whose ack and requeue survive a connection that just died.
+    """nameko's queue consumer, made to outlive the loss of its broker node:
 
-    nameko 2.14 acks only on a connection it believes open and ignores py-amqp's ConnectionError,
-    but a socket that a broker node reset meanwhile (a cluster node killed) raises OSError
-    (ConnectionResetError, BrokenPipeError) out of the worker, and nameko then kills the whole
-    container. The broker gives back every unacknowledged delivery of a closed connection, and
-    the consumer reconnects by itself (to another node), so the failed ack is only logged.
+    - its ack and requeue survive a connection that just died. nameko 2.14 acks only on a
+      connection it believes open and ignores py-amqp's ConnectionError, but a socket that a
+      broker node reset meanwhile raises OSError (ConnectionResetError, BrokenPipeError) out of
+      the worker, and nameko then kills the whole container. The broker gives back every
+      unacknowledged delivery of a closed connection and the consumer reconnects by itself (to
+      another node), so the failed ack is only logged;
+    - a watchdog: every WATCH_SECONDS it asks the broker (a passive declare on a connection of
+      its own) how many consumers its durable queues have. None on any of them, twice in a row,
+      while this consumer believes it consumes, means its consumption was lost (seen in the
+      cluster fault test after a node's loss, on a few runs in ten, with nothing logged): its
+      connection is dropped, and the consumer reconnects and consumes again.
     """
+
+    WATCH_SECONDS = 10.0
+
+    def __init__(self):
+        super().__init__()
+        self.watched = set()  # names of the durable queues consumed (a transient one may be
+        # exclusive: another connection may not even ask about it)
+        self.live_connection = None
+        self.watchdog = None
+
+    def register_provider(self, provider):
+        queue = getattr(provider, "queue", None)
+        if queue is not None and queue.durable and not (queue.exclusive or queue.auto_delete):
+            self.watched.add(queue.name)
+        super().register_provider(provider)
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        self.live_connection = connection
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+        if self.watchdog is None and self.watched:
+            self.watchdog = self.container.spawn_managed_thread(
+                self._watch, identifier="queue-consumer-watchdog"
+            )
+
+    def _consumer_counts(self):
+        with open_connection(self.amqp_uri, connect_timeout=3) as connection:
+            channel = connection.channel()
+            return [
+                channel.queue_declare(name, passive=True).consumer_count
+                for name in sorted(self.watched)
+            ]
+
+    def _watch(self):
+        strikes = 0
+        while True:
+            eventlet.sleep(self.WATCH_SECONDS)
+            try:
+                counts = self._consumer_counts()
+            except Exception:  # noqa: BLE001  the broker is away: the consumer knows it already
+                strikes = 0
+                continue
+            strikes = strikes + 1 if not any(counts) else 0
+            if strikes >= 2 and self.live_connection is not None:
+                log.warning(
+                    "no consumer on %s queue(s) of this process for %.0f s: reconnecting",
+                    len(counts),
+                    strikes * self.WATCH_SECONDS,
+                )
+                strikes = 0
+                try:
+                    self.live_connection.collect()  # its reader fails and reconnects
+                except Exception:  # noqa: BLE001  already broken: the same outcome
+                    log.debug("dropping the consumer's connection failed", exc_info=True)
 
     def ack_message(self, message):
         try:
