@@ -9,9 +9,14 @@ Needs only kombu (`pip install kombu`). Copy it, change `handle()`, keep the res
 Each `--bind SOURCE.PATTERN` binds your queue to the topic exchange `SOURCE.events` with the
 routing-key PATTERN (the event type; `*` matches one word, `#` anything: `auth.#` is every auth
 event). Your queue is durable and named by you, so events published while this program is down
-wait for it. Delivery is at-least-once: a message is acknowledged only after `handle()` returns,
-and the same event can arrive twice, so events are recognised by `event_id` (here in memory;
-a real system keeps the ids it processed in its own database, in the same transaction as its work).
+wait for it. It is a quorum queue (replicated on a RabbitMQ cluster, it survives the loss of a
+node) unless `--queue-type classic` (or AMQP_QUEUE_TYPE=classic) says otherwise; the type of an
+existing queue cannot change (RabbitMQ answers PRECONDITION_FAILED): delete it first. AMQP_URI may
+list several nodes of a cluster separated by `;`; the program moves to the next when one dies.
+
+Delivery is at-least-once: a message is acknowledged only after `handle()` returns, and the
+same event can arrive twice, so events are recognised by `event_id` (here in memory; a real system
+keeps the ids it processed in its own database, in the same transaction as its work).
 
 Every message is a JSON envelope:
     {"event_id": "…", "event_type": "…", "source": "…", "occurred_at": "…Z", "version": 1,
@@ -60,8 +65,9 @@ def parse_binding(text):
     return source, pattern
 
 
-def make_queue(name, bindings):
-    queue = Queue(name, durable=True, auto_delete=False)
+def make_queue(name, bindings, queue_type="quorum"):
+    arguments = {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
+    queue = Queue(name, durable=True, auto_delete=False, queue_arguments=arguments)
     queue.bindings = set()
     for source, pattern in bindings:
         # same declaration as the portal's own exchanges (topic, durable)
@@ -80,10 +86,16 @@ def main(argv=None):
         type=parse_binding,
         help="SOURCE.PATTERN, repeatable (default auth.#)",
     )
+    parser.add_argument(
+        "--queue-type",
+        choices=["quorum", "classic"],
+        default=os.environ.get("AMQP_QUEUE_TYPE") or "quorum",
+        help="how your queue is declared (default quorum)",
+    )
     parser.add_argument("--max-messages", type=int, default=0, help="stop after N new events")
     args = parser.parse_args(argv)
     bindings = args.bind or [("auth", "#")]
-    queue = make_queue(args.queue, bindings)
+    queue = make_queue(args.queue, bindings, args.queue_type)
     seen = SeenEvents()
     handled = 0
     stopping = False
@@ -118,7 +130,8 @@ def main(argv=None):
     while not stopping:
         try:
             with connection.clone() as conn:
-                conn.ensure_connection(max_retries=3)
+                # with several addresses, each is tried in turn
+                conn.ensure_connection(max_retries=3 * len(args.amqp_uri.split(";")))
                 channel = conn.channel()
                 channel.basic_qos(prefetch_size=0, prefetch_count=10, a_global=False)
                 with Consumer(channel, queues=[queue], callbacks=[on_message], accept=["json"]):

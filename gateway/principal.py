@@ -7,10 +7,9 @@ number from the client: handlers use `principal.member_number` only.
 
 from dataclasses import dataclass
 
-from nameko.events import BROADCAST, event_handler
-
 from gateway import sessions
 from gateway.security import SESSION_COOKIE, cookie_name
+from services.common.entrypoints import broadcast_handler
 from services.common.errors import PasswordChangeRequired, Unauthenticated
 
 
@@ -60,11 +59,11 @@ class AuthenticationMixin:
         sessions.cache.forget(token)
 
     # every gateway instance hears these (broadcast): no instance keeps an ended session
-    @event_handler("auth", "logged_out", handler_type=BROADCAST, reliable_delivery=False)
+    @broadcast_handler("auth", "logged_out")
     def on_logged_out(self, payload):
         sessions.cache.forget_member((payload.get("data") or {}).get("member_number"))
 
-    @event_handler("auth", "password_changed", handler_type=BROADCAST, reliable_delivery=False)
+    @broadcast_handler("auth", "password_changed")
     def on_password_changed(self, payload):
         sessions.cache.forget_member((payload.get("data") or {}).get("member_number"))
 

@@ -22,6 +22,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from scripts.processes import Portal
+from services.common.amqp import with_vhost
 from services.common.config import amqp_uri
 from services.common.migrate import upgrade
 
@@ -169,11 +170,11 @@ def wait_ready(uri, timeout=90):
 def measure(backend, files, workdir):
     name = f"bench_import_{uuid.uuid4().hex[:8]}"
     vhost(name)
-    base = amqp_uri().rstrip("/")
-    base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
     urls, created = databases(backend, workdir)
     env = {f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()}
-    portal = Portal(workdir, f"{base}/{name}", extra_env={**env, "LOG_LEVEL": "WARNING"})
+    portal = Portal(
+        workdir, with_vhost(amqp_uri(), name), extra_env={**env, "LOG_LEVEL": "WARNING"}
+    )
     try:
         for service in SERVICES:
             portal.start(service)

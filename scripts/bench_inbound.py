@@ -23,6 +23,7 @@ from kombu import Connection, Exchange, Producer
 from sqlalchemy import create_engine, text
 
 from scripts.processes import Portal
+from services.common.amqp import with_vhost
 from services.common.config import amqp_uri, env
 from services.common.migrate import upgrade
 
@@ -43,8 +44,7 @@ def _vhost():
         json={"configure": ".*", "write": ".*", "read": ".*"},
         timeout=10,
     ).raise_for_status()
-    base = amqp_uri().rsplit("/", 1)[0] if amqp_uri().count("/") > 2 else amqp_uri()
-    return name, f"{base.rstrip('/')}/{name}"
+    return name, with_vhost(amqp_uri(), name)
 
 
 def _database(backend, workdir):

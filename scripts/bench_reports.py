@@ -28,6 +28,7 @@ import requests  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from scripts.processes import Portal  # noqa: E402
+from services.common.amqp import with_vhost  # noqa: E402
 from services.common.config import amqp_uri  # noqa: E402
 from services.reports.samples import synthetic_loan, synthetic_statement  # noqa: E402
 
@@ -49,9 +50,6 @@ def ms(seconds):
 class Vhost:
     def __init__(self):
         self.name = f"portal_bench_{uuid.uuid4().hex[:8]}"
-        uri = amqp_uri()
-        scheme, _, rest = uri.partition("://")
-        self.base = f"{scheme}://{rest.split('/', 1)[0]}"  # without any vhost
 
     def __enter__(self):
         requests.put(f"{MANAGEMENT}/api/vhosts/{self.name}", timeout=10).raise_for_status()
@@ -60,7 +58,7 @@ class Vhost:
             json={"configure": ".*", "write": ".*", "read": ".*"},
             timeout=10,
         ).raise_for_status()
-        return f"{self.base}/{self.name}"
+        return with_vhost(amqp_uri(), self.name)
 
     def __exit__(self, *exc):
         requests.delete(f"{MANAGEMENT}/api/vhosts/{self.name}", timeout=10)

@@ -6,53 +6,27 @@ events refused by a service (`core.<service>.dead`) are listed one by one with t
 """
 
 import json
-from urllib.parse import quote, urlparse
 
-import requests
-from kombu import Connection, Exchange, Producer
+from kombu import Exchange, Producer
 
-from services.common.config import amqp_uri, env
-
-
-def _api():
-    return env("RABBIT_API_URI", "http://guest:guest@localhost:15672").rstrip("/")
-
-
-def _vhost():
-    path = urlparse(amqp_uri()).path.lstrip("/")
-    return path or "/"
-
-
-def _base_and_auth():
-    api = urlparse(_api())
-    return (
-        f"{api.scheme}://{api.hostname}:{api.port or 15672}",
-        (api.username or "guest", api.password or "guest"),
-    )
+from scripts import rabbit_api
+from services.common.amqp import open_connection
+from services.common.config import amqp_uri
 
 
 def list_dead():
-    base, auth = _base_and_auth()
-    answer = requests.get(
-        f"{base}/api/queues/{quote(_vhost(), safe='')}",
-        auth=auth,
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return [(q["name"], q.get("messages", 0)) for q in answer.json() if q["name"].endswith(".dead")]
+    answer = rabbit_api.get(rabbit_api.queue_path())
+    return [(q["name"], q.get("messages", 0)) for q in answer if q["name"].endswith(".dead")]
 
 
 def peek(queue, count=20):
     """The first `count` parked messages of `queue`, left in place:
     [{"event_type", "event_id", "reason", "attempts"}]."""
-    base, auth = _base_and_auth()
-    answer = requests.post(
-        f"{base}/api/queues/{quote(_vhost(), safe='')}/{quote(queue, safe='')}/get",
-        auth=auth,
+    answer = rabbit_api.call(
+        "POST",
+        rabbit_api.queue_path(queue) + "/get",
         json={"count": count, "ackmode": "ack_requeue_true", "encoding": "auto"},
-        timeout=10,
     )
-    answer.raise_for_status()
     out = []
     for message in answer.json():
         headers = (message.get("properties") or {}).get("headers") or {}
@@ -74,7 +48,7 @@ def peek(queue, count=20):
 def requeue(dead_queue):
     target = dead_queue[: -len(".dead")]
     moved = 0
-    with Connection(amqp_uri()) as conn:
+    with open_connection(amqp_uri()) as conn:
         channel = conn.channel()
         producer = Producer(channel, exchange=Exchange("", type="direct"))
         while True:

@@ -7,6 +7,8 @@
 - setup:   check + migrate + demo
 - run:     setup, then every service and the gateway as their own processes, each restarted
            if it dies (scripts/processes.py, Supervisor)
+- migrate-queues: the portal's queues redeclared as AMQP_QUEUE_TYPE says, messages kept
+                  (scripts/queues.py; `run` does it too, while no process uses them)
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
@@ -94,6 +96,12 @@ def run():
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
+    from scripts.queues import migrate as migrate_queues
+
+    problem = migrate_queues()  # queues of an older run declared with another type
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(2)
     setup()
     address = config.env("GATEWAY_ADDRESS", "127.0.0.1:8000")
     print(
@@ -127,6 +135,7 @@ def main(argv=None):
             "setup",
             "run",
             "dead-letters",
+            "migrate-queues",
             "reconciliation",
         ],
     )
@@ -164,6 +173,10 @@ def main(argv=None):
         from scripts.dead_letters import main as dead_letters
 
         dead_letters(args.requeue)
+    elif args.command == "migrate-queues":
+        from scripts.queues import main as migrate_queues
+
+        migrate_queues()
     elif args.command == "reconciliation":
         from scripts.reconciliation import main as reconciliation
 

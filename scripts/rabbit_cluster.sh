@@ -52,17 +52,26 @@ EOF
   chown -R "$RUN_AS:$RUN_AS" "$DIR"
 }
 
-running() { ctl "$1" ping >/dev/null 2>&1; }
+running() { ctl "$1" ping --timeout 5 >/dev/null 2>&1; }
 
-start_node() {
+launch_node() {
   local n=$1
   if running "$n"; then return 0; fi
   prepare "$n"
   # shellcheck disable=SC2046  # node_env's words are the variables
   as_rabbit $(node_env "$n") rabbitmq-server -detached
+}
+
+await_node() {
+  local n=$1
   # -detached returns before the node registers: wait for it to answer, then to finish booting
-  for _ in $(seq 1 120); do running "$n" && break; sleep 0.5; done
-  ctl "$n" await_startup --timeout 60 >/dev/null
+  for _ in $(seq 1 60); do running "$n" && break; sleep 0.5; done
+  ctl "$n" await_startup --timeout 120 >/dev/null 2>&1
+}
+
+start_node() {
+  launch_node "$1"
+  await_node "$1"
 }
 
 join() {
@@ -75,7 +84,18 @@ join() {
 
 start() {
   command -v rabbitmq-server >/dev/null || { echo "RabbitMQ is not installed (apt-get install rabbitmq-server)" >&2; exit 2; }
-  for n in "${NODES[@]}"; do start_node "$n"; done
+  # all at once: a clustered node waits at boot for the node that stopped last, whichever it is.
+  # A node booting beside another may die comparing feature flags with it (RabbitMQ 3.10):
+  # launched again, it boots.
+  local attempt n failed
+  for attempt in 1 2 3; do
+    for n in "${NODES[@]}"; do launch_node "$n"; done
+    failed=()
+    for n in "${NODES[@]}"; do await_node "$n" || failed+=("$n"); done
+    [ ${#failed[@]} -eq 0 ] && break
+    echo "node(s) ${failed[*]} did not boot (attempt $attempt); launching again" >&2
+  done
+  [ ${#failed[@]} -eq 0 ] || { echo "node(s) ${failed[*]} did not boot: see $DIR/portalN/log" >&2; exit 1; }
   for n in 2 3; do join "$n"; done
   status
 }
@@ -86,7 +106,9 @@ stop_node() {
 }
 
 stop() {
-  for n in 3 2 1; do stop_node "$n"; done
+  # side by side: `start` launches all three together, so the order of stopping does not matter
+  for n in "${NODES[@]}"; do stop_node "$n" & done
+  wait
   echo "cluster stopped (data kept in $DIR; rm -rf it for a fresh cluster)"
 }
 

@@ -5,13 +5,13 @@ import time
 from pathlib import Path
 
 import eventlet
-from kombu import Connection
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from gateway import metrics
 from gateway.http import http, json_response
 from gateway.openapi import build_spec
+from services.common.amqp import open_connection
 from services.common.config import SERVICES, env
 from services.common.errors import NotFound
 from services.common.rpc import wait_all
@@ -24,10 +24,10 @@ INBOUND_REFRESH_SECONDS = 15
 
 
 def broker_reachable(config):
-    """A fresh connection to the broker opens (the gateway's own may be reconnecting)."""
+    """A fresh connection to the broker opens (the gateway's own may be reconnecting); with
+    several addresses in AMQP_URI (a cluster), to any of its nodes."""
     try:
-        with Connection(config["AMQP_URI"], connect_timeout=HEALTH_TIMEOUT) as connection:
-            connection.connect()
+        with open_connection(config["AMQP_URI"], connect_timeout=HEALTH_TIMEOUT) as connection:
             return connection.connected
     except Exception:  # noqa: BLE001  refused, reset, timed out: down
         return False

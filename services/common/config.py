@@ -78,6 +78,8 @@ def nameko_config(service: str | None = None) -> dict[str, Any]:
         "HEARTBEAT": env_int("AMQP_HEARTBEAT", 30),
         "RPC_TIMEOUT": rpc_timeout(),
         "OUTBOX_AMQP_URI": env("OUTBOX_AMQP_URI"),
+        # quorum (default) or classic: how durable queues are declared (services/common/amqp.py)
+        "AMQP_QUEUE_TYPE": env("AMQP_QUEUE_TYPE", "quorum"),
         # waits (seconds, comma-separated) before retrying a core event (services/common/inbound.py)
         "CORE_RETRY_DELAYS": env("CORE_RETRY_DELAYS"),
         "CORE_NOT_YET_DELAYS": env("CORE_NOT_YET_DELAYS"),

@@ -12,15 +12,25 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+import eventlet
 from kombu import Exchange, Queue
 from kombu.message import Message
 from nameko.amqp.publish import Publisher
 from nameko.containers import WorkerContext
-from nameko.events import EventHandler
+from nameko.events import BROADCAST, EventHandler
 from nameko.exceptions import IncorrectSignature, UnserializableValueError, serialize
+from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc, RpcConsumer
 
-from services.common.messaging import RpcPublisher, dumps
+from services.common.amqp import (
+    open_connection,
+    parked_queue_arguments,
+    queue_type,
+    retry_queue_arguments,
+    rpc_queues_durable,
+    work_queue_arguments,
+)
+from services.common.messaging import BROKER_ERRORS, RpcPublisher, dumps
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,92 @@ def finish_transactions(worker_ctx: WorkerContext, exc_info: ExcInfo | None) -> 
     return exc_info
 
 
+class PortalQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, made to outlive the loss of its broker node:
+
+    - its ack and requeue survive a connection that just died. nameko 2.14 acks only on a
+      connection it believes open and ignores py-amqp's ConnectionError, but a socket that a
+      broker node reset meanwhile raises OSError (ConnectionResetError, BrokenPipeError) out of
+      the worker, and nameko then kills the whole container. The broker gives back every
+      unacknowledged delivery of a closed connection and the consumer reconnects by itself (to
+      another node), so the failed ack is only logged;
+    - a watchdog: every WATCH_SECONDS it asks the broker (a passive declare on a connection of
+      its own) how many consumers its durable queues have. None on any of them, twice in a row,
+      while this consumer believes it consumes, means its consumption was lost (seen in the
+      cluster fault test after a node's loss, on a few runs in ten, with nothing logged): its
+      connection is dropped, and the consumer reconnects and consumes again.
+    """
+
+    WATCH_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watched: set[str] = (
+            set()
+        )  # names of the durable queues consumed (a transient one may be
+        # exclusive: another connection may not even ask about it)
+        self.live_connection: Any = None  # kombu's Connection, once consuming
+        self.watchdog: Any = None
+
+    def register_provider(self, provider: Any) -> None:
+        queue = getattr(provider, "queue", None)
+        if queue is not None and queue.durable and not (queue.exclusive or queue.auto_delete):
+            self.watched.add(queue.name)
+        super().register_provider(provider)
+
+    def on_consume_ready(
+        self, connection: Any, channel: Any, consumers: Any, **kwargs: Any
+    ) -> None:
+        self.live_connection = connection
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+        if self.watchdog is None and self.watched:
+            self.watchdog = self.container.spawn_managed_thread(
+                self._watch, identifier="queue-consumer-watchdog"
+            )
+
+    def _consumer_counts(self) -> list[int]:
+        with open_connection(self.amqp_uri, connect_timeout=3) as connection:
+            channel = connection.channel()
+            return [
+                channel.queue_declare(name, passive=True).consumer_count
+                for name in sorted(self.watched)
+            ]
+
+    def _watch(self) -> None:
+        strikes = 0
+        while True:
+            eventlet.sleep(self.WATCH_SECONDS)
+            try:
+                counts = self._consumer_counts()
+            except Exception:  # noqa: BLE001  the broker is away: the consumer knows it already
+                strikes = 0
+                continue
+            strikes = strikes + 1 if not any(counts) else 0
+            if strikes >= 2 and self.live_connection is not None:
+                log.warning(
+                    "no consumer on %s queue(s) of this process for %.0f s: reconnecting",
+                    len(counts),
+                    strikes * self.WATCH_SECONDS,
+                )
+                strikes = 0
+                try:
+                    self.live_connection.collect()  # its reader fails and reconnects
+                except Exception:  # noqa: BLE001  already broken: the same outcome
+                    log.debug("dropping the consumer's connection failed", exc_info=True)
+
+    def ack_message(self, message: Message) -> None:
+        try:
+            super().ack_message(message)
+        except OSError as exc:
+            log.info("ack not sent (%r): the broker will deliver the message again", exc)
+
+    def requeue_message(self, message: Message) -> None:
+        try:
+            super().requeue_message(message)
+        except OSError as exc:
+            log.info("requeue not sent (%r): the broker will deliver the message again", exc)
+
+
 class FastRpcConsumer(RpcConsumer):
     """Replies on the process's long-lived publishing channel, transient and unconfirmed,
     serialised once; then the request is acknowledged (reply first: a request whose reply
@@ -55,6 +151,21 @@ class FastRpcConsumer(RpcConsumer):
     """
 
     publisher = RpcPublisher()
+    queue_consumer = PortalQueueConsumer()
+    queue: Queue  # nameko's, replaced at setup
+
+    def setup(self) -> None:
+        super().setup()
+        # `rpc-<service>`: classic, transient on a cluster (services/common/amqp.py): a request
+        # lives a deadline long, and the queue must be declared again on a surviving node when
+        # its own dies. Same name, exchange and binding as nameko's.
+        queue = self.queue
+        self.queue = Queue(
+            queue.name,
+            exchange=queue.exchange,
+            routing_key=queue.routing_key,
+            durable=rpc_queues_durable(queue_type(self.container.config)),
+        )
 
     def handle_result(
         self, message: Message, result: object, exc_info: ExcInfo | None
@@ -66,11 +177,16 @@ class FastRpcConsumer(RpcConsumer):
             exc_info = (type(exc), exc, exc.__traceback__)  # sys.exc_info()
             body = dumps({"result": None, "error": serialize(UnserializableValueError(result))})
             result = None
-        self.publisher.publish(
-            body,
-            routing_key=message.properties["reply_to"],
-            correlation_id=message.properties.get("correlation_id"),
-        )
+        try:
+            self.publisher.publish(
+                body,
+                routing_key=message.properties["reply_to"],
+                correlation_id=message.properties.get("correlation_id"),
+            )
+        except BROKER_ERRORS as exc:  # no broker node takes it: the request is done again
+            log.warning("reply not sent (%r); the request goes back to its queue", exc)
+            self.queue_consumer.requeue_message(message)
+            return result, exc_info
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
@@ -130,6 +246,9 @@ class PortalEventHandler(EventHandler):
     operators (`python -m scripts.portal dead-letters`).
     """
 
+    queue_consumer = PortalQueueConsumer()
+    queue: Queue  # nameko's, replaced at setup by a quorum queue on a cluster
+
     def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         kwargs.setdefault("reliable_delivery", True)
         self.retry_delays = tuple(kwargs.pop("retry_delays", RETRY_DELAYS))
@@ -138,16 +257,31 @@ class PortalEventHandler(EventHandler):
     def setup(self) -> None:
         super().setup()
         name = self.queue.name
+        kind = queue_type(self.container.config)
+        if self.queue.durable and not (self.queue.auto_delete or self.queue.exclusive):
+            # a quorum queue on a cluster (services/common/amqp.py); nameko's own declaration
+            # otherwise (a transient handler's queue cannot be quorum)
+            self.queue = Queue(
+                name,
+                exchange=self.queue.exchange,
+                routing_key=self.queue.routing_key,
+                durable=True,
+                queue_arguments=work_queue_arguments(name, kind),
+            )
         default = Exchange("", type="direct")
         self.retry_queue = Queue(
             f"{name}.retry",
             exchange=default,
             routing_key=f"{name}.retry",
             durable=True,
-            queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+            queue_arguments=retry_queue_arguments(name, kind),
         )
         self.dead_queue = Queue(
-            f"{name}.dead", exchange=default, routing_key=f"{name}.dead", durable=True
+            f"{name}.dead",
+            exchange=default,
+            routing_key=f"{name}.dead",
+            durable=True,
+            queue_arguments=parked_queue_arguments(kind),
         )
         self.publisher = Publisher(self.container.config["AMQP_URI"])
 
@@ -210,5 +344,17 @@ class PortalEventHandler(EventHandler):
             )
 
 
+class BroadcastHandler(EventHandler):
+    """nameko's broadcast handler (every instance hears the event; a transient, exclusive queue
+    per instance), on the queue consumer that survives a broker node's loss."""
+
+    queue_consumer = PortalQueueConsumer()
+
+    def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
+        kwargs.update(handler_type=BROADCAST, reliable_delivery=False)
+        super().__init__(source_service, event_type, **kwargs)
+
+
 rpc = PortalRpc.decorator
 event_handler = PortalEventHandler.decorator
+broadcast_handler = BroadcastHandler.decorator

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common import correlation
+from services.common.amqp import open_connection
 from services.common.clock import CLOCK
 from services.common.db import Database, engine_for
 
@@ -251,11 +252,11 @@ class OutboxRelay:
 
     def _producer(self) -> Producer:
         if self.producer is None:
-            self.connection = connection = Connection(
+            # with several addresses (a cluster), the first node that answers
+            self.connection = open_connection(
                 self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=3
             )
-            connection.ensure_connection(max_retries=1)
-            channel = connection.channel()
+            channel = self.connection.channel()
             self.exchange(channel).declare()
             self.producer = Producer(channel, exchange=self.exchange, serializer="json")
         return self.producer

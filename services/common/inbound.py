@@ -44,14 +44,14 @@ from typing import Any, cast
 
 from eventlet.event import Event
 from eventlet.greenthread import GreenThread
-from kombu import Connection, Exchange, Queue, binding
+from kombu import Exchange, Queue, binding
 from kombu.message import Message
 from marshmallow import Schema
 from marshmallow import ValidationError as MarshmallowValidationError
 from nameko.amqp.publish import Publisher
 from nameko.containers import WorkerContext
 from nameko.exceptions import ContainerBeingKilled
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.messaging import Consumer
 from sqlalchemy import (
     BindParameter,
     Column,
@@ -79,11 +79,19 @@ from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common.amqp import (
+    open_connection,
+    parked_queue_arguments,
+    queue_type,
+    retry_queue_arguments,
+    work_queue_arguments,
+)
 from services.common.clock import CLOCK
 from services.common.entrypoints import (
     ATTEMPTS_HEADER,
     RETRY_DELAYS,
     ExcInfo,
+    PortalQueueConsumer,
     finish_transactions,
 )
 from services.common.ordering import (
@@ -375,7 +383,7 @@ def park_after(session: Session, event: CoreEvent, refusal: Refused) -> None:
 # --- the entrypoint -------------------------------------------------------------------------
 
 
-class CoreQueueConsumer(QueueConsumer):
+class CoreQueueConsumer(PortalQueueConsumer):
     """nameko's queue consumer, plus:
 
     - a body kombu cannot decode (not JSON, wrong content type) goes to the entrypoint to be
@@ -538,21 +546,27 @@ class CoreEventConsumer(Consumer):
                     value = [float(v) for v in value.split(",") if v.strip()]
                 setattr(self, attr, tuple(float(v) for v in value))
         name = f"core.{self.service_name}"
+        kind = queue_type(config)  # quorum on a cluster (services/common/amqp.py)
         default = Exchange("", type="direct")
         self.queue = Queue(
             name,
             bindings=[binding(CORE_EXCHANGE, routing_key=t) for t in self.event_types],
             durable=True,
+            queue_arguments=work_queue_arguments(name, kind),
         )
         self.retry_queue = Queue(
             f"{name}.retry",
             exchange=default,
             routing_key=f"{name}.retry",
             durable=True,
-            queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+            queue_arguments=retry_queue_arguments(name, kind),
         )
         self.dead_queue = Queue(
-            f"{name}.dead", exchange=default, routing_key=f"{name}.dead", durable=True
+            f"{name}.dead",
+            exchange=default,
+            routing_key=f"{name}.dead",
+            durable=True,
+            queue_arguments=parked_queue_arguments(kind),
         )
         self.publisher = Publisher(config["AMQP_URI"])
         super().setup()
@@ -560,7 +574,7 @@ class CoreEventConsumer(Consumer):
     def start(self) -> None:
         # the exchange and the dead-letter queue exist from the start (the core may publish first;
         # operators see the dead queue even when empty)
-        with Connection(self.container.config["AMQP_URI"]) as connection:
+        with open_connection(self.container.config["AMQP_URI"]) as connection:
             channel = connection.default_channel
             CORE_EXCHANGE(channel).declare()
             self.dead_queue(channel).declare()

@@ -40,6 +40,8 @@ from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_MET
 from nameko.extensions import SharedExtension
 from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TTL, get_rpc_exchange
 
+from services.common.amqp import open_connection, queue_type, rpc_queues_durable
+
 log = logging.getLogger(__name__)
 
 BROKER_ERRORS = (OSError, KombuError, AMQPError, ConnectionError)
@@ -47,7 +49,8 @@ TRANSIENT = 1
 
 
 def _connection(config: Mapping[str, Any]) -> Connection:
-    return Connection(
+    """Opened; with several addresses in AMQP_URI, the first that answers (a cluster's node)."""
+    return open_connection(
         config[AMQP_URI_CONFIG_KEY],
         ssl=config.get(AMQP_SSL_CONFIG_KEY),
         login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
@@ -70,7 +73,6 @@ class RpcPublisher(SharedExtension):
 
     def _open(self) -> amqp.Channel:
         connection = _connection(self.container.config)
-        connection.connect()
         channel = connection.channel()
         # declared once per connection: publishing to a missing exchange would close the channel
         self.exchange(channel).declare()
@@ -145,7 +147,10 @@ class FastReplyListener(SharedExtension):
             RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, self.routing_key),
             exchange=get_rpc_exchange(self.container.config),
             routing_key=self.routing_key,
-            # survives a reconnection (as nameko's): replies sent meanwhile are not lost
+            # survives a reconnection (as nameko's): replies sent meanwhile are not lost. Durable
+            # only on one classic broker: on a cluster, a transient queue whose node dies is
+            # declared again on a surviving one (services/common/amqp.py)
+            durable=rpc_queues_durable(queue_type(self.container.config)),
             queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL},
         )
 

@@ -6,19 +6,20 @@ import pytest
 import requests
 
 from scripts.processes import PROCESSES, Portal
+from services.common.amqp import with_vhost
 
 
 def make_vhost(rabbit_manager, amqp_base):
     vhost = f"portal_e2e_{uuid.uuid4().hex[:8]}"
     rabbit_manager.create_vhost(vhost)
     rabbit_manager.set_vhost_permissions(vhost, "guest", ".*", ".*", ".*")
-    return vhost, f"{amqp_base.rstrip('/')}/{vhost}"
+    return vhost, with_vhost(amqp_base, vhost)
 
 
 @pytest.fixture(scope="session")
 def amqp_base(request):
-    uri = request.config.getoption("RABBIT_AMQP_URI")
-    return uri.rsplit("/", 1)[0] if uri.count("/") > 2 else uri
+    """The broker's address(es) (`;`-separated for a cluster); `make_vhost` adds the vhost."""
+    return request.config.getoption("RABBIT_AMQP_URI")
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ whose requests cannot be published failing every call at once instead of at its 
 import subprocess
 import time
 from decimal import Decimal
-from urllib.parse import urlparse
 
 import pytest
 
+from services.common.amqp import vhost_of
 from services.common.entrypoints import rpc
 from services.common.errors import ServiceUnavailable
 from services.common.messaging import RpcPublisher
@@ -113,7 +113,7 @@ def test_a_batch_that_cannot_be_sent_fails_every_call_at_once(
 def test_every_answered_request_is_acknowledged(caller, rabbit_config):
     # every reply is followed by its request's ack: nothing stays unacknowledged
     # (an unacked request would be delivered again when the service's connection closes)
-    vhost = urlparse(rabbit_config["AMQP_URI"]).path[1:]
+    vhost = vhost_of(rabbit_config["AMQP_URI"])
     assert caller.fan_out(list(range(30))) == list(range(30))
     deadline = time.monotonic() + 5
     while True:

@@ -1,0 +1,139 @@
+"""The broker's addresses and how the portal declares its queues (docs/operations.md, "RabbitMQ
+cluster"; docs/decisions.md, "Quorum queues").
+
+`AMQP_URI` may name several nodes of one cluster, separated by `;`, as kombu takes them:
+`amqp://u:p@h1:5672/vhost;amqp://u:p@h2:5672/vhost;…`. Every connection starts at the first and
+moves on to the next when one refuses or drops (kombu's round-robin failover), so the order is
+a preference.
+
+`AMQP_QUEUE_TYPE` (`quorum`, the default, or `classic`) chooses the declarations:
+
+- durable queues (event handlers', `core.<service>`, their `.retry` and `.dead`, subscribers')
+  are quorum queues: replicated on a majority of the cluster's nodes, they survive the loss of
+  one. Dead-lettering out of them (`.retry` back to its queue after the wait; a message past a
+  delivery limit to `.dead`) is at-least-once, so a message is not dropped when its target has
+  no leader for a moment;
+- RPC request and reply queues stay classic but transient: a request lives a deadline long, and
+  a transient queue whose node dies is deleted and declared again on a surviving node by the
+  consumer's reconnection (a durable classic queue would refuse every declaration until its node
+  returns);
+- `classic` declares everything as the portal did before clusters (one broker node).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from kombu import Connection
+
+QUORUM = "quorum"
+CLASSIC = "classic"
+QUEUE_TYPES = (QUORUM, CLASSIC)
+QUEUE_TYPE_KEY = "AMQP_QUEUE_TYPE"
+
+# dead-lettering that waits for the target queue to confirm (quorum queues only)
+AT_LEAST_ONCE = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+
+
+def broker_urls(uri: str) -> list[str]:
+    """The node addresses of `uri`, in order."""
+    return [part.strip() for part in uri.split(";") if part.strip()]
+
+
+def first_url(uri: str) -> str:
+    return broker_urls(uri)[0]
+
+
+def vhost_of(uri: str) -> str:
+    """The virtual host named by `uri` (the same on every node of a cluster)."""
+    path = urlsplit(first_url(uri)).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def with_vhost(uri: str, vhost: str) -> str:
+    """`uri` (one node or several) with every address pointing at `vhost`."""
+    parts = []
+    for url in broker_urls(uri):
+        scheme, netloc, _path, _query, _fragment = urlsplit(url)
+        parts.append(f"{scheme}://{netloc}/{quote(vhost, safe='')}")
+    return ";".join(parts)
+
+
+def safe(uri: str) -> str:
+    """`uri` without credentials, for messages: `amqp://h1:5672/vhost, amqp://h2:5672/vhost`."""
+    shown = []
+    for url in broker_urls(uri):
+        parts = urlsplit(url)
+        host = f"{parts.hostname or 'localhost'}:{parts.port or 5672}"
+        shown.append(f"{parts.scheme}://{host}{parts.path or '/'}")
+    return ", ".join(shown)
+
+
+def open_connection(uri: str, **kwargs: Any) -> Connection:
+    """A kombu Connection to `uri`, opened: each address is tried once, in order (kombu's own
+    `connect()` tries two at most, and a fresh Connection starts again at the first)."""
+    connection = Connection(uri, **kwargs)
+    try:
+        connection.ensure_connection(max_retries=len(broker_urls(uri)) - 1)
+    except BaseException:
+        connection.release()
+        raise
+    return connection
+
+
+def queue_type(config: Mapping[str, Any]) -> str:
+    """AMQP_QUEUE_TYPE of a nameko config (quorum when absent, e.g. in tests)."""
+    value = str(config.get(QUEUE_TYPE_KEY) or QUORUM).strip().lower()
+    if value not in QUEUE_TYPES:
+        raise ValueError(f"AMQP_QUEUE_TYPE must be quorum or classic, not {value!r}")
+    return value
+
+
+def work_queue_arguments(name: str, kind: str) -> dict[str, str]:
+    """Arguments of a durable queue that handlers consume (`name`): its overflow goes to
+    `<name>.dead`. Quorum queues count deliveries; RabbitMQ 3.10 sets no limit, later versions
+    park a message redelivered 20 times: in `.dead`, with the others, not dropped."""
+    if kind != QUORUM:
+        return {}
+    return {
+        "x-queue-type": QUORUM,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": f"{name}.dead",
+        **AT_LEAST_ONCE,
+    }
+
+
+def retry_queue_arguments(name: str, kind: str) -> dict[str, str]:
+    """`<name>.retry`: a message waits its `expiration`, then goes back to `name`."""
+    arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
+    if kind == QUORUM:
+        arguments.update({"x-queue-type": QUORUM, **AT_LEAST_ONCE})
+    return arguments
+
+
+def parked_queue_arguments(kind: str) -> dict[str, str]:
+    """`<name>.dead`: parked messages wait for an operator."""
+    return {"x-queue-type": QUORUM} if kind == QUORUM else {}
+
+
+def rpc_queues_durable(kind: str) -> bool:
+    """RPC request and reply queues: durable only in classic mode (see the module)."""
+    return kind == CLASSIC
+
+
+__all__ = [
+    "CLASSIC",
+    "QUORUM",
+    "QUEUE_TYPES",
+    "broker_urls",
+    "open_connection",
+    "first_url",
+    "parked_queue_arguments",
+    "queue_type",
+    "retry_queue_arguments",
+    "rpc_queues_durable",
+    "safe",
+    "vhost_of",
+    "with_vhost",
+    "work_queue_arguments",
+]
