@@ -8,11 +8,13 @@ subclasses commit first and turn a failed commit into the worker's error.
 
 import inspect
 import logging
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 import eventlet
+from amqp.exceptions import NotFound
 from kombu import Exchange, Queue
 from kombu.message import Message
 from nameko.amqp.publish import Publisher
@@ -63,27 +65,33 @@ class PortalQueueConsumer(QueueConsumer):
       the worker, and nameko then kills the whole container. The broker gives back every
       unacknowledged delivery of a closed connection and the consumer reconnects by itself (to
       another node), so the failed ack is only logged;
-    - a watchdog: every WATCH_SECONDS it asks the broker (a passive declare on a connection of
-      its own) how many consumers its durable queues have. None on any of them, twice in a row,
-      while this consumer believes it consumes, means its consumption was lost (seen in the
-      cluster fault test after a node's loss, on a few runs in ten, with nothing logged): its
-      connection is dropped, and the consumer reconnects and consumes again.
+    - a watchdog: every WATCH_SECONDS (every RECHECK_SECONDS for a while after each
+      (re)connection) it asks the broker, on a connection of its own, how many consumers each of
+      its queues has. A queue with none, or missing, twice in a row, while this consumer
+      believes it consumes it, means that consumption was lost (a check without an answer
+      within CHECK_SECONDS tells nothing): its connection is dropped, and the
+      consumer reconnects, declares its queues again and consumes. Seen in the cluster fault
+      test after a node's loss: a consumer that reconnected while the dead node's transient RPC
+      queue was still on record consumed a queue that the cluster deleted a moment later (no
+      cancel, no error: the service went silent).
     """
 
     WATCH_SECONDS = 10.0
+    RECHECK_SECONDS = 1.0  # just after a (re)connection, when a lost consumption happens
+    RECHECK_WINDOW = 15.0
+    CHECK_SECONDS = 5.0  # a check that takes longer tells nothing
 
     def __init__(self) -> None:
         super().__init__()
-        self.watched: set[str] = (
-            set()
-        )  # names of the durable queues consumed (a transient one may be
-        # exclusive: another connection may not even ask about it)
+        self.watched: set[str] = set()  # names of the shared queues consumed (an exclusive one
+        # cannot even be asked about from another connection)
         self.live_connection: Any = None  # kombu's Connection, once consuming
         self.watchdog: Any = None
+        self.consuming_since = 0.0
 
     def register_provider(self, provider: Any) -> None:
         queue = getattr(provider, "queue", None)
-        if queue is not None and queue.durable and not (queue.exclusive or queue.auto_delete):
+        if queue is not None and not (queue.exclusive or queue.auto_delete):
             self.watched.add(queue.name)
         super().register_provider(provider)
 
@@ -91,36 +99,52 @@ class PortalQueueConsumer(QueueConsumer):
         self, connection: Any, channel: Any, consumers: Any, **kwargs: Any
     ) -> None:
         self.live_connection = connection
+        self.consuming_since = time.monotonic()
         super().on_consume_ready(connection, channel, consumers, **kwargs)
         if self.watchdog is None and self.watched:
             self.watchdog = self.container.spawn_managed_thread(
                 self._watch, identifier="queue-consumer-watchdog"
             )
 
-    def _consumer_counts(self) -> list[int]:
-        with open_connection(self.amqp_uri, connect_timeout=3) as connection:
-            channel = connection.channel()
-            return [
-                channel.queue_declare(name, passive=True).consumer_count
-                for name in sorted(self.watched)
-            ]
+    def _unconsumed(self, connection: Any) -> list[str]:
+        """The watched queues that no consumer takes from; a queue missing, or that the broker
+        cannot answer about, counts as such."""
+        missing = []
+        for name in sorted(self.watched):
+            try:
+                channel = connection.channel()  # an error closes a channel: one per question
+                if channel.queue_declare(name, passive=True).consumer_count == 0:
+                    missing.append(name)
+                channel.close()
+            except NotFound:
+                missing.append(name)
+            except Exception:  # noqa: BLE001  e.g. a quorum queue without a leader yet: no
+                # answer is not an answer of none (a slow broker must not drop a healthy consumer)
+                log.debug("no answer about %s", name, exc_info=True)
+        return missing
 
     def _watch(self) -> None:
         strikes = 0
         while True:
-            eventlet.sleep(self.WATCH_SECONDS)
+            recent = time.monotonic() - self.consuming_since < self.RECHECK_WINDOW
+            eventlet.sleep(self.RECHECK_SECONDS if recent or strikes else self.WATCH_SECONDS)
             try:
-                counts = self._consumer_counts()
-            except Exception:  # noqa: BLE001  the broker is away: the consumer knows it already
+                connection = open_connection(self.amqp_uri, connect_timeout=3)
+            except Exception:  # noqa: BLE001  no node answers: the consumer is reconnecting
                 strikes = 0
                 continue
-            strikes = strikes + 1 if not any(counts) else 0
+            unconsumed = None  # a check that hangs tells nothing
+            try:
+                with eventlet.Timeout(self.CHECK_SECONDS, False):
+                    unconsumed = self._unconsumed(connection)
+            finally:
+                with eventlet.Timeout(2, False):
+                    connection.release()
+            if unconsumed is None:
+                continue
+            strikes = strikes + 1 if unconsumed else 0
             if strikes >= 2 and self.live_connection is not None:
-                log.warning(
-                    "no consumer on %s queue(s) of this process for %.0f s: reconnecting",
-                    len(counts),
-                    strikes * self.WATCH_SECONDS,
-                )
+                log.warning("no consumer on %s: reconnecting", ", ".join(unconsumed))
                 strikes = 0
                 try:
                     self.live_connection.collect()  # its reader fails and reconnects

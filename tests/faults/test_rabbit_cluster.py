@@ -401,7 +401,8 @@ def test_losing_the_busiest_node_loses_no_event_and_the_position_comes_back(
         f"audit has {len(audited())}, subscriber {len(set(subscribed()))} distinct in "
         f"{len(subscribed())} lines; outbox rows pending {stuck()}; position requests: "
         f"{len(load.positions)} in all, {len(after)} after the kill, {failed_after} failed, "
-        f"answered again {recovery:.1f} s after the kill; {status.strip()}"
+        f"answered again {'never' if recovery is None else f'{recovery:.1f} s'} after the kill; "
+        f"{status.strip()}"
     )
     assert applied() == MOVEMENTS
     assert load.password_changes == PASSWORD_CHANGES
