@@ -122,7 +122,7 @@ def subscriber(portal, tmp_path_factory):
                 "accounts.movement_posted",
             ],
             cwd=PROJECT_ROOT,
-            env={**portal.env, "PYTHONWARNINGS": "ignore"},
+            env=portal.env,
             stdout=stdout,
             stderr=stderr,
         )
