@@ -4,6 +4,7 @@ dead-letter queue of a service."""
 import json
 import uuid
 
+from amqp.exceptions import InternalError
 from kombu import Connection, Exchange, Producer
 
 CORE = Exchange("core.events", type="topic", durable=True)
@@ -41,14 +42,26 @@ def publish_core(amqp_uri, *events, raw=None, routing_key=None, content_type="ap
     return events
 
 
-def parked(amqp_uri, service):
-    """Every message parked in `core.<service>.dead`: [(headers, body text)] (consumed)."""
+def take_all(amqp_uri, queue):
+    """Every message of `queue` (consumed); none while a quorum queue just declared has not
+    started yet ("noproc", which closes the connection): the callers poll."""
     out = []
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         while True:
-            message = channel.basic_get(f"core.{service}.dead", no_ack=True)
+            try:
+                message = channel.basic_get(queue, no_ack=True)
+            except InternalError:
+                return out
             if message is None:
                 return out
-            body = message.body.decode() if isinstance(message.body, bytes) else message.body
-            out.append((dict(message.headers or {}), body))
+            out.append(message)
+
+
+def parked(amqp_uri, service):
+    """Every message parked in `core.<service>.dead`: [(headers, body text)] (consumed)."""
+    out = []
+    for message in take_all(amqp_uri, f"core.{service}.dead"):
+        body = message.body.decode() if isinstance(message.body, bytes) else message.body
+        out.append((dict(message.headers or {}), body))
+    return out

@@ -5,25 +5,18 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from kombu import Connection
-
 from services.credit import domain
-from tests.service.core_tools import core_event, publish_core
+from tests.service.core_tools import core_event, publish_core, take_all
 
 __all__ = ["core_event", "publish_core"]
 
 
 def parked(amqp_uri, service):
     """Every message parked in `core.<service>.dead` as (reason, event) (consumed)."""
-    out = []
-    with Connection(amqp_uri) as conn:
-        channel = conn.channel()
-        while True:
-            message = channel.basic_get(f"core.{service}.dead", no_ack=True)
-            if message is None:
-                return out
-            headers = dict(message.headers or {})
-            out.append((headers.get("x-portal-refusal"), json.loads(message.body)))
+    return [
+        ((message.headers or {}).get("x-portal-refusal"), json.loads(message.body))
+        for message in take_all(amqp_uri, f"core.{service}.dead")
+    ]
 
 
 def money(value):
