@@ -4,11 +4,12 @@
 - migrate: every service's alembic history up to head, on its own database
 - import DIR: bulk load of the core's CSV files through the running services (docs/bulk-load.md)
 - demo:    the demo cooperative written as such files (var/demo-core/) and imported (idempotent)
-- setup:   check + migrate + demo
+- setup:   check + migrate + migrate-queues + demo
 - run:     setup, then every service and the gateway as their own processes, each restarted
            if it dies (scripts/processes.py, Supervisor)
 - migrate-queues: the portal's queues redeclared as AMQP_QUEUE_TYPE says, messages kept
-                  (scripts/queues.py; `run` does it too, while no process uses them)
+                  (scripts/queues.py; `setup`, so `run`, does it too, while no process
+                  uses them)
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
@@ -87,18 +88,20 @@ def setup(long_history=False):
         sys.exit(2)
     print("Migrating databases…", flush=True)
     migrate()
+    from scripts.queues import migrate as migrate_queues
+
+    # queues an older portal declared with another type (a service would stop on
+    # PRECONDITION_FAILED): before any process of this one starts (make run, benchmarks)
+    problem = migrate_queues()
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(2)
     print("Loading the demo cooperative (first time takes a minute)…", flush=True)
     demo(long_history=long_history)
 
 
 def run():
     problem = broker_problem(config.amqp_uri())
-    if problem:
-        print(problem, file=sys.stderr)
-        sys.exit(2)
-    from scripts.queues import migrate as migrate_queues
-
-    problem = migrate_queues()  # queues of an older run declared with another type
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
