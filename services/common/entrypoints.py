@@ -69,8 +69,8 @@ class PortalQueueConsumer(QueueConsumer):
       (re)connection) it asks the broker, on a connection of its own, how many consumers each of
       its queues has. A queue with none, or missing, twice in a row, while this consumer
       believes it consumes it, means that consumption was lost (a check without an answer
-      within CHECK_SECONDS tells nothing): its connection is dropped, and the
-      consumer reconnects, declares its queues again and consumes. Seen in the cluster fault
+      within CHECK_SECONDS tells nothing): it is logged for an operator to restart the
+      service (docs/operations.md, "A RabbitMQ cluster", known defect). Seen in the cluster fault
       test after a node's loss: a consumer that reconnected while the dead node's transient RPC
       queue was still on record consumed a queue that the cluster deleted a moment later (no
       cancel, no error: the service went silent).
@@ -143,13 +143,12 @@ class PortalQueueConsumer(QueueConsumer):
             if unconsumed is None:
                 continue
             strikes = strikes + 1 if unconsumed else 0
-            if strikes >= 2 and self.live_connection is not None:
-                log.warning("no consumer on %s: reconnecting", ", ".join(unconsumed))
+            if strikes >= 2:
+                # said, not acted on: dropping the connection under its reader (kombu's
+                # collect()) did not bring a stuck consumer back and killed a healthy one (an
+                # EOFError nameko does not catch) after a broker outage; an operator restarts it
+                log.warning("no consumer on %s: restart this service", ", ".join(unconsumed))
                 strikes = 0
-                try:
-                    self.live_connection.collect()  # its reader fails and reconnects
-                except Exception:  # noqa: BLE001  already broken: the same outcome
-                    log.debug("dropping the consumer's connection failed", exc_info=True)
 
     def ack_message(self, message: Message) -> None:
         try:
