@@ -36,6 +36,22 @@ def service_class(name):
     return getattr(importlib.import_module(module), cls)
 
 
+def log_greenthreads():
+    """SIGUSR1: every greenthread's stack into the log, for an operator who finds a service
+    silent (docs/operations.md); eventlet's threads are invisible to an outside profiler."""
+    import gc
+    import traceback
+
+    import greenlet
+
+    stacks = [
+        "".join(traceback.format_stack(thread.gr_frame))
+        for thread in gc.get_objects()
+        if isinstance(thread, greenlet.greenlet) and thread.gr_frame is not None
+    ]
+    logging.getLogger("portal").warning("%d greenthreads:\n%s", len(stacks), "\n---\n".join(stacks))
+
+
 def main(name):
     cfg = config.nameko_config(name)
     logging.config.dictConfig(cfg["LOGGING"])
@@ -71,6 +87,8 @@ def main(name):
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    # in a greenthread of its own: a handler runs inside the hub, where logging may not block
+    signal.signal(signal.SIGUSR1, lambda *_: eventlet.spawn_n(log_greenthreads))
     runner.start()
     logging.getLogger("portal").info("%s started", name, extra={"service": name})
     try:

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 import eventlet
-from amqp.exceptions import NotFound
+from amqp.exceptions import NotFound, RecoverableConnectionError
 from kombu import Exchange, Queue
 from kombu.message import Message
 from nameko.amqp.publish import Publisher
@@ -63,17 +63,19 @@ class PortalQueueConsumer(QueueConsumer):
       connection it believes open and ignores py-amqp's ConnectionError, but a socket that a
       broker node reset meanwhile raises OSError (ConnectionResetError, BrokenPipeError) out of
       the worker, and nameko then kills the whole container. The broker gives back every
-      unacknowledged delivery of a closed connection and the consumer reconnects by itself (to
-      another node), so the failed ack is only logged;
+      unacknowledged delivery of a closed connection, so the failed ack is only logged;
+    - a connection found dead is a lost connection (`on_iteration`). A worker's failed ack marks
+      the connection dead; if the reader then wakes by its read timeout rather than by the reset
+      socket (a busy event loop fires timers before it polls), kombu's `Connection` quietly
+      opens a *new* connection at the reader's next use, without the consumers: the service went
+      silent with no consumer on its queues (found by the cluster fault test under CPU load).
+      Raising a connection error instead makes kombu's ConsumerMixin reconnect the usual way,
+      consumers included;
     - a watchdog: every WATCH_SECONDS (every RECHECK_SECONDS for a while after each
       (re)connection) it asks the broker, on a connection of its own, how many consumers each of
       its queues has. A queue with none, or missing, twice in a row, while this consumer
-      believes it consumes it, means that consumption was lost (a check without an answer
-      within CHECK_SECONDS tells nothing): it is logged for an operator to restart the
-      service (docs/operations.md, "A RabbitMQ cluster", known defect). Seen in the cluster fault
-      test after a node's loss: a consumer that reconnected while the dead node's transient RPC
-      queue was still on record consumed a queue that the cluster deleted a moment later (no
-      cancel, no error: the service went silent).
+      believes it consumes it, means that consumption was lost some other way: the reader is
+      asked to reconnect too (a check without an answer within CHECK_SECONDS tells nothing).
     """
 
     WATCH_SECONDS = 10.0
@@ -88,6 +90,8 @@ class PortalQueueConsumer(QueueConsumer):
         self.live_connection: Any = None  # kombu's Connection, once consuming
         self.watchdog: Any = None
         self.consuming_since = 0.0
+        self.consuming_on: Any = None
+        self.reconnect_reason = ""  # set by the watchdog, acted on by the reader
 
     def register_provider(self, provider: Any) -> None:
         queue = getattr(provider, "queue", None)
@@ -99,12 +103,29 @@ class PortalQueueConsumer(QueueConsumer):
         self, connection: Any, channel: Any, consumers: Any, **kwargs: Any
     ) -> None:
         self.live_connection = connection
+        self.consuming_on = channel.connection  # py-amqp's connection under kombu's
         self.consuming_since = time.monotonic()
         super().on_consume_ready(connection, channel, consumers, **kwargs)
         if self.watchdog is None and self.watched:
             self.watchdog = self.container.spawn_managed_thread(
                 self._watch, identifier="queue-consumer-watchdog"
             )
+
+    def on_iteration(self) -> None:
+        """Before each read (in the reader's own greenthread, so nothing else uses the connection
+        meanwhile): a dead connection or a lost consumption becomes a connection error, which
+        ConsumerMixin.run answers by reconnecting with every consumer."""
+        super().on_iteration()
+        if self.should_stop or self.live_connection is None:
+            return
+        reason = self.reconnect_reason
+        live = self.live_connection
+        if not reason and (not live.connected or live.connection is not self.consuming_on):
+            # dead, or already swapped by kombu for a new one without consumers
+            reason = "the connection died"
+        if reason:
+            self.reconnect_reason = ""
+            raise RecoverableConnectionError(f"{reason}: consuming again on a new connection")
 
     def _unconsumed(self, connection: Any) -> list[str]:
         """The watched queues that no consumer takes from; a queue missing, or that the broker
@@ -144,10 +165,10 @@ class PortalQueueConsumer(QueueConsumer):
                 continue
             strikes = strikes + 1 if unconsumed else 0
             if strikes >= 2:
-                # said, not acted on: dropping the connection under its reader (kombu's
-                # collect()) did not bring a stuck consumer back and killed a healthy one (an
-                # EOFError nameko does not catch) after a broker outage; an operator restarts it
-                log.warning("no consumer on %s: restart this service", ", ".join(unconsumed))
+                # the reader reconnects itself (on_iteration): closing the connection under it
+                # from here (kombu's collect()) once killed a healthy service (EOFError)
+                log.warning("no consumer on %s: reconnecting", ", ".join(unconsumed))
+                self.reconnect_reason = f"no consumer on {', '.join(unconsumed)}"
                 strikes = 0
 
     def ack_message(self, message: Message) -> None:
