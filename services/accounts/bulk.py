@@ -10,6 +10,7 @@ executemany per chunk, no ORM object per row.
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
+from services.accounts.domain import PRODUCT_NAMES
 from services.accounts.models import Member, Movement, SavingsAccount
 from services.common import core_data
 from services.common.clock import CLOCK
@@ -148,7 +149,7 @@ def _accounts(session, rows):
             "account_number": r["account_number"],
             "member_number": r["member_number"],
             "product": r["product"],
-            "product_name": core_data.PRODUCT_NAMES[r["product"]],
+            "product_name": PRODUCT_NAMES[r["product"]],
             "balance": core_data.ZERO,
             "available_balance": core_data.ZERO,
             "status": "activa",

@@ -9,16 +9,12 @@ from decimal import Decimal
 from sqlalchemy import insert
 
 from services.accounts import bulk
+from services.accounts.domain import PRODUCT_NAMES
 from services.accounts.models import Member, Movement, SavingsAccount
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
 
 ZERO = Decimal("0.00")
-PRODUCT_NAMES = {
-    "AHORRO_VISTA": "Ahorro a la vista",
-    "AHORRO_PROGRAMADO": "Ahorro programado",
-    "CERTIFICADOS": "Certificados de aportación",
-}
 
 
 def _cents(rng, low, high):

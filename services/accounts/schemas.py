@@ -4,6 +4,7 @@ bulk-load CSV rows (its own contract for the portal is services/accounts/contrac
 from marshmallow import EXCLUDE, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
+from services.accounts.domain import PRODUCT_NAMES
 from services.common.fields import IsoDate, Money
 from services.common.schemas import PortalSchema
 
@@ -11,7 +12,7 @@ from services.common.schemas import PortalSchema
 # The `data` of each core event, and the columns of the bulk-load CSV files of the same name.
 # Extra fields are ignored (the core may add some); a missing or malformed one refuses the event.
 
-PRODUCTS = ("AHORRO_VISTA", "AHORRO_PROGRAMADO", "CERTIFICADOS")
+PRODUCTS = tuple(PRODUCT_NAMES)  # the codes the core may send
 MEMBER_STATUSES = ("activo", "inactivo")
 MAX_RECONCILIATION_CHUNK = 1000
 

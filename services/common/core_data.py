@@ -25,12 +25,6 @@ CleanRow = dict[str, Any]
 Parsed = tuple[CleanRow | None, list[str]]
 
 ZERO = Decimal("0.00")
-PRODUCT_NAMES = {
-    "AHORRO_VISTA": "Ahorro a la vista",
-    "AHORRO_PROGRAMADO": "Ahorro programado",
-    "CERTIFICADOS": "Certificados de aportación",
-}
-
 # file → (required columns, optional extra columns); the order is the order of loading
 FILES = {
     "members.csv": (
