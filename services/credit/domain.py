@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol, TypedDict
 
 from services.common import esec
-from services.common.clock import CLOCK, start_date_error
+from services.common.clock import start_date_error
 from services.credit.codes import (  # codes and names (published by contracts.py)
     APPROVED,
     DENIED,
@@ -148,9 +148,9 @@ def amortize(
     amount: DecimalLike,
     annual_rate: DecimalLike,
     term_months: int,
-    system: str = "french",
-    frequency: str = "monthly",
-    start_date: date | None = None,
+    system: str,
+    frequency: str,
+    start_date: date,  # the caller's: the domain reads no clock
     insurance_rate: DecimalLike = DEFAULT_INSURANCE_RATE,
 ) -> Schedule:
     """The amortization table of docs/domain.md.
@@ -168,7 +168,6 @@ def amortize(
         raise ValueError("term_months must be a positive multiple of the period")
     if amount <= 0 or amount != cents(amount):
         raise ValueError("amount must be positive, in cents")
-    start_date = start_date or CLOCK.today()
     n = term_months // months
     i = period_rate(annual_rate, frequency)
     insurance_per_period = insurance_rate / HUNDRED * months
