@@ -101,6 +101,17 @@ def test_scaling_disruption_budgets_and_migrations(production):
     assert ("Secret", "portal-credentials") in prepare
 
 
+def test_a_member_stays_on_the_gateway_pod_that_prepares_a_long_statement(production):
+    # gateway/web/report_jobs.py keeps a background statement on the pod that took it
+    ingress = of_kind(production, "Ingress")["portal"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    pod = of_kind(production, "Deployment")["gateway"]["spec"]["template"]["spec"]
+    (mount,) = pod["containers"][0]["volumeMounts"]
+    assert mount["mountPath"] == "/app/var/report-jobs"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["emptyDir"]["sizeLimit"]
+
+
 def test_credentials_come_from_a_secret_and_no_manifest_in_the_repository_holds_one(
     production, base
 ):
