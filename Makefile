@@ -39,7 +39,7 @@ system:
 services:
 	@bash scripts/ensure_services.sh
 
-# mypy checks the files pyproject.toml names: every services/*/domain.py and services/common
+# mypy checks the files pyproject.toml names: services and gateway, strictly the domains and services/common
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

@@ -4,11 +4,13 @@ Each API handler is decorated with `@documented(...)`, naming its request and re
 `build_spec()` walks those records with apispec's marshmallow plugin.
 """
 
+from typing import Any
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
-_OPERATIONS = []
+_OPERATIONS: list[dict[str, Any]] = []
 
 ERROR_CODES = {
     "400": "Solicitud mal formada",

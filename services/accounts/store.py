@@ -1,8 +1,9 @@
 """Queries of the accounts service (the persistence adapter between service.py and the tables)."""
 
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain
@@ -42,7 +43,9 @@ def list_accounts(session, member_number):
 
 # The position's read, as Core statements on the session's connection: plain rows, no identity
 # map or unit of work, at about a third of the ORM's cost (it is the most requested call).
-_members, _accounts = Member.__table__, SavingsAccount.__table__
+# Core tables of the mapped classes (a declarative class's __table__ is typed as a FromClause)
+_members = cast(Table, Member.__table__)
+_accounts = cast(Table, SavingsAccount.__table__)
 MEMBER_ROW = select(_members).where(_members.c.member_number == bindparam("member_number"))
 MEMBER_ACCOUNT_ROWS = (
     select(_accounts)
@@ -212,7 +215,7 @@ def post_movement(session, account, day, description, reference, debit, credit):
 # --- the core's events ------------------------------------------------------------------------
 # Core statements (no identity map): the inbound movement is the busiest write of the service.
 
-_movements = Movement.__table__
+_movements = cast(Table, Movement.__table__)
 
 
 def lock_account_row(session, account_number):

@@ -19,7 +19,7 @@ APPEND_ATTEMPTS = 8
 # One appender at a time per database in this process. On PostgreSQL the row lock on the chain
 # head also serializes appenders of other processes; on SQLite a second process meets the unique
 # seq / prev_hash constraints (or the database lock) and retries.
-_turns = {}
+_turns: dict[str, Semaphore] = {}
 
 
 def _turn(url):

@@ -46,7 +46,7 @@ def recent(session, limit):
     )
 
 
-_sqlite_turns = {}
+_sqlite_turns: dict[str, Semaphore] = {}
 
 
 class WriteTurn(DependencyProvider):
