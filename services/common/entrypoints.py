@@ -99,12 +99,19 @@ class PortalQueueConsumer(QueueConsumer):
             self.watched.add(queue.name)
         super().register_provider(provider)
 
+    def unregister_provider(self, provider: Any) -> None:
+        queue = getattr(provider, "queue", None)
+        if queue is not None:  # stopping: its queue is about to lose this consumer, rightly
+            self.watched.discard(queue.name)
+        super().unregister_provider(provider)
+
     def on_consume_ready(
         self, connection: Any, channel: Any, consumers: Any, **kwargs: Any
     ) -> None:
         self.live_connection = connection
         self.consuming_on = channel.connection  # py-amqp's connection under kombu's
         self.consuming_since = time.monotonic()
+        self.reconnect_reason = ""  # a fresh consumption answers an earlier request
         super().on_consume_ready(connection, channel, consumers, **kwargs)
         if self.watchdog is None and self.watched:
             self.watchdog = self.container.spawn_managed_thread(
