@@ -118,6 +118,19 @@ class PortalQueueConsumer(QueueConsumer):
                 self._watch, identifier="queue-consumer-watchdog"
             )
 
+    def stop(self) -> None:
+        # the watchdog first: nameko would otherwise kill it last, with a warning at every stop
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog = None
+        super().stop()
+
+    def kill(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog = None
+        super().kill()
+
     def on_iteration(self) -> None:
         """Before each read (in the reader's own greenthread, so nothing else uses the connection
         meanwhile): a dead connection or a lost consumption becomes a connection error, which
