@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from services.accounts.models import Movement, SavingsAccount
 from tests.e2e.conftest import Portal, make_vhost
-from tests.service.core_tools import core_event, parked, publish_core
+from tests.service.core_tools import core_event, member_with_savings, parked, publish_core
 
 ACCOUNTS = [f"43005010{n:02d}" for n in range(1, 6)]
 PER_ACCOUNT = 400  # 2 000 movements in all
@@ -94,33 +94,7 @@ def test_killed_instance_loses_and_doubles_no_core_movement(two_accounts, rabbit
         while consumers(rabbit_manager, vhost) < 2:
             eventlet.sleep(0.3)
 
-    publish_core(
-        uri,
-        core_event(
-            "member_upserted",
-            {
-                "member_number": "300501",
-                "identification": "1710034065",
-                "first_names": "Rosa",
-                "last_names": "Mena",
-                "email": "rosa.mena@example.com",
-                "phone": None,
-                "status": "activo",
-            },
-        ),
-        *(
-            core_event(
-                "account_opened",
-                {
-                    "account_number": n,
-                    "member_number": "300501",
-                    "product": "AHORRO_VISTA",
-                    "opened_on": "2026-03-01",
-                },
-            )
-            for n in ACCOUNTS
-        ),
-    )
+    publish_core(uri, *member_with_savings("300501", *ACCOUNTS))
     events, balances = movements()
     with eventlet.Timeout(60):
         publish_core(uri, *events[:700])

@@ -6,7 +6,6 @@ and the node rejoins when it comes back. Real processes, AMQP_URI naming the thr
 import json
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +19,8 @@ from scripts.processes import Portal
 from services.common.amqp import with_vhost
 from services.common.config import PROJECT_ROOT
 from tests.helpers import bearer
-from tests.service.core_tools import core_event, publish_core
+from tests.service.core_tools import core_event, member_with_savings, publish_core
+from tests.service.event_tools import start_subscriber
 
 pytestmark = pytest.mark.skipif(
     shutil.which("rabbitmq-server") is None,
@@ -107,27 +107,14 @@ def portal(rabbit_cluster, tmp_path_factory):
 @pytest.fixture(scope="module")
 def subscriber(portal, tmp_path_factory):
     """examples/subscriber.py, the outside system: its own quorum queue on the cluster."""
-    workdir = tmp_path_factory.mktemp("cluster-subscriber")
-    out, err = workdir / "stdout.txt", workdir / "stderr.txt"
-    with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(PROJECT_ROOT / "examples" / "subscriber.py"),
-                "--queue",
-                "cooperativa.cluster",
-                "--bind",
-                "auth.password_changed",
-                "--bind",
-                "accounts.movement_posted",
-            ],
-            cwd=PROJECT_ROOT,
-            env=portal.env,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    wait_for(lambda: "listening on" in err.read_text() or proc.poll() is not None, "subscriber")
-    assert proc.poll() is None, err.read_text()
+    proc = start_subscriber(
+        portal.env,
+        tmp_path_factory.mktemp("cluster-subscriber"),
+        "cooperativa.cluster",
+        ["auth.password_changed", "accounts.movement_posted"],
+    )
+    assert proc.poll() is None, proc.err.read_text()
+    out, err = proc.out, proc.err
     yield out, err
     proc.terminate()
     proc.wait(10)
@@ -291,30 +278,7 @@ def test_losing_the_busiest_node_loses_no_event_and_the_position_comes_back(
 ):
     vhost, uri = rabbit_cluster
     out, _err = subscriber
-    publish_core(
-        uri,
-        core_event(
-            "member_upserted",
-            {
-                "member_number": "300503",
-                "identification": "1710034065",
-                "first_names": "Rosa",
-                "last_names": "Mena",
-                "email": "rosa.mena@example.com",
-                "phone": None,
-                "status": "activo",
-            },
-        ),
-        core_event(
-            "account_opened",
-            {
-                "account_number": ACCOUNT,
-                "member_number": "300503",
-                "product": "AHORRO_VISTA",
-                "opened_on": "2026-03-01",
-            },
-        ),
-    )
+    publish_core(uri, *member_with_savings("300503", ACCOUNT))
     load = Load(portal)
     pool = eventlet.GreenPool()
     for _ in range(2):

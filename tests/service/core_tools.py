@@ -21,6 +21,37 @@ def core_event(event_type, data, event_id=None):
     }
 
 
+def member_with_savings(member_number, *account_numbers):
+    """The core's events that make a member (Rosa Mena) with savings accounts: what a fault test
+    needs before its movements."""
+    return [
+        core_event(
+            "member_upserted",
+            {
+                "member_number": member_number,
+                "identification": "1710034065",
+                "first_names": "Rosa",
+                "last_names": "Mena",
+                "email": "rosa.mena@example.com",
+                "phone": None,
+                "status": "activo",
+            },
+        ),
+        *(
+            core_event(
+                "account_opened",
+                {
+                    "account_number": number,
+                    "member_number": member_number,
+                    "product": "AHORRO_VISTA",
+                    "opened_on": "2026-03-01",
+                },
+            )
+            for number in account_numbers
+        ),
+    ]
+
+
 def publish_core(amqp_uri, *events, raw=None, routing_key=None, content_type="application/json"):
     """Publish envelopes (dicts) persistently, with confirms; `raw` bytes go as they are."""
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:

@@ -1,12 +1,15 @@
 """Publishing events the way the portal's outbox relay does, and waiting for their effects."""
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 
 import eventlet
 from kombu import Connection, Producer
 
+from services.common.config import PROJECT_ROOT
 from services.common.events import envelope, exchange_for
 
 
@@ -53,3 +56,24 @@ def wait_until(check, timeout=15.0, interval=0.1, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         eventlet.sleep(interval)
+
+
+def start_subscriber(env, workdir, queue, bindings, max_messages=None):
+    """examples/subscriber.py as the outside system runs it (its own process, `env` naming the
+    broker), returned once its queue is bound; its output files are `proc.out` and `proc.err`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out, err = workdir / "stdout.txt", workdir / "stderr.txt"
+    command = [sys.executable, str(PROJECT_ROOT / "examples" / "subscriber.py"), "--queue", queue]
+    for binding in bindings:
+        command += ["--bind", binding]
+    if max_messages:
+        command += ["--max-messages", str(max_messages)]
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=stdout, stderr=stderr)
+    proc.out, proc.err = out, err
+    wait_until(
+        lambda: f"listening on {queue}" in err.read_text() or proc.poll() is not None,
+        timeout=60,
+        message="the subscriber to bind its queue",
+    )
+    return proc

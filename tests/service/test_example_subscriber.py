@@ -3,43 +3,22 @@ real broker, bound to the portal's exchanges, printing each event once."""
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
-from services.common.config import PROJECT_ROOT
-from tests.service.event_tools import emit, make_envelope, publish, wait_until
+from tests.service import event_tools
+from tests.service.event_tools import emit, make_envelope, publish
 
 
 def start_subscriber(amqp_uri, workdir, max_messages):
-    workdir.mkdir(parents=True, exist_ok=True)
-    out, err = workdir / "stdout.txt", workdir / "stderr.txt"
-    with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(PROJECT_ROOT / "examples" / "subscriber.py"),
-                "--queue",
-                "cooperativa.contabilidad",
-                "--bind",
-                "auth.password_reset_requested",
-                "--bind",
-                "accounts.#",
-                "--max-messages",
-                str(max_messages),
-            ],
-            env={**os.environ, "AMQP_URI": amqp_uri},
-            stdout=stdout,
-            stderr=stderr,
-        )
-    proc.out, proc.err = out, err
-    wait_until(
-        lambda: "listening on cooperativa.contabilidad" in err.read_text() or proc.poll(),
-        message="the subscriber to bind its queue",
+    return event_tools.start_subscriber(
+        {**os.environ, "AMQP_URI": amqp_uri},
+        workdir,
+        "cooperativa.contabilidad",
+        ["auth.password_reset_requested", "accounts.#"],
+        max_messages,
     )
-    return proc
 
 
 def finish(proc, timeout=20):
