@@ -11,7 +11,13 @@ from sqlalchemy import create_engine, func, select, text
 
 from services.accounts.models import Movement, SavingsAccount
 from tests.e2e.conftest import Portal, make_vhost
-from tests.service.core_tools import core_event, member_with_savings, parked, publish_core
+from tests.service.core_tools import (
+    core_event,
+    member_with_savings,
+    parked,
+    publish_core,
+    rosa,
+)
 
 ACCOUNTS = [f"43005010{n:02d}" for n in range(1, 6)]
 PER_ACCOUNT = 400  # 2 000 movements in all
@@ -161,15 +167,6 @@ def test_a_batch_killed_before_its_commit_applies_nothing_and_comes_back_whole(
     uri = portal.env["AMQP_URI"]
     engine = create_engine(db_url)
     first, last = "4300502001", "4300502009"
-    rosa = {
-        "member_number": "300502",
-        "identification": "1710034065",
-        "first_names": "Rosa",
-        "last_names": "Mena",
-        "email": "rosa.mena@example.com",
-        "phone": None,
-        "status": "activo",
-    }
 
     ours = "WHERE account_number LIKE '4300502%'"
     rosa_email = "SELECT email FROM members WHERE member_number = '300502'"
@@ -199,7 +196,7 @@ def test_a_batch_killed_before_its_commit_applies_nothing_and_comes_back_whole(
     wait_for(lambda: consumers(rabbit_manager, vhost) == 1, "accounts to consume")
     publish_core(
         uri,
-        core_event("member_upserted", rosa),
+        core_event("member_upserted", rosa("300502")),
         *(
             core_event(
                 "account_opened",
@@ -219,7 +216,7 @@ def test_a_batch_killed_before_its_commit_applies_nothing_and_comes_back_whole(
     portal.stop("accounts")  # the batch waits in the queue
     publish_core(
         uri,
-        core_event("member_upserted", {**rosa, "email": "rosa.nueva@example.com"}),
+        core_event("member_upserted", rosa("300502", email="rosa.nueva@example.com")),
         deposit(first, 1, "5.00"),
         deposit(first, 2, "10.00"),
         deposit(last, 1, "5.00"),

@@ -21,22 +21,25 @@ def core_event(event_type, data, event_id=None):
     }
 
 
+def rosa(member_number, **changes):
+    """The `data` of a core member_upserted for a member (Rosa Mena) of the fault tests."""
+    return {
+        "member_number": member_number,
+        "identification": "1710034065",
+        "first_names": "Rosa",
+        "last_names": "Mena",
+        "email": "rosa.mena@example.com",
+        "phone": None,
+        "status": "activo",
+        **changes,
+    }
+
+
 def member_with_savings(member_number, *account_numbers):
-    """The core's events that make a member (Rosa Mena) with savings accounts: what a fault test
-    needs before its movements."""
+    """The core's events that make Rosa a member with savings accounts: what a fault test needs
+    before its movements."""
     return [
-        core_event(
-            "member_upserted",
-            {
-                "member_number": member_number,
-                "identification": "1710034065",
-                "first_names": "Rosa",
-                "last_names": "Mena",
-                "email": "rosa.mena@example.com",
-                "phone": None,
-                "status": "activo",
-            },
-        ),
+        core_event("member_upserted", rosa(member_number)),
         *(
             core_event(
                 "account_opened",
