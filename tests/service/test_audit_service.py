@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
+from scripts import audit_chain
 from services.audit import domain
 from services.audit.service import AuditService
 from services.common import config
@@ -296,7 +297,9 @@ def rehash_from(conn, seq, data):
     conn.execute(text("UPDATE chain_head SET seq = :s, hash = :h"), {"s": last, "h": prev})
 
 
-def test_a_row_edited_and_rehashed_without_the_key_fails_against_the_anchor(audit, audit_rpc):
+def test_a_row_edited_and_rehashed_without_the_key_fails_against_the_anchor(
+    audit, audit_rpc, monkeypatch, capsys
+):
     cfg, _ = audit
     uri = cfg["AMQP_URI"]
     publish(uri, *[make_envelope(s, k, d) for s, k, d in CATALOGUE[:6]])
@@ -314,6 +317,12 @@ def test_a_row_edited_and_rehashed_without_the_key_fails_against_the_anchor(audi
     assert answer["anchor"]["source"] == str(config.var_dir() / "audit-anchors.jsonl")
     assert answer["anchor"]["seq"] == 6 and answer["anchor"]["hash"] == anchored["hash"]
     assert answer["anchor"]["rejected"] == 0
+    # the operator's command says the same
+    monkeypatch.setenv("AMQP_URI", cfg["AMQP_URI"])
+    assert audit_chain.main() == 1
+    printed = capsys.readouterr().out
+    assert "Bitácora ALTERADA: la entrada 3 no corresponde" in printed
+    assert f"Ancla: {answer['anchor']['source']}, la última en seq 6" in printed
 
 
 def test_the_anchor_file_is_appended_to_only_when_the_head_moved(audit, audit_rpc):
