@@ -30,6 +30,7 @@ import time  # noqa: E402
 from scripts.preflight import broker_problem, database_problem  # noqa: E402
 from services.common import config  # noqa: E402
 from services.common.clock import CLOCK  # noqa: E402
+from services.common.files import private_umask  # noqa: E402
 
 log = logging.getLogger("portal")
 
@@ -129,6 +130,7 @@ def run():
 
 
 def main(argv=None):
+    private_umask()  # databases, demo files, keys under var/: the portal's account's only
     parser = argparse.ArgumentParser(prog="portal")
     parser.add_argument(
         "command",

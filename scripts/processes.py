@@ -13,6 +13,7 @@ from pathlib import Path
 import requests
 
 from services.common.config import PROJECT_ROOT
+from services.common.files import PRIVATE_UMASK
 
 PROCESSES = (
     "accounts",
@@ -56,6 +57,7 @@ class Portal:
             cwd=PROJECT_ROOT,
             env=self.env,
             check=check,
+            umask=PRIVATE_UMASK,
             capture_output=True,
             text=True,
             timeout=300,
@@ -73,6 +75,7 @@ class Portal:
             [sys.executable, "-m", "scripts.run_service", name],
             cwd=PROJECT_ROOT,
             env={**self.env, **(env or {})},
+            umask=PRIVATE_UMASK,  # its files under var/ are 0600 (services/common/files.py)
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -171,6 +174,7 @@ class Supervisor:
             self.commands[name],
             cwd=PROJECT_ROOT,
             env=self.env,
+            umask=PRIVATE_UMASK,  # its files under var/ are 0600 (services/common/files.py)
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

@@ -75,8 +75,8 @@ def private_secret(path: Path, length: int = 48) -> bytes:
 
 def private_file(path: Path) -> Path:
     """An (empty if new) file at `path`, mode 0600: SQLite keeps the database file's mode for
-    its journal and WAL files, so creating the file first makes all of them private."""
-    private_dir(path.parent)
+    its journal and WAL files, so creating the file first makes all of them private. (Its
+    folder is the caller's: the var directory is made private where it is made.)"""
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     except FileExistsError:
