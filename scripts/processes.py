@@ -1,6 +1,7 @@
 """The whole portal as real processes (used by end-to-end tests, fault tests and benchmarks)."""
 
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -47,6 +48,8 @@ class Portal:
             "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
             "DEMO_MEMBERS": "20",
             "RPC_TIMEOUT": "3",
+            # the operator's token: /health's detail (which service, the broker) needs it
+            "METRICS_TOKEN": secrets.token_urlsafe(24),
             **(extra_env or {}),
         }
         self.procs = {}
@@ -90,6 +93,14 @@ class Portal:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+    def health_detail(self, timeout=10):
+        """/health as an operator sees it (METRICS_TOKEN): which check failed, if any."""
+        return requests.get(
+            self.base_url + "/health",
+            headers={"Authorization": f"Bearer {self.env['METRICS_TOKEN']}"},
+            timeout=timeout,
+        )
 
     def start_all(self):
         for name in PROCESSES:
