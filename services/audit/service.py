@@ -8,6 +8,7 @@ redeliveries (at-least-once) leave exactly one entry.
 import dataclasses
 import logging
 
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
@@ -44,6 +45,7 @@ class AuditLog(DependencyProvider):
         )
         self.key = anchors.audit_key()
         self.anchor_file = anchors.anchor_path()
+        self._anchoring = Semaphore(1)  # the timer, the RPC and a first append: one at a time
 
     def start(self):
         # a log from before the key is sealed (and anchored) as soon as the service runs
@@ -56,6 +58,10 @@ class AuditLog(DependencyProvider):
 
     def anchor(self):
         """Seal the head if it never was, and anchor it unless the last anchor names it."""
+        with self._anchoring:
+            return self._anchor()
+
+    def _anchor(self):
         known, _ = anchors.read_anchors(self.anchor_file, self.key)
         head = store.seal(self.database.engine, self.key, may_upgrade=not known)
         last = max(known, key=lambda a: a.seq, default=None)
