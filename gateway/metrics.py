@@ -1,13 +1,20 @@
-"""Prometheus metrics of the gateway: requests and latency per route, RPC errors per service.
+"""Prometheus metrics of the gateway: requests and latency per route, RPC errors per service;
+and the detail of the health checks.
 
 They are for operators, never for the public (docs/operations.md, "Metrics"): served on an
 operations address of their own (`METRICS_ADDRESS`, e.g. `127.0.0.1:9100`, where Prometheus
 scrapes), and on the public address only to a request with `Authorization: Bearer
 <METRICS_TOKEN>`; without either, `/metrics` on the public address is a 404 like any unknown path.
+The same goes for the health detail (which service, the broker): `/health` on the operations
+address, or `/health` with the token; the public `/health` only says ok or not ok.
 """
 
 import hmac
+import json
 import logging
+import socketserver
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import (
@@ -16,7 +23,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -103,6 +110,50 @@ def record_inbound(statuses):
     INBOUND.statuses = dict(statuses)
 
 
+class HealthSnapshot:
+    """The last health check's detail ({check: "ok" | "unavailable"}, when), kept for the
+    operations address (it has no RPC of its own: the gateway refreshes it on a timer and at
+    every /health) and as the gauge `portal_health_check_up`."""
+
+    def __init__(self):
+        self.services = {}
+        self.checked_at = None
+
+    def record(self, services, checked_at):
+        self.services, self.checked_at = dict(services), checked_at
+
+    def detail(self):
+        """(status code, body) of the detail: 503 until a first check ran."""
+        if self.checked_at is None:
+            return 503, {"status": "unknown", "services": {}, "unavailable": [], "checked_at": None}
+        body = detail_body(self.services)
+        body["checked_at"] = self.checked_at
+        return (200 if body["status"] == "ok" else 503), body
+
+    def collect(self):
+        up = GaugeMetricFamily(
+            "portal_health_check_up",
+            "1 when the check (a service's ping, the broker) passed at the last /health",
+            labels=["check"],
+        )
+        for check, state in sorted(self.services.items()):
+            up.add_metric([check], 1 if state == "ok" else 0)
+        return [up]
+
+
+def detail_body(services):
+    """{"status": "ok" | "degraded", "services": {...}, "unavailable": [...]}"""
+    failed = sorted(name for name, state in services.items() if state != "ok")
+    body = {"status": "degraded" if failed else "ok", "services": dict(services)}
+    if failed:
+        body["unavailable"] = failed
+    return body
+
+
+HEALTH = HealthSnapshot()
+REGISTRY.register(HEALTH)
+
+
 def token_allows(request):
     """True when the request carries the configured METRICS_TOKEN as its Bearer token."""
     token = env("METRICS_TOKEN")
@@ -112,8 +163,35 @@ def token_allows(request):
     return hmac.compare_digest(header[7:].strip().encode(), token.encode())
 
 
+def operations_app():
+    """The operations address's WSGI app: `/health` the detail, anything else the metrics."""
+    metrics_app = make_wsgi_app(REGISTRY)
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/health":
+            status, body = HEALTH.detail()
+            payload = json.dumps(body).encode()
+            start_response(
+                "200 OK" if status == 200 else "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
+        return metrics_app(environ, start_response)
+
+    return app
+
+
+class _OperationsServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002  (the request log is the gateway's)
+        pass
+
+
 class MetricsServer(DependencyProvider):
-    """The operations address: prometheus_client's own server on METRICS_ADDRESS (host:port)."""
+    """The operations address: /metrics and the health detail on METRICS_ADDRESS (host:port)."""
 
     server = None
 
@@ -122,8 +200,15 @@ class MetricsServer(DependencyProvider):
         if not address:
             return
         host, _, port = address.rpartition(":")
-        self.server, _ = start_http_server(int(port), addr=host or "127.0.0.1", registry=REGISTRY)
-        log.info("metrics on http://%s/metrics", address)
+        self.server = make_server(
+            host or "127.0.0.1",
+            int(port),
+            operations_app(),
+            server_class=_OperationsServer,
+            handler_class=_QuietHandler,
+        )
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        log.info("metrics and health detail on http://%s/", address)
 
     def stop(self):
         if self.server is not None:

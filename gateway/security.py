@@ -19,6 +19,7 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from services.common.config import env, var_dir
+from services.common.files import private_dir
 
 log = logging.getLogger("gateway.security")
 
@@ -41,7 +42,7 @@ def secret_key():
     if given:
         return given.encode()
     path = var_dir() / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -13,6 +13,8 @@
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
+- audit-verify [--anchor]: the audit log checked against its key and anchor file, naming the
+                           anchor (exit 1 when altered); --anchor anchors the head first
 """
 
 from services.common.known_warnings import acknowledge
@@ -28,6 +30,7 @@ import time  # noqa: E402
 from scripts.preflight import broker_problem, database_problem  # noqa: E402
 from services.common import config  # noqa: E402
 from services.common.clock import CLOCK  # noqa: E402
+from services.common.files import private_umask  # noqa: E402
 
 log = logging.getLogger("portal")
 
@@ -127,6 +130,7 @@ def run():
 
 
 def main(argv=None):
+    private_umask()  # databases, demo files, keys under var/: the portal's account's only
     parser = argparse.ArgumentParser(prog="portal")
     parser.add_argument(
         "command",
@@ -140,6 +144,7 @@ def main(argv=None):
             "dead-letters",
             "migrate-queues",
             "reconciliation",
+            "audit-verify",
         ],
     )
     parser.add_argument(
@@ -150,6 +155,9 @@ def main(argv=None):
         "--requeue",
         metavar="QUEUE",
         help="dead-letters: move QUEUE's parked events back to their handler",
+    )
+    parser.add_argument(
+        "--anchor", action="store_true", help="audit-verify: anchor the chain head first"
     )
     parser.add_argument(
         "--long-history",
@@ -184,6 +192,10 @@ def main(argv=None):
         from scripts.reconciliation import main as reconciliation
 
         sys.exit(reconciliation(args.date))
+    elif args.command == "audit-verify":
+        from scripts.audit_chain import main as audit_verify
+
+        sys.exit(audit_verify(args.anchor))
     elif args.command == "setup":
         setup(long_history=args.long_history)
     else:

@@ -1,6 +1,7 @@
 """The whole portal as real processes (used by end-to-end tests, fault tests and benchmarks)."""
 
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import requests
 
 from services.common.config import PROJECT_ROOT
+from services.common.files import PRIVATE_UMASK
 
 PROCESSES = (
     "accounts",
@@ -46,6 +48,8 @@ class Portal:
             "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
             "DEMO_MEMBERS": "20",
             "RPC_TIMEOUT": "3",
+            # the operator's token: /health's detail (which service, the broker) needs it
+            "METRICS_TOKEN": secrets.token_urlsafe(24),
             **(extra_env or {}),
         }
         self.procs = {}
@@ -56,6 +60,7 @@ class Portal:
             cwd=PROJECT_ROOT,
             env=self.env,
             check=check,
+            umask=PRIVATE_UMASK,
             capture_output=True,
             text=True,
             timeout=300,
@@ -73,6 +78,7 @@ class Portal:
             [sys.executable, "-m", "scripts.run_service", name],
             cwd=PROJECT_ROOT,
             env={**self.env, **(env or {})},
+            umask=PRIVATE_UMASK,  # its files under var/ are 0600 (services/common/files.py)
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -87,6 +93,14 @@ class Portal:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+    def health_detail(self, timeout=10):
+        """/health as an operator sees it (METRICS_TOKEN): which check failed, if any."""
+        return requests.get(
+            self.base_url + "/health",
+            headers={"Authorization": f"Bearer {self.env['METRICS_TOKEN']}"},
+            timeout=timeout,
+        )
 
     def start_all(self):
         for name in PROCESSES:
@@ -171,6 +185,7 @@ class Supervisor:
             self.commands[name],
             cwd=PROJECT_ROOT,
             env=self.env,
+            umask=PRIVATE_UMASK,  # its files under var/ are 0600 (services/common/files.py)
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

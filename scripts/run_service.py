@@ -18,6 +18,7 @@ from nameko.runners import ServiceRunner  # noqa: E402
 
 from scripts.preflight import broker_problem  # noqa: E402
 from services.common import config  # noqa: E402
+from services.common.files import private_umask  # noqa: E402
 
 SERVICE_CLASSES = {
     "gateway": "gateway.service:GatewayService",
@@ -53,6 +54,7 @@ def log_greenthreads():
 
 
 def main(name):
+    private_umask()  # what it writes under var/ is the portal's account's only
     cfg = config.nameko_config(name)
     logging.config.dictConfig(cfg["LOGGING"])
     problem = broker_problem(cfg["AMQP_URI"])

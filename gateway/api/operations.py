@@ -14,6 +14,7 @@ from gateway.openapi import build_spec
 from services.common.amqp import open_connection
 from services.common.config import SERVICES, env
 from services.common.errors import NotFound
+from services.common.events import iso_utc, utcnow
 from services.common.rpc import wait_all
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -36,9 +37,22 @@ def broker_reachable(config):
 class OperationsApi:
     @http("GET", "/health")
     def health(self, request):
-        """200 when the broker and every service answer; else 503 naming what did not, always
-        within HEALTH_TIMEOUT (docs/operations.md): every check runs at once under one deadline,
-        so a broker that refuses, drops or never answers costs the same two seconds at most."""
+        """200 `{"status": "ok"}` when the broker and every service answer, else 503
+        `{"status": "not ok"}`, always within HEALTH_TIMEOUT (docs/operations.md): every check
+        runs at once under one deadline, so a broker that refuses, drops or never answers costs
+        the same two seconds at most. Which check failed is for operators only: the detail goes
+        to a request with the METRICS_TOKEN, and to `/health` on the operations address."""
+        services = self._check_health()
+        if metrics.token_allows(request):
+            body = metrics.detail_body(services)
+            return json_response(body, 200 if body["status"] == "ok" else 503)
+        if all(state == "ok" for state in services.values()):
+            return json_response({"status": "ok"})
+        return json_response({"status": "not ok"}, 503)
+
+    def _check_health(self):
+        """{check: "ok" | "unavailable"} for every service, the broker and the gateway; kept
+        as the operations address's snapshot."""
         checks = {name: eventlet.spawn(self._ping, name) for name in SERVICES}
         checks["broker"] = eventlet.spawn(broker_reachable, self.config)
         deadline = time.monotonic() + HEALTH_TIMEOUT
@@ -52,11 +66,8 @@ class OperationsApi:
                 answered[name] = False
         services = {name: "ok" if answered[name] else "unavailable" for name in checks}
         services["gateway"] = "ok"
-        failed = sorted(name for name, ok in answered.items() if not ok)
-        if failed:
-            body = {"status": "degraded", "services": services, "unavailable": failed}
-            return json_response(body, 503)
-        return json_response({"status": "ok", "services": services})
+        metrics.HEALTH.record(services, iso_utc(utcnow()))
+        return services
 
     def _ping(self, name):
         # a little under the whole budget: the answer must still be written in time. Failures
@@ -77,9 +88,11 @@ class OperationsApi:
 
     @timer(interval=INBOUND_REFRESH_SECONDS)
     def refresh_inbound_metrics(self):
-        """Keeps the operations address's figures of the core's events fresh (it has no RPC)."""
+        """Keeps the operations address's figures of the core's events and its health detail
+        fresh (it has no RPC)."""
         if env("METRICS_ADDRESS"):
             metrics.record_inbound(self._inbound_statuses())
+            self._check_health()
 
     def _inbound_statuses(self):
         """{service: inbound_status() or None}; a service that is down or slow only reads as

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from nameko.extensions import DependencyProvider
 
 from services.common.config import env_float, env_int, var_dir
+from services.common.files import private_dir, write_private
 
 log = logging.getLogger("gateway.report_jobs")
 
@@ -53,7 +53,7 @@ class JobStore:
         return self.root / f"{job_id}.pdf"
 
     def create(self, member_number, filename):
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)  # members' statements: the portal's account only
         self._forget_old()
         job_id = secrets.token_urlsafe(18)
         self._write(
@@ -84,9 +84,7 @@ class JobStore:
         return state
 
     def save_pdf(self, job_id, content):
-        tmp = self.pdf_path(job_id).with_suffix(".part")
-        tmp.write_bytes(content)
-        os.replace(tmp, self.pdf_path(job_id))
+        write_private(self.pdf_path(job_id), content)
 
     def _read(self, job_id):
         try:
@@ -95,10 +93,7 @@ class JobStore:
             return None
 
     def _write(self, job_id, state):
-        path = self._state_path(job_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        write_private(self._state_path(job_id), json.dumps(state, ensure_ascii=False).encode())
 
     def _forget_old(self):
         limit = time.time() - JOB_TTL_SECONDS

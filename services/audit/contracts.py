@@ -89,7 +89,31 @@ class AuditEntrySchema(PortalSchema):
     hash = fields.String()
 
 
+class AnchorSchema(PortalSchema):
+    """An anchor: the head (seq, hash, legacy_seq) as written at `at` to `source`."""
+
+    source = fields.String()
+    seq = fields.Integer()
+    hash = fields.String()
+    legacy_seq = fields.Integer()
+    at = fields.String()
+
+
+class CheckedAnchorSchema(PortalSchema):
+    """The anchor a verification was checked against: the file, its latest signed anchor
+    (nulls when it has none yet), how many anchors were checked and how many lines were
+    refused (unsigned or forged)."""
+
+    source = fields.String()
+    seq = fields.Integer(allow_none=True)
+    hash = fields.String(allow_none=True)
+    at = fields.String(allow_none=True)
+    checked = fields.Integer()
+    rejected = fields.Integer()
+
+
 class VerificationSchema(PortalSchema):
     valid = fields.Boolean()
     entries = fields.Integer()
     first_broken_seq = fields.Integer(allow_none=True)
+    anchor = fields.Nested(CheckedAnchorSchema, allow_none=True)

@@ -11,7 +11,8 @@ class Base(DeclarativeBase):
 
 
 class AuditEntry(Base):
-    """One event as received. Rows are only ever inserted, never updated or deleted."""
+    """One event as received. Rows are only ever inserted, never updated or deleted (on
+    PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE: migration 7c1e5a0d9f42)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -34,10 +35,16 @@ class AuditEntry(Base):
 
 
 class ChainHead(Base):
-    """One row (id 1): the last entry's seq and hash. Appenders lock it to take turns."""
+    """One row (id 1): the last entry's seq and hash. Appenders lock it to take turns.
+
+    `seal` is the HMAC of (seq, hash, legacy_seq) under the audit key (NULL until the service
+    first sealed it); entries up to `legacy_seq` were recorded before the key, with plain sha256.
+    """
 
     __tablename__ = "chain_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    legacy_seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    seal: Mapped[str | None] = mapped_column(String(64))

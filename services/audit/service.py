@@ -1,15 +1,24 @@
-"""audit: every event of the portal, appended to a hash-chained log; verification and queries.
+"""audit: every event of the portal, appended to a keyed hash-chained log; anchors outside
+the database; verification and queries.
 
 The log is its own inbox: an event whose event_id is already recorded is not appended again, so
 redeliveries (at-least-once) leave exactly one entry.
 """
 
+import dataclasses
 import logging
 
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 
-from services.audit import domain, store
-from services.audit.contracts import AuditEntrySchema, AuditQuerySchema, VerificationSchema
+from services.audit import anchors, domain, store
+from services.audit.contracts import (
+    AnchorSchema,
+    AuditEntrySchema,
+    AuditQuerySchema,
+    VerificationSchema,
+)
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
@@ -24,7 +33,9 @@ RETRY_DELAYS = (1, 5, 30, 120, 300, 600, 1800, 3600, 3600, 3600)
 
 
 class AuditLog(DependencyProvider):
-    """`self.audit_log.record(envelope)`: append one event, in its own serialized transaction."""
+    """`self.audit_log.record(envelope)`: append one event, in its own serialized transaction;
+    `.anchor()` writes the head outside the database; `.verify()` checks the log against the key
+    and the anchors."""
 
     def setup(self):
         self.database = next(
@@ -32,32 +43,77 @@ class AuditLog(DependencyProvider):
             for d in self.container.dependencies
             if isinstance(d, Database) and d.service == "audit"
         )
+        self.key = anchors.audit_key()
+        self.anchor_file = anchors.anchor_path()
+        self._anchoring = Semaphore(1)  # the timer, the RPC and a first append: one at a time
+
+    def start(self):
+        # a log from before the key is sealed (and anchored) as soon as the service runs
+        try:
+            self.anchor()
+        except store.SealBroken:
+            log.error("audit: the chain head's seal does not hold; nothing is anchored")
+        except Exception:  # noqa: BLE001  database away: the timer tries again
+            log.warning("audit: could not anchor the chain at start", exc_info=True)
+
+    def anchor(self):
+        """Seal the head if it never was, and anchor it unless the last anchor names it."""
+        with self._anchoring:
+            return self._anchor()
+
+    def _anchor(self):
+        known, _ = anchors.read_anchors(self.anchor_file, self.key)
+        head = store.seal(self.database.engine, self.key, may_upgrade=not known)
+        last = max(known, key=lambda a: a.seq, default=None)
+        if last is not None and (last.seq, last.hash) == (head.seq, head.hash):
+            return last
+        anchor = domain.Anchor(
+            seq=head.seq,
+            hash=head.hash,
+            legacy_seq=head.legacy_seq,
+            at=domain.instant_text(domain.parse_instant(utcnow())),
+        )
+        anchors.append_anchor(self.anchor_file, self.key, anchor)
+        return anchor
+
+    def verify(self, session):
+        known, rejected = anchors.read_anchors(self.anchor_file, self.key)
+        return store.verify(
+            session,
+            self.key,
+            anchors=known,
+            anchor_source=str(self.anchor_file),
+            rejected_anchors=rejected,
+        )
+
+    def record(self, envelope):
+        """Append one event (None when it is unusable or already recorded)."""
+        try:
+            record = domain.record_from_envelope(envelope)
+        except domain.InvalidEnvelope as exc:
+            # unusable as an audit entry: say so loudly, do not requeue it forever
+            log.error("audit refused an event: %s", exc)
+            return None
+        engine = self.database.engine
+        try:
+            try:
+                entry = store.append(engine, record, utcnow(), self.key)
+            except store.Unsealed:
+                self.anchor()  # a log from before the key: sealed once, then extended
+                entry = store.append(engine, record, utcnow(), self.key)
+        except Exception:
+            log.exception("audit could not record event %s", record["event_id"])
+            raise
+        if entry is None:
+            log.info(
+                "event %s already recorded",
+                record["event_id"],
+                extra={"event_id": record["event_id"]},
+            )
+        return entry
 
     def get_dependency(self, worker_ctx):
-        engine = self.database.engine
-
-        class _Recorder:
-            def record(self, envelope):
-                try:
-                    record = domain.record_from_envelope(envelope)
-                except domain.InvalidEnvelope as exc:
-                    # unusable as an audit entry: say so loudly, do not requeue it forever
-                    log.error("audit refused an event: %s", exc)
-                    return None
-                try:
-                    entry = store.append(engine, record, utcnow())
-                except Exception:
-                    log.exception("audit could not record event %s", record["event_id"])
-                    raise
-                if entry is None:
-                    log.info(
-                        "event %s already recorded",
-                        record["event_id"],
-                        extra={"event_id": record["event_id"]},
-                    )
-                return entry
-
-        return _Recorder()
+        return self
 
 
 def audited(source, event_type):
@@ -77,8 +133,28 @@ class AuditService:
 
     @rpc
     def verify_chain(self):
-        """{valid, entries, first_broken_seq}: recomputes every link of the log."""
-        return VerificationSchema().dump(store.verify(self.db).as_dict())
+        """{valid, entries, first_broken_seq, anchor}: recomputes every link of the log with the
+        key, and checks it against every anchor of the anchor file (`anchor` names the file and
+        the latest anchor)."""
+        return VerificationSchema().dump(self.audit_log.verify(self.db).as_dict())
+
+    @rpc
+    def anchor_chain(self):
+        """Anchor the head now (operators: before a backup, at a handover); the anchor."""
+        anchor = self.audit_log.anchor()
+        return AnchorSchema().dump(
+            {"source": str(self.audit_log.anchor_file), **dataclasses.asdict(anchor)}
+        )
+
+    @timer(interval=anchors.anchor_seconds())
+    def anchor_periodically(self):
+        """The head outside the database every AUDIT_ANCHOR_SECONDS (only when it moved)."""
+        try:
+            self.audit_log.anchor()
+        except store.SealBroken:
+            log.error("audit: the chain head's seal does not hold; nothing is anchored")
+        except Exception:  # noqa: BLE001  database away: next time
+            log.warning("audit: could not anchor the chain", exc_info=True)
 
     @rpc
     def query(

@@ -1,5 +1,6 @@
 """Queries of the audit log: append (serialized), verify, search."""
 
+import hmac
 import json
 import logging
 
@@ -30,12 +31,66 @@ class ChainBroken(RuntimeError):
     """The head moved under us (another writer): retry from the new head."""
 
 
-def append(engine, record, recorded_at):
+class Unsealed(RuntimeError):
+    """The head has no seal yet (a log from before the key): `seal` it first."""
+
+
+class SealBroken(RuntimeError):
+    """The head's seal does not hold: someone moved the head without the key. The log is not
+    extended (that would re-seal the forgery); events wait in their retry queues."""
+
+
+def _head(conn, lock=False):
+    query = select(ChainHead.seq, ChainHead.hash, ChainHead.legacy_seq, ChainHead.seal).where(
+        ChainHead.id == HEAD_ID
+    )
+    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    if row is None:
+        return None
+    return domain.Head(seq=row.seq, hash=row.hash, legacy_seq=row.legacy_seq, seal=row.seal)
+
+
+def _check_seal(key, head):
+    if head.seal is None:
+        raise Unsealed()
+    if not hmac.compare_digest(
+        head.seal, domain.head_seal(key, head.seq, head.hash, head.legacy_seq)
+    ):
+        raise SealBroken(f"the audit head's seal does not hold (seq {head.seq})")
+
+
+def seal(engine, key, may_upgrade):
+    """The sealed head. A head without a seal (a log kept before the key, or a new one) is
+    sealed here once: its entries so far stay plain sha256 (`legacy_seq`). Only when no anchor
+    exists yet (`may_upgrade`): later, a missing seal is a forgery, not an old log."""
+    with _turn(str(engine.url)), engine.begin() as conn:
+        head = _head(conn, lock=True)
+        if head.seal is None:
+            if not may_upgrade:
+                raise SealBroken("the audit head lost its seal after it was anchored")
+            head = domain.Head(
+                seq=head.seq,
+                hash=head.hash,
+                legacy_seq=head.seq,
+                seal=domain.head_seal(key, head.seq, head.hash, head.seq),
+            )
+            conn.execute(
+                update(ChainHead)
+                .where(ChainHead.id == HEAD_ID, ChainHead.seal.is_(None))
+                .values(legacy_seq=head.legacy_seq, seal=head.seal)
+            )
+            log.info("audit head sealed: entries up to %s stay sha256", head.legacy_seq)
+            return head
+        _check_seal(key, head)
+        return head
+
+
+def append(engine, record, recorded_at, key):
     """Append one event unless its event_id is already in the log; returns the entry or None."""
     with _turn(str(engine.url)):
         for attempt in range(1, APPEND_ATTEMPTS + 1):
             try:
-                return _append_once(engine, record, recorded_at)
+                return _append_once(engine, record, recorded_at, key)
             except (IntegrityError, OperationalError, ChainBroken) as exc:
                 if attempt == APPEND_ATTEMPTS:
                     raise
@@ -44,17 +99,16 @@ def append(engine, record, recorded_at):
     return None
 
 
-def _append_once(engine, record, recorded_at):
+def _append_once(engine, record, recorded_at, key):
     with engine.begin() as conn:
-        head = conn.execute(
-            select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == HEAD_ID).with_for_update()
-        ).one()
+        head = _head(conn, lock=True)
+        _check_seal(key, head)
         seen = conn.execute(
             select(AuditEntry.seq).where(AuditEntry.event_id == record["event_id"])
         ).first()
         if seen is not None:
             return None
-        entry = domain.link(head.seq, head.hash, record)
+        entry = domain.link(head.seq, head.hash, record, key)
         conn.execute(
             insert(AuditEntry).values(
                 seq=entry.seq,
@@ -72,7 +126,11 @@ def _append_once(engine, record, recorded_at):
         moved = conn.execute(
             update(ChainHead)
             .where(ChainHead.id == HEAD_ID, ChainHead.seq == head.seq)
-            .values(seq=entry.seq, hash=entry.hash)
+            .values(
+                seq=entry.seq,
+                hash=entry.hash,
+                seal=domain.head_seal(key, entry.seq, entry.hash, head.legacy_seq),
+            )
         )
         if moved.rowcount != 1:
             raise ChainBroken()
@@ -100,17 +158,18 @@ def _entry(row):
     )
 
 
-def verify(session):
-    head = session.execute(
-        select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == HEAD_ID)
-    ).one_or_none()
+def verify(session, key, anchors=(), anchor_source=None, rejected_anchors=0):
+    head = _head(session)
     rows = session.execute(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
     ).scalars()
     return domain.verify(
         (_entry(row) for row in rows),
-        head_seq=head.seq if head else None,
-        head_hash=head.hash if head else None,
+        key,
+        head=head,
+        anchors=anchors,
+        anchor_source=anchor_source,
+        rejected_anchors=rejected_anchors,
     )
 
 

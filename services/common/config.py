@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from services.common.files import private_dir
+
 T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +59,7 @@ def database_url(service: str) -> str:
     url = env(f"{service.upper()}_DATABASE_URL")
     if url:
         return url
-    directory = var_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private_dir(var_dir())
     return f"sqlite:///{directory / (service + '.db')}"
 
 

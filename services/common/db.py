@@ -10,15 +10,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import cast
 
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from sqlalchemy import BigInteger, Connection, Dialect, Engine, TypeDecorator, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import config
+from services.common.files import private_file
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -43,6 +46,9 @@ def engine_for(url: str) -> Engine:
 
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))  # 0600, and so its -wal and -shm (services/common/files)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

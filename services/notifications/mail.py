@@ -1,7 +1,6 @@
 """Rendering the Spanish e-mails and handing them to SMTP (or, embedded, to .eml files)."""
 
 import logging
-import os
 import smtplib
 import ssl
 import uuid
@@ -14,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from nameko.extensions import DependencyProvider
 
 from services.common import config
+from services.common.files import private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +123,11 @@ class Transport:
         return f"smtp://{s.host}:{s.port}"
 
     def _write_eml(self, message):
-        directory = config.var_dir() / "mail"
-        directory.mkdir(parents=True, exist_ok=True)
+        # members' e-mails (codes, balances): the portal's account only, 0700 / 0600
+        directory = private_dir(config.var_dir() / "mail")
         name = f"{uuid.uuid1().hex[:12]}-{message['X-Portal-Kind']}.eml"
         path = directory / name
-        partial = directory / f".{name}.part"
-        partial.write_bytes(message.as_bytes())
-        os.replace(partial, path)
+        write_private(path, message.as_bytes())
         log.info("mail written to %s (embedded mailer: SMTP_HOST is not set)", path)
         return str(path)
 

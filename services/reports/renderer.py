@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoe
 
 from services.common.clock import CLOCK
 from services.common.config import env_int, var_dir
+from services.common.files import private_dir, write_private
 from services.reports import domain
 from services.reports.contracts import STATEMENT
 from services.reports.paths import TEMPLATES
@@ -170,10 +171,8 @@ class PdfCache:
 
     def put(self, key, pdf):
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.directory / f".{key}.{os.getpid()}.tmp"
-            tmp.write_bytes(pdf)
-            tmp.replace(self.directory / f"{key}.pdf")
+            private_dir(self.directory)  # members' statements: 0700 / 0600
+            write_private(self.directory / f"{key}.pdf", pdf)
             files = sorted(self.directory.glob("*.pdf"), key=lambda p: p.stat().st_mtime)
             for old in files[: max(0, len(files) - self.max_files)]:
                 old.unlink(missing_ok=True)

@@ -1,12 +1,21 @@
 """audit on the real broker, on SQLite and on PostgreSQL: every event once, a verifiable chain."""
 
+import json
+import uuid
+from contextlib import contextmanager
+
 import eventlet
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
+from scripts import audit_chain
+from services.audit import domain
 from services.audit.service import AuditService
+from services.common import config
 from services.common.db import engine_for
 from services.common.errors import ValidationError
+from services.common.migrate import upgrade
 from tests.service.event_tools import emit, make_envelope, publish, wait_until
 
 # also run on PostgreSQL (-m pg --db-backend postgres):
@@ -161,6 +170,23 @@ def audit_rpc(audit, rpc_proxy):
     return rpc_proxy("audit")
 
 
+def verdict(rpc):
+    """verify_chain's answer about the log itself (its `anchor` is checked where it matters)."""
+    answer = rpc.verify_chain()
+    return {key: answer[key] for key in ("valid", "entries", "first_broken_seq")}
+
+
+@contextmanager
+def insider(url):
+    """A connection of someone who can write the audit database behind the service's back. On
+    PostgreSQL the append-only trigger binds every role, so this is a superuser switching
+    triggers off for the session (what only a database superuser can do)."""
+    with engine_for(url).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        yield conn
+
+
 def recorded(rpc, count, **filters):
     return wait_until(
         lambda: (entries := rpc.query(limit=1000, **filters)) and len(entries) >= count and entries,
@@ -186,7 +212,7 @@ def test_every_event_of_the_catalogue_is_recorded_once_with_a_valid_chain(audit,
         assert entry["occurred_at"] == event["occurred_at"]
         assert entry["member_number"] == event["data"].get("member_number")
     assert sorted(e["seq"] for e in entries) == list(range(1, len(events) + 1))
-    assert audit_rpc.verify_chain() == {
+    assert verdict(audit_rpc) == {
         "valid": True,
         "entries": len(events),
         "first_broken_seq": None,
@@ -217,7 +243,7 @@ def test_concurrent_events_do_not_fork_the_chain(audit, audit_rpc):
     entries = audit_rpc.query(limit=1000)
     assert sorted(e["seq"] for e in entries) == list(range(1, 41))
     assert len({e["prev_hash"] for e in entries}) == 40
-    assert audit_rpc.verify_chain() == {"valid": True, "entries": 40, "first_broken_seq": None}
+    assert verdict(audit_rpc) == {"valid": True, "entries": 40, "first_broken_seq": None}
 
 
 def test_tampering_with_a_row_is_reported_at_its_seq(audit, audit_rpc):
@@ -228,12 +254,12 @@ def test_tampering_with_a_row_is_reported_at_its_seq(audit, audit_rpc):
     )
     recorded(audit_rpc, 5)
     assert audit_rpc.verify_chain()["valid"] is True
-    with engine_for(cfg["AUDIT_DATABASE_URL"]).begin() as conn:
+    with insider(cfg["AUDIT_DATABASE_URL"]) as conn:
         conn.execute(
             text("UPDATE audit_log SET data = :data WHERE seq = 3"),
             {"data": '{"username":"alguien-mas"}'},
         )
-    assert audit_rpc.verify_chain() == {"valid": False, "entries": 3, "first_broken_seq": 3}
+    assert verdict(audit_rpc) == {"valid": False, "entries": 3, "first_broken_seq": 3}
 
 
 def test_deleting_the_last_row_is_reported(audit, audit_rpc):
@@ -243,9 +269,154 @@ def test_deleting_the_last_row_is_reported(audit, audit_rpc):
         *[make_envelope(source, kind, data) for source, kind, data in CATALOGUE[:3]],
     )
     recorded(audit_rpc, 3)
-    with engine_for(cfg["AUDIT_DATABASE_URL"]).begin() as conn:
+    with insider(cfg["AUDIT_DATABASE_URL"]) as conn:
         conn.execute(text("DELETE FROM audit_log WHERE seq = 3"))
-    assert audit_rpc.verify_chain() == {"valid": False, "entries": 2, "first_broken_seq": 3}
+    assert verdict(audit_rpc) == {"valid": False, "entries": 2, "first_broken_seq": 3}
+
+
+def rehash_from(conn, seq, data):
+    """The insider's forgery: row `seq` gets `data`, and it and every later row, and the head,
+    are recomputed with the published formula (plain sha256: the key is not in the database)."""
+    rows = conn.execute(text("SELECT * FROM audit_log WHERE seq >= :s ORDER BY seq"), {"s": seq})
+    prev = conn.execute(text("SELECT hash FROM audit_log WHERE seq = :s"), {"s": seq - 1}).scalar()
+    for row in rows.mappings().all():
+        content = data if row["seq"] == seq else json.loads(row["data"])
+        digest = domain.entry_hash(
+            prev,
+            row["event_id"],
+            row["source"],
+            row["event_type"],
+            domain.parse_instant(row["occurred_at"]),  # SQLite answers text here
+            content,
+        )
+        conn.execute(
+            text("UPDATE audit_log SET data = :d, prev_hash = :p, hash = :h WHERE seq = :s"),
+            {"d": domain.canonical_json(content), "p": prev, "h": digest, "s": row["seq"]},
+        )
+        prev, last = digest, row["seq"]
+    conn.execute(text("UPDATE chain_head SET seq = :s, hash = :h"), {"s": last, "h": prev})
+
+
+def test_a_row_edited_and_rehashed_without_the_key_fails_against_the_anchor(
+    audit, audit_rpc, monkeypatch, capsys
+):
+    cfg, _ = audit
+    uri = cfg["AMQP_URI"]
+    publish(uri, *[make_envelope(s, k, d) for s, k, d in CATALOGUE[:6]])
+    recorded(audit_rpc, 6)
+    anchored = audit_rpc.anchor_chain()
+    assert anchored["seq"] == 6 and anchored["legacy_seq"] == 0
+    publish(uri, *[make_envelope(s, k, d) for s, k, d in CATALOGUE[6:14]])
+    recorded(audit_rpc, 14)
+    assert audit_rpc.verify_chain()["valid"] is True
+    with insider(cfg["AUDIT_DATABASE_URL"]) as conn:
+        rehash_from(conn, 3, {"username": "maria", "member_number": None, "client_ip": "1"})
+    answer = audit_rpc.verify_chain()
+    assert answer["valid"] is False and answer["first_broken_seq"] == 3
+    # it names the anchor it checked against: the file outside the database, its latest anchor
+    assert answer["anchor"]["source"] == str(config.var_dir() / "audit-anchors.jsonl")
+    assert answer["anchor"]["seq"] == 6 and answer["anchor"]["hash"] == anchored["hash"]
+    assert answer["anchor"]["rejected"] == 0
+    # the operator's command says the same
+    monkeypatch.setenv("AMQP_URI", cfg["AMQP_URI"])
+    assert audit_chain.main() == 1
+    printed = capsys.readouterr().out
+    assert "Bitácora ALTERADA: la entrada 3 no corresponde" in printed
+    assert f"Ancla: {answer['anchor']['source']}, la última en seq 6" in printed
+
+
+def test_the_anchor_file_is_appended_to_only_when_the_head_moved(audit, audit_rpc):
+    cfg, _ = audit
+    path = config.var_dir() / "audit-anchors.jsonl"
+    first = audit_rpc.anchor_chain()  # the service anchored the empty log when it started
+    assert first["seq"] == 0 and len(path.read_text().splitlines()) == 1
+    emit(cfg["AMQP_URI"], "auth", "login_failed", {"username": "x"})
+    recorded(audit_rpc, 1)
+    second = audit_rpc.anchor_chain()
+    assert second["seq"] == 1 and audit_rpc.anchor_chain() == second
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [0, 1]
+    assert audit_rpc.verify_chain()["anchor"]["checked"] == 2
+
+
+def test_a_log_of_the_previous_release_stays_verifiable_after_the_upgrade(
+    service_config, container_factory, make_db, rpc_proxy
+):
+    url = make_db("audit", migrate=False)
+    upgrade("audit", url, revision="b4463955e069")  # the release before the key
+    prev = domain.GENESIS_HASH
+    with engine_for(url).begin() as conn:
+        for seq, (source, kind, data) in enumerate(CATALOGUE[:3], start=1):
+            record = domain.record_from_envelope(make_envelope(source, kind, data))
+            digest = domain.entry_hash(
+                prev,
+                *(record[k] for k in ("event_id", "source", "event_type", "occurred_at")),
+                record["data"],
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log VALUES (:seq, :event_id, :source, :event_type, "
+                    ":occurred_at, :occurred_at, :member_number, :data, :prev, :hash)"
+                ),
+                {
+                    **record,
+                    "seq": seq,
+                    "data": domain.canonical_json(record["data"]),
+                    "prev": prev,
+                    "hash": digest,
+                },
+            )
+            prev = digest
+        conn.execute(text("UPDATE chain_head SET seq = 3, hash = :h"), {"h": prev})
+    upgrade("audit", url)
+    cfg = {**service_config, "AUDIT_DATABASE_URL": url}
+    container_factory(AuditService, cfg).start()
+    audit_rpc = rpc_proxy("audit")
+    emit(cfg["AMQP_URI"], "auth", "logged_out", {"username": "ana", "reason": "logout"})
+    entries = recorded(audit_rpc, 4)
+    answer = audit_rpc.verify_chain()
+    assert verdict(audit_rpc) == {"valid": True, "entries": 4, "first_broken_seq": None}
+    # the old entries were anchored as they were found, before anything new was keyed
+    assert answer["anchor"]["checked"] >= 1
+    first_anchor = json.loads((config.var_dir() / "audit-anchors.jsonl").read_text().split()[0])
+    assert (first_anchor["seq"], first_anchor["legacy_seq"]) == (3, 3)
+    assert entries[0]["prev_hash"] == prev
+
+
+def test_the_audit_role_cannot_update_or_delete_entries_on_postgresql(audit, audit_rpc):
+    cfg, _ = audit
+    url = cfg["AUDIT_DATABASE_URL"]
+    if not url.startswith("postgres"):
+        pytest.skip("the append-only trigger is PostgreSQL's (run with --db-backend postgres)")
+    emit(cfg["AMQP_URI"], "auth", "login_failed", {"username": "x"})
+    recorded(audit_rpc, 1)
+    # the deployments connect as the role that owns the tables (and ran the migrations)
+    role = f"portal_audit_{uuid.uuid4().hex[:8]}"
+    admin = engine_for(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(text(f"ALTER TABLE audit_log OWNER TO {role}"))
+    owner = create_engine(
+        url.replace("postgres@", f"{role}@", 1).replace(
+            "postgresql://", "postgresql+psycopg2://", 1
+        )
+    )
+    try:
+        for statement in (
+            "UPDATE audit_log SET data = '{}'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"), owner.begin() as conn:
+                conn.execute(text(statement))
+        with owner.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 1
+    finally:
+        owner.dispose()
+        with admin.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_log OWNER TO CURRENT_USER"))
+            conn.execute(text(f"DROP ROLE {role}"))
+    assert audit_rpc.verify_chain()["valid"] is True
 
 
 def test_query_filters_by_member_type_source_and_time(audit, audit_rpc):
@@ -306,7 +477,7 @@ def test_events_published_while_audit_is_down_are_recorded_when_it_returns(
     again.start()
     entries = recorded(audit_rpc, 3)
     assert {e["event_id"] for e in while_down} <= {e["event_id"] for e in entries}
-    assert audit_rpc.verify_chain() == {"valid": True, "entries": 3, "first_broken_seq": None}
+    assert verdict(audit_rpc) == {"valid": True, "entries": 3, "first_broken_seq": None}
 
 
 def test_an_unusable_envelope_is_refused_without_blocking_the_queue(audit, audit_rpc):

@@ -1,10 +1,17 @@
 """The gateway's contract for every request: error shape, limits, health, OpenAPI, headers."""
 
 import pytest
+import requests
 
 from gateway.service import GatewayService
 from services.accounts.service import AccountsService
+from services.audit.service import AuditService
+from services.auth.service import AuthService
+from services.credit.service import CreditService
+from services.deposit.service import DepositService
+from services.notifications.service import NotificationsService
 from services.reports.service import ReportsService
+from tests.conftest import _free_port
 
 
 @pytest.fixture
@@ -45,24 +52,72 @@ def test_wrong_method_is_json_405(gateway, http_session):
     assert answer.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_health_names_the_services_that_do_not_answer(
-    gateway, service_config, container_factory, http_session
-):
-    for cls in (AccountsService, ReportsService):
-        container_factory(cls, service_config).start()
-    answer = http_session.get("/health")
-    assert answer.status_code == 503
-    body = answer.json()
-    assert body["services"]["accounts"] == "ok" and body["services"]["reports"] == "ok"
-    assert set(body["unavailable"]) == {"auth", "credit", "deposit", "notifications", "audit"}
-
-
 OPS = {"Authorization": "Bearer metrics-token-for-tests"}
 
 
 @pytest.fixture
 def metrics_token(monkeypatch):
     monkeypatch.setenv("METRICS_TOKEN", OPS["Authorization"].split()[1])
+
+
+def test_health_names_the_services_that_do_not_answer(
+    gateway, service_config, container_factory, http_session, metrics_token
+):
+    for cls in (AccountsService, ReportsService):
+        container_factory(cls, service_config).start()
+    # the public learns only that something is down (issue 28: no service names, no broker)
+    public = http_session.get("/health")
+    assert public.status_code == 503
+    assert public.json() == {"status": "not ok"}
+    # the operator (METRICS_TOKEN, as for /metrics) learns which
+    answer = http_session.get("/health", headers=OPS)
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["services"]["accounts"] == "ok" and body["services"]["reports"] == "ok"
+    assert set(body["unavailable"]) == {"auth", "credit", "deposit", "notifications", "audit"}
+    wrong = http_session.get("/health", headers={"Authorization": "Bearer adivinanza"})
+    assert wrong.json() == {"status": "not ok"}
+
+
+ALL_SERVICES = (
+    AccountsService,
+    AuditService,
+    AuthService,
+    CreditService,
+    DepositService,
+    NotificationsService,
+    ReportsService,
+)
+
+
+@pytest.fixture
+def operations_address(monkeypatch):
+    address = f"127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("METRICS_ADDRESS", address)
+    return address
+
+
+def test_health_is_ok_and_nothing_more_and_the_detail_is_on_the_operations_address(
+    service_config, container_factory, http_session, operations_address
+):
+    for cls in ALL_SERVICES:
+        container_factory(cls, service_config).start()
+    container_factory(GatewayService, service_config).start()
+    ops = f"http://{operations_address}/health"
+    answer = http_session.get("/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok"}
+    detail = requests.get(ops, timeout=15)
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["status"] == "ok" and body["checked_at"].endswith("Z")
+    assert body["services"] == dict.fromkeys(
+        ["auth", "accounts", "credit", "deposit", "reports", "notifications", "audit"]
+        + ["broker", "gateway"],
+        "ok",
+    )
+    scraped = requests.get(f"http://{operations_address}/metrics", timeout=15).text
+    assert 'portal_health_check_up{check="broker"} 1.0' in scraped
 
 
 def test_metrics_are_prometheus_text(gateway, http_session, metrics_token):
