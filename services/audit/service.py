@@ -129,6 +129,10 @@ class AuditService:
     def on_auth_account_locked(self, payload):
         self.audit_log.record(payload)
 
+    @audited("auth", "account_throttled")
+    def on_auth_account_throttled(self, payload):
+        self.audit_log.record(payload)
+
     @audited("auth", "recovery_login")
     def on_auth_recovery_login(self, payload):
         self.audit_log.record(payload)

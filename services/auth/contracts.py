@@ -154,6 +154,20 @@ class AccountLockedSchema(PortalSchema):
     client_ip = fields.String(allow_none=True)
 
 
+class AccountThrottledSchema(PortalSchema):
+    """A user name is being guessed from many addresses: logins from unfamiliar addresses wait
+    (docs/identity.md). Once per episode; the member is told by e-mail."""
+
+    username = fields.String()
+    member_number = fields.String()
+    display_name = fields.String()
+    email = fields.String()
+    failures = fields.Integer(metadata={"description": "failures in the episode so far"})
+    first_failure_at = fields.String()
+    wait_until = fields.String()
+    client_ip = fields.String(allow_none=True, metadata={"description": "the latest address"})
+
+
 class PasswordChangedSchema(PortalSchema):
     username = fields.String()
     member_number = fields.String()

@@ -98,5 +98,40 @@ class AddressFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class LoginNameFailure(Base):
+    """Consecutive failed logins of one *user name* from one address, whether or not a user of
+    that name exists: after `AUTH_MAX_FAILURES` the answer warns that access may be blocked for a
+    while, the same for every name, so the warning tells nothing about who exists."""
+
+    __tablename__ = "login_name_failures"
+    __table_args__ = (
+        UniqueConstraint("username", "address", name="uq_login_name_failures_username_address"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(30))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    warn_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AccountThrottle(Base):
+    """Failed logins of one user name from addresses it never logged in from, whichever address:
+    guessing spread over many addresses, and the growing wait it earns (docs/identity.md,
+    "Guessing from many addresses"). Keyed by the name typed, whether or not a user has it."""
+
+    __tablename__ = "account_throttles"
+
+    username: Mapped[str] = mapped_column(String(30), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delay_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    wait_until: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    episode_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # episodes of this name since the row was created: their sum is the metrics' counter
+    episodes: Mapped[int] = mapped_column(Integer, default=0)
+
+
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)

@@ -2,7 +2,7 @@
 
 RPCs: ping, register, login, authenticate, logout, change_password, request_recovery, me.
 Events (exchange `auth.events`, through the outbox; catalogue in docs/events.md): user_registered,
-login_succeeded, login_failed, account_locked, recovery_login, password_changed,
+login_succeeded, login_failed, account_locked, account_throttled, recovery_login, password_changed,
 password_reset_requested, logged_out. No event ever carries a password, a hash, a session token
 or a temporary code. Consumes accounts.member_updated (e-mail, names and status of the member).
 
@@ -11,6 +11,7 @@ The use cases live in `usecases.py`; this module only wires nameko to them.
 
 from nameko.extensions import DependencyProvider
 
+from services.auth import guessing
 from services.auth.models import outbox, processed_events
 from services.auth.usecases import AuthUseCases, Settings
 from services.common.clock_provider import ClockProvider
@@ -94,6 +95,11 @@ class AuthService:
     @rpc
     def request_recovery(self, username=None, email=None, member_number=None, client_ip=None):
         return self.auth.request_recovery(username, email, member_number, client_ip)
+
+    @rpc
+    def guessing_status(self):
+        """{episodes, throttled}: guessing from many addresses, for the gateway's /metrics."""
+        return guessing.figures(self.auth, self.clock.utcnow())
 
     @event_handler("accounts", "member_updated")
     def on_member_updated(self, payload):

@@ -2,10 +2,18 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from services.auth import domain
-from services.auth.models import AddressFailure, LoginLock, RecoveryCode, User, UserSession
+from services.auth.models import (
+    AccountThrottle,
+    AddressFailure,
+    LoginLock,
+    LoginNameFailure,
+    RecoveryCode,
+    User,
+    UserSession,
+)
 
 
 def user_by_username(session, username):
@@ -132,3 +140,58 @@ def record_address_failure(session, address, kind, now, window_minutes):
             AddressFailure.at <= now - timedelta(minutes=window_minutes),
         )
     )
+
+
+# Failures of a user name (docs/identity.md, "Guessing from many addresses") ---------------
+
+
+def name_failure(session, username, address):
+    """The row counting failures of this user name from this address (created at the first)."""
+    row = session.scalars(
+        select(LoginNameFailure).where(
+            LoginNameFailure.username == username, LoginNameFailure.address == address
+        )
+    ).first()
+    if row is None:
+        row = LoginNameFailure(username=username, address=address, failed_attempts=0)
+        session.add(row)
+    return row
+
+
+def clear_name_failures(session, username, address):
+    session.execute(
+        delete(LoginNameFailure).where(
+            LoginNameFailure.username == username, LoginNameFailure.address == address
+        )
+    )
+
+
+def account_throttle(session, username, create=False):
+    row = session.get(AccountThrottle, username)
+    if row is None and create:
+        row = AccountThrottle(username=username, failures=0, delay_seconds=0, episodes=0)
+        session.add(row)
+    return row
+
+
+def address_known(session, user_id, address, since):
+    """True when the user opened a session from this address since `since`."""
+    return (
+        session.scalars(
+            select(UserSession.id).where(
+                UserSession.user_id == user_id,
+                UserSession.client_ip == address,
+                UserSession.created_at >= since,
+            )
+        ).first()
+        is not None
+    )
+
+
+def guessing_figures(session, now):
+    """(episodes ever started, user names waiting now) for the metrics."""
+    episodes = session.scalar(select(func.coalesce(func.sum(AccountThrottle.episodes), 0)))
+    waiting = session.scalar(
+        select(func.count()).select_from(AccountThrottle).where(AccountThrottle.wait_until > now)
+    )
+    return int(episodes or 0), int(waiting or 0)

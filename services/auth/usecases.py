@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import eventlet
 from sqlalchemy.exc import IntegrityError
 
-from services.auth import domain, passwords, store
+from services.auth import domain, guessing, passwords, store
 from services.auth.contracts import (
     AccountLockedSchema,
     ChangePasswordSchema,
@@ -264,6 +264,12 @@ class AuthUseCases:
             self._login_failed(name, user, address, "throttled")
             commit(self.db)
             raise RateLimited(retry_after=retry)
+        retry = guessing.account_wait(self, name[: domain.USERNAME_MAX], user, address, now)
+        if retry:
+            # the user name is being guessed from many addresses: the same wait, right or wrong
+            self._login_failed(name, user, address, "account_throttled")
+            commit(self.db)
+            raise RateLimited(retry_after=retry)
         lock = store.login_lock(self.db, user.id, address) if user is not None else None
         locked = lock is not None and domain.is_locked(lock.locked_until, now)
         secret = data["password"]
@@ -304,6 +310,7 @@ class AuthUseCases:
                 self._end_session(other, user, now, "password_reset")
         else:
             store.clear_login_lock(self.db, user.id, address)
+        guessing.succeeded(self, user.username, address)
         token = domain.new_token()
         record = store.open_session(
             self.db, user, token, now, self.settings.absolute_hours, address, recovery_code=code
@@ -353,7 +360,7 @@ class AuthUseCases:
             lock.failed_attempts = outcome.failed_attempts
             if outcome.locked_now:
                 lock.locked_until = outcome.locked_until
-                # the member learns of the lock by e-mail; the answer does not tell
+                # the member learns of the lock by e-mail; the answer warns that it may be so
                 self._emit(
                     "account_locked",
                     AccountLockedSchema,
@@ -366,11 +373,12 @@ class AuthUseCases:
                     reason="too_many_failures",
                     client_ip=address,
                 )
+        message = guessing.count_failure(self, name[: domain.USERNAME_MAX], user, address, now)
         throttled = self._address_failure(address, "login", now)
         commit(self.db)
         if throttled:
             raise RateLimited(retry_after=throttled)
-        raise Unauthenticated(BAD_CREDENTIALS)
+        raise Unauthenticated(message or BAD_CREDENTIALS)
 
     def _login_failed(self, name, user, address, reason):
         self._emit(

@@ -14,6 +14,7 @@ from services.common import esec
 
 WELCOME = "welcome"
 ACCOUNT_LOCKED = "account_locked"
+ACCOUNT_THROTTLED = "account_throttled"
 PASSWORD_CHANGED = "password_changed"  # noqa: S105  a kind of e-mail
 PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105
 RECOVERY_LOGIN = "recovery_login"
@@ -40,7 +41,12 @@ MAILINGS = {
     ("auth", "account_locked"): Mailing(
         ACCOUNT_LOCKED,
         "Su usuario del Portal en línea fue bloqueado temporalmente",
-        ("username", "display_name", "locked_until", "client_ip"),
+        ("username", "display_name", "locked_until", "client_ip", "retry_after"),
+    ),
+    ("auth", "account_throttled"): Mailing(
+        ACCOUNT_THROTTLED,
+        "Intentos de adivinar su contraseña del Portal en línea",
+        ("username", "display_name", "failures", "first_failure_at", "wait_until"),
     ),
     ("auth", "recovery_login"): Mailing(
         RECOVERY_LOGIN,
@@ -184,6 +190,14 @@ def notice_for(envelope: object, member: object = None) -> Notice | None:
             subject = template.format(number=number)
     if mailing.kind == ACCOUNT_LOCKED:
         context["locked_until_text"] = local_time_text(data.get("locked_until"))
+        seconds = data.get("retry_after")
+        context["lock_minutes"] = None
+        if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
+            context["lock_minutes"] = -(-seconds // 60)  # whole minutes, rounded up
+    if mailing.kind == ACCOUNT_THROTTLED:
+        context["first_failure_text"] = local_time_text(data.get("first_failure_at"))
+        failures = data.get("failures")
+        context["failures"] = failures if isinstance(failures, int) and failures > 0 else None
     if mailing.kind == RECOVERY_LOGIN:
         context["logged_in_at_text"] = local_time_text(data.get("logged_in_at"))
     if mailing.kind == APPLICATION_SUBMITTED:

@@ -102,6 +102,10 @@ class NotificationsService:
     def on_account_locked(self, payload):
         self._deliver(payload)
 
+    @notify("auth", "account_throttled")
+    def on_account_throttled(self, payload):
+        self._deliver(payload)
+
     @notify("auth", "recovery_login")
     def on_recovery_login(self, payload):
         self._deliver(payload)
