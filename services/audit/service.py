@@ -113,6 +113,10 @@ class AuditService:
     def on_accounts_movement_posted(self, payload):
         self.audit_log.record(payload)
 
+    @audited("accounts", "member_email_changed")
+    def on_accounts_member_email_changed(self, payload):
+        self.audit_log.record(payload)
+
     @audited("auth", "user_registered")
     def on_auth_user_registered(self, payload):
         self.audit_log.record(payload)

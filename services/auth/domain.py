@@ -40,6 +40,8 @@ ACCOUNT_WINDOW_HOURS = 24
 ACCOUNT_FIRST_DELAY_SECONDS = 30
 ACCOUNT_MAX_DELAY_SECONDS = 3600
 KNOWN_ADDRESS_DAYS = 30
+# no recovery code to an e-mail the core replaced less than this long ago
+EMAIL_CHANGE_HOLD_HOURS = 72
 # a session's last_seen is written at most this often (idle timeout precision)
 TOUCH_EVERY = timedelta(seconds=30)
 
@@ -325,6 +327,13 @@ def account_after_failure(
         wait_until=now + timedelta(seconds=delay),
         episode_started_at=state.episode_started_at or now,
     ), new_episode
+
+
+def recovery_held(
+    email_changed_at: datetime | None, now: datetime, hold_hours: float = EMAIL_CHANGE_HOLD_HOURS
+) -> bool:
+    """True while the e-mail is too newly changed to receive a recovery code."""
+    return email_changed_at is not None and now - email_changed_at < timedelta(hours=hold_hours)
 
 
 def recovery_allowed(

@@ -30,6 +30,8 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(20), default="activo", server_default="activo")
     # occurred_at of the last member_updated applied: an older event changes nothing
     member_synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # when the core last replaced the member's e-mail: no recovery code for 72 h after it
+    email_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)

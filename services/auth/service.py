@@ -1,10 +1,12 @@
 """auth: portal users, sessions, change of password and recovery (docs/identity.md).
 
-RPCs: ping, register, login, authenticate, logout, change_password, request_recovery, me.
+RPCs: ping, register, login, authenticate, logout, change_password, request_recovery, me,
+guessing_status.
 Events (exchange `auth.events`, through the outbox; catalogue in docs/events.md): user_registered,
 login_succeeded, login_failed, account_locked, account_throttled, recovery_login, password_changed,
 password_reset_requested, logged_out. No event ever carries a password, a hash, a session token
-or a temporary code. Consumes accounts.member_updated (e-mail, names and status of the member).
+or a temporary code. Consumes accounts.member_updated (e-mail, names and status of the member;
+a changed e-mail holds recovery codes back for 72 h).
 
 The use cases live in `usecases.py`; this module only wires nameko to them.
 """

@@ -118,6 +118,10 @@ class NotificationsService:
     def on_password_reset_requested(self, payload):
         self._deliver(payload)
 
+    @notify("accounts", "member_email_changed")
+    def on_member_email_changed(self, payload):
+        self._deliver(payload)
+
     @notify("credit", "application_submitted")
     def on_application_submitted(self, payload):
         self._deliver(payload)

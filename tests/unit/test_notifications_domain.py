@@ -317,3 +317,22 @@ def test_guessing_notice_says_how_many_failures_since_when_in_ecuador_time():
     for body in (text, html):
         assert "10 intentos" in body and "25/11/2026 11:40" in body
         assert "203.0.113.10" not in body  # one of many addresses: it would only confuse
+
+
+def test_a_changed_email_is_told_to_the_old_address_with_the_new_one_masked():
+    notice = domain.notice_for(
+        event(
+            "accounts",
+            "member_email_changed",
+            member_number="100234",
+            display_name="María Pérez",
+            old_email="maria.perez@example.com",
+            new_email_masked="m*********a@example.com",
+            changed_at="2026-11-25T16:40:00Z",
+        )
+    )
+    assert notice.recipient == "maria.perez@example.com"
+    text, html = render(notice)
+    for body in (text, html):
+        assert "m*********a@example.com" in body and "25/11/2026 11:40" in body
+        assert "72 horas" in body and "llame" in body
