@@ -101,6 +101,9 @@ class PrincipalSchema(PortalSchema):
     display_name = fields.String()
     must_change_password = fields.Boolean()
     session_id = fields.String()
+    last_login_at = fields.String(
+        allow_none=True, metadata={"description": "el ingreso anterior a esta sesión (UTC), o null"}
+    )
 
 
 class MeSchema(PortalSchema):
@@ -108,6 +111,9 @@ class MeSchema(PortalSchema):
     member_number = fields.String()
     display_name = fields.String()
     email_masked = fields.String()
+    last_login_at = fields.String(
+        allow_none=True, metadata={"description": "el ingreso anterior a esta sesión (UTC), o null"}
+    )
 
 
 class RecoveryResultSchema(PortalSchema):

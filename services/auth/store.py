@@ -47,6 +47,20 @@ def open_session(session, user, token, now, absolute_hours, client_ip, recovery_
     return record
 
 
+def previous_login(session, record):
+    """When the user's login before this session's was (None for the first)."""
+    return session.scalars(
+        select(UserSession.created_at)
+        .where(
+            UserSession.user_id == record.user_id,
+            UserSession.id != record.id,
+            UserSession.created_at <= record.created_at,
+        )
+        .order_by(UserSession.created_at.desc())
+        .limit(1)
+    ).first()
+
+
 def active_sessions(session, user_id, except_id=None):
     query = select(UserSession).where(
         UserSession.user_id == user_id, UserSession.revoked_at.is_(None)

@@ -410,19 +410,26 @@ class AuthUseCases:
                     record.opened_with_temporary_code or user.must_change_password
                 ),
                 "session_id": record.id,
+                "last_login_at": self._last_login(record),
             }
         )
 
     def me(self, token=None):
-        _record, user = self._live_session(token)
+        record, user = self._live_session(token)
         return ME.dump(
             {
                 "username": user.username,
                 "member_number": user.member_number,
                 "display_name": user.display_name,
                 "email_masked": domain.mask_email(user.email),
+                "last_login_at": self._last_login(record),
             }
         )
+
+    def _last_login(self, record):
+        """The successful login before this session's, as a UTC instant, or None."""
+        previous = store.previous_login(self.db, record)
+        return iso_utc(previous) if previous is not None else None
 
     def logout(self, token=None, client_ip=None):
         """End the session at once."""

@@ -2,9 +2,11 @@
 and the identity pages over plain HTTP."""
 
 import re
+from datetime import datetime
 
 import pytest
 
+from services.common.clock import CLOCK
 from tests.helpers import api_login, bearer, start_auth_stack, start_gateway
 
 ANA = {
@@ -63,6 +65,7 @@ def test_register_ana_then_login_and_me(api):
         "member_number": "100781",
         "display_name": "Ana Torres",
         "email_masked": "a********s@example.com",
+        "last_login_at": None,
     }
     # a member who has a user gets the answer of a mismatch (docs/identity.md, "Registration")
     again = api.post("/api/v1/auth/register", json=ANA)
@@ -326,6 +329,19 @@ def test_the_user_name_typed_at_login_is_carried_to_recovery(api):
     assert 'href="/recuperar?usuario=maria">¿Olvidó su contraseña?</a>' in failed.text
     recovery = api.get("/recuperar?usuario=maria")
     assert 'id="username" name="username" value="maria"' in recovery.text
+
+
+def test_me_and_the_pages_show_the_previous_login_in_ecuador_time(api):
+    with CLOCK.travel(datetime(2026, 11, 25, 9, 15)):  # naive: Ecuador time
+        first = api_login(api, "maria", "Socia-2026!")
+        assert api.get("/api/v1/me", headers=bearer(first)).json()["last_login_at"] is None
+    with CLOCK.travel(datetime(2026, 11, 27, 18, 40)):
+        second = api_login(api, "maria", "Socia-2026!")
+        me = api.get("/api/v1/me", headers=bearer(second)).json()
+        assert me["last_login_at"].startswith("2026-11-25T14:15:")  # UTC in the API
+        page = api.get("/opciones/cambiar-contrasena", cookies={"portal_session": second})
+        assert page.status_code == 200
+        assert "Último ingreso 25/11/2026 09:15" in page.text
 
 
 def test_the_login_page_warns_of_a_lock_with_a_link_to_recovery(api):

@@ -133,6 +133,7 @@ def test_demo_user_logs_in_and_the_token_authenticates(auth):
         "member_number": "100234",
         "display_name": "María Pérez",
         "email_masked": "m*********z@example.com",
+        "last_login_at": None,  # her first login
     }
 
 
