@@ -82,7 +82,7 @@ def _count_for_name_and_address(uc, name, address, now):
 def _count_for_account(uc, name, user, address, now):
     if _known(uc, user, address, now):
         return  # the member's own mistakes are the per-address lock's business
-    row = store.account_throttle(uc.db, name, create=True)
+    row = store.account_throttle_to_count(uc.db, name)
     state = domain.AccountGuessing(
         failures=row.failures or 0,
         window_started_at=row.window_started_at,

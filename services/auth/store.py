@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.auth import domain
 from services.auth.models import (
@@ -159,17 +160,33 @@ def record_address_failure(session, address, kind, now, window_minutes):
 # Failures of a user name (docs/identity.md, "Guessing from many addresses") ---------------
 
 
+def _locked_or_created(session, query, make):
+    """The row of `query`, locked for this transaction, else a new one from `make()`. Two
+    first failures at once (a guesser's parallel requests) both end up on the same row: the
+    loser of the insert reads the winner's."""
+    row = session.scalars(query.with_for_update()).first()
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        row = session.scalars(query.with_for_update()).one()
+    return row
+
+
 def name_failure(session, username, address):
     """The row counting failures of this user name from this address (created at the first)."""
-    row = session.scalars(
-        select(LoginNameFailure).where(
-            LoginNameFailure.username == username, LoginNameFailure.address == address
-        )
-    ).first()
-    if row is None:
-        row = LoginNameFailure(username=username, address=address, failed_attempts=0)
-        session.add(row)
-    return row
+    query = select(LoginNameFailure).where(
+        LoginNameFailure.username == username, LoginNameFailure.address == address
+    )
+    return _locked_or_created(
+        session,
+        query,
+        lambda: LoginNameFailure(username=username, address=address, failed_attempts=0),
+    )
 
 
 def clear_name_failures(session, username, address):
@@ -180,12 +197,18 @@ def clear_name_failures(session, username, address):
     )
 
 
-def account_throttle(session, username, create=False):
-    row = session.get(AccountThrottle, username)
-    if row is None and create:
-        row = AccountThrottle(username=username, failures=0, delay_seconds=0, episodes=0)
-        session.add(row)
-    return row
+def account_throttle(session, username):
+    return session.get(AccountThrottle, username)
+
+
+def account_throttle_to_count(session, username):
+    """The user name's row, locked to count one more failure (created at the first)."""
+    query = select(AccountThrottle).where(AccountThrottle.username == username)
+    return _locked_or_created(
+        session,
+        query,
+        lambda: AccountThrottle(username=username, failures=0, delay_seconds=0, episodes=0),
+    )
 
 
 def address_known(session, user_id, address, since):

@@ -10,6 +10,9 @@ from services.notifications.service import NotificationsService
 from tests.helpers import start_auth_stack, start_gateway
 from tests.service.test_auth_recovery_mail import Mailbox, text_of
 
+# also run on PostgreSQL (-m pg --db-backend postgres): the counting rows are locked there
+pytestmark = pytest.mark.pg
+
 HOME = {"X-Forwarded-For": "192.0.2.50"}  # where maria always logs in from
 RIGHT = {"username": "maria", "password": "Socia-2026!"}
 WRONG = {"username": "maria", "password": "no-es-la-clave"}

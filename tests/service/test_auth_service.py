@@ -243,6 +243,17 @@ def test_a_throttled_address_is_refused_before_the_password_is_checked(auth, eve
     assert auth.login(*MARIA, "203.0.113.10")["token"]
 
 
+def test_guesses_at_once_from_many_addresses_are_all_counted(auth):
+    """A guesser's parallel requests for one user name: none is lost, none fails with a 5xx."""
+    calls = [auth.login.call_async("jose", "no-es-la-clave", f"198.51.104.{n}") for n in range(10)]
+    for call in calls:
+        with pytest.raises(Unauthenticated):
+            call.result()
+    with pytest.raises(RateLimited) as waiting:
+        auth.login("jose", "Socio-2026!", "198.51.104.200")
+    assert 0 < waiting.value.extra["retry_after"] <= 30
+
+
 class _CountingHasher:
     """argon2's hasher, counting the verifications (the work that takes the time)."""
 
