@@ -154,6 +154,44 @@ HEALTH = HealthSnapshot()
 REGISTRY.register(HEALTH)
 
 
+class GuessingSnapshot:
+    """Guessing of passwords spread over many addresses, as last read from auth's
+    `guessing_status()` (docs/identity.md, "Guessing from many addresses"). No user name in a
+    label: two series whatever the number of members, so operators alert on a rise of the
+    counter or a gauge above a few without a series per account."""
+
+    def __init__(self):
+        self.status = None
+
+    def collect(self):
+        episodes = CounterMetricFamily(
+            "portal_auth_guessing_episodes",
+            "Episodes of a user name guessed from many addresses (each e-mails the member once)",
+        )
+        throttled = GaugeMetricFamily(
+            "portal_auth_accounts_throttled",
+            "User names whose logins from unfamiliar addresses must wait now",
+        )
+        up = GaugeMetricFamily(
+            "portal_auth_guessing_status_up",
+            "1 when auth answered its guessing status within the deadline",
+        )
+        up.add_metric([], 0 if self.status is None else 1)
+        if self.status is None:
+            return [up]
+        episodes.add_metric([], self.status.get("episodes", 0))
+        throttled.add_metric([], self.status.get("throttled", 0))
+        return [episodes, throttled, up]
+
+
+GUESSING = GuessingSnapshot()
+REGISTRY.register(GUESSING)
+
+
+def record_guessing(status):
+    GUESSING.status = status if isinstance(status, dict) else None
+
+
 def token_allows(request):
     """True when the request carries the configured METRICS_TOKEN as its Bearer token."""
     token = env("METRICS_TOKEN")

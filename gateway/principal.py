@@ -21,6 +21,7 @@ class Principal:
     display_name: str
     must_change_password: bool
     session_id: str
+    last_login_at: str | None = None  # the login before this session's (UTC), for the pages
 
 
 def token_from(request):
@@ -50,6 +51,7 @@ class AuthenticationMixin:
             display_name=info.get("display_name") or info["username"],
             must_change_password=bool(info.get("must_change_password")),
             session_id=info.get("session_id", ""),
+            last_login_at=info.get("last_login_at"),
         )
         if principal.must_change_password and not allow_password_change:
             raise PasswordChangeRequired()

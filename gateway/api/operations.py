@@ -83,6 +83,7 @@ class OperationsApi:
         if not metrics.token_allows(request):
             raise NotFound("La dirección solicitada no existe.")
         metrics.record_inbound(self._inbound_statuses())
+        metrics.record_guessing(self._guessing_status())
         content_type, body = metrics.exposition()
         return Response(body, headers={"Content-Type": content_type})
 
@@ -93,6 +94,15 @@ class OperationsApi:
         if env("METRICS_ADDRESS"):
             metrics.record_inbound(self._inbound_statuses())
             self._check_health()
+            metrics.record_guessing(self._guessing_status())
+
+    def _guessing_status(self):
+        """auth's figures of guessing from many addresses, or None when it did not answer."""
+        try:
+            proxy = self.rpc_for("auth").with_timeout(HEALTH_TIMEOUT, count_errors=False)
+            return proxy.guessing_status()
+        except Exception:  # noqa: BLE001  down or slow: read as down, the page still answers
+            return None
 
     def _inbound_statuses(self):
         """{service: inbound_status() or None}; a service that is down or slow only reads as

@@ -41,6 +41,7 @@ REGISTER_FIELDS = (
     "email",
 )
 RECOVERY_FIELDS = ("username", "email", "member_number")
+RECOVERY_POINTER = "¿Olvidó su contraseña?"
 
 
 def _form(request, names, limit=200):
@@ -117,6 +118,8 @@ class AuthPages:
             status=status,
             headers=headers,
             flashes=[("error", message)],
+            # after repeated failures the answer points to recovery: a link right there
+            recovery_hint=RECOVERY_POINTER in message,
             username=form["username"][:100],
             next_path=safe_next(request.form.get("next")),
         )

@@ -10,11 +10,12 @@ executemany per chunk, no ORM object per row.
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
-from services.accounts.domain import PRODUCT_NAMES
+from services.accounts.domain import PRODUCT_NAMES, email_change_data, email_changed
 from services.accounts.models import Member, Movement, SavingsAccount
 from services.common import core_data
 from services.common.clock import CLOCK
 from services.common.errors import ValidationError
+from services.common.events import iso_utc
 
 IN_CHUNK = 500  # keys per IN (…) list: SQLite's variable limit stays far away
 
@@ -113,6 +114,7 @@ def _members(session, rows, emit=None):
             counts["created"] += 1
         elif any(getattr(member, k) != v for k, v in values.items()):
             # the core's record wins (as member_upserted does)
+            old_email = member.email if email_changed(member, values) else None
             for key, value in values.items():
                 setattr(member, key, value)
             counts["updated"] += 1
@@ -127,6 +129,18 @@ def _members(session, rows, emit=None):
                         "surnames": member.surnames,
                     },
                 )
+                if old_email is not None:
+                    emit(
+                        "member_email_changed",
+                        email_change_data(
+                            member.member_number,
+                            member.given_names,
+                            member.surnames,
+                            old_email,
+                            member.email,
+                            iso_utc(CLOCK.utcnow()),
+                        ),
+                    )
         else:
             counts["unchanged"] += 1
     if new:

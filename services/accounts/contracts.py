@@ -133,6 +133,17 @@ class MemberUpdatedEventSchema(PortalSchema):
     surnames = fields.String()
 
 
+class MemberEmailChangedEventSchema(PortalSchema):
+    """Data of `accounts.member_email_changed`: the core replaced the member's e-mail. The old
+    address is whole (the notice goes there); the new one is masked (nobody outside needs it)."""
+
+    member_number = fields.String()
+    display_name = fields.String()
+    old_email = fields.String()
+    new_email_masked = fields.String()
+    changed_at = fields.String(metadata={"description": "UTC instant the portal applied it"})
+
+
 class ReconciliationFailedEventSchema(PortalSchema):
     """Data of `accounts.reconciliation_failed`."""
 

@@ -247,6 +247,34 @@ def member_changes(current: object | None, data: Mapping[str, object]) -> dict[s
     return changes
 
 
+def email_changed(current: object | None, changes: Mapping[str, object]) -> bool:
+    """True when `member_upserted` replaces the e-mail of a member the portal already knew (a
+    new member, or the same address in other capitals, is no change of address)."""
+    if current is None or "email" not in changes:
+        return False
+    old = str(getattr(current, "email", "") or "").strip().casefold()
+    new = str(changes["email"] or "").strip().casefold()
+    return bool(old) and old != new
+
+
+def email_change_data(
+    member_number: str,
+    given_names: str | None,
+    surnames: str | None,
+    old_email: str,
+    new_email: str | None,
+    changed_at: str,
+) -> dict[str, str]:
+    """The data of `accounts.member_email_changed` (docs/events.md)."""
+    return {
+        "member_number": member_number,
+        "display_name": display_name(given_names, surnames),
+        "old_email": old_email,
+        "new_email_masked": mask_email(new_email),
+        "changed_at": changed_at,
+    }
+
+
 def reconciliation_differences(
     portal: PortalDay | None, core: CoreAccountFigures
 ) -> list[tuple[str, str | None, str]]:

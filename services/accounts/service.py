@@ -6,6 +6,7 @@ from services.accounts import bulk, core_batch, domain, store
 from services.accounts.contracts import (
     AccountSchema,
     DailyBalancesSchema,
+    MemberEmailChangedEventSchema,
     MemberSchema,
     MemberUpdatedEventSchema,
     MovementPostedEventSchema,
@@ -37,7 +38,7 @@ from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import NotFound, ValidationError
-from services.common.events import EventOutbox
+from services.common.events import EventOutbox, iso_utc
 from services.common.inbound import NotYet, Refused, core_events
 from services.common.money import fmt
 from services.common.schemas import load_or_raise
@@ -306,6 +307,7 @@ class AccountsService:
         changes = domain.member_changes(member, data)
         if not changes:
             return
+        old_email = member.email if domain.email_changed(member, changes) else None
         if member is None:
             member = Member(member_number=data["member_number"], joined_on=self.clock.today())
             self.db.add(member)
@@ -324,6 +326,21 @@ class AccountsService:
                 }
             ),
         )
+        if old_email is not None:
+            # a security event: the old address is told, and auth holds recovery codes back
+            self.events.emit(
+                "member_email_changed",
+                MemberEmailChangedEventSchema().dump(
+                    domain.email_change_data(
+                        member.member_number,
+                        member.given_names,
+                        member.surnames,
+                        old_email,
+                        member.email,
+                        iso_utc(self.clock.utcnow()),
+                    )
+                ),
+            )
 
     def _core_account_opened(self, event):
         data = core_data(CORE_ACCOUNT_OPENED, event)

@@ -189,6 +189,10 @@ class AuditService:
     def on_accounts_movement_posted(self, payload):
         self.audit_log.record(payload)
 
+    @audited("accounts", "member_email_changed")
+    def on_accounts_member_email_changed(self, payload):
+        self.audit_log.record(payload)
+
     @audited("auth", "user_registered")
     def on_auth_user_registered(self, payload):
         self.audit_log.record(payload)
@@ -203,6 +207,10 @@ class AuditService:
 
     @audited("auth", "account_locked")
     def on_auth_account_locked(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("auth", "account_throttled")
+    def on_auth_account_throttled(self, payload):
         self.audit_log.record(payload)
 
     @audited("auth", "recovery_login")

@@ -101,6 +101,9 @@ class PrincipalSchema(PortalSchema):
     display_name = fields.String()
     must_change_password = fields.Boolean()
     session_id = fields.String()
+    last_login_at = fields.String(
+        allow_none=True, metadata={"description": "el ingreso anterior a esta sesión (UTC), o null"}
+    )
 
 
 class MeSchema(PortalSchema):
@@ -108,6 +111,9 @@ class MeSchema(PortalSchema):
     member_number = fields.String()
     display_name = fields.String()
     email_masked = fields.String()
+    last_login_at = fields.String(
+        allow_none=True, metadata={"description": "el ingreso anterior a esta sesión (UTC), o null"}
+    )
 
 
 class RecoveryResultSchema(PortalSchema):
@@ -152,6 +158,20 @@ class AccountLockedSchema(PortalSchema):
     retry_after = fields.Integer()
     reason = fields.String()
     client_ip = fields.String(allow_none=True)
+
+
+class AccountThrottledSchema(PortalSchema):
+    """A user name is being guessed from many addresses: logins from unfamiliar addresses wait
+    (docs/identity.md). Once per episode; the member is told by e-mail."""
+
+    username = fields.String()
+    member_number = fields.String()
+    display_name = fields.String()
+    email = fields.String()
+    failures = fields.Integer(metadata={"description": "failures in the episode so far"})
+    first_failure_at = fields.String()
+    wait_until = fields.String()
+    client_ip = fields.String(allow_none=True, metadata={"description": "the latest address"})
 
 
 class PasswordChangedSchema(PortalSchema):

@@ -12,7 +12,7 @@ import secrets
 import string
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -34,6 +34,14 @@ CODE_VALID_MINUTES = 15
 RECOVERIES_PER_HOUR = 3
 ADDRESS_FAILURE_LIMIT = 30
 ADDRESS_WINDOW_MINUTES = 10
+# guessing spread over addresses (docs/identity.md, "Guessing from many addresses")
+ACCOUNT_FAILURE_LIMIT = 10
+ACCOUNT_WINDOW_HOURS = 24
+ACCOUNT_FIRST_DELAY_SECONDS = 30
+ACCOUNT_MAX_DELAY_SECONDS = 3600
+KNOWN_ADDRESS_DAYS = 30
+# no recovery code to an e-mail the core replaced less than this long ago
+EMAIL_CHANGE_HOLD_HOURS = 72
 # a session's last_seen is written at most this often (idle timeout precision)
 TOUCH_EVERY = timedelta(seconds=30)
 
@@ -260,6 +268,72 @@ def throttle_retry_after(
     # the window slides: it reopens when enough of the oldest failures leave it
     release = recent[len(recent) - limit] + window
     return seconds_until(release, now)
+
+
+@dataclass(frozen=True)
+class AccountGuessing:
+    """Failed logins of one user name from addresses it never logged in from (any of them)."""
+
+    failures: int = 0
+    window_started_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    delay_seconds: int = 0
+    wait_until: datetime | None = None
+    episode_started_at: datetime | None = None
+
+
+def account_wait(wait_until: datetime | None, now: datetime) -> int | None:
+    """Seconds the user name must still wait, or None."""
+    if wait_until is None or now >= wait_until:
+        return None
+    return seconds_until(wait_until, now)
+
+
+def account_after_failure(
+    state: AccountGuessing,
+    now: datetime,
+    limit: int = ACCOUNT_FAILURE_LIMIT,
+    window_hours: float = ACCOUNT_WINDOW_HOURS,
+    first_delay: int = ACCOUNT_FIRST_DELAY_SECONDS,
+    max_delay: int = ACCOUNT_MAX_DELAY_SECONDS,
+) -> tuple[AccountGuessing, bool]:
+    """One more failure of the user name from an unfamiliar address; True when it starts an
+    episode of guessing (the member is told once per episode).
+
+    Failures count within `window_hours` of the first one. The `limit`-th starts a wait of
+    `first_delay` seconds; each failure after a wait doubles it, up to `max_delay`. An episode
+    ends after `window_hours` without a failure: then the count starts again.
+    """
+    window = timedelta(hours=window_hours)
+    if state.episode_started_at is not None:
+        over = state.last_failure_at is None or now - state.last_failure_at >= window
+    else:
+        over = state.window_started_at is None or now - state.window_started_at >= window
+    if over:
+        state = AccountGuessing()
+    failures = state.failures + 1
+    started = state.window_started_at or now
+    if failures < limit:
+        return replace(
+            state, failures=failures, window_started_at=started, last_failure_at=now
+        ), False
+    delay = first_delay if state.delay_seconds <= 0 else min(state.delay_seconds * 2, max_delay)
+    new_episode = state.episode_started_at is None
+    return AccountGuessing(
+        failures=failures,
+        window_started_at=started,
+        last_failure_at=now,
+        delay_seconds=delay,
+        wait_until=now + timedelta(seconds=delay),
+        episode_started_at=state.episode_started_at or now,
+    ), new_episode
+
+
+def recovery_held(
+    email_changed_at: datetime | None, now: datetime, hold_hours: float = EMAIL_CHANGE_HOLD_HOURS
+) -> bool:
+    """True while the e-mail is too newly changed to receive a recovery code."""
+    return email_changed_at is not None and now - email_changed_at < timedelta(hours=hold_hours)
 
 
 def recovery_allowed(

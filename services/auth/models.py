@@ -30,6 +30,8 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(20), default="activo", server_default="activo")
     # occurred_at of the last member_updated applied: an older event changes nothing
     member_synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # when the core last replaced the member's e-mail: no recovery code for 72 h after it
+    email_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -96,6 +98,41 @@ class AddressFailure(Base):
     address: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LoginNameFailure(Base):
+    """Consecutive failed logins of one *user name* from one address, whether or not a user of
+    that name exists: after `AUTH_MAX_FAILURES` the answer warns that access may be blocked for a
+    while, the same for every name, so the warning tells nothing about who exists."""
+
+    __tablename__ = "login_name_failures"
+    __table_args__ = (
+        UniqueConstraint("username", "address", name="uq_login_name_failures_username_address"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(30))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    warn_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AccountThrottle(Base):
+    """Failed logins of one user name from addresses it never logged in from, whichever address:
+    guessing spread over many addresses, and the growing wait it earns (docs/identity.md,
+    "Guessing from many addresses"). Keyed by the name typed, whether or not a user has it."""
+
+    __tablename__ = "account_throttles"
+
+    username: Mapped[str] = mapped_column(String(30), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delay_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    wait_until: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    episode_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # episodes of this name since the row was created: their sum is the metrics' counter
+    episodes: Mapped[int] = mapped_column(Integer, default=0)
 
 
 outbox = outbox_table(Base.metadata)

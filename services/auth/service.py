@@ -1,16 +1,19 @@
 """auth: portal users, sessions, change of password and recovery (docs/identity.md).
 
-RPCs: ping, register, login, authenticate, logout, change_password, request_recovery, me.
+RPCs: ping, register, login, authenticate, logout, change_password, request_recovery, me,
+guessing_status.
 Events (exchange `auth.events`, through the outbox; catalogue in docs/events.md): user_registered,
-login_succeeded, login_failed, account_locked, recovery_login, password_changed,
+login_succeeded, login_failed, account_locked, account_throttled, recovery_login, password_changed,
 password_reset_requested, logged_out. No event ever carries a password, a hash, a session token
-or a temporary code. Consumes accounts.member_updated (e-mail, names and status of the member).
+or a temporary code. Consumes accounts.member_updated (e-mail, names and status of the member;
+a changed e-mail holds recovery codes back for 72 h).
 
 The use cases live in `usecases.py`; this module only wires nameko to them.
 """
 
 from nameko.extensions import DependencyProvider
 
+from services.auth import guessing
 from services.auth.models import outbox, processed_events
 from services.auth.usecases import AuthUseCases, Settings
 from services.common.clock_provider import ClockProvider
@@ -94,6 +97,11 @@ class AuthService:
     @rpc
     def request_recovery(self, username=None, email=None, member_number=None, client_ip=None):
         return self.auth.request_recovery(username, email, member_number, client_ip)
+
+    @rpc
+    def guessing_status(self):
+        """{episodes, throttled}: guessing from many addresses, for the gateway's /metrics."""
+        return guessing.figures(self.auth, self.clock.utcnow())
 
     @event_handler("accounts", "member_updated")
     def on_member_updated(self, payload):

@@ -2,10 +2,19 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.auth import domain
-from services.auth.models import AddressFailure, LoginLock, RecoveryCode, User, UserSession
+from services.auth.models import (
+    AccountThrottle,
+    AddressFailure,
+    LoginLock,
+    LoginNameFailure,
+    RecoveryCode,
+    User,
+    UserSession,
+)
 
 
 def user_by_username(session, username):
@@ -37,6 +46,20 @@ def open_session(session, user, token, now, absolute_hours, client_ip, recovery_
     session.add(record)
     session.flush()
     return record
+
+
+def previous_login(session, record):
+    """When the user's login before this session's was (None for the first)."""
+    return session.scalars(
+        select(UserSession.created_at)
+        .where(
+            UserSession.user_id == record.user_id,
+            UserSession.id != record.id,
+            UserSession.created_at <= record.created_at,
+        )
+        .order_by(UserSession.created_at.desc())
+        .limit(1)
+    ).first()
 
 
 def active_sessions(session, user_id, except_id=None):
@@ -132,3 +155,80 @@ def record_address_failure(session, address, kind, now, window_minutes):
             AddressFailure.at <= now - timedelta(minutes=window_minutes),
         )
     )
+
+
+# Failures of a user name (docs/identity.md, "Guessing from many addresses") ---------------
+
+
+def _locked_or_created(session, query, make):
+    """The row of `query`, locked for this transaction, else a new one from `make()`. Two
+    first failures at once (a guesser's parallel requests) both end up on the same row: the
+    loser of the insert reads the winner's."""
+    row = session.scalars(query.with_for_update()).first()
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        row = session.scalars(query.with_for_update()).one()
+    return row
+
+
+def name_failure(session, username, address):
+    """The row counting failures of this user name from this address (created at the first)."""
+    query = select(LoginNameFailure).where(
+        LoginNameFailure.username == username, LoginNameFailure.address == address
+    )
+    return _locked_or_created(
+        session,
+        query,
+        lambda: LoginNameFailure(username=username, address=address, failed_attempts=0),
+    )
+
+
+def clear_name_failures(session, username, address):
+    session.execute(
+        delete(LoginNameFailure).where(
+            LoginNameFailure.username == username, LoginNameFailure.address == address
+        )
+    )
+
+
+def account_throttle(session, username):
+    return session.get(AccountThrottle, username)
+
+
+def account_throttle_to_count(session, username):
+    """The user name's row, locked to count one more failure (created at the first)."""
+    query = select(AccountThrottle).where(AccountThrottle.username == username)
+    return _locked_or_created(
+        session,
+        query,
+        lambda: AccountThrottle(username=username, failures=0, delay_seconds=0, episodes=0),
+    )
+
+
+def address_known(session, user_id, address, since):
+    """True when the user opened a session from this address since `since`."""
+    return (
+        session.scalars(
+            select(UserSession.id).where(
+                UserSession.user_id == user_id,
+                UserSession.client_ip == address,
+                UserSession.created_at >= since,
+            )
+        ).first()
+        is not None
+    )
+
+
+def guessing_figures(session, now):
+    """(episodes ever started, user names waiting now) for the metrics."""
+    episodes = session.scalar(select(func.coalesce(func.sum(AccountThrottle.episodes), 0)))
+    waiting = session.scalar(
+        select(func.count()).select_from(AccountThrottle).where(AccountThrottle.wait_until > now)
+    )
+    return int(episodes or 0), int(waiting or 0)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import eventlet
 from sqlalchemy.exc import IntegrityError
 
-from services.auth import domain, passwords, store
+from services.auth import domain, guessing, passwords, store
 from services.auth.contracts import (
     AccountLockedSchema,
     ChangePasswordSchema,
@@ -70,6 +70,12 @@ RECOVERY_CODE_SHOWN = (
     "Su código temporal fue generado. Ingrese con su usuario y este código como contraseña: "
     "vence en {minutes} minutos y solo puede usarse una vez. Al ingresar deberá cambiar su "
     "contraseña."
+)
+RECOVERY_HELD = (
+    "Por seguridad, el correo electrónico registrado en su ficha de socio cambió hace poco: "
+    "durante {hours} horas después del cambio no enviamos códigos temporales a la nueva "
+    "dirección. Para recuperar su contraseña ahora, llame a la cooperativa o acérquese a una "
+    "agencia."
 )
 SESSION_IDLE_ENDED = "Su sesión expiró por inactividad. Ingrese nuevamente."
 SESSION_TIME_ENDED = "Su sesión expiró. Ingrese nuevamente."
@@ -264,6 +270,12 @@ class AuthUseCases:
             self._login_failed(name, user, address, "throttled")
             commit(self.db)
             raise RateLimited(retry_after=retry)
+        retry = guessing.account_wait(self, name[: domain.USERNAME_MAX], user, address, now)
+        if retry:
+            # the user name is being guessed from many addresses: the same wait, right or wrong
+            self._login_failed(name, user, address, "account_throttled")
+            commit(self.db)
+            raise RateLimited(retry_after=retry)
         lock = store.login_lock(self.db, user.id, address) if user is not None else None
         locked = lock is not None and domain.is_locked(lock.locked_until, now)
         secret = data["password"]
@@ -304,6 +316,7 @@ class AuthUseCases:
                 self._end_session(other, user, now, "password_reset")
         else:
             store.clear_login_lock(self.db, user.id, address)
+        guessing.succeeded(self, user.username, address)
         token = domain.new_token()
         record = store.open_session(
             self.db, user, token, now, self.settings.absolute_hours, address, recovery_code=code
@@ -353,7 +366,7 @@ class AuthUseCases:
             lock.failed_attempts = outcome.failed_attempts
             if outcome.locked_now:
                 lock.locked_until = outcome.locked_until
-                # the member learns of the lock by e-mail; the answer does not tell
+                # the member learns of the lock by e-mail; the answer warns that it may be so
                 self._emit(
                     "account_locked",
                     AccountLockedSchema,
@@ -366,11 +379,12 @@ class AuthUseCases:
                     reason="too_many_failures",
                     client_ip=address,
                 )
+        message = guessing.count_failure(self, name[: domain.USERNAME_MAX], user, address, now)
         throttled = self._address_failure(address, "login", now)
         commit(self.db)
         if throttled:
             raise RateLimited(retry_after=throttled)
-        raise Unauthenticated(BAD_CREDENTIALS)
+        raise Unauthenticated(message or BAD_CREDENTIALS)
 
     def _login_failed(self, name, user, address, reason):
         self._emit(
@@ -396,19 +410,26 @@ class AuthUseCases:
                     record.opened_with_temporary_code or user.must_change_password
                 ),
                 "session_id": record.id,
+                "last_login_at": self._last_login(record),
             }
         )
 
     def me(self, token=None):
-        _record, user = self._live_session(token)
+        record, user = self._live_session(token)
         return ME.dump(
             {
                 "username": user.username,
                 "member_number": user.member_number,
                 "display_name": user.display_name,
                 "email_masked": domain.mask_email(user.email),
+                "last_login_at": self._last_login(record),
             }
         )
+
+    def _last_login(self, record):
+        """The successful login before this session's, as a UTC instant, or None."""
+        previous = store.previous_login(self.db, record)
+        return iso_utc(previous) if previous is not None else None
 
     def logout(self, token=None, client_ip=None):
         """End the session at once."""
@@ -562,6 +583,16 @@ class AuthUseCases:
             passwords.hash_secret(domain.generate_code())
             self._emit_reset(event, "member_inactive")
             return generic
+        hold_hours = self.settings.number(
+            "AUTH_EMAIL_CHANGE_HOLD_HOURS", domain.EMAIL_CHANGE_HOLD_HOURS
+        )
+        if domain.recovery_held(user.email_changed_at, now, hold_hours):
+            # the new address may be a taker's: nothing goes there, the member calls instead
+            passwords.hash_secret(domain.generate_code())
+            self._emit_reset(event, "email_recently_changed")
+            return RecoveryResultSchema().dump(
+                {"message": RECOVERY_HELD.format(hours=f"{hold_hours:g}"), "temporary_code": None}
+            )
         if not domain.recovery_allowed(store.recent_code_times(self.db, user.id, now), now):
             passwords.hash_secret(domain.generate_code())
             self._emit_reset(event, "limit_reached")
@@ -631,8 +662,8 @@ class AuthUseCases:
 
     def member_updated(self, payload):
         """accounts.member_updated: the user's e-mail (for every later notice), display name and
-        status follow the member record; an inactive member's sessions end. An event older
-        than the last one applied changes nothing."""
+        status follow the member record; an inactive member's sessions end; a changed e-mail
+        holds recovery codes back. An event older than the last one applied changes nothing."""
         try:
             data = MemberUpdatedSchema().load(payload.get("data") or {})
         except Exception:  # noqa: BLE001  a malformed event cannot be applied by retrying
@@ -647,6 +678,11 @@ class AuthUseCases:
             return
         email = (data.get("email") or "").strip()
         if email and "@" in email and len(email) <= 120:
+            if email.casefold() != (user.email or "").strip().casefold():
+                # a new address may be a taker's: no recovery code goes there for 72 h, and a
+                # code not yet used is void (docs/identity.md, "E-mail changed by the core")
+                user.email_changed_at = occurred or self.now()
+                store.invalidate_codes(self.db, user.id, self.now())
             user.email = email
         if data.get("given_names") or data.get("surnames"):
             name = domain.display_name(data.get("given_names"), data.get("surnames"))

@@ -102,6 +102,10 @@ class NotificationsService:
     def on_account_locked(self, payload):
         self._deliver(payload)
 
+    @notify("auth", "account_throttled")
+    def on_account_throttled(self, payload):
+        self._deliver(payload)
+
     @notify("auth", "recovery_login")
     def on_recovery_login(self, payload):
         self._deliver(payload)
@@ -112,6 +116,10 @@ class NotificationsService:
 
     @notify("auth", "password_reset_requested")
     def on_password_reset_requested(self, payload):
+        self._deliver(payload)
+
+    @notify("accounts", "member_email_changed")
+    def on_member_email_changed(self, payload):
         self._deliver(payload)
 
     @notify("credit", "application_submitted")

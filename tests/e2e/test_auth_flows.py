@@ -41,7 +41,8 @@ def test_identity_stories_reach_the_audit_log_with_a_valid_chain(portal, api):
     assert api.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
     assert api.get("/api/v1/me", headers=bearer(token)).status_code == 401
 
-    # five failures from one address: the lock is never announced (docs/identity.md, "Lockout")
+    # five failures from one address: 401 each, the last one warning that access may be blocked
+    # (docs/identity.md, "After repeated failures")
     statuses = [
         api.post(
             "/api/v1/auth/login", json={"username": "carmen.q", "password": "no-es-la-clave"}

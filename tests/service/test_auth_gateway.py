@@ -2,9 +2,11 @@
 and the identity pages over plain HTTP."""
 
 import re
+from datetime import datetime
 
 import pytest
 
+from services.common.clock import CLOCK
 from tests.helpers import api_login, bearer, start_auth_stack, start_gateway
 
 ANA = {
@@ -63,6 +65,7 @@ def test_register_ana_then_login_and_me(api):
         "member_number": "100781",
         "display_name": "Ana Torres",
         "email_masked": "a********s@example.com",
+        "last_login_at": None,
     }
     # a member who has a user gets the answer of a mismatch (docs/identity.md, "Registration")
     again = api.post("/api/v1/auth/register", json=ANA)
@@ -124,7 +127,9 @@ def test_wrong_credentials_are_401_with_one_message(api):
     }
 
 
-def test_a_lock_is_never_announced_and_another_address_still_gets_in(api, monkeypatch):
+def test_after_five_failures_the_answer_warns_of_a_lock_and_another_address_gets_in(
+    api, monkeypatch
+):
     monkeypatch.setenv("TRUSTED_PROXY", "127.0.0.1")
     attacker = {"X-Forwarded-For": "203.0.113.40"}
     wrong = {"username": "luis", "password": "x" * 9}
@@ -132,7 +137,16 @@ def test_a_lock_is_never_announced_and_another_address_still_gets_in(api, monkey
     right = {"username": "luis", "password": "Socio-2026!"}
     answers.append(api.post("/api/v1/auth/login", json=right, headers=attacker))
     assert {a.status_code for a in answers} == {401}
-    assert all(a.json() == answers[0].json() for a in answers)
+    assert all(a.json() == answers[0].json() for a in answers[:4])
+    # the fifth failure, and the right password while locked, are told the lock may be on
+    # (API.md "After repeated failures"): the same body for every user name
+    warned = error_of(answers[4])
+    assert warned["code"] == "unauthenticated" and set(warned) == {"code", "message"}
+    assert "15 minutos" in warned["message"] and "¿Olvidó su contraseña?" in warned["message"]
+    assert answers[5].json() == answers[4].json()
+    unknown = {"username": "no.existe", "password": "x" * 9}
+    others = [api.post("/api/v1/auth/login", json=unknown, headers=attacker) for _ in range(5)]
+    assert others[4].json() == answers[4].json()
     assert "Retry-After" not in answers[-1].headers
     home = {"X-Forwarded-For": "192.0.2.44"}
     assert api.post("/api/v1/auth/login", json=right, headers=home).status_code == 200
@@ -315,6 +329,33 @@ def test_the_user_name_typed_at_login_is_carried_to_recovery(api):
     assert 'href="/recuperar?usuario=maria">¿Olvidó su contraseña?</a>' in failed.text
     recovery = api.get("/recuperar?usuario=maria")
     assert 'id="username" name="username" value="maria"' in recovery.text
+
+
+def test_me_and_the_pages_show_the_previous_login_in_ecuador_time(api):
+    with CLOCK.travel(datetime(2026, 11, 25, 9, 15)):  # naive: Ecuador time
+        first = api_login(api, "maria", "Socia-2026!")
+        assert api.get("/api/v1/me", headers=bearer(first)).json()["last_login_at"] is None
+    with CLOCK.travel(datetime(2026, 11, 27, 18, 40)):
+        second = api_login(api, "maria", "Socia-2026!")
+        me = api.get("/api/v1/me", headers=bearer(second)).json()
+        assert me["last_login_at"].startswith("2026-11-25T14:15:")  # UTC in the API
+        page = api.get("/opciones/cambiar-contrasena", cookies={"portal_session": second})
+        assert page.status_code == 200
+        assert "Último ingreso 25/11/2026 09:15" in page.text
+
+
+def test_the_login_page_warns_of_a_lock_with_a_link_to_recovery(api):
+    page = api.get("/login")
+    for _ in range(5):
+        failed = api.post(
+            "/login", data={"username": "jose", "password": "x" * 9, "csrf_token": csrf_of(page)}
+        )
+    assert failed.status_code == 401
+    assert "bloqueado durante 15 minutos" in failed.text
+    assert (
+        'id="aviso-recuperar"><a href="/recuperar?usuario=jose">¿Olvidó su contraseña?'
+        in failed.text
+    )
 
 
 def test_registration_page_registers_carmen(api):

@@ -131,3 +131,50 @@ def test_an_inactive_member_cannot_log_in_until_reactivated(
     assert auth.me(token)["email_masked"] == "l********o@example.com"
     auth.change_password(token, "Socio-2026!", "Rio-Guayas-2031", IP)
     mailbox.wait_for("fue cambiada", "luis.nuevo@example.com")
+
+
+def test_an_email_changed_by_the_core_is_told_to_the_old_address_and_holds_recovery_for_72_hours(
+    auth, service_config, mailbox
+):
+    from services.auth.usecases import RECOVERY_HELD
+    from services.common.clock import CLOCK
+    from tests.service.core_tools import core_event, publish_core
+
+    token = auth.login("maria", "Socia-2026!", IP)["token"]
+    new = "maria.nueva@example.com"
+    maria = {
+        "member_number": "100234",
+        "identification": "1712345675",
+        "first_names": "María Fernanda",
+        "last_names": "Pérez Gómez",
+        "email": new,
+        "phone": "0991234567",
+        "status": "activo",
+    }
+    publish_core(service_config["AMQP_URI"], core_event("member_upserted", maria))
+    # the old address is told at once, with the new one masked
+    notice = text_of(mailbox.wait_for("Se cambió el correo electrónico", "maria.perez@example.com"))
+    assert "m*********a@example.com" in notice and new not in notice
+    assert "72 horas" in notice and "llame de inmediato a la cooperativa" in notice
+    wait_until(
+        lambda: auth.me(token)["email_masked"] == "m*********a@example.com",
+        message="auth to follow the new address",
+    )
+    # within 72 hours a recovery to the new address sends nothing and says to call
+    held = auth.request_recovery("maria", new, "100234", ATTACKER)
+    assert held == {"message": RECOVERY_HELD.format(hours="72"), "temporary_code": None}
+    assert "llame a la cooperativa" in held["message"]
+    CLOCK.advance(71 * 3600)
+    assert auth.request_recovery("maria", new, "100234", IP) == held
+    # after 72 hours recovery works again: the code goes to the new address and opens the user
+    CLOCK.advance(3600)
+    answer = auth.request_recovery("maria", new, "100234", IP)
+    assert answer["temporary_code"] is None and "m***@example.com" in answer["message"]
+    code_mail = mailbox.wait_for("Su código temporal para", new)
+    code = re.search(r"\b([A-Za-z0-9]{8})\b", text_of(code_mail).split("código temporal es")[1])
+    assert auth.login("maria", code.group(1), IP)["must_change_password"] is True
+    # and that was the only code the new address ever received
+    codes = [
+        m for rcpt, m in mailbox.messages if new in rcpt and "Su código temporal" in m["Subject"]
+    ]
+    assert len(codes) == 1

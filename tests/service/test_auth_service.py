@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from services.auth.guessing import may_be_locked_message
 from services.auth.usecases import (
     BAD_CREDENTIALS,
     REGISTRATION_MISMATCH,
@@ -30,6 +31,7 @@ from tests.helpers import start_auth_stack
 pytestmark = pytest.mark.pg
 
 MINUTE = 60
+MAY_BE_LOCKED = may_be_locked_message(15)
 IP = "198.51.100.7"
 MARIA = ("maria", "Socia-2026!")
 JOSE_WRONG = ("jose", "no-es-la-clave")
@@ -131,6 +133,7 @@ def test_demo_user_logs_in_and_the_token_authenticates(auth):
         "member_number": "100234",
         "display_name": "María Pérez",
         "email_masked": "m*********z@example.com",
+        "last_login_at": None,  # her first login
     }
 
 
@@ -166,12 +169,15 @@ def test_lockout_from_one_address_does_not_keep_the_member_out_from_another(auth
         with pytest.raises(Unauthenticated) as failed:
             auth.login("jose", "no-es-la-clave", attacker)
         answers.append(failed.value.to_dict())
-    # the lock is not announced: the fifth answer is a wrong password's
-    assert all(a == {"code": "unauthenticated", "message": BAD_CREDENTIALS} for a in answers)
-    # from the attacker's address even the right password is refused, exactly like a wrong one
+    # the fifth answer warns that access may be blocked and points to recovery (API.md, "After
+    # repeated failures"); an unknown user name gets that same warning (test below)
+    wrong = {"code": "unauthenticated", "message": BAD_CREDENTIALS}
+    assert answers[:4] == [wrong] * 4
+    assert answers[4] == {"code": "unauthenticated", "message": MAY_BE_LOCKED}
+    # from the attacker's address even the right password is refused, with that warning
     with pytest.raises(Unauthenticated) as locked:
         auth.login("jose", "Socio-2026!", attacker)
-    assert locked.value.to_dict() == answers[0]
+    assert locked.value.to_dict() == answers[4]
     # the member, from an address that has not been failing, gets in
     assert auth.login("jose", "Socio-2026!", home)["member"]["member_number"] == "100517"
     # the lock of that address ends after 15 minutes
@@ -237,6 +243,17 @@ def test_a_throttled_address_is_refused_before_the_password_is_checked(auth, eve
     assert auth.login(*MARIA, "203.0.113.10")["token"]
 
 
+def test_guesses_at_once_from_many_addresses_are_all_counted(auth):
+    """A guesser's parallel requests for one user name: none is lost, none fails with a 5xx."""
+    calls = [auth.login.call_async("jose", "no-es-la-clave", f"198.51.104.{n}") for n in range(10)]
+    for call in calls:
+        with pytest.raises(Unauthenticated):
+            call.result()
+    with pytest.raises(RateLimited) as waiting:
+        auth.login("jose", "Socio-2026!", "198.51.104.200")
+    assert 0 < waiting.value.extra["retry_after"] <= 30
+
+
 class _CountingHasher:
     """argon2's hasher, counting the verifications (the work that takes the time)."""
 
@@ -263,16 +280,36 @@ def test_a_locked_user_an_unknown_user_and_a_wrong_password_do_the_same_work(aut
     counting = _CountingHasher(passwords.hasher)
     monkeypatch.setattr(passwords, "hasher", counting)
 
-    for kind, args in (
-        ("locked", ("jose", "Socio-2026!", "198.51.100.200")),
-        ("unknown", ("nadie", "Socio-2026!", "198.51.101.1")),
-        ("wrong", ("luis", "no-es-la-clave", "198.51.102.1")),
+    for kind, args, message in (
+        ("locked", ("jose", "Socio-2026!", "198.51.100.200"), MAY_BE_LOCKED),
+        ("unknown", ("nadie", "Socio-2026!", "198.51.101.1"), BAD_CREDENTIALS),
+        ("wrong", ("luis", "no-es-la-clave", "198.51.102.1"), BAD_CREDENTIALS),
     ):
         before = counting.verifications
         with pytest.raises(Unauthenticated) as refused:
             auth.login(*args)
-        assert refused.value.to_dict() == {"code": "unauthenticated", "message": BAD_CREDENTIALS}
+        assert refused.value.to_dict() == {"code": "unauthenticated", "message": message}
         assert counting.verifications - before == 1, kind
+
+
+def test_after_five_failures_any_user_name_gets_the_same_warning_pointing_to_recovery(auth):
+    """Whether the user exists or not, so the warning reveals nothing (API.md)."""
+    answers = {}
+    for name in ("luis", "nadie.existe"):
+        for _ in range(4):
+            with pytest.raises(Unauthenticated) as failed:
+                auth.login(name, "no-es-la-clave", "198.51.103.9")
+            assert failed.value.message == BAD_CREDENTIALS
+        with pytest.raises(Unauthenticated) as fifth:
+            auth.login(name, "no-es-la-clave", "198.51.103.9")
+        answers[name] = fifth.value.to_dict()
+    assert answers["luis"] == answers["nadie.existe"]
+    assert answers["luis"] == {"code": "unauthenticated", "message": MAY_BE_LOCKED}
+    assert "15 minutos" in MAY_BE_LOCKED and "¿Olvidó su contraseña?" in MAY_BE_LOCKED
+    # another address of the same user name is not warned
+    with pytest.raises(Unauthenticated) as elsewhere:
+        auth.login("nadie.existe", "no-es-la-clave", "198.51.103.10")
+    assert elsewhere.value.message == BAD_CREDENTIALS
 
 
 # Sessions --------------------------------------------------------------------------------

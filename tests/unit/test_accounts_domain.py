@@ -84,3 +84,24 @@ def test_balance_never_below_zero():
     assert domain.apply_movement(Decimal("10.00"), Decimal("10.00"), None) == Decimal("0.00")
     with pytest.raises(ValueError):
         domain.apply_movement(Decimal("10.00"), Decimal("10.01"), None)
+
+
+def test_only_a_different_address_of_a_known_member_is_a_change_of_e_mail():
+    from types import SimpleNamespace
+
+    known = SimpleNamespace(email="maria.perez@example.com")
+    assert domain.email_changed(known, {"email": "maria.nueva@example.com"})
+    assert not domain.email_changed(known, {"email": "Maria.Perez@Example.com"})
+    assert not domain.email_changed(known, {"status": "inactivo"})
+    assert not domain.email_changed(None, {"email": "maria.nueva@example.com"})
+    data = domain.email_change_data(
+        "100234",
+        "María Fernanda",
+        "Pérez Gómez",
+        "maria.perez@example.com",
+        "maria.nueva@example.com",
+        "2026-11-25T16:40:00Z",
+    )
+    assert data["display_name"] == "María Pérez"
+    assert data["new_email_masked"] == "m*********a@example.com"
+    assert "maria.nueva" not in str(data)

@@ -235,3 +235,36 @@ def test_display_name_and_masked_email():
     assert domain.display_name("María Fernanda", "Pérez Gómez") == "María Pérez"
     assert domain.display_name("Luis Alberto", "Cárdenas Ruiz") == "Luis Cárdenas"
     assert domain.mask_email("maria.perez@example.com") == "m*********z@example.com"
+
+
+# Guessing from many addresses -------------------------------------------------------------
+
+
+def test_the_tenth_failure_starts_a_wait_that_doubles_up_to_an_hour_and_ends_after_a_quiet_day():
+    state, started = domain.AccountGuessing(), False
+    for n in range(9):
+        state, started = domain.account_after_failure(state, T0 + timedelta(minutes=n))
+        assert not started and state.wait_until is None
+    tenth = T0 + timedelta(minutes=9)
+    state, started = domain.account_after_failure(state, tenth)
+    assert started and state.wait_until == tenth + timedelta(seconds=30)
+    assert domain.account_wait(state.wait_until, tenth + timedelta(seconds=10)) == 20
+    waits = []
+    moment = state.wait_until
+    for _ in range(9):
+        state, started = domain.account_after_failure(state, moment)
+        assert not started  # one episode: the member is told once
+        waits.append(state.delay_seconds)
+        moment = state.wait_until
+    assert waits == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+    assert domain.account_wait(state.wait_until, state.wait_until) is None
+    # a day without failures ends the episode: the count starts again
+    state, started = domain.account_after_failure(state, moment + timedelta(hours=24))
+    assert not started and state.failures == 1 and state.episode_started_at is None
+
+
+def test_failures_spread_over_more_than_a_day_never_start_a_wait():
+    state = domain.AccountGuessing()
+    for n in range(30):
+        state, started = domain.account_after_failure(state, T0 + timedelta(hours=3 * n))
+        assert not started and state.wait_until is None

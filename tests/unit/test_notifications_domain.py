@@ -280,3 +280,59 @@ def test_a_status_change_without_the_member_record_has_no_recipient():
     payload = status_changed(email="viejo@example.com")
     assert domain.notice_for(payload).recipient is None
     assert domain.needs_member(event("auth", "password_changed", **MARIA)) is None
+
+
+def test_lock_notice_explains_the_address_in_plain_words_and_the_minutes():
+    notice = domain.notice_for(
+        event(
+            "auth",
+            "account_locked",
+            **MARIA,
+            locked_until="2026-11-25T17:02:33Z",
+            retry_after=900,
+            client_ip="203.0.113.66",
+        )
+    )
+    text, html = render(notice)
+    for body in (text, html):
+        assert "por 15 minutos" in body
+        assert "la dirección de internet desde la que se intentó ingresar" in body
+        assert "203.0.113.66" in body and "¿Olvidó su contraseña?" in body
+
+
+def test_guessing_notice_says_how_many_failures_since_when_in_ecuador_time():
+    notice = domain.notice_for(
+        event(
+            "auth",
+            "account_throttled",
+            **MARIA,
+            failures=10,
+            first_failure_at="2026-11-25T16:40:00Z",
+            wait_until="2026-11-25T16:59:30Z",
+            client_ip="203.0.113.10",
+        )
+    )
+    assert notice.recipient == "maria.perez@example.com"
+    text, html = render(notice)
+    for body in (text, html):
+        assert "10 intentos" in body and "25/11/2026 11:40" in body
+        assert "203.0.113.10" not in body  # one of many addresses: it would only confuse
+
+
+def test_a_changed_email_is_told_to_the_old_address_with_the_new_one_masked():
+    notice = domain.notice_for(
+        event(
+            "accounts",
+            "member_email_changed",
+            member_number="100234",
+            display_name="María Pérez",
+            old_email="maria.perez@example.com",
+            new_email_masked="m*********a@example.com",
+            changed_at="2026-11-25T16:40:00Z",
+        )
+    )
+    assert notice.recipient == "maria.perez@example.com"
+    text, html = render(notice)
+    for body in (text, html):
+        assert "m*********a@example.com" in body and "25/11/2026 11:40" in body
+        assert "72 horas" in body and "llame" in body
