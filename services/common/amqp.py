@@ -59,6 +59,19 @@ def with_vhost(uri: str, vhost: str) -> str:
     return ";".join(parts)
 
 
+def with_credentials(uri: str, user: str, secret: str) -> str:
+    """`uri` (one node or several) with `user`:`secret` on every address (docs/operations.md,
+    "Broker users and permissions")."""
+    parts = []
+    for url in broker_urls(uri):
+        split = urlsplit(url)
+        host = (split.hostname or "localhost") + (f":{split.port}" if split.port else "")
+        query = f"?{split.query}" if split.query else ""
+        credentials = f"{quote(user, safe='')}:{quote(secret, safe='')}"
+        parts.append(f"{split.scheme}://{credentials}@{host}{split.path}{query}")
+    return ";".join(parts)
+
+
 def safe(uri: str) -> str:
     """`uri` without credentials, for messages: `amqp://h1:5672/vhost, amqp://h2:5672/vhost`."""
     shown = []
@@ -134,6 +147,7 @@ __all__ = [
     "rpc_queues_durable",
     "safe",
     "vhost_of",
+    "with_credentials",
     "with_vhost",
     "work_queue_arguments",
 ]

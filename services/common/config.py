@@ -52,6 +52,32 @@ def amqp_uri() -> str:
     return env("AMQP_URI", DEFAULT_AMQP_URI)
 
 
+def core_amqp_user() -> str:
+    """The core's own broker user: the only sender the portal believes on `core.events`."""
+    return env("CORE_AMQP_USER", "core")
+
+
+def core_amqp_password() -> str | None:
+    """CORE_AMQP_PASSWORD, else the one `make run` made in var/core_amqp_password (None when
+    neither exists)."""
+    value = env("CORE_AMQP_PASSWORD")
+    if value:
+        return value
+    path = var_dir() / "core_amqp_password"
+    return path.read_text().strip() if path.exists() else None
+
+
+def core_amqp_uri(base: str | None = None) -> str:
+    """Where the core (the demo core, the simulator) publishes: CORE_AMQP_URI, else `base`
+    (AMQP_URI) with the core's user and password."""
+    explicit = env("CORE_AMQP_URI")
+    if explicit:
+        return explicit
+    from services.common.amqp import with_credentials
+
+    return with_credentials(base or amqp_uri(), core_amqp_user(), core_amqp_password() or "")
+
+
 def database_url(service: str) -> str:
     """`<SERVICE>_DATABASE_URL`, else one SQLite file per service under var/."""
     url = env(f"{service.upper()}_DATABASE_URL")
@@ -84,6 +110,8 @@ def nameko_config(service: str | None = None) -> dict[str, Any]:
         "CORE_RETRY_DELAYS": env("CORE_RETRY_DELAYS"),
         "CORE_NOT_YET_DELAYS": env("CORE_NOT_YET_DELAYS"),
         "CORE_BATCH": env("CORE_BATCH"),  # core events per transaction (docs/integration.md)
+        # the broker user the core publishes as; nothing else is believed (docs/integration.md)
+        "CORE_AMQP_USER": core_amqp_user(),
         "LOGGING": logging_config(),
     }
     for name in DB_SERVICES:
