@@ -24,6 +24,8 @@ import shlex
 from pathlib import Path
 from urllib.parse import quote
 
+from kombu import Exchange
+
 from scripts import rabbit_api
 from services.common.amqp import vhost_of, with_credentials
 from services.common.config import (
@@ -40,6 +42,9 @@ PROCESSES = SERVICES + ("gateway",)
 # the queue the core's connector binds to `portal.requests` and consumes (docs/integration.md)
 CORE_REQUESTS_QUEUE = "portal.requests.core"
 REQUESTS_EXCHANGE = "portal.requests"
+# the portal's requests to the core (transfers, loan payments): declared at start, so the core
+# can bind its queue before the portal's first request
+REQUESTS = Exchange(REQUESTS_EXCHANGE, type="topic", durable=True, auto_delete=False)
 
 
 def service_user(service: str) -> str:

@@ -100,12 +100,41 @@ def setup(long_history=False):
     demo(long_history=long_history)
 
 
+def broker_setup():
+    """The `portal.requests` exchange, and (AMQP_SERVICE_USERS, default on) every process's own
+    broker user and the core's (scripts/broker_users.py); returns {process: its environment}."""
+    from scripts import broker_users
+    from services.common.amqp import open_connection, safe
+
+    with open_connection(config.amqp_uri()) as connection:
+        broker_users.REQUESTS(connection.default_channel).declare()
+    if not broker_users.enabled():
+        return {}
+    try:
+        uris = broker_users.ensure_all(config.amqp_uri())
+    except Exception as exc:  # noqa: BLE001  one clear line instead of a traceback
+        print(
+            f"Could not create the broker users through the management API ({exc}); check "
+            "RABBIT_API_URI (an administrator), or set AMQP_SERVICE_USERS=off "
+            '(docs/operations.md, "Broker users and permissions").',
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    print(
+        f"  broker users: every process its own ({safe(config.amqp_uri())}); the core publishes "
+        f"on core.events as '{config.core_amqp_user()}':\n    CORE_AMQP_URI={uris['core']}",
+        flush=True,
+    )
+    return {name: {"AMQP_URI": uri} for name, uri in uris.items() if name != "core"}
+
+
 def run():
     problem = broker_problem(config.amqp_uri())
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
     setup()
+    envs = broker_setup()
     address = config.env("GATEWAY_ADDRESS", "127.0.0.1:8000")
     print(
         f"\nPortal en línea: http://{address}/   (demo: maria / Socia-2026!)   Ctrl-C stops it.\n",
@@ -114,7 +143,7 @@ def run():
     # every service its own process; one that dies is restarted while the others keep serving
     from scripts.processes import Supervisor
 
-    supervisor = Supervisor(config.PROJECT_ROOT / "Procfile")
+    supervisor = Supervisor(config.PROJECT_ROOT / "Procfile", envs=envs)
 
     def stop(signum, frame):
         supervisor.stopping = True
