@@ -52,6 +52,12 @@ def amqp_uri() -> str:
     return env("AMQP_URI", DEFAULT_AMQP_URI)
 
 
+def amqp_ssl() -> dict[str, Any] | None:
+    from services.common.amqp import ssl_options
+
+    return ssl_options(amqp_uri())
+
+
 def core_amqp_user() -> str:
     """The core's own broker user: the only sender the portal believes on `core.events`."""
     return env("CORE_AMQP_USER", "core")
@@ -97,6 +103,8 @@ def nameko_config(service: str | None = None) -> dict[str, Any]:
     """The dict nameko containers are started with."""
     config: dict[str, Any] = {
         "AMQP_URI": amqp_uri(),
+        # TLS options of an amqps:// AMQP_URI (nameko's key; None for amqp://)
+        "AMQP_SSL": amqp_ssl(),
         "WEB_SERVER_ADDRESS": env("GATEWAY_ADDRESS", "127.0.0.1:8000"),
         "serializer": "json",
         "max_workers": env_int("MAX_WORKERS", 10),

@@ -576,7 +576,7 @@ class CoreEventConsumer(Consumer):
             durable=True,
             queue_arguments=parked_queue_arguments(kind),
         )
-        self.publisher = Publisher(config["AMQP_URI"])
+        self.publisher = Publisher(config["AMQP_URI"], ssl=config.get("AMQP_SSL"))
         self.core_user = str(config.get(CORE_USER_KEY) or DEFAULT_CORE_USER)
         self.own_user = Connection(config["AMQP_URI"]).userid or "guest"  # kombu's default
         super().setup()
