@@ -21,16 +21,18 @@ import os
 import re
 import secrets
 import shlex
+import sys
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import quote
 
+import requests
 from kombu import Exchange
 
 from scripts import rabbit_api
 from services.common.amqp import vhost_of, with_credentials
 from services.common.config import (
     SERVICES,
-    core_amqp_password,
     core_amqp_user,
     env,
     env_bool,
@@ -101,11 +103,19 @@ def password_file(user: str) -> Path:
     return var_dir() / "amqp" / f"{user}.password"
 
 
+def password_variable(user: str) -> str:
+    """CORE_AMQP_PASSWORD for the core, `<NAME>_AMQP_PASSWORD` for `portal-<name>`."""
+    if user == core_amqp_user():
+        return "CORE_AMQP_PASSWORD"
+    return f"{user.removeprefix('portal-').upper()}_AMQP_PASSWORD"
+
+
 def password(user: str) -> str:
-    """The user's password: the core's from CORE_AMQP_PASSWORD when set, else its file under
-    var/, made once (mode 0600)."""
-    if user == core_amqp_user() and env("CORE_AMQP_PASSWORD"):
-        return core_amqp_password() or ""
+    """The user's password: from its variable (`password_variable`) when set, else its file
+    under var/, made once (mode 0600)."""
+    given = env(password_variable(user))
+    if given:
+        return given
     path = password_file(user)
     if path.exists():
         return path.read_text().strip()
@@ -145,6 +155,36 @@ def ensure_all(amqp_uri: str) -> dict[str, str]:
         name = "core" if user == core_amqp_user() else user.removeprefix("portal-")
         uris[name] = with_credentials(amqp_uri, user, secret)
     return uris
+
+
+def deploy(amqp_uri: str, out: TextIO = sys.stdout) -> int:
+    """`python -m scripts.portal broker-users` (docker-compose, the Kubernetes migrate Job):
+    every portal process's user with the password of its variable (`<NAME>_AMQP_PASSWORD`,
+    none is made up), and the core's permissions. The core's user is created only when
+    CORE_AMQP_PASSWORD is given: in production its password belongs to the core's connector
+    alone, and the operators create it (docs/operations.md). Returns an exit code."""
+    vhost = vhost_of(amqp_uri)
+    missing = [password_variable(u) for u, _p in table()[1:] if not env(password_variable(u))]
+    if missing:
+        print(f"broker users: missing {', '.join(missing)}", file=out)
+        return 2
+    for user, permissions in table():
+        if user == core_amqp_user() and not env("CORE_AMQP_PASSWORD"):
+            try:
+                rabbit_api.call("GET", f"/api/users/{quote(user, safe='')}")
+            except requests.HTTPError:
+                print(f"broker users: '{user}' does not exist yet; create it", file=out)
+                continue
+            configure, write, read = permissions
+            rabbit_api.call(
+                "PUT",
+                f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+                json={"configure": configure, "write": write, "read": read},
+            )
+            continue
+        ensure_user(user, password(user), vhost, permissions)
+    print(f"broker users: {len(table())} set on vhost {vhost}", file=out)
+    return 0
 
 
 def ensure_core(amqp_uri: str) -> str:
@@ -188,11 +228,15 @@ def rabbitmqctl_commands(vhost: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="broker_users", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["rabbitmqctl", "table"])
+    parser.add_argument("command", choices=["rabbitmqctl", "table", "lines"])
     parser.add_argument("vhost", nargs="?", default="/")
     args = parser.parse_args(argv)
     if args.command == "rabbitmqctl":
         print("\n".join(rabbitmqctl_commands(args.vhost)))
+    elif args.command == "lines":
+        # for scripts/rabbit_cluster.sh: user, password (made once under var/), permissions
+        for user, permissions in table():
+            print("\t".join((user, password(user), *permissions)))
     else:
         for user, (configure, write, read) in table():
             print(f"{user}\n  configure {configure}\n  write     {write}\n  read      {read}")

@@ -13,6 +13,8 @@
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
+- broker-users: every process's broker user from `<NAME>_AMQP_PASSWORD` and the core's
+                permissions (docker-compose, the Kubernetes migrate Job; docs/operations.md)
 """
 
 from services.common.known_warnings import acknowledge
@@ -169,6 +171,7 @@ def main(argv=None):
             "dead-letters",
             "migrate-queues",
             "reconciliation",
+            "broker-users",
         ],
     )
     parser.add_argument(
@@ -213,6 +216,10 @@ def main(argv=None):
         from scripts.reconciliation import main as reconciliation
 
         sys.exit(reconciliation(args.date))
+    elif args.command == "broker-users":
+        from scripts.broker_users import deploy
+
+        sys.exit(deploy(config.amqp_uri()))
     elif args.command == "setup":
         setup(long_history=args.long_history)
     else:

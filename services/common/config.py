@@ -52,6 +52,18 @@ def amqp_uri() -> str:
     return env("AMQP_URI", DEFAULT_AMQP_URI)
 
 
+def service_amqp_uri(service: str | None) -> str:
+    """The URI process `service` connects with: AMQP_URI's nodes and vhost as its own broker
+    user `portal-<service>` when `<SERVICE>_AMQP_PASSWORD` is set (docker-compose, Kubernetes),
+    else AMQP_URI as given (`make run` gives each process its own AMQP_URI)."""
+    secret = env(f"{service.upper()}_AMQP_PASSWORD") if service else None
+    if not service or not secret:
+        return amqp_uri()
+    from services.common.amqp import with_credentials
+
+    return with_credentials(amqp_uri(), f"portal-{service}", secret)
+
+
 def amqp_ssl() -> dict[str, Any] | None:
     from services.common.amqp import ssl_options
 
@@ -102,7 +114,7 @@ def rpc_timeout() -> float:
 def nameko_config(service: str | None = None) -> dict[str, Any]:
     """The dict nameko containers are started with."""
     config: dict[str, Any] = {
-        "AMQP_URI": amqp_uri(),
+        "AMQP_URI": service_amqp_uri(service),
         # TLS options of an amqps:// AMQP_URI (nameko's key; None for amqp://)
         "AMQP_SSL": amqp_ssl(),
         "WEB_SERVER_ADDRESS": env("GATEWAY_ADDRESS", "127.0.0.1:8000"),

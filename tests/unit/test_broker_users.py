@@ -2,10 +2,12 @@
 `amqps://` AMQP_URI, and who the core consumers believe (docs/operations.md, "Broker users and
 permissions")."""
 
+import io
 import re
 import ssl
 import stat
 
+import yaml
 from kombu import Connection
 from kombu.message import Message
 
@@ -118,3 +120,48 @@ def test_only_the_cores_user_or_the_services_own_copy_of_a_core_event_is_believe
     # the header alone proves nothing: the broker vouches only for user_id
     assert not sender_is_core(message("guest", relayed), "core", "portal-accounts")
     assert not sender_is_core(message(None, relayed), "core", "portal-accounts")
+
+
+def test_every_process_connects_as_its_own_user_when_its_password_is_given(monkeypatch):
+    monkeypatch.setenv(
+        "AMQP_URI", "amqp://guest:guest@rabbit1:5672//;amqp://guest:guest@rabbit2:5672//"
+    )
+    assert config.nameko_config("accounts")["AMQP_URI"] == config.amqp_uri()
+    monkeypatch.setenv("ACCOUNTS_AMQP_PASSWORD", "s3cr3t/+")
+    uri = config.nameko_config("accounts")["AMQP_URI"]
+    assert uri.split(";") == [
+        "amqp://portal-accounts:s3cr3t%2F%2B@rabbit1:5672//",
+        "amqp://portal-accounts:s3cr3t%2F%2B@rabbit2:5672//",
+    ]
+    assert Connection(uri).userid == "portal-accounts" and Connection(uri).password == "s3cr3t/+"
+    assert config.nameko_config("credit")["AMQP_URI"] == config.amqp_uri()  # not its password
+
+
+def test_deploying_names_every_missing_password_and_makes_none_up(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORTAL_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("ACCOUNTS_AMQP_PASSWORD", "x")
+    out = io.StringIO()
+    assert broker_users.deploy("amqp://guest:guest@rabbit1:5672/portal", out) == 2
+    said = out.getvalue()
+    assert "GATEWAY_AMQP_PASSWORD" in said and "ACCOUNTS_AMQP_PASSWORD" not in said
+    assert not (tmp_path / "amqp").exists()
+
+
+def test_docker_compose_and_kubernetes_set_the_same_users():
+    compose = yaml.safe_load((config.PROJECT_ROOT / "docker-compose.yml").read_text())["services"]
+    assert compose["broker-users"]["command"] == ["scripts.portal", "broker-users"]
+    assert compose["broker-users"]["environment"]["CORE_AMQP_PASSWORD"]
+    for name in broker_users.PROCESSES:
+        assert compose[name]["environment"][f"{name.upper()}_AMQP_PASSWORD"], name
+        assert compose[name]["depends_on"]["broker-users"] == {
+            "condition": "service_completed_successfully"
+        }
+        assert "CORE_AMQP_PASSWORD" not in compose[name]["environment"], name
+    kubernetes = config.PROJECT_ROOT / "deploy" / "kubernetes"
+    job = yaml.safe_load((kubernetes / "base" / "migrate-job.yaml").read_text())
+    (first,) = job["spec"]["template"]["spec"]["initContainers"]
+    assert first["args"] == ["scripts.portal", "broker-users"]
+    example = (kubernetes / "overlays" / "production" / "credentials.env.example").read_text()
+    variables = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
+    assert {f"{name.upper()}_AMQP_PASSWORD" for name in broker_users.PROCESSES} <= variables
+    assert "RABBIT_API_URI" in variables and "CORE_AMQP_PASSWORD" not in variables
