@@ -165,3 +165,17 @@ def test_docker_compose_and_kubernetes_set_the_same_users():
     variables = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
     assert {f"{name.upper()}_AMQP_PASSWORD" for name in broker_users.PROCESSES} <= variables
     assert "RABBIT_API_URI" in variables and "CORE_AMQP_PASSWORD" not in variables
+
+
+def test_a_queue_migration_keeps_who_sent_a_core_event_in_the_relay_header():
+    from amqp.basic_message import Message as AmqpMessage
+
+    from scripts.queues import _keep_sender
+
+    moved = AmqpMessage(b"{}", user_id="core", application_headers={"x-portal-attempts": 1})
+    _keep_sender(moved, "portal-accounts")
+    assert moved.properties["user_id"] == "portal-accounts"  # the broker accepts only its own
+    assert moved.properties["application_headers"][RELAY_HEADER] == "core"
+    untouched = AmqpMessage(b"{}", user_id="portal-accounts")
+    _keep_sender(untouched, "portal-accounts")
+    assert RELAY_HEADER not in untouched.properties.get("application_headers", {})
