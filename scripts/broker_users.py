@@ -30,7 +30,7 @@ import requests
 from kombu import Exchange
 
 from scripts import rabbit_api
-from services.common.amqp import vhost_of, with_credentials
+from services.common.amqp import open_connection, vhost_of, with_credentials
 from services.common.config import (
     SERVICES,
     core_amqp_user,
@@ -168,6 +168,7 @@ def deploy(amqp_uri: str, out: TextIO = sys.stdout) -> int:
     if missing:
         print(f"broker users: missing {', '.join(missing)}", file=out)
         return 2
+    done = 0
     for user, permissions in table():
         if user == core_amqp_user() and not env("CORE_AMQP_PASSWORD"):
             try:
@@ -181,10 +182,19 @@ def deploy(amqp_uri: str, out: TextIO = sys.stdout) -> int:
                 f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
                 json={"configure": configure, "write": write, "read": read},
             )
+            done += 1
             continue
         ensure_user(user, password(user), vhost, permissions)
-    print(f"broker users: {len(table())} set on vhost {vhost}", file=out)
+        done += 1
+    declare_requests(amqp_uri)
+    print(f"broker users: {done} set on vhost {vhost}", file=out)
     return 0
+
+
+def declare_requests(amqp_uri: str) -> None:
+    """The `portal.requests` exchange, so the core can bind its queue before the first request."""
+    with open_connection(amqp_uri) as connection:
+        REQUESTS(connection.default_channel).declare()
 
 
 def ensure_core(amqp_uri: str) -> str:

@@ -106,10 +106,9 @@ def broker_setup():
     """The `portal.requests` exchange, and (AMQP_SERVICE_USERS, default on) every process's own
     broker user and the core's (scripts/broker_users.py); returns {process: its environment}."""
     from scripts import broker_users
-    from services.common.amqp import open_connection, safe
+    from services.common.amqp import safe
 
-    with open_connection(config.amqp_uri()) as connection:
-        broker_users.REQUESTS(connection.default_channel).declare()
+    broker_users.declare_requests(config.amqp_uri())
     if not broker_users.enabled():
         return {}
     try:
