@@ -12,6 +12,7 @@ The use cases live in `usecases.py`; this module only wires nameko to them.
 from nameko.extensions import DependencyProvider
 
 from services.auth.models import outbox, processed_events
+from services.auth.passwords import HashingWorkers
 from services.auth.usecases import AuthUseCases, Settings
 from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
@@ -37,6 +38,7 @@ class AuthService:
     settings = AuthSettings()
     clock = ClockProvider()
     tracker = Tracker()
+    hashing = HashingWorkers()  # Argon2 in its own processes (passwords.py)
 
     @property
     def auth(self):
