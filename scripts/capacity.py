@@ -606,7 +606,7 @@ def document(results, machine, total_s, now):
         )
     out += [
         "",
-        "auth's CPU is Argon2id, one hash per login (docs/identity.md, \"Password hashes\"),",
+        "auth's CPU is Argon2id, one hash per login (docs/identity.md, 'Password hashes'),",
         "computed in auth's hashing worker processes (counted with auth) at a lower priority, so",
         "auth can use more than one core; every other process runs its Python on one core at a",
         "time, so",
