@@ -199,6 +199,9 @@ def service_config(rabbit_config, make_db):
             "serializer": "json",
             "RPC_TIMEOUT": 3.0,
             "max_workers": 10,
+            # Argon2 inline (eventlet's thread pool) in in-process containers; the portal's
+            # processes and the tests of the hashing pool use worker processes
+            "AUTH_HASH_WORKERS": 0,
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{_free_port()}",
             "CORE_AMQP_USER": config.core_amqp_user(),
         }
