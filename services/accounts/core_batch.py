@@ -100,6 +100,10 @@ class MovementRun:
             return
         numbers = sorted({data["account_number"] for _i, data in parsed})
         self.accounts = self._lock(numbers)
+        last_dates = store.last_movement_dates(self.db, numbers)
+        for number, account in self.accounts.items():
+            account["last_date"] = last_dates.get(number)
+        self.today = self.service.clock.today()
         ids = [self.batch.events[i]["event_id"] for i, _data in parsed]
         done = set(self.db.execute(CLAIMED, {"consumer": self.consumer, "ids": ids}).scalars())
         streams = [f"account:{n}" for n in numbers]
@@ -169,10 +173,13 @@ class MovementRun:
         """The checks of AccountsService._apply_movement, in memory; nothing written yet."""
         number = account["account_number"]
         seen = self.references.get((number, data["reference"]))
-        refusal = domain.movement_refusal(number, account["balance"], data, seen)
+        refusal = domain.movement_refusal(
+            number, account["balance"], data, seen, account["last_date"], self.today
+        )
         if refusal:
             raise Refused(*refusal)
         self.start.setdefault(number, account["balance"])
+        account["last_date"] = data["date"]
         self.references[(number, data["reference"])] = data["sequence"]
         self.staged[(number, data["sequence"])] = data
         account["balance"] = data["balance"]

@@ -382,7 +382,11 @@ class AccountsService:
     def _apply_movement(self, account, data):
         number = account["account_number"]
         seen = store.sequence_of_reference(self.db, number, data["reference"])
-        refusal = domain.movement_refusal(number, account["balance"], data, seen)
+        if "last_date" not in account:  # read once per stream; then kept by append_core_movement
+            account["last_date"] = store.last_movement_date(self.db, number)
+        refusal = domain.movement_refusal(
+            number, account["balance"], data, seen, account["last_date"], self.clock.today()
+        )
         if refusal:
             raise Refused(*refusal)
         data["posted_at"] = data["posted_at"].astimezone(UTC).replace(tzinfo=None)

@@ -5,6 +5,7 @@ SQLite by default; `--db-backend postgres` runs the same tests on PostgreSQL.
 
 import logging
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -201,8 +202,20 @@ def test_out_of_order_movements_are_held_then_applied(accounts, rpc):
     assert rpc.inbound_status()["held"] == 0
 
 
+def dated(event, day):
+    event["data"]["date"] = day
+    return event
+
+
+TOMORROW = (CLOCK.today() + timedelta(days=1)).isoformat()  # later than the core's business day
+
 REFUSALS = [
     ("no_json", None, "El mensaje no es JSON válido"),
+    (
+        "dato_invalido",
+        dated(movement("4200501001", 1, credit="10.00", balance="10.00"), TOMORROW),
+        f"La fecha {TOMORROW} es posterior a la fecha de negocio del core",
+    ),
     (
         "sobre_invalido",
         {"event_type": "movement_posted", "data": {}},
@@ -263,6 +276,29 @@ def test_operators_see_parked_core_events_with_their_reason(accounts, rpc, monke
     out = wait_until(listed, message="the parked event listed")
     assert "core.accounts.dead" in out
     assert "movement_posted" in out and "El saldo no cuadra" in out
+
+
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
+def test_a_movement_dated_before_its_predecessor_is_refused_and_the_next_applies(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    publish_core(uri, movement("4200501001", 1, credit="10.00", balance="10.00"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "10.00", message="movement 1")
+    back = dated(movement("4200501001", 2, credit="5.00", balance="15.00"), "2026-03-01")
+    publish_core(uri, back)
+    dead = wait_until(lambda: parked(uri, "accounts"), message="back-dated movement parked")
+    assert (
+        "La fecha 2026-03-01 es anterior a la del movimiento anterior (2026-03-02) "
+        "(cuenta 4200501001, secuencia 2)" in dead[0][0]["x-portal-refusal"]
+    )
+    assert back["event_id"] in dead[0][1] and balance_of(rpc, "4200501001") == "10.00"
+    # the core posts it again with its posting date: applied, the statement in sequence order
+    publish_core(uri, dated(movement("4200501001", 2, credit="5.00", balance="15.00"), "2026-03-03"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "15.00", message="movement 2")
+    assert [(m["date"], m["balance"]) for m in statement(rpc, "4200501001")] == [
+        ("2026-03-02", "10.00"),
+        ("2026-03-03", "15.00"),
+    ]
 
 
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL

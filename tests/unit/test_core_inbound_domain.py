@@ -41,6 +41,20 @@ def test_order_decision(last, sequence, decision):
     assert domain.order_decision(last, sequence) == decision
 
 
+@pytest.mark.parametrize(
+    ("day", "previous", "problem"),
+    [
+        (date(2026, 12, 7), date(2026, 12, 7), None),  # today, the same day as the previous
+        (date(2026, 12, 7), None, None),  # an account's first movement
+        (date(2026, 12, 8), date(2026, 12, 1), "es posterior a la fecha de negocio del core"),
+        (date(2026, 11, 30), date(2026, 12, 1), "es anterior a la del movimiento anterior"),
+    ],
+)
+def test_a_movement_date_is_between_its_predecessors_and_the_business_date(day, previous, problem):
+    found = domain.movement_date_problem(day, previous, business_date=date(2026, 12, 7))
+    assert found == problem or (problem is not None and found is not None and problem in found)
+
+
 Stored = namedtuple("Stored", "reference date debit credit balance")
 
 
