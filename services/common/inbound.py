@@ -113,6 +113,10 @@ log = logging.getLogger(__name__)
 
 CORE_EXCHANGE = Exchange("core.events", type="topic", durable=True, auto_delete=False)
 ENVELOPE_FIELDS = ("event_id", "event_type", "data")
+# a core event is small (the largest, a loan with a 600-row table, is well under this): a larger
+# message is a connector's mistake, and would otherwise be stored whole (held events, dead queue)
+MAX_MESSAGE_BYTES = 64 * 1024
+JSON_CONTENT_TYPE = "application/json"
 REFUSAL_HEADER = "x-portal-refusal"
 KIND_HEADER = "x-portal-refusal-kind"
 EVENT_TYPE_HEADER = "x-portal-event-type"
@@ -584,12 +588,16 @@ class CoreEventConsumer(Consumer):
     # --- arrival --------------------------------------------------------------------------
 
     def handle_message(self, body: object, message: Message) -> None:
+        refusal = transport_problem(message)
+        if refusal:
+            self._park_now(message, refusal, KIND_ENVELOPE)
+            return
         try:
             event = _decode(body)
         except (UnicodeDecodeError, ValueError):
             self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
             return
-        problem = envelope_problem(event, self.event_types)
+        problem = envelope_problem(event, self.event_types) or routing_problem(event, message)
         if problem:
             self._park_now(message, problem, KIND_ENVELOPE, event)
             return
@@ -692,6 +700,10 @@ class CoreEventConsumer(Consumer):
         return result, exc_info
 
     def park_undecodable(self, message: Message, exc: Exception) -> None:
+        refusal = transport_problem(message)  # e.g. text/plain, which kombu will not decode
+        if refusal:
+            self._park_now(message, refusal, KIND_ENVELOPE)
+            return
         self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
 
     def _park_now(self, message: Message, reason: str, kind: str, event: object = None) -> None:
@@ -868,6 +880,37 @@ class CoreEventConsumer(Consumer):
                 except Exception:  # the parked message and its header still tell the story
                     log.exception("could not count a refusal of %s", self.service_name)
                 return
+
+
+def transport_problem(message: Message) -> str | None:
+    """The reason a message is refused for its properties alone, or None: `content_type` must be
+    `application/json` (none at all is read as JSON) and the body at most 64 KiB."""
+    content_type = (message.content_type or "").strip()
+    if content_type and content_type.split(";")[0].strip().lower() != JSON_CONTENT_TYPE:
+        return (
+            f"Tipo de contenido no admitido: {content_type[:80]} (se espera {JSON_CONTENT_TYPE})."
+        )
+    size = len(message.body or b"")
+    if size > MAX_MESSAGE_BYTES:
+        return f"El mensaje mide {size} bytes; el máximo es {MAX_MESSAGE_BYTES} (64 KiB)."
+    return None
+
+
+def routing_problem(event: CoreEvent, message: Message) -> str | None:
+    """The reason an envelope is refused when it came on `core.events` under a routing key that
+    is not its `event_type` (queues are bound by routing key: a mislabelled event would reach a
+    service that does not own it, or be applied as what it says it is). A retry or an operator's
+    requeue comes back from the default exchange: it was checked when it first arrived."""
+    delivery = message.delivery_info or {}
+    if delivery.get("exchange") != CORE_EXCHANGE.name:
+        return None
+    key = delivery.get("routing_key")
+    if key != event["event_type"]:
+        return (
+            f"La clave de ruteo {str(key)[:80]} no es el event_type "
+            f"{str(event['event_type'])[:80]}."
+        )
+    return None
 
 
 def envelope_problem(event: object, event_types: Sequence[str] | None = None) -> str | None:

@@ -3,6 +3,7 @@
 SQLite by default; `--db-backend postgres` runs the same tests on PostgreSQL.
 """
 
+import json
 import logging
 import random
 from datetime import timedelta
@@ -203,8 +204,18 @@ def test_out_of_order_movements_are_held_then_applied(accounts, rpc):
 
 
 def dated(event, day):
-    event["data"]["date"] = day
+    return with_data(event, date=day)
+
+
+def with_data(event, **changes):
+    event["data"].update(changes)
     return event
+
+
+def raw(event, key=None, content_type="application/json"):
+    """How publish_core sends an envelope as raw bytes, under another routing key or type."""
+    body = json.dumps(event, ensure_ascii=False).encode()
+    return {"raw": body, "routing_key": key or event["event_type"], "content_type": content_type}
 
 
 TOMORROW = (CLOCK.today() + timedelta(days=1)).isoformat()  # later than the core's business day
@@ -233,6 +244,32 @@ REFUSALS = [
         movement("4299999999", 1, credit="10.00", balance="10.00"),
         "La cuenta 4299999999 no existe",
     ),
+    # strict shapes (docs/integration.md, "Strict shapes")
+    (
+        "dato_invalido",
+        movement("4200501001", 1, credit=10.0, balance="10.00"),
+        'credit: Escriba el monto como texto con dos decimales ("10.00"), no como número.',
+    ),
+    (
+        "dato_invalido",
+        with_data(movement("4200501001", 1, credit="10.00", balance="10.00"), sequence="1"),
+        "sequence: Debe ser un número entero.",
+    ),
+    (
+        "sobre_invalido",
+        raw(movement("4200501001", 1, credit="10.00", balance="10.00"), content_type="text/plain"),
+        "Tipo de contenido no admitido: text/plain (se espera application/json).",
+    ),
+    (
+        "sobre_invalido",
+        with_data(movement("4200501001", 1, credit="10.00", balance="10.00"), note="x" * 64 * 1024),
+        "bytes; el máximo es 65536 (64 KiB).",
+    ),
+    (
+        "sobre_invalido",  # bound to core.accounts too: it would be applied as what it says
+        raw(movement("4200501001", 1, credit="10.00", balance="10.00"), key="account_closed"),
+        "La clave de ruteo account_closed no es el event_type movement_posted.",
+    ),
 ]
 
 
@@ -244,6 +281,8 @@ def test_refused_event_is_parked_with_its_reason_counted_and_the_next_applies(
     with_member_and_account(accounts, rpc)
     if bad is None:
         publish_core(uri, raw=b"{not json", routing_key="movement_posted")
+    elif "raw" in bad:
+        publish_core(uri, **bad)
     else:
         publish_core(uri, bad)
     publish_core(uri, movement("4200501001", 1, credit="10.00", balance="10.00"))
@@ -293,7 +332,8 @@ def test_a_movement_dated_before_its_predecessor_is_refused_and_the_next_applies
     )
     assert back["event_id"] in dead[0][1] and balance_of(rpc, "4200501001") == "10.00"
     # the core posts it again with its posting date: applied, the statement in sequence order
-    publish_core(uri, dated(movement("4200501001", 2, credit="5.00", balance="15.00"), "2026-03-03"))
+    corrected = dated(movement("4200501001", 2, credit="5.00", balance="15.00"), "2026-03-03")
+    publish_core(uri, corrected)
     wait_until(lambda: balance_of(rpc, "4200501001") == "15.00", message="movement 2")
     assert [(m["date"], m["balance"]) for m in statement(rpc, "4200501001")] == [
         ("2026-03-02", "10.00"),
