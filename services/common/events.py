@@ -84,6 +84,9 @@ def processed_events_table(metadata: MetaData) -> Table:
         Column("event_id", String(36), primary_key=True),
         Column("consumer", String(120), primary_key=True),
         Column("processed_at", DateTime, nullable=False),
+        # sha-256 of the core event's type and data (services/common/inbound.py): the same
+        # event_id with other content is refused, not taken for a redelivery; null otherwise
+        Column("digest", String(64), nullable=True),
     )
 
 

@@ -35,6 +35,7 @@ caller locks the stream's owner row first (`lock_owner`), so two instances never
 event.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -102,6 +103,7 @@ from services.common.ordering import (
     KIND_ERROR,
     KIND_INVALID,
     KIND_NOT_JSON,
+    KIND_REUSED,
     KIND_UNKNOWN,
     PAST,
     Decision,
@@ -235,25 +237,58 @@ def refusal_counts(session: Session, service: str) -> list[dict[str, Any]]:
 _CLAIMS: dict[Table, tuple[Select[Any], Insert]] = {}
 
 
+def content_digest(event: CoreEvent) -> str:
+    """sha-256 of what an event says (its type and data), whatever the key order or spacing:
+    a redelivery has the same, an event_id reused for another event has not."""
+    canonical = json.dumps(
+        [event.get("event_type"), event.get("data")],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def reused(event: CoreEvent) -> Refused:
+    """The refusal of an event whose event_id was applied before with other content: parked and
+    counted, never taken for a redelivery (docs/integration.md, "Ids")."""
+    return Refused(
+        f"event_id reutilizado con otro contenido: {event['event_id']} ya se aplicó a un "
+        f"evento distinto de este {str(event.get('event_type'))[:80]}.",
+        KIND_REUSED,
+    )
+
+
+def already_handled(event: CoreEvent, digest: str, stored: str | None, consumer: str) -> bool:
+    """An event_id found among the claims: True (a redelivery, nothing to do) when its content
+    is the claimed one (or the claim predates digests); Refused when it is other content."""
+    if stored is not None and stored != digest:
+        raise reused(event)
+    log.info("core event %s already handled by %s", event["event_id"], consumer)
+    return True
+
+
 def claim(session: Session, table: Table, event: CoreEvent, consumer: str) -> bool:
     """The Inbox pattern (services/common/events.py) on the busiest path: True when `event_id`
-    is new for `consumer` (and now claimed in the caller's transaction), False when it was
-    handled already. No savepoint: two instances claiming the same event at once make the
+    is new for `consumer` (and now claimed in the caller's transaction, with its content's
+    digest), False when that event was handled already; Refused when the event_id was handled
+    with other content. No savepoint: two instances claiming the same event at once make the
     second fail its insert, and its retry finds the claim and does nothing."""
     statements = _CLAIMS.get(table)
     if statements is None:
         statements = _CLAIMS[table] = (
-            select(table.c.event_id).where(
+            select(table.c.event_id, table.c.digest).where(
                 table.c.event_id == bindparam("event_id"), table.c.consumer == bindparam("consumer")
             ),
             insert(table),
         )
     find, add = statements
     params = {"event_id": event["event_id"], "consumer": consumer}
-    if session.execute(find, params).first() is not None:
-        log.info("core event %s already handled by %s", event["event_id"], consumer)
+    digest = content_digest(event)
+    found = session.execute(find, params).first()
+    if found is not None and already_handled(event, digest, found.digest, consumer):
         return False
-    session.execute(add, {**params, "processed_at": utcnow()})
+    session.execute(add, {**params, "processed_at": utcnow(), "digest": digest})
     return True
 
 

@@ -342,6 +342,33 @@ def test_a_movement_dated_before_its_predecessor_is_refused_and_the_next_applies
 
 
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
+def test_an_event_id_reused_with_other_content_is_parked_and_counted(accounts, rpc):
+    uri = accounts["AMQP_URI"]
+    with_member_and_account(accounts, rpc)
+    first = movement("4200501001", 1, credit="10.00", balance="10.00")
+    publish_core(uri, first)
+    wait_until(lambda: balance_of(rpc, "4200501001") == "10.00", message="movement 1")
+    reuse = movement("4200501001", 2, credit="5.00", balance="15.00")
+    reuse["event_id"] = first["event_id"]
+    publish_core(uri, reuse, first)  # the other content is refused; the same again does nothing
+    dead = wait_until(lambda: parked(uri, "accounts"), message="the reused event_id parked")
+    assert len(dead) == 1 and '"REF-4200501001-2"' in dead[0][1]
+    assert dead[0][0]["x-portal-refusal"].startswith(
+        f"event_id reutilizado con otro contenido: {first['event_id']}"
+    )
+    counts = wait_until(
+        lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]},
+        message="the refusal counted",
+    )
+    assert counts == {"id_reutilizado": 1}
+    # the core sends movement 2 under its own event_id: applied
+    publish_core(uri, movement("4200501001", 2, credit="5.00", balance="15.00"))
+    wait_until(lambda: balance_of(rpc, "4200501001") == "15.00", message="movement 2")
+    assert [m["balance"] for m in statement(rpc, "4200501001")] == ["10.00", "15.00"]
+    assert parked(uri, "accounts") == []
+
+
+@pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_same_sequence_with_other_content_is_refused(accounts, rpc):
     uri = accounts["AMQP_URI"]
     with_member_and_account(accounts, rpc)

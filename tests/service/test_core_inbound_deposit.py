@@ -146,7 +146,8 @@ def test_a_closing_that_overtakes_its_opening_waits_for_it(deposit, rpc, today):
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(deposit, rpc, today):
     uri = deposit["AMQP_URI"]
-    publish_core(uri, opened(today, "DPF-100517-06"), closed(today, "DPF-100517-06"))
+    first = opened(today, "DPF-100517-06")
+    publish_core(uri, first, closed(today, "DPF-100517-06"))
     wait_until(lambda: len(outbox_types(deposit)) == 2)
     missing = opened(today, "DPF-100517-10")
     del missing["data"]["interest_payment"]
@@ -167,6 +168,7 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(depos
         opened(today, "DPF-100517-15", annual_rate="7.4325"),
         opened(today, "DPF-100517-16", term_days=181.0),
         opened(today, "DPF-100517-1234567890"),  # 21 characters: at most 20
+        {**opened(today, "DPF-100517-17"), "event_id": first["event_id"]},  # an id reused
     ]
     publish_core(uri, *bad)
     reasons = {}
@@ -198,9 +200,11 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(depos
         'decimales ("16.77").',
         "deposit_opened rechazado: term_days: Debe ser un número entero.",
         "deposit_opened rechazado: deposit_number: Número de depósito inválido.",
+        f"event_id reutilizado con otro contenido: {first['event_id']} ya se aplicó a un evento "
+        "distinto de este deposit_opened.",
     ]
     assert numbers(rpc) == [] and len(outbox_types(deposit)) == 2  # nothing of them applied
-    expected = {"dato_invalido": 10, "conflicto": 2, "desconocido": 2}  # counted for /metrics
+    expected = {"dato_invalido": 10, "conflicto": 2, "desconocido": 2, "id_reutilizado": 1}
     wait_until(
         lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]} == expected
     )
