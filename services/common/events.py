@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypedDict
 
 import eventlet
@@ -171,10 +172,15 @@ class EventOutbox(DependencyProvider):
 
     poll_interval = 1.0
 
-    def __init__(self, source: str, table: Table) -> None:
+    def __init__(self, source: str, table: Table, lanes: Sequence[Sequence[str]] = ()) -> None:
+        """`lanes`: groups of event types relayed by a relay of their own, so they never wait
+        behind the other pending rows (accounts' member_updated behind a burst of
+        movement_posted); order is kept within each lane, and among the rest."""
         self.source = source
         self.table = table
-        self._wakeup: eventlet.event.Event | None = None
+        self.lanes = tuple(tuple(lane) for lane in lanes)
+        # one wake-up per running relay (the main one and each lane's)
+        self._wakeups: dict[str, eventlet.event.Event] = {}
         self._stopping = False
 
     def setup(self) -> None:
@@ -186,11 +192,23 @@ class EventOutbox(DependencyProvider):
         # events may go to another broker than RPC (e.g. a cluster other systems subscribe to)
         config = self.container.config
         self.amqp_uri = config.get("OUTBOX_AMQP_URI") or config["AMQP_URI"]
-        self._wakeup = eventlet.event.Event()
+        main = f"{self.source}-outbox-relay"
+        self._wakeups = {main: eventlet.event.Event()}
+        self._wakeups.update({self._lane_name(lane): eventlet.event.Event() for lane in self.lanes})
+
+    def _lane_name(self, lane: Sequence[str]) -> str:
+        return f"{self.source}-outbox-relay-{'+'.join(lane)}"
 
     def start(self) -> None:
         self._stopping = False
-        self.container.spawn_managed_thread(self._run, identifier=f"{self.source}-outbox-relay")
+        in_lanes = tuple(t for lane in self.lanes for t in lane)
+        main = f"{self.source}-outbox-relay"
+        self.container.spawn_managed_thread(
+            partial(self._run, main, None, in_lanes), identifier=main
+        )
+        for lane in self.lanes:
+            name = self._lane_name(lane)
+            self.container.spawn_managed_thread(partial(self._run, name, lane, ()), identifier=name)
 
     def stop(self) -> None:
         self._stopping = True
@@ -200,14 +218,17 @@ class EventOutbox(DependencyProvider):
         self._stopping = True
 
     def wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.ready():
-            self._wakeup.send(True)
+        for wakeup in list(self._wakeups.values()):
+            if not wakeup.ready():
+                wakeup.send(True)
 
     def get_dependency(self, worker_ctx: WorkerContext) -> Emitter:
         return Emitter(self, self.database.get_dependency_session(worker_ctx))
 
-    def _run(self) -> None:
-        relay = OutboxRelay(self.database.url, self.table, self.source, self.amqp_uri)
+    def _run(self, name: str, only: Sequence[str] | None, skip: Sequence[str]) -> None:
+        relay = OutboxRelay(
+            self.database.url, self.table, self.source, self.amqp_uri, only=only, skip=skip
+        )
         backoff = 0.2
         try:
             while not self._stopping:
@@ -220,10 +241,9 @@ class EventOutbox(DependencyProvider):
                     eventlet.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-                assert self._wakeup is not None  # made by setup
                 with eventlet.Timeout(self.poll_interval, False):
-                    self._wakeup.wait()
-                self._wakeup = eventlet.event.Event()
+                    self._wakeups[name].wait()
+                self._wakeups[name] = eventlet.event.Event()
             relay.drain()  # publish what the last workers committed before stopping
         except Exception as exc:
             log.warning("outbox relay of %s stopped with rows pending: %s", self.source, exc)
@@ -236,9 +256,20 @@ class OutboxRelay:
 
     batch = 200
 
-    def __init__(self, db_url: str, table: Table, source: str, amqp_uri: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        table: Table,
+        source: str,
+        amqp_uri: str,
+        only: Sequence[str] | None = None,
+        skip: Sequence[str] = (),
+    ) -> None:
         self.engine = engine_for(db_url)
         self.table = table
+        # the rows this relay publishes: of the types `only` (a lane), or of any type but `skip`
+        self.only = tuple(only) if only is not None else None
+        self.skip = tuple(skip)
         self.exchange = exchange_for(source)
         self.amqp_uri = amqp_uri
         self.connection: Connection | None = None
@@ -277,6 +308,10 @@ class OutboxRelay:
             .order_by(self.table.c.id)
             .limit(self.batch)
         )
+        if self.only is not None:
+            query = query.where(self.table.c.event_type.in_(self.only))
+        elif self.skip:
+            query = query.where(self.table.c.event_type.not_in(self.skip))
         if conn.dialect.name == "postgresql":
             # two instances of a service never publish the same row at the same time
             query = query.with_for_update(skip_locked=True)

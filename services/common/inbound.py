@@ -546,7 +546,11 @@ def _decode(body: object) -> Any:
 
 
 class CoreEventConsumer(Consumer):
-    """`@core_events(service, [event types], retry_delays=…, not_yet_delays=…, batch=1)`.
+    """`@core_events(service, [event types], retry_delays=…, not_yet_delays=…, batch=1, lane=None)`.
+
+    `lane="members"`: the types get a queue of their own, `core.<service>.members` (with its own
+    retry queue; parked events go to the service's one `core.<service>.dead`), consumed beside
+    the service's main queue with its own prefetch, so they never wait behind its backlog.
 
     `batch=N` (N > 1): the handler receives a `CoreBatch` of up to N events that were waiting
     (it never waits for a batch to fill), applies them in one transaction, and the entrypoint
@@ -557,10 +561,21 @@ class CoreEventConsumer(Consumer):
     queue_consumer = CoreQueueConsumer()
 
     def __init__(
-        self, service_name: str, event_types: Iterable[str], batch: int = 1, **kwargs: Any
+        self,
+        service_name: str,
+        event_types: Iterable[str],
+        batch: int = 1,
+        lane: str | None = None,
+        **kwargs: Any,
     ) -> None:
         self.service_name = service_name
         self.event_types = tuple(event_types)
+        # a lane: a queue of its own, `core.<service>.<lane>`, so its events never wait behind
+        # the service's other core events (accounts' member changes behind a burst of movements)
+        self.lane = lane
+        # what this queue takes: its types, and those of the service's other lanes (events that
+        # waited in it from before a type moved to its own lane are applied, not refused)
+        self.accepted_types = self.event_types
         self.batch_size = max(1, int(batch))
         # (event, message) waiting for the batch worker
         self.pending: list[tuple[CoreEvent, Message]] = []
@@ -584,7 +599,14 @@ class CoreEventConsumer(Consumer):
                 if isinstance(value, str):
                     value = [float(v) for v in value.split(",") if v.strip()]
                 setattr(self, attr, tuple(float(v) for v in value))
-        name = f"core.{self.service_name}"
+        name = f"core.{self.service_name}" + (f".{self.lane}" if self.lane else "")
+        self.other_lanes_types = tuple(
+            t
+            for lane in self._sibling_lanes()
+            for t in lane.event_types
+            if t not in self.event_types
+        )
+        self.accepted_types = self.event_types + self.other_lanes_types
         kind = queue_type(config)  # quorum on a cluster (services/common/amqp.py)
         default = Exchange("", type="direct")
         self.queue = Queue(
@@ -600,8 +622,8 @@ class CoreEventConsumer(Consumer):
             durable=True,
             queue_arguments=retry_queue_arguments(name, kind),
         )
-        self.dead_queue = Queue(
-            f"{name}.dead",
+        self.dead_queue = Queue(  # one per service, whatever the lane: operators look there
+            f"core.{self.service_name}.dead",
             exchange=default,
             routing_key=f"{name}.dead",
             durable=True,
@@ -618,7 +640,25 @@ class CoreEventConsumer(Consumer):
             CORE_EXCHANGE(channel).declare()
             self.dead_queue(channel).declare()
             self.retry_queue(channel).declare()
+            if self.other_lanes_types:
+                # a type that moved to a lane of its own leaves this queue's bindings (a binding
+                # stays until removed): from now on only its lane receives it
+                queue = self.queue(channel)
+                queue.declare()
+                for event_type in self.other_lanes_types:
+                    queue.unbind_from(CORE_EXCHANGE, routing_key=event_type)
         super().start()
+
+    def _sibling_lanes(self) -> list["CoreEventConsumer"]:
+        """The service's other core_events entrypoints (other queues of the same service)."""
+        return [
+            e
+            for e in self.container.entrypoints
+            if isinstance(e, CoreEventConsumer)
+            and e is not self
+            and e.service_name == self.service_name
+            and e.lane != self.lane
+        ]
 
     # --- arrival --------------------------------------------------------------------------
 
@@ -632,7 +672,7 @@ class CoreEventConsumer(Consumer):
         except (UnicodeDecodeError, ValueError):
             self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
             return
-        problem = envelope_problem(event, self.event_types) or routing_problem(event, message)
+        problem = envelope_problem(event, self.accepted_types) or routing_problem(event, message)
         if problem:
             self._park_now(message, problem, KIND_ENVELOPE, event)
             return
