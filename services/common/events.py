@@ -9,12 +9,13 @@ Delivery is at-least-once, so every consumer claims `event_id` in its own transa
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TypedDict
 
 import eventlet
+from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Producer
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
@@ -128,7 +129,7 @@ class Emitter:
                 created_at=utcnow(),
             )
         )
-        self._wake_after_commit()
+        self._wake_after_commit(event_type)
         return event
 
     def emit_many(
@@ -155,13 +156,16 @@ class Emitter:
                 for event in events
             ],
         )
-        self._wake_after_commit()
+        self._wake_after_commit(event_type)
         return events
 
-    def _wake_after_commit(self) -> None:
+    def _wake_after_commit(self, event_type: str) -> None:
         callbacks = self._session.info.setdefault("after_commit", [])
-        if self._provider.wake not in callbacks:
-            callbacks.append(self._provider.wake)
+        # a lane's event is published by the committing worker itself, at once (no wait for
+        # the relay's turn while a burst keeps the process busy); the rest by the relay
+        callback = self._provider.lane_publishers.get(event_type, self._provider.wake)
+        if callback not in callbacks:
+            callbacks.append(callback)
 
 
 class EventOutbox(DependencyProvider):
@@ -181,6 +185,16 @@ class EventOutbox(DependencyProvider):
         self.lanes = tuple(tuple(lane) for lane in lanes)
         # one wake-up per running relay (the main one and each lane's)
         self._wakeups: dict[str, eventlet.event.Event] = {}
+        # a lane's relay, shared by its greenthread and the workers that publish at once; the
+        # semaphore lets one of them publish at a time (no row published twice by this process)
+        self._relays: dict[str, OutboxRelay] = {}
+        self._turns = {self._lane_name(lane): Semaphore() for lane in self.lanes}
+        # event type -> what publishes its lane now (bound once: the after-commit list dedupes)
+        self.lane_publishers: dict[str, Callable[[], None]] = {
+            event_type: partial(self.publish_lane, self._lane_name(lane))
+            for lane in self.lanes
+            for event_type in lane
+        }
         self._stopping = False
 
     def setup(self) -> None:
@@ -225,15 +239,43 @@ class EventOutbox(DependencyProvider):
     def get_dependency(self, worker_ctx: WorkerContext) -> Emitter:
         return Emitter(self, self.database.get_dependency_session(worker_ctx))
 
+    def publish_lane(self, name: str) -> None:
+        """After a worker's commit: publish lane `name`'s pending rows in this greenthread. When
+        its relay is busy (it will see the rows when done) or fails, its greenthread is woken."""
+        relay, turn = self._relays.get(name), self._turns[name]
+        if relay is None or not turn.acquire(blocking=False):
+            self.wake()
+            return
+        try:
+            relay.drain()
+        except Exception as exc:  # never fails the committed worker: the relay retries
+            log.warning("outbox lane %s could not publish now: %s", name, exc)
+            relay.reset()
+            self.wake()
+        finally:
+            turn.release()
+
     def _run(self, name: str, only: Sequence[str] | None, skip: Sequence[str]) -> None:
         relay = OutboxRelay(
             self.database.url, self.table, self.source, self.amqp_uri, only=only, skip=skip
         )
+        turn = self._turns.get(name) or Semaphore()
         backoff = 0.2
+        if only is not None:
+            self._relays[name] = relay
+            # a lane's events are rare and urgent: its connection is opened before the first one
+            # (opening it then would cost several round trips while a burst keeps the process busy)
+            try:
+                with turn:
+                    relay.connect()
+            except Exception as exc:  # the broker away: drain() below opens it when it is back
+                log.warning("outbox relay of %s could not connect yet: %s", name, exc)
+                relay.reset()
         try:
             while not self._stopping:
                 try:
-                    relay.drain()
+                    with turn:
+                        relay.drain()
                     backoff = 0.2
                 except Exception as exc:  # broker or database away: keep rows, retry later
                     log.warning("outbox relay of %s could not publish: %s", self.source, exc)
@@ -244,7 +286,8 @@ class EventOutbox(DependencyProvider):
                 with eventlet.Timeout(self.poll_interval, False):
                     self._wakeups[name].wait()
                 self._wakeups[name] = eventlet.event.Event()
-            relay.drain()  # publish what the last workers committed before stopping
+            with turn:
+                relay.drain()  # publish what the last workers committed before stopping
         except Exception as exc:
             log.warning("outbox relay of %s stopped with rows pending: %s", self.source, exc)
         finally:
@@ -283,6 +326,9 @@ class OutboxRelay:
                 pass
         self.connection = None
         self.producer = None
+
+    def connect(self) -> None:
+        self._producer()
 
     def _producer(self) -> Producer:
         if self.producer is None:
