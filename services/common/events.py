@@ -163,7 +163,7 @@ class Emitter:
         callbacks = self._session.info.setdefault("after_commit", [])
         # a lane's event is published by the committing worker itself, at once (no wait for
         # the relay's turn while a burst keeps the process busy); the rest by the relay
-        callback = self._provider.lane_publishers.get(event_type, self._provider.wake)
+        callback = self._provider.lane_publishers.get(event_type, self._provider.wake_main)
         if callback not in callbacks:
             callbacks.append(callback)
 
@@ -232,9 +232,17 @@ class EventOutbox(DependencyProvider):
         self._stopping = True
 
     def wake(self) -> None:
-        for wakeup in list(self._wakeups.values()):
-            if not wakeup.ready():
-                wakeup.send(True)
+        for name in list(self._wakeups):
+            self._wake(name)
+
+    def wake_main(self) -> None:
+        """Rows for the main relay were committed (a lane's relay has nothing new to look for)."""
+        self._wake(f"{self.source}-outbox-relay")
+
+    def _wake(self, name: str) -> None:
+        wakeup = self._wakeups.get(name)
+        if wakeup is not None and not wakeup.ready():
+            wakeup.send(True)
 
     def get_dependency(self, worker_ctx: WorkerContext) -> Emitter:
         return Emitter(self, self.database.get_dependency_session(worker_ctx))
@@ -244,14 +252,14 @@ class EventOutbox(DependencyProvider):
         its relay is busy (it will see the rows when done) or fails, its greenthread is woken."""
         relay, turn = self._relays.get(name), self._turns[name]
         if relay is None or not turn.acquire(blocking=False):
-            self.wake()
+            self._wake(name)
             return
         try:
             relay.drain()
         except Exception as exc:  # never fails the committed worker: the relay retries
             log.warning("outbox lane %s could not publish now: %s", name, exc)
             relay.reset()
-            self.wake()
+            self._wake(name)
         finally:
             turn.release()
 
