@@ -61,8 +61,14 @@ class MemberUpsertedSchema(CoreSchema):
     identification = _text(13)
     first_names = _text(80)
     last_names = _text(80)
-    email = fields.Email(required=True, validate=validate.Length(max=120))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    email = fields.Email(
+        required=True, validate=validate.Length(max=120, error="Como máximo 120 caracteres.")
+    )
+    phone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=20, error="Como máximo 20 caracteres."),
+    )
     status = fields.String(
         required=True,
         validate=validate.OneOf(MEMBER_STATUSES, error="Debe ser activo o inactivo."),

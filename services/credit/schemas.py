@@ -86,7 +86,9 @@ class LoanFieldsSchema(CoreDataSchema):
     )
     disbursed_on = IsoDate(required=True)
     application_number = fields.String(
-        required=True, allow_none=True, validate=validate.Length(max=20)
+        required=True,
+        allow_none=True,
+        validate=validate.Length(min=1, max=20, error="Número de solicitud inválido."),
     )
 
 
@@ -138,5 +140,9 @@ class ApplicationStatusChangedSchema(CoreDataSchema):
             APPLICATION_DECISIONS, error="Estado inválido: en_analisis, aprobada o negada."
         ),
     )
-    reason = fields.String(required=True, allow_none=True, validate=validate.Length(max=500))
+    reason = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=500, error="Como máximo 500 caracteres."),
+    )
     changed_at = fields.AwareDateTime(required=True, format="iso")
