@@ -459,6 +459,13 @@ def table(results, description):
                 f"({i['count']} ordered) | {i['cpu_ms_per_movement']:.2f} ms CPU each | | "
                 f"{i['per_second']:.0f}/s | {target} |"
             )
+            if "member_published_s" in i:  # member changes first (docs/integration.md)
+                lines.append(
+                    f"| core `member_upserted` (inactivo) during that burst, {backend}: applied, "
+                    f"`accounts.member_updated` out ({i['movements_applied_at_member_change']} "
+                    f"movements applied by then) | {i['member_applied_s'] * 1000:.0f} ms, "
+                    f"{i['member_published_s'] * 1000:.0f} ms | | | ≤ 1 s |"
+                )
     if "pdf_table_240" in r:
         p = r["pdf_table_240"]
         lines.append(

@@ -6,6 +6,11 @@ The movements (ordered per account, interleaved over 20 accounts) wait in `core.
 the process is stopped; it is then started and timed from its first applied movement to its last,
 each one through the whole path: envelope check, inbox claim, account lock, order decision,
 reference and balance checks, the insert, the account update, the outbox event, commit, ack.
+
+Member changes first (docs/integration.md): once the burst is being applied, the core says the
+member is `inactivo`; timed from that publish until accounts applied it (`member_applied_s`) and
+until its `accounts.member_updated` reached a queue bound as auth's is (`member_published_s`:
+what auth refuses the login on), with how many movements were applied by then.
 """
 
 import json
@@ -13,13 +18,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import requests
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Exchange, Producer, Queue
 from sqlalchemy import create_engine, text
 
 from scripts import broker_users
@@ -89,8 +95,8 @@ def _publish(uri, events):
             )
 
 
-def _setup_events():
-    member = _event(
+def _member(status):
+    return _event(
         "member_upserted",
         {
             "member_number": "900001",
@@ -99,9 +105,31 @@ def _setup_events():
             "last_names": "Prueba",
             "email": "bench@example.com",
             "phone": None,
-            "status": "activo",
+            "status": status,
         },
     )
+
+
+def _probe(uri):
+    """A queue bound to accounts.member_updated, as auth's: where the member change arrives."""
+    queue = Queue(
+        f"bench-member-probe-{uuid.uuid4().hex[:6]}",
+        exchange=Exchange("accounts.events", type="topic", durable=True),
+        routing_key="member_updated",
+        auto_delete=False,
+    )
+    with Connection(uri) as conn:
+        queue(conn.channel()).declare()
+    return queue.name
+
+
+def _probe_has_message(uri, name):
+    with Connection(uri) as conn:
+        return conn.channel().basic_get(name, no_ack=True) is not None
+
+
+def _setup_events():
+    member = _member("activo")
     opened = [
         _event(
             "account_opened",
@@ -167,9 +195,14 @@ def measure(backend, count):
         portal.stop("accounts")
         _publish(uri, _movements(count))
         portal.start("accounts")
+        probe = _probe(uri)
         _wait(lambda: _count(engine) > 0, "the first movement", timeout=60)
         pid = portal.procs["accounts"].pid
         start, first, cpu = time.monotonic(), _count(engine), _cpu_seconds(pid)
+        # the core says the member is inactive while the burst is being applied (timed beside it)
+        member = {}
+        watcher = threading.Thread(target=_member_change, args=(uri, engine, probe, member))
+        watcher.start()
         if os.environ.get("BENCH_INBOUND_PROFILE"):  # where the time goes: py-spy, collapsed
             spy = Path(sys.executable).parent / "py-spy"
             subprocess.Popen(  # noqa: S603
@@ -191,6 +224,7 @@ def measure(backend, count):
         _wait(lambda: _count(engine) >= count, "every movement", timeout=600, interval=0.05)
         seconds, cpu_applied = time.monotonic() - start, _cpu_seconds(pid)
         applied = count - first
+        watcher.join()
         # the portal's own movement_posted events leave through the outbox relay (same process)
         _wait(
             lambda: _scalar(engine, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0,
@@ -208,6 +242,8 @@ def measure(backend, count):
             # the same until the last outbox event is published too
             "per_second_with_outbox": applied / drained,
             "cpu_ms_per_movement_with_outbox": (_cpu_seconds(pid) - cpu) * 1000 / applied,
+            # member changes first: seconds from the core's publish, and the burst's progress
+            **member,
         }
     finally:
         portal.stop_all()
@@ -218,6 +254,22 @@ def measure(backend, count):
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def _member_change(uri, engine, probe, out):
+    """Publish the member's `inactivo` and time it to accounts and out of its outbox."""
+    _publish(uri, [_member("inactivo")])
+    said = time.monotonic()
+    _wait(
+        lambda: _scalar(engine, "SELECT status FROM members") == "inactivo",
+        "the member change",
+        timeout=600,
+        interval=0.01,
+    )
+    out["member_applied_s"] = time.monotonic() - said
+    out["movements_applied_at_member_change"] = _count(engine)
+    _wait(lambda: _probe_has_message(uri, probe), "member_updated", timeout=600, interval=0.01)
+    out["member_published_s"] = time.monotonic() - said
 
 
 def _cpu_seconds(pid):

@@ -62,12 +62,14 @@ CORE_CONSUMER = "accounts.on_core_event"
 # core events applied per transaction at most (what is waiting; docs/integration.md, "Lotes")
 CORE_BATCH = 200
 CORE_EVENT_TYPES = (
-    "member_upserted",
     "account_opened",
     "movement_posted",
     "account_closed",
     "day_closed",
 )
+# a member's status and e-mail take effect for login within a second whatever is queued: their
+# own queue (core.accounts.members), never behind a burst of movements (docs/integration.md)
+MEMBER_EVENT_TYPES = ("member_upserted",)
 
 
 def core_data(schema, event):
@@ -95,7 +97,9 @@ class AccountsService:
     name = "accounts"
 
     db = Database("accounts")
-    events = EventOutbox("accounts", outbox)
+    # member_updated leaves before any waiting movement_posted (auth refuses an inactive
+    # member's login on it): a relay lane of its own
+    events = EventOutbox("accounts", outbox, lanes=(("member_updated",),))
     clock = ClockProvider()
     tracker = Tracker()
     clock = ClockProvider()
@@ -283,6 +287,12 @@ class AccountsService:
         else:
             self.apply_core_event(event)
 
+    @core_events("accounts", MEMBER_EVENT_TYPES, lane="members")
+    def on_member_event(self, event):
+        """member_upserted, one at a time from core.accounts.members (claimed under the same
+        consumer name as the main queue's events: applied once whichever queue brought it)."""
+        self.apply_core_event(event)
+
     def apply_core_event(self, event):
         """Apply one event of the core, exactly once (by event_id, reference and sequence)."""
         if not inbound.claim(self.db, processed_events, event, CORE_CONSUMER):
@@ -399,7 +409,11 @@ class AccountsService:
     def _apply_movement(self, account, data):
         number = account["account_number"]
         seen = store.sequence_of_reference(self.db, number, data["reference"])
-        refusal = domain.movement_refusal(number, account["balance"], data, seen)
+        if "last_date" not in account:  # read once per stream; then kept by append_core_movement
+            account["last_date"] = store.last_movement_date(self.db, number)
+        refusal = domain.movement_refusal(
+            number, account["balance"], data, seen, account["last_date"], self.clock.today()
+        )
         if refusal:
             raise Refused(*refusal)
         data["posted_at"] = data["posted_at"].astimezone(UTC).replace(tzinfo=None)

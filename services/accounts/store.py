@@ -112,7 +112,7 @@ def statement(session, account, date_from, date_to, page, page_size):
     rows = session.scalars(
         select(Movement)
         .where(in_range)
-        .order_by(Movement.date, Movement.seq)
+        .order_by(Movement.seq)  # the core's order (dates never go back along it)
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
@@ -249,6 +249,31 @@ MOVE_BALANCE = (
 )
 
 
+# the newest date of an account's movements (dates never go back, so it is the previous
+# sequence's): one backward step on the (account_number, date, seq) index
+LAST_DATE = select(func.max(_movements.c.date)).where(
+    _movements.c.account_number == bindparam("account_number")
+)
+# per account, as a correlated max (one index step each, whatever the account's history)
+LAST_DATES = select(
+    _accounts.c.account_number,
+    select(func.max(_movements.c.date))
+    .where(_movements.c.account_number == _accounts.c.account_number)
+    .scalar_subquery()
+    .label("last_date"),
+).where(_accounts.c.account_number.in_(bindparam("numbers", expanding=True)))
+
+
+def last_movement_date(session, account_number):
+    return session.execute(LAST_DATE, {"account_number": account_number}).scalar()
+
+
+def last_movement_dates(session, account_numbers):
+    """{account number: its newest movement date, None without movements}."""
+    rows = session.execute(LAST_DATES, {"numbers": list(account_numbers)})
+    return {row.account_number: row.last_date for row in rows}
+
+
 def sequence_of_reference(session, account_number, reference):
     return session.execute(
         REFERENCE_SEQ, {"account_number": account_number, "reference": reference}
@@ -282,6 +307,7 @@ def append_core_movement(session, account, data):
     )
     account["balance"] = data["balance"]
     account["last_seq"] = data["sequence"]
+    account["last_date"] = data["date"]
 
 
 def member_by_identification(session, identification):
