@@ -1,7 +1,7 @@
 """processed_events digest of a core event's content
 
 Revision ID: 52a5a7923bd3
-Revises: 544785837b63
+Revises: dfaedf05aca6
 Create Date: 2026-12-07 10:04:36.154021
 """
 
@@ -12,7 +12,7 @@ import services.common.db
 
 
 revision = '52a5a7923bd3'
-down_revision = '544785837b63'
+down_revision = 'dfaedf05aca6'
 branch_labels = None
 depends_on = None
 
