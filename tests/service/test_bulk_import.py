@@ -169,6 +169,32 @@ def test_broken_files_report_every_problem_with_file_and_line_and_load_nothing(
     assert rpc_proxy("deposit").import_state({"deposits": ["DPF-399999-01"]})["deposits"] == []
 
 
+def test_an_unclosed_quote_is_reported_where_its_record_starts_and_nothing_else(
+    core_services, target, rpc_proxy, tmp_path, today
+):
+    directory = tmp_path / "quote"
+    demo_files.write(directory, today, urls(core_services), count=20)
+    loans = (directory / "loans.csv").read_text(encoding="utf-8").splitlines()
+    assert len(loans) > 6  # the broken loan is followed by good ones
+    broken = loans[3].split(",")
+    broken[2] = '"' + broken[2]  # an opening quote the core never closed
+    loans[3] = ",".join(broken)
+    (directory / "loans.csv").write_text("\n".join(loans) + "\n", encoding="utf-8")
+    installments = read_csv(directory / "installments.csv")
+    assert any(r["loan_number"] == broken[0] for r in installments)
+
+    code, _problems, _out, err = run_import(directory, target)
+
+    assert code == 1
+    # only the root cause: the line where the broken record starts; the loans after it are read
+    # as themselves, and the broken loan's installments and guarantors are not reported again
+    assert err.splitlines() == [
+        f"loans.csv:4: {bulk_import.BROKEN_QUOTE}",
+        "1 problema(s): no se cargó nada.",
+    ]
+    assert rpc_proxy("credit").import_state({"loans": [broken[0]]})["loans"] == []
+
+
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
     core_services, target, rpc_proxy, tmp_path
