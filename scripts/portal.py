@@ -4,7 +4,7 @@
 - migrate: every service's alembic history up to head, on its own database
 - import DIR: bulk load of the core's CSV files through the running services (docs/bulk-load.md)
 - demo:    the demo cooperative written as such files (var/demo-core/) and imported (idempotent)
-- setup:   check + migrate + migrate-queues + demo
+- setup:   check + migrate + migrate-queues + demo (DEMO=off: no demo data, empty databases)
 - run:     setup, then every service and the gateway as their own processes, each restarted
            if it dies (scripts/processes.py, Supervisor)
 - migrate-queues: the portal's queues redeclared as AMQP_QUEUE_TYPE says, messages kept
@@ -80,6 +80,12 @@ def demo(today=None, long_history=False):
         load_long_history(config.database_url("accounts"), today)
 
 
+def demo_wanted():
+    """DEMO=off (a real deployment): setup and run load no demo cooperative; the databases stay
+    empty until the core's bulk load (`import DIR`) fills them."""
+    return config.env_bool("DEMO", True)
+
+
 def setup(long_history=False):
     problems = check(broker=False)
     if problems:
@@ -96,6 +102,9 @@ def setup(long_history=False):
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
+    if not demo_wanted():
+        print("DEMO=off: no demo data loaded (load the core's files: import DIR).", flush=True)
+        return
     print("Loading the demo cooperative (first time takes a minute)…", flush=True)
     demo(long_history=long_history)
 
@@ -107,10 +116,8 @@ def run():
         sys.exit(2)
     setup()
     address = config.env("GATEWAY_ADDRESS", "127.0.0.1:8000")
-    print(
-        f"\nPortal en línea: http://{address}/   (demo: maria / Socia-2026!)   Ctrl-C stops it.\n",
-        flush=True,
-    )
+    who = "   (demo: maria / Socia-2026!)" if demo_wanted() else ""
+    print(f"\nPortal en línea: http://{address}/{who}   Ctrl-C stops it.\n", flush=True)
     # every service its own process; one that dies is restarted while the others keep serving
     from scripts.processes import Supervisor
 
