@@ -12,7 +12,12 @@
                   uses them)
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
-- reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
+- reconciliation [--date D] [--redo]: the differences the core's day_closed found, and the
+                streams held behind a missing sequence; --redo compares the day again
+- parked …: the core's refused events, listed (filters, pages), requeued, discarded
+            (scripts/parked.py)
+- held …:   the streams held behind a missing sequence, and a held event discarded
+            (scripts/held.py)
 """
 
 from services.common.known_warnings import acknowledge
@@ -133,7 +138,16 @@ def run():
     supervisor.stop()
 
 
+# commands with their own options and actions (scripts/<module>.py, main(argv))
+SUBTOOLS = {"parked": "scripts.parked", "held": "scripts.held"}
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBTOOLS:
+        import importlib
+
+        sys.exit(importlib.import_module(SUBTOOLS[argv[0]]).main(argv[1:]))
     parser = argparse.ArgumentParser(prog="portal")
     parser.add_argument(
         "command",
@@ -157,6 +171,9 @@ def main(argv=None):
         "--requeue",
         metavar="QUEUE",
         help="dead-letters: move QUEUE's parked events back to their handler",
+    )
+    parser.add_argument(
+        "--redo", action="store_true", help="reconciliation: compare the day (--date) again"
     )
     parser.add_argument(
         "--long-history",
@@ -190,7 +207,7 @@ def main(argv=None):
     elif args.command == "reconciliation":
         from scripts.reconciliation import main as reconciliation
 
-        sys.exit(reconciliation(args.date))
+        sys.exit(reconciliation(args.date, args.redo))
     elif args.command == "setup":
         setup(long_history=args.long_history)
     else:

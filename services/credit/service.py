@@ -15,6 +15,7 @@ from services.common.entrypoints import rpc
 from services.common.errors import Conflict, NotFound, ValidationError
 from services.common.events import EventOutbox, Inbox
 from services.common.inbound import core_events
+from services.common.operator import CoreOperations
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
 from services.credit import bulk, catalog, domain, from_core, store
@@ -50,7 +51,7 @@ def _fingerprint(data):
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class CreditService:
+class CreditService(CoreOperations):
     name = "credit"
 
     db = Database("credit")
@@ -282,6 +283,11 @@ class CreditService:
         )
 
     # --- the core's events (docs/integration.md) -------------------------------------------
+
+    held_table = held_events
+
+    def stream_last(self, stream):
+        return store.last_loan_sequence(self.db, stream.partition(":")[2])
 
     @rpc
     def inbound_status(self):

@@ -12,6 +12,7 @@ from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
 from services.common.events import EventOutbox, Inbox
 from services.common.inbound import core_events
+from services.common.operator import CoreOperations
 from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
 from services.deposit import bulk, domain, from_core, store
@@ -68,7 +69,7 @@ def deposit_dict(pos):
     return DepositSchema().dump(data)
 
 
-class DepositService:
+class DepositService(CoreOperations):
     name = "deposit"
 
     db = Database("deposit")
