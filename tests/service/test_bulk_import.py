@@ -4,6 +4,7 @@ simulator, against the real broker and the running accounts, credit and deposit 
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -233,6 +234,32 @@ def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
     assert Decimal(accounts.list_accounts("300001")[0]["balance"]) == Decimal("70.00")
     statement = accounts.get_statement("300001", "4300001001", "2026-01-01", "2026-01-31")
     assert [m["description"] for m in statement["movements"]] == ["Apertura", odd]
+
+
+def test_core_publisher_example_gets_back_what_no_portal_queue_takes(rabbit_config):
+    """A broker (vhost) where the portal never started: the event is returned to the publisher
+    (mandatory), not lost silently; the event_id derived from the core's change id is stable."""
+    script = str(PROJECT_ROOT / "examples" / "core_publisher.py")
+    env = {**os.environ, "AMQP_URI": rabbit_config["AMQP_URI"]}
+    args = ["account_closed", "account_number=4300009001", "closed_on=2026-03-02"]
+
+    runs = [
+        subprocess.run(
+            [sys.executable, script, *args, "--change-id", "CORE-CHG-881"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+
+    for result in runs:
+        assert result.returncode == 3, result.stderr
+        assert "not delivered" in result.stderr and "NO_ROUTE" in result.stderr
+        assert "published" not in result.stdout
+    ids = {re.search(r"account_closed ([0-9a-f-]{36})", r.stderr).group(1) for r in runs}
+    assert len(ids) == 1  # the same change, the same event_id
 
 
 def test_core_publisher_example_reaches_the_portal(core_services, rpc_proxy):
