@@ -15,6 +15,7 @@ per-service functions (`services/<service>/bulk.py`) in-process, each on its own
 """
 
 import csv
+import itertools
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -131,22 +132,6 @@ BROKEN_QUOTE = (
 )
 
 
-class _Lines:
-    """The file's physical lines fed to csv.reader from `index`, counting what it took."""
-
-    def __init__(self, lines, index):
-        self.lines, self.index = lines, index
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.index >= len(self.lines):
-            raise StopIteration
-        self.index += 1
-        return self.lines[self.index - 1]
-
-
 def records(lines, width):
     """(first line, cells, problem) of each record after the header, `problem` None for a good
     one. A quote left open swallows the lines after it into one record (csv reads on until the
@@ -154,25 +139,26 @@ def records(lines, width):
     again on the line after, so the records it swallowed are read as themselves."""
     index = 1  # line 1 is the header
     while index < len(lines):
-        feed = _Lines(lines, index)
-        reader = csv.reader(feed, strict=True)
+        reader = csv.reader(itertools.islice(lines, index, None), strict=True)
+        begin = 0  # lines of this reader consumed before the current record
         while True:
-            begin = feed.index
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error:
-                spans = True
+                pass
             else:
-                spans = feed.index - begin > 1 and len(cells) != width
-                if not spans:
-                    yield begin + 1, cells, None
+                # one line, or several (a quoted newline) that still make a whole record
+                if reader.line_num - begin == 1 or len(cells) == width:
+                    yield index + begin + 1, cells, None
+                    begin = reader.line_num
                     continue
+            first = index + begin
             # the cells before the open quote are the record's own (its key among them)
-            start = next(csv.reader([lines[begin]]), [])[:-1]
-            yield begin + 1, start, BROKEN_QUOTE
-            index = begin + 1
+            start = next(csv.reader([lines[first]]), [])[:-1]
+            yield first + 1, start, BROKEN_QUOTE
+            index = first + 1
             break
 
 
@@ -217,6 +203,8 @@ def read(directory, problems, refused=None):
             continue
         width = len(header)
         keep = [(c, header.index(c)) for c in (*required, *optional) if c in header]
+        # the usual file: exactly the wanted columns, in order (a row is then one zip away)
+        names = [c for c, _i in keep] if [i for _c, i in keep] == list(range(width)) else None
         for line, cells, problem in records(lines, width):
             if not cells and problem is None:
                 continue  # a blank line
@@ -227,7 +215,7 @@ def read(directory, problems, refused=None):
                 _refuse(refused, path.name, {c: cells[i] for c, i in keep if i < len(cells)})
                 continue
             # cells are taken as written: the core's values, no trimming
-            raw = {c: cells[i] for c, i in keep}
+            raw = dict(zip(names, cells, strict=True)) if names else {c: cells[i] for c, i in keep}
             clean, errors = parser(raw)
             for reason in errors:
                 problems.add(path.name, line, reason)
