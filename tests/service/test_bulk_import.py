@@ -423,3 +423,29 @@ def test_a_loan_carries_on_the_cores_loan_sequence_and_its_table_as_sent(
         "interest": "6.50",
         "insurance": "0.00",
     }
+
+
+def test_the_accounts_service_checks_movement_rows_again_itself(core_services, rpc_proxy):
+    """import_rows is an RPC: a service never trusts its input, whatever sent it."""
+    accounts = rpc_proxy("accounts")
+    member, account = (
+        dict(zip(BROKEN[name][0].split(","), BROKEN[name][1].split(","), strict=True))
+        for name in ("members.csv", "accounts.csv")
+    )
+    accounts.import_rows("members", [member])
+    accounts.import_rows("accounts", [account])
+    good = [
+        ["4300001001", "1", "2026-01-05", "2026-01-05T15:00:00Z", "Apertura", "R1", "0.00",
+         "100.00", "100.00"],
+        ["4300001001", "2", "2026-01-06", "2026-01-06T15:00:00Z", "Retiro", "R2", "30.05",
+         "0.00", "69.95"],
+    ]  # fmt: skip
+    wrong_sum = [good[0], [*good[1][:8], "70.00"]]
+    three_decimals = [good[0], [*good[1][:6], "30.005", "0.00", "69.995"]]
+
+    for rows, reason in ((wrong_sum, "el saldo no cuadra"), (three_decimals, "debit")):
+        with pytest.raises(Exception, match=reason):
+            accounts.import_rows("movements", rows)
+    assert accounts.import_rows("movements", good) == {"created": 2, "unchanged": 0}
+    assert accounts.import_rows("movements", good) == {"created": 0, "unchanged": 2}
+    assert accounts.list_accounts("300001")[0]["balance"] == "69.95"
