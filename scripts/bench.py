@@ -370,13 +370,17 @@ class Bench:
 
 def inbound_live(results):
     """The same while several connectors publish, measured from outside (scripts/bench_inbound.py,
-    measure_live): BENCH_INBOUND_LIVE movements (default 10 000), BENCH_PUBLISHERS (4)."""
+    measure_live): BENCH_INBOUND_LIVE movements (default 10 000), BENCH_PUBLISHERS (4), each
+    with BENCH_CONFIRM_WINDOW publishes awaiting their confirms together (100; 0: one by one)."""
     from scripts import bench_inbound
 
     count = int(os.environ.get("BENCH_INBOUND_LIVE", "10000"))
     publishers = int(os.environ.get("BENCH_PUBLISHERS", "4"))
+    window = int(os.environ.get("BENCH_CONFIRM_WINDOW", "100"))
     for backend in ("sqlite", "postgres"):
-        results[f"inbound_live_{backend}"] = bench_inbound.measure_live(backend, count, publishers)
+        results[f"inbound_live_{backend}"] = bench_inbound.measure_live(
+            backend, count, publishers, window=window
+        )
 
 
 def table(results, description):
@@ -468,7 +472,8 @@ def table(results, description):
             i = r[f"inbound_live_{backend}"]
             lines.append(
                 f"| core `movement_posted` seen applied from outside, {i['publishers']} "
-                f"publishers, {backend} ({i['count']}; published in {i['publish_seconds']:.1f} s) "
+                f"publishers ({i.get('confirm_window', 0)} confirms in flight each), {backend} "
+                f"({i['count']}; published in {i['publish_seconds']:.1f} s) "
                 f"| {i['cpu_ms_per_movement']:.2f} ms CPU each | | {i['per_second']:.0f}/s "
                 f"| {target} |"
             )

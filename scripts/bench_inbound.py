@@ -279,23 +279,49 @@ def _live_movements(count, publishers):
     return per_publisher
 
 
-def _publisher(uri, events, go):
-    """One connector: waits for the start, then publishes its events with confirms."""
+def _publisher(uri, events, go, window=0):
+    """One connector: waits for the start, then publishes its events with confirms — each one
+    waited for (`window` 0), or up to `window` in flight, their confirms awaited together (what
+    a connector does to publish faster; nothing is done before the broker confirmed it)."""
     bodies = [(json.dumps(e), e["event_type"]) for e in events]
-    with Connection(uri, transport_options={"confirm_publish": True}) as conn:
-        producer = Producer(conn.channel())
+    if not window:
+        with Connection(uri, transport_options={"confirm_publish": True}) as conn:
+            producer = Producer(conn.channel())
+            go.wait()
+            for body, key in bodies:
+                producer.publish(
+                    body,
+                    exchange=CORE,
+                    routing_key=key,
+                    content_type="application/json",
+                    delivery_mode=2,
+                )
+        return
+    import amqp
+
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        channel.confirm_select()
+        confirmed = [0]  # the highest delivery tag confirmed (multiple acks cover the ones before)
+        channel.events["basic_ack"].add(
+            lambda tag, multiple: confirmed.__setitem__(0, max(confirmed[0], tag))
+        )
+        channel.events["basic_nack"].add(
+            lambda tag, multiple: (_ for _ in ()).throw(RuntimeError(f"nack {tag}"))
+        )
         go.wait()
+        sent = 0
         for body, key in bodies:
-            producer.publish(
-                body,
-                exchange=CORE,
-                routing_key=key,
-                content_type="application/json",
-                delivery_mode=2,
-            )
+            message = amqp.Message(body, content_type="application/json", delivery_mode=2)
+            channel.basic_publish(message, exchange=CORE.name, routing_key=key)
+            sent += 1
+            while sent - confirmed[0] >= window:
+                conn.drain_events(timeout=30)
+        while confirmed[0] < sent:
+            conn.drain_events(timeout=30)
 
 
-def measure_live(backend, count, publishers=4, profile=None):
+def measure_live(backend, count, publishers=4, profile=None, window=0):
     """{"per_second", "count", "seconds", "publishers", "cpu_ms_per_movement"}: movements applied
     per second while `publishers` processes publish them, seen from outside."""
     import multiprocessing
@@ -332,7 +358,7 @@ def measure_live(backend, count, publishers=4, profile=None):
         )
         go = context.Event()
         procs = [
-            context.Process(target=_publisher, args=(uri, share, go), daemon=True)
+            context.Process(target=_publisher, args=(uri, share, go, window), daemon=True)
             for share in _live_movements(count, publishers)
         ]
         with Connection(uri) as conn:
@@ -385,6 +411,7 @@ def measure_live(backend, count, publishers=4, profile=None):
             # the connectors' side: every movement published and confirmed by the broker
             "publish_seconds": (published - start) if published > start else seconds,
             "publishers": publishers,
+            "confirm_window": window,
             "cpu_ms_per_movement": cpu_used * 1000 / count,
             "workdir": str(workdir),
         }
@@ -407,9 +434,12 @@ def main():
     parser.add_argument("count", nargs="?", type=int, default=int(env("BENCH_INBOUND", "20000")))
     parser.add_argument("--live", type=int, metavar="PUBLISHERS", help="measure_live")
     parser.add_argument("--profile", help="measure_live: py-spy raw output file")
+    parser.add_argument(
+        "--window", type=int, default=0, help="measure_live: confirms in flight per publisher"
+    )
     args = parser.parse_args()
     if args.live:
-        result = measure_live(args.backend, args.count, args.live, args.profile)
+        result = measure_live(args.backend, args.count, args.live, args.profile, args.window)
     else:
         result = measure(args.backend, args.count)
     print(json.dumps({"backend": args.backend, **result}))
