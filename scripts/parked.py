@@ -245,14 +245,23 @@ def main(argv=None):
     if args.action == "requeue":
         if not args.selector and not args.all:
             parser.error("requeue: indique el id del evento, o --all")
-        moved = requeue(services, None if args.all else args.selector, **filters)
+        try:
+            moved = requeue(services, None if args.all else args.selector, **filters)
+        except Exception as exc:  # noqa: BLE001  the broker away: one clear line
+            print(f"No se pudo devolver: {exc}", file=sys.stderr)
+            return 2
         print(f"{moved} evento(s) devuelto(s) a su cola.")
         return 0 if moved else 1
     if not args.selector:
         parser.error("discard: indique el id del evento")
     if not (args.reason or "").strip():
         parser.error("discard: indique el motivo (--reason)")
-    item = discard(args.selector, args.reason, services)
+    try:
+        item = discard(args.selector, args.reason, services)
+    except Exception as exc:  # noqa: BLE001  the broker or the owning service away: kept parked
+        message = getattr(exc, "value", None) or exc
+        print(f"No se pudo descartar (sigue apartado): {message}", file=sys.stderr)
+        return 2
     if item is None:
         print(f"No hay un evento apartado con id {args.selector}.", file=sys.stderr)
         return 1

@@ -141,6 +141,13 @@ def test_operators_list_filter_page_requeue_and_discard_parked_events(
     assert "El saldo no cuadra" in entry["data"]["refusal"]
     assert entry["data"]["stream"] == f"account:{ACCOUNT}"
 
+    # every one a filter passes goes back; one still wrong is parked again, with its reason
+    code, out = run(parked.main, ["requeue", "--all", "--kind", "dato_invalido"], capsys)
+    assert (code, out.strip()) == (0, "1 evento(s) devuelto(s) a su cola.")
+    again = wait_until(lambda: parked.parked(), message="parked again")
+    assert [(i["event_id"], i["kind"]) for i in again] == [(wrong_sum["event_id"], "dato_invalido")]
+    assert balance(rpc, ACCOUNT) == "0.00"
+
 
 def test_operators_see_held_streams_and_discard_a_held_event(portal_core, rpc_proxy, capsys):
     uri = portal_core["AMQP_URI"]
