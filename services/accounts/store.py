@@ -3,13 +3,14 @@
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain
 from services.accounts.models import (
     Member,
     Movement,
+    ReconciliationChunk,
     ReconciliationDay,
     ReconciliationDifference,
     SavingsAccount,
@@ -367,6 +368,41 @@ def lock_reconciliation_day(session, business_date, chunks):
     return session.get(ReconciliationDay, business_date, with_for_update=True)
 
 
+def restart_reconciliation_day(session, day, chunks):
+    """The day's comparison starts over (the core closes the day again): its chunks and
+    differences go, the day waits for `chunks` chunks."""
+    session.execute(
+        delete(ReconciliationChunk).where(ReconciliationChunk.business_date == day.business_date)
+    )
+    delete_reconciliation_differences(session, day.business_date)
+    day.chunks = chunks
+    day.received = 0
+    day.differences = 0
+    day.complete = False
+    day.completed_at = None
+    session.flush()
+
+
+def delete_reconciliation_differences(session, business_date):
+    session.execute(
+        delete(ReconciliationDifference).where(
+            ReconciliationDifference.business_date == business_date
+        )
+    )
+
+
+def lock_reconciliation_day_if_any(session, business_date):
+    return session.get(ReconciliationDay, business_date, with_for_update=True)
+
+
+def reconciliation_chunks(session, business_date):
+    return session.scalars(
+        select(ReconciliationChunk)
+        .where(ReconciliationChunk.business_date == business_date)
+        .order_by(ReconciliationChunk.chunk)
+    ).all()
+
+
 def reconciliation_day(session, business_date=None):
     query = select(ReconciliationDay)
     if business_date is not None:
@@ -380,3 +416,10 @@ def reconciliation_differences(session, business_date):
         .where(ReconciliationDifference.business_date == business_date)
         .order_by(ReconciliationDifference.account_number, ReconciliationDifference.id)
     ).all()
+
+
+def last_sequence(session, account_number):
+    """The account's last applied `sequence`, or None for an unknown account."""
+    return session.scalar(
+        select(SavingsAccount.last_seq).where(SavingsAccount.account_number == account_number)
+    )

@@ -127,6 +127,7 @@ JSON_CONTENT_TYPE = "application/json"
 REFUSAL_HEADER = "x-portal-refusal"
 KIND_HEADER = "x-portal-refusal-kind"
 EVENT_TYPE_HEADER = "x-portal-event-type"
+PARKED_AT_HEADER = "x-portal-parked-at"  # when it was parked (operators' listing)
 # short: what NotYet waits for is normally a few messages behind (seconds)
 NOT_YET_DELAYS = (0.5, 2, 5, 15)
 # the broker user the core publishes as (config key and environment variable CORE_AMQP_USER)
@@ -973,6 +974,7 @@ class CoreEventConsumer(Consumer):
         headers = dict(headers)
         headers[REFUSAL_HEADER] = reason[:500]
         headers[KIND_HEADER] = kind
+        headers[PARKED_AT_HEADER] = utcnow().isoformat(timespec="seconds") + "Z"
         if event_type:
             headers[EVENT_TYPE_HEADER] = str(event_type)[:80]
         log.warning("core event %s parked in %s: %s", event_type, self.dead_queue.name, reason)

@@ -15,6 +15,7 @@ from services.common.entrypoints import rpc
 from services.common.errors import Conflict, NotFound, ValidationError
 from services.common.events import EventOutbox
 from services.common.inbound import core_events
+from services.common.operator import CoreOperations
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
 from services.credit import bulk, catalog, domain, from_core, store
@@ -54,7 +55,7 @@ def _fingerprint(data):
 CORE_CONSUMER = "credit.on_core_event"
 
 
-class CreditService:
+class CreditService(CoreOperations):
     name = "credit"
 
     db = Database("credit")
@@ -285,6 +286,11 @@ class CreditService:
         )
 
     # --- the core's events (docs/integration.md) -------------------------------------------
+
+    held_table = held_events
+
+    def stream_last(self, stream):
+        return store.last_loan_sequence(self.db, stream.partition(":")[2])
 
     @rpc
     def inbound_status(self):

@@ -12,6 +12,7 @@ from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
 from services.common.events import EventOutbox
 from services.common.inbound import core_events
+from services.common.operator import CoreOperations
 from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
 from services.deposit import bulk, domain, from_core, store
@@ -72,7 +73,7 @@ def deposit_dict(pos):
 CORE_CONSUMER = "deposit.on_core_event"
 
 
-class DepositService:
+class DepositService(CoreOperations):
     name = "deposit"
 
     db = Database("deposit")
