@@ -100,6 +100,22 @@ def setup(long_history=False):
     demo(long_history=long_history)
 
 
+def delivery_notes():
+    """Where a member's e-mails (the second factor's codes among them) and SMS go, said at start:
+    a new browser's login asks for a code sent by e-mail."""
+    label = "  E-mails (códigos de ingreso incluidos):"
+    if config.env("SMTP_HOST"):
+        mail = f"{label} SMTP {config.env('SMTP_HOST')}"
+    else:
+        mail = f"{label} archivos .eml en {config.var_dir() / 'mail'}"
+    backend = (config.env("SMS_BACKEND") or "file").lower()
+    if backend == "file":
+        sms = f"  SMS de alertas: archivos en {config.var_dir() / 'sms'}"
+    else:
+        sms = f"  SMS de alertas: SMS_BACKEND={backend}"
+    return f"{mail}\n{sms}\n"
+
+
 def run():
     problem = broker_problem(config.amqp_uri())
     if problem:
@@ -111,6 +127,7 @@ def run():
         f"\nPortal en línea: http://{address}/   (demo: maria / Socia-2026!)   Ctrl-C stops it.\n",
         flush=True,
     )
+    print(delivery_notes(), flush=True)
     # every service its own process; one that dies is restarted while the others keep serving
     from scripts.processes import Supervisor
 

@@ -125,3 +125,14 @@ def test_the_twilio_sender_is_chosen_and_built_from_the_environment_without_netw
 def test_an_unknown_sms_backend_stops_the_service_from_starting():
     with pytest.raises(sms.SmsConfigurationError):
         sms.SmsSettings.from_config({"SMS_BACKEND": "carrier-pigeon"})
+
+
+def test_make_run_says_where_the_emailed_codes_and_the_sms_land(tmp_path, monkeypatch):
+    from scripts.portal import delivery_notes
+
+    monkeypatch.setenv("PORTAL_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    monkeypatch.delenv("SMS_BACKEND", raising=False)
+    notes = delivery_notes()
+    assert f"archivos .eml en {tmp_path / 'mail'}" in notes
+    assert f"SMS de alertas: archivos en {tmp_path / 'sms'}" in notes
