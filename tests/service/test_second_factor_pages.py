@@ -57,7 +57,7 @@ def password_step(web, username="maria"):
 def code_page(web):
     page = web.get("/login/codigo")
     assert page.status_code == 200
-    reference = re.search(r"referencia <strong>([A-Z0-9]{8})</strong>", page.text).group(1)
+    reference = re.search(r'id="challenge-reference">([A-Z0-9]{8})<', page.text).group(1)
     return page, reference
 
 
