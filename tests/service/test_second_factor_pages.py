@@ -168,3 +168,42 @@ def test_the_no_fui_yo_link_only_shows_a_button_and_a_used_link_says_so(web):
     answer = web.post("/no-fui-yo/" + "A" * 43, data={"csrf_token": csrf_of(shown.text)})
     assert answer.status_code == 410
     assert "Este enlace ya fue usado o venció" in answer.text
+
+
+def alert_link(kind):
+    """The "No fui yo" path of the newest alert e-mail of `kind` (what the member clicks)."""
+
+    def find():
+        mail = config.var_dir() / "mail"
+        for path in sorted(mail.glob(f"*-{kind}.eml"), reverse=True):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            text = message.get_body(("plain",)).get_content()
+            found = re.search(r"https?://[^/\s]+(/no-fui-yo/[A-Za-z0-9_-]+)", text)
+            if found:
+                return found.group(1)
+        return None
+
+    return wait_until(find, message=f"the {kind} e-mail with its link")
+
+
+def test_no_fui_yo_from_the_alert_email_ends_the_session_only_when_confirmed(web):
+    # a first login from this browser: auth alerts a new device, notifications e-mails the link
+    password_step(web)
+    page, reference = code_page(web)
+    web.post(
+        "/login/codigo",
+        data={"code": emailed_code(reference), "csrf_token": csrf_of(page.text)},
+        allow_redirects=False,
+    )
+    link = alert_link("alert_login_new_device")
+    # opening the link (as a mail scanner would) changes nothing
+    shown = web.get(link)
+    assert shown.status_code == 200 and "Confirmar: no fui yo" in shown.text
+    assert web.get("/seguridad", allow_redirects=False).status_code == 200
+    done = web.post(link, data={"csrf_token": csrf_of(shown.text)})
+    assert done.status_code == 200 and "Cerramos todas las sesiones" in done.text
+    # the session is over, and the link works once
+    assert web.get("/seguridad", allow_redirects=False).status_code == 303
+    again = web.get(link)
+    used = web.post(link, data={"csrf_token": csrf_of(again.text)})
+    assert used.status_code == 410
