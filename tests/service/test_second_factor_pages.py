@@ -207,3 +207,162 @@ def test_no_fui_yo_from_the_alert_email_ends_the_session_only_when_confirmed(web
     again = web.get(link)
     used = web.post(link, data={"csrf_token": csrf_of(again.text)})
     assert used.status_code == 410
+
+
+def logged_in(web, username="maria"):
+    """A complete web login of a new browser (password, then the e-mailed code)."""
+    password_step(web, username)
+    page, reference = code_page(web)
+    done = web.post(
+        "/login/codigo",
+        data={"code": emailed_code(reference), "csrf_token": csrf_of(page.text)},
+        allow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    return web.get("/seguridad")
+
+
+def newest_enrolment_code():
+    def find():
+        mail = config.var_dir() / "mail"
+        for path in sorted(mail.glob("*second_factor_code.eml"), key=lambda p: p.stat().st_mtime):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if "registrar una aplicación" in message["Subject"]:
+                text = message.get_body(("plain",)).get_content()
+                return re.search(r"^(\d{6})$", text, re.M).group(1)
+        return None
+
+    return wait_until(find, message="the enrolment code e-mail")
+
+
+def test_an_enrolled_member_logs_in_with_a_recovery_code_and_five_wrong_codes_end_the_step(
+    web, gateway_url
+):
+    import pyotp
+    import requests
+
+    security = logged_in(web)
+    start = web.post(
+        "/seguridad/aplicacion",
+        data={"password": PASSWORD, "csrf_token": csrf_of(security.text)},
+    )
+    assert start.status_code == 200 and "<svg" in start.text
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', start.text).group(1).replace(" ", "")
+    enrollment_id = re.search(r'name="enrollment_id" value="([^"]+)"', start.text).group(1)
+    codes_page = web.post(
+        "/seguridad/aplicacion/confirmar",
+        data={
+            "enrollment_id": enrollment_id,
+            "totp_code": pyotp.TOTP(secret).now(),
+            "code": newest_enrolment_code(),
+            "method": "email_code",
+            "csrf_token": csrf_of(start.text),
+        },
+    )
+    assert codes_page.status_code == 200, codes_page.text
+    codes = re.findall(r"<li>([A-Z2-9]{10})</li>", codes_page.text)
+    assert len(codes) == 10
+
+    # another browser: the app's code or a recovery code, no e-mail and no resend link
+    with requests.Session() as other:
+        other.headers["Origin"] = gateway_url
+
+        def go(method, path, **kwargs):
+            return other.request(method, gateway_url + path, timeout=15, **kwargs)
+
+        login = go("GET", "/login")
+        go(
+            "POST",
+            "/login",
+            data={"username": "maria", "password": PASSWORD, "csrf_token": csrf_of(login.text)},
+        )
+        page = go("GET", "/login/codigo")
+        assert 'value="totp"' in page.text and 'value="recovery_code"' in page.text
+        assert "Enviar un código nuevo" not in page.text
+        for left in (4, 3, 2, 1):
+            page = go(
+                "POST",
+                "/login/codigo",
+                data={"method": "totp", "code": "000000", "csrf_token": csrf_of(page.text)},
+            )
+            assert page.status_code == 422
+            expected = "Le queda 1 intento." if left == 1 else f"Le quedan {left} intentos."
+            assert expected in page.text
+        fifth = go(
+            "POST",
+            "/login/codigo",
+            data={"method": "totp", "code": "000000", "csrf_token": csrf_of(page.text)},
+            allow_redirects=False,
+        )
+        assert fifth.headers["Location"] == "/login?aviso=codigo-vencido"
+
+        login = go("GET", "/login")
+        go(
+            "POST",
+            "/login",
+            data={"username": "maria", "password": PASSWORD, "csrf_token": csrf_of(login.text)},
+        )
+        page = go("GET", "/login/codigo")
+        done = go(
+            "POST",
+            "/login/codigo",
+            data={"method": "recovery_code", "code": codes[0], "csrf_token": csrf_of(page.text)},
+            allow_redirects=False,
+        )
+        assert done.status_code == 303 and done.headers["Location"] == "/"
+        security = go("GET", "/seguridad")
+        assert "Le quedan <strong>9</strong> códigos de recuperación" in security.text
+
+
+def test_from_seguridad_a_member_ends_another_session_and_forgets_its_device(web, gateway_url):
+    import requests
+
+    with requests.Session() as other:
+        other.headers["Origin"] = gateway_url
+
+        def go(method, path, **kwargs):
+            return other.request(method, gateway_url + path, timeout=15, **kwargs)
+
+        # the other browser logs in and is remembered
+        login = go("GET", "/login")
+        go(
+            "POST",
+            "/login",
+            data={"username": "maria", "password": PASSWORD, "csrf_token": csrf_of(login.text)},
+        )
+        page = go("GET", "/login/codigo")
+        reference = re.search(r'id="challenge-reference">([A-Z0-9]{8})<', page.text).group(1)
+        go(
+            "POST",
+            "/login/codigo",
+            data={
+                "code": emailed_code(reference),
+                "remember_device": "1",
+                "csrf_token": csrf_of(page.text),
+            },
+        )
+        assert go("GET", "/seguridad", allow_redirects=False).status_code == 200
+
+        # this browser sees it among the open sessions and the remembered devices
+        security = logged_in(web)
+        ends = re.findall(r'action="(/seguridad/sesiones/[^"]+/cerrar)"', security.text)
+        forgets = re.findall(r'action="(/seguridad/dispositivos/[^"]+/quitar)"', security.text)
+        assert len(ends) == 1  # the other one (this one has no button)
+        answer = web.post(ends[0], data={"csrf_token": csrf_of(security.text)})
+        assert "La sesión fue cerrada." in answer.text
+        assert go("GET", "/seguridad", allow_redirects=False).status_code == 303
+
+        for action in forgets:  # the demo's device and the other browser's
+            page = web.get("/seguridad")
+            answer = web.post(action, data={"csrf_token": csrf_of(page.text)})
+            assert "El dispositivo fue quitado" in answer.text
+        assert "No tiene dispositivos recordados." in answer.text
+        # the other browser's cookie no longer spares the code
+        login = go("GET", "/login")
+        again = go(
+            "POST",
+            "/login",
+            data={"username": "maria", "password": PASSWORD, "csrf_token": csrf_of(login.text)},
+            allow_redirects=False,
+        )
+        assert again.headers["Location"] == "/login/codigo"
