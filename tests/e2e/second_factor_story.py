@@ -12,9 +12,18 @@ import time
 from pathlib import Path
 
 import pyotp
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.e2e.journey_stories import check_accessibility
+
 NO_SIDEWAYS = "() => document.scrollingElement.scrollWidth <= window.innerWidth"
+
+
+def reads_well(page, axe):
+    """No sideways scrolling and no serious axe-core violation on the page shown."""
+    assert page.evaluate(NO_SIDEWAYS), f"{page.url} scrolls sideways"
+    check_accessibility(page, axe, page.viewport_size["width"])
 
 
 def newest_code(mail_dir, to, subject, reference=None, timeout=30):
@@ -51,11 +60,12 @@ def open_menu_item(page, name):
 
 
 def second_factor(page, base, username, password, display_name, email_to, mail_dir):
+    axe = Axe()
     # a new browser: the right password leads to the code page, with no session yet
     fill_password_step(page, base, username, password)
     page.wait_for_url(base + "/login/codigo")
     assert not [c for c in page.context.cookies() if c["name"] == "portal_session"]
-    assert page.evaluate(NO_SIDEWAYS)
+    reads_well(page, axe)
     reference = page.locator("#challenge-reference").inner_text()
     code = newest_code(
         mail_dir, email_to, "Su código para ingresar al Portal en línea", reference=reference
@@ -92,7 +102,7 @@ def second_factor(page, base, username, password, display_name, email_to, mail_d
     expect(this_device.get_by_role("button", name="Quitar")).to_be_visible()
     logins = page.get_by_role("region", name="Últimos ingresos")
     expect(logins.locator("tbody tr").first).to_contain_text("Exitoso")
-    assert page.evaluate(NO_SIDEWAYS)
+    reads_well(page, axe)
 
     # register an app, by keyboard: the password field, Enter
     page.locator("#start-password").focus()
@@ -102,7 +112,7 @@ def second_factor(page, base, username, password, display_name, email_to, mail_d
     expect(page.locator(".qr svg")).to_be_visible()
     grouped = page.locator("#totp-secret").inner_text()
     assert re.fullmatch(r"([A-Z2-7]{4} )*[A-Z2-7]{1,4}", grouped.strip()), grouped
-    assert page.evaluate(NO_SIDEWAYS)
+    reads_well(page, axe)
     secret = grouped.replace(" ", "")
     # the current method's code, e-mailed now
     email_code = newest_code(
@@ -115,6 +125,7 @@ def second_factor(page, base, username, password, display_name, email_to, mail_d
     codes = page.locator("ol.codes li").all_inner_texts()
     assert len(codes) == 10 and all(re.fullmatch(r"[A-Z2-9]{10}", c) for c in codes), codes
     expect(page.locator("main")).to_contain_text("Esta es la única vez que los verá")
+    reads_well(page, axe)
     page.get_by_role("link", name="Listo, ya los guardé").click()
     page.wait_for_url(base + "/seguridad")
     expect(page.locator("main")).to_contain_text("aplicación de autenticación")
