@@ -183,7 +183,8 @@ def login_post(session, json, headers=None, **kwargs):
 
 def web_login_post(session, data, path="/login", **kwargs):
     """POST the /login form from the user's remembered device (the `portal_device` cookie, when
-    the test knows one); keeps the cookie the portal sets in exchange. The raw response."""
+    the test knows one); keeps the cookie the portal sets in exchange. Without one it passes the
+    code step (the e-mailed code, remembering the device). The last raw response."""
     from urllib.parse import urlsplit
 
     base = getattr(session, "base_url", None)
@@ -193,6 +194,24 @@ def web_login_post(session, data, path="/login", **kwargs):
     if known and host:
         session.cookies.set(DEVICE_COOKIE, known, domain=host, path="/")
     answer = session.post(path, data=data, **kwargs)
+    if answer.status_code in (302, 303) and answer.headers.get("Location") == "/login/codigo":
+        # no remembered device: the code step, with the e-mailed code, remembering the device
+        import re
+
+        page_url = path.replace("/login", "/login/codigo", 1)
+        page = session.get(page_url)
+        reference = re.search(r'id="challenge-reference">([A-Z0-9]+)<', page.text).group(1)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        answer = session.post(
+            page_url,
+            data={
+                "csrf_token": token,
+                "method": "email_code",
+                "code": emailed_code(None, base, reference=reference),
+                "remember_device": "1",
+            },
+            **kwargs,
+        )
     renewed = answer.cookies.get(DEVICE_COOKIE)
     if renewed:
         save_device_tokens({name: renewed}, base)
