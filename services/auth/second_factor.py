@@ -520,7 +520,8 @@ class SecondFactorUseCases:
         challenge = self._new_challenge(user, ENROLLMENT, methods, _address(client_ip), label, now)
         secret = rules.new_totp_secret()
         enrollment = TotpEnrollment(
-            id=secrets.token_hex(16),
+            # the same id as its challenge: the e-mailed code's reference names both
+            id=challenge.id,
             user_id=user.id,
             secret=keys.encrypt(secret),
             challenge_id=challenge.id,
