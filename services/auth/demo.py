@@ -75,3 +75,10 @@ def remember_devices(url, usernames=None, label="Dispositivo de pruebas"):
             )
             tokens[user.username] = token
     return tokens
+
+
+def remember_devices_of_portal(env, usernames):
+    """`remember_devices` on the auth database of a portal run with environment `env` (its
+    `AUTH_DATABASE_URL`, else the SQLite file under its `PORTAL_VAR_DIR`)."""
+    url = env.get("AUTH_DATABASE_URL") or f"sqlite:///{env['PORTAL_VAR_DIR']}/auth.db"
+    return remember_devices(url, usernames, label="Herramienta de carga")
