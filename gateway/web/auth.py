@@ -410,12 +410,10 @@ class AuthPages:
             self.forget_session(principal.token)
         except ValidationError as exc:
             return self._change_page(request, principal, _errors(exc), [], http_status(exc))
-        flashes = [("info", PASSWORD_CHANGED)]
-        if principal.must_change_password:
-            # the change ended the temporary code's session: the next login is a full one,
-            # with the second factor (docs/identity.md, "Recovery")
-            flashes.append(("info", LOG_IN_AGAIN))
         again = principal.must_change_password
+        # after a temporary code the change ended that session: the next login is a full one,
+        # with the second factor (docs/identity.md, "Recovery")
+        flashes = [("info", f"{PASSWORD_CHANGED} {LOG_IN_AGAIN}" if again else PASSWORD_CHANGED)]
         principal = replace(principal, must_change_password=False)
         return self._change_page(request, principal, {}, flashes, done=True, log_in_again=again)
 
