@@ -148,6 +148,17 @@ def _code(description):
     )
 
 
+class StrictBoolean(fields.Boolean):
+    """true or false only (JSON): 0, 1, "yes" are not a member's choice to remember a device."""
+
+    default_error_messages = {"invalid": "Debe ser true o false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class SecondFactorSchema(PortalSchema):
     challenge_id = _text(100)
     method = fields.String(
@@ -155,7 +166,7 @@ class SecondFactorSchema(PortalSchema):
         validate=validate.OneOf(["email_code", "totp", "recovery_code"], error="Método no válido."),
     )
     code = _code("código de 6 dígitos (correo o aplicación) o código de recuperación")
-    remember_device = fields.Boolean(load_default=False)
+    remember_device = StrictBoolean(load_default=False)
 
 
 class ResendCodeSchema(PortalSchema):

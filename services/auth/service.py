@@ -17,6 +17,7 @@ The use cases live in `usecases.py`; this module only wires nameko to them.
 
 from nameko.extensions import DependencyProvider
 
+from services.auth import factor_rules
 from services.auth.models import outbox, processed_events
 from services.auth.usecases import AuthUseCases, Settings
 from services.common.clock_provider import ClockProvider
@@ -28,6 +29,11 @@ from services.common.rpc import ServiceRpc
 
 
 class AuthSettings(DependencyProvider):
+    def setup(self):
+        # the User-Agent parser compiles its tables at its first use (~0.5 s): at start, not
+        # inside a member's login
+        factor_rules.device_label("Mozilla/5.0 (Linux; Android 14) Chrome/120.0 Mobile")
+
     def get_dependency(self, worker_ctx):
         return Settings(self.container.config)
 
