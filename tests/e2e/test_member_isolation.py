@@ -54,6 +54,12 @@ WEB_ROUTES = {
     # 404 in tests/service/test_long_statements.py (page and PDF)
     "/estado-de-cuenta/reporte/<job_id>": None,
     "/estado-de-cuenta/reporte/<job_id>/pdf": None,
+    # POST-only forms over auth's RPCs, which answer another member's device or session as
+    # not found (tests/service/test_auth_second_factor.py); the "No fui yo" link's token is
+    # one-time and random (an unknown one answers 410 there too)
+    "/seguridad/dispositivos/<device_id>/quitar": None,
+    "/seguridad/sesiones/<session_id>/cerrar": None,
+    "/no-fui-yo/<token>": None,
     "/creditos/<loan_number>": (f"/creditos/{MARIA_LOAN}", f"/creditos/{UNKNOWN_LOAN}"),
     "/creditos/<loan_number>/tabla.pdf": (
         f"/creditos/{MARIA_LOAN}/tabla.pdf",
