@@ -886,7 +886,7 @@ class SecondFactorUseCases:
                 user_id=user.id,
                 at=now,
                 address=address,
-                device_label=(label or "Dispositivo desconocido")[:120],
+                device_label=(label or rules.device_label(self.user_agent))[:120],
                 outcome=outcome,
             )
         )

@@ -271,7 +271,9 @@ class AuthUseCases(SecondFactorUseCases):
             commit(self.db)
             raise Unauthenticated(MEMBER_INACTIVE, reason="inactive")
         if code is not None:
-            # a code opens even a locked user, only to change the password
+            # a code opens even a locked user, only to change the password (no second step:
+            # the code came by e-mail)
+            self._record_login(user, address, None, "success", now)
             return self._open_session(user, address, now, code)
         if ok:
             return self.after_password(user, address, now, device_token)
