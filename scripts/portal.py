@@ -146,6 +146,22 @@ def broker_setup():
     return {name: {"AMQP_URI": uri} for name, uri in uris.items() if name != "core"}
 
 
+def delivery_notes():
+    """Where a member's e-mails (the second factor's codes among them) and SMS go, said at start:
+    a new browser's login asks for a code sent by e-mail."""
+    label = "  E-mails (códigos de ingreso incluidos):"
+    if config.env("SMTP_HOST"):
+        mail = f"{label} SMTP {config.env('SMTP_HOST')}"
+    else:
+        mail = f"{label} archivos .eml en {config.var_dir() / 'mail'}"
+    backend = (config.env("SMS_BACKEND") or "file").lower()
+    if backend == "file":
+        sms = f"  SMS de alertas: archivos en {config.var_dir() / 'sms'}"
+    else:
+        sms = f"  SMS de alertas: SMS_BACKEND={backend}"
+    return f"{mail}\n{sms}\n"
+
+
 def run():
     problem = broker_problem(config.amqp_uri())
     if problem:
@@ -156,6 +172,7 @@ def run():
     address = config.env("GATEWAY_ADDRESS", "127.0.0.1:8000")
     who = "   (demo: maria / Socia-2026!)" if demo_wanted() else ""
     print(f"\nPortal en línea: http://{address}/{who}   Ctrl-C stops it.\n", flush=True)
+    print(delivery_notes(), flush=True)
     # every service its own process; one that dies is restarted while the others keep serving
     from scripts.processes import Supervisor
 
