@@ -7,7 +7,7 @@ import pytest
 
 from services.common.clock import CLOCK
 from services.notifications.service import NotificationsService
-from tests.helpers import start_auth_stack, start_gateway
+from tests.helpers import login_post, start_auth_stack, start_gateway
 from tests.service.test_auth_recovery_mail import Mailbox, text_of
 
 # also run on PostgreSQL (-m pg --db-backend postgres): the counting rows are locked there
@@ -50,7 +50,8 @@ def attacker(n):
 
 
 def login(api, body, headers):
-    return api.post("/api/v1/auth/login", json=body, headers=headers)
+    """The member's own device (remembered): a right password opens a session at once."""
+    return login_post(api, json=body, headers=headers)
 
 
 def metric(api, name):

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from services.auth import passwords
 from services.auth.passwords import BUSY_MESSAGE, HashingWorkers
 from services.common.errors import ServiceUnavailable, Unauthenticated
-from tests.helpers import api_login, bearer, start_auth_stack, start_gateway
+from tests.helpers import RememberingAuth, api_login, bearer, start_auth_stack, start_gateway
 
 IP = "198.51.100.7"
 PASSWORD = "Socia-2026!"  # noqa: S105  maria's demo password
@@ -68,7 +68,7 @@ def _store_hash(config, username, value):
 def test_a_hash_with_the_old_parameters_is_upgraded_at_a_successful_login_only(
     auth_container, hashing_config, rpc_proxy
 ):
-    auth = rpc_proxy("auth")
+    auth = RememberingAuth(rpc_proxy("auth"))  # maria's own (remembered) device
     old = argon2.PasswordHasher.from_parameters(passwords.LEGACY).hash(PASSWORD)
     _store_hash(hashing_config, "maria", old)
 
