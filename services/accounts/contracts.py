@@ -81,8 +81,15 @@ class DailyBalancesSchema(PortalSchema):
     days = fields.List(fields.Nested(DailyBalanceSchema))
 
 
+# the order of a statement's movements: oldest first (a statement as printed) or newest first
+OLDEST_FIRST, NEWEST_FIRST = "asc", "desc"
+STATEMENT_ORDERS = (OLDEST_FIRST, NEWEST_FIRST)
+ORDER_ERROR = "Use asc (los más antiguos primero) o desc (los más recientes primero)."
+
+
 class StatementQuerySchema(PortalSchema):
-    """What a caller may ask of a statement (dates, page); rules beyond types are in domain.py."""
+    """What a caller may ask of a statement (dates, page, order); rules beyond types are in
+    domain.py."""
 
     from_ = IsoDate(data_key="from", required=True)
     to = IsoDate(required=True)
@@ -90,6 +97,9 @@ class StatementQuerySchema(PortalSchema):
     page_size = Count(
         load_default=100,
         validate=validate.Range(min=1, max=5000, error="Debe estar entre 1 y 5000."),
+    )
+    order = fields.String(
+        load_default=OLDEST_FIRST, validate=validate.OneOf(STATEMENT_ORDERS, error=ORDER_ERROR)
     )
 
 

@@ -4,6 +4,7 @@ from datetime import UTC, date
 
 from services.accounts import bulk, core_batch, domain, store
 from services.accounts.contracts import (
+    NEWEST_FIRST,
     AccountSchema,
     DailyBalancesSchema,
     MemberSchema,
@@ -164,7 +165,14 @@ class AccountsService:
 
     @rpc
     def get_statement(
-        self, member_number, account_number, date_from, date_to, page=1, page_size=100
+        self,
+        member_number,
+        account_number,
+        date_from,
+        date_to,
+        page=1,
+        page_size=100,
+        order="asc",
     ):
         query = load_or_raise(
             StatementQuerySchema(),
@@ -173,6 +181,7 @@ class AccountsService:
                 "to": date_to,
                 "page": page,
                 "page_size": page_size,
+                "order": order,
             },
         )
         account = store.member_account(self.db, member_number, account_number)
@@ -182,7 +191,13 @@ class AccountsService:
         if errors:
             raise ValidationError(fields=errors)
         result = store.statement(
-            self.db, account, query["from_"], query["to"], query["page"], query["page_size"]
+            self.db,
+            account,
+            query["from_"],
+            query["to"],
+            query["page"],
+            query["page_size"],
+            newest_first=query["order"] == NEWEST_FIRST,
         )
         return STATEMENT.dump(result)
 

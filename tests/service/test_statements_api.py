@@ -184,6 +184,25 @@ def test_statement_balances_are_consistent_over_the_range_and_across_pages(
     assert running == closing
 
 
+def test_statement_newest_first_is_the_same_statement_read_backwards(portal, http_session, today):
+    url = "/api/v1/accounts/4100234001/statement"
+    params = {"from": (today - timedelta(days=90)).isoformat(), "to": today.isoformat()}
+    oldest = http_session.get(url, params={**params, "page_size": 500}, headers=MARIA).json()
+    newest = http_session.get(
+        url, params={**params, "page_size": 500, "order": "desc"}, headers=MARIA
+    ).json()
+    assert oldest["total_movements"] > 10
+    assert newest["movements"] == oldest["movements"][::-1]
+    for key in ("opening_balance", "closing_balance", "total_debits", "total_credits"):
+        assert newest[key] == oldest[key]
+    # page 1 newest first holds the latest movements, the latest of all on top
+    first = http_session.get(
+        url, params={**params, "page_size": 5, "order": "desc"}, headers=MARIA
+    ).json()
+    assert first["movements"] == oldest["movements"][-1:-6:-1]
+    assert first["movements"][0]["balance"] == oldest["closing_balance"]
+
+
 def test_another_members_account_is_404_like_a_missing_one(portal, http_session):
     url = "/api/v1/accounts/{}/statement"
     theirs = http_session.get(url.format("4100517001"), headers=MARIA)
@@ -216,6 +235,11 @@ def _days(n):
         ({"page_size": "501"}, "page_size", "Debe estar entre 1 y 500."),
         ({"page": "0"}, "page", "Debe ser 1 o mayor."),
         ({"page": "dos"}, "page", "Debe ser un número entero."),
+        (
+            {"order": "newest"},
+            "order",
+            "Use asc (los más antiguos primero) o desc (los más recientes primero).",
+        ),
     ],
 )
 def test_bad_statement_queries_are_422_in_spanish(portal, http_session, params, field, message):
@@ -298,6 +322,30 @@ def test_statement_page_processes_the_chosen_account_and_range(portal, http_sess
     )
     assert refused.status_code == 400
     assert "Saldo inicial" not in refused.text
+
+
+def test_statement_page_shows_the_latest_movements_first(portal, http_session, today):
+    cookies = {"portal_session": "tok-maria"}
+    frm = (today - timedelta(days=200)).isoformat()
+    page = http_session.get(
+        "/estado-de-cuenta",
+        params={"cuenta": "4100234001", "desde": frm, "hasta": today.isoformat()},
+        cookies=cookies,
+    )
+    assert page.status_code == 200
+    shown = [
+        date(int(y), int(m), int(d))
+        for d, m, y in re.findall(r'data-label="Fecha">(\d\d)/(\d\d)/(\d{4})<', page.text)
+    ]
+    latest = http_session.get(
+        "/api/v1/accounts/4100234001/statement",
+        params={"from": frm, "to": today.isoformat(), "order": "desc", "page_size": 1},
+        headers=MARIA,
+    ).json()["movements"][0]
+    assert len(shown) == 50  # a full page
+    assert shown == sorted(shown, reverse=True)
+    assert shown[0] == date.fromisoformat(latest["date"])
+    assert "Los movimientos más recientes primero" in page.text
 
 
 def test_statement_page_shows_date_rules_in_spanish(portal, http_session, today):
