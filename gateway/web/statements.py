@@ -21,7 +21,7 @@ log = logging.getLogger("gateway.web.statements")
 
 WEB_PAGE_SIZE = 50
 SECTION_NAMES = {
-    "savings": "cuentas de ahorro",
+    "savings": "cuentas de ahorro y certificados de aportación",
     "deposits": "depósitos a plazo fijo",
     "loans": "créditos",
 }

@@ -8,6 +8,7 @@ message; the gateway alone maps a code to an HTTP status): `validation_error`, `
 
 from marshmallow import fields, validate
 
+from services.accounts.domain import SHARES
 from services.common.fields import Count, IsoDate, Money
 from services.common.schemas import PortalSchema
 
@@ -23,6 +24,19 @@ class MemberSchema(PortalSchema):
     phone = fields.String(allow_none=True)
     joined_on = fields.Date()
     status = fields.String()
+
+
+# certificados de aportación: the member's capital in the cooperative, shown apart from savings,
+# never available to withdraw or move (docs/domain.md)
+SHARES_PRODUCT = SHARES
+
+
+class SharePositionSchema(PortalSchema):
+    """One account of certificados de aportación in the consolidated position."""
+
+    account_number = fields.String()
+    product_name = fields.String()
+    balance = Money()
 
 
 class SavingsPositionSchema(PortalSchema):

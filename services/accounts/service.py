@@ -1,6 +1,7 @@
 """accounts: the member record (ficha del socio), savings accounts and their movements."""
 
 from datetime import UTC, date
+from decimal import Decimal
 
 from services.accounts import bulk, core_batch, domain, store
 from services.accounts.contracts import (
@@ -51,6 +52,18 @@ RECONCILIATION_GRACE_SECONDS = 10
 # schemas built once: building one copies every declared field, on the hottest RPCs
 MEMBER = MemberSchema()
 ACCOUNTS = AccountSchema(many=True)
+
+
+def accounts_answer(rows):
+    """The member's accounts as published, each with the available balance the member may
+    dispose of (certificados de aportación: 0.00)."""
+    answer = ACCOUNTS.dump(rows)
+    for account in answer:
+        stored = Decimal(account["available_balance"])
+        account["available_balance"] = fmt(domain.available_balance(account["product"], stored))
+    return answer
+
+
 STATEMENT = StatementSchema()
 DAILY_BALANCES = DailyBalancesSchema()
 CORE_MEMBER = MemberUpsertedSchema()
@@ -157,11 +170,11 @@ class AccountsService:
         member, accounts = store.member_overview(self.db, member_number)
         if member is None:
             raise NotFound("El socio no existe.")
-        return {"member": member_dict(member), "accounts": ACCOUNTS.dump(accounts)}
+        return {"member": member_dict(member), "accounts": accounts_answer(accounts)}
 
     @rpc
     def list_accounts(self, member_number):
-        return ACCOUNTS.dump(store.list_accounts(self.db, member_number))
+        return accounts_answer(store.list_accounts(self.db, member_number))
 
     @rpc
     def get_statement(

@@ -203,8 +203,18 @@ def position_totals(given):
     savings = [{"balance": b} for b in given["savings"]]
     deposits = [{"amount": a} for a in given["deposits"]]
     loans = [{"outstanding_principal": o} for o in given["loans_outstanding"]]
-    totals = consolidation.totals(savings, deposits, loans, given["unavailable"])
+    shares = [{"balance": b} for b in given["shares"]]
+    totals = consolidation.totals(savings, deposits, loans, given["unavailable"], shares)
     return {key: None if value is None else fmt(value) for key, value in totals.items()}
+
+
+def available_balance(given):
+    return {
+        "available_balance": [
+            fmt(accounts.available_balance(a["product"], D(a["available_balance"])))
+            for a in given["accounts"]
+        ]
+    }
 
 
 RULES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -221,6 +231,7 @@ RULES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         accrued_interest,
         statement_closing,
         position_totals,
+        available_balance,
     )
 }
 
