@@ -128,6 +128,9 @@ def loan_position(given):
         "paid_installments": pos.paid_installments,
         "overdue_installments": pos.overdue_installments,
         "overdue_amount": fmt(pos.overdue_amount),
+        "oldest_overdue_due_date": (
+            pos.oldest_overdue_due_date.isoformat() if pos.oldest_overdue_due_date else None
+        ),
         "next_due_date": pos.next_due_date.isoformat() if pos.next_due_date else None,
         "next_installment": fmt(pos.next_installment) if pos.next_installment else None,
     }
