@@ -415,16 +415,32 @@ def loan_due_updated(session, data):
         )
     held = session.get(LoanDue, number)
     if held is not None and held.as_of > data["as_of"]:
-        return  # an older snapshot than the one held: the later one stands
-    if held is None:
-        held = LoanDue(loan_number=number)
-        session.add(held)
-    held.as_of = data["as_of"]
-    held.days_overdue = data["days_overdue"]
+        return "unchanged"  # an older snapshot than the one held: the later one stands
     overdue = sorted(data["overdue_installments"])
-    held.overdue_installments = ",".join(str(n) for n in overdue)
-    held.oldest_overdue_due_date = due_dates[overdue[0]] if overdue else None
-    for name in ("overdue_principal", "overdue_interest", "late_interest"):
-        setattr(held, name, data[name])
-    held.other_charges, held.total_due = data["other_charges"], data["total_due"]
+    values = {
+        "as_of": data["as_of"],
+        "days_overdue": data["days_overdue"],
+        "overdue_installments": ",".join(str(n) for n in overdue),
+        "oldest_overdue_due_date": due_dates[overdue[0]] if overdue else None,
+        **{
+            name: data[name]
+            for name in (
+                "overdue_principal",
+                "overdue_interest",
+                "late_interest",
+                "other_charges",
+                "total_due",
+            )
+        },
+    }
+    if held is None:
+        session.add(LoanDue(loan_number=number, **values))
+        outcome = "created"
+    elif all(getattr(held, name) == value for name, value in values.items()):
+        return "unchanged"  # the same snapshot told again (a bulk load run twice)
+    else:
+        for name, value in values.items():
+            setattr(held, name, value)
+        outcome = "updated"
     session.flush()
+    return outcome

@@ -394,7 +394,7 @@ def estado_de_cuenta(page, base, size):
     expect(deposit).to_contain_text("$ 5.000,00")
     expect(deposit.locator("td").nth(3)).to_have_text(re.compile(f"^{DATE}$"))
     overdue = p.locator("#loans tbody tr", has_text="CR-100234-02").locator("td").last
-    expect(overdue).to_have_text(re.compile(rf"^1 \(vencida desde {DATE}\)$"))
+    expect(overdue).to_have_text(re.compile(rf"^1 \(vencida desde {DATE}, \d+ días?\)$"))
     expect(p.locator("#due-CR-100234-02")).to_contain_text("Cuota vencida desde")
     expect(p.locator("#loans tbody tr", has_text="CR-100234-01")).to_be_visible()
     j.position_report("María Pérez")
