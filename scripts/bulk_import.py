@@ -24,8 +24,9 @@ from services.common import core_data
 from services.credit.domain import schedule_errors
 
 CHUNKS = {"members": 2000, "accounts": 2000, "movements": 5000, "loans": 200, "deposits": 2000}
+CHUNKS["loan_dues"] = 1000
 OWNER = {"members": "accounts", "accounts": "accounts", "movements": "accounts"}
-OWNER.update({"loans": "credit", "deposits": "deposit"})
+OWNER.update({"loans": "credit", "deposits": "deposit", "loan_dues": "credit"})
 STATE_CHUNK = 20000
 
 
@@ -263,6 +264,7 @@ def check(files, target, problems, refused=None):
     installments = files.get("installments.csv", [])
     guarantors = files.get("guarantors.csv", [])
     deposits = files.get("deposits.csv", [])
+    dues = files.get("loan_dues.csv", [])
 
     def unique(name, rows, key, what):
         seen = {}
@@ -406,6 +408,18 @@ def check(files, target, problems, refused=None):
             ],
         }
 
+    # arrears snapshots: of a loan of loans.csv or one already loaded, one per loan
+    unique("loan_dues.csv", dues, "loan_number", "crédito")
+    due_numbers = [clean["loan_number"] for _l, _r, clean in dues]
+    outside = [n for n in due_numbers if n not in by_loan]
+    loaded_loans = set(_state(target, "credit", "loans", outside)["loans"]) if outside else set()
+    for line, _raw, clean in dues:
+        number = clean["loan_number"]
+        if number not in by_loan and number not in loaded_loans:
+            problems.add(
+                "loan_dues.csv", line, f"el crédito {number} no está en loans.csv ni cargado"
+            )
+
     movements_sorted = sorted(movements, key=lambda r: (r[2]["account_number"], r[2]["sequence"]))
     return [
         ("members", "members.csv", [raw for _l, raw, _c in members]),
@@ -419,6 +433,8 @@ def check(files, target, problems, refused=None):
         ),
         ("loans", "loans.csv", [loan_row(n, raw) for n, (_l, raw, _c) in by_loan.items()]),
         ("deposits", "deposits.csv", [raw for _l, raw, _c in deposits]),
+        # after the loans they describe
+        ("loan_dues", "loan_dues.csv", [core_data.to_wire(clean) for _l, _r, clean in dues]),
     ]
 
 

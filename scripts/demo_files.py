@@ -26,8 +26,8 @@ def write(directory, today, urls, count=None):
     """Write the census's files into `directory`; `urls` of the credit and deposit databases give
     the products and the rate chart (the core's own rates). Returns {file: rows}."""
     from services.accounts.demo import census_rows as accounts_rows
+    from services.credit.demo import census_dues, products_of
     from services.credit.demo import census_rows as credit_rows
-    from services.credit.demo import products_of
     from services.deposit.demo import census_rows as deposit_rows
 
     directory = Path(directory)
@@ -45,6 +45,7 @@ def write(directory, today, urls, count=None):
         "installments.csv": installments,
         "guarantors.csv": guarantors,
         "deposits.csv": deposits,
+        "loan_dues.csv": census_dues(loans, installments, today),
     }
     for name, rows in files.items():
         write_csv(directory, name, rows)

@@ -5,7 +5,13 @@ from marshmallow import Schema, fields, validate
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response
 from gateway.openapi import documented
-from services.accounts.contracts import AccountSchema, StatementSchema
+from services.accounts.contracts import (
+    OLDEST_FIRST,
+    ORDER_ERROR,
+    STATEMENT_ORDERS,
+    AccountSchema,
+    StatementSchema,
+)
 from services.common.clock import CLOCK
 from services.common.errors import NotFound
 from services.common.fields import Count, IsoDate, counts
@@ -26,6 +32,9 @@ class StatementQuerySchema(PortalSchema):
         validate=validate.Range(
             min=1, max=API_MAX_PAGE_SIZE, error=f"Debe estar entre 1 y {API_MAX_PAGE_SIZE}."
         ),
+    )
+    order = fields.String(
+        load_default=OLDEST_FIRST, validate=validate.OneOf(STATEMENT_ORDERS, error=ORDER_ERROR)
     )
 
 
@@ -67,21 +76,34 @@ PAGE_PARAMS = (
         "Movimientos por página",
         {"type": "integer", "minimum": 1, "maximum": API_MAX_PAGE_SIZE},
     ),
+    _query_param(
+        "order",
+        "asc: los movimientos más antiguos primero (por omisión); desc: los más recientes primero",
+        {"type": "string", "enum": list(STATEMENT_ORDERS)},
+    ),
 )
 
 
-def statement_range(values):
-    """(from, to, page, page_size) of a statement request; the current month by default.
+def statement_query(values):
+    """{from_, to, page, page_size, order} of a statement request; the current month, oldest
+    first, by default.
 
     Only the format is checked here; the date rules (future, order, 366 days) are the accounts
     service's and come back as 422 with Spanish `fields`.
     """
-    wanted = {k: values.get(k) for k in ("from", "to", "page", "page_size") if values.get(k)}
+    keys = ("from", "to", "page", "page_size", "order")
+    wanted = {k: values.get(k) for k in keys if values.get(k)}
     query = load_or_raise(StatementQuerySchema(), counts(wanted, ("page", "page_size")))
     today = CLOCK.today()
-    date_to = query.get("to") or today
-    date_from = query.get("from_") or min(date_to, today).replace(day=1)
-    return date_from, date_to, query["page"], query["page_size"]
+    query["to"] = query.get("to") or today
+    query["from_"] = query.get("from_") or min(query["to"], today).replace(day=1)
+    return query
+
+
+def statement_range(values):
+    """(from, to, page, page_size) of a statement request (`statement_query`)."""
+    query = statement_query(values)
+    return query["from_"], query["to"], query["page"], query["page_size"]
 
 
 def plausible_account_number(account_number):
@@ -89,7 +111,9 @@ def plausible_account_number(account_number):
 
 
 class AccountsApi:
-    def member_statement(self, principal, account_number, date_from, date_to, page, page_size):
+    def member_statement(
+        self, principal, account_number, date_from, date_to, page, page_size, order=OLDEST_FIRST
+    ):
         if not plausible_account_number(account_number):
             raise NotFound(ACCOUNT_NOT_FOUND)
         return self.accounts_rpc.get_statement(
@@ -99,6 +123,7 @@ class AccountsApi:
             date_to.isoformat(),
             page,
             page_size,
+            order,
         )
 
     def full_statement(self, principal, account_number, date_from, date_to, progress=None):
@@ -174,11 +199,13 @@ class AccountsApi:
     @http("GET", "/api/v1/accounts/<string:account_number>/statement")
     def api_statement(self, request, account_number):
         """Saldo inicial, saldo final y totales de débitos y créditos de todo el rango (no solo de
-        la página); `opening_balance + total_credits − total_debits = closing_balance`."""
+        la página); `opening_balance + total_credits − total_debits = closing_balance`. Con
+        `order=desc`, los movimientos más recientes primero (la página 1 tiene los últimos)."""
         principal = self.require_member(request)
-        date_from, date_to, page, page_size = statement_range(request.args)
+        q = statement_query(request.args)
+        range_and_page = (q["from_"], q["to"], q["page"], q["page_size"])
         return json_response(
-            self.member_statement(principal, account_number, date_from, date_to, page, page_size)
+            self.member_statement(principal, account_number, *range_and_page, q["order"])
         )
 
     @documented(

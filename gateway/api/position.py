@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from gateway import consolidation
 from gateway.http import http, json_response
 from gateway.openapi import documented
-from services.accounts.contracts import SavingsPositionSchema
+from services.accounts.contracts import SavingsPositionSchema, SharePositionSchema
 from services.common.clock import CLOCK
 from services.common.config import env_float
 from services.common.rpc import fan_out
@@ -53,7 +53,10 @@ class MemberSummarySchema(Schema):
 class PositionTotalsSchema(Schema):
     savings = fields.String(allow_none=True)
     deposits = fields.String(allow_none=True)
-    assets = fields.String(allow_none=True)
+    shares = fields.String(
+        allow_none=True, metadata={"description": "certificados de aportación (capital)"}
+    )
+    assets = fields.String(allow_none=True, metadata={"description": "savings + deposits + shares"})
     loans_outstanding = fields.String(allow_none=True)
     net = fields.String(allow_none=True)
 
@@ -63,11 +66,16 @@ class PositionSchema(Schema):
     generated_at = fields.String()
     # each row as its service publishes it (services/<service>/contracts.py)
     savings = fields.List(fields.Nested(SavingsPositionSchema))
+    shares = fields.List(
+        fields.Nested(SharePositionSchema),
+        metadata={"description": "certificados de aportación: capital, not savings"},
+    )
     deposits = fields.List(fields.Nested(DepositPositionSchema))
     loans = fields.List(fields.Nested(LoanPositionSchema))
     totals = fields.Nested(PositionTotalsSchema)
     unavailable = fields.List(
-        fields.String(), metadata={"description": "savings | deposits | loans"}
+        fields.String(),
+        metadata={"description": "savings (with shares) | deposits | loans"},
     )
 
 

@@ -48,7 +48,8 @@ class BarChart:
 
 
 def composition(totals, unavailable=(), width=420):
-    """Horizontal bars of what the member holds and owes: savings, term deposits, loans.
+    """Horizontal bars of what the member holds and owes: savings, term deposits, certificados de
+    aportación (when the member has any), loans.
 
     A section whose service did not answer is left out and named in `missing` (the page says it
     is not available), never drawn as zero.
@@ -65,6 +66,13 @@ def composition(totals, unavailable=(), width=420):
             missing.append(label)
         else:
             present.append((label, Decimal(str(value)), colour))
+        shares = totals.get("shares")
+        if key == "deposits" and shares is not None and Decimal(str(shares)):
+            # the member's capital (certificados de aportación), beside what they hold; missing
+            # with the savings (the same service), when "Ahorros" already says so
+            present.append(
+                ("Certificados de aportación", Decimal(str(shares)), OKABE_ITO["purple"])
+            )
     # each bar under its name (a name never competes with the bar for width on a phone)
     label_width, label_room, bar_height, gap, value_room = 2, 20, 24, 12, 130
     room = width - label_width - value_room

@@ -10,6 +10,7 @@ from gateway.api.position import pdf_response
 from gateway.http import http, json_response
 from gateway.web import charts, report_jobs
 from gateway.web.render import csrf_valid, redirect, render
+from services.accounts.contracts import NEWEST_FIRST
 from services.common.clock import CLOCK
 from services.common.errors import NotFound, ValidationError
 from services.common.esec import fecha
@@ -20,7 +21,7 @@ log = logging.getLogger("gateway.web.statements")
 
 WEB_PAGE_SIZE = 50
 SECTION_NAMES = {
-    "savings": "cuentas de ahorro",
+    "savings": "cuentas de ahorro y certificados de aportación",
     "deposits": "depósitos a plazo fijo",
     "loans": "créditos",
 }
@@ -92,8 +93,9 @@ class StatementsWeb:
                     }
                 )
                 line = self._balance_line_call(principal, form["cuenta"], date_from, date_to)
+                # on screen the latest movements come first (the PDF stays in date order)
                 statement = self.member_statement(
-                    principal, form["cuenta"], date_from, date_to, page, WEB_PAGE_SIZE
+                    principal, form["cuenta"], date_from, date_to, page, WEB_PAGE_SIZE, NEWEST_FIRST
                 )
                 balance_chart = _balance_chart(line, statement, date_from, date_to)
             except ValidationError as exc:

@@ -8,6 +8,7 @@ message; the gateway alone maps a code to an HTTP status): `validation_error`, `
 
 from marshmallow import fields, validate
 
+from services.accounts.domain import SHARES
 from services.common.fields import Count, IsoDate, Money
 from services.common.schemas import PortalSchema
 
@@ -23,6 +24,19 @@ class MemberSchema(PortalSchema):
     phone = fields.String(allow_none=True)
     joined_on = fields.Date()
     status = fields.String()
+
+
+# certificados de aportación: the member's capital in the cooperative, shown apart from savings,
+# never available to withdraw or move (docs/domain.md)
+SHARES_PRODUCT = SHARES
+
+
+class SharePositionSchema(PortalSchema):
+    """One account of certificados de aportación in the consolidated position."""
+
+    account_number = fields.String()
+    product_name = fields.String()
+    balance = Money()
 
 
 class SavingsPositionSchema(PortalSchema):
@@ -81,8 +95,15 @@ class DailyBalancesSchema(PortalSchema):
     days = fields.List(fields.Nested(DailyBalanceSchema))
 
 
+# the order of a statement's movements: oldest first (a statement as printed) or newest first
+OLDEST_FIRST, NEWEST_FIRST = "asc", "desc"
+STATEMENT_ORDERS = (OLDEST_FIRST, NEWEST_FIRST)
+ORDER_ERROR = "Use asc (los más antiguos primero) o desc (los más recientes primero)."
+
+
 class StatementQuerySchema(PortalSchema):
-    """What a caller may ask of a statement (dates, page); rules beyond types are in domain.py."""
+    """What a caller may ask of a statement (dates, page, order); rules beyond types are in
+    domain.py."""
 
     from_ = IsoDate(data_key="from", required=True)
     to = IsoDate(required=True)
@@ -90,6 +111,9 @@ class StatementQuerySchema(PortalSchema):
     page_size = Count(
         load_default=100,
         validate=validate.Range(min=1, max=5000, error="Debe estar entre 1 y 5000."),
+    )
+    order = fields.String(
+        load_default=OLDEST_FIRST, validate=validate.OneOf(STATEMENT_ORDERS, error=ORDER_ERROR)
     )
 
 

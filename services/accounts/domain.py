@@ -149,6 +149,14 @@ PRODUCT_NAMES = {
     "CERTIFICADOS": "Certificados de aportación",
 }
 CLOSED = "cerrada"
+# certificados de aportación: the member's capital in the cooperative, not savings
+SHARES = "CERTIFICADOS"
+
+
+def available_balance(product: str, stored: Decimal) -> Decimal:
+    """What the member may dispose of: the core's available balance, except for certificados de
+    aportación, which are capital and never available (saldo disponible 0,00)."""
+    return ZERO if product == SHARES else stored
 
 
 def _money(value: Decimal) -> str:

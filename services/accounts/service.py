@@ -2,9 +2,11 @@
 
 import json
 from datetime import UTC, date
+from decimal import Decimal
 
 from services.accounts import bulk, core_batch, domain, store
 from services.accounts.contracts import (
+    NEWEST_FIRST,
     AccountSchema,
     DailyBalancesSchema,
     MemberEmailChangedEventSchema,
@@ -53,6 +55,18 @@ RECONCILIATION_GRACE_SECONDS = 10
 # schemas built once: building one copies every declared field, on the hottest RPCs
 MEMBER = MemberSchema()
 ACCOUNTS = AccountSchema(many=True)
+
+
+def accounts_answer(rows):
+    """The member's accounts as published, each with the available balance the member may
+    dispose of (certificados de aportación: 0.00)."""
+    answer = ACCOUNTS.dump(rows)
+    for account in answer:
+        stored = Decimal(account["available_balance"])
+        account["available_balance"] = fmt(domain.available_balance(account["product"], stored))
+    return answer
+
+
 STATEMENT = StatementSchema()
 DAILY_BALANCES = DailyBalancesSchema()
 CORE_MEMBER = MemberUpsertedSchema()
@@ -164,15 +178,22 @@ class AccountsService(CoreOperations):
         member, accounts = store.member_overview(self.db, member_number)
         if member is None:
             raise NotFound("El socio no existe.")
-        return {"member": member_dict(member), "accounts": ACCOUNTS.dump(accounts)}
+        return {"member": member_dict(member), "accounts": accounts_answer(accounts)}
 
     @rpc
     def list_accounts(self, member_number):
-        return ACCOUNTS.dump(store.list_accounts(self.db, member_number))
+        return accounts_answer(store.list_accounts(self.db, member_number))
 
     @rpc
     def get_statement(
-        self, member_number, account_number, date_from, date_to, page=1, page_size=100
+        self,
+        member_number,
+        account_number,
+        date_from,
+        date_to,
+        page=1,
+        page_size=100,
+        order="asc",
     ):
         query = load_or_raise(
             StatementQuerySchema(),
@@ -181,6 +202,7 @@ class AccountsService(CoreOperations):
                 "to": date_to,
                 "page": page,
                 "page_size": page_size,
+                "order": order,
             },
         )
         account = store.member_account(self.db, member_number, account_number)
@@ -190,7 +212,13 @@ class AccountsService(CoreOperations):
         if errors:
             raise ValidationError(fields=errors)
         result = store.statement(
-            self.db, account, query["from_"], query["to"], query["page"], query["page_size"]
+            self.db,
+            account,
+            query["from_"],
+            query["to"],
+            query["page"],
+            query["page_size"],
+            newest_first=query["order"] == NEWEST_FIRST,
         )
         return STATEMENT.dump(result)
 

@@ -87,10 +87,11 @@ def balance_before(session, account, day):
     return before if before is not None else ZERO
 
 
-def statement(session, account, date_from, date_to, page, page_size):
-    """Opening/closing balances and totals over the whole range, plus one page of movements.
+def statement(session, account, date_from, date_to, page, page_size, newest_first=False):
+    """Opening/closing balances and totals over the whole range, plus one page of movements,
+    oldest first or (`newest_first`) newest first: page 1 then holds the latest movements.
 
-    Every query is an index range on (account_number, date, seq).
+    Every query is an index range on (account_number, date, seq), read either way.
     """
     in_range = and_(
         Movement.account_number == account.account_number,
@@ -113,7 +114,8 @@ def statement(session, account, date_from, date_to, page, page_size):
     rows = session.scalars(
         select(Movement)
         .where(in_range)
-        .order_by(Movement.seq)  # the core's order (dates never go back along it)
+        # the core's order (dates never go back along it)
+        .order_by(Movement.seq.desc() if newest_first else Movement.seq)
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()

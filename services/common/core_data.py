@@ -84,6 +84,22 @@ FILES = {
         (),
     ),
     "guarantors.csv": (("loan_number", "member_number"), ()),
+    # the core's latest arrears snapshot of a loan (loan_due_updated's fields; the overdue
+    # installment numbers separated by spaces, "6 7"; empty when out of arrears)
+    "loan_dues.csv": (
+        (
+            "loan_number",
+            "as_of",
+            "days_overdue",
+            "overdue_installments",
+            "overdue_principal",
+            "overdue_interest",
+            "late_interest",
+            "other_charges",
+            "total_due",
+        ),
+        (),
+    ),
     "deposits.csv": (
         (
             "deposit_number",
@@ -182,6 +198,18 @@ parse_installment = SchemaParser(
 )
 parse_guarantor = SchemaParser("services.credit.schemas.GuarantorRowSchema")
 parse_deposit = SchemaParser("services.deposit.schemas.DepositOpenedSchema", ints=("term_days",))
+_parse_loan_due = SchemaParser(
+    "services.credit.schemas.LoanDueUpdatedSchema", ints=("days_overdue",)
+)
+
+
+def parse_loan_due(raw: RawRow) -> Parsed:
+    """loan_dues.csv: `loan_due_updated`'s fields, the installment numbers space-separated."""
+    numbers = (raw.get("overdue_installments") or "").split()
+    if not all(n.isdigit() and len(n) < 10 for n in numbers):
+        return None, ["overdue_installments: números de cuota separados por espacios."]
+    data: dict[str, object] = {**raw, "overdue_installments": [int(n) for n in numbers]}
+    return _parse_loan_due(data)  # type: ignore[arg-type]
 
 
 def parse_member(raw: RawRow) -> Parsed:
@@ -283,6 +311,7 @@ PARSERS: dict[str, Callable[[RawRow], Parsed]] = {
     "installments.csv": parse_installment,
     "guarantors.csv": parse_guarantor,
     "deposits.csv": parse_deposit,
+    "loan_dues.csv": parse_loan_due,
 }
 
 

@@ -79,7 +79,24 @@ def _check(parser, raw):
         raise ValidationError(f"Fila inválida: {exc}") from None
 
 
+def import_dues(session, rows):
+    """loan_dues.csv: each loan's arrears snapshot, applied as a `loan_due_updated` would be (a
+    later `as_of` replaces the one held, an older one changes nothing)."""
+    from services.common.inbound import NotYet, Refused
+    from services.credit import from_core
+
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for row in rows:
+        try:
+            counts[from_core.loan_due_updated(session, row)] += 1
+        except (NotYet, Refused) as exc:
+            raise ValidationError(f"Fila inválida: {exc}") from None
+    return counts
+
+
 def import_rows(session, kind, rows):
+    if kind == "loan_dues":
+        return import_dues(session, rows)
     if kind != "loans":
         raise ValidationError(f"Tipo de carga desconocido: {kind}.")
     products = {p.code: p for p in session.scalars(select(ProductRow))}

@@ -166,6 +166,20 @@ class LoanPositionSchema(PortalSchema):
     next_installment = Money(allow_none=True)
     overdue_installments = fields.Integer()
     overdue_amount = Money(metadata={"description": "suma de las cuotas vencidas"})
+    # how late, as the core's latest loan_due_updated says (nulls when it sent none)
+    days_overdue = fields.Integer(allow_none=True)
+    oldest_overdue_due_date = fields.Date(
+        allow_none=True, metadata={"description": "vencimiento de la cuota vencida más antigua"}
+    )
+    late_interest = Money(
+        allow_none=True, metadata={"description": "interés de mora según la cooperativa"}
+    )
+    total_due = Money(
+        allow_none=True, metadata={"description": "total a pagar hoy según la cooperativa"}
+    )
+    due_as_of = fields.Date(
+        allow_none=True, metadata={"description": "fecha de la cooperativa de esos valores"}
+    )
 
 
 class LoanSummarySchema(LoanPositionSchema):

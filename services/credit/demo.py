@@ -9,9 +9,10 @@ from the credit database (seeded by its migration), so run the migrations first.
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
+from services.common import core_data
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
 from services.credit import bulk, catalog, domain
@@ -259,6 +260,45 @@ def census_rows(products, today, count=None):
     return loans, installments, guarantors
 
 
+def census_dues(loans, installments, today):
+    """What the demo's core says of each active loan in arrears (loan_dues.csv rows, as its
+    `loan_due_updated` of the last day's close): days late, the overdue installments, and late
+    interest at 1.1 × the loan's rate on the overdue principal, for the days late (the demo's
+    stand-in for the core's regulated rule: the portal never computes it)."""
+    as_of = today - timedelta(days=1)
+    rates = {
+        loan["loan_number"]: Decimal(loan["annual_rate"])
+        for loan in loans
+        if not loan["settled_on"]
+    }
+    late = {}
+    for row in installments:
+        due_on = date.fromisoformat(row["due_date"])
+        if row["loan_number"] in rates and not row["paid_on"] and due_on < as_of:
+            late.setdefault(row["loan_number"], []).append(row)
+    dues = []
+    for number, rows in late.items():
+        days = (as_of - date.fromisoformat(rows[0]["due_date"])).days
+        principal = sum((Decimal(r["principal"]) for r in rows), Decimal("0.00"))
+        interest = sum((Decimal(r["interest"]) for r in rows), Decimal("0.00"))
+        owed = sum((Decimal(r["installment"]) for r in rows), Decimal("0.00"))
+        late_interest = domain.cents(principal * rates[number] * Decimal("1.1") / 100 * days / 360)
+        dues.append(
+            {
+                "loan_number": number,
+                "as_of": as_of.isoformat(),
+                "days_overdue": str(days),
+                "overdue_installments": " ".join(r["number"] for r in rows),
+                "overdue_principal": _money(principal),
+                "overdue_interest": _money(interest),
+                "late_interest": _money(late_interest),
+                "other_charges": "0.00",
+                "total_due": _money(owed + late_interest),
+            }
+        )
+    return dues
+
+
 def products_of(session):
     return {row.code: catalog.to_domain(row) for row in catalog.active_products(session)}
 
@@ -287,8 +327,14 @@ def load(url, today, count=None):
         }
         for loan in loans
     ]
+    dues = [
+        core_data.to_wire(core_data.checked(core_data.parse_loan_due, row))
+        for row in census_dues(loans, installments, today)
+    ]
     with session_scope(url) as session:
-        return bulk.import_rows(session, "loans", rows)["created"]
+        created = bulk.import_rows(session, "loans", rows)["created"]
+        bulk.import_rows(session, "loan_dues", dues)
+    return created
 
 
 def _person(member):

@@ -216,6 +216,7 @@ class LoanPosition:
     overdue_installments: int
     paid_installments: int
     overdue_amount: Decimal = ZERO  # what the overdue installments add up to (due now)
+    oldest_overdue_due_date: date | None = None  # the due date of the oldest unpaid one, if late
 
 
 class StoredInstallment(Protocol):
@@ -236,24 +237,72 @@ class StoredInstallment(Protocol):
 def loan_position(
     amount: DecimalLike, rows: Iterable[StoredInstallment], today: date
 ) -> LoanPosition:
-    """Outstanding principal, next unpaid installment and overdue count of a stored schedule.
+    """Outstanding principal, next installment and the overdue ones of a stored schedule.
 
-    `rows` are objects with number, due_date, principal, installment and paid_on.
+    `rows` are objects with number, due_date, principal, installment and paid_on. The next
+    installment is the first unpaid one due today or later — never a past date; the overdue
+    ones (unpaid, due before today) are counted and summed apart.
     """
     rows = sorted(rows, key=lambda r: r.number)
     paid = [r for r in rows if r.paid_on is not None]
     unpaid = [r for r in rows if r.paid_on is None]
     outstanding = Decimal(amount) - sum((r.principal for r in paid), ZERO)
     late = [r for r in unpaid if installment_status(r.due_date, None, today) == OVERDUE]
-    overdue = len(late)
-    nxt = unpaid[0] if unpaid else None
+    upcoming = [r for r in unpaid if r.due_date >= today]
+    nxt = upcoming[0] if upcoming else None
     return LoanPosition(
         outstanding_principal=outstanding,
         next_due_date=nxt.due_date if nxt else None,
         next_installment=nxt.installment if nxt else None,
-        overdue_installments=overdue,
+        overdue_installments=len(late),
         paid_installments=len(paid),
         overdue_amount=sum((r.installment for r in late), ZERO),
+        oldest_overdue_due_date=late[0].due_date if late else None,
+    )
+
+
+class DueSnapshot(Protocol):
+    """The core's latest `loan_due_updated` of a loan, as stored."""
+
+    @property
+    def as_of(self) -> date: ...
+    @property
+    def days_overdue(self) -> int: ...
+    @property
+    def oldest_overdue_due_date(self) -> date | None: ...
+    @property
+    def late_interest(self) -> Decimal: ...
+    @property
+    def total_due(self) -> Decimal: ...
+
+
+class Arrears(TypedDict):
+    days_overdue: int | None
+    oldest_overdue_due_date: date | None
+    late_interest: Decimal | None
+    total_due: Decimal | None
+    due_as_of: date | None
+
+
+def arrears(snapshot: DueSnapshot | None, local_oldest: date | None) -> Arrears:
+    """How late a loan is as the member is told: the core's figures of its latest snapshot
+    (days late, late interest, the total to pay, on its date); none when the core sent none or
+    says the loan is up to date. The portal never computes late interest itself. Without a
+    snapshot the oldest overdue due date is still the stored table's (`local_oldest`)."""
+    if snapshot is None or snapshot.days_overdue == 0:
+        return Arrears(
+            days_overdue=None,
+            oldest_overdue_due_date=local_oldest,
+            late_interest=None,
+            total_due=None,
+            due_as_of=None,
+        )
+    return Arrears(
+        days_overdue=snapshot.days_overdue,
+        oldest_overdue_due_date=snapshot.oldest_overdue_due_date or local_oldest,
+        late_interest=snapshot.late_interest,
+        total_due=snapshot.total_due,
+        due_as_of=snapshot.as_of,
     )
 
 

@@ -35,6 +35,7 @@ from services.credit.models import (
     Guarantor,
     Installment,
     Loan,
+    LoanDue,
     LoanPayment,
     held_events,
 )
@@ -42,6 +43,7 @@ from services.credit.schemas import (
     ApplicationStatusChangedSchema,
     InstallmentPaidSchema,
     LoanDisbursedSchema,
+    LoanDueUpdatedSchema,
     LoanSettledSchema,
 )
 from services.credit.store import ACTIVE, CANCELLED
@@ -51,6 +53,7 @@ CORE_EVENT_TYPES = (
     "installment_paid",
     "loan_settled",
     "application_status_changed",
+    "loan_due_updated",
 )
 
 
@@ -374,6 +377,8 @@ def handle(session, events, members, event, now):
         loan_disbursed(session, events, members, event["data"], event["event_id"], now)
     elif event_type == "application_status_changed":
         application_status_changed(session, events, event["data"], event["event_id"])
+    elif event_type == "loan_due_updated":
+        loan_due_updated(session, event["data"])
     else:
         loan_event(session, events, event)
 
@@ -390,3 +395,52 @@ def application_status_changed(session, events, data, event_id):
     reason = (data["reason"] or "").strip() or None
     _move_application(session, events, application, data["status"], reason, at, event_id)
     session.flush()
+
+
+def loan_due_updated(session, data):
+    """The core's arrears snapshot of a loan: kept when it is as new as the one held or newer
+    (`as_of`), ignored when older; one with days_overdue 0 says the loan left arrears."""
+    data = load_data(LoanDueUpdatedSchema(), data, "loan_due_updated")
+    number = data["loan_number"]
+    loan = _lock_loan(session, number)
+    if loan is None:
+        raise NotYet(f"El crédito {number} no existe en el portal.")
+    due_dates = {row.number: row.due_date for row in loan.installments}
+    unknown = [n for n in data["overdue_installments"] if n not in due_dates]
+    if unknown:
+        raise Refused(
+            f"loan_due_updated rechazado: la cuota {unknown[0]} no existe en la tabla del "
+            f"crédito {number}.",
+            KIND_CONFLICT,
+        )
+    held = session.get(LoanDue, number)
+    if held is not None and held.as_of > data["as_of"]:
+        return "unchanged"  # an older snapshot than the one held: the later one stands
+    overdue = sorted(data["overdue_installments"])
+    values = {
+        "as_of": data["as_of"],
+        "days_overdue": data["days_overdue"],
+        "overdue_installments": ",".join(str(n) for n in overdue),
+        "oldest_overdue_due_date": due_dates[overdue[0]] if overdue else None,
+        **{
+            name: data[name]
+            for name in (
+                "overdue_principal",
+                "overdue_interest",
+                "late_interest",
+                "other_charges",
+                "total_due",
+            )
+        },
+    }
+    if held is None:
+        session.add(LoanDue(loan_number=number, **values))
+        outcome = "created"
+    elif all(getattr(held, name) == value for name, value in values.items()):
+        return "unchanged"  # the same snapshot told again (a bulk load run twice)
+    else:
+        for name, value in values.items():
+            setattr(held, name, value)
+        outcome = "updated"
+    session.flush()
+    return outcome

@@ -96,6 +96,29 @@ class Loan(Base):
     installments: Mapped[list["Installment"]] = relationship(
         order_by="Installment.number", lazy="selectin"
     )
+    # the core's latest arrears snapshot (loan_due_updated), if any
+    due: Mapped["LoanDue | None"] = relationship(lazy="selectin", uselist=False)
+
+
+class LoanDue(Base):
+    """The core's latest `loan_due_updated` of a loan in arrears (docs/integration.md): a
+    snapshot, replaced by a later `as_of`, never by an older one."""
+
+    __tablename__ = "loan_dues"
+
+    loan_number: Mapped[str] = mapped_column(
+        String(20), ForeignKey("loans.loan_number"), primary_key=True
+    )
+    as_of: Mapped[date] = mapped_column(Date)  # the core's business date of the figures
+    days_overdue: Mapped[int] = mapped_column(Integer)
+    overdue_installments: Mapped[str] = mapped_column(String(400))  # "5,6": numbers, oldest first
+    # the due date of the oldest of them in the stored table (None out of arrears)
+    oldest_overdue_due_date: Mapped[date | None] = mapped_column(Date)
+    overdue_principal: Mapped[Decimal] = mapped_column(Cents)
+    overdue_interest: Mapped[Decimal] = mapped_column(Cents)
+    late_interest: Mapped[Decimal] = mapped_column(Cents)
+    other_charges: Mapped[Decimal] = mapped_column(Cents)
+    total_due: Mapped[Decimal] = mapped_column(Cents)
 
 
 class Installment(Base):

@@ -146,3 +146,40 @@ class ApplicationStatusChangedSchema(CoreDataSchema):
         validate=validate.Length(max=500, error="Como máximo 500 caracteres."),
     )
     changed_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class LoanDueUpdatedSchema(CoreDataSchema):
+    """`loan_due_updated`: the core's arrears snapshot of a loan on its business date `as_of`
+    (days late, the overdue installments, and what paying everything overdue costs that day,
+    late interest computed by the core). `days_overdue` 0 and no installments: out of arrears."""
+
+    loan_number = _text(**LOAN_NUMBER)
+    as_of = IsoDate(required=True)
+    days_overdue = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, error="No puede ser negativo.")
+    )
+    overdue_installments = fields.List(
+        fields.Integer(strict=True, validate=SEQUENCE),
+        required=True,
+        validate=validate.Length(max=60, error="Demasiadas cuotas vencidas."),
+    )
+    overdue_principal = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    overdue_interest = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    late_interest = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    other_charges = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    total_due = CoreMoney(required=True, validate=NOT_NEGATIVE)
+
+    @validates_schema
+    def _in_arrears_or_not(self, data, **kwargs):
+        installments, days = data.get("overdue_installments"), data.get("days_overdue")
+        if installments is None or days is None:
+            return
+        if bool(installments) != (days > 0):
+            raise MarshmallowValidationError(
+                "Un crédito con días de atraso tiene cuotas vencidas, y uno sin atraso no.",
+                "overdue_installments",
+            )
+        if len(set(installments)) != len(installments):
+            raise MarshmallowValidationError(
+                "Una cuota vencida está repetida.", "overdue_installments"
+            )

@@ -1,12 +1,14 @@
 """Queries of the credit service (the persistence adapter between service.py and the tables),
 and the plain dicts its schemas dump."""
 
+from types import SimpleNamespace
+
 from sqlalchemy import Date, bindparam, case, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from services.common.db import Cents
 from services.credit import domain
-from services.credit.models import Application, Guarantor, Installment, Loan
+from services.credit.models import Application, Guarantor, Installment, Loan, LoanDue
 
 ACTIVE, CANCELLED = "activo", "cancelado"
 GUARANTEE_ACTIVE, GUARANTEE_RELEASED = "vigente", "liberada"
@@ -40,14 +42,20 @@ def _loan_positions_statement():
             func.sum(
                 case((unpaid & (Installment.due_date < today), Installment.installment), else_=0)
             ).label("overdue_amount"),
-            func.min(case((unpaid, Installment.number))).label("next_number"),
+            # the next installment is never a past date: the first unpaid one due today or later
+            func.min(case((unpaid & (Installment.due_date >= today), Installment.number))).label(
+                "next_number"
+            ),
+            func.min(case((unpaid & (Installment.due_date < today), Installment.number))).label(
+                "oldest_number"
+            ),
         )
         .join(Loan, Loan.loan_number == Installment.loan_number)
         .where(active)
         .group_by(Installment.loan_number)
         .subquery()
     )
-    following = aliased(Installment)
+    following, oldest = aliased(Installment), aliased(Installment)
     return (
         select(
             Loan.loan_number,
@@ -58,6 +66,12 @@ def _loan_positions_statement():
             type_coerce(per_loan.c.overdue_amount, Cents).label("overdue_amount"),
             following.due_date,
             following.installment,
+            oldest.due_date.label("oldest_due_date"),
+            LoanDue.as_of.label("due_as_of"),
+            LoanDue.days_overdue,
+            LoanDue.oldest_overdue_due_date,
+            LoanDue.late_interest,
+            LoanDue.total_due,
         )
         .outerjoin(per_loan, per_loan.c.loan_number == Loan.loan_number)
         .outerjoin(
@@ -65,6 +79,11 @@ def _loan_positions_statement():
             (following.loan_number == Loan.loan_number)
             & (following.number == per_loan.c.next_number),
         )
+        .outerjoin(
+            oldest,
+            (oldest.loan_number == Loan.loan_number) & (oldest.number == per_loan.c.oldest_number),
+        )
+        .outerjoin(LoanDue, LoanDue.loan_number == Loan.loan_number)
         .where(active)
         .order_by(Loan.loan_number)
     )
@@ -95,12 +114,27 @@ def loan_positions(session, member_number, today):
             "next_installment": row.installment,
             "overdue_installments": int(row.overdue or 0),
             "overdue_amount": row.overdue_amount or domain.ZERO,
+            **domain.arrears(_snapshot(row), row.oldest_due_date),
         }
         for row in rows
     ]
 
 
+def _snapshot(row):
+    """The loan_dues columns of a position row as a snapshot (None when the core sent none)."""
+    if row.due_as_of is None:
+        return None
+    return SimpleNamespace(
+        as_of=row.due_as_of,
+        days_overdue=row.days_overdue,
+        oldest_overdue_due_date=row.oldest_overdue_due_date,
+        late_interest=row.late_interest,
+        total_due=row.total_due,
+    )
+
+
 def loan_summary(loan, today):
+    """A loan as listed, with the core's latest arrears figures (`loan.due`)."""
     position = domain.loan_position(loan.amount, loan.installments, today)
     return {
         "loan_number": loan.loan_number,
@@ -120,6 +154,7 @@ def loan_summary(loan, today):
         "next_installment": position.next_installment,
         "overdue_installments": position.overdue_installments,
         "overdue_amount": position.overdue_amount,
+        **domain.arrears(loan.due, position.oldest_overdue_due_date),
     }
 
 

@@ -98,6 +98,48 @@ SCENARIOS = {
 }
 
 
+# what a page of text must never do (issue 26): a heading or caption standing one letter per line,
+# a word or a date cut across two lines, a wrap rule that allows either
+READS_WHOLE = """() => {
+  const main = document.querySelector("main");
+  const breaking = [];
+  for (const el of [main, ...main.querySelectorAll("*")]) {
+    const style = getComputedStyle(el);
+    if (style.overflowWrap === "anywhere" || style.wordBreak === "break-all") {
+      breaking.push(`${el.tagName}.${el.className}`);
+    }
+  }
+  const tall = Array.from(main.querySelectorAll("h1, h2, h3, caption"))
+    .map(h => [h.textContent.trim(), Math.round(h.getBoundingClientRect().height)])
+    .filter(([, height]) => height > 160);
+  const cut = [];
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest("thead, .visually-hidden, details:not([open])")) continue;
+    for (const word of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, word.index);
+      range.setEnd(node, word.index + word[0].length);
+      const lines = new Set(Array.from(range.getClientRects())
+        .filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (lines.size > 1) cut.push(word[0]);
+    }
+  }
+  const sideways = document.documentElement.scrollWidth > document.documentElement.clientWidth;
+  return {breaking, tall, cut, sideways};
+}"""
+
+
+def plazo_fijo_reads_whole(page, base):
+    """The deposits page at the viewport given: headings, captions, words and dates whole."""
+    base = base.rstrip("/")
+    browser_login(page, base, "maria", "Socia-2026!")
+    page.goto(base + "/plazo-fijo")
+    expect(page.locator("table.deposits caption")).to_contain_text("Plazos fijos vigentes al")
+    found = page.evaluate(READS_WHOLE)
+    assert found == {"breaking": [], "tall": [], "cut": [], "sideways": False}, found
+
+
 def run(base, name):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -401,13 +401,16 @@ def estado_de_cuenta(page, base, size):
     p = page
     j.log_in("maria", "Socia-2026!", "María Pérez")
     j.position("Socio N.º 100234")
-    for account in ("4100234001", "4100234002", "4100234003"):
+    for account in ("4100234001", "4100234002"):
         expect(p.locator("#savings")).to_contain_text(account)
+    # certificados de aportación: capital, in a section of their own
+    expect(p.locator("#shares")).to_contain_text("4100234003")
+    expect(p.locator("#savings")).not_to_contain_text("4100234003")
     deposit = p.locator("#deposits tbody tr", has_text="DPF-100234-01")
     expect(deposit).to_contain_text("$ 5.000,00")
     expect(deposit.locator("td").nth(3)).to_have_text(re.compile(f"^{DATE}$"))
     overdue = p.locator("#loans tbody tr", has_text="CR-100234-02").locator("td").last
-    expect(overdue).to_have_text(re.compile(rf"^1 \(vencida desde {DATE}\)$"))
+    expect(overdue).to_have_text(re.compile(rf"^1 \(vencida desde {DATE}, \d+ días?\)$"))
     expect(p.locator("#due-CR-100234-02")).to_contain_text("Cuota vencida desde")
     expect(p.locator("#loans tbody tr", has_text="CR-100234-01")).to_be_visible()
     j.position_report("María Pérez")

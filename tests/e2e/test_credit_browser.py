@@ -15,6 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from services.common.config import PROJECT_ROOT
+from tests.browser_runner import run_story as run_in_browser
 
 STORY = PROJECT_ROOT / "tests" / "e2e" / "credit_browser_story.py"
 
@@ -64,3 +65,12 @@ def test_maria_simulates_applies_and_downloads_her_loan_table(portal, tmp_path):
 @pytest.mark.slow
 def test_jose_sees_no_active_loans(portal, tmp_path):
     assert run_story("jose", portal, tmp_path) == {"no_loans": "No posee créditos vigentes"}
+
+
+@pytest.mark.browser
+def test_a_loan_in_arrears_is_said_plainly_on_a_360_px_phone(portal):
+    run_in_browser(
+        "tests.e2e.arrears_browser_story:arrears_on_a_phone",
+        portal.base_url,
+        viewport={"width": 360, "height": 740},
+    )

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from services.common.config import PROJECT_ROOT
+from tests.browser_runner import run_story
 from tests.e2e.deposit_browser_scenarios import SCENARIOS
 
 
@@ -29,3 +30,13 @@ def run_scenario(portal, name):
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_plazo_fijo_in_the_browser(portal, scenario):
     run_scenario(portal, scenario)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [320, 1366])
+def test_plazo_fijo_reads_whole_on_a_small_phone_and_a_desktop(portal, width):
+    run_story(
+        "tests.e2e.deposit_browser_scenarios:plazo_fijo_reads_whole",
+        portal.url("/"),
+        viewport={"width": width, "height": 800},
+    )

@@ -24,7 +24,9 @@ def test_position_and_statement_over_the_api(api, username, password):
     position = api.get("/api/v1/position", headers=headers).json()
     assert position["unavailable"] == []
     totals = {k: Decimal(v) for k, v in position["totals"].items()}
-    assert totals["assets"] == totals["savings"] + totals["deposits"]
+    # certificados de aportación are capital, counted in the assets apart from savings
+    assert totals["assets"] == totals["savings"] + totals["deposits"] + totals["shares"]
+    assert totals["shares"] == sum(Decimal(s["balance"]) for s in position["shares"])
     assert totals["net"] == totals["assets"] - totals["loans_outstanding"]
     assert totals["savings"] == sum(Decimal(s["balance"]) for s in position["savings"])
     account = position["savings"][0]["account_number"]

@@ -80,6 +80,15 @@ def test_good_files_load_through_the_services_and_a_second_run_changes_nothing(
         (int(r["number"]), r["principal"], r["interest"], r["balance"]) for r in table
     ]
     assert [r["paid_on"] for r in loan["rows"]] == [r["paid_on"] or None for r in table]
+    # and what the core says of its arrears (loan_dues.csv)
+    due = next(
+        r for r in read_csv(directory / "loan_dues.csv") if r["loan_number"] == loan["loan_number"]
+    )
+    assert (loan["due_as_of"], str(loan["days_overdue"]), loan["total_due"]) == (
+        due["as_of"],
+        due["days_overdue"],
+        due["total_due"],
+    )
     deposits = rpc_proxy("deposit").list_deposits("100234")
     assert [d["deposit_number"] for d in deposits] == ["DPF-100234-01"]
 
@@ -131,6 +140,12 @@ BROKEN = {
         "interest_payment",
         "DPF-399999-01,399999,1000.00,6.50,90,2026-01-05,2026-04-05,maturity",
     ],
+    "loan_dues.csv": [
+        "loan_number,as_of,days_overdue,overdue_installments,overdue_principal,overdue_interest,"
+        "late_interest,other_charges,total_due",
+        "CR-999999-02,2026-11-30,5,1,10.00,1.00,0.10,0.00,11.10",
+        "CR-300001-01,2026-11-30,5,,10.00,1.00,0.10,0.00,11.10",
+    ],
 }
 
 
@@ -160,6 +175,8 @@ def test_broken_files_report_every_problem_with_file_and_line_and_load_nothing(
         "installments.csv:4: el crédito CR-999999-01 no está en loans.csv",
         "guarantors.csv:2: el deudor no puede ser su propio garante",
         "deposits.csv:2: el socio 399999 no está",
+        "loan_dues.csv:2: el crédito CR-999999-02 no está en loans.csv ni cargado",
+        "loan_dues.csv:3: overdue_installments",  # days late without an overdue installment
     ]
     lines = err.splitlines()
     for prefix in expected:

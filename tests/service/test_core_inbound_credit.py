@@ -8,6 +8,7 @@ SQLite by default; `--db-backend postgres` runs the same tests on PostgreSQL.
 import email
 import email.policy
 import random
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from services.accounts.service import AccountsService
 from services.common.db import session_scope
-from services.credit.models import Loan, LoanPayment, held_events, outbox
+from services.credit.models import Loan, LoanPayment, held_events, outbox, processed_events
 from services.credit.service import CreditService
 from services.notifications.service import NotificationsService
 from tests.conftest import _free_port, load_demo
@@ -283,6 +284,102 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(credi
 
 
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
+def due(loan_number, as_of, days, numbers, late="2.10", total="235.00", **changes):
+    """A core `loan_due_updated` (docs/integration.md)."""
+    data = {
+        "loan_number": loan_number,
+        "as_of": as_of.isoformat(),
+        "days_overdue": days,
+        "overdue_installments": numbers,
+        "overdue_principal": "166.67",
+        "overdue_interest": "66.23",
+        "late_interest": late,
+        "other_charges": "0.00",
+        "total_due": total,
+        **changes,
+    }
+    return core_event("loan_due_updated", data)
+
+
+def arrears_of(rpc, member, loan_number):
+    keys = ("days_overdue", "oldest_overdue_due_date", "late_interest", "total_due", "due_as_of")
+    loan = next(x for x in rpc.list_loans(member)["loans"] if x["loan_number"] == loan_number)
+    return {key: loan[key] for key in keys}
+
+
+def processed(config, event):
+    with session_scope(config["CREDIT_DATABASE_URL"]) as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(processed_events)
+            .where(processed_events.c.event_id == event["event_id"])
+        )
+
+
+def test_the_cores_latest_arrears_snapshot_is_what_the_member_sees(credit, rpc, today):
+    uri, number = credit["AMQP_URI"], "CR-100234-02"  # maria's, its 6th installment overdue
+    sixth = loan_rows(rpc, MARIA, number)[5]
+    assert sixth["status"] == "vencida"
+    two_days_ago, yesterday = today - timedelta(days=2), today - timedelta(days=1)
+    # the demo's core told yesterday's close (loan_dues.csv)
+    demo = arrears_of(rpc, MARIA, number)
+    assert demo["due_as_of"] == yesterday.isoformat()
+    assert demo["oldest_overdue_due_date"] == sixth["due_date"]
+    days = (yesterday - date.fromisoformat(sixth["due_date"])).days
+    assert demo["days_overdue"] == days > 0
+    assert D(demo["total_due"]) == D(sixth["installment"]) + D(demo["late_interest"])
+
+    # an older snapshot is ignored; a later one replaces it
+    older = due(number, two_days_ago, days - 1, [6], late="1.95", total="234.85")
+    publish_core(uri, older)
+    wait_until(lambda: processed(credit, older) == 1, message="older snapshot consumed")
+    assert arrears_of(rpc, MARIA, number) == demo
+    publish_core(uri, due(number, today, days + 1, [6], late="2.25", total="235.15"))
+    later = {
+        "days_overdue": days + 1,
+        "oldest_overdue_due_date": sixth["due_date"],
+        "late_interest": "2.25",
+        "total_due": "235.15",
+        "due_as_of": today.isoformat(),
+    }
+    wait_until(lambda: arrears_of(rpc, MARIA, number) == later, message="later snapshot")
+    # the position's loans carry the same figures
+    position = next(x for x in rpc.loans_summary(MARIA) if x["loan_number"] == number)
+    assert {key: position[key] for key in later} == later
+    # out of arrears: the core says so with days_overdue 0, and its figures are gone
+    publish_core(uri, due(number, today, 0, [], late="0.00", total="0.00"))
+    wait_until(lambda: arrears_of(rpc, MARIA, number)["due_as_of"] is None, message="cleared")
+
+
+def test_a_wrong_arrears_snapshot_is_parked_with_its_reason(credit, rpc, today):
+    uri, number = credit["AMQP_URI"], "CR-100234-02"
+    bad = [
+        due(number, today, 14, [99]),  # no such installment
+        due(number, today, 14, []),  # late without an overdue installment
+        due(number, today, 14, [6], late="-1.00"),
+        due(number, today, "14", [6]),  # a count as text
+        due("CR-NO-EXISTE", today, 14, [6]),
+    ]
+    before = arrears_of(rpc, MARIA, number)
+    publish_core(uri, *bad)
+    reasons = {}
+    wait_until(
+        lambda: (
+            reasons.update({e["event_id"]: r for r, e in parked(uri, "credit")})
+            or len(reasons) == len(bad)
+        ),
+        timeout=30,
+        message="every bad snapshot parked",
+    )
+    said = [reasons[event["event_id"]] for event in bad]
+    assert "la cuota 99 no existe en la tabla del crédito CR-100234-02" in said[0]
+    assert "overdue_installments" in said[1]
+    assert "late_interest" in said[2]
+    assert "days_overdue" in said[3]
+    assert "CR-NO-EXISTE no existe en el portal" in said[4]
+    assert arrears_of(rpc, MARIA, number) == before  # nothing of them applied
+
+
 def test_two_instances_keep_each_loan_in_order(core_config, container_factory, rpc_proxy):
     container_factory(AccountsService, core_config).start()
     for _ in range(2):

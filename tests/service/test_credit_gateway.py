@@ -127,6 +127,90 @@ def test_loan_with_its_stored_table(http_session, maria, today):
     assert sum(D(r["principal"]) for r in loan["rows"]) == D(loan["amount"])
 
 
+ARREARS = ("days_overdue", "oldest_overdue_due_date", "late_interest", "total_due", "due_as_of")
+
+
+def test_a_loan_in_arrears_says_since_when_the_late_interest_and_the_total_today(
+    portal, http_session, maria, today
+):
+    from datetime import timedelta
+
+    from tests.service import event_tools
+    from tests.service.core_tools import core_event, publish_core
+
+    loan = http_session.get("/api/v1/loans/CR-100234-02", headers=maria).json()
+    late = [row for row in loan["rows"] if row["status"] == "vencida"]
+    assert late and loan["next_due_date"] >= today.isoformat()  # never a past date
+    # the demo's core told yesterday's close; today's snapshot replaces it
+    assert loan["due_as_of"] == (today - timedelta(days=1)).isoformat()
+    assert loan["oldest_overdue_due_date"] == late[0]["due_date"]
+    as_of = today
+    snapshot = {
+        "loan_number": "CR-100234-02",
+        "as_of": as_of.isoformat(),
+        "days_overdue": 15,
+        "overdue_installments": [late[0]["number"]],
+        "overdue_principal": late[0]["principal"],
+        "overdue_interest": late[0]["interest"],
+        "late_interest": "2.10",
+        "other_charges": "0.00",
+        "total_due": f"{Decimal(late[0]['installment']) + Decimal('2.10'):.2f}",
+    }
+    publish_core(portal["AMQP_URI"], core_event("loan_due_updated", snapshot))
+
+    def listed():
+        loans = http_session.get("/api/v1/loans", headers=maria).json()["loans"]
+        return next(x for x in loans if x["loan_number"] == "CR-100234-02")
+
+    event_tools.wait_until(lambda: listed()["due_as_of"] == as_of.isoformat(), timeout=30)
+    expected = {
+        "days_overdue": 15,
+        "oldest_overdue_due_date": late[0]["due_date"],
+        "late_interest": "2.10",
+        "total_due": snapshot["total_due"],
+        "due_as_of": as_of.isoformat(),
+    }
+    assert {key: listed()[key] for key in ARREARS} == expected
+    detail = http_session.get("/api/v1/loans/CR-100234-02", headers=maria).json()
+    assert {key: detail[key] for key in ARREARS} == expected
+
+    since, on = (
+        "/".join(reversed(late[0]["due_date"].split("-"))),
+        as_of.strftime("%d/%m/%Y"),
+    )
+    said = (
+        f"vencida desde {since} (15 días)",
+        "Interés de mora $ 2,10",
+        f"total a pagar hoy {money(snapshot['total_due'])} según la cooperativa al {on}",
+    )
+    cookies = {"portal_session": maria["Authorization"].removeprefix("Bearer ")}
+    for page in ("/creditos", "/creditos/CR-100234-02"):
+        text = re.sub(
+            r"\s+", " ", re.sub(r"<[^>]+>", " ", http_session.get(page, cookies=cookies).text)
+        )
+        for words in said:
+            assert words in text, (page, words)
+    # the position leads with it, and no longer invites to pay "to avoid" a mora already due
+    home = http_session.get("/", cookies=cookies).text
+    card = re.sub(
+        r"\s+",
+        " ",
+        re.sub(r"<[^>]+>", " ", re.search(r'id="due-CR-100234-02">.*?</li>', home, re.S)[0]),
+    )
+    assert f"Cuota vencida desde {since} (15 días)" in card
+    assert money(snapshot["total_due"]) in card
+    assert f"Total a pagar hoy según la cooperativa al {on}" in card
+    assert "interés de mora de $ 2,10" in card and "Páguelo hoy" in card
+    assert "para evitar intereses de mora" not in card
+    pdf = re.sub(
+        r"\s+",
+        " ",
+        pdf_text(http_session.get("/api/v1/loans/CR-100234-02/schedule.pdf", headers=maria)),
+    )
+    for words in said:
+        assert words.replace("Interés", "interés") in pdf.replace("Interés", "interés"), words
+
+
 def test_another_members_loan_answers_404_like_a_missing_one(http_session, jose):
     other = http_session.get("/api/v1/loans/CR-100234-01", headers=jose)
     missing = http_session.get("/api/v1/loans/CR-000000-99", headers=jose)

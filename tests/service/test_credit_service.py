@@ -212,8 +212,10 @@ def test_the_loan_table_is_the_stored_schedule_with_statuses(rpc, today):
     assert [r["status"] for r in rows[:7]] == ["pagada"] * 5 + ["vencida", "pendiente"]
     assert all(r["paid_on"] for r in rows[:5]) and rows[5]["paid_on"] is None
     assert rows[5]["due_date"] < today.isoformat()
-    assert loan["next_due_date"] == rows[5]["due_date"]
-    assert loan["next_installment"] == rows[5]["installment"]
+    # the next installment is never a past date (API.md, additions): the 7th; the 6th is overdue
+    assert loan["next_due_date"] == rows[6]["due_date"] >= today.isoformat()
+    assert loan["next_installment"] == rows[6]["installment"]
+    assert loan["oldest_overdue_due_date"] == rows[5]["due_date"]
     assert D(loan["outstanding_principal"]) == D(rows[4]["balance"])
     assert sum(D(r["principal"]) for r in rows) == D("4000.00")
     assert rows[-1]["balance"] == "0.00"
@@ -244,6 +246,11 @@ def test_loans_summary_for_the_consolidated_position(rpc):
             "next_installment",
             "overdue_installments",
             "overdue_amount",
+            "days_overdue",
+            "oldest_overdue_due_date",
+            "late_interest",
+            "total_due",
+            "due_as_of",
         }
     ] * 2
     assert summary[1]["overdue_installments"] == 1

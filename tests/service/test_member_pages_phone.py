@@ -78,8 +78,11 @@ def test_the_position_opens_with_what_the_member_owes_next(maria):
     assert late, "the demo's CR-100234-02 has an overdue installment"
     since = "/".join(reversed(late[0]["due_date"].split("-")))
     assert f"Cuota vencida desde {since}" in overdue
-    due = sum(float(r["installment"]) for r in late)
+    # what the core says it costs today (the demo's loan_dues.csv), on its date
+    due = float(loan["total_due"])
     assert f"$ {due:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".") in overdue
+    on = "/".join(reversed(loan["due_as_of"].split("-")))
+    assert f"según la cooperativa al {on}" in overdue
     assert "Páguelo" in overdue  # what to do
     assert (
         'href="/creditos/CR-100234-02"'

@@ -50,6 +50,8 @@ def test_position_shows_its_composition_as_a_chart_with_its_data(maria, http_ses
     assert text_of(html, "position-chart-title") == "Composición de su posición"
     assert text_of(html, "position-chart-desc") == (
         f"Ahorros: {money(totals['savings'])}; Plazo fijo: {money(totals['deposits'])}; "
+        # maria's certificados de aportación: capital, a bar of their own (API.md 2.x)
+        f"Certificados de aportación: {money(totals['shares'])}; "
         f"Saldo de créditos: {money(totals['loans_outstanding'])}."
     )
     assert "Lo que tiene y lo que debe" in text_of(html, "position-chart-caption")

@@ -68,21 +68,31 @@ def test_position_merges_every_section_with_totals_to_the_cent(portal, http_sess
         "identification_masked": "17******75",
     }
     accounts = rpc_proxy("accounts").list_accounts("100234")
-    assert [s["account_number"] for s in body["savings"]] == [
-        "4100234001",
-        "4100234002",
-        "4100234003",
+    # certificados de aportación (4100234003) are capital: "shares", not savings (API.md 2.x)
+    assert [s["account_number"] for s in body["savings"]] == ["4100234001", "4100234002"]
+    assert [s["balance"] for s in body["savings"]] == [a["balance"] for a in accounts[:2]]
+    certificados = accounts[2]
+    assert certificados["product"] == "CERTIFICADOS"
+    assert body["shares"] == [
+        {
+            "account_number": "4100234003",
+            "product_name": "Certificados de aportación",
+            "balance": certificados["balance"],
+        }
     ]
-    assert [s["balance"] for s in body["savings"]] == [a["balance"] for a in accounts]
     assert body["deposits"] == DEPOSITS["100234"]
     assert body["loans"] == LOANS["100234"]
-    savings = sum(money(a["balance"]) for a in accounts)
+    savings = sum(money(a["balance"]) for a in accounts[:2])
+    shares = money(certificados["balance"])
+    assert shares > 0
+    assets = savings + Decimal("5000.00") + shares
     assert body["totals"] == {
         "savings": f"{savings:.2f}",
         "deposits": "5000.00",
-        "assets": f"{savings + Decimal('5000.00'):.2f}",
+        "shares": f"{shares:.2f}",
+        "assets": f"{assets:.2f}",
         "loans_outstanding": "11123.44",
-        "net": f"{savings + Decimal('5000.00') - Decimal('11123.44'):.2f}",
+        "net": f"{assets - Decimal('11123.44'):.2f}",
     }
 
 
@@ -101,7 +111,7 @@ def test_deposit_service_stopped_leaves_the_rest_filled(portal, http_session):
     assert answer.status_code == 200
     body = answer.json()
     assert body["unavailable"] == ["deposits"]
-    assert len(body["savings"]) == 3 and len(body["loans"]) == 2
+    assert len(body["savings"]) == 2 and len(body["shares"]) == 1 and len(body["loans"]) == 2
     assert body["deposits"] == []
     assert body["totals"]["loans_outstanding"] == "11123.44"
     assert money(body["totals"]["savings"]) > 0
@@ -130,8 +140,11 @@ def test_position_pdf_has_the_sections_and_totals(portal, http_session):
     assert "Cooperativa de Ahorro y Crédito Andina" in text
     assert "Posición consolidada" in text and "María Pérez" in text
     assert "DPF-100234-01" in text and "CR-100234-02" in text
-    for key in ("savings", "assets", "net"):
+    for key in ("savings", "shares", "assets", "net"):
         assert report_domain.money(body["totals"][key]) in text
+    assert "Certificados de aportación" in text and "4100234003" in text
+    # the certificados have their own section, after the savings' total
+    assert text.index("Total ahorros") < text.index("Total certificados de aportación")
     assert "Página 1 de 1" in text
 
 
@@ -150,6 +163,26 @@ def test_accounts_of_the_session_member_only(portal, http_session):
         "status",
         "opened_on",
     }
+
+
+def test_certificados_de_aportacion_are_listed_with_nothing_available(portal, http_session):
+    body = http_session.get("/api/v1/accounts", headers=MARIA).json()
+    by_number = {a["account_number"]: a for a in body["accounts"]}
+    assert list(by_number) == ["4100234001", "4100234002", "4100234003"]
+    certificados = by_number["4100234003"]
+    assert certificados["product"] == "CERTIFICADOS"
+    assert money(certificados["balance"]) > 0
+    assert certificados["available_balance"] == "0.00"
+    savings = by_number["4100234001"]
+    assert savings["available_balance"] == savings["balance"]  # savings keep theirs
+
+
+def test_position_page_shows_the_certificados_apart_from_savings(portal, http_session):
+    page = http_session.get("/", cookies={"portal_session": "tok-maria"}).text
+    savings = page[page.index('<section id="savings">') : page.index('<section id="shares">')]
+    shares = page[page.index('<section id="shares">') : page.index('<section id="deposits">')]
+    assert "4100234001" in savings and "4100234003" not in savings
+    assert "Certificados de aportación" in shares and "4100234003" in shares
 
 
 def test_statement_defaults_to_the_current_month(portal, http_session, today):
@@ -184,6 +217,25 @@ def test_statement_balances_are_consistent_over_the_range_and_across_pages(
     assert running == closing
 
 
+def test_statement_newest_first_is_the_same_statement_read_backwards(portal, http_session, today):
+    url = "/api/v1/accounts/4100234001/statement"
+    params = {"from": (today - timedelta(days=90)).isoformat(), "to": today.isoformat()}
+    oldest = http_session.get(url, params={**params, "page_size": 500}, headers=MARIA).json()
+    newest = http_session.get(
+        url, params={**params, "page_size": 500, "order": "desc"}, headers=MARIA
+    ).json()
+    assert oldest["total_movements"] > 10
+    assert newest["movements"] == oldest["movements"][::-1]
+    for key in ("opening_balance", "closing_balance", "total_debits", "total_credits"):
+        assert newest[key] == oldest[key]
+    # page 1 newest first holds the latest movements, the latest of all on top
+    first = http_session.get(
+        url, params={**params, "page_size": 5, "order": "desc"}, headers=MARIA
+    ).json()
+    assert first["movements"] == oldest["movements"][-1:-6:-1]
+    assert first["movements"][0]["balance"] == oldest["closing_balance"]
+
+
 def test_another_members_account_is_404_like_a_missing_one(portal, http_session):
     url = "/api/v1/accounts/{}/statement"
     theirs = http_session.get(url.format("4100517001"), headers=MARIA)
@@ -216,6 +268,11 @@ def _days(n):
         ({"page_size": "501"}, "page_size", "Debe estar entre 1 y 500."),
         ({"page": "0"}, "page", "Debe ser 1 o mayor."),
         ({"page": "dos"}, "page", "Debe ser un número entero."),
+        (
+            {"order": "newest"},
+            "order",
+            "Use asc (los más antiguos primero) o desc (los más recientes primero).",
+        ),
     ],
 )
 def test_bad_statement_queries_are_422_in_spanish(portal, http_session, params, field, message):
@@ -300,6 +357,30 @@ def test_statement_page_processes_the_chosen_account_and_range(portal, http_sess
     assert "Saldo inicial" not in refused.text
 
 
+def test_statement_page_shows_the_latest_movements_first(portal, http_session, today):
+    cookies = {"portal_session": "tok-maria"}
+    frm = (today - timedelta(days=200)).isoformat()
+    page = http_session.get(
+        "/estado-de-cuenta",
+        params={"cuenta": "4100234001", "desde": frm, "hasta": today.isoformat()},
+        cookies=cookies,
+    )
+    assert page.status_code == 200
+    shown = [
+        date(int(y), int(m), int(d))
+        for d, m, y in re.findall(r'data-label="Fecha">(\d\d)/(\d\d)/(\d{4})<', page.text)
+    ]
+    latest = http_session.get(
+        "/api/v1/accounts/4100234001/statement",
+        params={"from": frm, "to": today.isoformat(), "order": "desc", "page_size": 1},
+        headers=MARIA,
+    ).json()["movements"][0]
+    assert len(shown) == 50  # a full page
+    assert shown == sorted(shown, reverse=True)
+    assert shown[0] == date.fromisoformat(latest["date"])
+    assert "Los movimientos más recientes primero" in page.text
+
+
 def test_statement_page_shows_date_rules_in_spanish(portal, http_session, today):
     answer = http_session.get(
         "/estado-de-cuenta",
@@ -353,4 +434,4 @@ def test_position_merges_the_real_deposit_service(with_real_deposit, http_sessio
     with_real_deposit["deposit"].stop()
     body = http_session.get("/api/v1/position", headers=MARIA).json()
     assert body["unavailable"] == ["deposits"]
-    assert len(body["savings"]) == 3 and len(body["loans"]) == 2
+    assert len(body["savings"]) == 2 and len(body["shares"]) == 1 and len(body["loans"]) == 2

@@ -28,6 +28,21 @@ def test_composition_bars_are_proportional_and_keep_decimal_amounts():
     assert {b.colour for b in chart.bars} <= set(charts.OKABE_ITO.values())
 
 
+def test_certificados_de_aportacion_have_a_bar_of_their_own_when_the_member_has_them():
+    chart = charts.composition({**TOTALS, "shares": "155.10"})
+    assert [b.label for b in chart.bars] == [
+        "Ahorros",
+        "Plazo fijo",
+        "Certificados de aportación",
+        "Saldo de créditos",
+    ]
+    assert chart.bars[2].value == Decimal("155.10")
+    assert len({b.colour for b in chart.bars}) == 4
+    assert "Certificados de aportación" not in [
+        b.label for b in charts.composition({**TOTALS, "shares": "0.00"}).bars
+    ]
+
+
 def test_a_section_that_did_not_answer_is_not_drawn_as_zero():
     chart = charts.composition({**TOTALS, "deposits": None}, unavailable=["deposits"])
     assert [b.label for b in chart.bars] == ["Ahorros", "Saldo de créditos"]

@@ -3,7 +3,7 @@
 import gateway.service  # noqa: F401  registers every documented operation
 from gateway.consolidation import build_position
 from gateway.openapi import build_spec
-from services.accounts.contracts import AccountSchema, SavingsPositionSchema
+from services.accounts.contracts import AccountSchema, SavingsPositionSchema, SharePositionSchema
 from services.credit.contracts import LoanPositionSchema, LoanSummarySchema
 from services.deposit.contracts import DepositPositionSchema, DepositSchema
 from services.reports.contracts import DOCUMENTS
@@ -36,6 +36,14 @@ def test_the_api_documents_the_position_rows_the_services_publish():
         name = row.__name__.removesuffix("Schema")
         assert position[section]["items"] == {"$ref": f"#/components/schemas/{name}"}
         assert list(schemas[name]["properties"]) == list(row().fields)
+
+
+def test_the_api_documents_the_shares_of_the_position():
+    schemas = build_spec()["components"]["schemas"]
+    position = schemas["Position"]["properties"]
+    assert position["shares"]["items"] == {"$ref": "#/components/schemas/SharePosition"}
+    assert list(schemas["SharePosition"]["properties"]) == list(SharePositionSchema().fields)
+    assert "shares" in schemas["PositionTotals"]["properties"]
 
 
 def test_every_report_document_has_its_template():

@@ -109,9 +109,40 @@ def test_loan_position_counts_overdue_and_next_installment():
     position = domain.loan_position(D("4000.00"), rows, date(2026, 7, 20))
     assert position.paid_installments == 5
     assert position.overdue_installments == 1  # the 6th, due 05/07/2026
-    assert position.next_due_date == date(2026, 7, 5)
-    assert position.next_installment == schedule.rows[5].installment
+    assert position.oldest_overdue_due_date == date(2026, 7, 5)
+    assert position.overdue_amount == schedule.rows[5].installment
+    # the next installment is never a past date (API.md): the 7th, due 05/08/2026
+    assert position.next_due_date == date(2026, 8, 5)
+    assert position.next_installment == schedule.rows[6].installment
     assert position.outstanding_principal == schedule.rows[4].balance
+    # due today is the next one, not overdue
+    on_the_day = domain.loan_position(D("4000.00"), rows, date(2026, 8, 5))
+    assert on_the_day.next_due_date == date(2026, 8, 5) and on_the_day.overdue_installments == 1
+
+
+def test_arrears_are_the_cores_latest_figures_or_none():
+    class Snapshot:
+        as_of, days_overdue, oldest_overdue_due_date = date(2026, 7, 19), 14, date(2026, 7, 5)
+        late_interest, total_due = D("3.21"), D("259.36")
+
+    assert domain.arrears(Snapshot(), date(2026, 7, 5)) == {
+        "days_overdue": 14,
+        "oldest_overdue_due_date": date(2026, 7, 5),
+        "late_interest": D("3.21"),
+        "total_due": D("259.36"),
+        "due_as_of": date(2026, 7, 19),
+    }
+    # none sent: no figures of the core, the stored table still says since when
+    assert domain.arrears(None, date(2026, 7, 5)) == {
+        "days_overdue": None,
+        "oldest_overdue_due_date": date(2026, 7, 5),
+        "late_interest": None,
+        "total_due": None,
+        "due_as_of": None,
+    }
+    up_to_date = Snapshot()
+    up_to_date.days_overdue = 0
+    assert domain.arrears(up_to_date, None)["late_interest"] is None
 
 
 # --- products and caps ----------------------------------------------------------------------

@@ -94,10 +94,26 @@ def test_position_totals_in_decimal_to_the_cent():
     assert result == {
         "savings": Decimal("100.30"),
         "deposits": Decimal("5000.00"),
+        "shares": Decimal("0.00"),
         "assets": Decimal("5100.30"),
         "loans_outstanding": Decimal("1234.57"),
         "net": Decimal("3865.73"),
     }
+
+
+def test_certificados_de_aportacion_are_shares_apart_from_savings_and_count_in_assets():
+    accounts = [
+        {"account_number": "1", "product": "AHORRO_VISTA", "product_name": "A", "balance": "10.00"},
+        {"account_number": "3", "product": "CERTIFICADOS", "product_name": "C", "balance": "2.50"},
+    ]
+    position = build_position({}, accounts, [{"amount": "100.00"}], [], [], "t")
+    assert [a["account_number"] for a in position["savings"]] == ["1"]
+    assert position["shares"] == [{"account_number": "3", "product_name": "C", "balance": "2.50"}]
+    assert position["totals"]["savings"] == "10.00"
+    assert position["totals"]["shares"] == "2.50"
+    assert position["totals"]["assets"] == "112.50"
+    missing = build_position({}, None, [], [], ["savings"], "t")
+    assert missing["shares"] == [] and missing["totals"]["shares"] is None
 
 
 def test_a_missing_section_blanks_only_the_totals_that_need_it():
