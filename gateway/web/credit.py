@@ -3,6 +3,7 @@
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from gateway.api.credit import named
@@ -47,6 +48,34 @@ def application_view(application):
             for step in application.get("history", [])
         ],
     }
+
+
+def schedule_years(rows, opened=None):
+    """An amortization table by calendar year, for a page that never ends on a phone: each
+    year {year, rows, count, total} with `open` for the years shown unfolded — those holding an
+    installment `opened(row)` picks (overdue, the next one), or the first year."""
+    years = []
+    for row in rows:
+        year = str(row["due_date"])[:4]
+        if not years or years[-1]["year"] != year:
+            years.append({"year": year, "rows": [], "open": False})
+        years[-1]["rows"].append(row)
+    for group in years:
+        group["count"] = len(group["rows"])
+        group["total"] = sum(Decimal(str(r["installment"])) for r in group["rows"])
+        group["open"] = bool(opened) and any(opened(r) for r in group["rows"])
+    if years and not any(g["open"] for g in years):
+        years[0]["open"] = True
+    return years
+
+
+def loan_years(loan):
+    """The loan's table by year, unfolded where the overdue installments and the next one are."""
+    pending = [r for r in loan["rows"] if r.get("status") == "pendiente"]
+    next_number = pending[0]["number"] if pending else None
+    return schedule_years(
+        loan["rows"], lambda r: r.get("status") == "vencida" or r["number"] == next_number
+    )
 
 
 SIMULATION_FIELDS = ("product_code", "amount", "term_months", "system", "frequency", "start_date")
@@ -111,6 +140,7 @@ class CreditPages:
         schedule = context.get("schedule")
         if schedule and schedule.get("rows"):
             context["schedule_chart"] = charts.schedule_chart(schedule["rows"])
+            context["schedule_years"] = schedule_years(schedule["rows"])
         return render(
             request,
             template,
@@ -139,7 +169,9 @@ class CreditPages:
     def page_loan(self, request, loan_number):
         principal = self.require_member(request)
         loan = self.credit_rpc.get_loan(principal.member_number, loan_number)
-        return self._page(request, "credit/loan.html", principal, loan=named(loan))
+        return self._page(
+            request, "credit/loan.html", principal, loan=named(loan), years=loan_years(loan)
+        )
 
     @http("GET", "/creditos/<loan_number>/tabla.pdf")
     def page_loan_pdf(self, request, loan_number):
