@@ -146,8 +146,9 @@ def build_spec():
         ok = {"description": "Correcto"}
         if op["response"] is not None:
             ok["content"] = {op["content_type"]: {"schema": op["response"]}}
-        elif op["content_type"] == "application/pdf":
-            ok["content"] = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+        elif op["content_type"] in ("application/pdf", "text/csv"):
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            ok["content"] = {op["content_type"]: binary}
         operation["responses"][str(op["status"])] = ok
         codes = set(op["errors"])
         if op["auth"]:

@@ -1,10 +1,12 @@
 """GET /api/v1/accounts, the statement of one account and its PDF (docs/api.md "Statement")."""
 
 from marshmallow import Schema, fields, validate
+from werkzeug.wrappers import Response
 
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from gateway.statement_csv import csv_filename, statement_csv
 from services.accounts.contracts import (
     OLDEST_FIRST,
     ORDER_ERROR,
@@ -159,6 +161,34 @@ class AccountsApi:
             },
         }
 
+    def statement_movements(self, principal, account_number, date_from, date_to):
+        """(the statement's first page, every movement of the range), in pages of 5 000."""
+        first = self.member_statement(
+            principal, account_number, date_from, date_to, 1, FETCH_PAGE_SIZE
+        )
+        movements = list(first["movements"])
+        for page in range(2, first.get("total_pages", 1) + 1):
+            movements.extend(
+                self.member_statement(
+                    principal, account_number, date_from, date_to, page, FETCH_PAGE_SIZE
+                )["movements"]
+            )
+        return first, movements
+
+    def statement_csv(self, principal, account_number, date_from, date_to):
+        """Every movement of the range as a CSV download (gateway/statement_csv.py)."""
+        _, movements = self.statement_movements(principal, account_number, date_from, date_to)
+        filename = csv_filename(account_number, date_from, date_to)
+        return Response(
+            statement_csv(movements),
+            mimetype="text/csv",
+            content_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
     def statement_pdf(self, principal, account_number, date_from, date_to):
         return pdf_response(self.render_statement(principal, account_number, date_from, date_to))
 
@@ -224,3 +254,21 @@ class AccountsApi:
             {k: v for k, v in request.args.items() if k in ("from", "to")}
         )
         return self.statement_pdf(principal, account_number, date_from, date_to)
+
+    @documented(
+        "/api/v1/accounts/{account_number}/statement.csv",
+        "GET",
+        "Estado de cuenta en CSV para hoja de cálculo (es-EC: `;`, coma decimal, UTF-8 con BOM)",
+        content_type="text/csv",
+        errors=("404", "422"),
+        params=RANGE_PARAMS,
+        tags=("Estado de cuenta",),
+    )
+    @http("GET", "/api/v1/accounts/<string:account_number>/statement.csv")
+    def api_statement_csv(self, request, account_number):
+        """Todos los movimientos del rango; las sumas de Débito y Crédito son los totales."""
+        principal = self.require_member(request)
+        date_from, date_to, _, _ = statement_range(
+            {k: v for k, v in request.args.items() if k in ("from", "to")}
+        )
+        return self.statement_csv(principal, account_number, date_from, date_to)

@@ -16,6 +16,7 @@ from services.credit.contracts import (
     ApplicationCreatedSchema,
     ApplicationListSchema,
     ApplicationRequestSchema,
+    ApplicationSchema,
     CreditSimulationRequestSchema,
     GuaranteesSchema,
     LoanListSchema,
@@ -27,6 +28,12 @@ from services.reports.contracts import CREDIT_SIMULATION, LOAN_SCHEDULE
 
 TAGS = ("Créditos",)
 LOAN_PARAM = {"name": "loan_number", "in": "path", "required": True, "schema": {"type": "string"}}
+APPLICATION_PARAM = {
+    "name": "application_number",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
 IDEMPOTENCY_PARAM = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -224,6 +231,23 @@ class CreditApi:
             request.headers.get("Idempotency-Key") or None,
         )
         return json_response(created, status=201)
+
+    @documented(
+        "/api/v1/credit/applications/{application_number}/withdraw",
+        "POST",
+        "Desistir de una solicitud ingresada o en análisis (queda desistida)",
+        response=ApplicationSchema,
+        errors=("404", "409"),
+        tags=TAGS,
+        params=(APPLICATION_PARAM,),
+    )
+    @http("POST", "/api/v1/credit/applications/<application_number>/withdraw")
+    def api_credit_application_withdraw(self, request, application_number):
+        """Solo desde `ingresada` o `en_analisis`; en otro estado, 409."""
+        principal = self.require_member(request)
+        return json_response(
+            self.credit_rpc.withdraw_application(principal.member_number, application_number)
+        )
 
     @documented(
         "/api/v1/credit/applications",

@@ -4,15 +4,19 @@ contraseña, cambiar contraseña and Salir. The session token lives in the HttpO
 cookie, set only once the login is complete."""
 
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
+from gateway import security
 from gateway.api.auth import client_ip
 from gateway.http import http, http_status
 from gateway.principal import SESSION_COOKIE
 from gateway.security import cookie_name
+from gateway.web import results
 from gateway.web import second_factor as factor
 from gateway.web.render import csrf_valid, redirect, render
+from gateway.web.results import RESULT_PARAM
 from gateway.web.returning import safe_next
 from services.common.errors import (
     ChallengeExpired,
@@ -357,6 +361,10 @@ class AuthPages:
 
     @http("GET", "/recuperar")
     def auth_page_recovery(self, request):
+        kept = results.take(security.csrf_binding(request), request.args.get(RESULT_PARAM, ""))
+        if kept:
+            form = {"username": kept["username"]}
+            return render(request, "recuperar.html", form=form, errors={}, result=kept["result"])
         form = {"username": request.args.get("usuario", "")[:30]}
         return render(request, "recuperar.html", form=form, errors={}, result=None)
 
@@ -378,9 +386,19 @@ class AuthPages:
             return self._recovery_again(
                 request, form, {}, exc.message, http_status(exc), _retry_headers(exc)
             )
-        return render(
-            request, "recuperar.html", form={"username": form["username"]}, errors={}, result=result
-        )
+        # post/redirect/get: the answer is kept for this browser (it may hold the code) and
+        # shown by the GET, so Back and reload never ask to resend the form
+        owner = security.csrf_binding(request)
+        if owner is None:
+            return render(
+                request,
+                "recuperar.html",
+                form={"username": form["username"]},
+                errors={},
+                result=result,
+            )
+        kept = results.keep(owner, {"username": form["username"], "result": result})
+        return redirect("/recuperar?" + urlencode({RESULT_PARAM: kept}))
 
     def _recovery_again(self, request, form, errors, message, status, headers=None):
         return render(
@@ -399,6 +417,10 @@ class AuthPages:
     @http("GET", "/opciones/cambiar-contrasena")
     def auth_page_change_password(self, request):
         principal = self.require_member(request, allow_password_change=True)
+        if request.args.get("aviso") == "cambiada" and not principal.must_change_password:
+            return self._change_page(
+                request, principal, {}, [("info", PASSWORD_CHANGED)], done=True
+            )
         return self._change_page(request, principal, {}, [])
 
     @http("POST", "/opciones/cambiar-contrasena")
@@ -424,12 +446,15 @@ class AuthPages:
             self.forget_session(principal.token)
         except ValidationError as exc:
             return self._change_page(request, principal, _errors(exc), [], http_status(exc))
-        again = principal.must_change_password
-        # after a temporary code the change ended that session: the next login is a full one,
-        # with the second factor (docs/identity.md, "Recovery")
-        flashes = [("info", f"{PASSWORD_CHANGED} {LOG_IN_AGAIN}" if again else PASSWORD_CHANGED)]
-        principal = replace(principal, must_change_password=False)
-        return self._change_page(request, principal, {}, flashes, done=True, log_in_again=again)
+        if principal.must_change_password:
+            # after a temporary code the change ended that session: the next login is a full
+            # one, with the second factor (docs/identity.md, "Recovery"); no session to GET a
+            # page with, so this answer is the page (sending it again changes nothing)
+            flashes = [("info", f"{PASSWORD_CHANGED} {LOG_IN_AGAIN}")]
+            principal = replace(principal, must_change_password=False)
+            return self._change_page(request, principal, {}, flashes, done=True, log_in_again=True)
+        # post/redirect/get: the page that says it was changed is a GET
+        return redirect("/opciones/cambiar-contrasena?aviso=cambiada")
 
     def _change_page(
         self, request, principal, errors, flashes, status=200, done=False, log_in_again=False

@@ -47,7 +47,7 @@ class BarChart:
     missing: list = field(default_factory=list)
 
 
-def composition(totals, unavailable=(), width=420):
+def composition(totals, unavailable=(), width=340):
     """Horizontal bars of what the member holds and owes: savings, term deposits, certificados de
     aportación (when the member has any), loans.
 
@@ -177,13 +177,18 @@ def downsample(points, limit=MAX_POINTS):
     return kept
 
 
-def line_chart(title, series, x_low, x_high, x_ticks, width=480, height=240, step=False):
+# Charts are drawn narrow and shown at most a little wider (ux.css): an SVG scales its text with
+# it, and on a 360 px phone (about 310 px for the chart) its 15-unit text must stay >= 12 px.
+CHART_TEXT = 15
+
+
+def line_chart(title, series, x_low, x_high, x_ticks, width=360, height=210, step=False):
     """Lay out `series` (each a Series with points (x, Decimal)) on shared axes.
 
     `x_ticks` are (x, label value) pairs; `step` draws a staircase (a balance stays put between
     movements instead of sliding from one to the next).
     """
-    left, right, top, bottom = 74, 40, 12, 34
+    left, right, top, bottom = 84, 38, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in series for _, v in s.points]
     low, high, y_values = y_axis(values)
@@ -266,7 +271,7 @@ def balance_chart(daily, opening_balance, date_from, date_to, account_number):
         [series],
         0,
         last_x,
-        month_ticks(date_from, date_to),
+        month_ticks(date_from, date_to, most=3),  # three dates fit the narrow chart
         step=True,
     )
     chart.rows = [(day, Decimal(str(balance))) for day, balance in daily]

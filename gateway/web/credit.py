@@ -3,18 +3,27 @@
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from gateway.api.credit import named
 from gateway.http import http
-from gateway.web import charts
+from gateway.web import charts, results
 from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, redirect, render
+from gateway.web.results import RESULT_PARAM
 from services.common.clock import to_local
-from services.common.errors import BadRequest, ValidationError
+from services.common.errors import BadRequest, Conflict, ValidationError
 from services.common.esec import amount_input_text
 from services.common.fields import counts
-from services.credit.contracts import FREQUENCY_NAMES, MAX_GUARANTORS, STATUS_LABELS, SYSTEM_NAMES
+from services.credit.contracts import (
+    FREQUENCY_NAMES,
+    IN_PROCESS,
+    MAX_GUARANTORS,
+    STATUS_LABELS,
+    SYSTEM_NAMES,
+    WITHDRAWN,
+)
 
 
 def local_instant(value):
@@ -39,6 +48,34 @@ def application_view(application):
             for step in application.get("history", [])
         ],
     }
+
+
+def schedule_years(rows, opened=None):
+    """An amortization table by calendar year, for a page that never ends on a phone: each
+    year {year, rows, count, total} with `open` for the years shown unfolded — those holding an
+    installment `opened(row)` picks (overdue, the next one), or the first year."""
+    years = []
+    for row in rows:
+        year = str(row["due_date"])[:4]
+        if not years or years[-1]["year"] != year:
+            years.append({"year": year, "rows": [], "open": False})
+        years[-1]["rows"].append(row)
+    for group in years:
+        group["count"] = len(group["rows"])
+        group["total"] = sum(Decimal(str(r["installment"])) for r in group["rows"])
+        group["open"] = bool(opened) and any(opened(r) for r in group["rows"])
+    if years and not any(g["open"] for g in years):
+        years[0]["open"] = True
+    return years
+
+
+def loan_years(loan):
+    """The loan's table by year, unfolded where the overdue installments and the next one are."""
+    pending = [r for r in loan["rows"] if r.get("status") == "pendiente"]
+    next_number = pending[0]["number"] if pending else None
+    return schedule_years(
+        loan["rows"], lambda r: r.get("status") == "vencida" or r["number"] == next_number
+    )
 
 
 SIMULATION_FIELDS = ("product_code", "amount", "term_months", "system", "frequency", "start_date")
@@ -103,6 +140,7 @@ class CreditPages:
         schedule = context.get("schedule")
         if schedule and schedule.get("rows"):
             context["schedule_chart"] = charts.schedule_chart(schedule["rows"])
+            context["schedule_years"] = schedule_years(schedule["rows"])
         return render(
             request,
             template,
@@ -131,7 +169,9 @@ class CreditPages:
     def page_loan(self, request, loan_number):
         principal = self.require_member(request)
         loan = self.credit_rpc.get_loan(principal.member_number, loan_number)
-        return self._page(request, "credit/loan.html", principal, loan=named(loan))
+        return self._page(
+            request, "credit/loan.html", principal, loan=named(loan), years=loan_years(loan)
+        )
 
     @http("GET", "/creditos/<loan_number>/tabla.pdf")
     def page_loan_pdf(self, request, loan_number):
@@ -142,18 +182,23 @@ class CreditPages:
 
     @http("GET,POST", "/creditos/simulacion")
     def page_simulation(self, request):
+        """The POST only checks the form: its result is the GET of the figures' own address
+        (the same the PDF link uses), so Back and reload never resend a form."""
         principal = self.require_member(request)
         products = self._products()
-        values = form_values(request.form, SIMULATION_FIELDS)
+        posted = request.method == "POST"
+        if posted and not csrf_valid(request):
+            raise BadRequest(CSRF_EXPIRED)
+        values = form_values(request.form if posted else request.args, SIMULATION_FIELDS)
         schedule, errors, pdf_query = None, {}, None
         status = 200
-        if request.method == "POST":
-            if not csrf_valid(request):
-                raise BadRequest(CSRF_EXPIRED)
+        if posted or any(values.values()):
             data, errors = request_from(values)
             try:
                 answer = named(self.credit_rpc.simulate(data))
                 if not errors:
+                    if posted:
+                        return redirect("/creditos/simulacion?" + urlencode(data))
                     schedule, pdf_query = answer, urlencode(data)
             except ValidationError as exc:
                 errors = merged_errors(exc.fields, errors)
@@ -185,65 +230,101 @@ class CreditPages:
     def page_application(self, request):
         principal = self.require_member(request)
         if request.method == "GET":
+            kept = results.take(principal.member_number, request.args.get(RESULT_PARAM, ""))
+            if kept:  # the projection a POST just made (post/redirect/get)
+                return self._application_page(request, principal, **kept)
             # "Solicitar este crédito" after a simulation: its figures fill the form
             values = form_values(request.args, SIMULATION_FIELDS)
             values.update({name: "" for name in APPLICATION_FIELDS if name not in values})
-        else:
-            values = form_values(request.form, APPLICATION_FIELDS)
+            return self._application_page(request, principal, values=shown_values(values))
+        if not csrf_valid(request):
+            raise BadRequest(CSRF_EXPIRED)
+        values = form_values(request.form, APPLICATION_FIELDS)
         guarantors = guarantors_from(request.form)
-        schedule, errors, form_token = None, {}, None
-        status = 200
-        if request.method == "POST":
-            if not csrf_valid(request):
-                raise BadRequest(CSRF_EXPIRED)
-            data, errors = request_from(values)
-            data["guarantors"] = guarantors
-            action = request.form.get("action")
-            try:
-                if action == "grabar" and not errors:
-                    # the form token made at Proyectar: a double click saves one application
-                    token = (request.form.get("form_token") or "").strip() or None
-                    created = self.credit_rpc.submit_application(
-                        principal.member_number, data, token
-                    )
-                    return redirect(
-                        "/creditos/solicitudes?"
-                        + urlencode({"nueva": created["application_number"]})
-                    )
-                answer = named(self.credit_rpc.project_application(principal.member_number, data))
-                if not errors:
-                    schedule, form_token = answer, secrets.token_urlsafe(24)
-            except ValidationError as exc:
-                errors = merged_errors(exc.fields, errors)
-            status = 422 if errors else 200
+        data, errors = request_from(values)
+        data["guarantors"] = guarantors
+        shown = {"values": shown_values(values), "guarantors": guarantors}
+        try:
+            if request.form.get("action") == "grabar" and not errors:
+                # the form token made at Proyectar: a double click saves one application
+                token = (request.form.get("form_token") or "").strip() or None
+                created = self.credit_rpc.submit_application(principal.member_number, data, token)
+                return redirect(
+                    "/creditos/solicitudes?" + urlencode({"nueva": created["application_number"]})
+                )
+            answer = named(self.credit_rpc.project_application(principal.member_number, data))
+        except ValidationError as exc:
+            errors = merged_errors(exc.fields, errors)
+        except Conflict as exc:
+            # the same application is still in process: say which, with the way to withdraw it
+            return self._application_page(
+                request, principal, status=409, conflict=exc.message, **shown
+            )
+        if errors:
+            return self._application_page(request, principal, status=422, errors=errors, **shown)
+        kept = {**shown, "schedule": answer, "form_token": secrets.token_urlsafe(24)}
+        result_id = results.keep(principal.member_number, kept)
+        return redirect("/creditos/solicitud?" + urlencode({RESULT_PARAM: result_id}))
+
+    def _application_page(
+        self, request, principal, values, guarantors=(), status=200, errors=None, **context
+    ):
         return self._page(
             request,
             "credit/application.html",
             principal,
             status=status,
             products=self._products(),
-            values=shown_values(values),
+            values=values,
             guarantors=guarantor_inputs(guarantors),
-            filled_guarantors=guarantors,
-            errors=errors,
-            schedule=schedule,
-            form_token=form_token,
+            filled_guarantors=list(guarantors),
+            errors=errors or {},
+            **context,
         )
 
     @http("GET", "/creditos/solicitudes")
     def page_applications(self, request):
         principal = self.require_member(request)
         listed = self.credit_rpc.list_applications(principal.member_number)["applications"]
-        applications = [application_view(a) for a in listed]
+        applications = [
+            {**application_view(a), "can_withdraw": a["status"] in IN_PROCESS} for a in listed
+        ]
         new = request.args.get("nueva", "")
         created = next((a for a in applications if a["application_number"] == new), None)
+        gone = request.args.get("desistida", "")
+        withdrawn = next(
+            (
+                a
+                for a in applications
+                if a["application_number"] == gone and a["status"] == WITHDRAWN
+            ),
+            None,
+        )
         return self._page(
             request,
             "credit/applications.html",
             principal,
             applications=applications,
             created=created,
+            withdrawn=withdrawn,
+            refusal=request.args.get("aviso") == "no-desistida" and gone,
         )
+
+    @http("POST", "/creditos/solicitudes/<application_number>/desistir")
+    def page_application_withdraw(self, request, application_number):
+        """*Desistir* (after its confirmation): the list again, saying what happened."""
+        principal = self.require_member(request)
+        if not csrf_valid(request):
+            raise BadRequest(CSRF_EXPIRED)
+        try:
+            self.credit_rpc.withdraw_application(principal.member_number, application_number)
+        except Conflict:
+            # moved on meanwhile (the core decided, or another tab withdrew it)
+            return redirect(
+                "/creditos/solicitudes?"
+                + urlencode({"desistida": application_number, "aviso": "no-desistida"})
+            )
+        return redirect("/creditos/solicitudes?" + urlencode({"desistida": application_number}))
 
     # --- 2.4 garantías --------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """Pages of menu 3, Plazo fijo: the member's deposits and the term-deposit simulation."""
 
+from urllib.parse import urlencode
+
 from gateway.api.deposit import NO_DEPOSITS, SIMULATION_FIELDS, pdf_response
 from gateway.http import http
 from gateway.web.amounts import empty_errors, merged_errors, read_amounts
-from gateway.web.render import csrf_valid, render
+from gateway.web.render import csrf_valid, redirect, render
 from services.common.clock import CLOCK
 from services.common.errors import BadRequest, ValidationError
 from services.common.esec import amount_input_text
@@ -57,6 +59,19 @@ class DepositPages:
     @http("GET", "/plazo-fijo/simulacion")
     def deposit_simulation_page(self, request):
         principal = self.require_member(request)
+        if request.args.get("amount"):
+            # the result of a POST (post/redirect/get), or a projection's own address
+            form = {name: (request.args.get(name) or "").strip() for name in SIMULATION_FIELDS}
+            args, errors = rpc_args(form)
+            try:
+                projection = self.deposit_rpc.simulate(**args)
+            except ValidationError as exc:
+                errors = merged_errors(exc.fields, errors)
+            if errors:
+                return self._simulation_page(
+                    request, principal, shown(form), errors=errors, status=422
+                )
+            return self._simulation_page(request, principal, shown(form), projection=projection)
         form = {
             "amount": "",
             "term_days": "",
@@ -73,12 +88,14 @@ class DepositPages:
         form = form_values(request)
         args, errors = rpc_args(form)
         try:
-            projection = self.deposit_rpc.simulate(**args)
+            self.deposit_rpc.simulate(**args)  # refusals are said on the form itself
         except ValidationError as exc:
             errors = merged_errors(exc.fields, errors)
         if errors:
             return self._simulation_page(request, principal, shown(form), errors=errors, status=422)
-        return self._simulation_page(request, principal, shown(form), projection=projection)
+        # post/redirect/get: the projection's own address (amount as read), never a POST's page
+        query = {**form, "amount": args["amount"]}
+        return redirect("/plazo-fijo/simulacion?" + urlencode(query))
 
     @http("POST", "/plazo-fijo/simulacion.pdf")
     def deposit_simulation_pdf_page(self, request):

@@ -16,6 +16,19 @@ from services.common.esec import fecha, fecha_dia, money, number, percent
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CSRF_FIELD = "csrf_token"
 COOPERATIVE_NAME = env("COOPERATIVE_NAME", "Cooperativa de Ahorro y Crédito Andina")
+# what a bank's page says at its foot (docs/member-experience.md "A bank's page"): how to reach
+# the cooperative, and the supervisor's and the deposit insurer's notice the law asks for
+COOPERATIVE_CONTACT = env(
+    "COOPERATIVE_CONTACT",
+    "Atención al socio: (07) 283 0000 · atencion@cooperativa.example · "
+    "lunes a viernes de 08:30 a 17:00",
+)
+DEPOSIT_INSURANCE_NOTICE = env(
+    "DEPOSIT_INSURANCE_NOTICE",
+    "Entidad controlada por la Superintendencia de Economía Popular y Solidaria (SEPS). "
+    "Sus depósitos están protegidos por el Seguro de Depósitos de la COSEDE, hasta el monto "
+    "que la ley fija para el segmento de la cooperativa.",
+)
 # the auth service's idle timeout, for the page's warning before it (static/ux.js)
 IDLE_SECONDS = int(env_float("AUTH_IDLE_MINUTES", 15) * 60)
 
@@ -38,7 +51,11 @@ environment.filters.update(
     money=money, number=number, fecha=fecha, fecha_dia=fecha_dia, percent=percent, hora=hora
 )
 environment.globals.update(
-    cooperative_name=COOPERATIVE_NAME, csrf_field=CSRF_FIELD, idle_seconds=IDLE_SECONDS
+    cooperative_name=COOPERATIVE_NAME,
+    cooperative_contact=COOPERATIVE_CONTACT,
+    deposit_insurance_notice=DEPOSIT_INSURANCE_NOTICE,
+    csrf_field=CSRF_FIELD,
+    idle_seconds=IDLE_SECONDS,
 )
 
 

@@ -3,6 +3,7 @@
 import base64
 import logging
 from datetime import date
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from gateway.api.accounts import plausible_account_number, statement_range
@@ -10,6 +11,7 @@ from gateway.api.position import pdf_response
 from gateway.http import http, json_response
 from gateway.web import charts, report_jobs
 from gateway.web.render import csrf_valid, redirect, render
+from gateway.web.statement_search import matching, read_search
 from services.accounts.contracts import NEWEST_FIRST
 from services.common.clock import CLOCK
 from services.common.errors import NotFound, ValidationError
@@ -81,8 +83,13 @@ class StatementsWeb:
             "desde": values.get("desde") or month_start.isoformat(),
             "hasta": values.get("hasta") or today.isoformat(),
         }
-        statement = balance_chart = None
+        form["buscar"] = " ".join((values.get("buscar") or "").split())
+        search, search_errors = read_search(form["buscar"])
+        statement = balance_chart = found = None
         errors = dict(errors or {})
+        if search_errors:
+            errors["buscar"] = search_errors
+            status = 422
         if values.get("cuenta") and not errors:
             try:
                 date_from, date_to, page, _ = statement_range(
@@ -93,10 +100,21 @@ class StatementsWeb:
                     }
                 )
                 line = self._balance_line_call(principal, form["cuenta"], date_from, date_to)
-                # on screen the latest movements come first (the PDF stays in date order)
-                statement = self.member_statement(
-                    principal, form["cuenta"], date_from, date_to, page, WEB_PAGE_SIZE, NEWEST_FIRST
-                )
+                if search is None:
+                    # on screen the latest movements come first (the PDF stays in date order)
+                    statement = self.member_statement(
+                        principal,
+                        form["cuenta"],
+                        date_from,
+                        date_to,
+                        page,
+                        WEB_PAGE_SIZE,
+                        NEWEST_FIRST,
+                    )
+                else:
+                    statement, found = self._searched_statement(
+                        principal, form["cuenta"], date_from, date_to, page, search
+                    )
                 balance_chart = _balance_chart(line, statement, date_from, date_to)
             except ValidationError as exc:
                 errors = _form_errors(exc.fields)
@@ -105,6 +123,12 @@ class StatementsWeb:
         if statement:
             base = {"cuenta": form["cuenta"], "desde": form["desde"], "hasta": form["hasta"]}
             links["download"] = "/estado-de-cuenta/reporte?" + urlencode(base)
+            links["csv"] = "/estado-de-cuenta/statement.csv?" + urlencode(base)
+            if search is not None:
+                base = {**base, "buscar": form["buscar"]}
+                links["all"] = "/estado-de-cuenta?" + urlencode(
+                    {k: v for k, v in base.items() if k != "buscar"}
+                )
             if statement["page"] > 1:
                 links["previous"] = "/estado-de-cuenta?" + urlencode(
                     {**base, "pagina": statement["page"] - 1}
@@ -124,7 +148,40 @@ class StatementsWeb:
             statement=statement,
             links=links,
             balance_chart=balance_chart,
+            found=found,
         )
+
+    def _searched_statement(self, principal, account, date_from, date_to, page, search):
+        """The statement with only the movements the search finds, 50 a page, and what they add
+        up to ({count, debits, credits}); the range's balances and totals stay the statement's."""
+        first, movements = self.statement_movements(principal, account, date_from, date_to)
+        hits = matching(movements, search)
+        total_pages = max(1, -(-len(hits) // WEB_PAGE_SIZE))
+        if page > total_pages:
+            raise ValidationError(fields={"page": ["La página no existe."]})
+        shown = hits[(page - 1) * WEB_PAGE_SIZE : page * WEB_PAGE_SIZE]
+        found = {
+            "count": len(hits),
+            "debits": sum((Decimal(m["debit"]) for m in hits), Decimal("0.00")),
+            "credits": sum((Decimal(m["credit"]) for m in hits), Decimal("0.00")),
+        }
+        statement = {**first, "movements": shown, "page": page, "total_pages": total_pages}
+        return statement, found
+
+    @http("GET", "/estado-de-cuenta/statement.csv")
+    def page_statement_csv(self, request):
+        """The CSV beside the PDF: every movement of the range (gateway/statement_csv.py)."""
+        principal = self.require_member(request)
+        args = request.args
+        try:
+            date_from, date_to, _, _ = statement_range(
+                {"from": args.get("desde"), "to": args.get("hasta")}
+            )
+            return self.statement_csv(principal, args.get("cuenta", ""), date_from, date_to)
+        except ValidationError as exc:
+            values = {k: args.get(k, "") for k in ("cuenta", "desde", "hasta")}
+            errors = _form_errors(exc.fields)
+            return self._statement_page(request, principal, values, status=422, errors=errors)
 
     def _balance_line_call(self, principal, account_number, date_from, date_to):
         """The chart's one-point-per-day balances, asked while the page of movements is read
@@ -143,7 +200,8 @@ class StatementsWeb:
     @http("POST", "/estado-de-cuenta")
     def page_statement_process(self, request):
         principal = self.require_member(request)
-        values = {k: request.form.get(k, "").strip() for k in ("cuenta", "desde", "hasta")}
+        names = ("cuenta", "desde", "hasta", "buscar")
+        values = {k: request.form.get(k, "").strip() for k in names}
         if not csrf_valid(request):
             return self._statement_page(
                 request, principal, values, status=400, errors={"_form": [CSRF_MESSAGE]}
@@ -151,7 +209,8 @@ class StatementsWeb:
         if not values["cuenta"]:
             errors = {"cuenta": ["Seleccione una cuenta."]}
             return self._statement_page(request, principal, values, status=422, errors=errors)
-        return self._statement_page(request, principal, values)
+        # post/redirect/get: the statement's own address, so Back and reload resend nothing
+        return redirect("/estado-de-cuenta?" + urlencode({k: v for k, v in values.items() if v}))
 
     @http("GET", "/estado-de-cuenta/reporte")
     def page_statement_report(self, request):

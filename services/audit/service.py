@@ -237,6 +237,10 @@ class AuditService:
     def on_credit_application_status_changed(self, payload):
         self.audit_log.record(payload)
 
+    @audited("credit", "application_withdrawn")
+    def on_credit_application_withdrawn(self, payload):
+        self.audit_log.record(payload)
+
     @audited("credit", "installment_paid")
     def on_credit_installment_paid(self, payload):
         self.audit_log.record(payload)

@@ -14,18 +14,22 @@ SYSTEMS = ("french", "german")
 SYSTEM_NAMES = {"french": "Francés (cuota fija)", "german": "Alemán (capital fijo)"}
 MAX_GUARANTORS = 3
 
-# an application's status: ingresada → en_analisis → aprobada | negada → desembolsada
-SUBMITTED, IN_ANALYSIS, APPROVED, DENIED, DISBURSED = (
+# an application's status: ingresada → en_analisis → aprobada | negada → desembolsada; the
+# member may withdraw it (desistida) while it is ingresada or en_analisis
+SUBMITTED, IN_ANALYSIS, APPROVED, DENIED, DISBURSED, WITHDRAWN = (
     "ingresada",
     "en_analisis",
     "aprobada",
     "negada",
     "desembolsada",
+    "desistida",
 )
+IN_PROCESS = (SUBMITTED, IN_ANALYSIS)
 STATUS_LABELS = {
     SUBMITTED: "Ingresada",
     IN_ANALYSIS: "En análisis",
     APPROVED: "Aprobada",
     DENIED: "Negada",
     DISBURSED: "Desembolsada",
+    WITHDRAWN: "Desistida",
 }

@@ -21,11 +21,13 @@ from services.credit.codes import (  # noqa: F401
     FREQUENCIES,
     FREQUENCY_NAMES,
     IN_ANALYSIS,
+    IN_PROCESS,
     MAX_GUARANTORS,
     STATUS_LABELS,
     SUBMITTED,
     SYSTEM_NAMES,
     SYSTEMS,
+    WITHDRAWN,
 )
 
 INSTANT = "%Y-%m-%dT%H:%M:%SZ"
@@ -272,9 +274,19 @@ class ApplicationSubmittedEventSchema(PortalSchema):
     email = fields.String()
     display_name = fields.String()
     product_code = fields.String()
+    product_name = fields.String()
     amount = Money()
     term_months = fields.Integer()
     submitted_at = fields.DateTime(format=INSTANT)
+
+
+class ApplicationWithdrawnEventSchema(PortalSchema):
+    """Data of `credit.application_withdrawn`: the member gave up the application (for the
+    core's credit desk to stop its analysis)."""
+
+    application_number = fields.String()
+    member_number = fields.String()
+    withdrawn_at = fields.DateTime(format=INSTANT)
 
 
 # --- the portal's own events (credit.events) ------------------------------------------------

@@ -21,10 +21,12 @@ from services.credit.codes import (  # codes and names (published by contracts.p
     FREQUENCIES,
     FREQUENCY_NAMES,
     IN_ANALYSIS,
+    IN_PROCESS,
     MAX_GUARANTORS,
     STATUS_LABELS,
     SUBMITTED,
     SYSTEMS,
+    WITHDRAWN,
 )
 
 CENT = Decimal("0.01")
@@ -556,6 +558,11 @@ def status_change(current: str, new: str) -> bool:
     there (nothing to do); raises Refusal when it would go back or sideways."""
     if new == current:
         return False
+    if current == WITHDRAWN:
+        # the member withdrew it: a later decision of the core changes nothing for the member
+        raise Refusal(
+            f"El socio desistió de la solicitud: no puede pasar a {STATUS_LABELS[new].lower()}."
+        )
     if current == DENIED and new == DISBURSED:
         raise Refusal("La solicitud fue negada: no puede pasar a desembolsada.")
     if STATUS_RANK[new] <= STATUS_RANK[current]:
@@ -598,3 +605,50 @@ def derived_idempotency_keys(fingerprint: str, today: date) -> list[str]:
     per member also settles two retries arriving together."""
     days = (today, date.fromordinal(today.toordinal() - 1))
     return [f"{DERIVED_KEY_PREFIX}{day:%Y%m%d}:{fingerprint[:64]}" for day in days]
+
+
+class InProcess(Protocol):
+    """A stored application, as far as the rule against a duplicate needs it."""
+
+    @property
+    def application_number(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def product_code(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def term_months(self) -> int: ...
+
+
+def duplicate_refusal(
+    existing: Iterable[InProcess], product_code: str, amount: DecimalLike, term_months: int
+) -> str | None:
+    """The Spanish refusal of an application equal (product, amount, term) to one of the
+    member's still in process, naming that one; None when there is none."""
+    for app in existing:
+        if (
+            app.status in IN_PROCESS
+            and app.product_code == product_code
+            and cents(app.amount) == cents(amount)
+            and app.term_months == term_months
+        ):
+            return (
+                f"Ya tiene la solicitud {app.application_number} del mismo producto, monto y "
+                f"plazo, {STATUS_LABELS[app.status].lower()}. Espere su respuesta, o desista de "
+                "ella en Mis solicitudes antes de ingresar otra igual."
+            )
+    return None
+
+
+def withdrawal_refusal(application_number: str, status: str) -> str | None:
+    """Why the member can no longer withdraw an application (None: it can be withdrawn)."""
+    if status in IN_PROCESS:
+        return None
+    if status == WITHDRAWN:
+        return f"Ya desistió de la solicitud {application_number}."
+    return (
+        f"La solicitud {application_number} está {STATUS_LABELS[status].lower()}: "
+        "ya no puede desistir de ella."
+    )

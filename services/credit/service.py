@@ -21,10 +21,13 @@ from services.common.schemas import load_or_raise
 from services.credit import bulk, catalog, domain, from_core, store
 from services.credit.contracts import (
     SUBMITTED,
+    WITHDRAWN,
     ApplicationCreatedSchema,
     ApplicationListSchema,
     ApplicationRequestSchema,
+    ApplicationSchema,
     ApplicationSubmittedEventSchema,
+    ApplicationWithdrawnEventSchema,
     CreditSimulationRequestSchema,
     GuaranteesSchema,
     LoanListSchema,
@@ -36,6 +39,7 @@ from services.credit.contracts import (
 from services.credit.models import (
     Application,
     ApplicationGuarantor,
+    ApplicationStatusChange,
     held_events,
     outbox,
     processed_events,
@@ -191,6 +195,16 @@ class CreditService(CoreOperations):
             if existing is not None:
                 return self._replay(existing, fingerprint)
         key = key or domain.derived_idempotency_keys(fingerprint, today)[0]
+        # another key, same product, amount and term as one still in process: a second click
+        # a minute later, not a second loan the member wants (they can withdraw the first)
+        duplicate = domain.duplicate_refusal(
+            store.applications(self.db, member_number),
+            request["product_code"],
+            request["amount"],
+            request["term_months"],
+        )
+        if duplicate:
+            raise Conflict(duplicate)
         product, schedule, guarantors = self._validate_application(member_number, request, today)
         member = self.accounts.get_member(member_number)
         submitted_at = self.clock.utcnow().replace(microsecond=0)
@@ -245,6 +259,7 @@ class CreditService(CoreOperations):
                     "email": member["email"],
                     "display_name": member["display_name"],
                     "product_code": product.code,
+                    "product_name": product.name,
                     "amount": schedule.amount,
                     "term_months": schedule.term_months,
                     "submitted_at": submitted_at,
@@ -284,6 +299,33 @@ class CreditService(CoreOperations):
         return ApplicationListSchema().dump(
             {"applications": [store.application_dict(a) for a in apps]}
         )
+
+    @rpc
+    def withdraw_application(self, member_number, application_number):
+        """The member gives up an application still `ingresada` or `en_analisis` (desistida);
+        `application_withdrawn` tells the core. Another member's application is not found."""
+        application = store.member_application(self.db, member_number, application_number)
+        if application is None:
+            raise NotFound(f"La solicitud {application_number} no existe.")
+        refusal = domain.withdrawal_refusal(application.application_number, application.status)
+        if refusal:
+            raise Conflict(refusal)
+        at = self.clock.utcnow().replace(microsecond=0)
+        application.status = WITHDRAWN
+        application.status_reason = None
+        application.changes.append(ApplicationStatusChange(status=WITHDRAWN, at=at))
+        self.db.flush()
+        self.events.emit(
+            "application_withdrawn",
+            ApplicationWithdrawnEventSchema().dump(
+                {
+                    "application_number": application.application_number,
+                    "member_number": member_number,
+                    "withdrawn_at": at,
+                }
+            ),
+        )
+        return ApplicationSchema().dump(store.application_dict(application))
 
     # --- the core's events (docs/integration.md) -------------------------------------------
 

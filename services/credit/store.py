@@ -291,6 +291,19 @@ def application_by_key(session, member_number, key):
     ).first()
 
 
+def member_application(session, member_number, application_number):
+    """One of the member's applications, locked until commit (the core's events may move it
+    meanwhile: one after the other); None for another member's or a missing one."""
+    return session.scalars(
+        select(Application)
+        .where(
+            Application.member_number == member_number,
+            Application.application_number == application_number,
+        )
+        .with_for_update()
+    ).first()
+
+
 def applications(session, member_number):
     return session.scalars(
         select(Application)

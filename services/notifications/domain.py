@@ -79,7 +79,7 @@ MAILINGS = {
             "application_number",
             "member_number",
             "display_name",
-            "product_code",
+            "product_name",
             "amount",
             "term_months",
             "submitted_at",
@@ -100,6 +100,7 @@ APPLICATION_STATUS_LABELS = {
     "aprobada": "Aprobada",
     "negada": "Negada",
     "desembolsada": "Desembolsada",
+    "desistida": "Desistida",
 }
 APPLICATION_STATUS_SUBJECTS = {
     "en_analisis": "Su solicitud de crédito {number} está en análisis",

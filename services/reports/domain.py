@@ -143,6 +143,10 @@ def balanced_chunks(count: int, parts: int, minimum: int = 1) -> list[tuple[int,
 
 SCHEDULE_WIDTHS = (3, 10, 11, 10, 13, 11, 12)
 SCHEDULE_TITLES = ("N.º", "Vencimiento", "Capital", "Interés", "Seguro desgr.", "Cuota", "Saldo")
+# two spaces between columns: with one, a full-width title ("Seguro desgr.") or a balance over
+# 10 000 ran into its neighbour ("Interés Seguro", "11.736,48 pagada"); 101 characters still fit
+# A4 between the margins at 8 pt
+COLUMN_GAP = "  "
 
 
 def schedule_columns(with_status: bool = True) -> str:
@@ -150,7 +154,7 @@ def schedule_columns(with_status: bool = True) -> str:
         title.rjust(width) if index in (0, 2, 3, 4, 5, 6) else title.ljust(width)
         for index, (title, width) in enumerate(zip(SCHEDULE_TITLES, SCHEDULE_WIDTHS, strict=True))
     ]
-    return " ".join(cells + (["Estado"] if with_status else []))
+    return COLUMN_GAP.join(cells + (["Estado"] if with_status else []))
 
 
 def schedule_line(row: WireRow, with_status: bool = True) -> str:
@@ -170,4 +174,4 @@ def schedule_line(row: WireRow, with_status: bool = True) -> str:
         if row.get("paid_on"):
             status = f"{status} {fecha(row.get('paid_on'))}"
         cells.append(status)
-    return " ".join(cells)
+    return COLUMN_GAP.join(cells)

@@ -110,6 +110,15 @@ CATALOGUE = [
     ),
     (
         "credit",
+        "application_withdrawn",
+        {
+            "application_number": "SOL-000002",
+            "member_number": "100234",
+            "withdrawn_at": "2026-11-26T16:00:00Z",
+        },
+    ),
+    (
+        "credit",
         "installment_paid",
         {
             "loan_number": "CR-100234-01",

@@ -85,6 +85,7 @@ CREDIT_ENDPOINTS = [
     ("GET", "/api/v1/credit/simulations.pdf"),
     ("POST", "/api/v1/credit/applications"),
     ("GET", "/api/v1/credit/applications"),
+    ("POST", "/api/v1/credit/applications/SC-2026-000001/withdraw"),
 ]
 
 
@@ -379,6 +380,50 @@ def test_application_is_saved_once_per_idempotency_key(portal, http_session, mar
     assert listed["applications"][0]["status"] == "ingresada"
 
 
+def test_an_equal_application_in_process_is_409_until_withdrawn(portal, http_session, maria, today):
+    def send(key, **changes):
+        return http_session.post(
+            "/api/v1/credit/applications",
+            json=application_body(today, **changes),
+            headers={**maria, "Idempotency-Key": key},
+        )
+
+    first = send("primera")
+    assert first.status_code == 201, first.text
+    number = first.json()["application_number"]
+    again = send("otra-clave")  # the same product, amount and term a minute later
+    assert again.status_code == 409
+    error = again.json()["error"]
+    assert error["code"] == "conflict" and number in error["message"]
+    assert count_applications(portal) == 1
+
+    withdrawn = http_session.post(f"/api/v1/credit/applications/{number}/withdraw", headers=maria)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "desistida"
+    assert [s["status"] for s in withdrawn.json()["history"]] == ["ingresada", "desistida"]
+    twice = http_session.post(f"/api/v1/credit/applications/{number}/withdraw", headers=maria)
+    assert twice.status_code == 409 and number in twice.json()["error"]["message"]
+
+    # no longer in process: the member may apply for the same again
+    assert send("tercera").status_code == 201
+    listed = http_session.get("/api/v1/credit/applications", headers=maria).json()
+    assert sorted(a["status"] for a in listed["applications"]) == ["desistida", "ingresada"]
+
+
+def test_another_members_application_cannot_be_withdrawn(http_session, maria, jose, today):
+    created = http_session.post(
+        "/api/v1/credit/applications",
+        json=application_body(today),
+        headers={**maria, "Idempotency-Key": "de-maria"},
+    ).json()
+    answer = http_session.post(
+        f"/api/v1/credit/applications/{created['application_number']}/withdraw", headers=jose
+    )
+    assert answer.status_code == 404
+    mine = http_session.get("/api/v1/credit/applications", headers=maria).json()
+    assert mine["applications"][0]["status"] == "ingresada"
+
+
 # Every rule of an application (amount, term, product, dates, income, guarantors) is checked
 # once, over RPC, by test_credit_service.py::test_bad_application_is_422_and_stores_nothing; here
 # only that the gateway answers one refusal as a 422 in the API's error shape, storing nothing.
@@ -461,6 +506,54 @@ def test_application_page_projects_then_saves_once(portal, http_session, maria):
     without_csrf = session.post("/creditos/solicitud", data={**data, "csrf_token": "x"})
     assert without_csrf.status_code == 400
     assert count_applications(portal) == 1
+
+
+def test_an_equal_application_on_the_page_names_the_first_then_can_be_withdrawn(
+    portal, http_session, maria, today
+):
+    http_session.post(
+        "/api/v1/credit/applications",
+        json=application_body(today),
+        headers={**maria, "Idempotency-Key": "primera"},
+    )
+    [first] = http_session.get("/api/v1/credit/applications", headers=maria).json()["applications"]
+    number = first["application_number"]
+    session = page_session(http_session, maria)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', session.get("/").text).group(1)
+    form = {
+        "csrf_token": csrf,
+        "action": "grabar",
+        "form_token": "otra-proyeccion",
+        "product_code": "CONSUMO",
+        "amount": "5.000,00",
+        "term_months": "24",
+        "system": "french",
+        "frequency": "monthly",
+        "start_date": today.isoformat(),
+        "purpose": "Ampliación del local",
+        "monthly_income": "1.800",
+        "monthly_expenses": "600",
+        "guarantor_id_1": "1709876542",
+        "guarantor_name_1": "Luis Alberto Cárdenas Ruiz",
+    }
+    refused = session.post("/creditos/solicitud", data=form, allow_redirects=False)
+    assert refused.status_code == 409
+    conflict = re.search(r'id="application-conflict"[^>]*>(.*?)</p>', refused.text, re.S)
+    assert conflict and number in conflict.group(1)
+    assert count_applications(portal) == 1
+
+    listing = session.get("/creditos/solicitudes")
+    assert f'action="/creditos/solicitudes/{number}/desistir"' in listing.text
+    done = session.post(
+        f"/creditos/solicitudes/{number}/desistir",
+        data={"csrf_token": csrf},
+        allow_redirects=False,
+    )
+    assert done.status_code == 303
+    after = session.get(done.headers["Location"])
+    assert f"Usted desistió de la solicitud {number}" in after.text
+    assert f"/creditos/solicitudes/{number}/desistir" not in after.text
+    assert 'data-status="desistida">Desistida' in after.text
 
 
 def test_application_page_shows_spanish_field_errors(http_session, maria):

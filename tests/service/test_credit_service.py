@@ -311,6 +311,7 @@ def test_submit_application_saves_ingresada_and_emits_the_event(
         "email": "maria.perez@example.com",
         "display_name": "María Pérez",
         "product_code": "CONSUMO",
+        "product_name": "Crédito de consumo",
         "amount": "5000.00",
         "term_months": 24,
         "submitted_at": created["submitted_at"],

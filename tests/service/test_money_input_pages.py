@@ -146,3 +146,45 @@ def test_solicitar_este_credito_carries_the_simulation_into_the_application(memb
     assert field_value(form.text, "term_months") == "24"
     assert '<option value="CONSUMO"' in form.text
     assert re.search(r'<option value="CONSUMO"[^>]*selected', form.text)
+
+
+def test_every_page_form_answers_with_a_redirect_to_a_get(member):
+    """Post/redirect/get: Back or a reload after a form asks for a GET, never "resend?"."""
+    statement_page = member.get("/estado-de-cuenta").text
+    csrf = csrf_of(statement_page)
+    account = re.search(r'<option value="([^"]+)"', statement_page)[1]
+    loan = {
+        "csrf_token": csrf,
+        "product_code": "EMERGENTE",
+        "amount": "1.500,00",
+        "term_months": "12",
+        "system": "french",
+        "frequency": "monthly",
+        "start_date": "",
+    }
+    application = {
+        **loan,
+        "action": "proyectar",
+        "purpose": "Gastos médicos",
+        "monthly_income": "1.234",
+        "monthly_expenses": "400",
+        "guarantor_id_1": "0104567896",
+        "guarantor_name_1": "Ana Lucía Torres Vega",
+    }
+    deposit = {"csrf_token": csrf, "amount": "2.500", "term_days": "180"}
+    deposit.update(interest_payment="maturity", start_date="")
+    statement = {"csrf_token": csrf, "cuenta": account, "desde": "", "hasta": ""}
+    for path, form, shows in (
+        ("/creditos/simulacion", loan, "schedule-summary"),
+        ("/creditos/solicitud", application, 'id="grabar"'),
+        ("/plazo-fijo/simulacion", deposit, "projected-amount"),
+        ("/estado-de-cuenta", statement, 'id="statement"'),
+    ):
+        posted = member.post(path, data=form, allow_redirects=False)
+        assert posted.status_code == 303, (path, posted.text[-500:])
+        result = posted.headers["Location"]
+        assert result.startswith(path + "?"), result
+        # the address keeps no income and no guarantor's cédula (it lands in history and logs)
+        assert "0104567896" not in result and "1234" not in result and "1.234" not in result
+        again = member.get(result)  # what Back or a reload asks for
+        assert again.status_code == 200 and shows in again.text, path

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from gateway.service import GatewayService
 from services.accounts.service import AccountsService
 from services.common.clock import CLOCK
+from services.common.esec import money as shown_money
 from services.reports import domain as report_domain
 from services.reports.service import ReportsService
 from tests.conftest import load_demo
@@ -435,3 +436,80 @@ def test_position_merges_the_real_deposit_service(with_real_deposit, http_sessio
     body = http_session.get("/api/v1/position", headers=MARIA).json()
     assert body["unavailable"] == ["deposits"]
     assert len(body["savings"]) == 2 and len(body["shares"]) == 1 and len(body["loans"]) == 2
+
+
+# --- statements a member can use: the CSV and the search (issue 26, item 8) -----------------
+
+
+def csv_rows(answer):
+    """The rows of a statement CSV as a spreadsheet in Ecuador reads it."""
+    import csv
+
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["Content-Type"].startswith("text/csv")
+    assert 'filename="estado-de-cuenta-' in answer.headers["Content-Disposition"]
+    assert answer.content.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
+    text = answer.content.decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+def es_amount(cell):
+    assert "." not in cell  # a decimal comma, no thousands mark
+    return Decimal(cell.replace(",", ".")) if cell else Decimal("0.00")
+
+
+def test_statement_csv_sums_to_the_statements_totals(portal, http_session, today):
+    params = {"from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()}
+    url = "/api/v1/accounts/4100234001/statement"
+    totals = http_session.get(url, params={**params, "page_size": 1}, headers=MARIA).json()
+    header, *rows = csv_rows(http_session.get(url + ".csv", params=params, headers=MARIA))
+    assert header == ["Fecha", "Descripción", "Referencia", "Débito", "Crédito", "Saldo"]
+    assert len(rows) == totals["total_movements"]
+    assert sum(es_amount(r[3]) for r in rows) == money(totals["total_debits"])
+    assert sum(es_amount(r[4]) for r in rows) == money(totals["total_credits"])
+    assert es_amount(rows[-1][5]) == money(totals["closing_balance"])
+    for row in rows:
+        assert re.fullmatch(r"\d\d/\d\d/\d{4}", row[0]), row
+    theirs = http_session.get(
+        "/api/v1/accounts/4100517001/statement.csv", params=params, headers=MARIA
+    )
+    assert theirs.status_code == 404
+
+
+def test_statement_page_finds_movements_by_text_and_by_amount(portal, http_session, today):
+    cookies = {"portal_session": "tok-maria"}
+    frm = (today - timedelta(days=365)).isoformat()
+    base = {"cuenta": "4100234001", "desde": frm, "hasta": today.isoformat()}
+    _, *movements = csv_rows(
+        http_session.get(
+            "/api/v1/accounts/4100234001/statement.csv",
+            params={"from": frm, "to": today.isoformat()},
+            headers=MARIA,
+        )
+    )
+    movement = next(m for m in movements if m[4])
+    word = movement[1].split()[0]
+    amount = es_amount(movement[4])
+    typed = f"{amount:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")  # 1.250,00
+
+    by_amount = http_session.get(
+        "/estado-de-cuenta", params={**base, "buscar": typed}, cookies=cookies
+    )
+    assert by_amount.status_code == 200
+    rows = re.findall(r'data-label="Crédito" class="num">([^<]*)<', by_amount.text)
+    debits = re.findall(r'data-label="Débito" class="num">([^<]*)<', by_amount.text)
+    assert rows and all(shown_money(amount) in (c, d) for c, d in zip(rows, debits, strict=True))
+    assert "con «" + typed + "»" in by_amount.text
+
+    by_text = http_session.get(
+        "/estado-de-cuenta", params={**base, "buscar": word.upper()}, cookies=cookies
+    )
+    expected = sum(1 for m in movements if word.casefold() in f"{m[1]} {m[2]}".casefold())
+    assert f"{expected} movimiento" in squeeze(by_text.text)
+    assert "/estado-de-cuenta/statement.csv?" in by_text.text
+
+    unreadable = http_session.get(
+        "/estado-de-cuenta", params={**base, "buscar": "1,250.00"}, cookies=cookies
+    )
+    assert unreadable.status_code == 422
+    assert "Escriba el monto en dólares" in unreadable.text

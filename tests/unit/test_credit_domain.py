@@ -299,3 +299,53 @@ def test_schedule_properties(loan):
     else:
         assert len({r.principal for r in rows[:-1]}) <= 1
     assert schedule.total_payment == sum(r.installment for r in rows)
+
+
+# --- an application equal to one in process; withdrawing -------------------------------------
+
+
+def stored_application(status, product_code="CONSUMO", amount="5000.00", term_months=24):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        application_number="SC-2026-000001",
+        status=status,
+        product_code=product_code,
+        amount=D(amount),
+        term_months=term_months,
+    )
+
+
+@pytest.mark.parametrize("status", ["ingresada", "en_analisis"])
+def test_an_equal_application_in_process_is_refused_naming_it(status):
+    message = domain.duplicate_refusal([stored_application(status)], "CONSUMO", D("5000"), 24)
+    assert message is not None and "SC-2026-000001" in message
+
+
+@pytest.mark.parametrize(
+    "status, product, amount, term",
+    [
+        ("desistida", "CONSUMO", "5000.00", 24),
+        ("negada", "CONSUMO", "5000.00", 24),
+        ("desembolsada", "CONSUMO", "5000.00", 24),
+        ("ingresada", "EMERGENTE", "5000.00", 24),
+        ("ingresada", "CONSUMO", "5000.01", 24),
+        ("ingresada", "CONSUMO", "5000.00", 36),
+    ],
+)
+def test_another_application_or_one_no_longer_in_process_is_no_duplicate(
+    status, product, amount, term
+):
+    assert domain.duplicate_refusal([stored_application(status)], product, D(amount), term) is None
+
+
+def test_only_an_application_in_process_can_be_withdrawn():
+    assert domain.withdrawal_refusal("SC-2026-000001", "ingresada") is None
+    assert domain.withdrawal_refusal("SC-2026-000001", "en_analisis") is None
+    for status in ("aprobada", "negada", "desembolsada", "desistida"):
+        assert "SC-2026-000001" in domain.withdrawal_refusal("SC-2026-000001", status)
+
+
+def test_the_core_cannot_move_a_withdrawn_application():
+    with pytest.raises(domain.Refusal, match="desistió"):
+        domain.status_change("desistida", "aprobada")

@@ -190,6 +190,24 @@ def test_application_notice_formats_the_amount_in_spanish():
         assert "25/11/2026 11:47" in body
 
 
+def test_application_notice_names_the_product_never_its_code():
+    notice = domain.notice_for(
+        event(
+            "credit",
+            "application_submitted",
+            **MARIA,
+            application_number="SC-2026-000007",
+            product_code="CONSUMO",
+            product_name="Crédito de consumo",
+            amount="5000.00",
+            term_months=24,
+        )
+    )
+    for body in render(notice):
+        assert "Crédito de consumo" in body
+        assert "CONSUMO" not in body
+
+
 def test_html_bodies_escape_what_members_typed():
     notice = domain.notice_for(
         event("auth", "user_registered", **{**MARIA, "display_name": "<script>x</script>"})
