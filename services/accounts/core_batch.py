@@ -88,6 +88,7 @@ class MovementRun:
         self.claims = []  # event ids handled
         self.staged = {}  # (account, sequence) -> data applied in this run
         self.start = {}  # account -> its balance before the run
+        self.hold_ends = []  # (account, request_id) of movements that execute a portal request
 
     def apply(self):
         parsed = []
@@ -175,6 +176,8 @@ class MovementRun:
         self.start.setdefault(number, account["balance"])
         self.references[(number, data["reference"])] = data["sequence"]
         self.staged[(number, data["sequence"])] = data
+        if data.get("request_id"):
+            self.hold_ends.append((number, data["request_id"]))
         account["balance"] = data["balance"]
         account["last_seq"] = data["sequence"]
         self.rows.append(
@@ -201,6 +204,7 @@ class MovementRun:
                 "debit": fmt(data["debit"]),
                 "credit": fmt(data["credit"]),
                 "balance": fmt(data["balance"]),
+                "request_id": data.get("request_id"),
             }
         )
 
@@ -220,6 +224,9 @@ class MovementRun:
                 ],
             )
             self.service.events.emit_many("movement_posted", self.emitted)
+            now = self.service.clock.utcnow()
+            for number, request_id in self.hold_ends:
+                store.end_hold(self.db, number, request_id, "movement", now)
         if self.claims:
             now = inbound.utcnow()
             self.db.execute(

@@ -150,6 +150,39 @@ PRODUCT_NAMES = {
 }
 CLOSED = "cerrada"
 
+# --- holds of confirmed orders (docs/payments.md) -----------------------------------------------
+# orders debit only AHORRO_VISTA; CERTIFICADOS (the member's capital) have nothing available
+DEBITABLE_PRODUCTS = ("AHORRO_VISTA",)
+NO_AVAILABLE_PRODUCTS = ("CERTIFICADOS",)
+INSUFFICIENT_FUNDS = "fondos_insuficientes"
+ACCOUNT_UNAVAILABLE = "cuenta_no_disponible"
+INSUFFICIENT_FUNDS_MESSAGE = "Fondos insuficientes: el saldo disponible de la cuenta no alcanza."
+ACCOUNT_UNAVAILABLE_MESSAGE = "La cuenta no admite débitos desde el portal."
+
+
+def shown_available(product: str, available: Decimal) -> Decimal:
+    """The saldo disponible a member sees: none on CERTIFICADOS, else balance − open holds."""
+    return ZERO if product in NO_AVAILABLE_PRODUCTS else available
+
+
+def hold_refusal(
+    product: str, status: str, available: Decimal, amount: Decimal
+) -> tuple[str, str] | None:
+    """(reason_code, message) when `amount` cannot be reserved on the account; else None."""
+    if product not in DEBITABLE_PRODUCTS or status == CLOSED:
+        return ACCOUNT_UNAVAILABLE, ACCOUNT_UNAVAILABLE_MESSAGE
+    if amount > available:
+        return INSUFFICIENT_FUNDS, INSUFFICIENT_FUNDS_MESSAGE
+    return None
+
+
+def same_hold(account_number: str, amount: Decimal, hold: object) -> bool:
+    """Is a take_hold again with this request_id the same reservation as the one recorded?"""
+    return bool(
+        getattr(hold, "account_number", None) == account_number
+        and getattr(hold, "amount", None) == amount
+    )
+
 
 def _money(value: Decimal) -> str:
     return f"{value:.2f}"
