@@ -43,6 +43,7 @@ class GatewayService(
     accounts_rpc = ServiceRpc("accounts", on_error=metrics.rpc_error)
     credit_rpc = ServiceRpc("credit", on_error=metrics.rpc_error)
     deposit_rpc = ServiceRpc("deposit", on_error=metrics.rpc_error)
+    payments_rpc = ServiceRpc("payments", on_error=metrics.rpc_error)
     reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
     notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
     audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)

@@ -21,6 +21,7 @@ PROCESSES = (
     "auth",
     "credit",
     "deposit",
+    "payments",
     "reports",
     "notifications",
     "audit",

@@ -177,7 +177,7 @@ class MovementRun:
         self.references[(number, data["reference"])] = data["sequence"]
         self.staged[(number, data["sequence"])] = data
         if data.get("request_id"):
-            self.hold_ends.append((number, data["request_id"]))
+            self.hold_ends.append((number, data))
         account["balance"] = data["balance"]
         account["last_seq"] = data["sequence"]
         self.rows.append(
@@ -225,8 +225,12 @@ class MovementRun:
             )
             self.service.events.emit_many("movement_posted", self.emitted)
             now = self.service.clock.utcnow()
-            for number, request_id in self.hold_ends:
-                store.end_hold(self.db, number, request_id, "movement", now)
+            for number, data in self.hold_ends:
+                store.end_hold(self.db, number, data["request_id"], "movement", now)
+            self.service.events.emit_many(
+                "request_movement_posted",
+                [domain.request_movement(number, data) for number, data in self.hold_ends],
+            )
         if self.claims:
             now = inbound.utcnow()
             self.db.execute(

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from stdnum.ec import ci
 
@@ -174,6 +174,29 @@ def hold_refusal(
     if amount > available:
         return INSUFFICIENT_FUNDS, INSUFFICIENT_FUNDS_MESSAGE
     return None
+
+
+def can_receive_transfer(product: str, status: str) -> bool:
+    """A transfer to another member credits only its savings (never its CERTIFICADOS)."""
+    return product in ("AHORRO_VISTA", "AHORRO_PROGRAMADO") and status != CLOSED
+
+
+def mask_holder(given_names: str, surnames: str) -> str:
+    """ "María José Pérez" → "M*** J*** P***": enough to recognise, not to read."""
+    return " ".join(word[0] + "***" for word in f"{given_names} {surnames}".split())
+
+
+def request_movement(account_number: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The data of `accounts.request_movement_posted`: a movement of the core that executed a
+    portal request (payments learns from it that money moved, even after a rejection)."""
+    return {
+        "request_id": data["request_id"],
+        "account_number": account_number,
+        "reference": data["reference"],
+        "debit": _money(data["debit"]),
+        "credit": _money(data["credit"]),
+        "date": data["date"].isoformat(),
+    }
 
 
 def same_hold(account_number: str, amount: Decimal, hold: object) -> bool:

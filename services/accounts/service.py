@@ -345,6 +345,23 @@ class AccountsService:
         return self._hold_answer(store.hold(self.db, data["request_id"]))
 
     @rpc
+    def transfer_destination(self, account_number, identification):
+        """Another member's savings account a transfer may credit, when `identification` is its
+        holder's cédula: {member_number, product, holder_name_masked}; None otherwise (never
+        says which part failed)."""
+        account = self.db.get(SavingsAccount, (account_number or "").strip())
+        if account is None or not domain.can_receive_transfer(account.product, account.status):
+            return None
+        member = store.get_member(self.db, account.member_number)
+        if member is None or member.identification != (identification or "").strip():
+            return None
+        return {
+            "member_number": member.member_number,
+            "product": account.product,
+            "holder_name_masked": domain.mask_holder(member.given_names, member.surnames),
+        }
+
+    @rpc
     def get_hold(self, request_id):
         existing = store.hold(self.db, request_id)
         if existing is None:
@@ -498,6 +515,7 @@ class AccountsService:
         if data.get("request_id"):
             # the core executed the portal's request: the balance shows it, the hold ends
             store.end_hold(self.db, number, data["request_id"], "movement", self.clock.utcnow())
+            self.events.emit("request_movement_posted", domain.request_movement(number, data))
         # the shape of MovementPostedEventSchema, built by hand: this runs for every movement
         self.events.emit(
             "movement_posted",

@@ -63,9 +63,9 @@ def iso_utc(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def outbox_table(metadata: MetaData) -> Table:
+def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
     return Table(
-        "outbox",
+        name,
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("event_id", String(36), nullable=False, unique=True),
@@ -154,6 +154,20 @@ class Emitter:
         self._wake_after_commit()
         return events
 
+    def enqueue(self, routing_key: str, message: Mapping[str, Any]) -> None:
+        """Queue a message already built (a request to the core, in its own envelope) for this
+        outbox's exchange, in the current transaction; published after the commit."""
+        self._session.execute(
+            insert(self._provider.table).values(
+                event_id=str(uuid.uuid4()),  # the row's id: a resent request gets a new row
+                event_type=routing_key,
+                payload=json.dumps(message, ensure_ascii=False),
+                correlation_id=correlation.current(),
+                created_at=utcnow(),
+            )
+        )
+        self._wake_after_commit()
+
     def _wake_after_commit(self) -> None:
         callbacks = self._session.info.setdefault("after_commit", [])
         if self._provider.wake not in callbacks:
@@ -168,9 +182,10 @@ class EventOutbox(DependencyProvider):
 
     poll_interval = 1.0
 
-    def __init__(self, source: str, table: Table) -> None:
+    def __init__(self, source: str, table: Table, exchange: Exchange | None = None) -> None:
         self.source = source
         self.table = table
+        self.exchange = exchange if exchange is not None else exchange_for(source)
         self._wakeup: eventlet.event.Event | None = None
         self._stopping = False
 
@@ -187,7 +202,8 @@ class EventOutbox(DependencyProvider):
 
     def start(self) -> None:
         self._stopping = False
-        self.container.spawn_managed_thread(self._run, identifier=f"{self.source}-outbox-relay")
+        name = "outbox" if self.exchange.name == f"{self.source}.events" else self.exchange.name
+        self.container.spawn_managed_thread(self._run, identifier=f"{self.source}-{name}-relay")
 
     def stop(self) -> None:
         self._stopping = True
@@ -204,7 +220,9 @@ class EventOutbox(DependencyProvider):
         return Emitter(self, self.database.get_dependency_session(worker_ctx))
 
     def _run(self) -> None:
-        relay = OutboxRelay(self.database.url, self.table, self.source, self.amqp_uri)
+        relay = OutboxRelay(
+            self.database.url, self.table, self.source, self.amqp_uri, exchange=self.exchange
+        )
         backoff = 0.2
         try:
             while not self._stopping:
@@ -233,10 +251,17 @@ class OutboxRelay:
 
     batch = 200
 
-    def __init__(self, db_url: str, table: Table, source: str, amqp_uri: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        table: Table,
+        source: str,
+        amqp_uri: str,
+        exchange: Exchange | None = None,
+    ) -> None:
         self.engine = engine_for(db_url)
         self.table = table
-        self.exchange = exchange_for(source)
+        self.exchange = exchange if exchange is not None else exchange_for(source)
         self.amqp_uri = amqp_uri
         self.connection: Connection | None = None
         self.producer: Producer | None = None
