@@ -69,7 +69,8 @@ def test_a_hold_lowers_available_and_the_core_movement_ends_it_once(rpc, service
     assert balances(rpc) == ("100.00", "70.00")
 
     publish_core(
-        service_config["AMQP_URI"], movement(2, debit="30.00", balance="70.00", request_id=request_id)
+        service_config["AMQP_URI"],
+        movement(2, debit="30.00", balance="70.00", request_id=request_id),
     )
     wait_until(lambda: balances(rpc) == ("70.00", "70.00"), message="movement applied")
     assert rpc.get_hold(request_id)["end_reason"] == "movement"
