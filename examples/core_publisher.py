@@ -15,7 +15,11 @@ would: the contract of docs/integration.md with nothing but kombu, no import fro
 in. Each message: exchange `core.events` (topic, durable, declared here too), routing key = the
 event type, persistent, JSON, and confirmed by the broker before this script says so.
 
-AMQP_URI (default amqp://guest:guest@localhost:5672/) says which broker and vhost.
+The portal believes only the core's own broker user: connect as it (the URI `make run` prints,
+with the password of var/core_amqp_password) and every message names it in `user_id`, which
+RabbitMQ checks against the connection. A message from any other user is parked by the portal,
+not applied. CORE_AMQP_URI (else AMQP_URI; default amqp://guest:guest@localhost:5672/, which the
+portal refuses) says which broker, vhost and user.
 """
 
 import argparse
@@ -84,6 +88,7 @@ def publish(amqp_uri, events):
                 content_encoding="utf-8",
                 delivery_mode=2,
                 message_id=event["event_id"],
+                user_id=conn.userid or "guest",  # who we are: the broker refuses any other name
             )
     return events
 
@@ -95,7 +100,9 @@ def main(argv=None):
     parser.add_argument("--file", help="a JSON file with one event or a list of events")
     parser.add_argument("--event-id", help="reuse an event_id (to show a redelivery is harmless)")
     parser.add_argument(
-        "--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
+        "--amqp-uri",
+        default=os.environ.get("CORE_AMQP_URI")
+        or os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
     )
     args = parser.parse_args(argv)
     if args.file:

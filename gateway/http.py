@@ -104,7 +104,8 @@ def error_response(request, exc):
     """The response for an exception: JSON for the API, a Spanish page for the web face."""
     status, payload = error_payload(exc)
     headers = {}
-    if status == 429 and isinstance(exc, PortalError) and exc.extra.get("retry_after"):
+    # a throttled address, or a login that waited past its bound for auth's hashing (503)
+    if status in (429, 503) and isinstance(exc, PortalError) and exc.extra.get("retry_after"):
         headers["Retry-After"] = str(exc.extra["retry_after"])
     if wants_json(request) or request is None:
         return json_response(payload, status, headers)

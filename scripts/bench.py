@@ -504,7 +504,8 @@ def table(results, description):
 
 def parse_args(argv):
     """`--only position` (or `--only rpc,position`): just those steps, on a portal without the
-    long-history member; prints the figures as JSON and leaves docs/benchmarks.md alone."""
+    long-history member; prints the figures as JSON and leaves docs/benchmarks.md alone.
+    `--only argon2` needs no portal: the CPU of one password hash (scripts/bench_argon2.py)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m scripts.bench")
@@ -518,11 +519,20 @@ def parse_args(argv):
 
 
 # the steps `--only` can run alone (the ones that need neither the long history nor a restart)
-ONLY_STEPS = ("rpc", "position")
+ONLY_STEPS = ("rpc", "position", "argon2")
 
 
 def main(argv=None):
     only = parse_args(sys.argv[1:] if argv is None else argv)
+    if "argon2" in only:
+        # the cost of one password hash, old and new parameters (no portal needed)
+        from scripts import bench_argon2
+
+        print("measuring Argon2id…", flush=True)
+        print(json.dumps({"argon2": bench_argon2.run()}, indent=2, ensure_ascii=False))
+        only = [name for name in only if name != "argon2"]
+        if not only:
+            return
     if not shutil.which("wrk"):
         if os.geteuid() == 0 and shutil.which("apt-get"):
             subprocess.run(

@@ -22,6 +22,7 @@ import requests
 from kombu import Connection, Exchange, Producer
 from sqlalchemy import create_engine, text
 
+from scripts import broker_users
 from scripts.processes import Portal
 from services.common.amqp import with_vhost
 from services.common.config import amqp_uri, env
@@ -70,7 +71,10 @@ def _event(event_type, data):
 
 
 def _publish(uri, events):
-    with Connection(uri, transport_options={"confirm_publish": True}) as conn:
+    # as the core: its own broker user, named in `user_id` (docs/integration.md, "Who is the core")
+    with Connection(
+        broker_users.ensure_core(uri), transport_options={"confirm_publish": True}
+    ) as conn:
         channel = conn.channel()
         CORE(channel).declare()
         producer = Producer(channel)
@@ -81,6 +85,7 @@ def _publish(uri, events):
                 routing_key=event["event_type"],
                 content_type="application/json",
                 delivery_mode=2,
+                user_id=conn.userid,
             )
 
 

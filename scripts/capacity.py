@@ -606,9 +606,10 @@ def document(results, machine, total_s, now):
         )
     out += [
         "",
-        "auth's CPU is Argon2id, one hash per login (docs/identity.md; RFC 9106's low-memory",
-        "profile, four lanes), computed in eventlet's thread pool outside the GIL, so auth can",
-        "use more than one core; every other process runs its Python on one core at a time, so",
+        "auth's CPU is Argon2id, one hash per login (docs/identity.md, 'Password hashes'),",
+        "computed in auth's hashing worker processes (counted with auth) at a lower priority, so",
+        "auth can use more than one core; every other process runs its Python on one core at a",
+        "time, so",
         "one near 1.0 core is that process's limit whatever the machine has left (a second",
         "instance then helps: docs/operations.md).",
         "",

@@ -204,7 +204,12 @@ def census_numbers(today, count):
 
 
 def publish(amqp_uri, events, pace, out=sys.stdout):
-    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+    """On `core.events` as the core does: connected as its own broker user (CORE_AMQP_URI, or
+    AMQP_URI with CORE_AMQP_USER and its password) and naming it in `user_id`, the one sender the
+    portal believes (docs/integration.md, "Who is the core")."""
+    with Connection(
+        config.core_amqp_uri(amqp_uri), transport_options={"confirm_publish": True}
+    ) as conn:
         channel = conn.channel()
         EXCHANGE(channel).declare()
         producer = Producer(channel, exchange=EXCHANGE)
@@ -215,6 +220,7 @@ def publish(amqp_uri, events, pace, out=sys.stdout):
                 content_type="application/json",
                 content_encoding="utf-8",
                 delivery_mode=2,
+                user_id=conn.userid,
             )
             data = event["data"]
             what = (

@@ -9,9 +9,10 @@ import json
 
 from kombu import Exchange, Producer
 
-from scripts import rabbit_api
+from scripts import broker_users, rabbit_api
 from services.common.amqp import open_connection
 from services.common.config import amqp_uri
+from services.common.ordering import RELAY_HEADER
 
 
 def list_dead():
@@ -48,7 +49,12 @@ def peek(queue, count=20):
 def requeue(dead_queue):
     target = dead_queue[: -len(".dead")]
     moved = 0
-    with open_connection(amqp_uri()) as conn:
+    # a core event goes back as the consuming service's own user: that service believes a copy
+    # of the core's event only from itself (services/common/inbound.py, `sender_is_core`)
+    service = target.split(".")[1] if target.startswith("core.") else None
+    uri = broker_users.process_uri(service, amqp_uri()) if service else amqp_uri()
+    with open_connection(uri) as conn:
+        me = conn.userid or "guest"
         channel = conn.channel()
         producer = Producer(channel, exchange=Exchange("", type="direct"))
         while True:
@@ -57,6 +63,8 @@ def requeue(dead_queue):
                 return moved
             headers = dict(message.headers or {})
             headers.pop("x-portal-attempts", None)
+            if message.properties.get("user_id") != me:  # not parked by the service itself
+                headers.pop(RELAY_HEADER, None)
             producer.publish(
                 message.body,
                 routing_key=target,
@@ -64,6 +72,7 @@ def requeue(dead_queue):
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
                 delivery_mode=2,
+                user_id=me,
             )
             channel.basic_ack(message.delivery_tag)
             moved += 1

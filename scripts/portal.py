@@ -15,6 +15,8 @@
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
 - audit-verify [--anchor]: the audit log checked against its key and anchor file, naming the
                            anchor (exit 1 when altered); --anchor anchors the head first
+- broker-users: every process's broker user from `<NAME>_AMQP_PASSWORD` and the core's
+                permissions (docker-compose, the Kubernetes migrate Job; docs/operations.md)
 """
 
 from services.common.known_warnings import acknowledge
@@ -103,12 +105,40 @@ def setup(long_history=False):
     demo(long_history=long_history)
 
 
+def broker_setup():
+    """The `portal.requests` exchange, and (AMQP_SERVICE_USERS, default on) every process's own
+    broker user and the core's (scripts/broker_users.py); returns {process: its environment}."""
+    from scripts import broker_users
+    from services.common.amqp import safe
+
+    broker_users.declare_requests(config.amqp_uri())
+    if not broker_users.enabled():
+        return {}
+    try:
+        uris = broker_users.ensure_all(config.amqp_uri())
+    except Exception as exc:  # noqa: BLE001  one clear line instead of a traceback
+        print(
+            f"Could not create the broker users through the management API ({exc}); check "
+            "RABBIT_API_URI (an administrator), or set AMQP_SERVICE_USERS=off "
+            '(docs/operations.md, "Broker users and permissions").',
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    print(
+        f"  broker users: every process its own ({safe(config.amqp_uri())}); the core publishes "
+        f"on core.events as '{config.core_amqp_user()}':\n    CORE_AMQP_URI={uris['core']}",
+        flush=True,
+    )
+    return {name: {"AMQP_URI": uri} for name, uri in uris.items() if name != "core"}
+
+
 def run():
     problem = broker_problem(config.amqp_uri())
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
     setup()
+    envs = broker_setup()
     address = config.env("GATEWAY_ADDRESS", "127.0.0.1:8000")
     print(
         f"\nPortal en línea: http://{address}/   (demo: maria / Socia-2026!)   Ctrl-C stops it.\n",
@@ -117,7 +147,7 @@ def run():
     # every service its own process; one that dies is restarted while the others keep serving
     from scripts.processes import Supervisor
 
-    supervisor = Supervisor(config.PROJECT_ROOT / "Procfile")
+    supervisor = Supervisor(config.PROJECT_ROOT / "Procfile", envs=envs)
 
     def stop(signum, frame):
         supervisor.stopping = True
@@ -145,6 +175,7 @@ def main(argv=None):
             "migrate-queues",
             "reconciliation",
             "audit-verify",
+            "broker-users",
         ],
     )
     parser.add_argument(
@@ -196,6 +227,10 @@ def main(argv=None):
         from scripts.audit_chain import main as audit_verify
 
         sys.exit(audit_verify(args.anchor))
+    elif args.command == "broker-users":
+        from scripts.broker_users import deploy
+
+        sys.exit(deploy(config.amqp_uri()))
     elif args.command == "setup":
         setup(long_history=args.long_history)
     else:

@@ -38,8 +38,14 @@ def free_port():
 class Portal:
     """The whole portal as real processes on its own vhost and its own var/ directory."""
 
-    def __init__(self, workdir, amqp_uri, extra_env=None):
+    def __init__(self, workdir, amqp_uri, extra_env=None, broker_users=None):
+        """`broker_users`: a user name prefix (e.g. "portal-test-"): every process then connects
+        as `<prefix><name>` with that process's permissions of `make run` on this vhost
+        (scripts/broker_users.py), its password being its name (the broker is shared: several
+        test sessions set the same)."""
         self.workdir = Path(workdir)
+        self.amqp_uri = amqp_uri
+        self.broker_users = broker_users
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -74,6 +80,8 @@ class Portal:
     def start(self, name, instance=None, env=None):
         """Start a service process; `instance` names a second (third…) one of the same service."""
         key = instance or name
+        if self.broker_users:
+            env = {"AMQP_URI": self.process_uri(name), **(env or {})}
         log = open(self.workdir / f"{key}.log", "ab")  # noqa: SIM115  closed with the process
         self.procs[key] = subprocess.Popen(
             [sys.executable, "-m", "scripts.run_service", name],
@@ -83,6 +91,15 @@ class Portal:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def process_uri(self, name):
+        from scripts import broker_users
+        from services.common.amqp import vhost_of, with_credentials
+
+        user = f"{self.broker_users}{name}"
+        permissions = broker_users.service_permissions(name)
+        broker_users.ensure_user(user, user, vhost_of(self.amqp_uri), permissions)
+        return with_credentials(self.amqp_uri, user, user)
 
     def stop(self, name, sig=signal.SIGTERM, timeout=20):
         proc = self.procs.pop(name, None)
@@ -158,9 +175,11 @@ class Supervisor:
     others keep serving. SIGINT/SIGTERM stop them all: SIGTERM each, SIGKILL what is still
     running after `stop_timeout` seconds."""
 
-    def __init__(self, procfile, env=None, out=None, stop_timeout=10.0):
+    def __init__(self, procfile, env=None, out=None, stop_timeout=10.0, envs=None):
         self.commands = procfile_commands(procfile)
         self.env = env or dict(os.environ)
+        # {name: {variable: value}}: what one process gets on top of `env` (its broker user)
+        self.envs = envs or {}
         self.out = out or sys.stdout
         self.stop_timeout = stop_timeout
         self.procs = {}
@@ -185,7 +204,7 @@ class Supervisor:
         proc = subprocess.Popen(  # noqa: S603  our own Procfile's commands
             self.commands[name],
             cwd=PROJECT_ROOT,
-            env=self.env,
+            env={**self.env, **self.envs.get(name, {})},
             umask=PRIVATE_UMASK,  # its files under var/ are 0600 (services/common/files.py)
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -31,6 +31,7 @@ from services.common.amqp import (
     work_queue_arguments,
 )
 from services.common.config import amqp_uri, env
+from services.common.ordering import RELAY_HEADER
 
 MIGRATING = ".migrating"
 
@@ -67,16 +68,27 @@ def mismatched(kind, rows):
     return out
 
 
-def _move(channel, source, target):
+def _move(channel, source, target, user):
     """Every message of `source` into `target` (properties and headers kept)."""
     moved = 0
     while True:
         message = channel.basic_get(source, no_ack=False)
         if message is None:
             return moved
+        _keep_sender(message, user)
         channel.basic_publish(message, exchange="", routing_key=target)
         channel.basic_ack(message.delivery_tag)
         moved += 1
+
+
+def _keep_sender(message, user):
+    """RabbitMQ refuses to republish a `user_id` other than this connection's: a core event keeps
+    who sent it in the relay header (services/common/inbound.py believes that header only from
+    the consuming service's own user: run this as that user, or the core sends it again)."""
+    sender = message.properties.get("user_id")
+    if sender and sender != user:
+        message.properties.setdefault("application_headers", {}).setdefault(RELAY_HEADER, sender)
+        message.properties["user_id"] = user
 
 
 def _bindings(name):
@@ -96,7 +108,7 @@ def _migrate_one(conn, row, want):
         channel.queue_declare(parking, durable=True, auto_delete=False)
         for exchange, key, args in bindings:
             channel.queue_bind(parking, exchange, key, arguments=args)
-        moved = _move(channel, name, parking)
+        moved = _move(channel, name, parking, conn.userid or "guest")
         channel.queue_delete(name)
     # a channel of its own: RabbitMQ 3.10's channel that used the old queue fails (541) when it
     # publishes to the new one of the same name
@@ -106,7 +118,7 @@ def _migrate_one(conn, row, want):
         queue.declare()
         for exchange, key, args in bindings:
             channel.queue_bind(name, exchange, key, arguments=args)
-        _move(channel, parking, name)
+        _move(channel, parking, name, conn.userid or "guest")
         channel.queue_delete(parking)
     return moved
 
@@ -122,7 +134,7 @@ def _finish_interrupted(conn, rows, kind):
         if row.get("consumers") or not want or (target.get("type"), target["durable"]) != want[:2]:
             continue
         with conn.channel() as channel:
-            moved += _move(channel, name, target["name"])
+            moved += _move(channel, name, target["name"], conn.userid or "guest")
             channel.queue_delete(name)
     return moved
 

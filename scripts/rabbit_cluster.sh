@@ -7,6 +7,8 @@
 # machine's Erlang cookie (/var/lib/rabbitmq/.erlang.cookie), so rabbitmqctl works as that user.
 # `kill N` is a crash (SIGKILL of the node's VM), `restart N` brings it back and it rejoins.
 # `uri` prints the AMQP_URI of all three, as kombu takes it for fail-over (';'-separated).
+# `start` (or `users`) also sets the portal's broker users and the core's, with their permissions
+# (docs/operations.md, "Broker users and permissions").
 set -euo pipefail
 
 DIR=${RABBIT_CLUSTER_DIR:-/var/tmp/portal-rabbit-cluster}
@@ -97,7 +99,22 @@ start() {
   done
   [ ${#failed[@]} -eq 0 ] || { echo "node(s) ${failed[*]} did not boot: see $DIR/portalN/log" >&2; exit 1; }
   for n in 2 3; do join "$n"; done
+  users
   status
+}
+
+users() {
+  # the portal's broker users and the core's, with their permissions on the default vhost, as
+  # `make run` sets them (scripts/broker_users.py; passwords those of var/); guest is untouched
+  local root python user secret configure write read
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  python=${PYTHON:-$root/.venv/bin/python}
+  [ -x "$python" ] || python=python3
+  (cd "$root" && "$python" -m scripts.broker_users lines /) |
+    while IFS=$'\t' read -r user secret configure write read; do
+      ctl 1 add_user "$user" "$secret" >/dev/null 2>&1 || ctl 1 change_password "$user" "$secret" >/dev/null
+      ctl 1 set_permissions -p / "$user" "$configure" "$write" "$read" >/dev/null
+    done
 }
 
 stop_node() {
@@ -147,5 +164,6 @@ case "${1:-}" in
   restart) restart_node "${2:?node 1..3}" ;;
   status) status ;;
   uri) uri ;;
-  *) echo "usage: $0 start|stop|kill N|restart N|status|uri" >&2; exit 2 ;;
+  users) users ;;
+  *) echo "usage: $0 start|stop|kill N|restart N|status|uri|users" >&2; exit 2 ;;
 esac

@@ -15,6 +15,10 @@ for _name, _value in (
     ("ARGON2_TIME_COST", "1"),
     ("ARGON2_MEMORY_KIB", "8"),
     ("ARGON2_PARALLELISM", "1"),
+    # the core's broker user of the tests: its own name, so a developer's `make run` user `core`
+    # on the same broker keeps its password; tests/service/core_tools.py gives it each vhost
+    ("CORE_AMQP_USER", "portal-test-core"),
+    ("CORE_AMQP_PASSWORD", "portal-test-core"),
 ):
     os.environ.setdefault(_name, _value)
 import shutil  # noqa: E402
@@ -195,12 +199,25 @@ def service_config(rabbit_config, make_db):
             "serializer": "json",
             "RPC_TIMEOUT": 3.0,
             "max_workers": 10,
+            # Argon2 inline (eventlet's thread pool) in in-process containers; the portal's
+            # processes and the tests of the hashing pool use worker processes
+            "AUTH_HASH_WORKERS": 0,
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{_free_port()}",
+            "CORE_AMQP_USER": config.core_amqp_user(),
         }
     )
     for service in config.DB_SERVICES:
         cfg[f"{service.upper()}_DATABASE_URL"] = make_db(service)
     return cfg
+
+
+@pytest.fixture
+def core_uri(service_config):
+    """The test's vhost as the core's broker user, which exists with the core's permissions on it
+    (docs/operations.md, "Broker users and permissions")."""
+    from tests.service.core_tools import core_uri as as_core
+
+    return as_core(service_config["AMQP_URI"])
 
 
 def _free_port():

@@ -64,7 +64,8 @@ class AuthApi:
         `must_change_password` es true y solo se puede cambiar la contraseña o salir). Un usuario
         bloqueado desde esta dirección recibe la misma respuesta que una contraseña equivocada
         (401); el código temporal sí lo deja ingresar. Una dirección con demasiados intentos
-        fallidos recibe 429 antes de revisar la contraseña."""
+        fallidos recibe 429 antes de revisar la contraseña. Si los ingresos en espera superan lo
+        que el servicio atiende a tiempo, 503 `service_unavailable` con `Retry-After`."""
         data = load_or_raise(LoginSchema(), read_json(request))
         result = self.auth_rpc.login(data["username"], data["password"], client_ip(request))
         return json_response(result)

@@ -15,12 +15,16 @@ from gateway.web.returning import safe_next
 from services.common.errors import (
     Conflict,
     RateLimited,
+    ServiceUnavailable,
     Unauthenticated,
     ValidationError,
 )
 
 CSRF_EXPIRED = "El formulario expiró. Vuelva a intentarlo."
 LOGIN_MISSING = "Ingrese su usuario y su contraseña."
+LOGIN_UNAVAILABLE = (
+    "El ingreso no está disponible en este momento. Intente nuevamente en unos segundos."
+)
 PASSWORDS_DIFFER = "Las contraseñas no coinciden."
 PASSWORD_CHANGED = "Su contraseña fue cambiada correctamente."  # noqa: S105  (a message)
 FORCED_CHANGE = "Ingresó con un código temporal: antes de continuar, cambie su contraseña."  # noqa: S105
@@ -49,7 +53,9 @@ def _form(request, names, limit=200):
 
 
 def _retry_headers(exc):
-    seconds = exc.extra.get("retry_after") if isinstance(exc, RateLimited) else None
+    seconds = (
+        exc.extra.get("retry_after") if isinstance(exc, RateLimited | ServiceUnavailable) else None
+    )
     return {"Retry-After": str(seconds)} if seconds else None
 
 
@@ -99,6 +105,11 @@ class AuthPages:
             )
         except ValidationError:
             return self._login_again(request, form, LOGIN_MISSING, 422)
+        except ServiceUnavailable as exc:
+            # logins queued past their bound (auth's hashing is full) or auth away: the form again
+            # with the reason, never a timeout
+            message = exc.message if exc.extra.get("retry_after") else LOGIN_UNAVAILABLE
+            return self._login_again(request, form, message, 503, _retry_headers(exc))
         back = safe_next(request.form.get("next"))
         response = redirect(_landing(result["must_change_password"], back))
         response.set_cookie(

@@ -15,6 +15,7 @@ from nameko.extensions import DependencyProvider
 
 from services.auth import guessing
 from services.auth.models import outbox, processed_events
+from services.auth.passwords import HashingWorkers
 from services.auth.usecases import AuthUseCases, Settings
 from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
@@ -40,6 +41,7 @@ class AuthService:
     settings = AuthSettings()
     clock = ClockProvider()
     tracker = Tracker()
+    hashing = HashingWorkers()  # Argon2 in its own processes (passwords.py)
 
     @property
     def auth(self):

@@ -283,7 +283,7 @@ class AuthUseCases:
         # as a wrong password, so the lock neither tells that the user exists nor can be told
         # apart from a failure
         stored = user.password_hash if user is not None and not locked else None
-        ok = passwords.verify(stored, secret)
+        ok, upgraded = passwords.check(stored, secret)
         code = None
         if not ok and user is not None and domain.looks_like_code(secret):
             code = self._matching_code(user, secret, now)
@@ -295,6 +295,8 @@ class AuthUseCases:
             # a code opens even a locked user, only to change the password
             return self._open_session(user, address, now, code)
         if ok:
+            if upgraded:  # made with older Argon2 parameters: stored again with today's
+                user.password_hash = upgraded
             return self._open_session(user, address, now, None)
         return self._refuse_login(name, user, lock, locked, address, now)
 

@@ -20,11 +20,14 @@ a preference.
 - `classic` declares everything as the portal did before clusters (one broker node).
 """
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from kombu import Connection
+
+from services.common.config import env
 
 QUORUM = "quorum"
 CLASSIC = "classic"
@@ -59,6 +62,19 @@ def with_vhost(uri: str, vhost: str) -> str:
     return ";".join(parts)
 
 
+def with_credentials(uri: str, user: str, secret: str) -> str:
+    """`uri` (one node or several) with `user`:`secret` on every address (docs/operations.md,
+    "Broker users and permissions")."""
+    parts = []
+    for url in broker_urls(uri):
+        split = urlsplit(url)
+        host = (split.hostname or "localhost") + (f":{split.port}" if split.port else "")
+        query = f"?{split.query}" if split.query else ""
+        credentials = f"{quote(user, safe='')}:{quote(secret, safe='')}"
+        parts.append(f"{split.scheme}://{credentials}@{host}{split.path}{query}")
+    return ";".join(parts)
+
+
 def safe(uri: str) -> str:
     """`uri` without credentials, for messages: `amqp://h1:5672/vhost, amqp://h2:5672/vhost`."""
     shown = []
@@ -69,9 +85,29 @@ def safe(uri: str) -> str:
     return ", ".join(shown)
 
 
+def ssl_options(uri: str) -> dict[str, Any] | None:
+    """TLS of an `amqps://` AMQP_URI (docs/operations.md, "Broker users and permissions"): the
+    server's certificate checked against AMQP_CA_CERTS (else the system's authorities) and the
+    host name; AMQP_CERTFILE/AMQP_KEYFILE when the broker asks for a client certificate. None
+    for `amqp://`. nameko gets it as AMQP_SSL; the portal's own connections pass it as `ssl`."""
+    if not first_url(uri).lower().startswith("amqps://"):
+        return None
+    options: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED}
+    for key, name in (
+        ("ca_certs", "AMQP_CA_CERTS"),
+        ("certfile", "AMQP_CERTFILE"),
+        ("keyfile", "AMQP_KEYFILE"),
+    ):
+        value = env(name)
+        if value:
+            options[key] = value
+    return options
+
+
 def open_connection(uri: str, **kwargs: Any) -> Connection:
     """A kombu Connection to `uri`, opened: each address is tried once, in order (kombu's own
     `connect()` tries two at most, and a fresh Connection starts again at the first)."""
+    kwargs.setdefault("ssl", ssl_options(uri) or False)
     connection = Connection(uri, **kwargs)
     try:
         connection.ensure_connection(max_retries=len(broker_urls(uri)) - 1)
@@ -133,7 +169,9 @@ __all__ = [
     "retry_queue_arguments",
     "rpc_queues_durable",
     "safe",
+    "ssl_options",
     "vhost_of",
+    "with_credentials",
     "with_vhost",
     "work_queue_arguments",
 ]

@@ -63,6 +63,50 @@ def amqp_uri() -> str:
     return env("AMQP_URI", DEFAULT_AMQP_URI)
 
 
+def service_amqp_uri(service: str | None) -> str:
+    """The URI process `service` connects with: AMQP_URI's nodes and vhost as its own broker
+    user `portal-<service>` when `<SERVICE>_AMQP_PASSWORD` is set (docker-compose, Kubernetes),
+    else AMQP_URI as given (`make run` gives each process its own AMQP_URI)."""
+    secret = env(f"{service.upper()}_AMQP_PASSWORD") if service else None
+    if not service or not secret:
+        return amqp_uri()
+    from services.common.amqp import with_credentials
+
+    return with_credentials(amqp_uri(), f"portal-{service}", secret)
+
+
+def amqp_ssl() -> dict[str, Any] | None:
+    from services.common.amqp import ssl_options
+
+    return ssl_options(amqp_uri())
+
+
+def core_amqp_user() -> str:
+    """The core's own broker user: the only sender the portal believes on `core.events`."""
+    return env("CORE_AMQP_USER", "core")
+
+
+def core_amqp_password() -> str | None:
+    """CORE_AMQP_PASSWORD, else the one `make run` made in var/core_amqp_password (None when
+    neither exists)."""
+    value = env("CORE_AMQP_PASSWORD")
+    if value:
+        return value
+    path = var_dir() / "core_amqp_password"
+    return path.read_text().strip() if path.exists() else None
+
+
+def core_amqp_uri(base: str | None = None) -> str:
+    """Where the core (the demo core, the simulator) publishes: CORE_AMQP_URI, else `base`
+    (AMQP_URI) with the core's user and password."""
+    explicit = env("CORE_AMQP_URI")
+    if explicit:
+        return explicit
+    from services.common.amqp import with_credentials
+
+    return with_credentials(base or amqp_uri(), core_amqp_user(), core_amqp_password() or "")
+
+
 def database_url(service: str) -> str:
     """`<SERVICE>_DATABASE_URL`, else one SQLite file per service under var/."""
     url = env(f"{service.upper()}_DATABASE_URL")
@@ -80,7 +124,9 @@ def rpc_timeout() -> float:
 def nameko_config(service: str | None = None) -> dict[str, Any]:
     """The dict nameko containers are started with."""
     config: dict[str, Any] = {
-        "AMQP_URI": amqp_uri(),
+        "AMQP_URI": service_amqp_uri(service),
+        # TLS options of an amqps:// AMQP_URI (nameko's key; None for amqp://)
+        "AMQP_SSL": amqp_ssl(),
         "WEB_SERVER_ADDRESS": env("GATEWAY_ADDRESS", "127.0.0.1:8000"),
         "serializer": "json",
         "max_workers": env_int("MAX_WORKERS", 10),
@@ -94,6 +140,8 @@ def nameko_config(service: str | None = None) -> dict[str, Any]:
         "CORE_RETRY_DELAYS": env("CORE_RETRY_DELAYS"),
         "CORE_NOT_YET_DELAYS": env("CORE_NOT_YET_DELAYS"),
         "CORE_BATCH": env("CORE_BATCH"),  # core events per transaction (docs/integration.md)
+        # the broker user the core publishes as; nothing else is believed (docs/integration.md)
+        "CORE_AMQP_USER": core_amqp_user(),
         "LOGGING": logging_config(),
     }
     for name in DB_SERVICES:

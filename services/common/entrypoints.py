@@ -347,7 +347,8 @@ class PortalEventHandler(EventHandler):
             durable=True,
             queue_arguments=parked_queue_arguments(kind),
         )
-        self.publisher = Publisher(self.container.config["AMQP_URI"])
+        config = self.container.config
+        self.publisher = Publisher(config["AMQP_URI"], ssl=config.get("AMQP_SSL"))
 
     def handle_result(
         self,

@@ -20,9 +20,12 @@ handler raises decides the message's fate:
   `account_opened` is behind it). Retried a few times with a short backoff, then parked; counted.
 - anything else: retried with the platform's backoff, then parked; counted.
 
-A body that is not JSON, not an object, or misses envelope fields is parked without reaching the
-handler. Refusal counts live in the service's own `inbound_refusals` table (two instances and a
-restart see the same numbers); `refusal_counts()` reads them for the service's status RPC.
+A message the core's broker user did not publish (its `user_id` property, which RabbitMQ checks
+against the publishing connection's user, is not `CORE_AMQP_USER`) is parked before anything else
+is looked at (`sender_is_core`). A body that is not JSON, not an object, or misses envelope fields
+is parked without reaching the handler. Refusal counts live in the service's own
+`inbound_refusals` table (two instances and a restart see the same numbers); `refusal_counts()`
+reads them for the service's status RPC.
 
 Batches (`@core_events(..., batch=200)`, accounts): the events waiting in the queue are given to
 the handler together as a `CoreBatch` and applied in one transaction; the refused ones are retried
@@ -44,7 +47,7 @@ from typing import Any, cast
 
 from eventlet.event import Event
 from eventlet.greenthread import GreenThread
-from kombu import Exchange, Queue, binding
+from kombu import Connection, Exchange, Queue, binding
 from kombu.message import Message
 from marshmallow import Schema
 from marshmallow import ValidationError as MarshmallowValidationError
@@ -102,8 +105,10 @@ from services.common.ordering import (
     KIND_ERROR,
     KIND_INVALID,
     KIND_NOT_JSON,
+    KIND_SENDER,
     KIND_UNKNOWN,
     PAST,
+    RELAY_HEADER,
     Decision,
     order_decision,
 )
@@ -118,6 +123,9 @@ KIND_HEADER = "x-portal-refusal-kind"
 EVENT_TYPE_HEADER = "x-portal-event-type"
 # short: what NotYet waits for is normally a few messages behind (seconds)
 NOT_YET_DELAYS = (0.5, 2, 5, 15)
+# the broker user the core publishes as (config key and environment variable CORE_AMQP_USER)
+CORE_USER_KEY = "CORE_AMQP_USER"
+DEFAULT_CORE_USER = "core"
 
 # an event of the core as it arrived (JSON): the envelope (ENVELOPE_FIELDS) around its `data`
 CoreEvent = dict[str, Any]
@@ -568,7 +576,9 @@ class CoreEventConsumer(Consumer):
             durable=True,
             queue_arguments=parked_queue_arguments(kind),
         )
-        self.publisher = Publisher(config["AMQP_URI"])
+        self.publisher = Publisher(config["AMQP_URI"], ssl=config.get("AMQP_SSL"))
+        self.core_user = str(config.get(CORE_USER_KEY) or DEFAULT_CORE_USER)
+        self.own_user = Connection(config["AMQP_URI"]).userid or "guest"  # kombu's default
         super().setup()
 
     def start(self) -> None:
@@ -584,6 +594,8 @@ class CoreEventConsumer(Consumer):
     # --- arrival --------------------------------------------------------------------------
 
     def handle_message(self, body: object, message: Message) -> None:
+        if not self._from_core(message):
+            return
         try:
             event = _decode(body)
         except (UnicodeDecodeError, ValueError):
@@ -691,13 +703,41 @@ class CoreEventConsumer(Consumer):
         done.send(True)
         return result, exc_info
 
+    def _from_core(self, message: Message) -> bool:
+        """True when the core published `message`; else it is parked (and False)."""
+        if sender_is_core(message, self.core_user, self.own_user):
+            return True
+        sender = (message.properties or {}).get("user_id")
+        shown = f"'{str(sender)[:40]}'" if sender else "ninguno"
+        self._park_now(
+            message,
+            f"Remitente no autorizado: solo el core ('{self.core_user}') publica en core.events "
+            f"(user_id del mensaje: {shown}). Nada se aplicó.",
+            KIND_SENDER,
+            trusted=False,
+        )
+        return False
+
+    def _relayed(self, headers: dict[str, Any], trusted: bool = True) -> dict[str, Any]:
+        """Properties of a copy this service publishes of a core event (retry, park): the broker
+        vouches for `user_id` (this service's own user) and the header says the core sent it."""
+        if trusted:
+            headers[RELAY_HEADER] = self.core_user
+        else:
+            headers.pop(RELAY_HEADER, None)
+        return {"headers": headers, "user_id": self.own_user}
+
     def park_undecodable(self, message: Message, exc: Exception) -> None:
+        if not self._from_core(message):
+            return
         self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
 
-    def _park_now(self, message: Message, reason: str, kind: str, event: object = None) -> None:
+    def _park_now(
+        self, message: Message, reason: str, kind: str, event: object = None, trusted: bool = True
+    ) -> None:
         event_type = event.get("event_type") if isinstance(event, dict) else None
         try:
-            self._park(message, reason, kind, event_type)
+            self._park(message, reason, kind, event_type, trusted=trusted)
         except Exception:
             log.exception("could not park a refused core event; requeueing")
             self.queue_consumer.requeue_message(message)
@@ -800,7 +840,7 @@ class CoreEventConsumer(Consumer):
                 routing_key=self.retry_queue.name,
                 declare=[self.retry_queue],
                 expiration=delay,
-                headers=headers,
+                **self._relayed(headers),
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
                 delivery_mode=2,
@@ -815,6 +855,7 @@ class CoreEventConsumer(Consumer):
         kind: str,
         event_type: str | None = None,
         attempts: int = 1,
+        trusted: bool = True,
     ) -> None:
         headers = dict(message.headers or {})
         headers[ATTEMPTS_HEADER] = attempts
@@ -827,6 +868,7 @@ class CoreEventConsumer(Consumer):
             reason,
             kind,
             event_type,
+            trusted,
         )
         self._count(kind, reason)
 
@@ -839,6 +881,7 @@ class CoreEventConsumer(Consumer):
         reason: str,
         kind: str,
         event_type: object,
+        trusted: bool = True,
     ) -> None:
         headers = dict(headers)
         headers[REFUSAL_HEADER] = reason[:500]
@@ -848,10 +891,10 @@ class CoreEventConsumer(Consumer):
         log.warning("core event %s parked in %s: %s", event_type, self.dead_queue.name, reason)
         self.publisher.publish(
             body,
+            **self._relayed(headers, trusted),
             exchange=Exchange("", type="direct"),
             routing_key=self.dead_queue.name,
             declare=[self.dead_queue],
-            headers=headers,
             content_type=content_type,
             content_encoding=content_encoding,
             delivery_mode=2,
@@ -868,6 +911,20 @@ class CoreEventConsumer(Consumer):
                 except Exception:  # the parked message and its header still tell the story
                     log.exception("could not count a refusal of %s", self.service_name)
                 return
+
+
+def sender_is_core(message: Message, core_user: str, own_user: str | None = None) -> bool:
+    """The core published `message`: its `user_id` is the core's broker user. RabbitMQ refuses
+    a publish whose `user_id` is not the publishing connection's user, so only the core's
+    connection can set it; the portal's own users cannot write on `core.events` at all
+    (docs/operations.md). A copy the consuming service itself made of a core event (a retry,
+    an operator's requeue from its dead queue) carries the service's own user, which the broker
+    vouches for just the same, and the relay header naming the core."""
+    sender = (message.properties or {}).get("user_id")
+    if sender == core_user:
+        return True
+    relayed = (message.headers or {}).get(RELAY_HEADER) == core_user
+    return relayed and own_user is not None and sender == own_user
 
 
 def envelope_problem(event: object, event_types: Sequence[str] | None = None) -> str | None:

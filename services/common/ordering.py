@@ -16,6 +16,12 @@ KIND_INVALID = "dato_invalido"
 KIND_CONFLICT = "conflicto"
 KIND_UNKNOWN = "desconocido"
 KIND_ERROR = "error_interno"
+# published by someone other than the core's broker user (docs/integration.md, "Who is the core")
+KIND_SENDER = "remitente_no_core"
+# on a copy of a core event the portal moved (a retry, an operator's requeue): the core's user,
+# which it came from; believed only when the broker vouches (user_id) that the consuming service
+# itself made the copy (services/common/inbound.py, `sender_is_core`)
+RELAY_HEADER = "x-portal-core-sender"
 
 
 def order_decision(last: int, sequence: int) -> Decision:

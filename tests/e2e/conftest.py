@@ -26,7 +26,8 @@ def amqp_base(request):
 def portal(tmp_path_factory, rabbit_manager, amqp_base):
     """One running portal shared by the end-to-end tests of the session."""
     vhost, uri = make_vhost(rabbit_manager, amqp_base)
-    instance = Portal(tmp_path_factory.mktemp("portal"), uri)
+    # every process as its own broker user with its least permissions, as `make run` starts them
+    instance = Portal(tmp_path_factory.mktemp("portal"), uri, broker_users="portal-test-")
     instance.setup()
     instance.start_all()
     yield instance

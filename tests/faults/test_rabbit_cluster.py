@@ -4,6 +4,7 @@ and an outside subscriber once, the position answers again within 10 s, no outbo
 and the node rejoins when it comes back. Real processes, AMQP_URI naming the three nodes."""
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -76,7 +77,16 @@ def rabbit_cluster():
         f"/api/permissions/{vhost}/guest",
         json={"configure": ".*", "write": ".*", "read": ".*"},
     )
+    # the core's test user is made on the cluster's nodes (tests/service/core_tools.py)
+    before = os.environ.get("RABBIT_API_URI")
+    os.environ["RABBIT_API_URI"] = ";".join(
+        f"http://{API_AUTH[0]}:{API_AUTH[1]}@127.0.0.1:{15680 + n}" for n in NODES
+    )
     yield vhost, with_vhost(cluster("uri").strip(), vhost)
+    if before is None:
+        os.environ.pop("RABBIT_API_URI", None)
+    else:
+        os.environ["RABBIT_API_URI"] = before
     try:
         management("DELETE", f"/api/vhosts/{vhost}")
     finally:

@@ -7,6 +7,8 @@ import uuid
 from amqp.exceptions import InternalError
 from kombu import Connection, Exchange, Producer
 
+from scripts import broker_users
+
 CORE = Exchange("core.events", type="topic", durable=True)
 
 
@@ -55,12 +57,38 @@ def member_with_savings(member_number, *account_numbers):
     ]
 
 
-def publish_core(amqp_uri, *events, raw=None, routing_key=None, content_type="application/json"):
-    """Publish envelopes (dicts) persistently, with confirms; `raw` bytes go as they are."""
-    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+def core_uri(amqp_uri):
+    """`amqp_uri`'s vhost as the core's broker user (CORE_AMQP_USER, in tests `portal-test-core`),
+    which is made to exist with the core's permissions on that vhost (once per vhost; the broker
+    is shared, guest is never touched)."""
+    if amqp_uri not in _CORE_URIS:
+        _CORE_URIS[amqp_uri] = broker_users.ensure_core(amqp_uri)
+    return _CORE_URIS[amqp_uri]
+
+
+_CORE_URIS = {}
+
+
+def publish_core(
+    amqp_uri,
+    *events,
+    raw=None,
+    routing_key=None,
+    content_type="application/json",
+    as_core=True,
+    user_id=None,
+):
+    """Publish envelopes (dicts) persistently, with confirms; `raw` bytes go as they are.
+
+    As the core does: connected as the core's user, with `user_id` set to it. `as_core=False`
+    publishes with `amqp_uri`'s own user (a portal user) and `user_id` only when given."""
+    uri = core_uri(amqp_uri) if as_core else amqp_uri
+    with Connection(uri, transport_options={"confirm_publish": True}) as conn:
         channel = conn.channel()
         CORE(channel).declare()
         producer = Producer(channel)
+        sender = user_id or (conn.userid if as_core else None)
+        properties = {"user_id": sender} if sender else {}
         bodies = [(json.dumps(e, ensure_ascii=False), e["event_type"]) for e in events]
         if raw is not None:
             bodies.append((raw, routing_key))
@@ -72,6 +100,7 @@ def publish_core(amqp_uri, *events, raw=None, routing_key=None, content_type="ap
                 content_type=content_type,
                 content_encoding="utf-8",
                 delivery_mode=2,
+                **properties,
             )
     return events
 

@@ -19,7 +19,8 @@ from tests.service.event_tools import wait_until
 
 
 @pytest.fixture
-def core_services(service_config, container_factory):
+def core_services(service_config, container_factory, core_uri):
+    # core_uri: the core's broker user exists on this vhost (the simulator publishes as it)
     for cls in (AccountsService, CreditService, DepositService):
         container_factory(cls, service_config).start()
     return service_config
@@ -209,9 +210,9 @@ def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
     assert [m["description"] for m in statement["movements"]] == ["Apertura", odd]
 
 
-def test_core_publisher_example_reaches_the_portal(core_services, rpc_proxy):
+def test_core_publisher_example_reaches_the_portal(core_services, core_uri, rpc_proxy):
     script = str(PROJECT_ROOT / "examples" / "core_publisher.py")
-    env = {**os.environ, "AMQP_URI": core_services["AMQP_URI"]}
+    env = {**os.environ, "CORE_AMQP_URI": core_uri}  # the core's own user, as make run prints
 
     def publish(*args):
         result = subprocess.run(
