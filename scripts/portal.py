@@ -13,6 +13,8 @@
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
 - reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
+- requests --pending | requests resolve ID completed|rejected [--operator NAME]: the requests to
+           the core without answer, and an operator's resolution of one (docs/payments.md)
 - audit-verify [--anchor]: the audit log checked against its key and anchor file, naming the
                            anchor (exit 1 when altered); --anchor anchors the head first
 - broker-users: every process's broker user from `<NAME>_AMQP_PASSWORD` and the core's
@@ -161,6 +163,11 @@ def run():
 
 def main(argv=None):
     private_umask()  # databases, demo files, keys under var/: the portal's account's only
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["requests"]:  # its own arguments (scripts/core_requests.py)
+        from scripts.core_requests import main as core_requests
+
+        sys.exit(core_requests(argv[1:]))
     parser = argparse.ArgumentParser(prog="portal")
     parser.add_argument(
         "command",

@@ -217,3 +217,31 @@ def test_without_the_order_challenge_of_auth_nothing_is_ordered(
     with pytest.raises(ServiceUnavailable, match="segundo factor"):
         transfer(payments)
     assert payments.list_transfers(MEMBER) == {"transfers": []}
+
+
+def test_operators_list_late_requests_and_resolve_one_with_the_cores_word(
+    config, container_factory, rpc_proxy, monkeypatch, capsys
+):
+    from scripts import core_requests
+
+    # late at once, and past its validity at once: the operator may resolve it
+    config = {**config, "CORE_REQUEST_TIMEOUT_MINUTES": "0", "CORE_REQUEST_VALID_HOURS": "0"}
+    accounts, payments = start_portal(config, container_factory, rpc_proxy)
+    order = confirm(payments, transfer(payments))
+    payments.sweep()
+    assert status(payments, order) == "en_verificacion"
+    monkeypatch.setenv("AMQP_URI", config["AMQP_URI"])
+
+    assert core_requests.main(["--pending"]) == 1
+    listed = capsys.readouterr().out
+    assert order["request_id"] in listed and "en verificación" in listed and "30.00" in listed
+
+    assert (
+        core_requests.main(["resolve", order["transfer_id"], "rejected", "--operator", "ana"]) == 0
+    )
+    assert status(payments, order) == "rechazada"
+    assert balances(accounts) == ("100.00", "100.00")  # the hold ended with the resolution
+    assert core_requests.main(["--pending"]) == 0
+    assert "No hay solicitudes" in capsys.readouterr().out
+    # a second resolution is refused: the order has its answer
+    assert core_requests.main(["resolve", order["transfer_id"], "completed"]) == 2
