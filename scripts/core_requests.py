@@ -28,9 +28,10 @@ def render(pending):
         f"{'monto':>10} {'estado':<16} {'enviada':<20} vigente hasta"
     )
     for r in rows:
+        status = STATUS.get(r["status"], r["status"])
         lines.append(
             f"  {r['order_id']:<36} {r['request_id']:<36} {r['request_type']:<12} "
-            f"{r['member_number']:<12} {r['amount']:>10} {STATUS.get(r['status'], r['status']):<16} "
+            f"{r['member_number']:<12} {r['amount']:>10} {status:<16} "
             f"{r['sent_at'] or '-':<20} {r['valid_until'] or '-'}"
         )
     return lines
