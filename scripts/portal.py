@@ -150,6 +150,9 @@ def run():
     from scripts.processes import Supervisor
 
     supervisor = Supervisor(config.PROJECT_ROOT / "Procfile", envs=envs)
+    if config.env_bool("DEMO_CORE", True):
+        # the demo cooperative's core answers the portal's requests (docs/payments.md)
+        supervisor.add("demo-core", [sys.executable, "-m", "scripts.demo_core"])
 
     def stop(signum, frame):
         supervisor.stopping = True
