@@ -218,6 +218,10 @@ class AuditService:
     def on_payments_order_resolved(self, payload):
         self.audit_log.record(payload)
 
+    @audited("payments", "beneficiary_added")
+    def on_payments_beneficiary_added(self, payload):
+        self.audit_log.record(payload)
+
     @audited("payments", "limits_lowered")
     def on_payments_limits_lowered(self, payload):
         self.audit_log.record(payload)

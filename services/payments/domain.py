@@ -57,6 +57,7 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 KIND_OWN = "propia"  # between the member's own accounts: no limit
 KIND_MEMBER = "socio"  # to another member's account: counts the limits
 TRANSFER = "transfer"
+BENEFICIARY = "beneficiario"  # the subject of a beneficiary's confirmation
 LOAN_PAYMENT = "loan_payment"
 METHODS = ("totp", "email_code")
 

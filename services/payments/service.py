@@ -2,12 +2,14 @@
 (docs/payments.md).
 
 RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer, get_limits,
-lower_limits, list_beneficiaries, add_beneficiary, pending_requests, resolve_request.
+lower_limits, list_beneficiaries, add_beneficiary, confirm_beneficiary, delete_beneficiary,
+pending_requests, resolve_request, sweep, inbound_status.
 Events (exchange `payments.events`, through the outbox; docs/events.md): order_sent,
 order_completed, order_rejected, order_cancelled, order_in_verification, order_resolved,
-limits_lowered. Requests to the core on `portal.requests` (routing key = request_type), through
-their own outbox. Consumes the core's request_completed / request_rejected (`core.payments`),
-and accounts.request_movement_posted (money moved for a rejected order).
+limits_lowered, beneficiary_added. Requests to the core on `portal.requests` (routing key =
+request_type), through their own outbox. Consumes the core's request_completed /
+request_rejected (`core.payments`), and accounts.request_movement_posted (money moved for a
+rejected order).
 
 The use cases live in `usecases.py`; this module only wires nameko to them.
 """
@@ -127,6 +129,14 @@ class PaymentsService:
             account_number=account_number,
             identification=identification,
         )
+
+    @rpc
+    def confirm_beneficiary(self, member_number=None, beneficiary_id=None, method=None, code=None):
+        return self.payments.confirm_beneficiary(member_number, beneficiary_id, method, code)
+
+    @rpc
+    def delete_beneficiary(self, member_number=None, beneficiary_id=None):
+        self.payments.delete_beneficiary(member_number, beneficiary_id)
 
     @rpc
     def pending_requests(self):

@@ -104,3 +104,23 @@ def beneficiaries(session, member_number):
 def lock_order(session, order_id):
     """The order's row locked until commit (an answer of the core, an operator's resolution)."""
     return inbound.lock_owner(session, _orders.c.id, order_id)
+
+
+def activate_beneficiary(session, beneficiary_id, now):
+    """por_confirmar → activo, once (two confirmations take effect once)."""
+    table = cast(Table, Beneficiary.__table__)
+    result = session.execute(
+        update(table)
+        .where(table.c.id == beneficiary_id, table.c.status == domain.POR_CONFIRMAR)
+        .values(status="activo", confirmed_at=now)
+    )
+    session.expire_all()
+    return result.rowcount == 1
+
+
+def pending_orders_to(session, beneficiary_id):
+    return session.scalars(
+        select(Order).where(
+            Order.beneficiary_id == beneficiary_id, Order.status == domain.POR_CONFIRMAR
+        )
+    ).all()

@@ -141,14 +141,13 @@ class OrderConfirmation:
                 raise ServiceUnavailable(TFA_UNAVAILABLE, service="auth") from None
             raise
 
-    def start(self, order, summary):
-        return self._call(
-            "start_order_challenge", order.member_number, order.id, order.digest, summary
-        )
+    def start(self, member_number, subject_id, digest, summary):
+        """A challenge for an order (or a beneficiary): {challenge_id, methods, …}."""
+        return self._call("start_order_challenge", member_number, subject_id, digest, summary)
 
-    def verify(self, order, method, code):
+    def verify(self, challenge_id, digest, method, code):
         """True only when auth says the code confirms this challenge and this digest."""
-        answer = self._call("verify_order_code", order.challenge_id, order.digest, method, code)
+        answer = self._call("verify_order_code", challenge_id, digest, method, code)
         return bool(isinstance(answer, dict) and answer.get("valid") is True)
 
 
@@ -275,9 +274,15 @@ class PaymentsUseCases:
             }
         )
 
+    @staticmethod
+    def _beneficiary_digest(beneficiary):
+        return domain.order_digest(
+            domain.BENEFICIARY, domain.ZERO, beneficiary.member_number, beneficiary.account_number
+        )
+
     def add_beneficiary(self, **kwargs):
-        """Record another member's account as `por_confirmar` (activo once confirmed with the
-        second factor: that confirmation is not built yet)."""
+        """Another member's account, `por_confirmar` with its second-factor challenge; `activo`
+        once confirmed (confirm_beneficiary)."""
         data = load_or_raise(CreateBeneficiarySchema(), kwargs)
         found = self.accounts.transfer_destination(data["account_number"], data["identification"])
         if not found or found["member_number"] == data["member_number"]:
@@ -289,12 +294,74 @@ class PaymentsUseCases:
             account_number=data["account_number"],
             holder_member_number=found["member_number"],
             holder_name_masked=found["holder_name_masked"],
-            status="por_confirmar",
+            status=domain.POR_CONFIRMAR,
             created_at=self.clock.utcnow(),
         )
+        challenge = self.confirmation.start(
+            beneficiary.member_number,
+            beneficiary.id,
+            self._beneficiary_digest(beneficiary),
+            {
+                "kind": domain.BENEFICIARY,
+                "amount": "0.00",
+                "to_account_masked": domain.mask_account(beneficiary.account_number),
+            },
+        )
+        beneficiary.challenge_id = challenge["challenge_id"]
         self.db.add(beneficiary)
         self.db.flush()
+        return {
+            **self._beneficiary_view(beneficiary),
+            "confirmation": {
+                "challenge_id": challenge["challenge_id"],
+                "methods": challenge.get("methods", []),
+                "challenge_expires_at": challenge.get("challenge_expires_at"),
+            },
+        }
+
+    def confirm_beneficiary(self, member_number, beneficiary_id, method, code):
+        data = load_or_raise(
+            ConfirmSchema(),
+            {
+                "member_number": member_number,
+                "order_id": beneficiary_id,
+                "method": method,
+                "code": code,
+            },
+        )
+        beneficiary = store.beneficiary(self.db, data["member_number"], data["order_id"])
+        if beneficiary is None:
+            raise NotFound("El beneficiario no existe.")
+        if beneficiary.status != domain.POR_CONFIRMAR:
+            raise Conflict("El beneficiario ya no está por confirmar.")
+        digest = self._beneficiary_digest(beneficiary)
+        if not self.confirmation.verify(
+            beneficiary.challenge_id, digest, data["method"], data["code"]
+        ):
+            raise ValidationError(fields={"code": [WRONG_CODE]})
+        if not store.activate_beneficiary(self.db, beneficiary.id, self.clock.utcnow()):
+            raise Conflict("El beneficiario ya no está por confirmar.")
+        beneficiary = store.beneficiary(self.db, data["member_number"], data["order_id"])
+        self.events.emit(
+            "beneficiary_added",
+            {
+                "beneficiary_id": beneficiary.id,
+                "member_number": beneficiary.member_number,
+                "alias": beneficiary.alias,
+                "account_number_masked": domain.mask_account(beneficiary.account_number),
+                "confirmed_with": data["method"],
+            },
+        )
         return self._beneficiary_view(beneficiary)
+
+    def delete_beneficiary(self, member_number, beneficiary_id):
+        """The beneficiary leaves the list; its orders still `por_confirmar` become `anulada`."""
+        beneficiary = store.beneficiary(self.db, member_number, beneficiary_id)
+        if beneficiary is None or beneficiary.status == "eliminado":
+            raise NotFound("El beneficiario no existe.")
+        beneficiary.status = "eliminado"
+        for order in store.pending_orders_to(self.db, beneficiary.id):
+            self._cancel(order, "Se eliminó el beneficiario.")
 
     # --- transfers ---------------------------------------------------------------------------
 
@@ -367,7 +434,9 @@ class PaymentsUseCases:
         )
         # the challenge first: without a second factor nothing is recorded
         challenge = self.confirmation.start(
-            order,
+            member,
+            order.id,
+            order.digest,
             {
                 "kind": kind,
                 "amount": f"{amount:.2f}",
@@ -416,7 +485,9 @@ class PaymentsUseCases:
             self._cancel(order)
             commit(self.db)
             raise Conflict(EXPIRED.format(minutes=int(self.settings.confirm_minutes)))
-        if not self.confirmation.verify(order, data["method"], data["code"]):
+        if not self.confirmation.verify(
+            order.challenge_id, order.digest, data["method"], data["code"]
+        ):
             raise ValidationError(fields={"code": [WRONG_CODE]})
         self._mark_confirming(order.id, data["method"])
         self._hold_and_send(store.order(self.db, order.id))
@@ -510,14 +581,14 @@ class PaymentsUseCases:
             self._emit("order_sent", store.order(self.db, order.id))
         commit(self.db)
 
-    def _cancel(self, order):
+    def _cancel(self, order, reason="No se confirmó a tiempo."):
         now = self.clock.utcnow()
         if store.move_status(
             self.db,
             order.id,
             domain.POR_CONFIRMAR,
             domain.ANULADA,
-            reason="No se confirmó a tiempo.",
+            reason=reason,
             updated_at=now,
         ):
             self._emit("order_cancelled", store.order(self.db, order.id))

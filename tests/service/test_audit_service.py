@@ -270,6 +270,17 @@ CATALOGUE = [
     ),
     (
         "payments",
+        "beneficiary_added",
+        {
+            "beneficiary_id": "2c4e6a8b-0d1f-4e3a-9b5c-7d9e1f3a5b7c",
+            "member_number": "100234",
+            "alias": "Juan",
+            "account_number_masked": "****9001",
+            "confirmed_with": "totp",
+        },
+    ),
+    (
+        "payments",
         "limits_lowered",
         {"member_number": "100234", "per_transfer": "500.00", "daily_to_others": "800.00"},
     ),

@@ -9,7 +9,7 @@ import pytest
 
 from services.accounts.service import AccountsService
 from services.auth.service import AuthService
-from services.common.errors import Conflict, ServiceUnavailable
+from services.common.errors import Conflict, ServiceUnavailable, ValidationError
 from services.payments.service import PaymentsService
 from tests.service.core_tools import core_event, member_with_savings, publish_core
 from tests.service.event_tools import wait_until
@@ -245,3 +245,82 @@ def test_operators_list_late_requests_and_resolve_one_with_the_cores_word(
     assert "No hay solicitudes" in capsys.readouterr().out
     # a second resolution is refused: the order has its answer
     assert core_requests.main(["resolve", order["transfer_id"], "completed"]) == 2
+
+
+OTHER_MEMBER, OTHER_ACCOUNT, OTHER_CEDULA = "200999", "4200999001", "0102030405"
+
+
+def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
+    portal, config, rpc_proxy
+):
+    accounts, payments = portal
+    publish_core(
+        config["AMQP_URI"],
+        core_event(
+            "member_upserted",
+            {
+                "member_number": OTHER_MEMBER,
+                "identification": OTHER_CEDULA,
+                "first_names": "Juan Carlos",
+                "last_names": "Pérez Loor",
+                "email": "juan.perez@example.com",
+                "phone": None,
+                "status": "activo",
+            },
+        ),
+        core_event(
+            "account_opened",
+            {
+                "account_number": OTHER_ACCOUNT,
+                "member_number": OTHER_MEMBER,
+                "product": "AHORRO_VISTA",
+                "opened_on": "2026-03-01",
+            },
+        ),
+    )
+    wait_until(lambda: accounts.list_accounts(OTHER_MEMBER), message="other member's account")
+    with pytest.raises(ValidationError):  # the pair must match: a wrong cédula
+        payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, "1710034065")
+    added = payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, OTHER_CEDULA)
+    assert (added["status"], added["holder_name_masked"]) == (
+        "por_confirmar",
+        "J*** C*** P*** L***",
+    )
+    assert added["account_number_masked"] == "****9001"
+    active = payments.confirm_beneficiary(MEMBER, added["beneficiary_id"], "totp", GOOD_CODE)
+    assert active["status"] == "activo"
+
+    # 60.00 a day to other members: two orders of 40.00 pass creation, one confirmation wins
+    payments.lower_limits(MEMBER, "50.00", "60.00")
+    orders = [
+        payments.create_transfer(
+            member_number=MEMBER,
+            from_account=SOURCE,
+            beneficiary_id=added["beneficiary_id"],
+            amount="40.00",
+        )
+        for _ in range(2)
+    ]
+    assert {o["kind"] for o in orders} == {"socio"}
+    with pytest.raises(ValidationError) as refused:
+        payments.create_transfer(
+            member_number=MEMBER,
+            from_account=SOURCE,
+            beneficiary_id=added["beneficiary_id"],
+            amount="50.01",
+        )
+    assert "límite por transferencia" in refused.value.fields["amount"][0]
+    other = rpc_proxy("payments")
+    pool = eventlet.GreenPool()
+    calls = [
+        pool.spawn(confirm, proxy, o) for proxy, o in zip((payments, other), orders, strict=True)
+    ]
+    outcomes = []
+    for call in calls:
+        try:
+            outcomes.append(call.wait()["status"])
+        except ValidationError as exc:
+            outcomes.append("limite" if "límite diario" in str(exc.fields) else str(exc))
+    assert sorted(outcomes) == ["enviada", "limite"]
+    assert payments.get_limits(MEMBER)["used_today"] == "40.00"
+    assert balances(accounts) == ("100.00", "60.00")
