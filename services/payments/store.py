@@ -124,3 +124,10 @@ def pending_orders_to(session, beneficiary_id):
             Order.beneficiary_id == beneficiary_id, Order.status == domain.POR_CONFIRMAR
         )
     ).all()
+
+
+def order_ids_in(session, statuses, limit=1000):
+    """The ids of the orders the sweeper looks at, oldest first."""
+    return session.scalars(
+        select(Order.id).where(Order.status.in_(statuses)).order_by(Order.created_at).limit(limit)
+    ).all()

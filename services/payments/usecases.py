@@ -532,6 +532,12 @@ class PaymentsUseCases:
         except ServiceUnavailable:
             log.warning("payments: hold of %s not taken yet; the sweeper retries", order.id)
             return
+        except NotFound:  # the account left the member (closed, moved): nothing can be held
+            hold = {
+                "status": "refused",
+                "reason_code": "cuenta_no_disponible",
+                "reason": "La cuenta de origen no está disponible.",
+            }
         now = self.clock.utcnow()
         if hold["status"] == "refused":
             if store.move_status(
@@ -623,18 +629,35 @@ class PaymentsUseCases:
         Every change is a conditional update: several instances sweeping take effect once."""
         now = self.clock.now()
         done = 0
-        for order in store.orders_in(self.db, (domain.POR_CONFIRMAR,)):
+        for order_id in store.order_ids_in(
+            self.db, (domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)
+        ):
+            try:
+                done += self._sweep_one(order_id, now)
+            except Exception:  # one order's trouble never stops the others
+                self.db.rollback()
+                log.warning("payments: the sweep of %s did not finish", order_id, exc_info=True)
+        return done
+
+    def _sweep_one(self, order_id, now):
+        done = 0
+        order = store.order(self.db, order_id)
+        if order is None:
+            return 0
+        if order.status == domain.POR_CONFIRMAR:
             if domain.confirmation_expired(
                 as_utc(order.created_at), now, self.settings.confirm_minutes
             ):
                 self._cancel(order)
                 commit(self.db)
                 done += 1
-        for order in store.orders_in(self.db, (domain.CONFIRMANDO,)):
+            return done
+        if order.status == domain.CONFIRMANDO:
             if (now - as_utc(order.confirmed_at)).total_seconds() >= self.settings.retry_seconds:
                 self._hold_and_send(order)
                 done += 1
-        for order in store.orders_in(self.db, domain.AWAITING_CORE):
+            return done
+        if order.status in domain.AWAITING_CORE:
             if order.status == domain.ENVIADA and domain.late(
                 as_utc(order.sent_at), now, self.settings.timeout_minutes
             ):

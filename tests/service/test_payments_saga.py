@@ -324,3 +324,33 @@ def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
     assert sorted(outcomes) == ["enviada", "limite"]
     assert payments.get_limits(MEMBER)["used_today"] == "40.00"
     assert balances(accounts) == ("100.00", "60.00")
+
+
+def test_a_confirmation_left_half_done_is_finished_by_the_sweeper(
+    config, container_factory, rpc_proxy
+):
+    # accounts away at the confirmation: the order stays confirmando, nothing held or sent
+    config = {**config, "RPC_TIMEOUT": "1", "PAYMENTS_SAGA_RETRY_SECONDS": "0"}
+    core_queue(config["AMQP_URI"])
+    accounts_container = container_factory(AccountsService, config)
+    accounts_container.start()
+    for service in (PaymentsService, OrderChallengeAuth):
+        container_factory(service, config).start()
+    accounts, payments = rpc_proxy("accounts"), rpc_proxy("payments")
+    publish_core(
+        config["AMQP_URI"],
+        *member_with_savings(MEMBER, SOURCE, TARGET),
+        movement(SOURCE, 1, credit="100.00", balance="100.00"),
+    )
+    wait_until(lambda: balances(accounts) == ("100.00", "100.00"), message="deposit applied")
+    order = transfer(payments)
+    accounts_container.stop()
+    assert confirm(payments, order)["status"] == "confirmando"
+    assert requests_received(config["AMQP_URI"]) == []
+
+    container_factory(AccountsService, config).start()
+    payments.sweep()  # (the timer may do it first: either finishes it once)
+    wait_until(lambda: status(payments, order) == "enviada", message="finished")
+    assert balances(accounts) == ("100.00", "70.00")
+    ((_key, request),) = wait_until(lambda: requests_received(config["AMQP_URI"]), message="sent")
+    assert request["request_id"] == order["request_id"]
