@@ -13,7 +13,14 @@ would: the contract of docs/integration.md with nothing but kombu, no import fro
 `sequence:=312`, null, lists such as `guarantors:='["100517"]'`). A file holds envelopes or
 `{"event_type": ..., "data": {...}}` objects; a missing event_id, source or occurred_at is filled
 in. Each message: exchange `core.events` (topic, durable, declared here too), routing key = the
-event type, persistent, JSON, and confirmed by the broker before this script says so.
+event type, persistent, JSON, published `mandatory` and confirmed by the broker before this
+script says so. An event that no portal queue takes (the portal never started on this broker,
+a routing key no service binds) comes back (`basic.return`, NO_ROUTE) instead of vanishing: the
+script stops there with exit status 3 and says which one.
+
+Ids: `--change-id ID` derives the event_id from the core's own change id (uuid5), so the same
+change published again (after a crash, a lost confirm) carries the same event_id and the portal
+applies it once; use it for events without a natural key (member_upserted).
 
 The portal believes only the core's own broker user: connect as it (the URI `make run` prints,
 with the password of var/core_amqp_password) and every message names it in `user_id`, which
@@ -32,6 +39,18 @@ from datetime import UTC, datetime
 from kombu import Connection, Exchange, Producer
 
 EXCHANGE = Exchange("core.events", type="topic", durable=True)
+# the connector's own namespace for event ids derived from the core's change ids (any fixed UUID:
+# what matters is that it never changes, so one change always gives the same event_id)
+CHANGE_NAMESPACE = uuid.UUID("6f1d3c2e-5b0a-4c47-9a51-0e8f3a7b2c10")
+
+
+class Unroutable(Exception):
+    """The broker returned a mandatory message: no queue is bound for its routing key."""
+
+
+def event_id_for(change_id, event_type):
+    """The event_id of one change of the core: the same change always gives the same id."""
+    return str(uuid.uuid5(CHANGE_NAMESPACE, f"{event_type}:{change_id}"))
 
 
 def parse_fields(pairs):
@@ -74,10 +93,14 @@ def from_file(path):
 
 
 def publish(amqp_uri, events):
-    """Publish persistent, confirmed messages; returns the events sent."""
+    """Publish persistent, mandatory, confirmed messages; returns the events sent. Raises
+    Unroutable for the first one no queue took (the ones before it were delivered)."""
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         channel = conn.channel()
         EXCHANGE(channel).declare()
+        returned = []
+        # the broker sends basic.return before the confirm, so it is here when publish() returns
+        channel.events["basic_return"].add(lambda exc, _exchange, key, _msg: returned.append(key))
         producer = Producer(channel, exchange=EXCHANGE)
         for event in events:
             # with confirm_publish, publish() returns once the broker has taken the message
@@ -89,7 +112,13 @@ def publish(amqp_uri, events):
                 delivery_mode=2,
                 message_id=event["event_id"],
                 user_id=conn.userid or "guest",  # who we are: the broker refuses any other name
+                mandatory=True,
             )
+            if returned:
+                raise Unroutable(
+                    f"{event['event_type']} {event['event_id']}: ninguna cola del portal lo "
+                    "recibió (NO_ROUTE); ¿se inició el portal en este broker y vhost?"
+                )
     return events
 
 
@@ -100,6 +129,9 @@ def main(argv=None):
     parser.add_argument("--file", help="a JSON file with one event or a list of events")
     parser.add_argument("--event-id", help="reuse an event_id (to show a redelivery is harmless)")
     parser.add_argument(
+        "--change-id", help="the core's own change id: the event_id is derived from it (uuid5)"
+    )
+    parser.add_argument(
         "--amqp-uri",
         default=os.environ.get("CORE_AMQP_URI")
         or os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
@@ -108,11 +140,18 @@ def main(argv=None):
     if args.file:
         events = from_file(args.file)
     elif args.event_type:
-        events = [envelope(args.event_type, parse_fields(args.fields), args.event_id)]
+        event_id = args.event_id
+        if args.change_id:
+            event_id = event_id_for(args.change_id, args.event_type)
+        events = [envelope(args.event_type, parse_fields(args.fields), event_id)]
     else:
         parser.error("give an event type with its fields, or --file")
-    for event in publish(args.amqp_uri, events):
-        print(f"published {event['event_type']} {event['event_id']}", flush=True)
+    try:
+        for event in publish(args.amqp_uri, events):
+            print(f"published {event['event_type']} {event['event_id']}", flush=True)
+    except Unroutable as exc:
+        print(f"not delivered: {exc}", file=sys.stderr, flush=True)
+        return 3
     return 0
 
 

@@ -18,6 +18,7 @@ ERROR_CODES = {
     "403": "Debe cambiar la contraseña",
     "404": "No encontrado",
     "409": "Conflicto",
+    "410": "Desafío vencido o ya usado",
     "413": "Cuerpo demasiado grande",
     "422": "Datos inválidos",
     "423": "Usuario bloqueado",
@@ -33,6 +34,9 @@ class ErrorBodySchema(Schema):
         data_key="fields", keys=fields.String(), values=fields.List(fields.String())
     )
     retry_after = fields.Integer()
+    attempts_left = fields.Integer(
+        metadata={"description": "422 invalid_code: intentos que le quedan a este desafío"}
+    )
     service = fields.String()
     reason = fields.String(
         metadata={"description": "401 de una sesión vencida: idle_timeout o absolute_timeout"}

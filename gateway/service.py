@@ -18,6 +18,7 @@ from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
 from gateway.web.report_jobs import ReportJobs
+from gateway.web.security import SecurityPages
 from gateway.web.site import SitePages
 from gateway.web.statements import StatementsWeb
 from services.common.rpc import ServiceRpc
@@ -35,6 +36,7 @@ class GatewayService(
     StatementsWeb,
     CreditApi,
     CreditPages,
+    SecurityPages,
     SitePages,
 ):
     name = "gateway"

@@ -194,7 +194,7 @@ def measure(backend, files, workdir):
         vhost(name, create=False)
 
 
-def run(movements=MOVEMENTS):
+def run(movements=MOVEMENTS, backends=("postgres", "sqlite")):
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         tmp = Path(tmp)
         started = time.monotonic()
@@ -202,7 +202,7 @@ def run(movements=MOVEMENTS):
         generated = time.monotonic() - started
         print(f"bulk import: {count} movements generated in {generated:.0f} s", flush=True)
         results = {"movements": count, "generate_s": generated}
-        for backend in ("postgres", "sqlite"):
+        for backend in backends:
             workdir = tmp / backend
             workdir.mkdir()
             results[backend] = measure(backend, tmp / "files", workdir)

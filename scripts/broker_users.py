@@ -60,14 +60,16 @@ def service_permissions(service: str) -> tuple[str, str, str]:
 
     Its own: `rpc-S` (RPC requests), `rpc.reply-S-…` (replies to its calls), `evt-…--S.…`
     (its event handlers' queues, with `.retry`/`.dead`), `core.S` (the core's events, with
-    `.retry`/`.dead`), `S.events` (what it publishes). Shared: `nameko-rpc` (every call and
-    reply), `amq.default` (the default exchange its retries and parked messages go through).
+    `.retry`/`.dead`, and a lane such as `core.accounts.members`), `S.events` (what it
+    publishes). Shared: `nameko-rpc` (every call and reply), `amq.default` (the default
+    exchange its retries and parked messages go through).
     It declares and binds from the other services' `*.events` exchanges (configure, read) and
     from `core.events`, and declares `portal.requests` (the exchange exists from the start),
     but writes to none of them — except `payments`, which sends the requests to the core.
     """
     s = re.escape(service)
-    own = rf"rpc-{s}|rpc\.reply-{s}-.*|evt-.*--{s}\..*|core\.{s}(\.retry|\.dead)?|{s}\.events"
+    core = rf"core\.{s}(\.[a-z]+)?(\.retry|\.dead)?"  # its queues of the core's events, lanes too
+    own = rf"rpc-{s}|rpc\.reply-{s}-.*|evt-.*--{s}\..*|{core}|{s}\.events"
     exchanges = r"[a-z_]+\.events|portal\.requests"
     # payments alone sends the portal's requests to the core
     requests = r"|portal\.requests" if service == REQUESTS_SENDER else ""

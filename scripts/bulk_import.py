@@ -15,6 +15,7 @@ per-service functions (`services/<service>/bulk.py`) in-process, each on its own
 """
 
 import csv
+import itertools
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -113,8 +114,66 @@ class Problems(list):
         ]
 
 
-def read(directory, problems):
-    """{file: [(line, raw, clean)]} of the good rows; every bad one recorded in problems."""
+# the column that names each file's record: what a refused row's dependants point to
+KEYS = {
+    "members.csv": "member_number",
+    "accounts.csv": "account_number",
+    "movements.csv": "account_number",
+    "loans.csv": "loan_number",
+    "installments.csv": "loan_number",
+    "guarantors.csv": "loan_number",
+    "deposits.csv": "deposit_number",
+}
+
+
+BROKEN_QUOTE = (
+    "comillas sin cerrar (o mal puestas) en el registro que empieza en esta línea; "
+    "las líneas siguientes se leen como registros propios"
+)
+
+
+def records(lines, width):
+    """(first line, cells, problem) of each record after the header, `problem` None for a good
+    one. A quote left open swallows the lines after it into one record (csv reads on until the
+    next quote): such a record is reported at the line where it starts, and reading starts
+    again on the line after, so the records it swallowed are read as themselves."""
+    index = 1  # line 1 is the header
+    while index < len(lines):
+        reader = csv.reader(itertools.islice(lines, index, None), strict=True)
+        begin = 0  # lines of this reader consumed before the current record
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                pass
+            else:
+                # one line, or several (a quoted newline) that still make a whole record
+                if reader.line_num - begin == 1 or len(cells) == width:
+                    yield index + begin + 1, cells, None
+                    begin = reader.line_num
+                    continue
+            first = index + begin
+            # the cells before the open quote are the record's own (its key among them)
+            start = next(csv.reader([lines[first]]), [])[:-1]
+            yield first + 1, start, BROKEN_QUOTE
+            index = first + 1
+            break
+
+
+def _refuse(refused, name, raw):
+    """Remember a refused row's key (and a movement's sequence), as far as it could be read."""
+    if KEYS[name] in raw:
+        refused[name].add(raw[KEYS[name]])
+    if name == "movements.csv" and "sequence" in raw and "account_number" in raw:
+        refused["movements.csv#seq"].add((raw["account_number"], raw["sequence"].strip()))
+
+
+def read(directory, problems, refused=None):
+    """{file: [(line, raw, clean)]} of the good rows; every bad one recorded in problems, and
+    the key of each refused row in `refused[file]` (its dependants are not reported again)."""
+    refused = refused if refused is not None else defaultdict(set)
     directory = Path(directory)
     if not directory.is_dir():
         problems.add(str(directory), 0, "no es un directorio")
@@ -133,35 +192,37 @@ def read(directory, problems):
         rows = []
         try:
             with open(path, encoding="utf-8-sig", newline="") as fh:
-                reader = csv.reader(fh)
-                header = [c.strip() for c in next(reader, [])]
-                missing = [c for c in required if c not in header]
-                if missing:
-                    problems.add(path.name, 1, "faltan columnas: " + ", ".join(missing))
-                    continue
-                width = len(header)
-                keep = [(c, header.index(c)) for c in (*required, *optional) if c in header]
-                for cells in reader:
-                    if not cells:
-                        continue  # a blank line
-                    line = reader.line_num
-                    if len(cells) != width:
-                        problems.add(
-                            path.name,
-                            line,
-                            f"la fila tiene {len(cells)} columnas y el encabezado {width}",
-                        )
-                        continue
-                    # cells are taken as written: the core's values, no trimming
-                    raw = {c: cells[i] for c, i in keep}
-                    clean, errors = parser(raw)
-                    for reason in errors:
-                        problems.add(path.name, line, reason)
-                    if not errors:
-                        rows.append((line, raw, clean))
+                lines = fh.readlines()  # split on \n, \r\n or \r, kept as written
         except UnicodeDecodeError:
             problems.add(path.name, 0, "el archivo no está en UTF-8")
             continue
+        header = [c.strip() for c in next(csv.reader(lines[:1]), [])]
+        missing = [c for c in required if c not in header]
+        if missing:
+            problems.add(path.name, 1, "faltan columnas: " + ", ".join(missing))
+            continue
+        width = len(header)
+        keep = [(c, header.index(c)) for c in (*required, *optional) if c in header]
+        # the usual file: exactly the wanted columns, in order (a row is then one zip away)
+        names = [c for c, _i in keep] if [i for _c, i in keep] == list(range(width)) else None
+        for line, cells, problem in records(lines, width):
+            if not cells and problem is None:
+                continue  # a blank line
+            if problem is None and len(cells) != width:
+                problem = f"la fila tiene {len(cells)} columnas y el encabezado {width}"
+            if problem is not None:
+                problems.add(path.name, line, problem)
+                _refuse(refused, path.name, {c: cells[i] for c, i in keep if i < len(cells)})
+                continue
+            # cells are taken as written: the core's values, no trimming
+            raw = dict(zip(names, cells, strict=True)) if names else {c: cells[i] for c, i in keep}
+            clean, errors = parser(raw)
+            for reason in errors:
+                problems.add(path.name, line, reason)
+            if errors:
+                _refuse(refused, path.name, raw)
+            else:
+                rows.append((line, raw, clean))
         found[path.name] = rows
     if not found and not problems:
         problems.add(str(directory), 0, "no hay archivos CSV que cargar")
@@ -190,8 +251,11 @@ def _state(target, service, key, values):
     return merged or target.state(service, {key: []})
 
 
-def check(files, target, problems):
-    """Cross-file checks and checks against what is loaded; returns the load plan."""
+def check(files, target, problems, refused=None):
+    """Cross-file checks and checks against what is loaded; returns the load plan. A row that
+    points to a refused one (`refused[file]`, from read()) is not reported again: the refused
+    row is the root cause."""
+    refused = refused if refused is not None else defaultdict(set)
     members = files.get("members.csv", [])
     accounts = files.get("accounts.csv", [])
     movements = files.get("movements.csv", [])
@@ -241,6 +305,8 @@ def check(files, target, problems):
             )
 
     def member_known(name, line, number):
+        if number in refused["members.csv"]:
+            return False
         if number not in known_members:
             problems.add(name, line, f"el socio {number} no está en members.csv ni cargado")
             return False
@@ -256,7 +322,7 @@ def check(files, target, problems):
                     f"la cuenta ya está cargada a nombre del socio {loaded['member_number']}",
                 )
 
-    _check_movements(movements, file_accounts, loaded_accounts, target, problems)
+    _check_movements(movements, file_accounts, loaded_accounts, target, problems, refused)
 
     # --- loans, their schedules and guarantors
     products = set()
@@ -271,6 +337,8 @@ def check(files, target, problems):
             )
     schedules = defaultdict(list)
     for line, raw, clean in installments:
+        if clean["loan_number"] in refused["loans.csv"]:
+            continue
         if clean["loan_number"] not in by_loan:
             problems.add(
                 "installments.csv", line, f"el crédito {clean['loan_number']} no está en loans.csv"
@@ -279,6 +347,8 @@ def check(files, target, problems):
         schedules[clean["loan_number"]].append((line, raw, clean))
     for number, (line, _raw, loan) in by_loan.items():
         rows = sorted(schedules.get(number, []), key=lambda r: r[2]["number"])
+        if number in refused["installments.csv"]:
+            continue  # an installment of it was refused: its table cannot be complete
         if not rows:
             problems.add(
                 "loans.csv", line, f"el crédito {number} no tiene cuotas en installments.csv"
@@ -289,6 +359,8 @@ def check(files, target, problems):
     loan_guarantors = defaultdict(list)
     for line, _raw, clean in guarantors:
         loan = by_loan.get(clean["loan_number"])
+        if clean["loan_number"] in refused["loans.csv"]:
+            continue
         if loan is None:
             # a loan's guarantors travel with it (as in loan_disbursed)
             problems.add(
@@ -350,7 +422,7 @@ def check(files, target, problems):
     ]
 
 
-def _check_movements(movements, file_accounts, loaded_accounts, target, problems):
+def _check_movements(movements, file_accounts, loaded_accounts, target, problems, refused):
     per_account = defaultdict(list)
     for row in movements:
         per_account[row[2]["account_number"]].append(row)
@@ -358,6 +430,8 @@ def _check_movements(movements, file_accounts, loaded_accounts, target, problems
     for number, rows in per_account.items():
         loaded = loaded_accounts.get(number)
         if loaded is None and number not in file_accounts:
+            if number in refused["accounts.csv"]:
+                continue
             for line, _raw, _clean in rows:
                 problems.add(
                     "movements.csv", line, f"la cuenta {number} no está en accounts.csv ni cargada"
@@ -374,6 +448,12 @@ def _check_movements(movements, file_accounts, loaded_accounts, target, problems
                 problems.add("movements.csv", line, f"cuenta {number}: secuencia {seq} repetida")
                 continue
             expected = previous[0] + 1 if previous is not None else min(seq, last_seq + 1)
+            gap = range(expected, seq)
+            if seq > expected and all(
+                (number, str(s)) in refused["movements.csv#seq"] for s in gap
+            ):
+                # the movements between were refused (reported): this one is not a second gap
+                previous, expected = None, seq
             if seq != expected:
                 problems.add(
                     "movements.csv",
@@ -488,8 +568,9 @@ def load(plan, target, show_progress=True, out=sys.stdout, window=2):
 def run(directory, target, show_progress=True, out=sys.stdout, err=sys.stderr):
     """Check, then load; returns (exit code, counts). Nothing is loaded when any check fails."""
     problems = Problems()
-    files = read(directory, problems)
-    plan = check(files, target, problems) if files else []
+    refused = defaultdict(set)
+    files = read(directory, problems, refused)
+    plan = check(files, target, problems, refused) if files else []
     if problems:
         for line in problems.lines():
             print(line, file=err)

@@ -6,7 +6,8 @@ PDF one journey in five, a credit simulation one journey in ten, *Salir*; think 
 pages; then the next member. Forms carry the page's CSRF token (bound to the session cookie, as
 tests/helpers.py `csrf_of` reads it).
 
-Input (environment): CAPACITY_MEMBERS, a JSON file of [username, password] pairs;
+Input (environment): CAPACITY_MEMBERS, a JSON file of [username, password, device token]
+triples (each member's remembered device, replaced at each login as a browser's cookie is);
 CAPACITY_HOSTS, the gateways' base URLs, comma-separated (each member goes to one of them in
 turn, and stays there: a balancer with session affinity); CAPACITY_OUT, where the step's figures
 are written as JSON when locust quits; CAPACITY_THINK, "min,max" seconds between pages.
@@ -37,6 +38,8 @@ LOAN = re.compile(r'href="/creditos/(CR-[0-9-]+)"')
 PRODUCT = re.compile(r'<option value="([A-Z]+)" data-amount-hint')
 
 _members = itertools.cycle(range(len(MEMBERS)))
+DEVICE_COOKIE = "portal_device"
+DEVICES: dict[int, str] = {}  # member -> the device token the portal set at the last login
 _journeys = itertools.count()
 _users = itertools.count()
 
@@ -157,11 +160,13 @@ class Member(HttpUser):
     def month_start_morning(self):
         journey = next(_journeys)
         member = next(_members)
-        username, password = MEMBERS[member]
+        username, password, device = MEMBERS[member]
         # a different fifth of the members downloads on each round through them: a closed
         # month's PDF is cached once rendered (docs/statements.md), and a member downloads it once
         downloads = (member + journey // len(MEMBERS)) % 5 == 0
         self.client.cookies.clear()
+        # the member's own browser: its remembered device spares the e-mailed code
+        self.client.cookies.set(DEVICE_COOKIE, DEVICES.get(member, device))
         page = self.get("/login")
         token = CSRF.search(page.text).group(1)
         answer = self.post(
@@ -169,7 +174,13 @@ class Member(HttpUser):
             {"username": username, "password": password, "csrf_token": token},
             allow_redirects=False,
         )
-        if answer.status_code not in (302, 303):
+        renewed = answer.cookies.get(DEVICE_COOKIE)
+        if renewed:
+            DEVICES[member] = renewed
+        if (
+            answer.status_code not in (302, 303)
+            or answer.headers.get("Location") == "/login/codigo"
+        ):
             return  # counted as failed (or a 200 with an error): no journey
         position = self.get("/")
         token = CSRF.search(position.text).group(1)

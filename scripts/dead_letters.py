@@ -2,7 +2,9 @@
 
 Lists every `<queue>.dead` with its message count (through RabbitMQ's management API) and can
 move a queue's parked messages back to the handler's queue once the cause is fixed. The core's
-events refused by a service (`core.<service>.dead`) are listed one by one with their reason.
+events refused by a service (`core.<service>.dead`) are listed here (the first 20, with their
+reason); `python -m scripts.portal parked` (scripts/parked.py) shows them with their kind, time
+and stream, filters and pages them, requeues one or all and discards one (audited).
 """
 
 import json
@@ -93,3 +95,6 @@ def main(requeue_queue=None):
                 print(f"          {item['event_type']}  {item['event_id']}  {item['reason']}")
             if count > 20:
                 print(f"          … y {count - 20} más")
+            # kind, time, stream, filters, pages, requeue one, discard: their own tool
+            service = name.split(".")[1]
+            print(f"          detalle: python -m scripts.portal parked --service {service}")

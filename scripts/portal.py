@@ -4,7 +4,7 @@
 - migrate: every service's alembic history up to head, on its own database
 - import DIR: bulk load of the core's CSV files through the running services (docs/bulk-load.md)
 - demo:    the demo cooperative written as such files (var/demo-core/) and imported (idempotent)
-- setup:   check + migrate + migrate-queues + demo
+- setup:   check + migrate + migrate-queues + demo (DEMO=off: no demo data, empty databases)
 - run:     setup, then every service and the gateway as their own processes, each restarted
            if it dies (scripts/processes.py, Supervisor)
 - migrate-queues: the portal's queues redeclared as AMQP_QUEUE_TYPE says, messages kept
@@ -12,7 +12,12 @@
                   uses them)
 - dead-letters: events parked after repeated handler failures (and --requeue QUEUE); the
                 core's refused events one by one with their reason
-- reconciliation [--date D]: the differences the core's day_closed found (docs/integration.md)
+- reconciliation [--date D] [--redo]: the differences the core's day_closed found, and the
+                streams held behind a missing sequence; --redo compares the day again
+- parked …: the core's refused events, listed (filters, pages), requeued, discarded
+            (scripts/parked.py)
+- held …:   the streams held behind a missing sequence, and a held event discarded
+            (scripts/held.py)
 - requests --pending | requests resolve ID completed|rejected [--operator NAME]: the requests to
            the core without answer, and an operator's resolution of one (docs/payments.md)
 - audit-verify [--anchor]: the audit log checked against its key and anchor file, naming the
@@ -87,6 +92,12 @@ def demo(today=None, long_history=False):
         load_long_history(config.database_url("accounts"), today)
 
 
+def demo_wanted():
+    """DEMO=off (a real deployment): setup and run load no demo cooperative; the databases stay
+    empty until the core's bulk load (`import DIR`) fills them."""
+    return config.env_bool("DEMO", True)
+
+
 def setup(long_history=False):
     problems = check(broker=False)
     if problems:
@@ -103,6 +114,9 @@ def setup(long_history=False):
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
+    if not demo_wanted():
+        print("DEMO=off: no demo data loaded (load the core's files: import DIR).", flush=True)
+        return
     print("Loading the demo cooperative (first time takes a minute)…", flush=True)
     demo(long_history=long_history)
 
@@ -134,6 +148,22 @@ def broker_setup():
     return {name: {"AMQP_URI": uri} for name, uri in uris.items() if name != "core"}
 
 
+def delivery_notes():
+    """Where a member's e-mails (the second factor's codes among them) and SMS go, said at start:
+    a new browser's login asks for a code sent by e-mail."""
+    label = "  E-mails (códigos de ingreso incluidos):"
+    if config.env("SMTP_HOST"):
+        mail = f"{label} SMTP {config.env('SMTP_HOST')}"
+    else:
+        mail = f"{label} archivos .eml en {config.var_dir() / 'mail'}"
+    backend = (config.env("SMS_BACKEND") or "file").lower()
+    if backend == "file":
+        sms = f"  SMS de alertas: archivos en {config.var_dir() / 'sms'}"
+    else:
+        sms = f"  SMS de alertas: SMS_BACKEND={backend}"
+    return f"{mail}\n{sms}\n"
+
+
 def run():
     problem = broker_problem(config.amqp_uri())
     if problem:
@@ -142,10 +172,9 @@ def run():
     setup()
     envs = broker_setup()
     address = config.env("GATEWAY_ADDRESS", "127.0.0.1:8000")
-    print(
-        f"\nPortal en línea: http://{address}/   (demo: maria / Socia-2026!)   Ctrl-C stops it.\n",
-        flush=True,
-    )
+    who = "   (demo: maria / Socia-2026!)" if demo_wanted() else ""
+    print(f"\nPortal en línea: http://{address}/{who}   Ctrl-C stops it.\n", flush=True)
+    print(delivery_notes(), flush=True)
     # every service its own process; one that dies is restarted while the others keep serving
     from scripts.processes import Supervisor
 
@@ -164,13 +193,21 @@ def run():
     supervisor.stop()
 
 
+# commands with their own options and actions (scripts/<module>.py, main(argv))
+SUBTOOLS = {
+    "parked": "scripts.parked",
+    "held": "scripts.held",
+    "requests": "scripts.core_requests",  # docs/payments.md
+}
+
+
 def main(argv=None):
     private_umask()  # databases, demo files, keys under var/: the portal's account's only
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["requests"]:  # its own arguments (scripts/core_requests.py)
-        from scripts.core_requests import main as core_requests
+    if argv and argv[0] in SUBTOOLS:
+        import importlib
 
-        sys.exit(core_requests(argv[1:]))
+        sys.exit(importlib.import_module(SUBTOOLS[argv[0]]).main(argv[1:]))
     parser = argparse.ArgumentParser(prog="portal")
     parser.add_argument(
         "command",
@@ -199,6 +236,9 @@ def main(argv=None):
     )
     parser.add_argument(
         "--anchor", action="store_true", help="audit-verify: anchor the chain head first"
+    )
+    parser.add_argument(
+        "--redo", action="store_true", help="reconciliation: compare the day (--date) again"
     )
     parser.add_argument(
         "--long-history",
@@ -232,7 +272,7 @@ def main(argv=None):
     elif args.command == "reconciliation":
         from scripts.reconciliation import main as reconciliation
 
-        sys.exit(reconciliation(args.date))
+        sys.exit(reconciliation(args.date, args.redo))
     elif args.command == "audit-verify":
         from scripts.audit_chain import main as audit_verify
 

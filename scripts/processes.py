@@ -60,6 +60,8 @@ class Portal:
             **(extra_env or {}),
         }
         self.procs = {}
+        # tests and tools find this portal's files (e-mails, device tokens) by its port
+        os.environ[f"PORTAL_VAR_DIR_{self.port}"] = self.env["PORTAL_VAR_DIR"]
 
     def run(self, *args, check=True):
         return subprocess.run(

@@ -238,6 +238,8 @@ def http_session(gateway_url):
     """requests.Session whose relative URLs go to the gateway under test."""
 
     class GatewaySession(requests.Session):
+        base_url = gateway_url
+
         def request(self, method, url, *args, **kwargs):
             kwargs.setdefault("timeout", 15)
             return super().request(method, gateway_url + url, *args, **kwargs)
@@ -274,6 +276,12 @@ def load_demo(service_config, today, services=None, count=20):
         except ModuleNotFoundError:
             continue
         module.load(service_config[f"{service.upper()}_DATABASE_URL"], today, count=count)
+        if service == "auth":
+            # the demo users log in from a remembered device (tests/helpers.py api_login): the
+            # second factor is exercised by the tests that mean to (test_auth_second_factor*)
+            from tests.helpers import save_device_tokens
+
+            save_device_tokens(module.remember_devices(service_config["AUTH_DATABASE_URL"]))
 
 
 @pytest.fixture

@@ -320,6 +320,21 @@
     window.setTimeout(poll, 1000);
   }
 
+  // --- Second factor: the keyboard that fits the chosen code ----------------------------------
+  // An app's code is 6 digits (a phone's number pad); a recovery code has letters too.
+  function codeKeyboard() {
+    var code = document.getElementById("code");
+    var methods = document.querySelectorAll("input[name=method][type=radio]");
+    if (!code || !methods.length) return;
+    function fit() {
+      var chosen = document.querySelector("input[name=method]:checked");
+      if (chosen && chosen.value === "recovery_code") code.removeAttribute("inputmode");
+      else code.setAttribute("inputmode", "numeric");
+    }
+    for (var i = 0; i < methods.length; i++) methods[i].addEventListener("change", fit);
+    fit();
+  }
+
   // --- Back after "Salir": a member page restored from the browser's memory is asked again ----
   // (the server answers with the login page; pages are sent no-store, this covers browsers
   // that restore a page from their back-forward cache anyway)
@@ -337,4 +352,5 @@
   focusAnswer();
   compactMenu();
   reportJob();
+  codeKeyboard();
 })();

@@ -1,6 +1,7 @@
-"""Pages of identity (docs/manual.md 4, 5 and 6): ingreso, registro de socio, recuperación de
+"""Pages of identity (docs/manual.md 4, 5 and 6): ingreso (password, then the second factor's
+code unless the device is remembered: docs/pages.md), registro de socio, recuperación de
 contraseña, cambiar contraseña and Salir. The session token lives in the HttpOnly `portal_session`
-cookie."""
+cookie, set only once the login is complete."""
 
 from dataclasses import replace
 
@@ -10,10 +11,14 @@ from gateway.api.auth import client_ip
 from gateway.http import http, http_status
 from gateway.principal import SESSION_COOKIE
 from gateway.security import cookie_name
+from gateway.web import second_factor as factor
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.returning import safe_next
 from services.common.errors import (
+    ChallengeExpired,
     Conflict,
+    InvalidCode,
+    Locked,
     RateLimited,
     ServiceUnavailable,
     Unauthenticated,
@@ -27,6 +32,7 @@ LOGIN_UNAVAILABLE = (
 )
 PASSWORDS_DIFFER = "Las contraseñas no coinciden."
 PASSWORD_CHANGED = "Su contraseña fue cambiada correctamente."  # noqa: S105  (a message)
+LOG_IN_AGAIN = "Ingrese nuevamente con su contraseña nueva."  # noqa: S105  (a message)
 FORCED_CHANGE = "Ingresó con un código temporal: antes de continuar, cambie su contraseña."  # noqa: S105
 NOTICES = {
     "registrado": "Su usuario fue registrado. Ya puede ingresar al portal.",
@@ -35,6 +41,23 @@ NOTICES = {
         "Su sesión expiró por inactividad. Ingrese nuevamente para continuar donde estaba."
     ),
     "expirada": "Su sesión terminó. Ingrese nuevamente para continuar.",
+    "codigo-vencido": (
+        "El tiempo para ingresar el código terminó o el código ya no sirve. "
+        "Ingrese nuevamente su usuario y contraseña para recibir otro."
+    ),
+    "bloqueado": (
+        "Su usuario quedó bloqueado por seguridad: todas sus sesiones se cerraron. "
+        "Para volver a ingresar, recupere su contraseña."
+    ),
+}
+CODE_MISSING = "Ingrese el código."
+CODE_WRONG = "El código no es correcto. Le quedan {n} intentos."
+CODE_WRONG_LAST = "El código no es correcto. Le queda 1 intento."
+CODE_RESENT = "Le enviamos un código nuevo por correo; el anterior ya no sirve."
+METHOD_LABELS = {
+    "totp": "Código de su aplicación de autenticación",
+    "recovery_code": "Código de recuperación",
+    "email_code": "Código enviado a su correo",
 }
 REGISTER_FIELDS = (
     "username",
@@ -98,8 +121,14 @@ class AuthPages:
         if not form["username"].strip() or not form["password"]:
             return self._login_again(request, form, LOGIN_MISSING, 422)
         try:
-            result = self.auth_rpc.login(form["username"], form["password"], client_ip(request))
-        except (Unauthenticated, RateLimited) as exc:
+            result = self.auth_rpc.login(
+                form["username"],
+                form["password"],
+                client_ip(request),
+                device_token=factor.device_token(request),
+                user_agent=factor.user_agent(request),
+            )
+        except (Unauthenticated, RateLimited, Locked) as exc:
             return self._login_again(
                 request, form, exc.message, http_status(exc), _retry_headers(exc)
             )
@@ -111,6 +140,16 @@ class AuthPages:
             message = exc.message if exc.extra.get("retry_after") else LOGIN_UNAVAILABLE
             return self._login_again(request, form, message, 503, _retry_headers(exc))
         back = safe_next(request.form.get("next"))
+        if result.get("second_factor_required"):
+            # no session yet: the second page asks for the code of this challenge
+            response = redirect("/login/codigo")
+            factor.set_challenge(response, request, factor.pack_challenge(result, back))
+            return response
+        return self._logged_in(request, result, back)
+
+    def _logged_in(self, request, result, back):
+        """The session cookie with the token of a complete login (a new one: whatever session
+        cookie the browser had is replaced), and the remembered device's new token."""
         response = redirect(_landing(result["must_change_password"], back))
         response.set_cookie(
             cookie_name(request, SESSION_COOKIE),
@@ -120,7 +159,103 @@ class AuthPages:
             secure=request.scheme == "https",
             path="/",
         )
+        factor.set_device(response, request, result.get("device_token"))
+        factor.clear_challenge(response, request)
         return response
+
+    # Ingreso, segundo paso: el código -----------------------------------------------------------
+
+    @http("GET", "/login/codigo")
+    def auth_page_login_code(self, request):
+        challenge = factor.unpack_challenge(request)
+        if challenge is None:
+            return redirect("/login?aviso=codigo-vencido")
+        notice = CODE_RESENT if request.args.get("aviso") == "reenviado" else None
+        return self._code_page(request, challenge, flashes=[("info", notice)] if notice else [])
+
+    @http("POST", "/login/codigo")
+    def auth_page_login_code_post(self, request):
+        challenge = factor.unpack_challenge(request)
+        if challenge is None:
+            return self._challenge_over(request)
+        if not csrf_valid(request):
+            return self._code_page(request, challenge, [("error", CSRF_EXPIRED)], status=400)
+        code = "".join((request.form.get("code") or "")[:64].split())
+        method = request.form.get("method") or challenge["methods"][0]
+        remember = request.form.get("remember_device") in ("1", "on", "true")
+        if not code:
+            return self._code_page(request, challenge, [("error", CODE_MISSING)], 422, method)
+        try:
+            result = self.auth_rpc.login_second_factor(
+                challenge_id=challenge["challenge_id"],
+                method=method,
+                code=code,
+                remember_device=remember,
+                client_ip=client_ip(request),
+                user_agent=factor.user_agent(request),
+            )
+        except InvalidCode as exc:
+            left = exc.extra.get("attempts_left")
+            if left == 0:
+                return self._challenge_over(request)
+            message = CODE_WRONG_LAST if left == 1 else CODE_WRONG.format(n=left)
+            if not isinstance(left, int):
+                message = exc.message
+            return self._code_page(request, challenge, [("error", message)], 422, method)
+        except ChallengeExpired:
+            return self._challenge_over(request)
+        except (ValidationError, RateLimited) as exc:
+            return self._code_page(
+                request, challenge, [("error", exc.message)], http_status(exc), method
+            )
+        except Locked as exc:
+            response = self._login_again(request, {"username": ""}, exc.message, 423)
+            factor.clear_challenge(response, request)
+            return response
+        return self._logged_in(request, result, safe_next(challenge["next"]))
+
+    @http("POST", "/login/codigo/reenviar")
+    def auth_page_login_code_resend(self, request):
+        challenge = factor.unpack_challenge(request)
+        if challenge is None:
+            return self._challenge_over(request)
+        if not csrf_valid(request):
+            return self._code_page(request, challenge, [("error", CSRF_EXPIRED)], status=400)
+        try:
+            self.auth_rpc.resend_second_factor_code(
+                challenge_id=challenge["challenge_id"], client_ip=client_ip(request)
+            )
+        except ChallengeExpired:
+            return self._challenge_over(request)
+        except (RateLimited, ValidationError) as exc:
+            return self._code_page(
+                request,
+                challenge,
+                [("error", exc.message)],
+                http_status(exc),
+                headers=_retry_headers(exc),
+            )
+        return redirect("/login/codigo?aviso=reenviado")
+
+    def _challenge_over(self, request):
+        response = redirect("/login?aviso=codigo-vencido")
+        factor.clear_challenge(response, request)
+        return response
+
+    def _code_page(self, request, challenge, flashes, status=200, method=None, headers=None):
+        methods = challenge["methods"]
+        return render(
+            request,
+            "login_codigo.html",
+            status=status,
+            headers=headers,
+            flashes=flashes,
+            methods=methods,
+            method=method if method in methods else methods[0],
+            method_labels=METHOD_LABELS,
+            expires_at=challenge["expires_at"],
+            reference=factor.reference(challenge["challenge_id"]),
+        )
 
     def _login_again(self, request, form, message, status, headers=None):
         return render(
@@ -289,10 +424,16 @@ class AuthPages:
             self.forget_session(principal.token)
         except ValidationError as exc:
             return self._change_page(request, principal, _errors(exc), [], http_status(exc))
+        again = principal.must_change_password
+        # after a temporary code the change ended that session: the next login is a full one,
+        # with the second factor (docs/identity.md, "Recovery")
+        flashes = [("info", f"{PASSWORD_CHANGED} {LOG_IN_AGAIN}" if again else PASSWORD_CHANGED)]
         principal = replace(principal, must_change_password=False)
-        return self._change_page(request, principal, {}, [("info", PASSWORD_CHANGED)], done=True)
+        return self._change_page(request, principal, {}, flashes, done=True, log_in_again=again)
 
-    def _change_page(self, request, principal, errors, flashes, status=200, done=False):
+    def _change_page(
+        self, request, principal, errors, flashes, status=200, done=False, log_in_again=False
+    ):
         if principal.must_change_password:
             flashes = [("warning", FORCED_CHANGE), *flashes]
         return render(
@@ -303,4 +444,5 @@ class AuthPages:
             errors=errors,
             flashes=flashes,
             done=done,
+            log_in_again=log_in_again,
         )

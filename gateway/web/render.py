@@ -26,8 +26,16 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def hora(value):
+    """Only the time (`hh:mm`, Ecuador) of an instant; '' for a date or nothing."""
+    text = fecha(value)
+    return text[11:] if len(text) > 10 else ""
+
+
 environment.filters.update(
-    money=money, number=number, fecha=fecha, fecha_dia=fecha_dia, percent=percent
+    money=money, number=number, fecha=fecha, fecha_dia=fecha_dia, percent=percent, hora=hora
 )
 environment.globals.update(
     cooperative_name=COOPERATIVE_NAME, csrf_field=CSRF_FIELD, idle_seconds=IDLE_SECONDS

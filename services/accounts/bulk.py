@@ -8,6 +8,10 @@ trusts its input) with the same rules (services/common/core_data.py). Core inser
 executemany per chunk, no ORM object per row.
 """
 
+from datetime import date, datetime
+from decimal import Decimal
+from operator import itemgetter
+
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from services.accounts.domain import PRODUCT_NAMES, email_change_data, email_changed
@@ -185,6 +189,12 @@ def _movements(session, rows):
     """Rows are dicts, or lists in movements.csv's column order (a million of them travel
     lighter). Rows already loaded are only compared (sequence and reference), new ones checked
     in full and chained to the account's balance."""
+    if (
+        session.get_bind().dialect.name == "postgresql"
+        and rows
+        and all(isinstance(r, list) and len(r) == len(WIRE_COLUMNS) for r in rows)
+    ):
+        return _movements_fast(session, rows)
     rows = [dict(zip(WIRE_COLUMNS, r, strict=False)) if isinstance(r, list) else r for r in rows]
     accounts = {}
     for keys in _chunks({r.get("account_number") for r in rows}):
@@ -256,6 +266,137 @@ def _movements(session, rows):
             ),
             [
                 {"number": n, "new_balance": accounts[n][1], "new_seq": accounts[n][0]}
+                for n in changed
+            ],
+        )
+    return {"created": len(new), "unchanged": len(old)}
+
+
+def _cents(text):
+    """Whole cents of a money string the fast path accepted (`MONEY2_RE`): exact, no Decimal."""
+    return int(text.replace(".", ""))
+
+
+def _fast_row(cells):
+    """A movement row (movements.csv's column order) as (account, sequence, date, posted_at,
+    description, reference, debit, credit, balance in cents), when it passes the same fast
+    checks as core_data.parse_movement; None sends it through the full parser."""
+    account, sequence, day, posted, description, reference, debit, credit, balance = cells
+    try:
+        if not (
+            0 < len(account) <= 16
+            and 0 < len(reference) <= 40
+            and 0 < len(description) <= 120
+            and sequence.isdigit()
+            and len(sequence) < 10
+            and sequence[0] != "0"
+            and core_data.MONEY2_RE.fullmatch(debit)
+            and core_data.MONEY2_RE.fullmatch(credit)
+            and core_data.MONEY2_RE.fullmatch(balance)
+            and (debit == "0.00") != (credit == "0.00")
+            and len(day) == 10
+            and posted[-1:] == "Z"
+        ):
+            return None
+        instant = datetime.fromisoformat(posted[:-1])
+        if instant.tzinfo is not None:
+            return None
+        return (
+            account,
+            int(sequence),
+            date.fromisoformat(day),
+            instant,
+            description,
+            reference,
+            _cents(debit),
+            _cents(credit),
+            _cents(balance),
+        )
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _full_row(cells):
+    """The same tuple through the full parser (its reasons name what is wrong)."""
+    r = core_data.checked(core_data.parse_movement, dict(zip(WIRE_COLUMNS, cells, strict=True)))
+    return (
+        r["account_number"],
+        r["sequence"],
+        r["date"],
+        r["posted_at"],
+        r["description"],
+        r["reference"],
+        *(int(r[k] * 100) for k in ("debit", "credit", "balance")),
+    )
+
+
+def _movements_fast(session, rows):
+    """`_movements` for PostgreSQL and rows as lists (the importer's way): the same checks on
+    plain tuples, money in whole cents (exact), and the arrays of one INSERT … unnest built
+    straight from them."""
+    accounts = {}
+    for keys in _chunks({r[0] for r in rows}):
+        for a in session.execute(
+            select(
+                SavingsAccount.account_number, SavingsAccount.last_seq, SavingsAccount.balance
+            ).where(SavingsAccount.account_number.in_(keys))
+        ):
+            accounts[a.account_number] = [a.last_seq, int(a.balance * 100)]
+    old, fresh = [], []
+    for r in rows:
+        account = accounts.get(r[0])
+        if account is None:
+            raise ValidationError(f"La cuenta {r[0]} no existe.")
+        sequence = str(r[1])
+        if sequence.isdigit() and int(sequence) <= account[0]:
+            old.append({"account_number": r[0], "sequence": int(sequence), "reference": r[5]})
+        else:
+            fresh.append(r)
+    _same_as_loaded(session, old)
+    try:
+        new = [_fast_row(r) or _full_row(r) for r in fresh]
+    except ValueError as exc:
+        raise ValidationError(f"Fila inválida: {exc}") from None
+    new.sort(key=itemgetter(0, 1))
+    for r in new:
+        last = accounts[r[0]]
+        if r[1] != last[0] + 1:
+            raise ValidationError(
+                f"Cuenta {r[0]}: falta la secuencia {last[0] + 1} antes de la {r[1]}."
+            )
+        if last[1] + r[7] - r[6] != r[8]:
+            problem = core_data.balance_error(
+                Decimal(last[1]) / 100,
+                {k: Decimal(r[i]) / 100 for k, i in (("debit", 6), ("credit", 7), ("balance", 8))},
+            )
+            raise ValidationError(f"Cuenta {r[0]} secuencia {r[1]}: {problem}.")
+        last[0], last[1] = r[1], r[8]
+    if new:
+        columns = (
+            _array(_quoted(r[0]) for r in new),
+            _array(str(r[1]) for r in new),
+            _array(r[2].isoformat() for r in new),
+            _array(f'"{r[3].isoformat(sep=" ")}"' for r in new),
+            _array(_quoted(r[4]) for r in new),
+            _array(_quoted(r[5]) for r in new),
+            *(_array(str(r[i]) for r in new) for i in (6, 7, 8)),
+        )
+        session.connection().exec_driver_sql(UNNEST_INSERT, columns)
+        changed = {r[0] for r in new}
+        session.execute(
+            update(SavingsAccount.__table__)
+            .where(SavingsAccount.__table__.c.account_number == bindparam("number"))
+            .values(
+                balance=bindparam("new_balance"),
+                available_balance=bindparam("new_balance"),
+                last_seq=bindparam("new_seq"),
+            ),
+            [
+                {
+                    "number": n,
+                    "new_balance": Decimal(accounts[n][1]) / 100,
+                    "new_seq": accounts[n][0],
+                }
                 for n in changed
             ],
         )

@@ -34,7 +34,7 @@ SQLITE_LOCK = (
     .values(account_number=_accounts.c.account_number)
 )
 PG_LOCK = READ_ACCOUNTS.order_by(_accounts.c.account_number).with_for_update()
-CLAIMED = select(processed_events.c.event_id).where(
+CLAIMED = select(processed_events.c.event_id, processed_events.c.digest).where(
     processed_events.c.consumer == bindparam("consumer"),
     processed_events.c.event_id.in_(bindparam("ids", expanding=True)),
 )
@@ -101,8 +101,14 @@ class MovementRun:
             return
         numbers = sorted({data["account_number"] for _i, data in parsed})
         self.accounts = self._lock(numbers)
+        last_dates = store.last_movement_dates(self.db, numbers)
+        for number, account in self.accounts.items():
+            account["last_date"] = last_dates.get(number)
+        self.today = self.service.clock.today()
         ids = [self.batch.events[i]["event_id"] for i, _data in parsed]
-        done = set(self.db.execute(CLAIMED, {"consumer": self.consumer, "ids": ids}).scalars())
+        # event_id -> the digest of what it said (None: claimed before digests were kept)
+        claimed = self.db.execute(CLAIMED, {"consumer": self.consumer, "ids": ids})
+        done = {row.event_id: row.digest for row in claimed}
         streams = [f"account:{n}" for n in numbers]
         self.held = {(r.stream, r.sequence) for r in self.db.execute(HELD, {"streams": streams})}
         references = sorted({data["reference"] for _i, data in parsed})
@@ -112,16 +118,17 @@ class MovementRun:
         }
         for i, data in parsed:
             event = self.batch.events[i]
-            if event["event_id"] in done:
-                inbound.log.info("core event %s already handled", event["event_id"])
-                continue
+            digest = inbound.content_digest(event)
             try:
+                if event["event_id"] in done:
+                    inbound.already_handled(event, digest, done[event["event_id"]], self.consumer)
+                    continue
                 self._one(event, data)
             except Refused as refusal:
                 self.batch.outcomes[i] = refusal
                 continue
-            done.add(event["event_id"])
-            self.claims.append(event["event_id"])
+            done[event["event_id"]] = digest
+            self.claims.append((event["event_id"], digest))
         self._write()
 
     def _lock(self, numbers):
@@ -170,10 +177,13 @@ class MovementRun:
         """The checks of AccountsService._apply_movement, in memory; nothing written yet."""
         number = account["account_number"]
         seen = self.references.get((number, data["reference"]))
-        refusal = domain.movement_refusal(number, account["balance"], data, seen)
+        refusal = domain.movement_refusal(
+            number, account["balance"], data, seen, account["last_date"], self.today
+        )
         if refusal:
             raise Refused(*refusal)
         self.start.setdefault(number, account["balance"])
+        account["last_date"] = data["date"]
         self.references[(number, data["reference"])] = data["sequence"]
         self.staged[(number, data["sequence"])] = data
         if data.get("request_id"):
@@ -236,8 +246,8 @@ class MovementRun:
             self.db.execute(
                 insert(processed_events),
                 [
-                    {"event_id": e, "consumer": self.consumer, "processed_at": now}
-                    for e in self.claims
+                    {"event_id": e, "consumer": self.consumer, "processed_at": now, "digest": d}
+                    for e, d in self.claims
                 ],
             )
 

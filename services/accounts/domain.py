@@ -352,16 +352,52 @@ def reconciliation_differences(
     return out
 
 
+def movement_date_problem(
+    movement_date: date, previous_date: date | None, business_date: date
+) -> str | None:
+    """Why a core movement's `date` cannot be shown in the statements, or None.
+
+    `date` is the core's posting date: never later than the core's business date (Ecuador's
+    today: the statement of a future day cannot be asked for), never earlier than the previous
+    movement's date (statements read a range of dates in `sequence` order: a movement dated
+    before its predecessor would break the running balance of every range that covers it; a
+    back-valued entry is posted with today's date and its value date in the description)."""
+    if movement_date > business_date:
+        return (
+            f"La fecha {movement_date.isoformat()} es posterior a la fecha de negocio del core "
+            f"({business_date.isoformat()})"
+        )
+    if previous_date is not None and movement_date < previous_date:
+        return (
+            f"La fecha {movement_date.isoformat()} es anterior a la del movimiento anterior "
+            f"({previous_date.isoformat()})"
+        )
+    return None
+
+
 def movement_refusal(
-    account_number: str, balance: Decimal, data: CoreMovement, seen_sequence: int | None
+    account_number: str,
+    balance: Decimal,
+    data: CoreMovement,
+    seen_sequence: int | None,
+    previous_date: date | None,
+    business_date: date,
 ) -> tuple[str, str] | None:
     """(reason, kind) when a core movement cannot apply after `balance`: its reference was
-    applied already (at `seen_sequence`), or its stated balance does not add up; else None."""
+    applied already (at `seen_sequence`), its date is later than `business_date` or earlier
+    than `previous_date` (the account's previous movement's), or its stated balance does not
+    add up; else None."""
     if seen_sequence is not None:
         return (
             f"La referencia {data['reference']} ya fue aplicada en la cuenta {account_number} "
             f"(secuencia {seen_sequence}).",
             ordering.KIND_CONFLICT,
+        )
+    wrong_date = movement_date_problem(data["date"], previous_date, business_date)
+    if wrong_date:
+        return (
+            f"{wrong_date} (cuenta {account_number}, secuencia {data['sequence']}).",
+            ordering.KIND_INVALID,
         )
     problem = balance_problem(balance, data["debit"], data["credit"], data["balance"])
     if problem:

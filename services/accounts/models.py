@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import Cents
@@ -108,6 +108,8 @@ class ReconciliationChunk(Base):
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(DateTime)
+    # the core's `accounts` of the chunk as sent (JSON): an operator's redo compares them again
+    accounts: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ReconciliationDifference(Base):

@@ -5,7 +5,7 @@ from marshmallow import EXCLUDE, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from services.accounts.domain import PRODUCT_NAMES
-from services.common.fields import IsoDate, Money
+from services.common.fields import CoreMoney, Count, IsoDate
 from services.common.schemas import PortalSchema
 
 # --- inbound events of the core (docs/integration.md) -----------------------------------------
@@ -17,8 +17,9 @@ MEMBER_STATUSES = ("activo", "inactivo")
 MAX_RECONCILIATION_CHUNK = 1000
 
 
-class CoreAmount(Money):
-    """An amount from the core: a string with at most two decimals, never negative."""
+class CoreAmount(CoreMoney):
+    """An amount from the core: a string with two decimals (never a JSON number), never
+    negative."""
 
     default_error_messages = {"negative": "El monto no puede ser negativo."}
 
@@ -45,9 +46,8 @@ def _text(max_length, **kwargs):
 
 
 def _sequence(minimum=1):
-    return fields.Integer(
+    return Count(  # a JSON integer: "3", 3.0 or true are refused
         required=True,
-        strict=True,
         validate=validate.Range(
             min=minimum, error=f"Debe ser un entero mayor o igual a {minimum}."
         ),
@@ -61,8 +61,14 @@ class MemberUpsertedSchema(CoreSchema):
     identification = _text(13)
     first_names = _text(80)
     last_names = _text(80)
-    email = fields.Email(required=True, validate=validate.Length(max=120))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    email = fields.Email(
+        required=True, validate=validate.Length(max=120, error="Como máximo 120 caracteres.")
+    )
+    phone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=20, error="Como máximo 20 caracteres."),
+    )
     status = fields.String(
         required=True,
         validate=validate.OneOf(MEMBER_STATUSES, error="Debe ser activo o inactivo."),

@@ -1,5 +1,6 @@
 """accounts: the member record (ficha del socio), savings accounts and their movements."""
 
+import json
 from datetime import UTC, date
 
 from services.accounts import bulk, core_batch, domain, store
@@ -44,6 +45,7 @@ from services.common.errors import Conflict, NotFound, ValidationError
 from services.common.events import EventOutbox, iso_utc
 from services.common.inbound import NotYet, Refused, core_events
 from services.common.money import fmt
+from services.common.operator import CoreOperations
 from services.common.schemas import load_or_raise
 
 ACCOUNT_NOT_FOUND = "La cuenta no existe."
@@ -69,12 +71,14 @@ CORE_CONSUMER = "accounts.on_core_event"
 # core events applied per transaction at most (what is waiting; docs/integration.md, "Lotes")
 CORE_BATCH = 200
 CORE_EVENT_TYPES = (
-    "member_upserted",
     "account_opened",
     "movement_posted",
     "account_closed",
     "day_closed",
 )
+# a member's status and e-mail take effect for login within a second whatever is queued: their
+# own queue (core.accounts.members), never behind a burst of movements (docs/integration.md)
+MEMBER_EVENT_TYPES = ("member_upserted",)
 
 
 def core_data(schema, event):
@@ -98,11 +102,14 @@ def member_dict(member):
     return MEMBER.dump(data)
 
 
-class AccountsService:
+class AccountsService(CoreOperations):
     name = "accounts"
+    held_table = held_events
 
     db = Database("accounts")
-    events = EventOutbox("accounts", outbox)
+    # member_updated leaves before any waiting movement_posted (auth refuses an inactive
+    # member's login on it): a relay lane of its own
+    events = EventOutbox("accounts", outbox, lanes=(("member_updated",),))
     clock = ClockProvider()
     tracker = Tracker()
 
@@ -391,6 +398,12 @@ class AccountsService:
         else:
             self.apply_core_event(event)
 
+    @core_events("accounts", MEMBER_EVENT_TYPES, lane="members")
+    def on_member_event(self, event):
+        """member_upserted, one at a time from core.accounts.members (claimed under the same
+        consumer name as the main queue's events: applied once whichever queue brought it)."""
+        self.apply_core_event(event)
+
     def apply_core_event(self, event):
         """Apply one event of the core, exactly once (by event_id, reference and sequence)."""
         if not inbound.claim(self.db, processed_events, event, CORE_CONSUMER):
@@ -507,7 +520,11 @@ class AccountsService:
     def _apply_movement(self, account, data):
         number = account["account_number"]
         seen = store.sequence_of_reference(self.db, number, data["reference"])
-        refusal = domain.movement_refusal(number, account["balance"], data, seen)
+        if "last_date" not in account:  # read once per stream; then kept by append_core_movement
+            account["last_date"] = store.last_movement_date(self.db, number)
+        refusal = domain.movement_refusal(
+            number, account["balance"], data, seen, account["last_date"], self.clock.today()
+        )
         if refusal:
             raise Refused(*refusal)
         data["posted_at"] = data["posted_at"].astimezone(UTC).replace(tzinfo=None)
@@ -545,14 +562,18 @@ class AccountsService:
     def _core_day_closed(self, event):
         data = core_data(CORE_DAY_CLOSED, event)
         day = store.lock_reconciliation_day(self.db, data["business_date"], data["chunks"])
-        if day.chunks != data["chunks"]:
+        compared = self.db.get(ReconciliationChunk, (data["business_date"], data["chunk"]))
+        if compared is not None or (day.complete and day.chunks != data["chunks"]):
+            # a new day_closed (a redelivery has the same event_id and stops at the inbox) for
+            # a chunk already compared, or a whole new close of a complete day: the core closes
+            # the day again, and this comparison replaces the earlier one
+            store.restart_reconciliation_day(self.db, day, data["chunks"])
+        elif day.chunks != data["chunks"]:
             raise Refused(
                 f"El cierre del {data['business_date']} se anunció en {day.chunks} partes, "
                 f"no en {data['chunks']}.",
                 inbound.KIND_CONFLICT,
             )
-        if self.db.get(ReconciliationChunk, (data["business_date"], data["chunk"])):
-            return  # this chunk was compared already
         portal = store.reconciliation_accounts(
             self.db, [a["account_number"] for a in data["accounts"]], data["business_date"]
         )
@@ -566,40 +587,102 @@ class AccountsService:
                 f"El cierre del {data['business_date']} espera movimientos en camino "
                 f"de {len(late)} cuenta(s), p. ej. {late[0]}."
             )
+        self.db.add(
+            ReconciliationChunk(
+                business_date=data["business_date"],
+                chunk=data["chunk"],
+                received_at=self.clock.utcnow(),
+                # the core's figures as sent: an operator's redo compares them again
+                accounts=json.dumps(event["data"]["accounts"], ensure_ascii=False),
+            )
+        )
+        day.received += 1
+        day.differences += self._compare_close(data["business_date"], data["accounts"], portal)
+        if day.received >= day.chunks and not day.complete:
+            self._close_complete(day)
+
+    def _compare_close(self, business_date, accounts, portal):
+        """Record every difference between the core's figures of one chunk and the portal's
+        accounts at the close of `business_date`; returns how many."""
         found = 0
-        for core in data["accounts"]:
+        for core in accounts:
             for kind, portal_value, core_value in domain.reconciliation_differences(
                 portal.get(core["account_number"]), core
             ):
                 found += 1
                 self.db.add(
                     ReconciliationDifference(
-                        business_date=data["business_date"],
+                        business_date=business_date,
                         account_number=core["account_number"],
                         kind=kind,
                         portal_value=portal_value,
                         core_value=core_value,
                     )
                 )
-        self.db.add(
-            ReconciliationChunk(
-                business_date=data["business_date"],
-                chunk=data["chunk"],
-                received_at=self.clock.utcnow(),
+        return found
+
+    def _close_complete(self, day):
+        day.complete = True
+        day.completed_at = self.clock.utcnow()
+        if day.differences:
+            self.events.emit(
+                "reconciliation_failed",
+                ReconciliationFailedEventSchema().dump(
+                    {"business_date": day.business_date, "differences": day.differences}
+                ),
             )
-        )
-        day.received += 1
-        day.differences += found
-        if day.received >= day.chunks and not day.complete:
-            day.complete = True
-            day.completed_at = self.clock.utcnow()
-            if day.differences:
-                self.events.emit(
-                    "reconciliation_failed",
-                    ReconciliationFailedEventSchema().dump(
-                        {"business_date": day.business_date, "differences": day.differences}
-                    ),
-                )
+
+    @rpc
+    def redo_reconciliation(self, business_date):
+        """Compare a closed day again (an operator, once a held or parked movement is settled):
+        the core's figures of each chunk as it sent them against the portal's accounts now; the
+        new differences replace the day's earlier ones. Chunks the core never sent stay missing."""
+        try:
+            day_value = date.fromisoformat(business_date)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                fields={"business_date": ["Fecha inválida: use el formato AAAA-MM-DD."]}
+            ) from None
+        day = store.lock_reconciliation_day_if_any(self.db, day_value)
+        if day is None:
+            raise NotFound(f"No hay cierre del core para {business_date}.")
+        chunks = store.reconciliation_chunks(self.db, day_value)
+        if any(c.accounts is None for c in chunks):
+            raise ValidationError(
+                fields={
+                    "business_date": [
+                        "Este cierre se recibió antes de guardar las cifras del core: "
+                        "pida al core que envíe el day_closed de nuevo."
+                    ]
+                }
+            )
+        store.delete_reconciliation_differences(self.db, day_value)
+        day.differences = 0
+        day.complete = False
+        for chunk in chunks:
+            data = core_data(
+                CORE_DAY_CLOSED,
+                {
+                    "event_type": "day_closed",
+                    "data": {
+                        "business_date": business_date,
+                        "chunk": chunk.chunk,
+                        "chunks": day.chunks,
+                        "accounts": json.loads(chunk.accounts),
+                    },
+                },
+            )
+            portal = store.reconciliation_accounts(
+                self.db, [a["account_number"] for a in data["accounts"]], day_value
+            )
+            day.differences += self._compare_close(day_value, data["accounts"], portal)
+        if day.received >= day.chunks:
+            self._close_complete(day)
+        self.db.flush()
+        return self.reconciliation(business_date)
+
+    def stream_last(self, stream):
+        return store.last_sequence(self.db, stream.partition(":")[2])
 
     @rpc
     def inbound_status(self):

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain
@@ -11,6 +11,7 @@ from services.accounts.models import (
     Hold,
     Member,
     Movement,
+    ReconciliationChunk,
     ReconciliationDay,
     ReconciliationDifference,
     SavingsAccount,
@@ -113,7 +114,7 @@ def statement(session, account, date_from, date_to, page, page_size):
     rows = session.scalars(
         select(Movement)
         .where(in_range)
-        .order_by(Movement.date, Movement.seq)
+        .order_by(Movement.seq)  # the core's order (dates never go back along it)
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
@@ -250,6 +251,31 @@ MOVE_BALANCE = (
 )
 
 
+# the newest date of an account's movements (dates never go back, so it is the previous
+# sequence's): one backward step on the (account_number, date, seq) index
+LAST_DATE = select(func.max(_movements.c.date)).where(
+    _movements.c.account_number == bindparam("account_number")
+)
+# per account, as a correlated max (one index step each, whatever the account's history)
+LAST_DATES = select(
+    _accounts.c.account_number,
+    select(func.max(_movements.c.date))
+    .where(_movements.c.account_number == _accounts.c.account_number)
+    .scalar_subquery()
+    .label("last_date"),
+).where(_accounts.c.account_number.in_(bindparam("numbers", expanding=True)))
+
+
+def last_movement_date(session, account_number):
+    return session.execute(LAST_DATE, {"account_number": account_number}).scalar()
+
+
+def last_movement_dates(session, account_numbers):
+    """{account number: its newest movement date, None without movements}."""
+    rows = session.execute(LAST_DATES, {"numbers": list(account_numbers)})
+    return {row.account_number: row.last_date for row in rows}
+
+
 def sequence_of_reference(session, account_number, reference):
     return session.execute(
         REFERENCE_SEQ, {"account_number": account_number, "reference": reference}
@@ -283,6 +309,7 @@ def append_core_movement(session, account, data):
     )
     account["balance"] = data["balance"]
     account["last_seq"] = data["sequence"]
+    account["last_date"] = data["date"]
 
 
 def member_by_identification(session, identification):
@@ -342,6 +369,41 @@ def lock_reconciliation_day(session, business_date, chunks):
     return session.get(ReconciliationDay, business_date, with_for_update=True)
 
 
+def restart_reconciliation_day(session, day, chunks):
+    """The day's comparison starts over (the core closes the day again): its chunks and
+    differences go, the day waits for `chunks` chunks."""
+    session.execute(
+        delete(ReconciliationChunk).where(ReconciliationChunk.business_date == day.business_date)
+    )
+    delete_reconciliation_differences(session, day.business_date)
+    day.chunks = chunks
+    day.received = 0
+    day.differences = 0
+    day.complete = False
+    day.completed_at = None
+    session.flush()
+
+
+def delete_reconciliation_differences(session, business_date):
+    session.execute(
+        delete(ReconciliationDifference).where(
+            ReconciliationDifference.business_date == business_date
+        )
+    )
+
+
+def lock_reconciliation_day_if_any(session, business_date):
+    return session.get(ReconciliationDay, business_date, with_for_update=True)
+
+
+def reconciliation_chunks(session, business_date):
+    return session.scalars(
+        select(ReconciliationChunk)
+        .where(ReconciliationChunk.business_date == business_date)
+        .order_by(ReconciliationChunk.chunk)
+    ).all()
+
+
 def reconciliation_day(session, business_date=None):
     query = select(ReconciliationDay)
     if business_date is not None:
@@ -355,6 +417,13 @@ def reconciliation_differences(session, business_date):
         .where(ReconciliationDifference.business_date == business_date)
         .order_by(ReconciliationDifference.account_number, ReconciliationDifference.id)
     ).all()
+
+
+def last_sequence(session, account_number):
+    """The account's last applied `sequence`, or None for an unknown account."""
+    return session.scalar(
+        select(SavingsAccount.last_seq).where(SavingsAccount.account_number == account_number)
+    )
 
 
 # --- holds of confirmed orders (docs/payments.md) -----------------------------------------------

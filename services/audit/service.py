@@ -289,3 +289,17 @@ class AuditService:
     @audited("deposit", "rates_configured")
     def on_deposit_rates_configured(self, payload):
         self.audit_log.record(payload)
+
+    # an operator discarded a core event (held or parked): services/common/operator.py
+
+    @audited("accounts", "core_event_discarded")
+    def on_accounts_core_event_discarded(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("credit", "core_event_discarded")
+    def on_credit_core_event_discarded(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("deposit", "core_event_discarded")
+    def on_deposit_core_event_discarded(self, payload):
+        self.audit_log.record(payload)

@@ -87,10 +87,27 @@ class MemberBriefSchema(PortalSchema):
 
 
 class LoginResultSchema(PortalSchema):
+    """A session, or (from a device not remembered) a second-factor challenge and no token."""
+
     token = fields.String(metadata={"description": "token opaco de sesión (Bearer)"})
     expires_at = fields.String(metadata={"description": "fin absoluto de la sesión (UTC)"})
     must_change_password = fields.Boolean()
     member = fields.Nested(MemberBriefSchema)
+    device_token = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "token del dispositivo recordado (cabecera X-Device-Token en el "
+            "próximo ingreso); reemplaza al anterior en cada uso"
+        },
+    )
+    second_factor_required = fields.Boolean(
+        metadata={"description": "true: falta el segundo factor (no hay token todavía)"}
+    )
+    challenge_id = fields.String()
+    methods = fields.List(
+        fields.String(), metadata={"description": "email_code, o totp y recovery_code"}
+    )
+    challenge_expires_at = fields.String()
 
 
 class PrincipalSchema(PortalSchema):
@@ -121,6 +138,129 @@ class RecoveryResultSchema(PortalSchema):
     temporary_code = fields.String(
         allow_none=True, metadata={"description": "código temporal, o null"}
     )
+
+
+# Second factor (docs/identity.md, "Second factor") --------------------------------------
+
+
+def _code(description):
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, error=REQUIRED),
+            validate.Length(max=64, error="Debe tener como máximo 64 caracteres."),
+        ],
+        metadata={"description": description},
+    )
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false only (JSON): 0, 1, "yes" are not a member's choice to remember a device."""
+
+    default_error_messages = {"invalid": "Debe ser true o false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class SecondFactorSchema(PortalSchema):
+    challenge_id = _text(100)
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(["email_code", "totp", "recovery_code"], error="Método no válido."),
+    )
+    code = _code("código de 6 dígitos (correo o aplicación) o código de recuperación")
+    remember_device = StrictBoolean(load_default=False)
+
+
+class ResendCodeSchema(PortalSchema):
+    challenge_id = _text(100)
+
+
+class TotpStartSchema(PortalSchema):
+    password = _text(1024)
+
+
+class TotpConfirmSchema(PortalSchema):
+    totp_code = _code("código de la nueva aplicación")
+    code = _code("código del método actual (correo, o la aplicación anterior)")
+
+
+class PasswordAndCodeSchema(PortalSchema):
+    password = _text(1024)
+    code = _code("código de la aplicación o código de recuperación")
+
+
+class ConfirmationSchema(PortalSchema):
+    method = fields.String(metadata={"description": "email_code, o totp"})
+    challenge_expires_at = fields.String()
+
+
+class TotpEnrollmentSchema(PortalSchema):
+    enrollment_id = fields.String()
+    secret = fields.String(metadata={"description": "secreto base32 (para escribirlo a mano)"})
+    otpauth_uri = fields.String()
+    qr_svg = fields.String(metadata={"description": "código QR (SVG) del otpauth_uri"})
+    confirmation = fields.Nested(ConfirmationSchema)
+
+
+class RecoveryCodesSchema(PortalSchema):
+    recovery_codes = fields.List(
+        fields.String(), metadata={"description": "10 códigos de un solo uso; se muestran una vez"}
+    )
+
+
+class DeviceSchema(PortalSchema):
+    device_id = fields.String()
+    label = fields.String()
+    created_at = fields.String()
+    last_used_at = fields.String()
+
+
+class OpenSessionSchema(PortalSchema):
+    session_id = fields.String()
+    current = fields.Boolean()
+    created_at = fields.String()
+    last_seen_at = fields.String()
+    address = fields.String(allow_none=True)
+
+
+class RecentLoginSchema(PortalSchema):
+    at = fields.String()
+    address = fields.String()
+    device_label = fields.String()
+    outcome = fields.String(
+        metadata={"description": "success, bad_password, bad_code, second_factor_locked"}
+    )
+
+
+class SecuritySchema(PortalSchema):
+    totp_enrolled = fields.Boolean()
+    recovery_codes_left = fields.Integer()
+    second_factor_locked = fields.Boolean()
+    factor_changed_at = fields.String(allow_none=True)
+    devices = fields.List(fields.Nested(DeviceSchema))
+    sessions = fields.List(fields.Nested(OpenSessionSchema))
+    recent_logins = fields.List(fields.Nested(RecentLoginSchema))
+
+
+class SecurityStateSchema(PortalSchema):
+    """`security_state(member_number)`: what the payments work checks before an order."""
+
+    totp_enrolled = fields.Boolean()
+    second_factor_locked = fields.Boolean()
+    factor_changed_at = fields.String(allow_none=True)
+    restricted_until = fields.String(
+        allow_none=True,
+        metadata={"description": "48 h after a change of factor or a recovery: nothing to others"},
+    )
+
+
+class NotMeLinkSchema(PortalSchema):
+    token = fields.String()
+    expires_at = fields.String()
 
 
 # Event data (exchange auth.events; see docs/events.md) ------------------------------------
@@ -213,3 +353,50 @@ class LoggedOutSchema(PortalSchema):
     session_id = fields.String()
     reason = fields.String()
     client_ip = fields.String(allow_none=True)
+
+
+class SecurityAlertSchema(PortalSchema):
+    """The common data of the second factor's alerts (no code, secret or token, ever)."""
+
+    username = fields.String()
+    member_number = fields.String()
+    display_name = fields.String()
+    email = fields.String()
+    at = fields.String()
+    client_ip = fields.String(allow_none=True)
+
+
+class LoginNewDeviceSchema(SecurityAlertSchema):
+    device_label = fields.String()
+    session_id = fields.String()
+
+
+class TotpRemovedSchema(SecurityAlertSchema):
+    with_recovery_code = fields.Boolean()
+
+
+class DeviceRemovedSchema(SecurityAlertSchema):
+    device_label = fields.String()
+
+
+class SessionRemovedSchema(SecurityAlertSchema):
+    session_id = fields.String()
+
+
+class SecondFactorLockedSchema(SecurityAlertSchema):
+    failures = fields.Integer()
+
+
+class RecoveryCodeUsedSchema(SecurityAlertSchema):
+    recovery_codes_left = fields.Integer()
+
+
+class NotMeReportedSchema(SecurityAlertSchema):
+    reported_event_id = fields.String()
+    sessions_ended = fields.Integer()
+    devices_forgotten = fields.Integer()
+
+
+class SecondFactorFailedSchema(SecurityAlertSchema):
+    method = fields.String()
+    attempts_left = fields.Integer()

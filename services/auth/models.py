@@ -135,5 +135,145 @@ class AccountThrottle(Base):
     episodes: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# Second factor (docs/identity.md, "Second factor") --------------------------------------------
+
+
+class SecondFactor(Base):
+    """A user's second-factor state: the app (its secret encrypted with the auth key), the last
+    accepted TOTP step (no replay), the lock, and the instant of the last change of factor or
+    recovery (48 h without sending to other members)."""
+
+    __tablename__ = "second_factors"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # 'failures' (10 wrong codes in 24 h) or 'not_me' (the member reported an alert)
+    locked_reason: Mapped[str | None] = mapped_column(String(20))
+    security_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Challenge(Base):
+    """One second-factor step: of a login (after the password) or of enrolling an app."""
+
+    __tablename__ = "challenges"
+    __table_args__ = (Index("ix_challenges_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(20))  # 'login' | 'totp_enrollment'
+    methods: Mapped[str] = mapped_column(String(60))  # comma-separated
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    device_label: Mapped[str | None] = mapped_column(String(120))
+
+
+class EmailCode(Base):
+    """A 6-digit code e-mailed for one challenge (keyed hash only); also the resend counter."""
+
+    __tablename__ = "email_codes"
+    __table_args__ = (Index("ix_email_codes_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SecondFactorFailure(Base):
+    """One wrong code of a user (10 within 24 h lock the second factor)."""
+
+    __tablename__ = "second_factor_failures"
+    __table_args__ = (Index("ix_second_factor_failures_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BackupCode(Base):
+    """One of the 10 recovery codes of an enrolled member (keyed hash; single use; login only)."""
+
+    __tablename__ = "backup_codes"
+    __table_args__ = (Index("ix_backup_codes_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TotpEnrollment(Base):
+    """An app being enrolled: active only after its first correct code (and one of the current
+    method, through its challenge)."""
+
+    __tablename__ = "totp_enrollments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    secret: Mapped[str] = mapped_column(String(255))  # encrypted
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Device(Base):
+    """A remembered device: its token (SHA-256 only) is replaced at each use."""
+
+    __tablename__ = "devices"
+    __table_args__ = (Index("ix_devices_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime] = mapped_column(DateTime)
+    forgotten_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginRecord(Base):
+    """A login attempt as the member sees it in "Seguridad" (and the addresses of 30 days)."""
+
+    __tablename__ = "login_records"
+    __table_args__ = (Index("ix_login_records_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    address: Mapped[str] = mapped_column(String(64))
+    device_label: Mapped[str] = mapped_column(String(120))
+    outcome: Mapped[str] = mapped_column(String(30))
+
+
+class NotMeLink(Base):
+    """The one-time "No fui yo" link of an alert event (token made when notifications asks)."""
+
+    __tablename__ = "not_me_links"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)

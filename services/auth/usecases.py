@@ -36,7 +36,8 @@ from services.auth.contracts import (
 )
 from services.auth.models import RecoveryCode, User
 from services.auth.schemas import MemberUpdatedSchema
-from services.common.config import env, env_bool
+from services.auth.second_factor import SecondFactorUseCases
+from services.common.config import env
 from services.common.db import commit
 from services.common.errors import (
     Conflict,
@@ -65,11 +66,6 @@ RECOVERY_SENT = (
     "Si los datos corresponden a un usuario del portal, enviamos un código temporal a su correo "
     "registrado {email}. Vence en {minutes} minutos y solo puede usarse una vez; al ingresar con "
     "él deberá cambiar su contraseña."
-)
-RECOVERY_CODE_SHOWN = (
-    "Su código temporal fue generado. Ingrese con su usuario y este código como contraseña: "
-    "vence en {minutes} minutos y solo puede usarse una vez. Al ingresar deberá cambiar su "
-    "contraseña."
 )
 RECOVERY_HELD = (
     "Por seguridad, el correo electrónico registrado en su ficha de socio cambió hace poco: "
@@ -134,17 +130,6 @@ class Settings:
     def address_window(self):
         return self.number("AUTH_ADDRESS_WINDOW_MINUTES", domain.ADDRESS_WINDOW_MINUTES)
 
-    @property
-    def show_code(self):
-        """RECOVERY_SHOW_CODE: false (the default) sends the code only to the registered e-mail;
-        true shows it on screen too, a risk the cooperative accepts (docs/identity.md)."""
-        value = self.config.get("RECOVERY_SHOW_CODE")
-        if isinstance(value, bool):
-            return value
-        if value not in (None, ""):
-            return str(value).strip().lower() in ("1", "true", "yes", "on", "si", "sí")
-        return env_bool("RECOVERY_SHOW_CODE", False)
-
 
 def _address(client_ip):
     text = str(client_ip).strip() if client_ip not in (None, "") else ""
@@ -176,8 +161,10 @@ def _parse_instant(text):
     return moment
 
 
-class AuthUseCases:
-    """One worker's view of auth: built per call by `service.py` from its dependencies."""
+class AuthUseCases(SecondFactorUseCases):
+    """One worker's view of auth: built per call by `service.py` from its dependencies.
+
+    The second factor's use cases come from `SecondFactorUseCases` (second_factor.py)."""
 
     def __init__(self, db, events, accounts, notifications, settings, clock):
         self.db = db
@@ -257,9 +244,13 @@ class AuthUseCases:
 
     # Login ----------------------------------------------------------------------------------
 
-    def login(self, username=None, password=None, client_ip=None):
-        """A session for the password or a temporary code (docs/identity.md, "Lockout")."""
+    def login(
+        self, username=None, password=None, client_ip=None, device_token=None, user_agent=None
+    ):
+        """A session for a temporary code, or for the password from a remembered device; else a
+        second-factor challenge (docs/identity.md, "Lockout" and "Second factor")."""
         data = load_or_raise(LOGIN, {"username": username, "password": password})
+        self.user_agent = user_agent if isinstance(user_agent, str) else None
         now = self.now()
         address = _address(client_ip)
         name = domain.normalize_username(data["username"])
@@ -292,12 +283,14 @@ class AuthUseCases:
             commit(self.db)
             raise Unauthenticated(MEMBER_INACTIVE, reason="inactive")
         if code is not None:
-            # a code opens even a locked user, only to change the password
+            # a code opens even a locked user, only to change the password (no second step:
+            # the code came by e-mail)
+            self._record_login(user, address, None, "success", now)
             return self._open_session(user, address, now, code)
         if ok:
             if upgraded:  # made with older Argon2 parameters: stored again with today's
                 user.password_hash = upgraded
-            return self._open_session(user, address, now, None)
+            return self.after_password(user, address, now, device_token)
         return self._refuse_login(name, user, lock, locked, address, now)
 
     def _matching_code(self, user, secret, now):
@@ -360,6 +353,8 @@ class AuthUseCases:
         settings = self.settings
         reason = "locked" if locked else ("bad_password" if user else "unknown_user")
         self._login_failed(name, user, address, reason)
+        if user is not None:
+            self._record_login(user, address, None, "bad_password", now)
         if user is not None and not locked:
             lock = store.count_login_failure(self.db, user, address, lock)
             outcome = domain.after_failure(
@@ -512,6 +507,12 @@ class AuthUseCases:
         others = store.active_sessions(self.db, user.id, except_id=record.id)
         for other in others:
             self._end_session(other, user, now, "password_changed")
+        self.forget_devices(user, now)
+        if with_code:
+            # the temporary code's session only served to choose the password: the next
+            # login asks for the second factor; a locked factor opens again
+            self._end_session(record, user, now, "password_changed")
+            self.unlock_after_recovery(user, now)
         self._emit(
             "password_changed",
             PasswordChangedSchema,
@@ -540,8 +541,7 @@ class AuthUseCases:
     def request_recovery(self, username=None, email=None, member_number=None, client_ip=None):
         """A temporary code when the three fields match one user; the same answer otherwise.
 
-        By default the code goes only to the registered e-mail and the answer says where
-        (masked); with RECOVERY_SHOW_CODE it is also shown.
+        The code goes only to the registered e-mail and the answer says where (masked).
         """
         data = load_or_raise(
             RecoverySchema(),
@@ -610,20 +610,9 @@ class AuthUseCases:
                 client_ip=address,
             )
         )
-        show = self.settings.show_code
-        event.update(
-            email=user.email,
-            delivery="screen" if show else "email",
-            expires_at=iso_utc(expires),
-        )
+        # the code goes by e-mail only (RECOVERY_SHOW_CODE was withdrawn with the second factor)
+        event.update(email=user.email, delivery="email", expires_at=iso_utc(expires))
         self._emit_reset(event, "code_issued")
-        if show:
-            return RecoveryResultSchema().dump(
-                {
-                    "message": RECOVERY_CODE_SHOWN.format(minutes=domain.CODE_VALID_MINUTES),
-                    "temporary_code": code,
-                }
-            )
         commit(self.db)
         self._send_code(user.email, user.username, code)
         return generic

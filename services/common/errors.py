@@ -41,10 +41,11 @@ def _portal_error(cls: E) -> E:
     ) -> None:
         if isinstance(extra, dict):
             kwargs = {**extra, **kwargs}
-        # nameko sends non-string arguments as strings: retry_after is seconds, an integer
-        retry_after = kwargs.get("retry_after")
-        if isinstance(retry_after, str) and retry_after.isdigit():
-            kwargs["retry_after"] = int(retry_after)
+        # nameko sends non-string arguments as strings: these counts are integers
+        for name in ("retry_after", "attempts_left"):
+            value = kwargs.get(name)
+            if isinstance(value, str) and value.isdigit():
+                kwargs[name] = int(value)
         original_init(self, message, **kwargs)
 
     cls.__init__ = __init__  # type: ignore[method-assign]  # the wrapper takes (message, extra) too
@@ -120,6 +121,22 @@ class Locked(PortalError):
 class RateLimited(PortalError):
     code = "rate_limited"
     default_message = "Demasiados intentos. Espere un momento e intente nuevamente."
+
+
+@_portal_error
+class InvalidCode(PortalError):
+    """A wrong second-factor code; `attempts_left` on its challenge."""
+
+    code = "invalid_code"
+    default_message = "El código no es correcto."
+
+
+@_portal_error
+class ChallengeExpired(PortalError):
+    """A second-factor challenge (or a one-time link) unknown, used or expired: start again."""
+
+    code = "challenge_expired"
+    default_message = "El código venció o ya fue usado. Ingrese nuevamente para recibir otro."
 
 
 @_portal_error

@@ -9,11 +9,13 @@ Delivery is at-least-once, so every consumer claims `event_id` in its own transa
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypedDict
 
 import eventlet
+from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Producer
 from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
@@ -84,6 +86,9 @@ def processed_events_table(metadata: MetaData) -> Table:
         Column("event_id", String(36), primary_key=True),
         Column("consumer", String(120), primary_key=True),
         Column("processed_at", DateTime, nullable=False),
+        # sha-256 of the core event's type and data (services/common/inbound.py): the same
+        # event_id with other content is refused, not taken for a redelivery; null otherwise
+        Column("digest", String(64), nullable=True),
     )
 
 
@@ -124,7 +129,7 @@ class Emitter:
                 created_at=utcnow(),
             )
         )
-        self._wake_after_commit()
+        self._wake_after_commit(event_type)
         return event
 
     def emit_many(
@@ -151,7 +156,7 @@ class Emitter:
                 for event in events
             ],
         )
-        self._wake_after_commit()
+        self._wake_after_commit(event_type)
         return events
 
     def enqueue(self, routing_key: str, message: Mapping[str, Any]) -> None:
@@ -166,27 +171,57 @@ class Emitter:
                 created_at=utcnow(),
             )
         )
-        self._wake_after_commit()
+        self._wake_after_commit(routing_key)
 
-    def _wake_after_commit(self) -> None:
+    def _wake_after_commit(self, event_type: str) -> None:
         callbacks = self._session.info.setdefault("after_commit", [])
-        if self._provider.wake not in callbacks:
-            callbacks.append(self._provider.wake)
+        # a lane's event is published by the committing worker itself, at once (no wait for
+        # the relay's turn while a burst keeps the process busy); the rest by the relay
+        callback = self._provider.lane_publishers.get(event_type, self._provider.wake_main)
+        if callback not in callbacks:
+            callbacks.append(callback)
 
 
 class EventOutbox(DependencyProvider):
     """`events = EventOutbox("auth", outbox_table)`; in a worker: `self.events.emit(type, data)`.
 
     Uses the session of the service's `Database` dependency, so the event commits with the change.
+    `exchange` publishes to another exchange than `<source>.events` from another table (payments'
+    requests to the core on `portal.requests`: `Emitter.enqueue(routing_key, message)`).
     """
 
     poll_interval = 1.0
 
-    def __init__(self, source: str, table: Table, exchange: Exchange | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        table: Table,
+        lanes: Sequence[Sequence[str]] = (),
+        exchange: Exchange | None = None,
+    ) -> None:
+        """`lanes`: groups of event types relayed by a relay of their own, so they never wait
+        behind the other pending rows (accounts' member_updated behind a burst of
+        movement_posted); order is kept within each lane, and among the rest."""
         self.source = source
         self.table = table
         self.exchange = exchange if exchange is not None else exchange_for(source)
-        self._wakeup: eventlet.event.Event | None = None
+        # the relays' names (and their greenthreads'): one set per outbox of the service
+        self.relay_name = (
+            f"{source}-outbox-relay" if exchange is None else f"{source}-{exchange.name}-relay"
+        )
+        self.lanes = tuple(tuple(lane) for lane in lanes)
+        # one wake-up per running relay (the main one and each lane's)
+        self._wakeups: dict[str, eventlet.event.Event] = {}
+        # a lane's relay, shared by its greenthread and the workers that publish at once; the
+        # semaphore lets one of them publish at a time (no row published twice by this process)
+        self._relays: dict[str, OutboxRelay] = {}
+        self._turns = {self._lane_name(lane): Semaphore() for lane in self.lanes}
+        # event type -> what publishes its lane now (bound once: the after-commit list dedupes)
+        self.lane_publishers: dict[str, Callable[[], None]] = {
+            event_type: partial(self.publish_lane, self._lane_name(lane))
+            for lane in self.lanes
+            for event_type in lane
+        }
         self._stopping = False
 
     def setup(self) -> None:
@@ -198,12 +233,23 @@ class EventOutbox(DependencyProvider):
         # events may go to another broker than RPC (e.g. a cluster other systems subscribe to)
         config = self.container.config
         self.amqp_uri = config.get("OUTBOX_AMQP_URI") or config["AMQP_URI"]
-        self._wakeup = eventlet.event.Event()
+        main = self.relay_name
+        self._wakeups = {main: eventlet.event.Event()}
+        self._wakeups.update({self._lane_name(lane): eventlet.event.Event() for lane in self.lanes})
+
+    def _lane_name(self, lane: Sequence[str]) -> str:
+        return f"{self.relay_name}-{'+'.join(lane)}"
 
     def start(self) -> None:
         self._stopping = False
-        name = "outbox" if self.exchange.name == f"{self.source}.events" else self.exchange.name
-        self.container.spawn_managed_thread(self._run, identifier=f"{self.source}-{name}-relay")
+        in_lanes = tuple(t for lane in self.lanes for t in lane)
+        main = self.relay_name
+        self.container.spawn_managed_thread(
+            partial(self._run, main, None, in_lanes), identifier=main
+        )
+        for lane in self.lanes:
+            name = self._lane_name(lane)
+            self.container.spawn_managed_thread(partial(self._run, name, lane, ()), identifier=name)
 
     def stop(self) -> None:
         self._stopping = True
@@ -213,21 +259,64 @@ class EventOutbox(DependencyProvider):
         self._stopping = True
 
     def wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.ready():
-            self._wakeup.send(True)
+        for name in list(self._wakeups):
+            self._wake(name)
+
+    def wake_main(self) -> None:
+        """Rows for the main relay were committed (a lane's relay has nothing new to look for)."""
+        self._wake(self.relay_name)
+
+    def _wake(self, name: str) -> None:
+        wakeup = self._wakeups.get(name)
+        if wakeup is not None and not wakeup.ready():
+            wakeup.send(True)
 
     def get_dependency(self, worker_ctx: WorkerContext) -> Emitter:
         return Emitter(self, self.database.get_dependency_session(worker_ctx))
 
-    def _run(self) -> None:
+    def publish_lane(self, name: str) -> None:
+        """After a worker's commit: publish lane `name`'s pending rows in this greenthread. When
+        its relay is busy (it will see the rows when done) or fails, its greenthread is woken."""
+        relay, turn = self._relays.get(name), self._turns[name]
+        if relay is None or not turn.acquire(blocking=False):
+            self._wake(name)
+            return
+        try:
+            relay.drain()
+        except Exception as exc:  # never fails the committed worker: the relay retries
+            log.warning("outbox lane %s could not publish now: %s", name, exc)
+            relay.reset()
+            self._wake(name)
+        finally:
+            turn.release()
+
+    def _run(self, name: str, only: Sequence[str] | None, skip: Sequence[str]) -> None:
         relay = OutboxRelay(
-            self.database.url, self.table, self.source, self.amqp_uri, exchange=self.exchange
+            self.database.url,
+            self.table,
+            self.source,
+            self.amqp_uri,
+            only=only,
+            skip=skip,
+            exchange=self.exchange,
         )
+        turn = self._turns.get(name) or Semaphore()
         backoff = 0.2
+        if only is not None:
+            self._relays[name] = relay
+            # a lane's events are rare and urgent: its connection is opened before the first one
+            # (opening it then would cost several round trips while a burst keeps the process busy)
+            try:
+                with turn:
+                    relay.connect()
+            except Exception as exc:  # the broker away: drain() below opens it when it is back
+                log.warning("outbox relay of %s could not connect yet: %s", name, exc)
+                relay.reset()
         try:
             while not self._stopping:
                 try:
-                    relay.drain()
+                    with turn:
+                        relay.drain()
                     backoff = 0.2
                 except Exception as exc:  # broker or database away: keep rows, retry later
                     log.warning("outbox relay of %s could not publish: %s", self.source, exc)
@@ -235,11 +324,11 @@ class EventOutbox(DependencyProvider):
                     eventlet.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-                assert self._wakeup is not None  # made by setup
                 with eventlet.Timeout(self.poll_interval, False):
-                    self._wakeup.wait()
-                self._wakeup = eventlet.event.Event()
-            relay.drain()  # publish what the last workers committed before stopping
+                    self._wakeups[name].wait()
+                self._wakeups[name] = eventlet.event.Event()
+            with turn:
+                relay.drain()  # publish what the last workers committed before stopping
         except Exception as exc:
             log.warning("outbox relay of %s stopped with rows pending: %s", self.source, exc)
         finally:
@@ -257,10 +346,15 @@ class OutboxRelay:
         table: Table,
         source: str,
         amqp_uri: str,
+        only: Sequence[str] | None = None,
+        skip: Sequence[str] = (),
         exchange: Exchange | None = None,
     ) -> None:
         self.engine = engine_for(db_url)
         self.table = table
+        # the rows this relay publishes: of the types `only` (a lane), or of any type but `skip`
+        self.only = tuple(only) if only is not None else None
+        self.skip = tuple(skip)
         self.exchange = exchange if exchange is not None else exchange_for(source)
         self.amqp_uri = amqp_uri
         self.connection: Connection | None = None
@@ -274,6 +368,9 @@ class OutboxRelay:
                 pass
         self.connection = None
         self.producer = None
+
+    def connect(self) -> None:
+        self._producer()
 
     def _producer(self) -> Producer:
         if self.producer is None:
@@ -299,6 +396,10 @@ class OutboxRelay:
             .order_by(self.table.c.id)
             .limit(self.batch)
         )
+        if self.only is not None:
+            query = query.where(self.table.c.event_type.in_(self.only))
+        elif self.skip:
+            query = query.where(self.table.c.event_type.not_in(self.skip))
         if conn.dialect.name == "postgresql":
             # two instances of a service never publish the same row at the same time
             query = query.with_for_update(skip_locked=True)

@@ -1,5 +1,6 @@
 """marshmallow fields shared by every service's schemas."""
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -43,6 +44,49 @@ class Money(fields.Field[Decimal]):
             if "decimals" in str(exc):
                 raise self.make_error("decimals") from exc
             raise self.make_error("invalid") from exc
+
+
+class CoreMoney(Money):
+    """An amount in a core event or bulk-load row: only the string form (`"10.00"`). A JSON
+    number is refused, even a round one: a float in the core's connector is how cents get lost."""
+
+    default_error_messages = {
+        **Money.default_error_messages,
+        "not_text": 'Escriba el monto como texto con dos decimales ("10.00"), no como número.',
+    }
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            raise self.make_error("not_text")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class CoreRate(fields.Field[Decimal]):
+    """An annual rate in a core event or bulk-load row: a string in percent with two decimals
+    (`"16.77"`), between 0 and 100; a JSON number or another form is refused, never rounded."""
+
+    default_error_messages = {
+        "invalid": 'Escriba la tasa como texto en porcentaje con dos decimales ("16.77").',
+        "range": "Debe ser un porcentaje entre 0 y 100.",
+    }
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{Decimal(value):.2f}"
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        if not isinstance(value, str) or not _RATE.fullmatch(value):
+            raise self.make_error("invalid")
+        rate = Decimal(value)
+        if rate > 100:
+            raise self.make_error("range")
+        return rate
+
+
+_RATE = re.compile(r"[0-9]{1,3}\.[0-9]{2}")
 
 
 class Count(fields.Integer):

@@ -38,6 +38,7 @@ caller locks the stream's owner row first (`lock_owner`), so two instances never
 event.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -105,6 +106,7 @@ from services.common.ordering import (
     KIND_ERROR,
     KIND_INVALID,
     KIND_NOT_JSON,
+    KIND_REUSED,
     KIND_SENDER,
     KIND_UNKNOWN,
     PAST,
@@ -118,9 +120,14 @@ log = logging.getLogger(__name__)
 
 CORE_EXCHANGE = Exchange("core.events", type="topic", durable=True, auto_delete=False)
 ENVELOPE_FIELDS = ("event_id", "event_type", "data")
+# a core event is small (the largest, a loan with a 600-row table, is well under this): a larger
+# message is a connector's mistake, and would otherwise be stored whole (held events, dead queue)
+MAX_MESSAGE_BYTES = 64 * 1024
+JSON_CONTENT_TYPE = "application/json"
 REFUSAL_HEADER = "x-portal-refusal"
 KIND_HEADER = "x-portal-refusal-kind"
 EVENT_TYPE_HEADER = "x-portal-event-type"
+PARKED_AT_HEADER = "x-portal-parked-at"  # when it was parked (operators' listing)
 # short: what NotYet waits for is normally a few messages behind (seconds)
 NOT_YET_DELAYS = (0.5, 2, 5, 15)
 # the broker user the core publishes as (config key and environment variable CORE_AMQP_USER)
@@ -239,25 +246,58 @@ def refusal_counts(session: Session, service: str) -> list[dict[str, Any]]:
 _CLAIMS: dict[Table, tuple[Select[Any], Insert]] = {}
 
 
+def content_digest(event: CoreEvent) -> str:
+    """sha-256 of what an event says (its type and data), whatever the key order or spacing:
+    a redelivery has the same, an event_id reused for another event has not."""
+    canonical = json.dumps(
+        [event.get("event_type"), event.get("data")],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def reused(event: CoreEvent) -> Refused:
+    """The refusal of an event whose event_id was applied before with other content: parked and
+    counted, never taken for a redelivery (docs/integration.md, "Ids")."""
+    return Refused(
+        f"event_id reutilizado con otro contenido: {event['event_id']} ya se aplicó a un "
+        f"evento distinto de este {str(event.get('event_type'))[:80]}.",
+        KIND_REUSED,
+    )
+
+
+def already_handled(event: CoreEvent, digest: str, stored: str | None, consumer: str) -> bool:
+    """An event_id found among the claims: True (a redelivery, nothing to do) when its content
+    is the claimed one (or the claim predates digests); Refused when it is other content."""
+    if stored is not None and stored != digest:
+        raise reused(event)
+    log.info("core event %s already handled by %s", event["event_id"], consumer)
+    return True
+
+
 def claim(session: Session, table: Table, event: CoreEvent, consumer: str) -> bool:
     """The Inbox pattern (services/common/events.py) on the busiest path: True when `event_id`
-    is new for `consumer` (and now claimed in the caller's transaction), False when it was
-    handled already. No savepoint: two instances claiming the same event at once make the
+    is new for `consumer` (and now claimed in the caller's transaction, with its content's
+    digest), False when that event was handled already; Refused when the event_id was handled
+    with other content. No savepoint: two instances claiming the same event at once make the
     second fail its insert, and its retry finds the claim and does nothing."""
     statements = _CLAIMS.get(table)
     if statements is None:
         statements = _CLAIMS[table] = (
-            select(table.c.event_id).where(
+            select(table.c.event_id, table.c.digest).where(
                 table.c.event_id == bindparam("event_id"), table.c.consumer == bindparam("consumer")
             ),
             insert(table),
         )
     find, add = statements
     params = {"event_id": event["event_id"], "consumer": consumer}
-    if session.execute(find, params).first() is not None:
-        log.info("core event %s already handled by %s", event["event_id"], consumer)
+    digest = content_digest(event)
+    found = session.execute(find, params).first()
+    if found is not None and already_handled(event, digest, found.digest, consumer):
         return False
-    session.execute(add, {**params, "processed_at": utcnow()})
+    session.execute(add, {**params, "processed_at": utcnow(), "digest": digest})
     return True
 
 
@@ -515,7 +555,11 @@ def _decode(body: object) -> Any:
 
 
 class CoreEventConsumer(Consumer):
-    """`@core_events(service, [event types], retry_delays=…, not_yet_delays=…, batch=1)`.
+    """`@core_events(service, [event types], retry_delays=…, not_yet_delays=…, batch=1, lane=None)`.
+
+    `lane="members"`: the types get a queue of their own, `core.<service>.members` (with its own
+    retry queue; parked events go to the service's one `core.<service>.dead`), consumed beside
+    the service's main queue with its own prefetch, so they never wait behind its backlog.
 
     `batch=N` (N > 1): the handler receives a `CoreBatch` of up to N events that were waiting
     (it never waits for a batch to fill), applies them in one transaction, and the entrypoint
@@ -526,10 +570,21 @@ class CoreEventConsumer(Consumer):
     queue_consumer = CoreQueueConsumer()
 
     def __init__(
-        self, service_name: str, event_types: Iterable[str], batch: int = 1, **kwargs: Any
+        self,
+        service_name: str,
+        event_types: Iterable[str],
+        batch: int = 1,
+        lane: str | None = None,
+        **kwargs: Any,
     ) -> None:
         self.service_name = service_name
         self.event_types = tuple(event_types)
+        # a lane: a queue of its own, `core.<service>.<lane>`, so its events never wait behind
+        # the service's other core events (accounts' member changes behind a burst of movements)
+        self.lane = lane
+        # what this queue takes: its types, and those of the service's other lanes (events that
+        # waited in it from before a type moved to its own lane are applied, not refused)
+        self.accepted_types = self.event_types
         self.batch_size = max(1, int(batch))
         # (event, message) waiting for the batch worker
         self.pending: list[tuple[CoreEvent, Message]] = []
@@ -553,7 +608,14 @@ class CoreEventConsumer(Consumer):
                 if isinstance(value, str):
                     value = [float(v) for v in value.split(",") if v.strip()]
                 setattr(self, attr, tuple(float(v) for v in value))
-        name = f"core.{self.service_name}"
+        name = f"core.{self.service_name}" + (f".{self.lane}" if self.lane else "")
+        self.other_lanes_types = tuple(
+            t
+            for lane in self._sibling_lanes()
+            for t in lane.event_types
+            if t not in self.event_types
+        )
+        self.accepted_types = self.event_types + self.other_lanes_types
         kind = queue_type(config)  # quorum on a cluster (services/common/amqp.py)
         default = Exchange("", type="direct")
         self.queue = Queue(
@@ -569,8 +631,8 @@ class CoreEventConsumer(Consumer):
             durable=True,
             queue_arguments=retry_queue_arguments(name, kind),
         )
-        self.dead_queue = Queue(
-            f"{name}.dead",
+        self.dead_queue = Queue(  # one per service, whatever the lane: operators look there
+            f"core.{self.service_name}.dead",
             exchange=default,
             routing_key=f"{name}.dead",
             durable=True,
@@ -589,19 +651,41 @@ class CoreEventConsumer(Consumer):
             CORE_EXCHANGE(channel).declare()
             self.dead_queue(channel).declare()
             self.retry_queue(channel).declare()
+            if self.other_lanes_types:
+                # a type that moved to a lane of its own leaves this queue's bindings (a binding
+                # stays until removed): from now on only its lane receives it
+                queue = self.queue(channel)
+                queue.declare()
+                for event_type in self.other_lanes_types:
+                    queue.unbind_from(CORE_EXCHANGE, routing_key=event_type)
         super().start()
+
+    def _sibling_lanes(self) -> list["CoreEventConsumer"]:
+        """The service's other core_events entrypoints (other queues of the same service)."""
+        return [
+            e
+            for e in self.container.entrypoints
+            if isinstance(e, CoreEventConsumer)
+            and e is not self
+            and e.service_name == self.service_name
+            and e.lane != self.lane
+        ]
 
     # --- arrival --------------------------------------------------------------------------
 
     def handle_message(self, body: object, message: Message) -> None:
         if not self._from_core(message):
             return
+        refusal = transport_problem(message)
+        if refusal:
+            self._park_now(message, refusal, KIND_ENVELOPE)
+            return
         try:
             event = _decode(body)
         except (UnicodeDecodeError, ValueError):
             self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
             return
-        problem = envelope_problem(event, self.event_types)
+        problem = envelope_problem(event, self.accepted_types) or routing_problem(event, message)
         if problem:
             self._park_now(message, problem, KIND_ENVELOPE, event)
             return
@@ -729,6 +813,10 @@ class CoreEventConsumer(Consumer):
 
     def park_undecodable(self, message: Message, exc: Exception) -> None:
         if not self._from_core(message):
+            return
+        refusal = transport_problem(message)  # e.g. text/plain, which kombu will not decode
+        if refusal:
+            self._park_now(message, refusal, KIND_ENVELOPE)
             return
         self._park_now(message, "El mensaje no es JSON válido.", KIND_NOT_JSON)
 
@@ -886,6 +974,7 @@ class CoreEventConsumer(Consumer):
         headers = dict(headers)
         headers[REFUSAL_HEADER] = reason[:500]
         headers[KIND_HEADER] = kind
+        headers[PARKED_AT_HEADER] = utcnow().isoformat(timespec="seconds") + "Z"
         if event_type:
             headers[EVENT_TYPE_HEADER] = str(event_type)[:80]
         log.warning("core event %s parked in %s: %s", event_type, self.dead_queue.name, reason)
@@ -925,6 +1014,37 @@ def sender_is_core(message: Message, core_user: str, own_user: str | None = None
         return True
     relayed = (message.headers or {}).get(RELAY_HEADER) == core_user
     return relayed and own_user is not None and sender == own_user
+
+
+def transport_problem(message: Message) -> str | None:
+    """The reason a message is refused for its properties alone, or None: `content_type` must be
+    `application/json` (none at all is read as JSON) and the body at most 64 KiB."""
+    content_type = (message.content_type or "").strip()
+    if content_type and content_type.split(";")[0].strip().lower() != JSON_CONTENT_TYPE:
+        return (
+            f"Tipo de contenido no admitido: {content_type[:80]} (se espera {JSON_CONTENT_TYPE})."
+        )
+    size = len(message.body or b"")
+    if size > MAX_MESSAGE_BYTES:
+        return f"El mensaje mide {size} bytes; el máximo es {MAX_MESSAGE_BYTES} (64 KiB)."
+    return None
+
+
+def routing_problem(event: CoreEvent, message: Message) -> str | None:
+    """The reason an envelope is refused when it came on `core.events` under a routing key that
+    is not its `event_type` (queues are bound by routing key: a mislabelled event would reach a
+    service that does not own it, or be applied as what it says it is). A retry or an operator's
+    requeue comes back from the default exchange: it was checked when it first arrived."""
+    delivery = message.delivery_info or {}
+    if delivery.get("exchange") != CORE_EXCHANGE.name:
+        return None
+    key = delivery.get("routing_key")
+    if key != event["event_type"]:
+        return (
+            f"La clave de ruteo {str(key)[:80]} no es el event_type "
+            f"{str(event['event_type'])[:80]}."
+        )
+    return None
 
 
 def envelope_problem(event: object, event_types: Sequence[str] | None = None) -> str | None:

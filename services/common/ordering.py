@@ -14,6 +14,7 @@ KIND_NOT_JSON = "no_json"
 KIND_ENVELOPE = "sobre_invalido"
 KIND_INVALID = "dato_invalido"
 KIND_CONFLICT = "conflicto"
+KIND_REUSED = "id_reutilizado"  # an event_id seen before with other content
 KIND_UNKNOWN = "desconocido"
 KIND_ERROR = "error_interno"
 # published by someone other than the core's broker user (docs/integration.md, "Who is the core")

@@ -228,7 +228,7 @@ def census_rows(products, today, count=None):
                     "member_number": loan["member_number"],
                     "product_code": loan["product_code"],
                     "amount": _money(loan["amount"]),
-                    "annual_rate": str(loan["annual_rate"]),
+                    "annual_rate": f"{loan['annual_rate']:.2f}",  # two decimals, as the core
                     "system": loan["system"],
                     "frequency": loan["frequency"],
                     "term_months": str(loan["term_months"]),

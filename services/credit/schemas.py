@@ -4,7 +4,7 @@ bulk-load CSV rows (its own contract for the portal is services/credit/contracts
 from marshmallow import EXCLUDE, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.common.fields import IsoDate, Money
+from services.common.fields import CoreMoney, CoreRate, Count, IsoDate
 from services.common.schemas import PortalSchema
 from services.credit.contracts import (
     APPROVED,
@@ -35,22 +35,21 @@ def _text(max_length, error):
     )
 
 
-LOAN_NUMBER = dict(max_length=20, error="Número de crédito inválido.")
+LOAN_NUMBER = dict(max_length=16, error="Número de crédito inválido.")
 MEMBER_NUMBER = dict(max_length=12, error="Número de socio inválido.")
 SEQUENCE = validate.Range(min=1, error="Debe ser un entero mayor o igual a 1.")
-PERCENT = validate.Range(min=0, max=100, error="Debe ser un porcentaje entre 0 y 100.")
 
 
 class ScheduleRowSchema(CoreDataSchema):
     """One row of the core's amortization table (also a line of installments.csv)."""
 
-    number = fields.Integer(required=True, validate=SEQUENCE)
+    number = Count(required=True, validate=SEQUENCE)
     due_date = IsoDate(required=True)
-    principal = Money(required=True, validate=NOT_NEGATIVE)
-    interest = Money(required=True, validate=NOT_NEGATIVE)
-    insurance = Money(required=True, validate=NOT_NEGATIVE)
-    installment = Money(required=True, validate=NOT_NEGATIVE)
-    balance = Money(required=True, validate=NOT_NEGATIVE)
+    principal = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    interest = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    insurance = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    installment = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    balance = CoreMoney(required=True, validate=NOT_NEGATIVE)
 
 
 class InstallmentRowSchema(ScheduleRowSchema):
@@ -73,8 +72,8 @@ class LoanFieldsSchema(CoreDataSchema):
     loan_number = _text(**LOAN_NUMBER)
     member_number = _text(**MEMBER_NUMBER)
     product_code = _text(20, "Indique el producto.")
-    amount = Money(required=True, validate=POSITIVE)
-    annual_rate = fields.Decimal(required=True, validate=PERCENT)
+    amount = CoreMoney(required=True, validate=POSITIVE)
+    annual_rate = CoreRate(required=True)
     system = fields.String(
         required=True, validate=validate.OneOf(SYSTEMS, error="Sistema de amortización inválido.")
     )
@@ -82,12 +81,14 @@ class LoanFieldsSchema(CoreDataSchema):
         required=True,
         validate=validate.OneOf(list(FREQUENCIES), error="Frecuencia de pago inválida."),
     )
-    term_months = fields.Integer(
+    term_months = Count(
         required=True, validate=validate.Range(min=1, max=600, error="Plazo inválido.")
     )
     disbursed_on = IsoDate(required=True)
     application_number = fields.String(
-        required=True, allow_none=True, validate=validate.Length(max=20)
+        required=True,
+        allow_none=True,
+        validate=validate.Length(min=1, max=20, error="Número de solicitud inválido."),
     )
 
 
@@ -115,19 +116,19 @@ class LoanDisbursedSchema(LoanFieldsSchema):
 
 class InstallmentPaidSchema(CoreDataSchema):
     loan_number = _text(**LOAN_NUMBER)
-    loan_sequence = fields.Integer(required=True, validate=SEQUENCE)
-    number = fields.Integer(required=True, validate=SEQUENCE)
+    loan_sequence = Count(required=True, validate=SEQUENCE)
+    number = Count(required=True, validate=SEQUENCE)
     paid_on = IsoDate(required=True)
     reference = _text(60, "Referencia inválida.")
-    principal = Money(required=True, validate=NOT_NEGATIVE)
-    interest = Money(required=True, validate=NOT_NEGATIVE)
-    insurance = Money(required=True, validate=NOT_NEGATIVE)
-    late_interest = Money(required=True, validate=NOT_NEGATIVE)
+    principal = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    interest = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    insurance = CoreMoney(required=True, validate=NOT_NEGATIVE)
+    late_interest = CoreMoney(required=True, validate=NOT_NEGATIVE)
 
 
 class LoanSettledSchema(CoreDataSchema):
     loan_number = _text(**LOAN_NUMBER)
-    loan_sequence = fields.Integer(required=True, validate=SEQUENCE)
+    loan_sequence = Count(required=True, validate=SEQUENCE)
     settled_on = IsoDate(required=True)
 
 
@@ -139,5 +140,9 @@ class ApplicationStatusChangedSchema(CoreDataSchema):
             APPLICATION_DECISIONS, error="Estado inválido: en_analisis, aprobada o negada."
         ),
     )
-    reason = fields.String(required=True, allow_none=True, validate=validate.Length(max=500))
+    reason = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=500, error="Como máximo 500 caracteres."),
+    )
     changed_at = fields.AwareDateTime(required=True, format="iso")

@@ -13,8 +13,9 @@ from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import Conflict, NotFound, ValidationError
-from services.common.events import EventOutbox, Inbox
+from services.common.events import EventOutbox
 from services.common.inbound import core_events
+from services.common.operator import CoreOperations
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load_or_raise
 from services.credit import bulk, catalog, domain, from_core, store
@@ -50,12 +51,15 @@ def _fingerprint(data):
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class CreditService:
+# the claims of the core events (the name the Inbox gave them: earlier claims still count)
+CORE_CONSUMER = "credit.on_core_event"
+
+
+class CreditService(CoreOperations):
     name = "credit"
 
     db = Database("credit")
     events = EventOutbox("credit", outbox)
-    inbox = Inbox("credit", processed_events)
     accounts = ServiceRpc("accounts")
     clock = ClockProvider()
     tracker = Tracker()
@@ -283,6 +287,11 @@ class CreditService:
 
     # --- the core's events (docs/integration.md) -------------------------------------------
 
+    held_table = held_events
+
+    def stream_last(self, stream):
+        return store.last_loan_sequence(self.db, stream.partition(":")[2])
+
     @rpc
     def inbound_status(self):
         """Refusals of core events by kind, and how many wait for a predecessor."""
@@ -296,7 +305,8 @@ class CreditService:
     def on_core_event(self, event):
         """loan_disbursed, installment_paid, loan_settled, application_status_changed."""
         members = from_core.members_of(self.accounts, event)  # before any write
-        if not self.inbox.claim(event):
+        # by event_id, with its content: an id reused for other content is refused
+        if not inbound.claim(self.db, processed_events, event, CORE_CONSUMER):
             return
         from_core.handle(self.db, self.events, members, event, self.clock.utcnow())
 

@@ -292,3 +292,8 @@ def application_dict(app):
             for g in app.guarantors
         ],
     }
+
+
+def last_loan_sequence(session, loan_number):
+    """The loan's last applied `loan_sequence`, or None for an unknown loan."""
+    return session.scalar(select(Loan.last_sequence).where(Loan.loan_number == loan_number))

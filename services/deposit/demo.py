@@ -62,7 +62,8 @@ def census_rows(session, today, count=None):
                     "deposit_number": number,
                     "member_number": member.member_number,
                     "amount": f"{amount:.2f}",
-                    "annual_rate": str(chart.rate_for(term, amount)),
+                    # the core sends a rate with two decimals
+                    "annual_rate": f"{chart.rate_for(term, amount):.2f}",
                     "term_days": str(term),
                     "opened_on": opened.isoformat(),
                     "maturity_date": domain.maturity_date(opened, term).isoformat(),

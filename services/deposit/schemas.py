@@ -4,10 +4,10 @@ bulk-load CSV rows (its own contract for the portal is services/deposit/contract
 from marshmallow import EXCLUDE, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from services.common.fields import IsoDate
+from services.common.fields import CoreMoney, CoreRate, Count, IsoDate
 from services.common.schemas import PortalSchema
 from services.deposit import domain
-from services.deposit.contracts import PAYMENT_MODE_ERROR, PAYMENT_MODES, DepositAmount, Percent
+from services.deposit.contracts import PAYMENT_MODE_ERROR, PAYMENT_MODES
 
 # --- inbound events of the core (docs/integration.md) ---------------------------------------
 # `data` of the events on `core.events` that deposit owns. Extra fields are welcome (EXCLUDE);
@@ -28,15 +28,12 @@ class DepositOpenedSchema(CoreDataSchema):
     member_number = fields.String(
         required=True, validate=validate.Length(min=1, max=12, error="Número de socio inválido.")
     )
-    amount = DepositAmount(
+    amount = CoreMoney(
         required=True,
         validate=validate.Range(min=0, min_inclusive=False, error="Debe ser mayor que 0."),
     )
-    annual_rate = Percent(
-        required=True,
-        validate=validate.Range(min=0, max=100, error="Debe ser un porcentaje entre 0 y 100."),
-    )
-    term_days = fields.Integer(
+    annual_rate = CoreRate(required=True)
+    term_days = Count(
         required=True, validate=validate.Range(min=1, max=3660, error="Plazo en días inválido.")
     )
     opened_on = IsoDate(required=True)

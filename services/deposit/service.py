@@ -10,8 +10,9 @@ from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
-from services.common.events import EventOutbox, Inbox
+from services.common.events import EventOutbox
 from services.common.inbound import core_events
+from services.common.operator import CoreOperations
 from services.common.rpc import ServiceRpc
 from services.common.schemas import flatten, load_or_raise
 from services.deposit import bulk, domain, from_core, store
@@ -68,12 +69,15 @@ def deposit_dict(pos):
     return DepositSchema().dump(data)
 
 
-class DepositService:
+# the claims of the core events (the name the Inbox gave them: earlier claims still count)
+CORE_CONSUMER = "deposit.on_core_event"
+
+
+class DepositService(CoreOperations):
     name = "deposit"
 
     db = Database("deposit")
     events = EventOutbox("deposit", outbox)
-    inbox = Inbox("deposit", processed_events)
     accounts = ServiceRpc("accounts")
     tracker = Tracker()
     clock = ClockProvider()
@@ -178,7 +182,8 @@ class DepositService:
     def on_core_event(self, event):
         """deposit_opened, deposit_closed (docs/integration.md)."""
         from_core.check_member(self.accounts, event)  # before any write
-        if not self.inbox.claim(event):
+        # by event_id, with its content: an id reused for other content is refused
+        if not inbound.claim(self.db, processed_events, event, CORE_CONSUMER):
             return
         from_core.handle(self.db, self.events, event)
 

@@ -39,3 +39,39 @@ class DeliverySchema(PortalSchema):
     created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
     sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     location = fields.String(allow_none=True)
+
+
+class OrderSummarySchema(PortalSchema):
+    """What a code e-mail for an order names (never a balance)."""
+
+    kind = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    amount = fields.Decimal(load_default=None, allow_none=True, as_string=True, places=2)
+    destination_masked = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=40)
+    )
+
+
+class SecondFactorCodeSchema(PortalSchema):
+    """auth → notifications.send_second_factor_code (docs/events.md, "Notifications of the
+    second factor")."""
+
+    email = fields.String(
+        required=True,
+        validate=validate.Length(max=254, error="Debe tener como máximo 254 caracteres."),
+    )
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=30, error="Debe tener entre 1 y 30 caracteres."),
+    )
+    code = fields.String(required=True)
+    purpose = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ("login", "totp_enrollment", "security", "order"), error="Propósito desconocido."
+        ),
+    )
+    expires_at = fields.String(load_default=None, allow_none=True)
+    challenge_id = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=64)
+    )
+    order = fields.Nested(OrderSummarySchema, load_default=None, allow_none=True)

@@ -271,3 +271,217 @@ def local_time_text(value: object) -> str:
 def money_text(value: object) -> str:
     """'5000.00' → '$ 5.000,00' (es-EC); '' when it is not an amount."""
     return esec.money(value)
+
+
+# Second factor (docs/events.md, "Notifications of the second factor") ---------------------------
+
+SECOND_FACTOR_CODE = "second_factor_code"
+SECOND_FACTOR_VALID_MINUTES = 5
+NOT_ME_PATH = "/no-fui-yo/"
+
+# what the code is for, in the member's words (the e-mail's subject and first sentence)
+CODE_PURPOSES = {
+    "login": ("Su código para ingresar al Portal en línea", "ingresar al Portal en línea"),
+    "totp_enrollment": (
+        "Su código para registrar una aplicación de autenticación",
+        "registrar una aplicación de autenticación en su usuario",
+    ),
+    "security": (
+        "Su código para un cambio de seguridad",
+        "confirmar un cambio en la seguridad de su usuario",
+    ),
+    "order": ("Su código para confirmar una orden", "confirmar una orden"),
+}
+ORDER_KINDS = {
+    "transferencia": "una transferencia",
+    "beneficiario": "el registro de un beneficiario",
+    "pago_credito": "el pago de una cuota de crédito",
+    "limites": "el aumento de sus límites de transferencia",
+}
+_SIX_DIGITS = re.compile(r"^\d{6}$")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A security alert of auth: an e-mail (with a "No fui yo" link when `link`) and an SMS."""
+
+    kind: str
+    subject: str
+    sms: str  # the SMS text (no link: the link is one-time and travels by e-mail)
+    fields: tuple[str, ...] = ()
+    link: bool = True
+
+
+_COMMON = ("username", "display_name", "client_ip", "at", "device_label")
+ALERTS = {
+    "login_new_device": Alert(
+        "alert_login_new_device",
+        "Nuevo ingreso a su usuario del Portal en línea",
+        "Se ingreso a su usuario {username} del Portal en linea desde un dispositivo nuevo "
+        "el {at_text}.",
+    ),
+    "totp_enrolled": Alert(
+        "alert_totp_enrolled",
+        "Se registró una aplicación de autenticación en su usuario",
+        "Se registro una aplicacion de autenticacion en su usuario {username} el {at_text}.",
+    ),
+    "totp_removed": Alert(
+        "alert_totp_removed",
+        "Se quitó la aplicación de autenticación de su usuario",
+        "Se quito la aplicacion de autenticacion de su usuario {username} el {at_text}.",
+    ),
+    "recovery_codes_regenerated": Alert(
+        "alert_recovery_codes",
+        "Se generaron nuevos códigos de recuperación",
+        "Se generaron nuevos codigos de recuperacion para su usuario {username} el {at_text}.",
+    ),
+    "device_removed": Alert(
+        "alert_device_removed",
+        "Se quitó un dispositivo recordado de su usuario",
+        "Se quito un dispositivo recordado de su usuario {username} el {at_text}.",
+    ),
+    "session_removed": Alert(
+        "alert_session_removed",
+        "Se cerró una sesión de su usuario",
+        "Se cerro una sesion de su usuario {username} el {at_text}.",
+    ),
+    "second_factor_locked": Alert(
+        "alert_second_factor_locked",
+        "Bloqueamos el segundo factor de su usuario",
+        "Bloqueamos el segundo factor de su usuario {username} tras varios codigos "
+        "equivocados ({at_text}).",
+    ),
+    "recovery_code_used": Alert(
+        "alert_recovery_code_used",
+        "Se usó un código de recuperación en su usuario",
+        "Se ingreso a su usuario {username} con un codigo de recuperacion el {at_text}.",
+        fields=("recovery_codes_left",),
+    ),
+    "not_me_reported": Alert(
+        "alert_not_me_reported",
+        "Recibimos su aviso «No fui yo»",
+        "Recibimos su aviso: cerramos las sesiones de su usuario {username} y lo bloqueamos "
+        "hasta que recupere su contrasena.",
+        link=False,
+    ),
+}
+SMS_TAIL = " Si no fue usted, revise su correo o llame a la cooperativa."
+
+
+def alert_for(envelope: object) -> Alert | None:
+    """The alert of an auth event, or None when the event sends none."""
+    if not isinstance(envelope, dict) or envelope.get("source") != "auth":
+        return None
+    event_type = envelope.get("event_type")
+    return ALERTS.get(event_type) if isinstance(event_type, str) else None
+
+
+def alert_notice(envelope: dict[str, Any], alert: Alert, link_url: str | None) -> Notice:
+    """The e-mail of an alert: facts from an explicit list of fields, the time in Ecuador, the
+    one-time link when there is one; never a balance (no field of it carries one)."""
+    data = _data(envelope)
+    context: dict[str, object] = {name: data.get(name) for name in (*_COMMON, *alert.fields)}
+    context["at_text"] = local_time_text(data.get("at") or envelope.get("occurred_at"))
+    context["greeting_name"] = greeting_name(data.get("display_name"))
+    context["device_text"] = _short(data.get("device_label"), 80)
+    context["address_text"] = _short(data.get("client_ip"), 45)
+    context["not_me_url"] = link_url
+    left = data.get("recovery_codes_left")
+    context["recovery_codes_left"] = left if isinstance(left, int) else None
+    return Notice(
+        kind=alert.kind,
+        event_id=str(envelope.get("event_id") or ""),
+        subject=alert.subject,
+        recipient=clean_address(data.get("email")),
+        context=context,
+    )
+
+
+def alert_sms_text(envelope: dict[str, Any], alert: Alert) -> str:
+    """The SMS of an alert: short, plain ASCII (one GSM segment's alphabet), no link, no
+    balance."""
+    data = _data(envelope)
+    username = _short(data.get("username"), 30) or "del portal"
+    at_text = local_time_text(data.get("at") or envelope.get("occurred_at")) or "hoy"
+    text = alert.sms.format(username=username, at_text=at_text)
+    return (text + ("" if alert.kind == "alert_not_me_reported" else SMS_TAIL))[:300]
+
+
+def not_me_url(base_url: str, token: object) -> str | None:
+    if not isinstance(token, str) or not re.fullmatch(r"[A-Za-z0-9_-]{16,200}", token):
+        return None
+    return base_url.rstrip("/") + NOT_ME_PATH + token
+
+
+def _short(value: object, limit: int) -> str:
+    return " ".join(value.split())[:limit] if isinstance(value, str) else ""
+
+
+def valid_second_factor_code(code: object) -> bool:
+    return isinstance(code, str) and bool(_SIX_DIGITS.match(code))
+
+
+def challenge_reference(challenge_id: object) -> str:
+    """What the e-mail and the code page both show to pair them: the challenge's first 8
+    characters, upper-cased ('' when there is none)."""
+    if not isinstance(challenge_id, str):
+        return ""
+    return re.sub(r"[^A-Za-z0-9]", "", challenge_id)[:8].upper()
+
+
+def mask_email(address: str) -> str:
+    """'maria.perez@example.com' → 'm****@example.com'."""
+    local, _, domain_part = address.partition("@")
+    return f"{local[:1]}****@{domain_part}"
+
+
+def second_factor_code_notice(
+    request_id: str,
+    email: object,
+    username: str,
+    code: str,
+    purpose: str,
+    expires_at: object = None,
+    challenge_id: object = None,
+    order: object = None,
+) -> Notice:
+    """The point-to-point e-mail with a second-factor code: what it is for (for an order, the
+    amount and the masked destination), the reference of its challenge and when it expires."""
+    subject, purpose_text = CODE_PURPOSES.get(purpose, CODE_PURPOSES["login"])
+    facts: dict[str, Any] = order if isinstance(order, dict) else {}
+    order_text = ""
+    if purpose == "order":
+        order_text = ORDER_KINDS.get(str(facts.get("kind") or ""), "una orden")
+    return Notice(
+        kind=SECOND_FACTOR_CODE,
+        event_id=request_id,
+        subject=subject,
+        recipient=clean_address(email),
+        context={
+            "username": username,
+            "code": code,
+            "purpose_text": purpose_text,
+            "order_text": order_text,
+            "amount_text": money_text(facts.get("amount")) if facts.get("amount") else "",
+            "destination_text": _short(facts.get("destination_masked"), 40),
+            "valid_minutes": SECOND_FACTOR_VALID_MINUTES,
+            "expires_at_text": local_time_text(expires_at),
+            "reference": challenge_reference(challenge_id),
+            "greeting_name": greeting_name(None),
+        },
+    )
+
+
+def phone_e164(phone: object) -> str | None:
+    """The member's phone as the SMS provider wants it: '0991234567' → '+593991234567'
+    (Ecuadorian mobile numbers); '+…' kept; anything else None (no SMS)."""
+    if not isinstance(phone, str):
+        return None
+    digits = re.sub(r"[\s().-]", "", phone)
+    if re.fullmatch(r"\+[1-9]\d{7,14}", digits):
+        return digits
+    if re.fullmatch(r"09\d{8}", digits):
+        return "+593" + digits[1:]
+    if re.fullmatch(r"5939\d{8}", digits):
+        return "+" + digits
+    return None

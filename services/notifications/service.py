@@ -10,6 +10,9 @@ several hours in all, for an SMTP server that is down for a while) and is parked
 import logging
 import uuid
 
+from nameko.dependency_providers import Config
+
+from services.common import config as portal_config
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
@@ -22,9 +25,11 @@ from services.notifications.contracts import (
     DeliveriesQuerySchema,
     DeliverySchema,
     RecoveryCodeSchema,
+    SecondFactorCodeSchema,
 )
 from services.notifications.mail import Mailer, PermanentFailure, compose
 from services.notifications.models import processed_events
+from services.notifications.sms import SmsSender
 from services.notifications.store import WriteTurn
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,9 @@ class NotificationsService:
     mailer = Mailer()
     write_turn = WriteTurn()
     accounts = ServiceRpc("accounts")
+    auth = ServiceRpc("auth")
+    sms = SmsSender()
+    config = Config()
     tracker = Tracker()
 
     @rpc
@@ -85,6 +93,60 @@ class NotificationsService:
             self.db.commit()
         log.info("recovery e-mail %s sent", notice.event_id)
         return {"sent": True, "delivery_id": notice.event_id}
+
+    @rpc
+    def send_second_factor_code(
+        self, email, username, code, purpose, expires_at=None, challenge_id=None, order=None
+    ):
+        """Point-to-point e-mail with a second-factor code, bound to its challenge (reference)
+        and, for an order, naming its amount and masked destination. The code is never logged
+        nor stored, and never travels in an event."""
+        args = load_or_raise(
+            SecondFactorCodeSchema(),
+            {
+                "email": email,
+                "username": username,
+                "code": code,
+                "purpose": purpose,
+                "expires_at": expires_at,
+                "challenge_id": challenge_id,
+                "order": order,
+            },
+        )
+        errors = {}
+        if domain.clean_address(args["email"]) is None:
+            errors["email"] = ["Correo electrónico inválido."]
+        if not domain.valid_second_factor_code(args["code"]):
+            errors["code"] = ["Código inválido."]
+        if errors:
+            raise ValidationError(fields=errors)
+        notice = domain.second_factor_code_notice(
+            str(uuid.uuid4()),
+            args["email"],
+            args["username"],
+            args["code"],
+            args["purpose"],
+            expires_at=args["expires_at"],
+            challenge_id=args["challenge_id"],
+            order=args["order"],
+        )
+        try:
+            location = self.mailer.send(compose(notice, self.mailer.settings.sender))
+        except Exception as exc:
+            with self.write_turn:
+                store.record(self.db, notice, "failed", 1, error=_describe(exc))
+                self.db.commit()
+            log.warning("second-factor e-mail %s not sent: %s", notice.event_id, _describe(exc))
+            raise ServiceUnavailable("No se pudo enviar el correo. Intente nuevamente.") from None
+        with self.write_turn:
+            store.record(self.db, notice, "sent", 1, location=location)
+            self.db.commit()
+        log.info("second-factor e-mail %s sent (%s)", notice.event_id, args["purpose"])
+        return {
+            "sent": True,
+            "delivery_id": notice.event_id,
+            "email_masked": domain.mask_email(args["email"]),
+        }
 
     @rpc
     def deliveries(self, limit=50):
@@ -129,6 +191,145 @@ class NotificationsService:
     @notify("credit", "application_status_changed")
     def on_application_status_changed(self, payload):
         self._deliver(payload)
+
+    # Security alerts of the second factor: e-mail with a "No fui yo" link, and SMS.
+
+    @notify("auth", "login_new_device")
+    def on_login_new_device(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "totp_enrolled")
+    def on_totp_enrolled(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "totp_removed")
+    def on_totp_removed(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "recovery_codes_regenerated")
+    def on_recovery_codes_regenerated(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "device_removed")
+    def on_device_removed(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "session_removed")
+    def on_session_removed(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "second_factor_locked")
+    def on_second_factor_locked(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "recovery_code_used")
+    def on_recovery_code_used(self, payload):
+        self._alert(payload)
+
+    @notify("auth", "not_me_reported")
+    def on_not_me_reported(self, payload):
+        self._alert(payload)
+
+    def _alert(self, payload):
+        """One alert: what is still owed of its e-mail and SMS (a redelivered event after a
+        partial failure sends only the rest). The link token and the phone are asked before any
+        transaction opens; either service away → the event comes back through the retry queue."""
+        alert = domain.alert_for(payload)
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if alert is None or not isinstance(event_id, str) or not event_id:
+            log.error("notifications refused an alert without event_id or of an unknown type")
+            return
+        email_owed = not self._delivered(event_id, alert.kind)
+        sms_owed = self.sms.name != "none" and not self._delivered(event_id, alert.kind + "_sms")
+        link = self._not_me_link(event_id) if alert.link and email_owed else None
+        phone = self._phone(payload) if sms_owed else None
+        with self.write_turn:
+            done = self._alert_now(payload, alert, link, phone, email_owed, sms_owed)
+            self.db.commit()
+        if not done:
+            raise DeliveryFailed(payload.get("event_type"))
+
+    def _delivered(self, event_id, kind):
+        previous = store.find(self.db, event_id, kind)
+        return previous is not None and previous.status in ("sent", "skipped")
+
+    def _not_me_link(self, event_id):
+        """The one-time "No fui yo" URL of an alert (auth issues the token), or None."""
+        try:
+            answer = self.auth.not_me_link(event_id)
+        except NotFound:
+            return None
+        token = answer.get("token") if isinstance(answer, dict) else None
+        base = self.config.get("PORTAL_PUBLIC_URL") or portal_config.env(
+            "PORTAL_PUBLIC_URL",
+            "http://" + portal_config.env("GATEWAY_ADDRESS", "127.0.0.1:8000"),
+        )
+        return domain.not_me_url(base, token)
+
+    def _phone(self, payload):
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        number = data.get("member_number")
+        if not isinstance(number, str):
+            return None
+        try:
+            member = self.accounts.get_member(number)
+        except NotFound:
+            return None
+        return domain.phone_e164(member.get("phone") if isinstance(member, dict) else None)
+
+    def _alert_now(self, payload, alert, link, phone, email_owed, sms_owed):
+        if not self.inbox.claim(payload):
+            return True
+        extra = {"event_id": payload["event_id"], "event_type": payload.get("event_type")}
+        outcomes = []  # (notice, status, attempts, error, location)
+        notice = domain.alert_notice(payload, alert, link)
+        if email_owed:
+            outcomes.append(
+                self._attempt(
+                    notice,
+                    notice.recipient,
+                    "sin dirección de correo",
+                    lambda: self.mailer.send(compose(notice, self.mailer.settings.sender)),
+                )
+            )
+        if sms_owed:
+            text = domain.alert_sms_text(payload, alert)
+            sms_notice = domain.Notice(
+                kind=alert.kind + "_sms",
+                event_id=notice.event_id,
+                subject=alert.subject,
+                recipient=phone,
+            )
+            outcomes.append(
+                self._attempt(
+                    sms_notice,
+                    phone,
+                    "sin teléfono",
+                    lambda: self.sms.send(phone, text, alert.kind),
+                )
+            )
+        retry = any(outcome[1] == "retry" for outcome in outcomes)
+        if retry:
+            self.db.rollback()  # the claim goes: the event comes back for what is still owed
+        for sent, status, attempts, error, location in outcomes:
+            final = "failed" if status == "retry" else status
+            store.record(self.db, sent, final, attempts, error=error, location=location)
+            log.info("%s %s", sent.kind, final, extra=extra)
+        return not retry
+
+    def _attempt(self, notice, recipient, missing, send):
+        """Send one message of an alert: (notice, sent|skipped|failed|retry, attempts, error,
+        location). Only the kind and the outcome are logged, never the text."""
+        if recipient is None:
+            return notice, "skipped", 0, missing, None
+        previous = store.find(self.db, notice.event_id, notice.kind)
+        attempts = (previous.attempts if previous else 0) + 1
+        try:
+            return notice, "sent", attempts, None, send()
+        except PermanentFailure as exc:
+            return notice, "failed", attempts, _describe(exc), None
+        except Exception as exc:  # noqa: BLE001  tried again through the retry queue
+            return notice, "retry", attempts, _describe(exc), None
 
     def _member(self, payload):
         """The member's current record when the e-mail goes to their address on file (a changed

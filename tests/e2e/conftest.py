@@ -52,6 +52,8 @@ def api(portal):
     """requests.Session whose relative URLs go to the running portal."""
 
     class PortalSession(requests.Session):
+        base_url = portal.base_url
+
         def request(self, method, url, *args, **kwargs):
             kwargs.setdefault("timeout", 30)
             return super().request(method, portal.url(url), *args, **kwargs)

@@ -26,12 +26,10 @@ PASSWORDS = {"maria": "Socia-2026!", "jose": "Socio-2026!"}
 
 
 def login(page, base, username):
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert "portal_session" in {c["name"] for c in page.context.cookies()}
+    """/login, and the second factor's code when this browser is not a remembered device."""
+    from tests.helpers import browser_login
+
+    browser_login(page, base, username, PASSWORDS[username])
 
 
 def go(page, selector):

@@ -145,7 +145,23 @@ class Journey:
         page.get_by_label("Usuario").fill(username)
         page.get_by_label("Contraseña").fill(password)
         self.click(page.get_by_role("button", name="Ingresar"))
+        self.second_factor()
         expect(page.locator(".usertab summary")).to_have_text(display_name)
+
+    def second_factor(self, remember=True):
+        """From a browser that is not a remembered device, the code page after the password:
+        the code e-mailed for its reference (docs/pages.md, "Ingreso en dos pasos")."""
+        from tests.helpers import emailed_code
+
+        page = self.page
+        if not page.url.startswith(self.base + "/login/codigo"):
+            return
+        self.sees("codigo", "Código de seguridad")
+        reference = page.locator("#challenge-reference").inner_text().strip()
+        page.locator("#code").fill(emailed_code(None, self.base, reference=reference))
+        if remember:
+            page.get_by_label("Recordar este dispositivo").check()
+        self.click(page.get_by_role("button", name="Continuar"))
 
     def salir(self, display_name):
         """MANUAL 4: the tab on the member's name, top right, option Salir."""
@@ -610,6 +626,15 @@ def keyboard(page, base, size):
     p.keyboard.type("Socia-2026!")
     with p.expect_navigation():
         p.keyboard.press("Enter")
+    if p.url.startswith(j.base + "/login/codigo"):
+        # the code page: its field has the focus; the code typed, Enter sends it
+        from tests.helpers import emailed_code
+
+        reference = p.locator("#challenge-reference").inner_text().strip()
+        assert p.evaluate("document.activeElement.id") == "code"
+        p.keyboard.type(emailed_code(None, j.base, reference=reference))
+        with p.expect_navigation():
+            p.keyboard.press("Enter")
     j.sees("posicion", "Posición consolidada")
 
     # the main menu: every link reachable, Enter follows it (on a phone behind "Menú")

@@ -6,6 +6,7 @@ The browser is driven by tests/e2e/credit_browser_story.py in a process of its o
 process is monkey-patched by eventlet, under which playwright's navigation waits hang)."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +26,14 @@ def run_story(story, portal, out_dir):
         capture_output=True,
         text=True,
         timeout=240,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(out_dir)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(out_dir),
+            # the login's second step reads the e-mailed code from the portal's var/mail
+            # (tests/helpers.py browser_login): the project importable, the portal's directory
+            "PYTHONPATH": str(PROJECT_ROOT),
+            **{k: v for k, v in os.environ.items() if k.startswith("PORTAL_VAR_DIR")},
+        },
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

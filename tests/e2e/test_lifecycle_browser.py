@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import time
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -22,10 +23,17 @@ STORY = "tests.e2e.lifecycle_browser_story"
 class SmtpInbox:
     def __init__(self):
         self.messages = []
+        self.mail_dir = None  # where a copy of each message goes as .eml (the login's codes)
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope.rcpt_tos, message))
+        if self.mail_dir is not None:
+            # the story's login reads its second-factor code from the portal's var/mail, as
+            # it would from the embedded mailer (tests/helpers.py emailed_code)
+            self.mail_dir.mkdir(parents=True, exist_ok=True)
+            name = f"{len(self.messages):04d}-{message['X-Portal-Kind']}.eml"
+            (self.mail_dir / name).write_bytes(envelope.content)
         return "250 Message accepted for delivery"
 
 
@@ -45,6 +53,7 @@ def mailing_portal(tmp_path_factory, rabbit_manager, amqp_base, smtp_server):
     vhost, uri = make_vhost(rabbit_manager, amqp_base)
     smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port)}
     instance = Portal(tmp_path_factory.mktemp("lifecycle-portal"), uri, extra_env=smtp)
+    smtp_server.mail_dir = Path(instance.env["PORTAL_VAR_DIR"]) / "mail"
     instance.setup()
     instance.start_all()
     yield instance

@@ -20,7 +20,7 @@ import sys
 import pytest
 
 from tests.e2e.private_portal import private_portal
-from tests.helpers import DEMO_USERS
+from tests.helpers import DEMO_USERS, api_login
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -59,14 +59,18 @@ def fuzz_portal(tmp_path_factory, rabbit_manager, amqp_base):
 def login(portal, username):
     import requests
 
-    password = DEMO_USERS[username][0]
-    answer = requests.post(
-        portal.url("/api/v1/auth/login"),
-        json={"username": username, "password": password},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()["token"]
+    with requests.Session() as session:
+        session.request = _relative(session.request, portal)
+        session.base_url = portal.base_url
+        return api_login(session, username, DEMO_USERS[username][0])
+
+
+def _relative(request, portal):
+    def call(method, url, *args, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        return request(method, portal.url(url), *args, **kwargs)
+
+    return call
 
 
 def schemathesis(portal, token, tmp_path, name, *filters):

@@ -19,6 +19,7 @@ from scripts.processes import PROCESSES, Portal, Supervisor
 from services.common.config import PROJECT_ROOT
 from tests.e2e.conftest import make_vhost
 from tests.faults.proxy import CuttableProxy
+from tests.helpers import login_at
 
 HEALTH_BOUND = 2.0  # seconds, docs/operations.md
 SIGTERM_BOUND = 10.0
@@ -172,11 +173,7 @@ def test_make_run_restarts_a_service_that_dies_while_the_others_keep_serving(sup
     wait_for(lambda: "credit exited with code -9; restarting" in out.text, 10, "the restart said")
     others = {n: p for n, p in supervisor.procs.items() if n != "credit"}
     assert all(proc.poll() is None for proc in others.values())
-    login = requests.post(
-        portal.url("/api/v1/auth/login"),
-        json={"username": "maria", "password": "Socia-2026!"},
-        timeout=10,
-    )
+    login = login_at(portal.base_url, "maria", "Socia-2026!", timeout=10)
     assert login.status_code == 200  # the others keep serving meanwhile
 
     wait_for(lambda: "credit restarted (restart 1)" in out.text, 30, "credit restarted")

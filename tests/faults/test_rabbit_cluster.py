@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from scripts.processes import Portal
 from services.common.amqp import with_vhost
 from services.common.config import PROJECT_ROOT
-from tests.helpers import bearer
+from tests.helpers import bearer, login_at
 from tests.service.core_tools import core_event, member_with_savings, publish_core
 from tests.service.event_tools import start_subscriber
 
@@ -194,12 +194,12 @@ class Load:
 
     def login(self, username, password):
         try:
-            answer = self.call(
-                "POST", "/api/v1/auth/login", json={"username": username, "password": password}
-            )
+            # the member's remembered device, or the e-mailed code once (tests/helpers.py)
+            answer = login_at(self.portal.base_url, username, password, timeout=15)
         except requests.RequestException:
             return None
-        return answer.json()["token"] if answer.status_code == 200 else None
+        ok = answer is not None and answer.status_code == 200
+        return answer.json()["token"] if ok else None
 
     def positions_client(self):
         token = None

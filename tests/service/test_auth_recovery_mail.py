@@ -15,7 +15,7 @@ from services.auth.usecases import MEMBER_INACTIVE
 from services.common.errors import Unauthenticated
 from services.notifications.service import NotificationsService
 from tests.conftest import _free_port
-from tests.helpers import start_auth_stack
+from tests.helpers import RememberingAuth, start_auth_stack
 from tests.service.event_tools import emit, wait_until
 
 IP = "198.51.100.7"
@@ -58,7 +58,7 @@ def auth(service_config, container_factory, today, mailbox, rpc_proxy):
     start_auth_stack(container_factory, service_config, today)
     config = {**service_config, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": mailbox.port}
     container_factory(NotificationsService, config).start()
-    return rpc_proxy("auth")
+    return RememberingAuth(rpc_proxy("auth"))
 
 
 def text_of(message):
@@ -81,7 +81,8 @@ def test_knowing_the_members_data_is_not_enough_to_take_the_account_over(auth, m
     session = auth.login("maria", code, IP)
     assert session["must_change_password"] is True
     auth.change_password(session["token"], None, "Laguna-de-Mojanda-5", IP)
-    assert auth.login("maria", "Laguna-de-Mojanda-5", IP)["token"]
+    # the new password opens the way to the second factor (the change forgot every device)
+    assert auth.raw.login("maria", "Laguna-de-Mojanda-5", IP)["second_factor_required"] is True
     # and was told at once that the code was used to log in
     notice = mailbox.wait_for("con un código temporal", "maria.perez@example.com")
     assert "Se ingresó a su usuario «maria»" in text_of(notice)

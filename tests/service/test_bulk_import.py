@@ -4,6 +4,7 @@ simulator, against the real broker and the running accounts, credit and deposit 
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -170,6 +171,32 @@ def test_broken_files_report_every_problem_with_file_and_line_and_load_nothing(
     assert rpc_proxy("deposit").import_state({"deposits": ["DPF-399999-01"]})["deposits"] == []
 
 
+def test_an_unclosed_quote_is_reported_where_its_record_starts_and_nothing_else(
+    core_services, target, rpc_proxy, tmp_path, today
+):
+    directory = tmp_path / "quote"
+    demo_files.write(directory, today, urls(core_services), count=20)
+    loans = (directory / "loans.csv").read_text(encoding="utf-8").splitlines()
+    assert len(loans) > 6  # the broken loan is followed by good ones
+    broken = loans[3].split(",")
+    broken[2] = '"' + broken[2]  # an opening quote the core never closed
+    loans[3] = ",".join(broken)
+    (directory / "loans.csv").write_text("\n".join(loans) + "\n", encoding="utf-8")
+    installments = read_csv(directory / "installments.csv")
+    assert any(r["loan_number"] == broken[0] for r in installments)
+
+    code, _problems, _out, err = run_import(directory, target)
+
+    assert code == 1
+    # only the root cause: the line where the broken record starts; the loans after it are read
+    # as themselves, and the broken loan's installments and guarantors are not reported again
+    assert err.splitlines() == [
+        f"loans.csv:4: {bulk_import.BROKEN_QUOTE}",
+        "1 problema(s): no se cargó nada.",
+    ]
+    assert rpc_proxy("credit").import_state({"loans": [broken[0]]})["loans"] == []
+
+
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
     core_services, target, rpc_proxy, tmp_path
@@ -208,6 +235,32 @@ def test_movements_continue_what_is_loaded_and_conflicts_with_it_are_refused(
     assert Decimal(accounts.list_accounts("300001")[0]["balance"]) == Decimal("70.00")
     statement = accounts.get_statement("300001", "4300001001", "2026-01-01", "2026-01-31")
     assert [m["description"] for m in statement["movements"]] == ["Apertura", odd]
+
+
+def test_core_publisher_example_gets_back_what_no_portal_queue_takes(rabbit_config):
+    """A broker (vhost) where the portal never started: the event is returned to the publisher
+    (mandatory), not lost silently; the event_id derived from the core's change id is stable."""
+    script = str(PROJECT_ROOT / "examples" / "core_publisher.py")
+    env = {**os.environ, "AMQP_URI": rabbit_config["AMQP_URI"]}
+    args = ["account_closed", "account_number=4300009001", "closed_on=2026-03-02"]
+
+    runs = [
+        subprocess.run(
+            [sys.executable, script, *args, "--change-id", "CORE-CHG-881"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+
+    for result in runs:
+        assert result.returncode == 3, result.stderr
+        assert "not delivered" in result.stderr and "NO_ROUTE" in result.stderr
+        assert "published" not in result.stdout
+    ids = {re.search(r"account_closed ([0-9a-f-]{36})", r.stderr).group(1) for r in runs}
+    assert len(ids) == 1  # the same change, the same event_id
 
 
 def test_core_publisher_example_reaches_the_portal(core_services, core_uri, rpc_proxy):
@@ -371,3 +424,29 @@ def test_a_loan_carries_on_the_cores_loan_sequence_and_its_table_as_sent(
         "interest": "6.50",
         "insurance": "0.00",
     }
+
+
+def test_the_accounts_service_checks_movement_rows_again_itself(core_services, rpc_proxy):
+    """import_rows is an RPC: a service never trusts its input, whatever sent it."""
+    accounts = rpc_proxy("accounts")
+    member, account = (
+        dict(zip(BROKEN[name][0].split(","), BROKEN[name][1].split(","), strict=True))
+        for name in ("members.csv", "accounts.csv")
+    )
+    accounts.import_rows("members", [member])
+    accounts.import_rows("accounts", [account])
+    good = [
+        ["4300001001", "1", "2026-01-05", "2026-01-05T15:00:00Z", "Apertura", "R1", "0.00",
+         "100.00", "100.00"],
+        ["4300001001", "2", "2026-01-06", "2026-01-06T15:00:00Z", "Retiro", "R2", "30.05",
+         "0.00", "69.95"],
+    ]  # fmt: skip
+    wrong_sum = [good[0], [*good[1][:8], "70.00"]]
+    three_decimals = [good[0], [*good[1][:6], "30.005", "0.00", "69.995"]]
+
+    for rows, reason in ((wrong_sum, "el saldo no cuadra"), (three_decimals, "debit")):
+        with pytest.raises(Exception, match=reason):
+            accounts.import_rows("movements", rows)
+    assert accounts.import_rows("movements", good) == {"created": 2, "unchanged": 0}
+    assert accounts.import_rows("movements", good) == {"created": 0, "unchanged": 2}
+    assert accounts.list_accounts("300001")[0]["balance"] == "69.95"

@@ -227,6 +227,13 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(credi
             {"loan_number": "CR-NO-EXISTE", "loan_sequence": 1, "settled_on": "2026-06-01"},
         ),
         disbursed("CR-999999-01", "999999"),
+        # strict shapes (docs/integration.md, "Strict shapes")
+        changed(disbursed("CR-100517-15", JOSE), amount=1200.0),
+        changed(disbursed("CR-100517-16", JOSE), annual_rate=15.6),
+        changed(disbursed("CR-100517-17", JOSE), term_months="12"),
+        changed(disbursed("CR-100517-18", JOSE), frequency="weekly"),
+        disbursed("CR-100517-19-LARGO", JOSE),  # 18 characters: at most 16
+        paid(loan, 2, sequence=2, interest=0),
     ]
     publish_core(uri, *bad)
     reasons = {}
@@ -252,12 +259,21 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(credi
         "CR-100517-12: La cuota 1 ya está pagada con otra referencia.",
         "El crédito CR-NO-EXISTE no existe en el portal.",
         "El socio 999999 no existe en el portal.",
+        'loan_disbursed rechazado: amount: Escriba el monto como texto con dos decimales ("10.00"),'
+        " no como número.",
+        "loan_disbursed rechazado: annual_rate: Escriba la tasa como texto en porcentaje con dos "
+        'decimales ("16.77").',
+        "loan_disbursed rechazado: term_months: Debe ser un número entero.",
+        "loan_disbursed rechazado: frequency: Frecuencia de pago inválida.",
+        "loan_disbursed rechazado: loan_number: Número de crédito inválido.",
+        "installment_paid rechazado: interest: Escriba el monto como texto con dos decimales "
+        '("10.00"), no como número.',
     ]
     # nothing of them applied
     assert [loan["loan_number"] for loan in rpc.list_loans(JOSE)["loans"]] == ["CR-100517-12"]
     assert the_application(rpc, JOSE, number)["status"] == "aprobada"
     assert paid_rows(rpc, JOSE, "CR-100517-12")[:2] == [True, False]
-    expected = {"dato_invalido": 4, "conflicto": 4, "desconocido": 3}  # counted for /metrics
+    expected = {"dato_invalido": 10, "conflicto": 4, "desconocido": 3}  # counted for /metrics
     wait_until(
         lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]} == expected
     )

@@ -146,7 +146,8 @@ def test_a_closing_that_overtakes_its_opening_waits_for_it(deposit, rpc, today):
 @pytest.mark.pg  # row locks, savepoints and bulk SQL differ on PostgreSQL
 def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(deposit, rpc, today):
     uri = deposit["AMQP_URI"]
-    publish_core(uri, opened(today, "DPF-100517-06"), closed(today, "DPF-100517-06"))
+    first = opened(today, "DPF-100517-06")
+    publish_core(uri, first, closed(today, "DPF-100517-06"))
     wait_until(lambda: len(outbox_types(deposit)) == 2)
     missing = opened(today, "DPF-100517-10")
     del missing["data"]["interest_payment"]
@@ -161,6 +162,13 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(depos
         closed(today, "DPF-100517-06", "renovacion"),
         closed(today, "DPF-NO-EXISTE"),
         opened(today, "DPF-999999-01", member="999999"),
+        # strict shapes (docs/integration.md, "Strict shapes")
+        opened(today, "DPF-100517-13", amount=5000.0),
+        opened(today, "DPF-100517-14", annual_rate=7.43),
+        opened(today, "DPF-100517-15", annual_rate="7.4325"),
+        opened(today, "DPF-100517-16", term_days=181.0),
+        opened(today, "DPF-100517-1234567890"),  # 21 characters: at most 20
+        {**opened(today, "DPF-100517-17"), "event_id": first["event_id"]},  # an id reused
     ]
     publish_core(uri, *bad)
     reasons = {}
@@ -184,9 +192,19 @@ def test_each_refusal_is_parked_with_its_reason_and_the_next_event_applies(depos
         "deposit_closed rechazado: renewed_as: Una renovación indica el número del nuevo depósito.",
         "El depósito DPF-NO-EXISTE no existe en el portal.",
         "El socio 999999 no existe en el portal.",
+        'deposit_opened rechazado: amount: Escriba el monto como texto con dos decimales ("10.00"),'
+        " no como número.",
+        "deposit_opened rechazado: annual_rate: Escriba la tasa como texto en porcentaje con dos "
+        'decimales ("16.77").',
+        "deposit_opened rechazado: annual_rate: Escriba la tasa como texto en porcentaje con dos "
+        'decimales ("16.77").',
+        "deposit_opened rechazado: term_days: Debe ser un número entero.",
+        "deposit_opened rechazado: deposit_number: Número de depósito inválido.",
+        f"event_id reutilizado con otro contenido: {first['event_id']} ya se aplicó a un evento "
+        "distinto de este deposit_opened.",
     ]
     assert numbers(rpc) == [] and len(outbox_types(deposit)) == 2  # nothing of them applied
-    expected = {"dato_invalido": 5, "conflicto": 2, "desconocido": 2}  # counted for /metrics
+    expected = {"dato_invalido": 10, "conflicto": 2, "desconocido": 2, "id_reutilizado": 1}
     wait_until(
         lambda: {r["kind"]: r["count"] for r in rpc.inbound_status()["refusals"]} == expected
     )

@@ -5,7 +5,7 @@ import logging
 import eventlet
 
 from services.audit.service import AuditService
-from tests.helpers import start_auth_stack, start_gateway
+from tests.helpers import login_post, start_auth_stack, start_gateway
 
 
 def test_request_id_follows_the_login_through_auth_and_its_event_to_audit(
@@ -16,8 +16,8 @@ def test_request_id_follows_the_login_through_auth_and_its_event_to_audit(
     container_factory(AuditService, service_config).start()
     start_gateway(container_factory, service_config)
 
-    answer = http_session.post(
-        "/api/v1/auth/login",
+    answer = login_post(
+        http_session,
         headers={"X-Request-ID": "req-7f3a9c"},
         json={"username": "maria", "password": "Socia-2026!"},
     )

@@ -17,7 +17,7 @@ SIMULATION = "/api/v1/deposit/simulations"
 
 @pytest.fixture
 def stack(service_config, container_factory, today):
-    start_auth_stack(container_factory, service_config, today)
+    start_auth_stack(container_factory, service_config, today, catch_codes=True)  # ana registers
     load_demo(service_config, today, services=["deposit"], count=2)
     for cls in (DepositService, ReportsService):
         container_factory(cls, service_config).start()

@@ -10,7 +10,15 @@ import pytest
 import requests
 
 from gateway.http import MAX_BODY
-from tests.helpers import api_login, bearer, start_auth_stack, start_gateway
+from tests.helpers import (
+    DEVICE_COOKIE,
+    api_login,
+    bearer,
+    device_tokens,
+    start_auth_stack,
+    start_gateway,
+    web_login_post,
+)
 
 HSTS = "Strict-Transport-Security"
 
@@ -52,8 +60,8 @@ def test_every_public_page_and_api_error_has_the_security_headers(auth_stack, ht
         http_session.get("/registro"),
         http_session.get("/recuperar"),
         http_session.get("/no-existe"),
-        http_session.post("/login", data={"csrf_token": token, "username": "maria"}),
-        http_session.post("/login", data={"username": "maria", "password": "x"}),  # no CSRF
+        web_login_post(http_session, data={"csrf_token": token, "username": "maria"}),
+        web_login_post(http_session, data={"username": "maria", "password": "x"}),  # no CSRF
         http_session.get("/api/v1/openapi.json"),
         http_session.get("/api/v1/me"),  # 401
         http_session.post("/api/v1/auth/login", json={"username": "maria"}),  # 422
@@ -78,8 +86,8 @@ def test_signed_in_pages_and_api_answers_have_the_security_headers(auth_stack, h
     assert me.headers["Cache-Control"] == "no-store"
     assert_security_headers(me)
     token = csrf_of(http_session, "/login")
-    signed_in = http_session.post(
-        "/login",
+    signed_in = web_login_post(
+        http_session,
         data={"csrf_token": token, "username": "maria", "password": "Socia-2026!"},
         allow_redirects=False,
     )
@@ -125,7 +133,12 @@ def test_hsts_only_when_the_request_came_over_tls(
     signed_in = requests.post(
         login_page.url,
         data={"csrf_token": token, "username": "maria", "password": "Socia-2026!"},
-        headers={**forwarded, "Cookie": csrf_cookie.split(";")[0]},
+        # from maria's remembered device (its cookie is __Host- prefixed over TLS too)
+        headers={
+            **forwarded,
+            "Cookie": csrf_cookie.split(";")[0]
+            + f"; __Host-{DEVICE_COOKIE}={device_tokens()['maria']}",
+        },
         allow_redirects=False,
         timeout=15,
     )
@@ -150,7 +163,7 @@ def assert_host_cookie(cookie):
 
 
 def test_body_limit_holds_for_pages_and_chunked_bodies(gateway_only, http_session):
-    page = http_session.post("/login", data={"username": "x" * (MAX_BODY + 10), "password": "y"})
+    page = web_login_post(http_session, data={"username": "x" * (MAX_BODY + 10), "password": "y"})
     assert page.status_code == 413
     assert "text/html" in page.headers["Content-Type"]
     assert_security_headers(page)
@@ -251,8 +264,8 @@ def test_an_unexpected_failure_answers_without_internals(
     assert_security_headers(api)
 
     token = csrf_of(http_session, "/login")
-    page = http_session.post(
-        "/login", data={"csrf_token": token, "username": "maria", "password": "x" * 9}
+    page = web_login_post(
+        http_session, data={"csrf_token": token, "username": "maria", "password": "x" * 9}
     )
     assert page.status_code == 500
     assert "Ocurrió un error inesperado" in page.text
@@ -269,11 +282,13 @@ def test_an_unexpected_failure_answers_without_internals(
 def page_login(username, password, base):
     """A browser of its own, signed in through /login."""
     browser = requests.Session()
+    browser.base_url = base  # the user's remembered device (tests/helpers.py web_login_post)
     page = browser.get(base + "/login", timeout=15)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    answer = browser.post(
-        base + "/login",
+    answer = web_login_post(
+        browser,
         data={"csrf_token": token, "username": username, "password": password},
+        path=base + "/login",
         allow_redirects=False,
         timeout=15,
     )
@@ -323,7 +338,7 @@ def test_a_cross_site_origin_is_refused_on_every_state_changing_request(
         {"Origin": "null"},
         {"Referer": "https://evil.example/page"},
     ):
-        page = http_session.post("/login", data=form, headers=headers, allow_redirects=False)
+        page = web_login_post(http_session, data=form, headers=headers, allow_redirects=False)
         assert page.status_code == 403, headers
         assert "text/html" in page.headers["Content-Type"]
         assert "no se originó en el portal" in page.text
@@ -338,8 +353,8 @@ def test_a_cross_site_origin_is_refused_on_every_state_changing_request(
             "message": "Solicitud rechazada: no se originó en el portal.",
         }
     # the portal's own origin, and a client that sends neither header, go through
-    same = http_session.post(
-        "/login", data=form, headers={"Origin": gateway_url}, allow_redirects=False
+    same = web_login_post(
+        http_session, data=form, headers={"Origin": gateway_url}, allow_redirects=False
     )
     assert same.status_code == 303
     api = http_session.post(

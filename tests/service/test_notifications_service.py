@@ -4,6 +4,7 @@ idempotent by event_id, and nothing lost while SMTP or the service itself is awa
 import email
 import email.policy
 import logging
+import uuid
 from datetime import date
 
 import eventlet
@@ -11,6 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.common import config
+from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
 from services.notifications.service import NotificationsService
 from tests.conftest import _free_port
@@ -341,3 +343,112 @@ def test_a_status_change_waits_for_accounts_then_goes_to_the_members_address(
     assert recipients == ["maria.perez@example.com"]
     assert message["Subject"] == "Su solicitud de crédito SC-2026-000007 está en análisis"
     assert delivery_of(notifications_rpc, event["event_id"], "sent")["attempts"] == 1
+
+
+# Second factor: the code e-mail (auth → notifications by RPC) and the security alerts ------------
+
+
+def test_a_second_factor_code_goes_point_to_point_bound_to_its_challenge_and_is_never_logged(
+    start_notifications, notifications_rpc, caplog
+):
+    start_notifications()
+    caplog.set_level(logging.DEBUG)
+    answer = notifications_rpc.send_second_factor_code(
+        email="maria.perez@example.com",
+        username="maria",
+        code="480613",
+        purpose="login",
+        expires_at="2026-11-25T17:07:33Z",
+        challenge_id="3f2a9c1b-5d7e-4e0f-9a1b-2c3d4e5f6a7b",
+    )
+    assert answer["sent"] is True
+    assert answer["email_masked"] == "m****@example.com"
+    [path] = eml_files()
+    message = read_eml(path)
+    assert message["To"] == "maria.perez@example.com"
+    assert message["Subject"] == "Su código para ingresar al Portal en línea"
+    for body in bodies(message):
+        assert "480613" in body
+        assert "3F2A9C1B" in body  # the reference the code page shows too
+        assert "17/11/2026" not in body and "25/11/2026 12:07" in body  # Ecuador time
+    listed = [d for d in notifications_rpc.deliveries() if d["kind"] == "second_factor_code"]
+    assert [d["status"] for d in listed] == ["sent"]
+    assert "480613" not in str(listed)
+    assert "480613" not in caplog.text
+
+
+def test_a_second_factor_code_that_is_not_six_digits_is_refused_and_nothing_is_sent(
+    start_notifications, notifications_rpc
+):
+    start_notifications()
+    with pytest.raises(ValidationError) as refused:
+        notifications_rpc.send_second_factor_code(
+            email="maria.perez@example.com", username="maria", code="48061", purpose="login"
+        )
+    assert "code" in refused.value.extra["fields"]
+    assert eml_files() == []
+
+
+class AuthLinks:
+    """Stands in for auth's `not_me_link` (the one auth RPC notifications calls): a token
+    derived from the event, so the test knows the link to expect."""
+
+    name = "auth"
+
+    @rpc
+    def not_me_link(self, event_id):
+        return {"token": "link-" + event_id.replace("-", ""), "expires_at": "2026-12-01T00:00:00Z"}
+
+
+def sms_files():
+    directory = config.var_dir() / "sms"
+    return sorted(directory.glob("*.txt")) if directory.exists() else []
+
+
+def test_an_alert_goes_by_email_with_its_no_fui_yo_link_and_by_sms_once(
+    start_notifications, notifications_config, notifications_rpc, container_factory
+):
+    from services.accounts.service import AccountsService
+    from tests.conftest import load_demo
+
+    load_demo(notifications_config, date.today(), services=["accounts"], count=1)
+    container_factory(AccountsService, notifications_config).start()
+    container_factory(AuthLinks, notifications_config).start()
+    start_notifications(PORTAL_PUBLIC_URL="https://portal.example")
+    data = {
+        **MARIA,
+        "client_ip": "190.152.10.7",
+        "device_label": "Chrome en Android",
+        "at": "2026-11-25T16:47:33Z",
+        "session_id": "s-1",
+    }
+    event = make_envelope("auth", "login_new_device", data, event_id=str(uuid.uuid4()))
+    publish(notifications_config["AMQP_URI"], event, event)  # delivered twice: sent once
+    wait_until(lambda: eml_files() and sms_files(), message="the e-mail and the SMS")
+    [path] = eml_files()
+    message = read_eml(path)
+    assert message["To"] == "maria.perez@example.com"
+    assert message["Subject"] == "Nuevo ingreso a su usuario del Portal en línea"
+    link = "https://portal.example/no-fui-yo/link-" + event["event_id"].replace("-", "")
+    text, html = bodies(message)
+    assert link in text and f'href="{link}"' in html
+    assert "25/11/2026 11:47" in text  # Ecuador time
+    assert "Chrome en Android" in text and "190.152.10.7" in text
+    [sms] = sms_files()
+    assert sms.stat().st_mode & 0o777 == 0o600
+    content = sms.read_text()
+    assert content.startswith("Para: +593991234567")  # maria's phone on file in accounts
+    assert "25/11/2026 11:47" in content and "no-fui-yo" not in content
+    # the second copy of the event sent nothing more (a later alert, through the same queue)
+    later = make_envelope("auth", "login_new_device", {**data, "email": "otra@example.com"})
+    publish(notifications_config["AMQP_URI"], later)
+    wait_until(lambda: len(sms_files()) == 2 and len(eml_files()) == 2, message="the later alert")
+    assert sorted(read_eml(p)["To"] for p in eml_files()) == [
+        "maria.perez@example.com",
+        "otra@example.com",
+    ]
+    mine = [d for d in notifications_rpc.deliveries() if d["event_id"] == event["event_id"]]
+    assert sorted((d["kind"], d["status"], d["attempts"], d["location"]) for d in mine) == [
+        ("alert_login_new_device", "sent", 1, str(path)),
+        ("alert_login_new_device_sms", "sent", 1, str(sms)),
+    ]

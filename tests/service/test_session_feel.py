@@ -13,7 +13,7 @@ import pytest
 
 from gateway import sessions
 from services.common.clock import CLOCK
-from tests.helpers import start_auth_stack, start_gateway
+from tests.helpers import start_auth_stack, start_gateway, web_login_post
 
 MINUTE = 60
 PAGE = "/estado-de-cuenta?cuenta=4100234001"
@@ -47,7 +47,7 @@ def csrf_of(page):
 def login(web):
     page = web.get("/login")
     form = {"username": "maria", "password": "Socia-2026!", "csrf_token": csrf_of(page)}
-    return web.post("/login", data=form, allow_redirects=False)
+    return web_login_post(web, data=form, allow_redirects=False)
 
 
 def test_after_login_the_member_lands_on_the_consolidated_position(web):
@@ -73,8 +73,8 @@ def test_idle_timeout_sends_to_login_with_a_message_and_back_to_the_page(web, ad
     assert "Su sesión expiró por inactividad" in page.text
     assert f'name="next" value="{PAGE}"' in page.text
 
-    answer = web.post(
-        "/login",
+    answer = web_login_post(
+        web,
         data={"username": "maria", "password": "Socia-2026!", "csrf_token": csrf_of(page)}
         | {"next": PAGE},
         allow_redirects=False,
@@ -124,7 +124,7 @@ def test_login_never_redirects_outside_the_portal(web, evil):
     page = web.get("/login", params={"next": evil})
     assert 'name="next"' not in page.text
     form = {"username": "maria", "password": "Socia-2026!", "csrf_token": csrf_of(page)}
-    answer = web.post("/login", data={**form, "next": evil}, allow_redirects=False)
+    answer = web_login_post(web, data={**form, "next": evil}, allow_redirects=False)
     assert answer.status_code == 303 and answer.headers["Location"] == "/"
 
 

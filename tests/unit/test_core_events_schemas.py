@@ -221,3 +221,61 @@ def test_a_renewal_names_the_new_deposit():
     }
     assert DepositClosedSchema().load({**closed, "renewed_as": "PF-2"})["renewed_as"] == "PF-2"
     assert "reason" in refusal(DepositClosedSchema(), {**closed, "reason": "x", "renewed_as": None})
+
+
+NUMBER_MONEY = 'Escriba el monto como texto con dos decimales ("10.00"), no como número.'
+RATE_TEXT = 'Escriba la tasa como texto en porcentaje con dos decimales ("16.77").'
+INTEGER = "Debe ser un número entero."
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("amount", 1200, NUMBER_MONEY),
+        ("amount", 1200.0, NUMBER_MONEY),
+        ("amount", "1200", "Escriba el monto con dos decimales, por ejemplo 1234.50."),
+        ("annual_rate", 12, RATE_TEXT),
+        ("annual_rate", "12.5", RATE_TEXT),
+        ("annual_rate", "12.000", RATE_TEXT),
+        ("annual_rate", "100.01", "Debe ser un porcentaje entre 0 y 100."),
+        ("term_months", 12.0, INTEGER),
+        ("term_months", "12", INTEGER),
+        ("term_months", True, INTEGER),
+        ("system", "americano", "Sistema de amortización inválido."),
+        ("frequency", "weekly", "Frecuencia de pago inválida."),
+        ("loan_number", "CR-12345678901-2", None),  # 16 characters: the most
+        ("loan_number", "CR-123456789012-3", "Número de crédito inválido."),
+        ("member_number", "1234567890123", "Número de socio inválido."),
+        ("application_number", "S" * 21, "Número de solicitud inválido."),
+    ],
+)
+def test_a_loan_is_read_only_in_the_contracts_shapes(field, value, message):
+    if message is None:
+        assert LoanDisbursedSchema().load(disbursed(**{field: value}))[field] == value
+    else:
+        assert refusal(LoanDisbursedSchema(), disbursed(**{field: value}))[field] == [message]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("number", "1", INTEGER),
+        ("loan_sequence", 1.0, INTEGER),
+        ("principal", 94.62, NUMBER_MONEY),
+    ],
+)
+def test_a_payment_is_read_only_in_the_contracts_shapes(field, value, message):
+    assert refusal(InstallmentPaidSchema(), payment(**{field: value}))[field] == [message]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("amount", 5000, NUMBER_MONEY),
+        ("annual_rate", "7.4325", RATE_TEXT),
+        ("term_days", "181", INTEGER),
+        ("deposit_number", "D" * 21, "Número de depósito inválido."),
+    ],
+)
+def test_a_deposit_is_read_only_in_the_contracts_shapes(field, value, message):
+    assert refusal(DepositOpenedSchema(), opened(**{field: value}))[field] == [message]

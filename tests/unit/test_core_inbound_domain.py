@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from kombu.message import Message
 from marshmallow import ValidationError
 
 from services.accounts import domain
 from services.accounts.schemas import CoreMovementSchema, DayClosedSchema, MemberUpsertedSchema
-from services.common.inbound import envelope_problem
+from services.common.inbound import envelope_problem, routing_problem, transport_problem
 
 D = Decimal
 
@@ -39,6 +40,20 @@ def test_balance_off_by_one_cent_is_refused_with_the_figures():
 )
 def test_order_decision(last, sequence, decision):
     assert domain.order_decision(last, sequence) == decision
+
+
+@pytest.mark.parametrize(
+    ("day", "previous", "problem"),
+    [
+        (date(2026, 12, 7), date(2026, 12, 7), None),  # today, the same day as the previous
+        (date(2026, 12, 7), None, None),  # an account's first movement
+        (date(2026, 12, 8), date(2026, 12, 1), "es posterior a la fecha de negocio del core"),
+        (date(2026, 11, 30), date(2026, 12, 1), "es anterior a la del movimiento anterior"),
+    ],
+)
+def test_a_movement_date_is_between_its_predecessors_and_the_business_date(day, previous, problem):
+    found = domain.movement_date_problem(day, previous, business_date=date(2026, 12, 7))
+    assert found == problem or (problem is not None and found is not None and problem in found)
 
 
 Stored = namedtuple("Stored", "reference date debit credit balance")
@@ -183,3 +198,43 @@ def test_day_closed_chunks_of_at_most_1000_accounts():
 )
 def test_envelope_problems(body, problem):
     assert problem in envelope_problem(body, ("movement_posted",))
+
+
+def delivered(body=b"{}", content_type=None, exchange="core.events", key="movement_posted"):
+    """A message as kombu hands it to the consumer."""
+    return Message(
+        body=body,
+        content_type=content_type,
+        delivery_info={"exchange": exchange, "routing_key": key},
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        (delivered(content_type=None), None),  # no content type: read as JSON
+        (delivered(content_type="application/json"), None),
+        (delivered(content_type="application/json; charset=utf-8"), None),
+        (delivered(content_type="text/plain"), "Tipo de contenido no admitido: text/plain"),
+        (delivered(content_type="application/data"), "Tipo de contenido no admitido"),
+        (delivered(b"x" * 65536, content_type="application/json"), None),
+        (delivered(b"x" * 65537, content_type="application/json"), "El mensaje mide 65537 bytes"),
+    ],
+)
+def test_only_json_of_at_most_64_kib_is_read(message, problem):
+    found = transport_problem(message)
+    assert found is problem is None or (problem is not None and problem in found)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "key", "refused"),
+    [
+        ("core.events", "movement_posted", False),
+        ("core.events", "account_closed", True),
+        ("", "core.accounts", False),  # back from its retry queue: checked when it arrived
+    ],
+)
+def test_the_routing_key_is_the_event_type(exchange, key, refused):
+    event = {"event_id": "e", "event_type": "movement_posted", "data": {}}
+    problem = routing_problem(event, delivered(exchange=exchange, key=key))
+    assert (problem is not None) is refused

@@ -1,7 +1,7 @@
 """holds of confirmed orders
 
 Revision ID: f1f687260c35
-Revises: c2c111a95af8
+Revises: b61cd2f3fea7
 Create Date: 2026-12-07 10:26:43.723340
 """
 
@@ -12,7 +12,7 @@ import services.common.db
 
 
 revision = 'f1f687260c35'
-down_revision = 'c2c111a95af8'
+down_revision = 'b61cd2f3fea7'
 branch_labels = None
 depends_on = None
 

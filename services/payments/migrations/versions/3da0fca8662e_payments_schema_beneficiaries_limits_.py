@@ -1,8 +1,8 @@
 """payments schema: beneficiaries, limits, orders, request outbox
 
-Revision ID: 2b29e1b2f4be
+Revision ID: 3da0fca8662e
 Revises: 
-Create Date: 2026-12-07 10:36:21.865109
+Create Date: 2026-12-07 11:06:49.379310
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import services.common.db
 
 
-revision = '2b29e1b2f4be'
+revision = '3da0fca8662e'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -115,6 +115,7 @@ def upgrade():
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('consumer', sa.String(length=120), nullable=False),
     sa.Column('processed_at', sa.DateTime(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('event_id', 'consumer')
     )
     op.create_table('request_outbox',
