@@ -37,6 +37,16 @@ class OrderChallengeAuth:
         return {"valid": True, "method": method}
 
 
+class AuthWithoutOrders:
+    """An `auth` that offers no order challenge (an auth older than PAYMENTS_AUTH_CONTRACT.md)."""
+
+    name = "auth"
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
 def core_queue(amqp_uri, name="test.core.requests"):
     """A durable queue bound to every request type, as the core's connector binds its own."""
     with Connection(amqp_uri) as conn:

@@ -8,13 +8,13 @@ import eventlet
 import pytest
 
 from services.accounts.service import AccountsService
-from services.auth.service import AuthService
 from services.common.errors import Conflict, ServiceUnavailable, ValidationError
 from services.payments.service import PaymentsService
 from tests.service.core_tools import core_event, member_with_savings, publish_core
 from tests.service.event_tools import wait_until
 from tests.service.payments_tools import (
     GOOD_CODE,
+    AuthWithoutOrders,
     OrderChallengeAuth,
     core_queue,
     requests_received,
@@ -205,7 +205,7 @@ def test_an_unanswered_request_is_resent_with_the_same_id(config, container_fact
 def test_without_the_order_challenge_of_auth_nothing_is_ordered(
     config, container_factory, rpc_proxy
 ):
-    for service in (AccountsService, PaymentsService, AuthService):
+    for service in (AccountsService, PaymentsService, AuthWithoutOrders):
         container_factory(service, config).start()
     accounts, payments = rpc_proxy("accounts"), rpc_proxy("payments")
     publish_core(
