@@ -12,6 +12,7 @@ from gateway.api.auth import AuthApi
 from gateway.api.credit import CreditApi
 from gateway.api.deposit import DepositApi
 from gateway.api.operations import OperationsApi
+from gateway.api.payments import PaymentsApi
 from gateway.api.position import PositionApi
 from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
@@ -36,6 +37,7 @@ class GatewayService(
     StatementsWeb,
     CreditApi,
     CreditPages,
+    PaymentsApi,
     SecurityPages,
     SitePages,
 ):

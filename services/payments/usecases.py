@@ -231,9 +231,13 @@ class PaymentsUseCases:
             requested.per_transfer > current.per_transfer
             or requested.daily_to_others > current.daily_to_others
         ):
-            raise ServiceUnavailable(
-                "Subir un límite requiere confirmarlo con su segundo factor, "
-                "lo que aún no está disponible."
+            raise ValidationError(
+                fields={
+                    "limits": [
+                        "Por ahora solo puede bajar sus límites: subirlos requiere una "
+                        "confirmación que el portal aún no ofrece."
+                    ]
+                }
             )
         row = store.limits(self.db, member_number)
         if row is None:
