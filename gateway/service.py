@@ -18,6 +18,7 @@ from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
+from gateway.web.payments import PaymentsPages
 from gateway.web.report_jobs import ReportJobs
 from gateway.web.security import SecurityPages
 from gateway.web.site import SitePages
@@ -38,6 +39,7 @@ class GatewayService(
     CreditApi,
     CreditPages,
     PaymentsApi,
+    PaymentsPages,
     SecurityPages,
     SitePages,
 ):
