@@ -9,17 +9,33 @@ Run by tests/e2e/test_payments_browser.py in a child process (tests/browser_runn
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.e2e.journey_stories import SCREENSHOTS
 from tests.e2e.second_factor_story import open_menu_item, reads_well
 from tests.helpers import browser_login, emailed_code
 
 
+class Looks:
+    """Each page checked (no sideways scrolling, axe-core) and photographed to
+    var/screenshots/<width>px/transferencias/ (JOURNEY_SCREENSHOTS elsewhere)."""
+
+    def __init__(self, page):
+        self.page, self.axe, self.count = page, Axe(), 0
+        self.folder = SCREENSHOTS / f"{page.viewport_size['width']}px" / "transferencias"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name):
+        self.count += 1
+        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
+        reads_well(self.page, self.axe)
+
+
 def transfers(page, base, username, password, amount_typed, amount_shown, daily_limit):
-    axe = Axe()
+    looks = Looks(page)
     browser_login(page, base, username, password)
     open_menu_item(page, "Transferencias")
     page.wait_for_url(base + "/transferencias")
     expect(page.locator("h1")).to_have_text("Transferencias")
-    reads_well(page, axe)
+    looks("transferencias")
 
     # a transfer to another own account, the amount typed as in Ecuador
     source = page.locator("#from_account").input_value()
@@ -32,7 +48,7 @@ def transfers(page, base, username, password, amount_typed, amount_shown, daily_
     page.get_by_role("button", name="Continuar").click()
     page.wait_for_url("**/confirmar")
     expect(page.locator("#order-amount")).to_have_text(amount_shown)
-    reads_well(page, axe)
+    looks("codigo")
 
     # the code, typed and sent with the keyboard alone
     reference = page.locator("#challenge-reference").inner_text().strip()
@@ -43,7 +59,7 @@ def transfers(page, base, username, password, amount_typed, amount_shown, daily_
 
     # the order's page refreshes itself while enviada, until the cooperative answers
     expect(page.locator("#order-status")).to_contain_text("Completada", timeout=40000)
-    reads_well(page, axe)
+    looks("completada")
     with page.expect_download() as download:
         page.locator("#receipt").click()
     pdf = download.value
@@ -63,7 +79,7 @@ def transfers(page, base, username, password, amount_typed, amount_shown, daily_
     page.locator("#b_identification").fill("1700000001")
     page.get_by_role("button", name="Agregar").click()
     expect(page.locator("#b_account_number-error")).to_contain_text("No encontramos")
-    reads_well(page, axe)
+    looks("beneficiario-no-coincide")
 
     # the limits: lowering takes effect at once
     open_menu_item(page, "Límites")
@@ -72,4 +88,4 @@ def transfers(page, base, username, password, amount_typed, amount_shown, daily_
     page.get_by_role("button", name="Guardar límites").click()
     expect(page.locator(".notice")).to_contain_text("bajaron")
     expect(page.locator("#limit-daily")).to_have_text("$ " + daily_limit)
-    reads_well(page, axe)
+    looks("limites")
