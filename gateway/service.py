@@ -12,11 +12,13 @@ from gateway.api.auth import AuthApi
 from gateway.api.credit import CreditApi
 from gateway.api.deposit import DepositApi
 from gateway.api.operations import OperationsApi
+from gateway.api.payments import PaymentsApi
 from gateway.api.position import PositionApi
 from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
+from gateway.web.payments import PaymentsPages
 from gateway.web.report_jobs import ReportJobs
 from gateway.web.security import SecurityPages
 from gateway.web.site import SitePages
@@ -36,6 +38,8 @@ class GatewayService(
     StatementsWeb,
     CreditApi,
     CreditPages,
+    PaymentsApi,
+    PaymentsPages,
     SecurityPages,
     SitePages,
 ):
@@ -45,6 +49,7 @@ class GatewayService(
     accounts_rpc = ServiceRpc("accounts", on_error=metrics.rpc_error)
     credit_rpc = ServiceRpc("credit", on_error=metrics.rpc_error)
     deposit_rpc = ServiceRpc("deposit", on_error=metrics.rpc_error)
+    payments_rpc = ServiceRpc("payments", on_error=metrics.rpc_error)
     reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
     notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
     audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)

@@ -44,6 +44,8 @@ PROCESSES = SERVICES + ("gateway",)
 # the queue the core's connector binds to `portal.requests` and consumes (docs/integration.md)
 CORE_REQUESTS_QUEUE = "portal.requests.core"
 REQUESTS_EXCHANGE = "portal.requests"
+# the one portal process that writes to it (through its outbox)
+REQUESTS_SENDER = "payments"
 # the portal's requests to the core (transfers, loan payments): declared at start, so the core
 # can bind its queue before the portal's first request
 REQUESTS = Exchange(REQUESTS_EXCHANGE, type="topic", durable=True, auto_delete=False)
@@ -63,15 +65,17 @@ def service_permissions(service: str) -> tuple[str, str, str]:
     exchange its retries and parked messages go through).
     It declares and binds from the other services' `*.events` exchanges (configure, read) and
     from `core.events`, and declares `portal.requests` (the exchange exists from the start),
-    but writes to none of them.
+    but writes to none of them — except `payments`, which sends the requests to the core.
     """
     s = re.escape(service)
     core = rf"core\.{s}(\.[a-z]+)?(\.retry|\.dead)?"  # its queues of the core's events, lanes too
     own = rf"rpc-{s}|rpc\.reply-{s}-.*|evt-.*--{s}\..*|{core}|{s}\.events"
     exchanges = r"[a-z_]+\.events|portal\.requests"
+    # payments alone sends the portal's requests to the core
+    requests = r"|portal\.requests" if service == REQUESTS_SENDER else ""
     return (
         rf"^({own}|nameko-rpc|{exchanges})$",
-        rf"^({own}|nameko-rpc|amq\.default)$",
+        rf"^({own}|nameko-rpc|amq\.default{requests})$",
         rf"^({own}|nameko-rpc|[a-z_]+\.events)$",
     )
 

@@ -18,6 +18,8 @@
             (scripts/parked.py)
 - held …:   the streams held behind a missing sequence, and a held event discarded
             (scripts/held.py)
+- requests --pending | requests resolve ID completed|rejected [--operator NAME]: the requests to
+           the core without answer, and an operator's resolution of one (docs/payments.md)
 - audit-verify [--anchor]: the audit log checked against its key and anchor file, naming the
                            anchor (exit 1 when altered); --anchor anchors the head first
 - broker-users: every process's broker user from `<NAME>_AMQP_PASSWORD` and the core's
@@ -177,6 +179,9 @@ def run():
     from scripts.processes import Supervisor
 
     supervisor = Supervisor(config.PROJECT_ROOT / "Procfile", envs=envs)
+    if config.env_bool("DEMO_CORE", True):
+        # the demo cooperative's core answers the portal's requests (docs/payments.md)
+        supervisor.add("demo-core", [sys.executable, "-m", "scripts.demo_core"])
 
     def stop(signum, frame):
         supervisor.stopping = True
@@ -189,7 +194,11 @@ def run():
 
 
 # commands with their own options and actions (scripts/<module>.py, main(argv))
-SUBTOOLS = {"parked": "scripts.parked", "held": "scripts.held"}
+SUBTOOLS = {
+    "parked": "scripts.parked",
+    "held": "scripts.held",
+    "requests": "scripts.core_requests",  # docs/payments.md
+}
 
 
 def main(argv=None):

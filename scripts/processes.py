@@ -21,6 +21,7 @@ PROCESSES = (
     "auth",
     "credit",
     "deposit",
+    "payments",
     "reports",
     "notifications",
     "audit",
@@ -214,6 +215,12 @@ class Supervisor:
         self.started_at[name] = time.monotonic()
         threading.Thread(target=self._pump, args=(name, proc.stdout), daemon=True).start()
         self.say("portal", f"{name} started (pid {proc.pid})")
+
+    def add(self, name, command):
+        """One more process beside the Procfile's (the demo core of `make run`)."""
+        self.commands[name] = command
+        self.pause[name] = 1.0
+        self.restarts[name] = 0
 
     def start_all(self):
         for name in self.commands:

@@ -26,6 +26,7 @@ SERVICE_CLASSES = {
     "accounts": "services.accounts.service:AccountsService",
     "credit": "services.credit.service:CreditService",
     "deposit": "services.deposit.service:DepositService",
+    "payments": "services.payments.service:PaymentsService",
     "reports": "services.reports.service:ReportsService",
     "notifications": "services.notifications.service:NotificationsService",
     "audit": "services.audit.service:AuditService",

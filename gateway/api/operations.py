@@ -20,7 +20,7 @@ from services.common.rpc import wait_all
 STATIC = Path(__file__).resolve().parents[1] / "static"
 HEALTH_TIMEOUT = 1.8  # docs/api.md promises the answer within 2 s
 # services that consume the core's events (services/common/inbound.py)
-INBOUND_SERVICES = ("accounts", "credit", "deposit")
+INBOUND_SERVICES = ("accounts", "credit", "deposit", "payments")
 INBOUND_REFRESH_SECONDS = 15
 
 

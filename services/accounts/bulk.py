@@ -258,7 +258,10 @@ def _movements(session, rows):
             .where(SavingsAccount.__table__.c.account_number == bindparam("number"))
             .values(
                 balance=bindparam("new_balance"),
-                available_balance=bindparam("new_balance"),
+                # the open holds stay reserved: available moves with the balance
+                available_balance=SavingsAccount.__table__.c.available_balance
+                + bindparam("new_balance", type_=SavingsAccount.__table__.c.balance.type)
+                - SavingsAccount.__table__.c.balance,
                 last_seq=bindparam("new_seq"),
             ),
             [

@@ -39,6 +39,16 @@ class SharePositionSchema(PortalSchema):
     balance = Money()
 
 
+class AvailableMoney(Money):
+    """The saldo disponible: balance − open holds, kept on the row under the account's lock;
+    CERTIFICADOS (the member's capital, never debited by an order) have none."""
+
+    def serialize(self, attr, obj, accessor=None, **kwargs):
+        if self.get_value(obj, "product", accessor) == "CERTIFICADOS":
+            return "0.00"
+        return super().serialize(attr, obj, accessor, **kwargs)
+
+
 class SavingsPositionSchema(PortalSchema):
     """One savings account of the consolidated position (the gateway shows these fields)."""
 
@@ -46,7 +56,7 @@ class SavingsPositionSchema(PortalSchema):
     product = fields.String()
     product_name = fields.String()
     balance = Money()
-    available_balance = Money()
+    available_balance = AvailableMoney()
 
 
 class AccountSchema(SavingsPositionSchema):
@@ -134,6 +144,35 @@ class PostMovementSchema(PortalSchema):
     credit = Money(load_default=None)
 
 
+class TakeHoldSchema(PortalSchema):
+    """`take_hold`: reserve `amount` of the member's account for the order `request_id`."""
+
+    request_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    account_number = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    member_number = fields.String(required=True, validate=validate.Length(min=1, max=12))
+    amount = Money(required=True, validate=validate.Range(min=0, min_inclusive=False))
+
+
+class ReleaseHoldSchema(PortalSchema):
+    request_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class HoldSchema(PortalSchema):
+    """The answer of take_hold / release_hold. `status`: `taken` (open), `ended` (the core's
+    movement or a release ended it), `refused` (nothing reserved: `reason_code` says why,
+    `fondos_insuficientes` or `cuenta_no_disponible`), `unknown` (release of no hold)."""
+
+    request_id = fields.String()
+    status = fields.String()
+    account_number = fields.String(allow_none=True)
+    amount = Money(allow_none=True)
+    available_balance = Money(allow_none=True)
+    end_reason = fields.String(allow_none=True)
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
 class MovementPostedEventSchema(PortalSchema):
     """Data of `accounts.movement_posted`."""
 
@@ -145,6 +184,8 @@ class MovementPostedEventSchema(PortalSchema):
     debit = Money()
     credit = Money()
     balance = Money()
+    # the portal's request (transfer, loan payment) the core executed with it, else null
+    request_id = fields.String(allow_none=True, load_default=None)
 
 
 class MemberUpdatedEventSchema(PortalSchema):

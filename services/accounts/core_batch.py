@@ -88,6 +88,7 @@ class MovementRun:
         self.claims = []  # event ids handled
         self.staged = {}  # (account, sequence) -> data applied in this run
         self.start = {}  # account -> its balance before the run
+        self.hold_ends = []  # (account, request_id) of movements that execute a portal request
 
     def apply(self):
         parsed = []
@@ -185,6 +186,8 @@ class MovementRun:
         account["last_date"] = data["date"]
         self.references[(number, data["reference"])] = data["sequence"]
         self.staged[(number, data["sequence"])] = data
+        if data.get("request_id"):
+            self.hold_ends.append((number, data))
         account["balance"] = data["balance"]
         account["last_seq"] = data["sequence"]
         self.rows.append(
@@ -211,6 +214,7 @@ class MovementRun:
                 "debit": fmt(data["debit"]),
                 "credit": fmt(data["credit"]),
                 "balance": fmt(data["balance"]),
+                "request_id": data.get("request_id"),
             }
         )
 
@@ -230,6 +234,13 @@ class MovementRun:
                 ],
             )
             self.service.events.emit_many("movement_posted", self.emitted)
+            now = self.service.clock.utcnow()
+            for number, data in self.hold_ends:
+                store.end_hold(self.db, number, data["request_id"], "movement", now)
+            self.service.events.emit_many(
+                "request_movement_posted",
+                [domain.request_movement(number, data) for number, data in self.hold_ends],
+            )
         if self.claims:
             now = inbound.utcnow()
             self.db.execute(

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from stdnum.ec import ci
 
@@ -157,6 +157,63 @@ def available_balance(product: str, stored: Decimal) -> Decimal:
     """What the member may dispose of: the core's available balance, except for certificados de
     aportación, which are capital and never available (saldo disponible 0,00)."""
     return ZERO if product == SHARES else stored
+
+
+# --- holds of confirmed orders (docs/payments.md) -----------------------------------------------
+# orders debit only AHORRO_VISTA; CERTIFICADOS (the member's capital) have nothing available
+DEBITABLE_PRODUCTS = ("AHORRO_VISTA",)
+NO_AVAILABLE_PRODUCTS = ("CERTIFICADOS",)
+INSUFFICIENT_FUNDS = "fondos_insuficientes"
+ACCOUNT_UNAVAILABLE = "cuenta_no_disponible"
+INSUFFICIENT_FUNDS_MESSAGE = "Fondos insuficientes: el saldo disponible de la cuenta no alcanza."
+ACCOUNT_UNAVAILABLE_MESSAGE = "La cuenta no admite débitos desde el portal."
+
+
+def shown_available(product: str, available: Decimal) -> Decimal:
+    """The saldo disponible a member sees: none on CERTIFICADOS, else balance − open holds."""
+    return ZERO if product in NO_AVAILABLE_PRODUCTS else available
+
+
+def hold_refusal(
+    product: str, status: str, available: Decimal, amount: Decimal
+) -> tuple[str, str] | None:
+    """(reason_code, message) when `amount` cannot be reserved on the account; else None."""
+    if product not in DEBITABLE_PRODUCTS or status == CLOSED:
+        return ACCOUNT_UNAVAILABLE, ACCOUNT_UNAVAILABLE_MESSAGE
+    if amount > available:
+        return INSUFFICIENT_FUNDS, INSUFFICIENT_FUNDS_MESSAGE
+    return None
+
+
+def can_receive_transfer(product: str, status: str) -> bool:
+    """A transfer to another member credits only its savings (never its CERTIFICADOS)."""
+    return product in ("AHORRO_VISTA", "AHORRO_PROGRAMADO") and status != CLOSED
+
+
+def mask_holder(given_names: str, surnames: str) -> str:
+    """ "María José Pérez" → "M*** J*** P***": enough to recognise, not to read."""
+    return " ".join(word[0] + "***" for word in f"{given_names} {surnames}".split())
+
+
+def request_movement(account_number: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The data of `accounts.request_movement_posted`: a movement of the core that executed a
+    portal request (payments learns from it that money moved, even after a rejection)."""
+    return {
+        "request_id": data["request_id"],
+        "account_number": account_number,
+        "reference": data["reference"],
+        "debit": _money(data["debit"]),
+        "credit": _money(data["credit"]),
+        "date": data["date"].isoformat(),
+    }
+
+
+def same_hold(account_number: str, amount: Decimal, hold: object) -> bool:
+    """Is a take_hold again with this request_id the same reservation as the one recorded?"""
+    return bool(
+        getattr(hold, "account_number", None) == account_number
+        and getattr(hold, "amount", None) == amount
+    )
 
 
 def _money(value: Decimal) -> str:

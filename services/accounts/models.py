@@ -69,6 +69,24 @@ class Movement(Base):
     balance: Mapped[Decimal] = mapped_column(Cents)
 
 
+class Hold(Base):
+    """An amount reserved on an account for a confirmed order (docs/payments.md): the account's
+    available balance is its balance minus its open holds. Ends once: on the core's movement
+    carrying the request_id, or on release (a rejection, an operator's resolution)."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_account_open", "account_number", "ended_at"),)
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_number: Mapped[str] = mapped_column(ForeignKey("savings_accounts.account_number"))
+    member_number: Mapped[str] = mapped_column(String(12))
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    taken_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # movement (the core posted it) | a release's reason (rechazada, resuelta, ...)
+    end_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
 class ReconciliationDay(Base):
     """One business day the core closed (`day_closed`), complete when every chunk arrived."""
 

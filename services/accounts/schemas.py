@@ -101,6 +101,9 @@ class CoreMovementSchema(CoreSchema):
     debit = CoreAmount(required=True)
     credit = CoreAmount(required=True)
     balance = CoreAmount(required=True)
+    # the portal's request this movement executes (a transfer, a loan payment): ends its hold.
+    # Absent stays absent (a bulk-loaded movement never executes a request)
+    request_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=36))
 
     @validates_schema
     def _one_side(self, data, **kwargs):

@@ -9,14 +9,17 @@ from services.accounts.contracts import (
     NEWEST_FIRST,
     AccountSchema,
     DailyBalancesSchema,
+    HoldSchema,
     MemberEmailChangedEventSchema,
     MemberSchema,
     MemberUpdatedEventSchema,
     MovementPostedEventSchema,
     PostMovementSchema,
     ReconciliationFailedEventSchema,
+    ReleaseHoldSchema,
     StatementQuerySchema,
     StatementSchema,
+    TakeHoldSchema,
     VerifyMemberSchema,
 )
 from services.accounts.models import (
@@ -40,7 +43,7 @@ from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
 from services.common.entrypoints import rpc
-from services.common.errors import NotFound, ValidationError
+from services.common.errors import Conflict, NotFound, ValidationError
 from services.common.events import EventOutbox, iso_utc
 from services.common.inbound import NotYet, Refused, core_events
 from services.common.money import fmt
@@ -74,6 +77,10 @@ CORE_ACCOUNT_OPENED = AccountOpenedSchema()
 CORE_MOVEMENT = CoreMovementSchema()
 CORE_ACCOUNT_CLOSED = AccountClosedSchema()
 CORE_DAY_CLOSED = DayClosedSchema()
+TAKE_HOLD = TakeHoldSchema()
+RELEASE_HOLD = ReleaseHoldSchema()
+HOLD = HoldSchema()
+HOLD_REUSED = "La solicitud {request_id} ya reservó otro monto u otra cuenta."
 CORE_CONSUMER = "accounts.on_core_event"
 # core events applied per transaction at most (what is waiting; docs/integration.md, "Lotes")
 CORE_BATCH = 200
@@ -119,7 +126,6 @@ class AccountsService(CoreOperations):
     events = EventOutbox("accounts", outbox, lanes=(("member_updated",),))
     clock = ClockProvider()
     tracker = Tracker()
-    clock = ClockProvider()
 
     @rpc
     def ping(self):
@@ -308,6 +314,108 @@ class AccountsService(CoreOperations):
             }
         )
 
+    # --- holds of confirmed orders (docs/payments.md) -----------------------------------------
+
+    @rpc
+    def take_hold(self, request_id, account_number, member_number, amount):
+        """Reserve `amount` of the member's account for the order `request_id`, under the lock
+        of the account: the saldo disponible is checked again and falls at once, the balance
+        does not. Idempotent by request_id: a second take answers what the first did.
+        A refusal reserves nothing: {"status": "refused", "reason_code": ...}."""
+        data = load_or_raise(
+            TAKE_HOLD,
+            {
+                "request_id": request_id,
+                "account_number": account_number,
+                "member_number": member_number,
+                "amount": amount,
+            },
+        )
+        account = store.lock_account_row(self.db, data["account_number"])
+        if account is None or account.member_number != data["member_number"]:
+            raise NotFound(ACCOUNT_NOT_FOUND)
+        existing = store.hold(self.db, data["request_id"])
+        if existing is not None:
+            if not domain.same_hold(data["account_number"], data["amount"], existing):
+                raise Conflict(HOLD_REUSED.format(request_id=data["request_id"]))
+            return self._hold_answer(existing)
+        refusal = domain.hold_refusal(
+            account.product, account.status, account.available_balance, data["amount"]
+        )
+        if refusal:
+            code, message = refusal
+            return HOLD.dump(
+                {
+                    "request_id": data["request_id"],
+                    "status": "refused",
+                    "account_number": account.account_number,
+                    "amount": data["amount"],
+                    "available_balance": account.available_balance,
+                    "reason_code": code,
+                    "reason": message,
+                }
+            )
+        store.take_hold(
+            self.db,
+            account._mapping,
+            data["request_id"],
+            data["member_number"],
+            data["amount"],
+            self.clock.utcnow(),
+        )
+        return self._hold_answer(store.hold(self.db, data["request_id"]))
+
+    @rpc
+    def release_hold(self, request_id, reason):
+        """End the hold of `request_id` (the core rejected the order, an operator resolved it):
+        its amount is available again. Idempotent: a hold ends once."""
+        data = load_or_raise(RELEASE_HOLD, {"request_id": request_id, "reason": reason})
+        existing = store.hold(self.db, data["request_id"])
+        if existing is None:
+            return HOLD.dump({"request_id": data["request_id"], "status": "unknown"})
+        number = existing.account_number
+        self.db.expunge(existing)  # read again under the lock below
+        store.lock_account_row(self.db, number)
+        store.end_hold(self.db, number, data["request_id"], data["reason"], self.clock.utcnow())
+        return self._hold_answer(store.hold(self.db, data["request_id"]))
+
+    @rpc
+    def transfer_destination(self, account_number, identification):
+        """Another member's savings account a transfer may credit, when `identification` is its
+        holder's cédula: {member_number, product, holder_name_masked}; None otherwise (never
+        says which part failed)."""
+        account = self.db.get(SavingsAccount, (account_number or "").strip())
+        if account is None or not domain.can_receive_transfer(account.product, account.status):
+            return None
+        member = store.get_member(self.db, account.member_number)
+        if member is None or member.identification != (identification or "").strip():
+            return None
+        return {
+            "member_number": member.member_number,
+            "product": account.product,
+            "holder_name_masked": domain.mask_holder(member.given_names, member.surnames),
+        }
+
+    @rpc
+    def get_hold(self, request_id):
+        existing = store.hold(self.db, request_id)
+        if existing is None:
+            return HOLD.dump({"request_id": request_id, "status": "unknown"})
+        return self._hold_answer(existing)
+
+    def _hold_answer(self, hold):
+        account = self.db.get(SavingsAccount, hold.account_number)
+        return HOLD.dump(
+            {
+                "request_id": hold.request_id,
+                "status": "taken" if hold.ended_at is None else "ended",
+                "account_number": hold.account_number,
+                "amount": hold.amount,
+                "available_balance": account.available_balance if account else None,
+                "end_reason": hold.end_reason,
+            }
+        )
+
     # --- the core's events (docs/integration.md) ----------------------------------------------
 
     @core_events("accounts", CORE_EVENT_TYPES, batch=CORE_BATCH)
@@ -449,6 +557,10 @@ class AccountsService(CoreOperations):
             raise Refused(*refusal)
         data["posted_at"] = data["posted_at"].astimezone(UTC).replace(tzinfo=None)
         store.append_core_movement(self.db, account, data)
+        if data.get("request_id"):
+            # the core executed the portal's request: the balance shows it, the hold ends
+            store.end_hold(self.db, number, data["request_id"], "movement", self.clock.utcnow())
+            self.events.emit("request_movement_posted", domain.request_movement(number, data))
         # the shape of MovementPostedEventSchema, built by hand: this runs for every movement
         self.events.emit(
             "movement_posted",
@@ -461,6 +573,7 @@ class AccountsService(CoreOperations):
                 "debit": fmt(data["debit"]),
                 "credit": fmt(data["credit"]),
                 "balance": fmt(data["balance"]),
+                "request_id": data.get("request_id"),
             },
         )
 

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain
 from services.accounts.models import (
+    Hold,
     Member,
     Movement,
     ReconciliationChunk,
@@ -425,3 +426,68 @@ def last_sequence(session, account_number):
     return session.scalar(
         select(SavingsAccount.last_seq).where(SavingsAccount.account_number == account_number)
     )
+
+
+# --- holds of confirmed orders (docs/payments.md) -----------------------------------------------
+# Every change of a hold happens under the lock of its account (lock_account_row), so the
+# account's available_balance (balance − open holds) moves with it in the same transaction.
+
+_holds = cast(Table, Hold.__table__)
+MOVE_AVAILABLE = (
+    update(_accounts)
+    .where(_accounts.c.account_number == bindparam("number"))
+    .values(
+        available_balance=_accounts.c.available_balance
+        + bindparam("delta", type_=_accounts.c.balance.type)
+    )
+)
+END_HOLD = (
+    update(_holds)
+    .where(
+        _holds.c.request_id == bindparam("hold_request"),
+        _holds.c.account_number == bindparam("number"),
+        _holds.c.ended_at.is_(None),
+    )
+    .values(ended_at=bindparam("ended"), end_reason=bindparam("why"))
+    .returning(_holds.c.amount)
+)
+
+
+def hold(session, request_id):
+    return session.get(Hold, request_id)
+
+
+def take_hold(session, account, request_id, member_number, amount, now):
+    """Record the hold and lower the account's available balance (the account is locked)."""
+    session.add(
+        Hold(
+            request_id=request_id,
+            account_number=account["account_number"],
+            member_number=member_number,
+            amount=amount,
+            taken_at=now,
+        )
+    )
+    session.flush()
+    session.execute(MOVE_AVAILABLE, {"number": account["account_number"], "delta": -amount})
+
+
+def end_hold(session, account_number, request_id, reason, now):
+    """End the open hold of `request_id` on the (locked) account, giving its amount back to the
+    available balance; the amount, or None when there is none open (ended already, or none)."""
+    amount = session.execute(
+        END_HOLD,
+        {"hold_request": request_id, "number": account_number, "ended": now, "why": reason},
+    ).scalar()
+    if amount is not None:
+        session.execute(MOVE_AVAILABLE, {"number": account_number, "delta": amount})
+    return amount
+
+
+def open_holds_total(session, account_number):
+    total = session.execute(
+        select(func.sum(_holds.c.amount)).where(
+            _holds.c.account_number == account_number, _holds.c.ended_at.is_(None)
+        )
+    ).scalar()
+    return total if total is not None else ZERO

@@ -193,6 +193,39 @@ class AuditService:
     def on_accounts_member_email_changed(self, payload):
         self.audit_log.record(payload)
 
+    # payments: every step of a money-moving order (who, method, amounts; no code, no secret)
+    @audited("payments", "order_sent")
+    def on_payments_order_sent(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("payments", "order_completed")
+    def on_payments_order_completed(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("payments", "order_rejected")
+    def on_payments_order_rejected(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("payments", "order_cancelled")
+    def on_payments_order_cancelled(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("payments", "order_in_verification")
+    def on_payments_order_in_verification(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("payments", "order_resolved")
+    def on_payments_order_resolved(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("payments", "beneficiary_added")
+    def on_payments_beneficiary_added(self, payload):
+        self.audit_log.record(payload)
+
+    @audited("payments", "limits_lowered")
+    def on_payments_limits_lowered(self, payload):
+        self.audit_log.record(payload)
+
     @audited("auth", "user_registered")
     def on_auth_user_registered(self, payload):
         self.audit_log.record(payload)

@@ -9,7 +9,7 @@ message; the gateway alone maps a code to an HTTP status): `validation_error`, `
 Event data never holds a password, a hash, a session token or a temporary code.
 """
 
-from marshmallow import fields, validate
+from marshmallow import EXCLUDE, fields, validate
 
 from services.common.schemas import PortalSchema
 
@@ -177,6 +177,47 @@ class SecondFactorSchema(PortalSchema):
 
 class ResendCodeSchema(PortalSchema):
     challenge_id = _text(100)
+
+
+class OrderSummarySchema(PortalSchema):
+    """What an order's challenge tells the member (payments' summary): never a balance, never a
+    third party's account in full."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    amount = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    to_account_masked = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
+class OrderChallengeSchema(PortalSchema):
+    """`start_order_challenge` (PAYMENTS_AUTH_CONTRACT.md): a challenge bound to an order."""
+
+    member_number = _text(12)
+    order_id = _text(64)
+    digest = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$", error="Resumen de la orden inválido."),
+    )
+    summary = fields.Nested(OrderSummarySchema, required=True)
+
+
+class OrderCodeSchema(PortalSchema):
+    """`verify_order_code`: the app's code or the e-mailed one; recovery codes never confirm
+    an order."""
+
+    challenge_id = _text(100)
+    digest = fields.String(required=True, validate=validate.Length(equal=64))
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ["totp", "email_code"],
+            error="Confirme con el código de su aplicación o el enviado a su correo: los "
+            "códigos de recuperación no confirman órdenes.",
+        ),
+    )
+    code = _code("código de 6 dígitos (correo o aplicación)")
 
 
 class TotpStartSchema(PortalSchema):

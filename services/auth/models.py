@@ -6,7 +6,16 @@ their SHA-256 (a 256-bit random token needs no slow hash). Instants are naive UT
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.events import outbox_table, processed_events_table
@@ -163,7 +172,7 @@ class Challenge(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    purpose: Mapped[str] = mapped_column(String(20))  # 'login' | 'totp_enrollment'
+    purpose: Mapped[str] = mapped_column(String(20))  # 'login' | 'totp_enrollment' | 'order'
     methods: Mapped[str] = mapped_column(String(60))  # comma-separated
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
@@ -173,6 +182,10 @@ class Challenge(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     device_label: Mapped[str | None] = mapped_column(String(120))
+    # an order's challenge (payments): the digest of its amount and accounts a code confirms,
+    # and what its e-mail names (kind, amount, masked destination; never a balance)
+    order_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    order_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class EmailCode(Base):

@@ -10,6 +10,7 @@ e-mailed codes go to notifications by RPC only.
 """
 
 import hashlib
+import json
 import logging
 import secrets
 from datetime import timedelta
@@ -25,6 +26,8 @@ from services.auth.contracts import (
     LoginNewDeviceSchema,
     NotMeLinkSchema,
     NotMeReportedSchema,
+    OrderChallengeSchema,
+    OrderCodeSchema,
     PasswordAndCodeSchema,
     RecoveryCodesSchema,
     RecoveryCodeUsedSchema,
@@ -57,6 +60,7 @@ from services.auth.models import (
 from services.common.db import commit
 from services.common.errors import (
     ChallengeExpired,
+    Forbidden,
     InvalidCode,
     Locked,
     NotFound,
@@ -72,6 +76,22 @@ log = logging.getLogger("services.auth")
 
 LOGIN = "login"
 ENROLLMENT = "totp_enrollment"
+ORDER = "order"  # a money-moving order of payments (PAYMENTS_AUTH_CONTRACT.md)
+# payments' kinds of order -> the e-mail's (notifications)
+ORDER_MAIL_KINDS = {
+    "propia": "transferencia",
+    "socio": "transferencia",
+    "beneficiario": "beneficiario",
+    "loan_payment": "pago_credito",
+    "limites": "limites",
+}
+# orders that send money to another member (or let it be sent): refused for 48 hours after a
+# change of second factor or a password changed with a recovery code
+TO_OTHERS = ("socio", "beneficiario", "limites")
+ORDER_RESTRICTED = (
+    "Por su seguridad, durante 48 horas después de cambiar su segundo factor o de recuperar su "
+    "contraseña no puede enviar dinero a otros socios, registrar beneficiarios ni subir límites."
+)
 
 FACTOR_LOCKED = (
     "Su segundo factor está bloqueado por seguridad. Para ingresar desde un dispositivo nuevo "
@@ -397,11 +417,14 @@ class SecondFactorUseCases:
             )
         )
         commit(self.db)
-        self._deliver_code(user, code, challenge.purpose, expires, challenge.id)
+        order = json.loads(challenge.order_summary) if challenge.order_summary else None
+        self._deliver_code(user, code, challenge.purpose, expires, challenge.id, order)
 
-    def _deliver_code(self, user, code, purpose, expires, challenge_id):
-        """Point-to-point to notifications (never in an event); a failure is logged, codeless."""
+    def _deliver_code(self, user, code, purpose, expires, challenge_id, order=None):
+        """Point-to-point to notifications (never in an event); a failure is logged, codeless.
+        For an order, the e-mail names its kind, amount and masked destination."""
         username = user.username
+        extra = {"order": order} if order is not None else {}
         try:
             call = self.notifications.send_second_factor_code.call_async(
                 email=user.email,
@@ -410,6 +433,7 @@ class SecondFactorUseCases:
                 purpose=purpose,
                 expires_at=iso_utc(expires),
                 challenge_id=challenge_id,
+                **extra,
             )
         except ServiceUnavailable:
             log.warning("notifications unavailable: second-factor code for %s not sent", username)
@@ -426,6 +450,85 @@ class SecondFactorUseCases:
                 )
 
         eventlet.spawn_n(wait)
+
+    # Orders (payments) ----------------------------------------------------------------------
+
+    def start_order_challenge(self, member_number=None, order_id=None, digest=None, summary=None):
+        """A challenge bound to one order's digest: the app's code when enrolled, else a code
+        e-mailed now naming the amount and the masked destination (never a recovery code)."""
+        data = load_or_raise(
+            OrderChallengeSchema(),
+            {
+                "member_number": member_number,
+                "order_id": order_id,
+                "digest": digest,
+                "summary": summary if isinstance(summary, dict) else {},
+            },
+        )
+        now = self.now()
+        user = store_user_by_member(self.db, data["member_number"])
+        if user is None:
+            raise NotFound("El socio no tiene usuario del portal.")
+        factor = self._factor(user)
+        if factor is not None and factor.locked_at is not None:
+            raise Locked(FACTOR_LOCKED, reason="second_factor_locked")
+        if data["summary"]["kind"] in TO_OTHERS:
+            changed = factor.security_changed_at if factor else None
+            until = rules.restricted_until([changed])
+            if until is not None and until > now:
+                raise Forbidden(
+                    ORDER_RESTRICTED, reason="restricted", restricted_until=iso_utc(until)
+                )
+        enrolled = bool(factor is not None and factor.totp_secret)
+        methods = [rules.TOTP] if enrolled else [rules.EMAIL_CODE]
+        if not enrolled:
+            self._refuse_too_many_codes(user, now)
+        challenge = self._new_challenge(user, ORDER, methods, None, None, now)
+        challenge.order_digest = data["digest"]
+        summary = data["summary"]
+        challenge.order_summary = json.dumps(
+            {
+                "kind": ORDER_MAIL_KINDS.get(summary["kind"], "transferencia"),
+                "amount": summary["amount"],
+                "destination_masked": summary.get("to_account_masked"),
+            }
+        )
+        self.db.flush()
+        if not enrolled:
+            self._send_email_code(user, challenge, now)
+        return {
+            "challenge_id": challenge.id,
+            "methods": methods,
+            "challenge_expires_at": iso_utc(challenge.expires_at),
+        }
+
+    def verify_order_code(self, challenge_id=None, digest=None, method=None, code=None):
+        """{valid: true, method} when the code confirms this challenge AND this digest (the
+        challenge then ends). Another digest voids the challenge; wrong codes count as at login
+        (5 end the challenge, 10 in 24 h lock the factor)."""
+        data = load_or_raise(
+            OrderCodeSchema(),
+            {"challenge_id": challenge_id, "digest": digest, "method": method, "code": code},
+        )
+        now = self.now()
+        challenge = self._open_challenge(data["challenge_id"], ORDER, now)
+        if not secrets.compare_digest(challenge.order_digest or "", data["digest"]):
+            challenge.ended_at = now  # the order changed: its code confirms nothing
+            commit(self.db)
+            raise ChallengeExpired()
+        user = self.db.get(User, challenge.user_id)
+        factor = self._factor(user)
+        if factor is not None and factor.locked_at is not None:
+            challenge.ended_at = now
+            commit(self.db)
+            raise Locked(FACTOR_LOCKED, reason="second_factor_locked")
+        if data["method"] not in challenge.methods.split(","):
+            raise ValidationError(fields={"method": [METHOD_REFUSED]})
+        address = _address(None)
+        if not self._code_ok(user, factor, challenge, data["method"], data["code"], address, now):
+            self._wrong_code(user, challenge, data["method"], address, None, now)
+        challenge.used_at = now
+        return {"valid": True, "method": data["method"]}
 
     # Challenges -----------------------------------------------------------------------------
 

@@ -94,6 +94,14 @@ class AuthService:
         return self.auth.login(username, password, client_ip, device_token, user_agent)
 
     @rpc
+    def start_order_challenge(self, member_number=None, order_id=None, digest=None, summary=None):
+        return self.auth.start_order_challenge(member_number, order_id, digest, summary)
+
+    @rpc
+    def verify_order_code(self, challenge_id=None, digest=None, method=None, code=None):
+        return self.auth.verify_order_code(challenge_id, digest, method, code)
+
+    @rpc
     def login_second_factor(
         self,
         challenge_id=None,

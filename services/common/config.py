@@ -20,8 +20,17 @@ def var_dir() -> Path:
     return Path(os.environ.get("PORTAL_VAR_DIR") or PROJECT_ROOT / "var")
 
 
-SERVICES = ("auth", "accounts", "credit", "deposit", "reports", "notifications", "audit")
-DB_SERVICES = ("auth", "accounts", "credit", "deposit", "notifications", "audit")
+SERVICES = (
+    "auth",
+    "accounts",
+    "credit",
+    "deposit",
+    "payments",
+    "reports",
+    "notifications",
+    "audit",
+)
+DB_SERVICES = ("auth", "accounts", "credit", "deposit", "payments", "notifications", "audit")
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
 

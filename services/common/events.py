@@ -65,9 +65,9 @@ def iso_utc(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def outbox_table(metadata: MetaData) -> Table:
+def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
     return Table(
-        "outbox",
+        name,
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("event_id", String(36), nullable=False, unique=True),
@@ -159,6 +159,20 @@ class Emitter:
         self._wake_after_commit(event_type)
         return events
 
+    def enqueue(self, routing_key: str, message: Mapping[str, Any]) -> None:
+        """Queue a message already built (a request to the core, in its own envelope) for this
+        outbox's exchange, in the current transaction; published after the commit."""
+        self._session.execute(
+            insert(self._provider.table).values(
+                event_id=str(uuid.uuid4()),  # the row's id: a resent request gets a new row
+                event_type=routing_key,
+                payload=json.dumps(message, ensure_ascii=False),
+                correlation_id=correlation.current(),
+                created_at=utcnow(),
+            )
+        )
+        self._wake_after_commit(routing_key)
+
     def _wake_after_commit(self, event_type: str) -> None:
         callbacks = self._session.info.setdefault("after_commit", [])
         # a lane's event is published by the committing worker itself, at once (no wait for
@@ -172,16 +186,29 @@ class EventOutbox(DependencyProvider):
     """`events = EventOutbox("auth", outbox_table)`; in a worker: `self.events.emit(type, data)`.
 
     Uses the session of the service's `Database` dependency, so the event commits with the change.
+    `exchange` publishes to another exchange than `<source>.events` from another table (payments'
+    requests to the core on `portal.requests`: `Emitter.enqueue(routing_key, message)`).
     """
 
     poll_interval = 1.0
 
-    def __init__(self, source: str, table: Table, lanes: Sequence[Sequence[str]] = ()) -> None:
+    def __init__(
+        self,
+        source: str,
+        table: Table,
+        lanes: Sequence[Sequence[str]] = (),
+        exchange: Exchange | None = None,
+    ) -> None:
         """`lanes`: groups of event types relayed by a relay of their own, so they never wait
         behind the other pending rows (accounts' member_updated behind a burst of
         movement_posted); order is kept within each lane, and among the rest."""
         self.source = source
         self.table = table
+        self.exchange = exchange if exchange is not None else exchange_for(source)
+        # the relays' names (and their greenthreads'): one set per outbox of the service
+        self.relay_name = (
+            f"{source}-outbox-relay" if exchange is None else f"{source}-{exchange.name}-relay"
+        )
         self.lanes = tuple(tuple(lane) for lane in lanes)
         # one wake-up per running relay (the main one and each lane's)
         self._wakeups: dict[str, eventlet.event.Event] = {}
@@ -206,17 +233,17 @@ class EventOutbox(DependencyProvider):
         # events may go to another broker than RPC (e.g. a cluster other systems subscribe to)
         config = self.container.config
         self.amqp_uri = config.get("OUTBOX_AMQP_URI") or config["AMQP_URI"]
-        main = f"{self.source}-outbox-relay"
+        main = self.relay_name
         self._wakeups = {main: eventlet.event.Event()}
         self._wakeups.update({self._lane_name(lane): eventlet.event.Event() for lane in self.lanes})
 
     def _lane_name(self, lane: Sequence[str]) -> str:
-        return f"{self.source}-outbox-relay-{'+'.join(lane)}"
+        return f"{self.relay_name}-{'+'.join(lane)}"
 
     def start(self) -> None:
         self._stopping = False
         in_lanes = tuple(t for lane in self.lanes for t in lane)
-        main = f"{self.source}-outbox-relay"
+        main = self.relay_name
         self.container.spawn_managed_thread(
             partial(self._run, main, None, in_lanes), identifier=main
         )
@@ -237,7 +264,7 @@ class EventOutbox(DependencyProvider):
 
     def wake_main(self) -> None:
         """Rows for the main relay were committed (a lane's relay has nothing new to look for)."""
-        self._wake(f"{self.source}-outbox-relay")
+        self._wake(self.relay_name)
 
     def _wake(self, name: str) -> None:
         wakeup = self._wakeups.get(name)
@@ -265,7 +292,13 @@ class EventOutbox(DependencyProvider):
 
     def _run(self, name: str, only: Sequence[str] | None, skip: Sequence[str]) -> None:
         relay = OutboxRelay(
-            self.database.url, self.table, self.source, self.amqp_uri, only=only, skip=skip
+            self.database.url,
+            self.table,
+            self.source,
+            self.amqp_uri,
+            only=only,
+            skip=skip,
+            exchange=self.exchange,
         )
         turn = self._turns.get(name) or Semaphore()
         backoff = 0.2
@@ -315,13 +348,14 @@ class OutboxRelay:
         amqp_uri: str,
         only: Sequence[str] | None = None,
         skip: Sequence[str] = (),
+        exchange: Exchange | None = None,
     ) -> None:
         self.engine = engine_for(db_url)
         self.table = table
         # the rows this relay publishes: of the types `only` (a lane), or of any type but `skip`
         self.only = tuple(only) if only is not None else None
         self.skip = tuple(skip)
-        self.exchange = exchange_for(source)
+        self.exchange = exchange if exchange is not None else exchange_for(source)
         self.amqp_uri = amqp_uri
         self.connection: Connection | None = None
         self.producer: Producer | None = None

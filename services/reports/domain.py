@@ -175,3 +175,26 @@ def schedule_line(row: WireRow, with_status: bool = True) -> str:
             status = f"{status} {fecha(row.get('paid_on'))}"
         cells.append(status)
     return COLUMN_GAP.join(cells)
+
+
+# --- A receipt's amount in words ------------------------------------------------------------------
+
+
+def amount_words(value: object) -> str:
+    """An amount as an Ecuadorian receipt writes it: the dollars in Spanish words, the cents as
+    `con NN/100` ('1234.56' → 'MIL DOSCIENTOS TREINTA Y CUATRO DÓLARES CON 56/100')."""
+    from num2words import num2words  # type: ignore[import-untyped]  # no stubs published
+
+    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    dollars = int(amount)
+    cents = int((amount - dollars) * 100)
+    words = str(num2words(dollars, lang="es"))
+    # before a noun "uno" is "un": veintiún dólares, ciento un dólares, un dólar
+    if words.endswith("veintiuno"):
+        words = words[: -len("veintiuno")] + "veintiún"
+    elif words.endswith("uno"):
+        words = words[: -len("uno")] + "un"
+    noun = "DÓLAR" if dollars == 1 else "DÓLARES"
+    # "un millón de dólares": a round million takes "de" before the noun
+    joint = " DE" if words.endswith(("millón", "millones")) else ""
+    return f"{words.upper()}{joint} {noun} CON {cents:02d}/100"

@@ -35,7 +35,9 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(money=domain.money, number=domain.number, fecha=domain.fecha)
+environment.filters.update(
+    money=domain.money, number=domain.number, fecha=domain.fecha, words=domain.amount_words
+)
 environment.globals.update(
     schedule_columns=domain.schedule_columns, schedule_line=domain.schedule_line
 )

@@ -10,6 +10,7 @@ from services.auth.service import AuthService
 from services.credit.service import CreditService
 from services.deposit.service import DepositService
 from services.notifications.service import NotificationsService
+from services.payments.service import PaymentsService
 from services.reports.service import ReportsService
 from tests.conftest import _free_port
 
@@ -74,7 +75,14 @@ def test_health_names_the_services_that_do_not_answer(
     assert answer.status_code == 503
     body = answer.json()
     assert body["services"]["accounts"] == "ok" and body["services"]["reports"] == "ok"
-    assert set(body["unavailable"]) == {"auth", "credit", "deposit", "notifications", "audit"}
+    assert set(body["unavailable"]) == {
+        "auth",
+        "credit",
+        "deposit",
+        "payments",
+        "notifications",
+        "audit",
+    }
     wrong = http_session.get("/health", headers={"Authorization": "Bearer adivinanza"})
     assert wrong.json() == {"status": "not ok"}
 
@@ -86,6 +94,7 @@ ALL_SERVICES = (
     CreditService,
     DepositService,
     NotificationsService,
+    PaymentsService,
     ReportsService,
 )
 
@@ -112,7 +121,7 @@ def test_health_is_ok_and_nothing_more_and_the_detail_is_on_the_operations_addre
     body = detail.json()
     assert body["status"] == "ok" and body["checked_at"].endswith("Z")
     assert body["services"] == dict.fromkeys(
-        ["auth", "accounts", "credit", "deposit", "reports", "notifications", "audit"]
+        ["auth", "accounts", "credit", "deposit", "payments", "reports", "notifications", "audit"]
         + ["broker", "gateway"],
         "ok",
     )

@@ -45,6 +45,15 @@ def test_no_portal_process_may_write_to_core_events_and_the_core_only_there():
     assert allowed(read, "portal.requests.core") and not allowed(read, "core.accounts")
 
 
+def test_only_payments_may_send_requests_to_the_core():
+    senders = [
+        name
+        for name in broker_users.PROCESSES
+        if allowed(broker_users.service_permissions(name)[1], "portal.requests")
+    ]
+    assert senders == ["payments"]
+
+
 def test_passwords_are_made_once_readable_only_by_their_owner(tmp_path, monkeypatch):
     monkeypatch.setenv("PORTAL_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("CORE_AMQP_PASSWORD")
@@ -82,7 +91,8 @@ def test_the_rabbitmqctl_commands_set_the_same_table(monkeypatch):
         line for line in lines if line.startswith("rabbitmqctl set_permissions -p portal core ")
     ]
     assert core and all(part in core[0] for part in ("core\\.events", "portal\\.requests\\.core"))
-    assert sum(line.startswith("rabbitmqctl add_user portal-") for line in lines) == 8
+    # the gateway and the eight services (payments since issue 23)
+    assert sum(line.startswith("rabbitmqctl add_user portal-") for line in lines) == 9
     assert not any("guest" in line for line in lines)
 
 

@@ -1,0 +1,228 @@
+"""JSON API of money-moving orders (docs/payments.md): transfers, beneficiaries, limits.
+
+- GET    /api/v1/me/limits                          the member's limits and today's use
+- PUT    /api/v1/me/limits                          lower them (raising is not offered yet)
+- GET    /api/v1/beneficiaries                      the member's beneficiaries
+- POST   /api/v1/beneficiaries                      add one (por_confirmar, with its challenge)
+- POST   /api/v1/beneficiaries/{id}/confirm         confirm it with the second factor
+- DELETE /api/v1/beneficiaries/{id}                 remove it
+- POST   /api/v1/transfers                          a transfer por_confirmar, with its challenge
+- GET    /api/v1/transfers · /api/v1/transfers/{id} the member's transfers, newest first
+- POST   /api/v1/transfers/{id}/confirm             the code: held and sent to the core
+"""
+
+from marshmallow import Schema, fields
+from werkzeug.wrappers import Response
+
+from gateway.api.auth import client_ip
+from gateway.http import http, json_response, read_json
+from gateway.openapi import documented
+from services.common.errors import ValidationError
+from services.payments.contracts import (
+    BeneficiarySchema,
+    LimitsSchema,
+    LimitsViewSchema,
+    TransferSchema,
+)
+
+TAGS = ("Transferencias",)
+TRANSFER_FIELDS = ("from_account", "to_account", "beneficiary_id", "amount", "description")
+BENEFICIARY_FIELDS = ("alias", "account_number", "identification")
+CONFIRM_FIELDS = ("method", "code")
+LIMIT_FIELDS = ("per_transfer", "daily_to_others")
+ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+class TransferBodySchema(Schema):
+    from_account = fields.String(required=True)
+    to_account = fields.String(metadata={"description": "otra cuenta del socio"})
+    beneficiary_id = fields.String(metadata={"description": "o un beneficiario activo"})
+    amount = fields.String(required=True, metadata={"example": "125.50"})
+    description = fields.String()
+
+
+class ConfirmBodySchema(Schema):
+    method = fields.String(required=True, metadata={"enum": ["totp", "email_code"]})
+    code = fields.String(required=True)
+
+
+class BeneficiaryBodySchema(Schema):
+    alias = fields.String(required=True)
+    account_number = fields.String(required=True)
+    identification = fields.String(required=True)
+
+
+class TransfersSchema(Schema):
+    transfers = fields.List(fields.Nested(TransferSchema))
+
+
+class BeneficiariesSchema(Schema):
+    beneficiaries = fields.List(fields.Nested(BeneficiarySchema))
+
+
+def body_of(request, allowed):
+    """The body's fields named in `allowed`; any other field is refused (422)."""
+    body = read_json(request)
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationError(fields={name: ["Campo no permitido."] for name in unknown})
+    return {name: body.get(name) for name in allowed if name in body}
+
+
+class PaymentsApi:
+    @documented(
+        "/api/v1/me/limits", "GET", "Límites de transferencia", response=LimitsViewSchema, tags=TAGS
+    )
+    @http("GET", "/api/v1/me/limits")
+    def api_limits(self, request):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.get_limits(principal.member_number))
+
+    @documented(
+        "/api/v1/me/limits",
+        "PUT",
+        "Bajar los límites de transferencia",
+        request=LimitsSchema,
+        request_example={"per_transfer": "500.00", "daily_to_others": "800.00"},
+        response=LimitsViewSchema,
+        errors=("422",),
+        tags=TAGS,
+    )
+    @http("PUT", "/api/v1/me/limits")
+    def api_lower_limits(self, request):
+        principal = self.require_member(request)
+        body = body_of(request, LIMIT_FIELDS)
+        return json_response(self.payments_rpc.lower_limits(principal.member_number, **body))
+
+    @documented(
+        "/api/v1/beneficiaries", "GET", "Beneficiarios", response=BeneficiariesSchema, tags=TAGS
+    )
+    @http("GET", "/api/v1/beneficiaries")
+    def api_beneficiaries(self, request):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.list_beneficiaries(principal.member_number))
+
+    @documented(
+        "/api/v1/beneficiaries",
+        "POST",
+        "Registrar un beneficiario (por confirmar)",
+        request=BeneficiaryBodySchema,
+        request_example={
+            "alias": "Juan",
+            "account_number": "4200999001",
+            "identification": "0102030405",
+        },
+        response=BeneficiarySchema,
+        status=201,
+        errors=("422", "423", "429"),
+        tags=TAGS,
+    )
+    @http("POST", "/api/v1/beneficiaries")
+    def api_add_beneficiary(self, request):
+        principal = self.require_member(request)
+        body = body_of(request, BENEFICIARY_FIELDS)
+        added = self.payments_rpc.add_beneficiary(member_number=principal.member_number, **body)
+        return json_response(added, status=201)
+
+    @documented(
+        "/api/v1/beneficiaries/{id}/confirm",
+        "POST",
+        "Confirmar un beneficiario con el segundo factor",
+        request=ConfirmBodySchema,
+        request_example={"method": "email_code", "code": "123456"},
+        response=BeneficiarySchema,
+        errors=("404", "409", "410", "422", "423"),
+        params=(ID_PARAM,),
+        tags=TAGS,
+    )
+    @http("POST", "/api/v1/beneficiaries/<id>/confirm")
+    def api_confirm_beneficiary(self, request, id):
+        principal = self.require_member(request)
+        body = body_of(request, CONFIRM_FIELDS)
+        return json_response(
+            self.payments_rpc.confirm_beneficiary(
+                member_number=principal.member_number, beneficiary_id=id, **body
+            )
+        )
+
+    @documented(
+        "/api/v1/beneficiaries/{id}",
+        "DELETE",
+        "Eliminar un beneficiario",
+        status=204,
+        errors=("404",),
+        params=(ID_PARAM,),
+        tags=TAGS,
+    )
+    @http("DELETE", "/api/v1/beneficiaries/<id>")
+    def api_delete_beneficiary(self, request, id):
+        principal = self.require_member(request)
+        self.payments_rpc.delete_beneficiary(
+            member_number=principal.member_number, beneficiary_id=id
+        )
+        return Response(status=204)
+
+    @documented(
+        "/api/v1/transfers",
+        "POST",
+        "Ordenar una transferencia (por confirmar)",
+        request=TransferBodySchema,
+        request_example={
+            "from_account": "4100234001",
+            "to_account": "4100234002",
+            "amount": "25.00",
+        },
+        response=TransferSchema,
+        status=201,
+        errors=("404", "422", "423", "429"),
+        tags=TAGS,
+    )
+    @http("POST", "/api/v1/transfers")
+    def api_create_transfer(self, request):
+        principal = self.require_member(request)
+        body = body_of(request, TRANSFER_FIELDS)
+        order = self.payments_rpc.create_transfer(
+            member_number=principal.member_number, client_ip=client_ip(request), **body
+        )
+        return json_response(order, status=201)
+
+    @documented("/api/v1/transfers", "GET", "Transferencias", response=TransfersSchema, tags=TAGS)
+    @http("GET", "/api/v1/transfers")
+    def api_transfers(self, request):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.list_transfers(principal.member_number))
+
+    @documented(
+        "/api/v1/transfers/{id}",
+        "GET",
+        "Una transferencia",
+        response=TransferSchema,
+        errors=("404",),
+        params=(ID_PARAM,),
+        tags=TAGS,
+    )
+    @http("GET", "/api/v1/transfers/<id>")
+    def api_transfer(self, request, id):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.get_transfer(principal.member_number, id))
+
+    @documented(
+        "/api/v1/transfers/{id}/confirm",
+        "POST",
+        "Confirmar una transferencia con el segundo factor",
+        request=ConfirmBodySchema,
+        request_example={"method": "email_code", "code": "123456"},
+        response=TransferSchema,
+        errors=("404", "409", "410", "422", "423"),
+        params=(ID_PARAM,),
+        tags=TAGS,
+    )
+    @http("POST", "/api/v1/transfers/<id>/confirm")
+    def api_confirm_transfer(self, request, id):
+        principal = self.require_member(request)
+        body = body_of(request, CONFIRM_FIELDS)
+        return json_response(
+            self.payments_rpc.confirm_transfer(
+                member_number=principal.member_number, order_id=id, **body
+            )
+        )

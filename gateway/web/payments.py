@@ -1,0 +1,546 @@
+"""Pages of Transferencias (docs/pages.md, "Transferencias"): a new transfer, the beneficiaries,
+the orders' history, the code step of an order, the order's page and its receipt (comprobante),
+and the limits.
+
+Every change is a POST with the form's CSRF token, answered by a redirect (post/redirect/get).
+The challenge that payments opened for an order or a beneficiary (its id and method) rides in a
+signed, HttpOnly cookie bound to that order, so the code page can offer "send a new code" without
+the challenge's id ever being in an address.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+
+from gateway.api.auth import client_ip
+from gateway.api.position import pdf_response, report_timeout
+from gateway.http import http
+from gateway.security import cookie_name, secret_key
+from gateway.web import second_factor as factor
+from gateway.web.amounts import read_amounts
+from gateway.web.render import csrf_valid, redirect, render
+from services.common.errors import (
+    BadRequest,
+    ChallengeExpired,
+    Conflict,
+    Forbidden,
+    InvalidCode,
+    Locked,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationError,
+)
+from services.common.esec import amount_input_text, fecha, money
+
+ORDER_COOKIE = "portal_order_challenge"
+CSRF_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
+RECEIPT = "payment_receipt"
+STATUS_LABELS = {
+    "por_confirmar": "Por confirmar",
+    "confirmando": "Enviada",
+    "enviada": "Enviada",
+    "en_verificacion": "En verificación",
+    "completada": "Completada",
+    "rechazada": "Rechazada",
+    "anulada": "Anulada",
+}
+STATUS_TEXT = {
+    "por_confirmar": "Falta confirmarla con su código.",
+    "confirmando": "La cooperativa está procesando su orden.",
+    "enviada": "La cooperativa está procesando su orden. Esta página se actualiza sola.",
+    "en_verificacion": (
+        "La cooperativa está verificando su orden: el dinero sigue retenido hasta que se "
+        "resuelva. No la repita."
+    ),
+    "completada": "La transferencia se realizó.",
+    "rechazada": "La cooperativa no realizó la transferencia: el dinero no salió de su cuenta.",
+    "anulada": "La orden se anuló: no se movió dinero.",
+}
+REFRESHING = ("confirmando", "enviada")
+REFRESH_SECONDS = 3
+KIND_LABELS = {
+    "propia": "Entre mis cuentas",
+    "socio": "A un beneficiario",
+    "loan_payment": "Pago de cuota",
+}
+METHOD_LABELS = {
+    "email_code": "El código que le enviamos por correo",
+    "totp": "El código de su aplicación de autenticación",
+}
+DONE = {
+    "beneficiario": "El beneficiario quedó registrado.",
+    "beneficiario-eliminado": "El beneficiario fue eliminado.",
+    "limites": "Sus límites bajaron desde ahora.",
+}
+
+
+def _mac(payload):
+    """The order challenge's own MAC (its own domain, so no other signed value passes for it)."""
+    digest = hmac.new(secret_key(), b"order-challenge|" + payload, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def pack_order_challenge(subject, confirmation):
+    """The cookie for the challenge of `subject` ('t:<order>' or 'b:<beneficiary>')."""
+    facts = {
+        "s": subject,
+        "c": str(confirmation.get("challenge_id") or ""),
+        "m": [m for m in confirmation.get("methods") or () if m in METHOD_LABELS],
+        "e": confirmation.get("challenge_expires_at"),
+    }
+    payload = base64.urlsafe_b64encode(json.dumps(facts, separators=(",", ":")).encode())
+    return payload.decode() + "." + _mac(payload)
+
+
+def order_challenge(request, subject):
+    """{challenge_id, methods, expires_at} of this browser's challenge for `subject`, or None."""
+    value = request.cookies.get(cookie_name(request, ORDER_COOKIE)) or ""
+    payload, _, mac = value.partition(".")
+    if not payload or len(value) > 2000:
+        return None
+    if not hmac.compare_digest(_mac(payload.encode()), mac):
+        return None
+    try:
+        facts = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except ValueError:
+        return None
+    if facts.get("s") != subject or not facts.get("c"):
+        return None
+    return {"challenge_id": facts["c"], "methods": facts.get("m") or [], "expires_at": facts["e"]}
+
+
+def set_order_challenge(response, request, value):
+    response.set_cookie(
+        cookie_name(request, ORDER_COOKIE),
+        value,
+        max_age=10 * 60,
+        httponly=True,
+        samesite="Strict",
+        secure=request.scheme == "https",
+        path="/transferencias",
+    )
+
+
+def order_view(order):
+    """An order as the member reads it: the status in Spanish, what it means."""
+    status = order["status"]
+    return {
+        **order,
+        "status_label": STATUS_LABELS.get(status, status),
+        "status_text": STATUS_TEXT.get(status, ""),
+        "kind_label": KIND_LABELS.get(order.get("kind"), order.get("kind")),
+    }
+
+
+def _form(request, names, limit=200):
+    return {name: (request.form.get(name) or "")[:limit].strip() for name in names}
+
+
+def attempts_text(exc):
+    left = exc.extra.get("attempts_left")
+    if isinstance(left, int):
+        return f"El código no es correcto. Le quedan {left} intento{'s' if left != 1 else ''}."
+    return "El código no es correcto."
+
+
+def mask(account_number):
+    text = str(account_number or "")
+    return "****" + text[-4:] if len(text) > 4 else text
+
+
+class PaymentsPages:
+    """Mixin of GatewayService."""
+
+    # --- Transferencias -------------------------------------------------------------------
+
+    def _transfers_page(self, request, principal, status=200, errors=None, form=None, flashes=()):
+        member = principal.member_number
+        accounts = self.accounts_rpc.list_accounts(member)
+        beneficiaries = self.payments_rpc.list_beneficiaries(member)["beneficiaries"]
+        orders = self.payments_rpc.list_transfers(member)["transfers"]
+        orders = sorted(orders, key=lambda o: o.get("created_at") or "", reverse=True)
+        return render(
+            request,
+            "payments/transfers.html",
+            status=status,
+            principal=principal,
+            flashes=list(flashes),
+            sources=[a for a in accounts if a["product"] == "AHORRO_VISTA"],
+            own_targets=[a for a in accounts if a["product"] != "CERTIFICADOS"],
+            beneficiaries=[b for b in beneficiaries if b["status"] == "activo"],
+            orders=[order_view(o) for o in orders],
+            errors=errors or {},
+            form=form or {},
+        )
+
+    @http("GET", "/transferencias")
+    def page_transfers(self, request):
+        principal = self.require_member(request)
+        notice = DONE.get(request.args.get("aviso", ""))
+        return self._transfers_page(
+            request, principal, flashes=[("info", notice)] if notice else []
+        )
+
+    @http("POST", "/transferencias")
+    def page_transfer_create(self, request):
+        principal = self.require_member(request)
+        form = _form(request, ("from_account", "destination", "amount", "description"))
+        if not csrf_valid(request):
+            return self._transfers_page(request, principal, 400, flashes=[("error", CSRF_EXPIRED)])
+        amounts, errors = read_amounts(form, ["amount"])
+        destination = form["destination"]
+        body = {
+            "member_number": principal.member_number,
+            "from_account": form["from_account"],
+            "amount": amounts.get("amount", "0.00"),
+            "description": form["description"],
+            "client_ip": client_ip(request),
+            "session_id": principal.session_id,
+        }
+        if destination.startswith("b:"):
+            body["beneficiary_id"] = destination[2:]
+        elif destination.startswith("c:"):
+            body["to_account"] = destination[2:]
+        else:
+            errors["destination"] = ["Elija la cuenta de destino o un beneficiario."]
+        if len(form["description"]) > 60:
+            errors["description"] = ["La descripción admite hasta 60 caracteres."]
+        if not form["from_account"]:
+            errors["from_account"] = ["Elija la cuenta de origen."]
+        if errors:
+            return self._transfers_page(request, principal, 422, errors, form)
+        try:
+            created = self.payments_rpc.create_transfer(**body)
+        except ValidationError as exc:
+            errors = dict(exc.fields)
+            if "to_account" in errors or "beneficiary_id" in errors:
+                errors["destination"] = errors.pop("to_account", []) + errors.pop(
+                    "beneficiary_id", []
+                )
+            form["amount"] = amount_input_text(amounts.get("amount")) or form["amount"]
+            return self._transfers_page(request, principal, 422, errors, form)
+        except (NotFound, Forbidden, Locked, ServiceUnavailable) as exc:
+            return self._transfers_page(
+                request, principal, 422, {}, form, flashes=[("error", exc.message)]
+            )
+        order_id = created["transfer_id"]
+        response = redirect(f"/transferencias/{order_id}/confirmar")
+        set_order_challenge(
+            response, request, pack_order_challenge("t:" + order_id, created["confirmation"])
+        )
+        return response
+
+    # --- the code step of an order ----------------------------------------------------------
+
+    def _pay_code_page(self, request, principal, subject, action, summary, status=200, flashes=()):
+        challenge = order_challenge(request, subject) or {}
+        methods = challenge.get("methods") or ["totp", "email_code"]
+        return render(
+            request,
+            "payments/code.html",
+            status=status,
+            principal=principal,
+            flashes=list(flashes),
+            summary=summary,
+            action=action,
+            methods=methods,
+            method=methods[0],
+            method_labels=METHOD_LABELS,
+            reference=factor.reference(challenge["challenge_id"]) if challenge else "",
+            expires_at=challenge.get("expires_at"),
+            can_resend=bool(challenge) and "email_code" in methods,
+        )
+
+    def _pay_order(self, principal, order_id):
+        if not order_id or len(order_id) > 36:
+            raise NotFound("La orden no existe.")
+        return order_view(self.payments_rpc.get_transfer(principal.member_number, order_id))
+
+    @http("GET", "/transferencias/<order_id>/confirmar")
+    def page_transfer_code(self, request, order_id):
+        principal = self.require_member(request)
+        order = self._pay_order(principal, order_id)
+        if order["status"] != "por_confirmar":
+            return redirect(f"/transferencias/{order_id}")
+        flashes = []
+        if request.args.get("reenviado"):
+            flashes.append(("info", "Le enviamos un código nuevo: el anterior ya no sirve."))
+        return self._pay_code_page(
+            request,
+            principal,
+            "t:" + order_id,
+            f"/transferencias/{order_id}",
+            order,
+            flashes=flashes,
+        )
+
+    @http("POST", "/transferencias/<order_id>/confirmar")
+    def page_transfer_confirm(self, request, order_id):
+        principal = self.require_member(request)
+        order = self._pay_order(principal, order_id)
+        subject, action = "t:" + order_id, f"/transferencias/{order_id}"
+        if not csrf_valid(request):
+            return self._pay_code_page(
+                request, principal, subject, action, order, 400, [("error", CSRF_EXPIRED)]
+            )
+        form = _form(request, ("method", "code"), limit=20)
+        try:
+            self.payments_rpc.confirm_transfer(
+                member_number=principal.member_number,
+                order_id=order_id,
+                method=form["method"],
+                code=form["code"],
+            )
+        except InvalidCode as exc:
+            return self._pay_code_page(
+                request, principal, subject, action, order, 422, [("error", attempts_text(exc))]
+            )
+        except ValidationError as exc:
+            message = " ".join(sum(exc.fields.values(), [])) or exc.message
+            return self._pay_code_page(
+                request, principal, subject, action, order, 422, [("error", message)]
+            )
+        except (ChallengeExpired, Conflict, Locked, ServiceUnavailable) as exc:
+            # the order's own page says where it stands now
+            return self._pay_order_page(request, principal, order_id, [("error", exc.message)], 409)
+        response = redirect(f"/transferencias/{order_id}")
+        response.delete_cookie(
+            cookie_name(request, ORDER_COOKIE),
+            path="/transferencias",
+            secure=request.scheme == "https",
+        )
+        return response
+
+    def _pay_resend(self, request, subject):
+        challenge = order_challenge(request, subject)
+        if not csrf_valid(request) or challenge is None:
+            raise BadRequest(CSRF_EXPIRED)
+        self.auth_rpc.resend_second_factor_code(
+            challenge_id=challenge["challenge_id"], client_ip=client_ip(request)
+        )
+
+    @http("POST", "/transferencias/<order_id>/reenviar")
+    def page_transfer_resend(self, request, order_id):
+        principal = self.require_member(request)
+        order = self._pay_order(principal, order_id)
+        try:
+            self._pay_resend(request, "t:" + order_id)
+        except (RateLimited, ChallengeExpired) as exc:
+            return self._pay_code_page(
+                request,
+                principal,
+                "t:" + order_id,
+                f"/transferencias/{order_id}",
+                order,
+                429 if isinstance(exc, RateLimited) else 410,
+                [("error", exc.message)],
+            )
+        return redirect(f"/transferencias/{order_id}/confirmar?reenviado=1")
+
+    # --- the order's page and its receipt ---------------------------------------------------
+
+    def _pay_order_page(self, request, principal, order_id, flashes=(), status=200):
+        order = self._pay_order(principal, order_id)
+        refresh = order["status"] in REFRESHING
+        return render(
+            request,
+            "payments/order.html",
+            status=status,
+            principal=principal,
+            flashes=list(flashes),
+            order=order,
+            refresh_seconds=REFRESH_SECONDS if refresh else None,
+        )
+
+    @http("GET", "/transferencias/<order_id>")
+    def page_transfer(self, request, order_id):
+        principal = self.require_member(request)
+        return self._pay_order_page(request, principal, order_id)
+
+    @http("GET", "/transferencias/<order_id>/comprobante.pdf")
+    def page_transfer_receipt(self, request, order_id):
+        principal = self.require_member(request)
+        order = self._pay_order(principal, order_id)
+        if order["status"] != "completada":
+            raise NotFound("El comprobante existe cuando la transferencia está completada.")
+        member = self.accounts_rpc.get_member(principal.member_number)
+        rendered = self.reports_rpc.with_timeout(report_timeout()).render(
+            RECEIPT,
+            {
+                "title": "Comprobante de transferencia",
+                "member": {
+                    "display_name": member["display_name"],
+                    "member_number": member["member_number"],
+                    "identification_masked": member["identification_masked"],
+                },
+                "order": {
+                    "kind_label": order["kind_label"],
+                    "from_account_masked": mask(order["from_account"]),
+                    "to_account_masked": order["to_account_masked"],
+                    "amount": order["amount"],
+                    "amount_text": money(order["amount"]),
+                    "description": order.get("description") or "",
+                    "core_reference": order.get("core_reference") or "",
+                    "request_id": order["request_id"],
+                    "done_at": fecha(order.get("answered_at") or order.get("sent_at")),
+                },
+            },
+            f"comprobante-{order.get('core_reference') or order_id[:8]}.pdf",
+        )
+        return pdf_response(rendered)
+
+    # --- beneficiaries ----------------------------------------------------------------------
+
+    @http("POST", "/transferencias/beneficiarios")
+    def page_beneficiary_add(self, request):
+        principal = self.require_member(request)
+        form = _form(request, ("alias", "account_number", "identification"), limit=40)
+        if not csrf_valid(request):
+            return self._transfers_page(request, principal, 400, flashes=[("error", CSRF_EXPIRED)])
+        try:
+            added = self.payments_rpc.add_beneficiary(
+                member_number=principal.member_number,
+                alias=form["alias"],
+                account_number=form["account_number"],
+                identification=form["identification"],
+            )
+        except ValidationError as exc:
+            errors = {"b_" + k: v for k, v in exc.fields.items()}
+            return self._transfers_page(
+                request, principal, 422, errors, {"b_" + k: v for k, v in form.items()}
+            )
+        except (Forbidden, Locked, ServiceUnavailable, NotFound) as exc:
+            return self._transfers_page(request, principal, 422, flashes=[("error", exc.message)])
+        beneficiary_id = added["beneficiary_id"]
+        response = redirect(f"/transferencias/beneficiarios/{beneficiary_id}/confirmar")
+        set_order_challenge(
+            response, request, pack_order_challenge("b:" + beneficiary_id, added["confirmation"])
+        )
+        return response
+
+    def _pay_beneficiary(self, principal, beneficiary_id):
+        listed = self.payments_rpc.list_beneficiaries(principal.member_number)["beneficiaries"]
+        found = next((b for b in listed if b["beneficiary_id"] == beneficiary_id), None)
+        if found is None:
+            raise NotFound("El beneficiario no existe.")
+        return found
+
+    def _pay_beneficiary_code_page(self, request, principal, beneficiary, status=200, flashes=()):
+        beneficiary_id = beneficiary["beneficiary_id"]
+        return self._pay_code_page(
+            request,
+            principal,
+            "b:" + beneficiary_id,
+            f"/transferencias/beneficiarios/{beneficiary_id}",
+            {"beneficiary": beneficiary},
+            status,
+            flashes,
+        )
+
+    @http("GET", "/transferencias/beneficiarios/<beneficiary_id>/confirmar")
+    def page_beneficiary_code(self, request, beneficiary_id):
+        principal = self.require_member(request)
+        beneficiary = self._pay_beneficiary(principal, beneficiary_id)
+        if beneficiary["status"] != "por_confirmar":
+            return redirect("/transferencias")
+        flashes = []
+        if request.args.get("reenviado"):
+            flashes.append(("info", "Le enviamos un código nuevo: el anterior ya no sirve."))
+        return self._pay_beneficiary_code_page(request, principal, beneficiary, flashes=flashes)
+
+    @http("POST", "/transferencias/beneficiarios/<beneficiary_id>/confirmar")
+    def page_beneficiary_confirm(self, request, beneficiary_id):
+        principal = self.require_member(request)
+        beneficiary = self._pay_beneficiary(principal, beneficiary_id)
+        if not csrf_valid(request):
+            return self._pay_beneficiary_code_page(
+                request, principal, beneficiary, 400, [("error", CSRF_EXPIRED)]
+            )
+        form = _form(request, ("method", "code"), limit=20)
+        try:
+            self.payments_rpc.confirm_beneficiary(
+                member_number=principal.member_number,
+                beneficiary_id=beneficiary_id,
+                method=form["method"],
+                code=form["code"],
+            )
+        except InvalidCode as exc:
+            return self._pay_beneficiary_code_page(
+                request, principal, beneficiary, 422, [("error", attempts_text(exc))]
+            )
+        except ValidationError as exc:
+            message = " ".join(sum(exc.fields.values(), [])) or exc.message
+            return self._pay_beneficiary_code_page(
+                request, principal, beneficiary, 422, [("error", message)]
+            )
+        except (ChallengeExpired, Conflict, Locked) as exc:
+            return self._transfers_page(request, principal, 409, flashes=[("error", exc.message)])
+        return redirect("/transferencias?aviso=beneficiario")
+
+    @http("POST", "/transferencias/beneficiarios/<beneficiary_id>/reenviar")
+    def page_beneficiary_resend(self, request, beneficiary_id):
+        principal = self.require_member(request)
+        beneficiary = self._pay_beneficiary(principal, beneficiary_id)
+        try:
+            self._pay_resend(request, "b:" + beneficiary_id)
+        except (RateLimited, ChallengeExpired) as exc:
+            return self._pay_beneficiary_code_page(
+                request, principal, beneficiary, 422, [("error", exc.message)]
+            )
+        return redirect(f"/transferencias/beneficiarios/{beneficiary_id}/confirmar?reenviado=1")
+
+    @http("POST", "/transferencias/beneficiarios/<beneficiary_id>/eliminar")
+    def page_beneficiary_delete(self, request, beneficiary_id):
+        principal = self.require_member(request)
+        if not csrf_valid(request):
+            raise BadRequest(CSRF_EXPIRED)
+        self.payments_rpc.delete_beneficiary(
+            member_number=principal.member_number, beneficiary_id=beneficiary_id
+        )
+        return redirect("/transferencias?aviso=beneficiario-eliminado")
+
+    # --- limits -----------------------------------------------------------------------------
+
+    def _pay_limits_page(self, request, principal, status=200, errors=None, form=None, flashes=()):
+        limits = self.payments_rpc.get_limits(principal.member_number)
+        return render(
+            request,
+            "payments/limits.html",
+            status=status,
+            principal=principal,
+            flashes=list(flashes),
+            limits=limits,
+            errors=errors or {},
+            form=form
+            or {
+                "per_transfer": amount_input_text(limits["per_transfer"]),
+                "daily_to_others": amount_input_text(limits["daily_to_others"]),
+            },
+        )
+
+    @http("GET", "/transferencias/limites")
+    def page_limits(self, request):
+        principal = self.require_member(request)
+        notice = DONE.get(request.args.get("aviso", ""))
+        return self._pay_limits_page(
+            request, principal, flashes=[("info", notice)] if notice else []
+        )
+
+    @http("POST", "/transferencias/limites")
+    def page_limits_lower(self, request):
+        principal = self.require_member(request)
+        form = _form(request, ("per_transfer", "daily_to_others"), limit=40)
+        if not csrf_valid(request):
+            return self._pay_limits_page(request, principal, 400, flashes=[("error", CSRF_EXPIRED)])
+        amounts, errors = read_amounts(form, ["per_transfer", "daily_to_others"])
+        if not errors:
+            try:
+                self.payments_rpc.lower_limits(
+                    principal.member_number, amounts["per_transfer"], amounts["daily_to_others"]
+                )
+                return redirect("/transferencias/limites?aviso=limites")
+            except ValidationError as exc:
+                errors = dict(exc.fields)
+        return self._pay_limits_page(request, principal, 422, errors, form)

@@ -1,0 +1,139 @@
+"""What the payments service publishes for others: its RPC payloads and the data of its events
+(docs/payments.md, docs/events.md). The only payments module the gateway imports.
+
+Error codes: `validation_error` (422), `not_found`, `conflict` (an order no longer
+`por_confirmar`), `service_unavailable` (the second factor of orders is not available).
+"""
+
+from marshmallow import fields, validate
+
+from services.common.fields import Money
+from services.common.schemas import PortalSchema
+
+METHODS = ("totp", "email_code")
+OUTCOMES = ("completed", "rejected")
+
+
+class CreateTransferSchema(PortalSchema):
+    member_number = fields.String(required=True, validate=validate.Length(min=1, max=12))
+    from_account = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    to_account = fields.String(load_default=None, validate=validate.Length(min=1, max=16))
+    beneficiary_id = fields.String(load_default=None, validate=validate.Length(min=1, max=36))
+    amount = Money(required=True)
+    description = fields.String(
+        load_default="",
+        validate=validate.Length(max=60, error="La descripción admite hasta 60 caracteres."),
+    )
+    client_ip = fields.String(load_default=None, allow_none=True)
+    session_id = fields.String(load_default=None, allow_none=True)
+
+
+class ConfirmSchema(PortalSchema):
+    member_number = fields.String(required=True)
+    order_id = fields.String(required=True)
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            METHODS,
+            error="Confirme con el código de su aplicación o el enviado a su correo "
+            "(los códigos de recuperación no confirman órdenes).",
+        ),
+    )
+    code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class ConfirmationSchema(PortalSchema):
+    challenge_id = fields.String()
+    methods = fields.List(fields.String())
+    challenge_expires_at = fields.String(allow_none=True)
+
+
+class TransferSchema(PortalSchema):
+    """A transfer as the member sees it (the destination masked)."""
+
+    transfer_id = fields.String(attribute="id")
+    request_id = fields.String()
+    kind = fields.String()
+    from_account = fields.String()
+    to_account_masked = fields.String()
+    amount = Money()
+    description = fields.String()
+    status = fields.String()
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    core_reference = fields.String(allow_none=True)
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+
+
+class LimitsSchema(PortalSchema):
+    per_transfer = Money(required=True)
+    daily_to_others = Money(required=True)
+
+
+class LimitsViewSchema(PortalSchema):
+    per_transfer = Money()
+    daily_to_others = Money()
+    used_today = Money()
+    cooperative_max = fields.Nested(LimitsSchema)
+
+
+class CreateBeneficiarySchema(PortalSchema):
+    member_number = fields.String(required=True)
+    alias = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    account_number = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    identification = fields.String(required=True, validate=validate.Length(min=1, max=13))
+
+
+class BeneficiarySchema(PortalSchema):
+    beneficiary_id = fields.String(attribute="id")
+    alias = fields.String()
+    account_number_masked = fields.String()
+    holder_name_masked = fields.String()
+    status = fields.String()
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+
+
+class PendingRequestSchema(PortalSchema):
+    """`requests --pending`: what operators need to ask the core (no third party in full)."""
+
+    order_id = fields.String(attribute="id")
+    request_id = fields.String()
+    request_type = fields.String()
+    member_number = fields.String()
+    from_account = fields.String()
+    to_account_masked = fields.String()
+    amount = Money()
+    status = fields.String()
+    sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    valid_until = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+
+
+class ResolveSchema(PortalSchema):
+    order_id = fields.String(required=True)
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(OUTCOMES, error="Indique completed o rejected."),
+    )
+    operator = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    note = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class OrderEventSchema(PortalSchema):
+    """Data of `payments.order_*` events: no code, no secret, the destination masked."""
+
+    order_id = fields.String()
+    request_id = fields.String()
+    request_type = fields.String()
+    member_number = fields.String()
+    kind = fields.String()
+    from_account = fields.String()
+    to_account_masked = fields.String()
+    amount = Money()
+    status = fields.String()
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    confirmed_with = fields.String(allow_none=True)
+    alert = fields.String(allow_none=True)

@@ -1,0 +1,178 @@
+"""payments: beneficiaries, limits, money-moving orders and their requests to the core
+(docs/payments.md).
+
+RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer, get_limits,
+lower_limits, list_beneficiaries, add_beneficiary, confirm_beneficiary, delete_beneficiary,
+pending_requests, resolve_request, sweep, inbound_status.
+Events (exchange `payments.events`, through the outbox; docs/events.md): order_sent,
+order_completed, order_rejected, order_cancelled, order_in_verification, order_resolved,
+limits_lowered, beneficiary_added. Requests to the core on `portal.requests` (routing key =
+request_type), through their own outbox. Consumes the core's request_completed /
+request_rejected (`core.payments`), and accounts.request_movement_posted (money moved for a
+rejected order).
+
+The use cases live in `usecases.py`; this module only wires nameko to them.
+"""
+
+import logging
+
+from kombu import Exchange
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+
+from services.common import inbound
+from services.common.clock_provider import ClockProvider
+from services.common.config import env
+from services.common.correlation import Tracker
+from services.common.db import Database
+from services.common.entrypoints import event_handler, rpc
+from services.common.events import EventOutbox, Inbox
+from services.common.inbound import core_events
+from services.common.rpc import ServiceRpc
+from services.payments.models import outbox, processed_events, request_outbox
+from services.payments.usecases import PaymentsUseCases, Settings
+
+log = logging.getLogger("services.payments")
+
+PORTAL_REQUESTS = Exchange("portal.requests", type="topic", durable=True, auto_delete=False)
+CORE_EVENT_TYPES = ("request_completed", "request_rejected")
+
+
+def sweep_seconds():
+    return float(env("PAYMENTS_SWEEP_SECONDS") or 5)
+
+
+class PaymentsSettings(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return Settings(self.container.config)
+
+
+class PaymentsService:
+    name = "payments"
+
+    db = Database("payments")
+    events = EventOutbox("payments", outbox)
+    requests = EventOutbox("payments", request_outbox, exchange=PORTAL_REQUESTS)
+    inbox = Inbox("payments", processed_events)
+    accounts = ServiceRpc("accounts")
+    auth = ServiceRpc("auth")
+    settings = PaymentsSettings()
+    clock = ClockProvider()
+    tracker = Tracker()
+
+    @property
+    def payments(self):
+        return PaymentsUseCases(
+            self.db, self.events, self.requests, self.accounts, self.auth, self.settings, self.clock
+        )
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def create_transfer(
+        self,
+        member_number=None,
+        from_account=None,
+        to_account=None,
+        beneficiary_id=None,
+        amount=None,
+        description="",
+        client_ip=None,
+        session_id=None,
+    ):
+        return self.payments.create_transfer(
+            member_number=member_number,
+            from_account=from_account,
+            to_account=to_account,
+            beneficiary_id=beneficiary_id,
+            amount=amount,
+            description=description,
+            client_ip=client_ip,
+            session_id=session_id,
+        )
+
+    @rpc
+    def confirm_transfer(self, member_number=None, order_id=None, method=None, code=None):
+        return self.payments.confirm(
+            member_number=member_number, order_id=order_id, method=method, code=code
+        )
+
+    @rpc
+    def list_transfers(self, member_number):
+        return self.payments.list_transfers(member_number)
+
+    @rpc
+    def get_transfer(self, member_number, order_id):
+        return self.payments.get_transfer(member_number, order_id)
+
+    @rpc
+    def get_limits(self, member_number):
+        return self.payments.get_limits(member_number)
+
+    @rpc
+    def lower_limits(self, member_number, per_transfer=None, daily_to_others=None):
+        return self.payments.lower_limits(member_number, per_transfer, daily_to_others)
+
+    @rpc
+    def list_beneficiaries(self, member_number):
+        return self.payments.list_beneficiaries(member_number)
+
+    @rpc
+    def add_beneficiary(
+        self, member_number=None, alias=None, account_number=None, identification=None
+    ):
+        return self.payments.add_beneficiary(
+            member_number=member_number,
+            alias=alias,
+            account_number=account_number,
+            identification=identification,
+        )
+
+    @rpc
+    def confirm_beneficiary(self, member_number=None, beneficiary_id=None, method=None, code=None):
+        return self.payments.confirm_beneficiary(member_number, beneficiary_id, method, code)
+
+    @rpc
+    def delete_beneficiary(self, member_number=None, beneficiary_id=None):
+        self.payments.delete_beneficiary(member_number, beneficiary_id)
+
+    @rpc
+    def pending_requests(self):
+        return self.payments.pending_requests()
+
+    @rpc
+    def resolve_request(self, order_id=None, outcome=None, operator=None, note=""):
+        return self.payments.resolve(
+            order_id=order_id, outcome=outcome, operator=operator, note=note
+        )
+
+    @rpc
+    def sweep(self):
+        """One pass of the sweeper now (operators, tests); the timer runs it every few seconds."""
+        return self.payments.sweep()
+
+    @timer(interval=sweep_seconds())
+    def sweep_periodically(self):
+        try:
+            self.payments.sweep()
+        except Exception:  # noqa: BLE001  accounts or the database away: next time
+            log.warning("payments: the sweep did not finish", exc_info=True)
+
+    @core_events("payments", CORE_EVENT_TYPES)
+    def on_core_event(self, event):
+        self.payments.on_core_event(event)
+
+    @event_handler("accounts", "request_movement_posted")
+    def on_request_movement(self, payload):
+        if self.inbox.claim(payload):
+            self.payments.on_movement_posted(payload)
+
+    @rpc
+    def inbound_status(self):
+        return {
+            "service": "payments",
+            "refusals": inbound.refusal_counts(self.db, "payments"),
+            "held": 0,
+        }

@@ -1,0 +1,133 @@
+"""Queries of the payments service (the persistence adapter between the use cases and tables)."""
+
+from typing import cast
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.common import inbound
+from services.payments import domain
+from services.payments.models import Beneficiary, DailyCounter, MemberLimits, Order
+
+_orders = cast(Table, Order.__table__)
+_counters = cast(Table, DailyCounter.__table__)
+
+
+def order(session, order_id):
+    return session.get(Order, order_id)
+
+
+def member_order(session, member_number, order_id):
+    found = session.get(Order, order_id)
+    if found is None or found.member_number != member_number:
+        return None
+    return found
+
+
+def order_by_request(session, request_id):
+    return session.scalars(select(Order).where(Order.request_id == request_id)).first()
+
+
+def member_orders(session, member_number, limit=50):
+    return session.scalars(
+        select(Order)
+        .where(Order.member_number == member_number)
+        .order_by(Order.created_at.desc(), Order.id)
+        .limit(limit)
+    ).all()
+
+
+def day_orders(session, member_number, day):
+    """The member's orders confirmed on `day` (Ecuador), as the daily limit reads them."""
+    rows = session.execute(
+        select(Order.kind, Order.status, Order.amount, Order.confirmed_day).where(
+            Order.member_number == member_number, Order.confirmed_day == day
+        )
+    ).all()
+    return [domain.DayOrder(r.kind, r.status, r.amount, r.confirmed_day) for r in rows]
+
+
+def lock_daily_counter(session, member_number, day):
+    """The member's counter of `day`, created when first used, locked until commit."""
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(_counters).values(member_number=member_number, day=day, confirmations=0)
+            )
+    except IntegrityError:
+        pass  # another confirmation of the day made it
+    session.execute(
+        update(_counters)
+        .where(_counters.c.member_number == member_number, _counters.c.day == day)
+        .values(confirmations=_counters.c.confirmations + 1)
+    )  # a write: the row lock (PostgreSQL) or the database's write lock (SQLite), until commit
+
+
+def move_status(session, order_id, current, new, **values):
+    """Conditional update: the order moves from `current` to `new` only if it is still `current`
+    (two confirmations, or the sweeper and a worker, take effect once). True when it moved."""
+    domain.move(current, new)
+    result = session.execute(
+        update(_orders)
+        .where(_orders.c.id == order_id, _orders.c.status == current)
+        .values(status=new, **values)
+    )
+    session.expire_all()
+    return result.rowcount == 1
+
+
+def orders_in(session, statuses, limit=200):
+    return session.scalars(
+        select(Order).where(Order.status.in_(statuses)).order_by(Order.created_at).limit(limit)
+    ).all()
+
+
+def limits(session, member_number):
+    return session.get(MemberLimits, member_number)
+
+
+def beneficiary(session, member_number, beneficiary_id):
+    found = session.get(Beneficiary, beneficiary_id)
+    if found is None or found.member_number != member_number:
+        return None
+    return found
+
+
+def beneficiaries(session, member_number):
+    return session.scalars(
+        select(Beneficiary)
+        .where(Beneficiary.member_number == member_number, Beneficiary.status != "eliminado")
+        .order_by(Beneficiary.created_at)
+    ).all()
+
+
+def lock_order(session, order_id):
+    """The order's row locked until commit (an answer of the core, an operator's resolution)."""
+    return inbound.lock_owner(session, _orders.c.id, order_id)
+
+
+def activate_beneficiary(session, beneficiary_id, now):
+    """por_confirmar → activo, once (two confirmations take effect once)."""
+    table = cast(Table, Beneficiary.__table__)
+    result = session.execute(
+        update(table)
+        .where(table.c.id == beneficiary_id, table.c.status == domain.POR_CONFIRMAR)
+        .values(status="activo", confirmed_at=now)
+    )
+    session.expire_all()
+    return result.rowcount == 1
+
+
+def pending_orders_to(session, beneficiary_id):
+    return session.scalars(
+        select(Order).where(
+            Order.beneficiary_id == beneficiary_id, Order.status == domain.POR_CONFIRMAR
+        )
+    ).all()
+
+
+def order_ids_in(session, statuses, limit=1000):
+    """The ids of the orders the sweeper looks at, oldest first."""
+    return session.scalars(
+        select(Order.id).where(Order.status.in_(statuses)).order_by(Order.created_at).limit(limit)
+    ).all()

@@ -1,0 +1,850 @@
+"""payments' use cases: transfers, their confirmation saga, the requests to the core and its
+answers, limits, beneficiaries (docs/payments.md).
+
+The application layer between the nameko entrypoints (`service.py`) and the pure rules
+(`domain.py`): it reads and writes through `store.py`, asks accounts (holds) and auth (the second
+factor) over RPC, writes events and requests through outboxes, and takes "now" from the clock.
+The confirmation is a saga of local transactions, each committed before the next step and each
+idempotent by the order's request_id, so a crash between two is finished by the sweeper.
+"""
+
+import json
+import logging
+import uuid
+from datetime import UTC
+from decimal import Decimal
+
+from nameko.exceptions import MethodNotFound, RemoteError
+
+from services.common import inbound
+from services.common.config import env
+from services.common.db import commit
+from services.common.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from services.common.inbound import Refused
+from services.common.schemas import load_or_raise
+from services.payments import domain, store
+from services.payments.contracts import (
+    BeneficiarySchema,
+    ConfirmSchema,
+    CreateBeneficiarySchema,
+    CreateTransferSchema,
+    LimitsSchema,
+    LimitsViewSchema,
+    OrderEventSchema,
+    PendingRequestSchema,
+    ResolveSchema,
+    TransferSchema,
+)
+from services.payments.models import Beneficiary, MemberLimits, Order, processed_events
+from services.payments.schemas import (
+    RequestCompletedSchema,
+    RequestMovementSchema,
+    RequestRejectedSchema,
+)
+
+log = logging.getLogger("services.payments")
+
+TRANSFER = TransferSchema()
+ORDER_EVENT = OrderEventSchema()
+PENDING = PendingRequestSchema(many=True)
+LIMITS_VIEW = LimitsViewSchema()
+BENEFICIARY = BeneficiarySchema()
+CORE_COMPLETED = RequestCompletedSchema()
+CORE_REJECTED = RequestRejectedSchema()
+MOVEMENT = RequestMovementSchema()
+CORE_CONSUMER = "payments.on_core_event"
+
+ORDER_NOT_FOUND = "La orden no existe."
+NOT_PENDING = "La orden ya no está por confirmar."
+EXPIRED = "La orden venció: no se confirmó en {minutes} minutos. Ingrésela de nuevo."
+WRONG_CODE = "El código no es correcto o venció."
+TFA_UNAVAILABLE = (
+    "La confirmación de órdenes con segundo factor no está disponible por ahora: "
+    "la orden no se registró. Intente más tarde."
+)
+DEBIT_ONLY_VISTA = "Solo se puede debitar una cuenta de ahorro a la vista."
+NO_CREDIT_CERTIFICADOS = "Los certificados de aportación no reciben transferencias."
+SAME_ACCOUNT = "La cuenta de destino debe ser distinta de la de origen."
+NO_DESTINATION = "Indique la cuenta de destino o un beneficiario."
+NOT_YOUR_ACCOUNT = "La cuenta no existe."
+BENEFICIARY_NOT_ACTIVE = "El beneficiario no está activo."
+BENEFICIARY_MISMATCH = (
+    "No encontramos una cuenta de ahorros de otro socio con ese número e identificación."
+)
+FUNDS = "Fondos insuficientes: el saldo disponible de la cuenta no alcanza."
+RESOLVE_TOO_EARLY = (
+    "La solicitud aún puede ejecutarse en el núcleo (vigente hasta {until} UTC): "
+    "espere su respuesta."
+)
+NOT_AWAITING = "La orden no espera respuesta del núcleo (estado {status})."
+
+
+class Settings:
+    """The service's knobs, read on every use from the container config, else the environment."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def get(self, name, default):
+        value = self.config.get(name)
+        if value in (None, ""):
+            value = env(name)
+        return default if value in (None, "") else value
+
+    def number(self, name, default):
+        return float(self.get(name, default))
+
+    @property
+    def cooperative_limits(self):
+        return domain.Limits(
+            Decimal(str(self.get("TRANSFER_MAX_PER_TRANSFER", domain.TRANSFER_MAX_PER_TRANSFER))),
+            Decimal(str(self.get("TRANSFER_MAX_DAILY", domain.TRANSFER_MAX_DAILY))),
+        )
+
+    @property
+    def resend_seconds(self):
+        return self.number("CORE_REQUEST_RESEND_SECONDS", domain.CORE_REQUEST_RESEND_SECONDS)
+
+    @property
+    def timeout_minutes(self):
+        return self.number("CORE_REQUEST_TIMEOUT_MINUTES", domain.CORE_REQUEST_TIMEOUT_MINUTES)
+
+    @property
+    def valid_hours(self):
+        return self.number("CORE_REQUEST_VALID_HOURS", domain.CORE_REQUEST_VALID_HOURS)
+
+    @property
+    def confirm_minutes(self):
+        return self.number("ORDER_CONFIRM_MINUTES", domain.CONFIRM_MINUTES)
+
+    @property
+    def retry_seconds(self):
+        """How long a `confirmando` order is left to its worker before the sweeper finishes it."""
+        return self.number("PAYMENTS_SAGA_RETRY_SECONDS", 10)
+
+
+class OrderConfirmation:
+    """The second factor of an order, asked of auth (PAYMENTS_AUTH_CONTRACT in docs/payments.md):
+    a challenge bound to the order's digest, then the member's code checked against it.
+    While auth does not offer these RPCs, no order can be created nor confirmed."""
+
+    def __init__(self, auth):
+        self.auth = auth
+
+    def _call(self, method, *args):
+        try:
+            return getattr(self.auth, method)(*args)
+        except MethodNotFound:
+            raise ServiceUnavailable(TFA_UNAVAILABLE, service="auth") from None
+        except RemoteError as exc:
+            if exc.exc_type == "MethodNotFound":
+                raise ServiceUnavailable(TFA_UNAVAILABLE, service="auth") from None
+            raise
+
+    def start(self, member_number, subject_id, digest, summary):
+        """A challenge for an order (or a beneficiary): {challenge_id, methods, …}."""
+        return self._call("start_order_challenge", member_number, subject_id, digest, summary)
+
+    def verify(self, challenge_id, digest, method, code):
+        """True only when auth says the code confirms this challenge and this digest."""
+        answer = self._call("verify_order_code", challenge_id, digest, method, code)
+        return bool(isinstance(answer, dict) and answer.get("valid") is True)
+
+
+def as_utc(naive):
+    return None if naive is None else naive.replace(tzinfo=UTC)
+
+
+def order_view(order):
+    view = {
+        column: getattr(order, column)
+        for column in (
+            "id",
+            "request_id",
+            "kind",
+            "from_account",
+            "amount",
+            "description",
+            "status",
+            "reason_code",
+            "reason",
+            "core_reference",
+            "created_at",
+            "confirmed_at",
+            "sent_at",
+            "answered_at",
+        )
+    }
+    view["to_account_masked"] = domain.mask_account(order.to_account)
+    return view
+
+
+class PaymentsUseCases:
+    def __init__(self, db, events, requests, accounts, auth, settings, clock):
+        self.db = db
+        self.events = events
+        self.requests = requests
+        self.accounts = accounts
+        self.confirmation = OrderConfirmation(auth)
+        self.settings = settings
+        self.clock = clock
+
+    # --- limits ------------------------------------------------------------------------------
+
+    def _limits(self, member_number):
+        chosen = store.limits(self.db, member_number)
+        cooperative = self.settings.cooperative_limits
+        return domain.effective_limits(
+            chosen and domain.Limits(chosen.per_transfer, chosen.daily_to_others), cooperative
+        )
+
+    def _used_today(self, member_number, day):
+        return domain.used_today(store.day_orders(self.db, member_number, day), day)
+
+    def get_limits(self, member_number):
+        limits = self._limits(member_number)
+        day = domain.ecuador_day(self.clock.now())
+        cooperative = self.settings.cooperative_limits
+        return LIMITS_VIEW.dump(
+            {
+                "per_transfer": limits.per_transfer,
+                "daily_to_others": limits.daily_to_others,
+                "used_today": self._used_today(member_number, day),
+                "cooperative_max": {
+                    "per_transfer": cooperative.per_transfer,
+                    "daily_to_others": cooperative.daily_to_others,
+                },
+            }
+        )
+
+    def lower_limits(self, member_number, per_transfer, daily_to_others):
+        """Lowering takes effect at once; raising needs a confirmed change (not built yet)."""
+        data = load_or_raise(
+            LimitsSchema(), {"per_transfer": per_transfer, "daily_to_others": daily_to_others}
+        )
+        requested = domain.Limits(data["per_transfer"], data["daily_to_others"])
+        errors = domain.limits_errors(requested, self.settings.cooperative_limits)
+        if errors:
+            raise ValidationError(fields={"limits": errors})
+        current = self._limits(member_number)
+        if (
+            requested.per_transfer > current.per_transfer
+            or requested.daily_to_others > current.daily_to_others
+        ):
+            raise ValidationError(
+                fields={
+                    "limits": [
+                        "Por ahora solo puede bajar sus límites: subirlos requiere una "
+                        "confirmación que el portal aún no ofrece."
+                    ]
+                }
+            )
+        row = store.limits(self.db, member_number)
+        if row is None:
+            row = MemberLimits(member_number=member_number)
+            self.db.add(row)
+        row.per_transfer = requested.per_transfer
+        row.daily_to_others = requested.daily_to_others
+        row.updated_at = self.clock.utcnow()
+        self.events.emit(
+            "limits_lowered",
+            {
+                "member_number": member_number,
+                "per_transfer": f"{requested.per_transfer:.2f}",
+                "daily_to_others": f"{requested.daily_to_others:.2f}",
+            },
+        )
+        return self.get_limits(member_number)
+
+    # --- beneficiaries -----------------------------------------------------------------------
+
+    def list_beneficiaries(self, member_number):
+        return {
+            "beneficiaries": [
+                self._beneficiary_view(b) for b in store.beneficiaries(self.db, member_number)
+            ]
+        }
+
+    @staticmethod
+    def _beneficiary_view(beneficiary):
+        return BENEFICIARY.dump(
+            {
+                "id": beneficiary.id,
+                "alias": beneficiary.alias,
+                "account_number_masked": domain.mask_account(beneficiary.account_number),
+                "holder_name_masked": beneficiary.holder_name_masked,
+                "status": beneficiary.status,
+                "created_at": beneficiary.created_at,
+            }
+        )
+
+    @staticmethod
+    def _beneficiary_digest(beneficiary):
+        return domain.order_digest(
+            domain.BENEFICIARY, domain.ZERO, beneficiary.member_number, beneficiary.account_number
+        )
+
+    def add_beneficiary(self, **kwargs):
+        """Another member's account, `por_confirmar` with its second-factor challenge; `activo`
+        once confirmed (confirm_beneficiary)."""
+        data = load_or_raise(CreateBeneficiarySchema(), kwargs)
+        found = self.accounts.transfer_destination(data["account_number"], data["identification"])
+        if not found or found["member_number"] == data["member_number"]:
+            raise ValidationError(fields={"account_number": [BENEFICIARY_MISMATCH]})
+        beneficiary = Beneficiary(
+            id=str(uuid.uuid4()),
+            member_number=data["member_number"],
+            alias=data["alias"],
+            account_number=data["account_number"],
+            holder_member_number=found["member_number"],
+            holder_name_masked=found["holder_name_masked"],
+            status=domain.POR_CONFIRMAR,
+            created_at=self.clock.utcnow(),
+        )
+        challenge = self.confirmation.start(
+            beneficiary.member_number,
+            beneficiary.id,
+            self._beneficiary_digest(beneficiary),
+            {
+                "kind": domain.BENEFICIARY,
+                "amount": "0.00",
+                "to_account_masked": domain.mask_account(beneficiary.account_number),
+            },
+        )
+        beneficiary.challenge_id = challenge["challenge_id"]
+        self.db.add(beneficiary)
+        self.db.flush()
+        return {
+            **self._beneficiary_view(beneficiary),
+            "confirmation": {
+                "challenge_id": challenge["challenge_id"],
+                "methods": challenge.get("methods", []),
+                "challenge_expires_at": challenge.get("challenge_expires_at"),
+            },
+        }
+
+    def confirm_beneficiary(self, member_number, beneficiary_id, method, code):
+        data = load_or_raise(
+            ConfirmSchema(),
+            {
+                "member_number": member_number,
+                "order_id": beneficiary_id,
+                "method": method,
+                "code": code,
+            },
+        )
+        beneficiary = store.beneficiary(self.db, data["member_number"], data["order_id"])
+        if beneficiary is None:
+            raise NotFound("El beneficiario no existe.")
+        if beneficiary.status != domain.POR_CONFIRMAR:
+            raise Conflict("El beneficiario ya no está por confirmar.")
+        digest = self._beneficiary_digest(beneficiary)
+        if not self.confirmation.verify(
+            beneficiary.challenge_id, digest, data["method"], data["code"]
+        ):
+            raise ValidationError(fields={"code": [WRONG_CODE]})
+        if not store.activate_beneficiary(self.db, beneficiary.id, self.clock.utcnow()):
+            raise Conflict("El beneficiario ya no está por confirmar.")
+        beneficiary = store.beneficiary(self.db, data["member_number"], data["order_id"])
+        self.events.emit(
+            "beneficiary_added",
+            {
+                "beneficiary_id": beneficiary.id,
+                "member_number": beneficiary.member_number,
+                "alias": beneficiary.alias,
+                "account_number_masked": domain.mask_account(beneficiary.account_number),
+                "confirmed_with": data["method"],
+            },
+        )
+        return self._beneficiary_view(beneficiary)
+
+    def delete_beneficiary(self, member_number, beneficiary_id):
+        """The beneficiary leaves the list; its orders still `por_confirmar` become `anulada`."""
+        beneficiary = store.beneficiary(self.db, member_number, beneficiary_id)
+        if beneficiary is None or beneficiary.status == "eliminado":
+            raise NotFound("El beneficiario no existe.")
+        beneficiary.status = "eliminado"
+        for order in store.pending_orders_to(self.db, beneficiary.id):
+            self._cancel(order, "Se eliminó el beneficiario.")
+
+    # --- transfers ---------------------------------------------------------------------------
+
+    def create_transfer(self, **kwargs):
+        """A transfer `por_confirmar`, with its second-factor challenge (201 in the gateway).
+        Funds and limits are checked now and again at confirmation."""
+        data = load_or_raise(CreateTransferSchema(), kwargs)
+        member = data["member_number"]
+        amount = data["amount"]
+        problems = domain.amount_errors(amount)
+        if problems:
+            raise ValidationError(fields={"amount": problems})
+        accounts = {a["account_number"]: a for a in self.accounts.list_accounts(member)}
+        source = accounts.get(data["from_account"])
+        if source is None:
+            raise NotFound(NOT_YOUR_ACCOUNT)
+        if source["product"] != "AHORRO_VISTA":
+            raise ValidationError(fields={"from_account": [DEBIT_ONLY_VISTA]})
+        if data["beneficiary_id"]:
+            beneficiary = store.beneficiary(self.db, member, data["beneficiary_id"])
+            if beneficiary is None:
+                raise NotFound("El beneficiario no existe.")
+            if beneficiary.status != "activo":
+                raise ValidationError(fields={"beneficiary_id": [BENEFICIARY_NOT_ACTIVE]})
+            kind, to_account, to_member = (
+                domain.KIND_MEMBER,
+                beneficiary.account_number,
+                beneficiary.holder_member_number,
+            )
+        elif data["to_account"]:
+            target = accounts.get(data["to_account"])
+            if target is None:
+                raise NotFound(NOT_YOUR_ACCOUNT)
+            if target["product"] == "CERTIFICADOS":
+                raise ValidationError(fields={"to_account": [NO_CREDIT_CERTIFICADOS]})
+            kind, to_account, to_member = domain.KIND_OWN, data["to_account"], member
+        else:
+            raise ValidationError(fields={"to_account": [NO_DESTINATION]})
+        if to_account == data["from_account"]:
+            raise ValidationError(fields={"to_account": [SAME_ACCOUNT]})
+        if amount > Decimal(source["available_balance"]):
+            raise ValidationError(fields={"amount": [FUNDS]})
+        now = self.clock.utcnow()
+        refusal = domain.limit_refusal(
+            kind,
+            amount,
+            self._limits(member),
+            self._used_today(member, domain.ecuador_day(self.clock.now())),
+        )
+        if refusal:
+            raise ValidationError(fields={"amount": [refusal]})
+        order = Order(
+            id=str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()),
+            request_type=domain.TRANSFER,
+            member_number=member,
+            kind=kind,
+            from_account=data["from_account"],
+            to_account=to_account,
+            to_member_number=to_member,
+            beneficiary_id=data["beneficiary_id"],
+            amount=amount,
+            description=data["description"],
+            status=domain.POR_CONFIRMAR,
+            digest=domain.order_digest(kind, amount, data["from_account"], to_account),
+            client_ip=data["client_ip"],
+            session_id=data["session_id"],
+            created_at=now,
+            updated_at=now,
+        )
+        # the challenge first: without a second factor nothing is recorded
+        challenge = self.confirmation.start(
+            member,
+            order.id,
+            order.digest,
+            {
+                "kind": kind,
+                "amount": f"{amount:.2f}",
+                "from_account": data["from_account"],
+                "to_account_masked": domain.mask_account(to_account),
+            },
+        )
+        order.challenge_id = challenge["challenge_id"]
+        self.db.add(order)
+        self.db.flush()
+        return {
+            **TRANSFER.dump(order_view(order)),
+            "confirmation": {
+                "challenge_id": challenge["challenge_id"],
+                "methods": challenge.get("methods", []),
+                "challenge_expires_at": challenge.get("challenge_expires_at"),
+            },
+        }
+
+    def list_transfers(self, member_number):
+        return {
+            "transfers": [
+                TRANSFER.dump(order_view(o)) for o in store.member_orders(self.db, member_number)
+            ]
+        }
+
+    def get_transfer(self, member_number, order_id):
+        order = store.member_order(self.db, member_number, order_id)
+        if order is None:
+            raise NotFound(ORDER_NOT_FOUND)
+        return TRANSFER.dump(order_view(order))
+
+    def confirm(self, **kwargs):
+        """The member's code, then the saga: (1) limits re-checked under the lock of the member's
+        daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request."""
+        data = load_or_raise(ConfirmSchema(), kwargs)
+        order = store.member_order(self.db, data["member_number"], data["order_id"])
+        if order is None:
+            raise NotFound(ORDER_NOT_FOUND)
+        if order.status != domain.POR_CONFIRMAR:
+            raise Conflict(NOT_PENDING)
+        now = self.clock.now()
+        if domain.confirmation_expired(
+            as_utc(order.created_at), now, self.settings.confirm_minutes
+        ):
+            self._cancel(order)
+            commit(self.db)
+            raise Conflict(EXPIRED.format(minutes=int(self.settings.confirm_minutes)))
+        if not self.confirmation.verify(
+            order.challenge_id, order.digest, data["method"], data["code"]
+        ):
+            raise ValidationError(fields={"code": [WRONG_CODE]})
+        self._mark_confirming(order.id, data["method"])
+        self._hold_and_send(store.order(self.db, order.id))
+        return TRANSFER.dump(order_view(store.order(self.db, order.id)))
+
+    def _mark_confirming(self, order_id, method):
+        """Step 1, its own transaction."""
+        order = store.order(self.db, order_id)
+        now = self.clock.now()
+        day = domain.ecuador_day(now)
+        store.lock_daily_counter(self.db, order.member_number, day)
+        refusal = domain.limit_refusal(
+            order.kind,
+            order.amount,
+            self._limits(order.member_number),
+            self._used_today(order.member_number, day),
+        )
+        if refusal:
+            raise ValidationError(fields={"amount": [refusal]})
+        moved = store.move_status(
+            self.db,
+            order_id,
+            domain.POR_CONFIRMAR,
+            domain.CONFIRMANDO,
+            confirmed_at=now.replace(tzinfo=None),
+            confirmed_day=day,
+            confirmed_with=method,
+            updated_at=now.replace(tzinfo=None),
+        )
+        if not moved:  # another confirmation of the same order took effect first
+            self.db.rollback()
+            raise Conflict(NOT_PENDING)
+        commit(self.db)
+
+    def _hold_and_send(self, order):
+        """Steps 2 and 3 for an order `confirmando` (the confirmation, or the sweeper after a
+        crash): the hold, idempotent by request_id, then `enviada` and the request together."""
+        try:
+            hold = self.accounts.take_hold(
+                order.request_id, order.from_account, order.member_number, f"{order.amount:.2f}"
+            )
+        except ServiceUnavailable:
+            log.warning("payments: hold of %s not taken yet; the sweeper retries", order.id)
+            return
+        except NotFound:  # the account left the member (closed, moved): nothing can be held
+            hold = {
+                "status": "refused",
+                "reason_code": "cuenta_no_disponible",
+                "reason": "La cuenta de origen no está disponible.",
+            }
+        now = self.clock.utcnow()
+        if hold["status"] == "refused":
+            if store.move_status(
+                self.db,
+                order.id,
+                domain.CONFIRMANDO,
+                domain.RECHAZADA,
+                reason_code=hold["reason_code"],
+                reason=hold["reason"],
+                answered_at=now,
+                updated_at=now,
+            ):  # its limit use is given back: rechazada does not count
+                self._emit("order_rejected", store.order(self.db, order.id))
+            commit(self.db)
+            return
+        requested_at = self.clock.now()
+        message = domain.request_envelope(
+            order.request_id,
+            order.request_type,
+            domain.transfer_data(
+                order.member_number,
+                order.kind,
+                order.from_account,
+                order.to_account,
+                order.to_member_number,
+                order.amount,
+                order.description,
+                order.confirmed_with or "",
+            ),
+            requested_at,
+            self.settings.valid_hours,
+        )
+        if store.move_status(
+            self.db,
+            order.id,
+            domain.CONFIRMANDO,
+            domain.ENVIADA,
+            sent_at=now,
+            last_sent_at=now,
+            valid_until=domain.valid_until(requested_at, self.settings.valid_hours).replace(
+                tzinfo=None
+            ),
+            request_payload=json.dumps(message, ensure_ascii=False),
+            updated_at=now,
+        ):
+            self.requests.enqueue(order.request_type, message)
+            self._emit("order_sent", store.order(self.db, order.id))
+        commit(self.db)
+
+    def _cancel(self, order, reason="No se confirmó a tiempo."):
+        now = self.clock.utcnow()
+        if store.move_status(
+            self.db,
+            order.id,
+            domain.POR_CONFIRMAR,
+            domain.ANULADA,
+            reason=reason,
+            updated_at=now,
+        ):
+            self._emit("order_cancelled", store.order(self.db, order.id))
+
+    def _emit(self, event_type, order, alert=None):
+        self.events.emit(
+            event_type,
+            ORDER_EVENT.dump(
+                {
+                    "order_id": order.id,
+                    "request_id": order.request_id,
+                    "request_type": order.request_type,
+                    "member_number": order.member_number,
+                    "kind": order.kind,
+                    "from_account": order.from_account,
+                    "to_account_masked": domain.mask_account(order.to_account),
+                    "amount": order.amount,
+                    "status": order.status,
+                    "reason_code": order.reason_code,
+                    "reason": order.reason,
+                    "confirmed_with": order.confirmed_with,
+                    "alert": alert,
+                }
+            ),
+        )
+
+    # --- the sweeper -------------------------------------------------------------------------
+
+    def sweep(self):
+        """Finish what a crash left, resend unanswered requests with the same request_id until
+        valid_until, mark en_verificacion after the timeout, anulada after 5 minutes unconfirmed.
+        Every change is a conditional update: several instances sweeping take effect once."""
+        now = self.clock.now()
+        done = 0
+        for order_id in store.order_ids_in(
+            self.db, (domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)
+        ):
+            try:
+                done += self._sweep_one(order_id, now)
+            except Exception:  # one order's trouble never stops the others
+                self.db.rollback()
+                log.warning("payments: the sweep of %s did not finish", order_id, exc_info=True)
+        return done
+
+    def _sweep_one(self, order_id, now):
+        done = 0
+        order = store.order(self.db, order_id)
+        if order is None:
+            return 0
+        if order.status == domain.POR_CONFIRMAR:
+            if domain.confirmation_expired(
+                as_utc(order.created_at), now, self.settings.confirm_minutes
+            ):
+                self._cancel(order)
+                commit(self.db)
+                done += 1
+            return done
+        if order.status == domain.CONFIRMANDO:
+            if (now - as_utc(order.confirmed_at)).total_seconds() >= self.settings.retry_seconds:
+                self._hold_and_send(order)
+                done += 1
+            return done
+        if order.status in domain.AWAITING_CORE:
+            if order.status == domain.ENVIADA and domain.late(
+                as_utc(order.sent_at), now, self.settings.timeout_minutes
+            ):
+                naive = now.replace(tzinfo=None)
+                if store.move_status(
+                    self.db,
+                    order.id,
+                    domain.ENVIADA,
+                    domain.EN_VERIFICACION,
+                    late_at=naive,
+                    updated_at=naive,
+                ):
+                    self._emit("order_in_verification", store.order(self.db, order.id))
+                commit(self.db)
+                done += 1
+                order = store.order(self.db, order.id)
+            if order.status in domain.AWAITING_CORE and domain.resend_due(
+                as_utc(order.last_sent_at),
+                now,
+                as_utc(order.valid_until),
+                self.settings.resend_seconds,
+            ):
+                self.requests.enqueue(order.request_type, json.loads(order.request_payload))
+                order.last_sent_at = now.replace(tzinfo=None)
+                commit(self.db)
+                done += 1
+        return done
+
+    # --- the core's answers ------------------------------------------------------------------
+
+    def on_core_event(self, event):
+        """request_completed / request_rejected, exactly once in effect (docs/payments.md).
+
+        The RPC that ends a rejected order's hold is made before this worker writes anything:
+        no lock of the database is held while another service is asked (on SQLite a writer
+        waiting for that lock would stop the whole process)."""
+        completed = event["event_type"] == "request_completed"
+        data = inbound.load_data(
+            CORE_COMPLETED if completed else CORE_REJECTED, event.get("data"), event["event_type"]
+        )
+        order = store.order_by_request(self.db, data["request_id"])
+        if order is None:
+            raise Refused(f"Solicitud desconocida: {data['request_id']}.", inbound.KIND_UNKNOWN)
+        if not completed and domain.on_rejected(order.status).action == domain.APPLY:
+            # the hold ends at once (idempotent; a failure retries the whole answer)
+            self.accounts.release_hold(order.request_id, domain.RECHAZADA)
+        if not inbound.claim(self.db, processed_events, event, CORE_CONSUMER):
+            return
+        store.lock_order(self.db, order.id)
+        self.db.refresh(order)
+        if completed:
+            decision = domain.on_completed(order.status, order.amount, data["amount"])
+        else:
+            decision = domain.on_rejected(order.status)
+        if decision.action == domain.SAME:
+            return
+        if decision.action == domain.PARK:
+            if decision.alert:
+                log.error(
+                    "payments: ALERTA operadores: respuesta del núcleo a %s apartada: %s",
+                    data["request_id"],
+                    decision.reason,
+                )
+            raise Refused(decision.reason, inbound.KIND_CONFLICT)
+        now = self.clock.utcnow()
+        if completed:
+            store.move_status(
+                self.db,
+                order.id,
+                order.status,
+                domain.COMPLETADA,
+                core_reference=data["core_reference"],
+                answered_at=now,
+                answer_event_id=event["event_id"],
+                updated_at=now,
+            )
+            alert = "dinero_movido_tras_rechazo" if decision.alert else None
+            if alert:
+                log.error("payments: ALERTA operadores: %s completada tras un rechazo", order.id)
+            self._emit("order_completed", store.order(self.db, order.id), alert=alert)
+            return
+        store.move_status(
+            self.db,
+            order.id,
+            order.status,
+            domain.RECHAZADA,
+            reason_code=data["reason_code"],
+            reason=data["reason"],
+            answered_at=now,
+            answer_event_id=event["event_id"],
+            updated_at=now,
+        )
+        self._emit("order_rejected", store.order(self.db, order.id))
+
+    def on_movement_posted(self, payload):
+        """accounts.request_movement_posted for the request_id of a rejected order: money moved
+        wins, the order becomes completada and operators are alerted."""
+        data = MOVEMENT.load(payload.get("data") or {})
+        if not data.get("request_id"):
+            return
+        order = store.order_by_request(self.db, data["request_id"])
+        if order is None or data["account_number"] != order.from_account or not data["debit"]:
+            return
+        if order.status != domain.RECHAZADA:
+            return  # request_completed says it (or said it already)
+        now = self.clock.utcnow()
+        if store.move_status(
+            self.db,
+            order.id,
+            domain.RECHAZADA,
+            domain.COMPLETADA,
+            core_reference=data.get("reference"),
+            answered_at=now,
+            updated_at=now,
+        ):
+            log.error("payments: ALERTA operadores: %s completada tras un rechazo", order.id)
+            self._emit(
+                "order_completed",
+                store.order(self.db, order.id),
+                alert="dinero_movido_tras_rechazo",
+            )
+
+    # --- operators ---------------------------------------------------------------------------
+
+    def pending_requests(self):
+        rows = store.orders_in(self.db, domain.AWAITING_CORE, limit=1000)
+        return {
+            "requests": PENDING.dump(
+                [
+                    {
+                        **{
+                            c: getattr(o, c)
+                            for c in (
+                                "id",
+                                "request_id",
+                                "request_type",
+                                "member_number",
+                                "from_account",
+                                "amount",
+                                "status",
+                                "sent_at",
+                                "valid_until",
+                            )
+                        },
+                        "to_account_masked": domain.mask_account(o.to_account),
+                    }
+                    for o in rows
+                ]
+            )
+        }
+
+    def resolve(self, **kwargs):
+        """An operator's resolution of a request the core never answered, with the core's word,
+        after its valid_until (audited through `payments.order_resolved`)."""
+        data = load_or_raise(ResolveSchema(), kwargs)
+        order = store.order(self.db, data["order_id"]) or store.order_by_request(
+            self.db, data["order_id"]
+        )
+        if order is None:
+            raise NotFound(ORDER_NOT_FOUND)
+        if order.status not in domain.AWAITING_CORE:
+            raise Conflict(NOT_AWAITING.format(status=order.status))
+        if self.clock.utcnow() < order.valid_until:
+            raise Conflict(RESOLVE_TOO_EARLY.format(until=order.valid_until.isoformat()))
+        # the hold ends with the operator's word (asked before any write of this worker)
+        self.accounts.release_hold(order.request_id, "resuelta")
+        store.lock_order(self.db, order.id)
+        self.db.refresh(order)
+        if order.status not in domain.AWAITING_CORE:  # the core answered meanwhile
+            raise Conflict(NOT_AWAITING.format(status=order.status))
+        new = domain.COMPLETADA if data["outcome"] == "completed" else domain.RECHAZADA
+        now = self.clock.utcnow()
+        store.move_status(
+            self.db,
+            order.id,
+            order.status,
+            new,
+            reason_code=None if new == domain.COMPLETADA else "otro",
+            reason=None if new == domain.COMPLETADA else "Resuelta por la cooperativa.",
+            resolved_by=data["operator"],
+            answered_at=now,
+            updated_at=now,
+        )
+        resolved = store.order(self.db, order.id)
+        self._emit("order_resolved", resolved, alert=f"resuelta por {data['operator']}")
+        return TRANSFER.dump(order_view(resolved))

@@ -1,0 +1,91 @@
+"""Transferencias in a real browser (docs/pages.md, "Transferencias"): maria opens the menu
+entry, orders a transfer between her own accounts typed the es-EC way, confirms it with the
+e-mailed code (by keyboard), watches the order's page turn *Completada* by itself (the demo core
+answers), downloads the receipt, is told neutrally that a beneficiary does not match, and lowers
+a limit. No page scrolls sideways; axe-core finds nothing serious.
+
+Run by tests/e2e/test_payments_browser.py in a child process (tests/browser_runner.py)."""
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from tests.e2e.journey_stories import SCREENSHOTS
+from tests.e2e.second_factor_story import open_menu_item, reads_well
+from tests.helpers import browser_login, emailed_code
+
+
+class Looks:
+    """Each page checked (no sideways scrolling, axe-core) and photographed to
+    var/screenshots/<width>px/transferencias/ (JOURNEY_SCREENSHOTS elsewhere)."""
+
+    def __init__(self, page):
+        self.page, self.axe, self.count = page, Axe(), 0
+        self.folder = SCREENSHOTS / f"{page.viewport_size['width']}px" / "transferencias"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name):
+        self.count += 1
+        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
+        reads_well(self.page, self.axe)
+
+
+def transfers(page, base, username, password, amount_typed, amount_shown, daily_limit):
+    looks = Looks(page)
+    browser_login(page, base, username, password)
+    open_menu_item(page, "Transferencias")
+    page.wait_for_url(base + "/transferencias")
+    expect(page.locator("h1")).to_have_text("Transferencias")
+    looks("transferencias")
+
+    # a transfer to another own account, the amount typed as in Ecuador
+    source = page.locator("#from_account").input_value()
+    own = page.locator("#destination option[value^='c:']").evaluate_all(
+        "(options) => options.map((o) => o.value)"
+    )
+    page.select_option("#destination", next(v for v in own if v != "c:" + source))
+    page.locator("#amount").fill(amount_typed)
+    page.locator("#description").fill("Ahorro del mes")
+    page.get_by_role("button", name="Continuar").click()
+    page.wait_for_url("**/confirmar")
+    expect(page.locator("#order-amount")).to_have_text(amount_shown)
+    looks("codigo")
+
+    # the code, typed and sent with the keyboard alone
+    reference = page.locator("#challenge-reference").inner_text().strip()
+    expect(page.locator("#code")).to_be_focused()
+    page.keyboard.type(emailed_code(None, base, reference=reference))
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: url.count("/") == 4 and "/transferencias/" in url)
+
+    # the order's page refreshes itself while enviada, until the cooperative answers
+    expect(page.locator("#order-status")).to_contain_text("Completada", timeout=40000)
+    looks("completada")
+    with page.expect_download() as download:
+        page.locator("#receipt").click()
+    pdf = download.value
+    assert pdf.suggested_filename.endswith(".pdf")
+    with open(pdf.path(), "rb") as receipt:
+        assert receipt.read(5) == b"%PDF-"
+
+    # the history links to the order
+    order_path = page.url.removeprefix(base)
+    page.get_by_role("link", name="Volver a Transferencias").click()
+    expect(page.locator(f"a[href='{order_path}']")).to_be_visible()
+
+    # a beneficiary whose cédula does not match: one neutral message
+    page.locator("details summary", has_text="Agregar un beneficiario").click()
+    page.locator("#b_alias").fill("José")
+    page.locator("#b_account_number").fill("4100517001")
+    page.locator("#b_identification").fill("1700000001")
+    page.get_by_role("button", name="Agregar").click()
+    expect(page.locator("#b_account_number-error")).to_contain_text("No encontramos")
+    looks("beneficiario-no-coincide")
+
+    # the limits: lowering takes effect at once
+    open_menu_item(page, "Límites de transferencias")
+    expect(page.locator("h1")).to_have_text("Límites de transferencia")
+    page.locator("#daily_to_others").fill(daily_limit)
+    page.get_by_role("button", name="Guardar límites").click()
+    expect(page.locator(".notice")).to_contain_text("bajaron")
+    expect(page.locator("#limit-daily")).to_have_text("$ " + daily_limit)
+    looks("limites")

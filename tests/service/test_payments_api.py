@@ -1,0 +1,69 @@
+"""The transfers' JSON API through the gateway (docs/payments.md): maria orders a transfer
+between her accounts, confirms it with the e-mailed code, and sees it enviada with her available
+balance lowered; bad input is a 422 in Spanish and changes nothing."""
+
+from decimal import Decimal
+
+import pytest
+
+from services.payments.service import PaymentsService
+from tests.helpers import api_login, bearer, emailed_code, start_auth_stack, start_gateway
+
+pytestmark = pytest.mark.pg
+
+
+@pytest.fixture
+def api(service_config, container_factory, http_session, today):
+    start_auth_stack(container_factory, service_config, today, catch_codes=True)
+    container_factory(PaymentsService, service_config).start()
+    start_gateway(container_factory, service_config)
+    token = api_login(http_session, "maria", "Socia-2026!")
+    return http_session, bearer(token)
+
+
+def test_a_transfer_between_own_accounts_is_ordered_and_confirmed(api):
+    http, auth = api
+    accounts = http.get("/api/v1/accounts", headers=auth).json()["accounts"]
+    source = next(
+        a
+        for a in accounts
+        if a["product"] == "AHORRO_VISTA" and Decimal(a["available_balance"]) > 20
+    )
+    target = next(
+        a
+        for a in accounts
+        if a["account_number"] != source["account_number"] and a["product"] != "CERTIFICADOS"
+    )
+    body = {
+        "from_account": source["account_number"],
+        "to_account": target["account_number"],
+        "amount": "15.00",
+        "description": "Ahorro del mes",
+    }
+    refused = http.post("/api/v1/transfers", json={**body, "amount": "0.50"}, headers=auth)
+    assert refused.status_code == 422 and "mínimo" in refused.text
+    unknown = http.post("/api/v1/transfers", json={**body, "extra": 1}, headers=auth)
+    assert unknown.status_code == 422
+    assert http.get("/api/v1/transfers", headers=auth).json() == {"transfers": []}
+
+    created = http.post("/api/v1/transfers", json=body, headers=auth)
+    assert created.status_code == 201
+    order = created.json()
+    assert order["status"] == "por_confirmar" and order["kind"] == "propia"
+    code = emailed_code(order["confirmation"]["challenge_id"])
+    path = f"/api/v1/transfers/{order['transfer_id']}/confirm"
+    confirmed = http.post(path, json={"method": "email_code", "code": code}, headers=auth)
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "enviada"
+    again = http.post(path, json={"method": "email_code", "code": code}, headers=auth)
+    assert again.status_code == 409
+
+    after = next(
+        a
+        for a in http.get("/api/v1/accounts", headers=auth).json()["accounts"]
+        if a["account_number"] == source["account_number"]
+    )
+    assert Decimal(after["available_balance"]) == Decimal(source["available_balance"]) - 15
+    assert after["balance"] == source["balance"]
+    limits = http.get("/api/v1/me/limits", headers=auth).json()
+    assert limits["used_today"] == "0.00"  # between her own accounts: no limit used
+    assert limits["cooperative_max"] == {"per_transfer": "1000.00", "daily_to_others": "2000.00"}

@@ -1,0 +1,152 @@
+"""The Transferencias pages on the real broker (docs/pages.md, "Transferencias"): maria moves
+money between her own accounts through the form, the code page (the e-mailed code), the order's
+page and its receipt, with the demo core answering; an amount typed the es-EC way is that amount
+to the cent; a wrong code says how many attempts are left; another member's order is not found.
+"""
+
+import io
+import re
+from decimal import Decimal
+
+import eventlet
+import pytest
+from pypdf import PdfReader
+
+from scripts import broker_users, demo_core
+from services.payments.service import PaymentsService
+from services.reports.service import ReportsService
+from tests.helpers import csrf_of, emailed_code, start_auth_stack, start_gateway, web_login_post
+from tests.service.core_tools import core_uri
+from tests.service.event_tools import wait_until
+
+pytestmark = pytest.mark.pg
+
+
+@pytest.fixture
+def pages(service_config, container_factory, http_session, today, monkeypatch):
+    start_auth_stack(container_factory, service_config, today, catch_codes=True)
+    container_factory(PaymentsService, service_config).start()
+    container_factory(ReportsService, service_config).start()
+    start_gateway(container_factory, service_config)
+    monkeypatch.setenv("CORE_AMQP_URI", core_uri(service_config["AMQP_URI"]))
+    broker_users.declare_requests(service_config["AMQP_URI"])
+    stop = {"now": False}
+    core = eventlet.spawn(demo_core.serve, service_config["AMQP_URI"], stop)
+    yield http_session
+    stop["now"] = True
+    core.wait()
+
+
+def log_in(session, username, password):
+    token = csrf_of(session.get("/login").text)
+    answer = web_login_post(
+        session,
+        data={"csrf_token": token, "username": username, "password": password},
+        allow_redirects=False,
+    )
+    assert answer.status_code in (302, 303), answer.text
+
+
+def form_accounts(html):
+    """(the first AHORRO_VISTA source, another own account as destination) of the form."""
+    source = re.search(r'<select id="from_account".*?<option value="(\d+)"', html, re.S).group(1)
+    targets = re.findall(r'<option value="c:(\d+)"', html)
+    return source, next(t for t in targets if t != source)
+
+
+def post_transfer(session, source, target, amount):
+    page = session.get("/transferencias")
+    return session.post(
+        "/transferencias",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "from_account": source,
+            "destination": f"c:{target}",
+            "amount": amount,
+            "description": "Ahorro del mes",
+        },
+        allow_redirects=False,
+    )
+
+
+def reference_of(html):
+    return re.search(r'id="challenge-reference">([A-Z0-9]+)<', html).group(1)
+
+
+def test_a_transfer_between_own_accounts_through_the_pages(pages, rpc_proxy):
+    log_in(pages, "maria", "Socia-2026!")
+    page = pages.get("/transferencias")
+    assert page.status_code == 200 and "Nueva transferencia" in page.text
+    source, target = form_accounts(page.text)
+    before = {
+        a["account_number"]: Decimal(a["available_balance"])
+        for a in rpc_proxy("accounts").list_accounts("100234")
+    }
+
+    created = post_transfer(pages, source, target, "1.234,56")
+    assert created.status_code == 303, created.text
+    code_path = created.headers["Location"]
+    code_page = pages.get(code_path)
+    assert "$ 1.234,56" in code_page.text  # 1.234,56 is one thousand two hundred …, to the cent
+    code = emailed_code(None, reference=reference_of(code_page.text))
+
+    wrong = "000000" if code != "000000" else "111111"
+    refused = pages.post(
+        code_path,
+        data={"csrf_token": csrf_of(code_page.text), "method": "email_code", "code": wrong},
+    )
+    assert refused.status_code == 422
+    assert "Le quedan 4 intentos" in refused.text
+
+    confirmed = pages.post(
+        code_path,
+        data={"csrf_token": csrf_of(refused.text), "method": "email_code", "code": code},
+        allow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    order_path = confirmed.headers["Location"]
+    order_id = order_path.rsplit("/", 1)[1]
+    after = next(
+        a for a in rpc_proxy("accounts").list_accounts("100234") if a["account_number"] == source
+    )
+    # held, or already debited by the core: either way that much less is available
+    assert Decimal(after["available_balance"]) == before[source] - Decimal("1234.56")
+
+    done = wait_until(
+        lambda: "Completada" in (text := pages.get(order_path).text) and text,
+        timeout=30,
+        message="completada through the demo core",
+    )
+    assert 'http-equiv="refresh"' not in done  # no more refreshing once answered
+    assert f"/transferencias/{order_id}/comprobante.pdf" in done
+    history = pages.get("/transferencias").text
+    assert f'href="/transferencias/{order_id}"' in history
+
+    receipt = pages.get(f"/transferencias/{order_id}/comprobante.pdf")
+    assert receipt.status_code == 200
+    assert receipt.headers["Content-Type"] == "application/pdf"
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt.content)).pages)
+    assert "MIL DOSCIENTOS TREINTA Y CUATRO DÓLARES CON 56/100" in text
+    assert "1.234,56" in text
+    assert source not in text and target not in text  # both accounts masked
+    assert "****" + source[-4:] in text
+
+    # another member sees neither the order nor its receipt
+    other = type(pages)()
+    log_in(other, "jose", "Socio-2026!")
+    assert other.get(order_path).status_code == 404
+    assert other.get(f"/transferencias/{order_id}/comprobante.pdf").status_code == 404
+
+
+def test_no_receipt_before_completion_and_a_typed_amount_kept(pages):
+    log_in(pages, "maria", "Socia-2026!")
+    source, target = form_accounts(pages.get("/transferencias").text)
+    unreadable = post_transfer(pages, source, target, "1,234.5")
+    assert unreadable.status_code == 422
+    assert "1,234.5" in unreadable.text  # shown again as typed, never guessed
+    created = post_transfer(pages, source, target, "2,50")
+    assert created.status_code == 303
+    order_id = created.headers["Location"].split("/")[2]
+    order = pages.get(f"/transferencias/{order_id}")
+    assert "Por confirmar" in order.text and "$ 2,50" in order.text
+    assert pages.get(f"/transferencias/{order_id}/comprobante.pdf").status_code == 404
