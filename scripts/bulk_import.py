@@ -124,6 +124,7 @@ KEYS = {
     "installments.csv": "loan_number",
     "guarantors.csv": "loan_number",
     "deposits.csv": "deposit_number",
+    "loan_dues.csv": "loan_number",
 }
 
 
