@@ -66,6 +66,8 @@ class TransferSchema(PortalSchema):
     confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    # at creation only: the second-factor step that confirms it (API "Money-moving orders")
+    confirmation = fields.Nested(ConfirmationSchema)
 
 
 class LimitsSchema(PortalSchema):
@@ -94,6 +96,8 @@ class BeneficiarySchema(PortalSchema):
     holder_name_masked = fields.String()
     status = fields.String()
     created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    # at creation only: the second-factor step that confirms it
+    confirmation = fields.Nested(ConfirmationSchema)
 
 
 class PendingRequestSchema(PortalSchema):

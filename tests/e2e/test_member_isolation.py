@@ -33,6 +33,17 @@ API_PATHS = {
         {"account_number": MARIA_ACCOUNT},
         {"account_number": UNKNOWN_ACCOUNT},
     ),
+    "/api/v1/accounts/{account_number}/statement.csv": (
+        {"account_number": MARIA_ACCOUNT},
+        {"account_number": UNKNOWN_ACCOUNT},
+    ),
+    # orders, beneficiaries and applications: another member's answers 404 like an unknown one
+    # in tests/service/test_payments_api.py, test_payments_pages.py and test_credit_gateway.py
+    "/api/v1/transfers/{id}": None,
+    "/api/v1/transfers/{id}/confirm": None,
+    "/api/v1/beneficiaries/{id}": None,
+    "/api/v1/beneficiaries/{id}/confirm": None,
+    "/api/v1/credit/applications/{application_number}/withdraw": None,
     "/api/v1/loans/{loan_number}": (
         {"loan_number": MARIA_LOAN},
         {"loan_number": UNKNOWN_LOAN},
@@ -60,6 +71,16 @@ WEB_ROUTES = {
     "/seguridad/dispositivos/<device_id>/quitar": None,
     "/seguridad/sesiones/<session_id>/cerrar": None,
     "/no-fui-yo/<token>": None,
+    # the payments pages and Desistir: another member's order, beneficiary or application
+    # answers 404 in tests/service/test_payments_pages.py and test_credit_gateway.py
+    "/transferencias/<order_id>": None,
+    "/transferencias/<order_id>/comprobante.pdf": None,
+    "/transferencias/<order_id>/confirmar": None,
+    "/transferencias/<order_id>/reenviar": None,
+    "/transferencias/beneficiarios/<beneficiary_id>/confirmar": None,
+    "/transferencias/beneficiarios/<beneficiary_id>/eliminar": None,
+    "/transferencias/beneficiarios/<beneficiary_id>/reenviar": None,
+    "/creditos/solicitudes/<application_number>/desistir": None,
     "/creditos/<loan_number>": (f"/creditos/{MARIA_LOAN}", f"/creditos/{UNKNOWN_LOAN}"),
     "/creditos/<loan_number>/tabla.pdf": (
         f"/creditos/{MARIA_LOAN}/tabla.pdf",
