@@ -31,6 +31,22 @@ BENEFICIARY_FIELDS = ("alias", "account_number", "identification")
 CONFIRM_FIELDS = ("method", "code")
 LIMIT_FIELDS = ("per_transfer", "daily_to_others")
 ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Una clave del cliente (1 a 100 caracteres ASCII visibles) por orden: con la misma clave "
+        "y los mismos datos se responde lo mismo que la primera vez sin crear otra orden; con "
+        "otros datos, 409. Vale 24 horas."
+    ),
+    "schema": {"type": "string", "maxLength": 100},
+}
+
+
+def idempotency_key(request):
+    """The client's `Idempotency-Key` header, or None (payments checks its form)."""
+    return request.headers.get("Idempotency-Key")
 
 
 class TransferBodySchema(Schema):
@@ -114,14 +130,19 @@ class PaymentsApi:
         },
         response=BeneficiarySchema,
         status=201,
-        errors=("422", "423", "429"),
+        errors=("409", "422", "423", "429"),
+        params=(IDEMPOTENCY_PARAM,),
         tags=TAGS,
     )
     @http("POST", "/api/v1/beneficiaries")
     def api_add_beneficiary(self, request):
         principal = self.require_member(request)
         body = body_of(request, BENEFICIARY_FIELDS)
-        added = self.payments_rpc.add_beneficiary(member_number=principal.member_number, **body)
+        added = self.payments_rpc.add_beneficiary(
+            member_number=principal.member_number,
+            idempotency_key=idempotency_key(request),
+            **body,
+        )
         return json_response(added, status=201)
 
     @documented(
@@ -174,7 +195,8 @@ class PaymentsApi:
         },
         response=TransferSchema,
         status=201,
-        errors=("404", "422", "423", "429"),
+        errors=("404", "409", "422", "423", "429"),
+        params=(IDEMPOTENCY_PARAM,),
         tags=TAGS,
     )
     @http("POST", "/api/v1/transfers")
@@ -182,7 +204,11 @@ class PaymentsApi:
         principal = self.require_member(request)
         body = body_of(request, TRANSFER_FIELDS)
         order = self.payments_rpc.create_transfer(
-            member_number=principal.member_number, client_ip=client_ip(request), **body
+            member_number=principal.member_number,
+            client_ip=client_ip(request),
+            session_id=principal.session_id,
+            idempotency_key=idempotency_key(request),
+            **body,
         )
         return json_response(order, status=201)
 

@@ -310,3 +310,62 @@ def on_rejected(status: str) -> AnswerDecision:
             PARK, reason="El núcleo rechaza una orden que ya completó: se conserva completada."
         )
     return AnswerDecision(PARK, reason=f"Respuesta del núcleo a una orden {status}.")
+
+
+# --- Idempotency-Key of order creations --------------------------------------------------------
+
+IDEMPOTENCY_KEY_HOURS = 24  # how long a member's key answers its first answer
+IDEMPOTENCY_RESERVATION_SECONDS = 60  # a first call that never answered frees its key after this
+IDEMPOTENCY_KEY_MAX = 100
+_KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))  # visible ASCII
+
+
+def idempotency_key_errors(key: str) -> list[str]:
+    """Why a client's `Idempotency-Key` is unusable ([] when it is usable)."""
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX or not set(key) <= _KEY_CHARS:
+        return [
+            f"La clave Idempotency-Key debe tener de 1 a {IDEMPOTENCY_KEY_MAX} caracteres "
+            "ASCII visibles, sin espacios."
+        ]
+    return []
+
+
+def request_fingerprint(operation: str, body: Mapping[str, Any]) -> str:
+    """What a key is bound to: the operation and the body as the client sent it (its fields,
+    whatever their order; absent and null are the same)."""
+    present = {name: value for name, value in body.items() if value is not None}
+    canonical = json.dumps([operation, present], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def key_expires_at(now: datetime, hours: float = IDEMPOTENCY_KEY_HOURS) -> datetime:
+    return now + timedelta(hours=hours)
+
+
+REPLAY = "replay"
+REUSED = "reused"
+IN_PROGRESS = "in_progress"
+FREE = "free"
+
+
+def key_decision(
+    stored_fingerprint: str | None,
+    answered: bool,
+    created_at: datetime | None,
+    expires_at: datetime | None,
+    fingerprint: str,
+    now: datetime,
+    reservation_seconds: float = IDEMPOTENCY_RESERVATION_SECONDS,
+) -> str:
+    """What a call with a key does given what is stored under it: `free` (create, the key is
+    unknown, expired, or a first call that never answered), `replay` (the first answer),
+    `reused` (another body: 409), `in_progress` (the first call is still creating: 409)."""
+    if stored_fingerprint is None or expires_at is None or now >= expires_at:
+        return FREE
+    if stored_fingerprint != fingerprint:
+        return REUSED
+    if answered:
+        return REPLAY
+    if created_at is not None and now - created_at >= timedelta(seconds=reservation_seconds):
+        return FREE
+    return IN_PROGRESS

@@ -106,3 +106,21 @@ inbound_refusals = refusals_table(Base.metadata)
 
 # the requests to the core waiting to be published on `portal.requests` (an outbox of its own)
 request_outbox = outbox_table(Base.metadata, "request_outbox")
+
+
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` of an order-creating call, per member (docs/payments.md): the
+    operation and body it was first used with, and the first answer, replayed for the same body.
+    `answer` is null while the first call is still creating (a reservation)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_expires", "expires_at"),)
+
+    member_number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(30))  # transfer | beneficiary | loan_payment …
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the first answer
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -81,8 +81,10 @@ class PaymentsService:
         description="",
         client_ip=None,
         session_id=None,
+        idempotency_key=None,
     ):
         return self.payments.create_transfer(
+            idempotency_key=idempotency_key,
             member_number=member_number,
             from_account=from_account,
             to_account=to_account,
@@ -121,9 +123,15 @@ class PaymentsService:
 
     @rpc
     def add_beneficiary(
-        self, member_number=None, alias=None, account_number=None, identification=None
+        self,
+        member_number=None,
+        alias=None,
+        account_number=None,
+        identification=None,
+        idempotency_key=None,
     ):
         return self.payments.add_beneficiary(
+            idempotency_key=idempotency_key,
             member_number=member_number,
             alias=alias,
             account_number=account_number,

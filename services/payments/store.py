@@ -2,12 +2,18 @@
 
 from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.common import inbound
 from services.payments import domain
-from services.payments.models import Beneficiary, DailyCounter, MemberLimits, Order
+from services.payments.models import (
+    Beneficiary,
+    DailyCounter,
+    IdempotencyKey,
+    MemberLimits,
+    Order,
+)
 
 _orders = cast(Table, Order.__table__)
 _counters = cast(Table, DailyCounter.__table__)
@@ -131,3 +137,33 @@ def order_ids_in(session, statuses, limit=1000):
     return session.scalars(
         select(Order.id).where(Order.status.in_(statuses)).order_by(Order.created_at).limit(limit)
     ).all()
+
+
+def idempotency_key(session, member_number, key):
+    return session.get(IdempotencyKey, (member_number, key))
+
+
+def reserve_idempotency_key(session, member_number, key, operation, fingerprint, now, expires):
+    """The key taken for a first call (answer null until it answers); False when another call
+    took it first (the caller reads it again)."""
+    try:
+        with session.begin_nested():
+            session.add(
+                IdempotencyKey(
+                    member_number=member_number,
+                    key=key,
+                    operation=operation,
+                    fingerprint=fingerprint,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_expired_keys(session, now):
+    """Expired keys leave (the sweeper): their member may use them again for a new order."""
+    table = cast(Table, IdempotencyKey.__table__)
+    return session.execute(delete(table).where(table.c.expires_at <= now)).rowcount

@@ -77,6 +77,15 @@ RESOLVE_TOO_EARLY = (
     "espere su respuesta."
 )
 NOT_AWAITING = "La orden no espera respuesta del núcleo (estado {status})."
+KEY_REUSED = (
+    "Esta clave Idempotency-Key ya se usó con otros datos: use una clave nueva para otra orden."
+)
+KEY_IN_PROGRESS = (
+    "Una orden con esta clave Idempotency-Key se está registrando: consulte sus órdenes en un "
+    "momento."
+)
+# what a creation's fingerprint leaves out: who and from where, not what is ordered
+NOT_IN_FINGERPRINT = ("member_number", "client_ip", "session_id", "device_id", "user_agent")
 
 
 class Settings:
@@ -116,6 +125,10 @@ class Settings:
     @property
     def confirm_minutes(self):
         return self.number("ORDER_CONFIRM_MINUTES", domain.CONFIRM_MINUTES)
+
+    @property
+    def idempotency_hours(self):
+        return self.number("IDEMPOTENCY_KEY_HOURS", domain.IDEMPOTENCY_KEY_HOURS)
 
     @property
     def retry_seconds(self):
@@ -188,6 +201,68 @@ class PaymentsUseCases:
         self.confirmation = OrderConfirmation(auth)
         self.settings = settings
         self.clock = clock
+
+    # --- Idempotency-Key of creations --------------------------------------------------------
+
+    def once_per_key(self, member_number, key, operation, body, create, subject_field):
+        """`create()` at most once per member and `Idempotency-Key` (docs/payments.md): the same
+        key and body answer the first answer and create nothing; another body is a conflict
+        (409). Any creation of an order (a transfer, a beneficiary, a loan payment…) goes
+        through here with its own `operation`. Without a key, `create()` as is.
+
+        The key is reserved and committed before `create()` (which asks auth for the challenge,
+        an e-mail), so a second call arriving meanwhile waits for no lock and answers 409; a
+        creation refused frees its key."""
+        if key is None:
+            return create()
+        if not isinstance(key, str) or domain.idempotency_key_errors(key):
+            raise ValidationError(
+                fields={"Idempotency-Key": domain.idempotency_key_errors(str(key or ""))}
+            )
+        fields = {k: v for k, v in body.items() if k not in NOT_IN_FINGERPRINT}
+        fingerprint = domain.request_fingerprint(operation, fields)
+        now = self.clock.utcnow()
+        for _ in range(2):
+            row = store.idempotency_key(self.db, member_number, key)
+            decision = domain.key_decision(
+                row.fingerprint if row else None,
+                row is not None and row.answer is not None,
+                row.created_at if row else None,
+                row.expires_at if row else None,
+                fingerprint,
+                now,
+            )
+            if decision == domain.REPLAY:
+                return json.loads(row.answer)
+            if decision == domain.REUSED:
+                raise Conflict(KEY_REUSED)
+            if decision == domain.IN_PROGRESS:
+                raise Conflict(KEY_IN_PROGRESS)
+            if row is not None:  # expired, or a first call that never answered
+                self.db.delete(row)
+                self.db.flush()
+            expires = domain.key_expires_at(now, self.settings.idempotency_hours)
+            if store.reserve_idempotency_key(
+                self.db, member_number, key, operation, fingerprint, now, expires
+            ):
+                break
+            self.db.expire_all()  # another call took it meanwhile: read what it holds
+        else:
+            raise Conflict(KEY_IN_PROGRESS)
+        commit(self.db)
+        try:
+            answer = create()
+        except Exception:
+            self.db.rollback()
+            row = store.idempotency_key(self.db, member_number, key)
+            if row is not None and row.answer is None:
+                self.db.delete(row)
+                commit(self.db)
+            raise
+        row = store.idempotency_key(self.db, member_number, key)
+        row.answer = json.dumps(answer, ensure_ascii=False)
+        row.subject_id = answer.get(subject_field)
+        return answer
 
     # --- limits ------------------------------------------------------------------------------
 
@@ -284,9 +359,19 @@ class PaymentsUseCases:
             domain.BENEFICIARY, domain.ZERO, beneficiary.member_number, beneficiary.account_number
         )
 
-    def add_beneficiary(self, **kwargs):
+    def add_beneficiary(self, idempotency_key=None, **kwargs):
         """Another member's account, `por_confirmar` with its second-factor challenge; `activo`
         once confirmed (confirm_beneficiary)."""
+        return self.once_per_key(
+            kwargs.get("member_number"),
+            idempotency_key,
+            "beneficiary",
+            kwargs,
+            lambda: self._add_beneficiary(kwargs),
+            "beneficiary_id",
+        )
+
+    def _add_beneficiary(self, kwargs):
         data = load_or_raise(CreateBeneficiarySchema(), kwargs)
         found = self.accounts.transfer_destination(data["account_number"], data["identification"])
         if not found or found["member_number"] == data["member_number"]:
@@ -369,9 +454,19 @@ class PaymentsUseCases:
 
     # --- transfers ---------------------------------------------------------------------------
 
-    def create_transfer(self, **kwargs):
+    def create_transfer(self, idempotency_key=None, **kwargs):
         """A transfer `por_confirmar`, with its second-factor challenge (201 in the gateway).
         Funds and limits are checked now and again at confirmation."""
+        return self.once_per_key(
+            kwargs.get("member_number"),
+            idempotency_key,
+            domain.TRANSFER,
+            kwargs,
+            lambda: self._create_transfer(kwargs),
+            "transfer_id",
+        )
+
+    def _create_transfer(self, kwargs):
         data = load_or_raise(CreateTransferSchema(), kwargs)
         member = data["member_number"]
         amount = data["amount"]
@@ -632,6 +727,8 @@ class PaymentsUseCases:
         valid_until, mark en_verificacion after the timeout, anulada after 5 minutes unconfirmed.
         Every change is a conditional update: several instances sweeping take effect once."""
         now = self.clock.now()
+        store.forget_expired_keys(self.db, now.replace(tzinfo=None))
+        commit(self.db)
         done = 0
         for order_id in store.order_ids_in(
             self.db, (domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)

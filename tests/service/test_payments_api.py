@@ -67,3 +67,48 @@ def test_a_transfer_between_own_accounts_is_ordered_and_confirmed(api):
     limits = http.get("/api/v1/me/limits", headers=auth).json()
     assert limits["used_today"] == "0.00"  # between her own accounts: no limit used
     assert limits["cooperative_max"] == {"per_transfer": "1000.00", "daily_to_others": "2000.00"}
+
+
+def test_an_idempotency_key_answers_its_first_answer_and_refuses_another_body(api):
+    http, auth = api
+    accounts = http.get("/api/v1/accounts", headers=auth).json()["accounts"]
+    source = next(
+        a
+        for a in accounts
+        if a["product"] == "AHORRO_VISTA" and Decimal(a["available_balance"]) > 20
+    )
+    target = next(
+        a
+        for a in accounts
+        if a["account_number"] != source["account_number"] and a["product"] != "CERTIFICADOS"
+    )
+    body = {
+        "from_account": source["account_number"],
+        "to_account": target["account_number"],
+        "amount": "12.34",
+    }
+    key = {**auth, "Idempotency-Key": "app-7f3a-0001"}
+    first = http.post("/api/v1/transfers", json=body, headers=key)
+    assert first.status_code == 201
+    # the client did not hear the answer and sends it again (its fields in another order)
+    again = http.post("/api/v1/transfers", json=dict(reversed(body.items())), headers=key)
+    assert again.status_code == 201 and again.json() == first.json()
+    other = http.post("/api/v1/transfers", json={**body, "amount": "12.35"}, headers=key)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "conflict"
+    assert "Idempotency-Key" in other.json()["error"]["message"]
+    transfers = http.get("/api/v1/transfers", headers=auth).json()["transfers"]
+    assert [t["transfer_id"] for t in transfers] == [first.json()["transfer_id"]]
+
+    # a refused creation keeps nothing under its key: fixed, the same key creates it
+    refused = http.post(
+        "/api/v1/transfers",
+        json={**body, "amount": "0.50"},
+        headers={**auth, "Idempotency-Key": "app-7f3a-0002"},
+    )
+    assert refused.status_code == 422
+    fixed = http.post(
+        "/api/v1/transfers", json=body, headers={**auth, "Idempotency-Key": "app-7f3a-0002"}
+    )
+    assert fixed.status_code == 201 and fixed.json()["transfer_id"] != first.json()["transfer_id"]
+    bad = http.post("/api/v1/transfers", json=body, headers={**auth, "Idempotency-Key": "a" * 101})
+    assert bad.status_code == 422 and "Idempotency-Key" in bad.json()["error"]["fields"]
