@@ -230,6 +230,88 @@ class NotificationsService:
     def on_not_me_reported(self, payload):
         self._alert(payload)
 
+    # Orders that move money: completada / rechazada, by e-mail and SMS (docs/payments.md).
+
+    @notify("payments", "order_completed")
+    def on_order_completed(self, payload):
+        self._order_alert(payload)
+
+    @notify("payments", "order_rejected")
+    def on_order_rejected(self, payload):
+        self._order_alert(payload)
+
+    @notify("payments", "order_resolved")
+    def on_order_resolved(self, payload):
+        self._order_alert(payload)
+
+    def _order_alert(self, payload):
+        """The member's e-mail and SMS of an order that ended (idempotent by event_id and kind,
+        like the security alerts: a redelivery after a partial failure sends only the rest).
+        The member's address and phone are asked of accounts before any transaction opens."""
+        kind = domain.order_alert_kind(payload)
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if kind is None or not isinstance(event_id, str) or not event_id:
+            return  # an order's other steps (or an unusable event) send nothing
+        email_owed = not self._delivered(event_id, kind)
+        sms_owed = self.sms.name != "none" and not self._delivered(event_id, kind + "_sms")
+        member = self._order_member(payload) if email_owed or sms_owed else None
+        with self.write_turn:
+            done = self._order_alert_now(payload, kind, member, email_owed, sms_owed)
+            self.db.commit()
+        if not done:
+            raise DeliveryFailed(payload.get("event_type"))
+
+    def _order_member(self, payload):
+        number = (payload.get("data") or {}).get("member_number")
+        if not isinstance(number, str):
+            return None
+        try:
+            return self.accounts.get_member(number)
+        except NotFound:
+            return None
+
+    def _order_alert_now(self, payload, kind, member, email_owed, sms_owed):
+        if not self.inbox.claim(payload):
+            return True
+        notice = domain.order_notice(payload, kind, member)
+        phone = domain.phone_e164((member or {}).get("phone"))
+        outcomes = []
+        if email_owed:
+            outcomes.append(
+                self._attempt(
+                    notice,
+                    notice.recipient,
+                    "sin dirección de correo",
+                    lambda: self.mailer.send(compose(notice, self.mailer.settings.sender)),
+                )
+            )
+        if sms_owed:
+            text = domain.order_sms_text(payload, kind)
+            sms_notice = domain.Notice(
+                kind=kind + "_sms",
+                event_id=notice.event_id,
+                subject=notice.subject,
+                recipient=phone,
+            )
+            outcomes.append(
+                self._attempt(
+                    sms_notice, phone, "sin teléfono", lambda: self.sms.send(phone, text, kind)
+                )
+            )
+        retry = any(outcome[1] == "retry" for outcome in outcomes)
+        if retry:
+            self.db.rollback()  # the claim goes: the event comes back for what is still owed
+        for sent, status, attempts, error, location in outcomes:
+            store.record(
+                self.db,
+                sent,
+                "failed" if status == "retry" else status,
+                attempts,
+                error=error,
+                location=location,
+            )
+        return not retry
+
     def _alert(self, payload):
         """One alert: what is still owed of its e-mail and SMS (a redelivered event after a
         partial failure sends only the rest). The link token and the phone are asked before any

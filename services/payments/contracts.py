@@ -141,3 +141,10 @@ class OrderEventSchema(PortalSchema):
     reason = fields.String(allow_none=True)
     confirmed_with = fields.String(allow_none=True)
     alert = fields.String(allow_none=True)
+    # the core's reference of a completed order (the member's receipt, e-mail and SMS name it)
+    core_reference = fields.String(allow_none=True)
+    # each state's time so far (UTC): the order's evidence, and the time its e-mail names
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)

@@ -716,6 +716,11 @@ class PaymentsUseCases:
                     "reason": order.reason,
                     "confirmed_with": order.confirmed_with,
                     "alert": alert,
+                    "core_reference": order.core_reference,
+                    "created_at": order.created_at,
+                    "confirmed_at": order.confirmed_at,
+                    "sent_at": order.sent_at,
+                    "answered_at": order.answered_at,
                 }
             ),
         )
