@@ -14,7 +14,7 @@
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
-from gateway.api.auth import client_ip
+from gateway.api.auth import client_ip, user_agent
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
 from services.common.errors import ValidationError
@@ -207,6 +207,8 @@ class PaymentsApi:
             member_number=principal.member_number,
             client_ip=client_ip(request),
             session_id=principal.session_id,
+            user_agent=user_agent(request),
+            channel="api",
             idempotency_key=idempotency_key(request),
             **body,
         )
@@ -249,6 +251,12 @@ class PaymentsApi:
         body = body_of(request, CONFIRM_FIELDS)
         return json_response(
             self.payments_rpc.confirm_transfer(
-                member_number=principal.member_number, order_id=id, **body
+                member_number=principal.member_number,
+                order_id=id,
+                client_ip=client_ip(request),
+                session_id=principal.session_id,
+                user_agent=user_agent(request),
+                channel="api",
+                **body,
             )
         )

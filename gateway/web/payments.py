@@ -58,6 +58,16 @@ STATUS_TEXT = {
     "rechazada": "La cooperativa no realizó la transferencia: el dinero no salió de su cuenta.",
     "anulada": "La orden se anuló: no se movió dinero.",
 }
+# each step of the order's history (its timeline), as the member reads it
+STEP_LABELS = {
+    "por_confirmar": "Ingresada",
+    "confirmando": "Confirmada con su código",
+    "enviada": "Enviada a la cooperativa",
+    "en_verificacion": "En verificación",
+    "completada": "Completada",
+    "rechazada": "Rechazada",
+    "anulada": "Anulada",
+}
 REFRESHING = ("confirmando", "enviada")
 REFRESH_SECONDS = 3
 KIND_LABELS = {
@@ -131,6 +141,10 @@ def order_view(order):
         "status_label": STATUS_LABELS.get(status, status),
         "status_text": STATUS_TEXT.get(status, ""),
         "kind_label": KIND_LABELS.get(order.get("kind"), order.get("kind")),
+        "steps": [
+            {"label": STEP_LABELS.get(step["status"], step["status"]), "at": step["at"]}
+            for step in order.get("timeline") or ()
+        ],
     }
 
 
@@ -198,6 +212,8 @@ class PaymentsPages:
             "description": form["description"],
             "client_ip": client_ip(request),
             "session_id": principal.session_id,
+            "user_agent": factor.user_agent(request) or None,
+            "channel": "web",
         }
         if destination.startswith("b:"):
             body["beneficiary_id"] = destination[2:]
@@ -292,6 +308,10 @@ class PaymentsPages:
                 order_id=order_id,
                 method=form["method"],
                 code=form["code"],
+                client_ip=client_ip(request),
+                session_id=principal.session_id,
+                user_agent=factor.user_agent(request) or None,
+                channel="web",
             )
         except InvalidCode as exc:
             return self._pay_code_page(

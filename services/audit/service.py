@@ -194,6 +194,10 @@ class AuditService:
         self.audit_log.record(payload)
 
     # payments: every step of a money-moving order (who, method, amounts; no code, no secret)
+    @audited("payments", "order_created")
+    def on_payments_order_created(self, payload):
+        self.audit_log.record(payload)
+
     @audited("payments", "order_sent")
     def on_payments_order_sent(self, payload):
         self.audit_log.record(payload)

@@ -26,6 +26,8 @@ class CreateTransferSchema(PortalSchema):
     )
     client_ip = fields.String(load_default=None, allow_none=True)
     session_id = fields.String(load_default=None, allow_none=True)
+    user_agent = fields.String(load_default=None, allow_none=True)
+    channel = fields.String(load_default=None, allow_none=True)
 
 
 class ConfirmSchema(PortalSchema):
@@ -48,6 +50,13 @@ class ConfirmationSchema(PortalSchema):
     challenge_expires_at = fields.String(allow_none=True)
 
 
+class StepSchema(PortalSchema):
+    """One state an order went through and when (UTC)."""
+
+    status = fields.String()
+    at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+
+
 class TransferSchema(PortalSchema):
     """A transfer as the member sees it (the destination masked)."""
 
@@ -66,6 +75,8 @@ class TransferSchema(PortalSchema):
     confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    # each state it went through and when, oldest first (the order's detail)
+    timeline = fields.List(fields.Nested(StepSchema))
     # at creation only: the second-factor step that confirms it (API "Money-moving orders")
     confirmation = fields.Nested(ConfirmationSchema)
 
@@ -147,4 +158,47 @@ class OrderEventSchema(PortalSchema):
     created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    late_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    cancelled_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    # where it was created and confirmed from, and what was confirmed (EvidenceSchema's)
+    evidence = fields.Dict(allow_none=True)
+
+
+class WhereFromSchema(PortalSchema):
+    at = fields.String()
+    session_id = fields.String(allow_none=True)
+    client_ip = fields.String(allow_none=True)
+    device = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
+
+
+class ShownSchema(PortalSchema):
+    kind = fields.String()
+    amount = fields.String()
+    from_account = fields.String()
+    to_account_masked = fields.String()
+    description = fields.String()
+    digest = fields.String()
+
+
+class EvidenceSchema(PortalSchema):
+    """An order's evidence for operators (`order_evidence`, `portal requests evidence ID`):
+    who, from which session, address and device, with which method, what was shown and
+    confirmed, and each state's time. No code, no secret, a third party's account masked."""
+
+    order_id = fields.String(attribute="id")
+    request_id = fields.String()
+    request_type = fields.String()
+    member_number = fields.String()
+    status = fields.String()
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    core_reference = fields.String(allow_none=True)
+    confirmed_with = fields.String(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    created = fields.Nested(WhereFromSchema, allow_none=True)
+    confirmed = fields.Nested(WhereFromSchema, allow_none=True)
+    shown = fields.Nested(ShownSchema, allow_none=True)
+    timeline = fields.List(fields.Nested(StepSchema))

@@ -369,3 +369,67 @@ def key_decision(
     if created_at is not None and now - created_at >= timedelta(seconds=reservation_seconds):
         return FREE
     return IN_PROGRESS
+
+
+# --- the evidence of an order ------------------------------------------------------------------
+
+CHANNELS = ("api", "web")
+USER_AGENT_MAX = 200
+
+
+def where_from(
+    at: datetime,
+    session_id: str | None,
+    client_ip: str | None,
+    user_agent: str | None,
+    channel: str | None,
+) -> dict[str, Any]:
+    """Who acted and from where, for an order's evidence: the session (its id, never its
+    token), the address, the device (the client's User-Agent, cut) and the channel."""
+    return {
+        "at": iso_z(at),
+        "session_id": (session_id or None) and str(session_id)[:64],
+        "client_ip": (client_ip or None) and str(client_ip)[:64],
+        "device": (user_agent or None) and " ".join(str(user_agent).split())[:USER_AGENT_MAX],
+        "channel": channel if channel in CHANNELS else None,
+    }
+
+
+def shown(
+    kind: str,
+    amount: Decimal,
+    from_account: str,
+    destination: str,
+    description: str,
+    digest: str,
+) -> dict[str, Any]:
+    """What the member was shown and confirmed: the order's kind, amount and both ends (a third
+    party's account masked) and the digest the code was bound to."""
+    return {
+        "kind": kind,
+        "amount": f"{amount:.2f}",
+        "from_account": from_account,
+        "to_account_masked": mask_account(destination),
+        "description": description,
+        "digest": digest,
+    }
+
+
+# the time of each state, as the order's columns keep them (status → column)
+STATE_TIMES = (
+    (POR_CONFIRMAR, "created_at"),
+    (CONFIRMANDO, "confirmed_at"),
+    (ENVIADA, "sent_at"),
+    (EN_VERIFICACION, "late_at"),
+    (ANULADA, "cancelled_at"),
+)
+
+
+def timeline(times: Mapping[str, datetime | None], status: str) -> list[dict[str, Any]]:
+    """[{status, at}] of the states the order went through, oldest first. The core's answer
+    (`answered_at`) is the time of the end it reached: completada or rechazada."""
+    steps = [(name, times.get(column)) for name, column in STATE_TIMES]
+    if status in (COMPLETADA, RECHAZADA):
+        steps.append((status, times.get("answered_at")))
+    found = [(name, at) for name, at in steps if at is not None]
+    return [{"status": name, "at": at} for name, at in sorted(found, key=lambda s: s[1])]

@@ -97,6 +97,10 @@ class Order(Base):
     answer_event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     core_reference: Mapped[str | None] = mapped_column(String(80), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the order's evidence (JSON, docs/payments.md): where it was created and confirmed from and
+    # what the member was shown and confirmed; no code, no secret
+    evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 

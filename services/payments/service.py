@@ -3,8 +3,8 @@
 
 RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer, get_limits,
 lower_limits, list_beneficiaries, add_beneficiary, confirm_beneficiary, delete_beneficiary,
-pending_requests, resolve_request, sweep, inbound_status.
-Events (exchange `payments.events`, through the outbox; docs/events.md): order_sent,
+pending_requests, order_evidence, resolve_request, sweep, inbound_status.
+Events (exchange `payments.events`, through the outbox; docs/events.md): order_created, order_sent,
 order_completed, order_rejected, order_cancelled, order_in_verification, order_resolved,
 limits_lowered, beneficiary_added. Requests to the core on `portal.requests` (routing key =
 request_type), through their own outbox. Consumes the core's request_completed /
@@ -82,6 +82,8 @@ class PaymentsService:
         client_ip=None,
         session_id=None,
         idempotency_key=None,
+        user_agent=None,
+        channel=None,
     ):
         return self.payments.create_transfer(
             idempotency_key=idempotency_key,
@@ -93,12 +95,31 @@ class PaymentsService:
             description=description,
             client_ip=client_ip,
             session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
         )
 
     @rpc
-    def confirm_transfer(self, member_number=None, order_id=None, method=None, code=None):
+    def confirm_transfer(
+        self,
+        member_number=None,
+        order_id=None,
+        method=None,
+        code=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+    ):
         return self.payments.confirm(
-            member_number=member_number, order_id=order_id, method=method, code=code
+            member_number=member_number,
+            order_id=order_id,
+            method=method,
+            code=code,
+            client_ip=client_ip,
+            session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
         )
 
     @rpc
@@ -149,6 +170,10 @@ class PaymentsService:
     @rpc
     def pending_requests(self):
         return self.payments.pending_requests()
+
+    @rpc
+    def order_evidence(self, order_id=None):
+        return self.payments.order_evidence(order_id)
 
     @rpc
     def resolve_request(self, order_id=None, outcome=None, operator=None, note=""):

@@ -28,6 +28,7 @@ from services.payments.contracts import (
     ConfirmSchema,
     CreateBeneficiarySchema,
     CreateTransferSchema,
+    EvidenceSchema,
     LimitsSchema,
     LimitsViewSchema,
     OrderEventSchema,
@@ -189,7 +190,23 @@ def order_view(order):
         )
     }
     view["to_account_masked"] = domain.mask_account(order.to_account)
+    view["timeline"] = order_timeline(order)
     return view
+
+
+def order_timeline(order):
+    return domain.timeline(
+        {
+            column: getattr(order, column)
+            for column in (*(c for _s, c in domain.STATE_TIMES), "answered_at")
+        },
+        order.status,
+    )
+
+
+def evidence_of(order):
+    """The order's evidence as stored (created, confirmed, shown), {} for an order from before."""
+    return json.loads(order.evidence) if order.evidence else {}
 
 
 class PaymentsUseCases:
@@ -512,6 +529,19 @@ class PaymentsUseCases:
         )
         if refusal:
             raise ValidationError(fields={"amount": [refusal]})
+        digest = domain.order_digest(kind, amount, data["from_account"], to_account)
+        evidence = {
+            "created": domain.where_from(
+                self.clock.now(),
+                data["session_id"],
+                data["client_ip"],
+                data["user_agent"],
+                data["channel"],
+            ),
+            "shown": domain.shown(
+                kind, amount, data["from_account"], to_account, data["description"], digest
+            ),
+        }
         order = Order(
             id=str(uuid.uuid4()),
             request_id=str(uuid.uuid4()),
@@ -525,7 +555,8 @@ class PaymentsUseCases:
             amount=amount,
             description=data["description"],
             status=domain.POR_CONFIRMAR,
-            digest=domain.order_digest(kind, amount, data["from_account"], to_account),
+            digest=digest,
+            evidence=json.dumps(evidence, ensure_ascii=False),
             client_ip=data["client_ip"],
             session_id=data["session_id"],
             created_at=now,
@@ -546,6 +577,7 @@ class PaymentsUseCases:
         order.challenge_id = challenge["challenge_id"]
         self.db.add(order)
         self.db.flush()
+        self._emit("order_created", order)
         return {
             **TRANSFER.dump(order_view(order)),
             "confirmation": {
@@ -568,10 +600,12 @@ class PaymentsUseCases:
             raise NotFound(ORDER_NOT_FOUND)
         return TRANSFER.dump(order_view(order))
 
-    def confirm(self, **kwargs):
+    def confirm(self, client_ip=None, session_id=None, user_agent=None, channel=None, **kwargs):
         """The member's code, then the saga: (1) limits re-checked under the lock of the member's
-        daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request."""
+        daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request.
+        Where the confirmation came from joins the order's evidence in step 1."""
         data = load_or_raise(ConfirmSchema(), kwargs)
+        where = (session_id, client_ip, user_agent, channel)
         order = store.member_order(self.db, data["member_number"], data["order_id"])
         if order is None:
             raise NotFound(ORDER_NOT_FOUND)
@@ -588,14 +622,16 @@ class PaymentsUseCases:
             order.challenge_id, order.digest, data["method"], data["code"]
         ):
             raise ValidationError(fields={"code": [WRONG_CODE]})
-        self._mark_confirming(order.id, data["method"])
+        self._mark_confirming(order.id, data["method"], where)
         self._hold_and_send(store.order(self.db, order.id))
         return TRANSFER.dump(order_view(store.order(self.db, order.id)))
 
-    def _mark_confirming(self, order_id, method):
+    def _mark_confirming(self, order_id, method, where=(None, None, None, None)):
         """Step 1, its own transaction."""
         order = store.order(self.db, order_id)
         now = self.clock.now()
+        evidence = evidence_of(order)
+        evidence["confirmed"] = {**domain.where_from(now, *where), "method": method}
         day = domain.ecuador_day(now)
         store.lock_daily_counter(self.db, order.member_number, day)
         refusal = domain.limit_refusal(
@@ -614,6 +650,7 @@ class PaymentsUseCases:
             confirmed_at=now.replace(tzinfo=None),
             confirmed_day=day,
             confirmed_with=method,
+            evidence=json.dumps(evidence, ensure_ascii=False),
             updated_at=now.replace(tzinfo=None),
         )
         if not moved:  # another confirmation of the same order took effect first
@@ -694,6 +731,7 @@ class PaymentsUseCases:
             domain.POR_CONFIRMAR,
             domain.ANULADA,
             reason=reason,
+            cancelled_at=now,
             updated_at=now,
         ):
             self._emit("order_cancelled", store.order(self.db, order.id))
@@ -720,7 +758,10 @@ class PaymentsUseCases:
                     "created_at": order.created_at,
                     "confirmed_at": order.confirmed_at,
                     "sent_at": order.sent_at,
+                    "late_at": order.late_at,
                     "answered_at": order.answered_at,
+                    "cancelled_at": order.cancelled_at,
+                    "evidence": evidence_of(order),
                 }
             ),
         )
@@ -914,6 +955,36 @@ class PaymentsUseCases:
                 ]
             )
         }
+
+    def order_evidence(self, order_id):
+        """An order's evidence for operators (by its id or request_id): docs/operations.md."""
+        order = store.order(self.db, order_id) or store.order_by_request(self.db, order_id)
+        if order is None:
+            raise NotFound(ORDER_NOT_FOUND)
+        evidence = evidence_of(order)
+        return EvidenceSchema().dump(
+            {
+                **{
+                    c: getattr(order, c)
+                    for c in (
+                        "id",
+                        "request_id",
+                        "request_type",
+                        "member_number",
+                        "status",
+                        "reason_code",
+                        "reason",
+                        "core_reference",
+                        "confirmed_with",
+                        "resolved_by",
+                    )
+                },
+                "created": evidence.get("created"),
+                "confirmed": evidence.get("confirmed"),
+                "shown": evidence.get("shown"),
+                "timeline": order_timeline(order),
+            }
+        )
 
     def resolve(self, **kwargs):
         """An operator's resolution of a request the core never answered, with the core's word,

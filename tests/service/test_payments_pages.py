@@ -118,6 +118,13 @@ def test_a_transfer_between_own_accounts_through_the_pages(pages, rpc_proxy):
         message="completada through the demo core",
     )
     assert 'http-equiv="refresh"' not in done  # no more refreshing once answered
+    steps = re.findall(r"<li><b>([^<]+)</b>: (\d\d/\d\d/\d{4} \d\d:\d\d)</li>", done)
+    assert [label for label, _at in steps] == [
+        "Ingresada",
+        "Confirmada con su código",
+        "Enviada a la cooperativa",
+        "Completada",
+    ]
     assert f"/transferencias/{order_id}/comprobante.pdf" in done
     history = pages.get("/transferencias").text
     assert f'href="/transferencias/{order_id}"' in history
