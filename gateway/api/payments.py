@@ -1,7 +1,8 @@
 """JSON API of money-moving orders (docs/payments.md): transfers, beneficiaries, limits.
 
 - GET    /api/v1/me/limits                          the member's limits and today's use
-- PUT    /api/v1/me/limits                          lower them (raising is not offered yet)
+- PUT    /api/v1/me/limits                          lower them (200) or raise them (201)
+- POST   /api/v1/me/limits/changes/{id}/confirm     confirm a raise with the second factor
 - GET    /api/v1/beneficiaries                      the member's beneficiaries
 - POST   /api/v1/beneficiaries                      add one (por_confirmar, with its challenge)
 - POST   /api/v1/beneficiaries/{id}/confirm         confirm it with the second factor
@@ -20,6 +21,7 @@ from gateway.openapi import documented
 from services.common.errors import ValidationError
 from services.payments.contracts import (
     BeneficiarySchema,
+    LimitChangeSchema,
     LimitsSchema,
     LimitsViewSchema,
     TransferSchema,
@@ -97,18 +99,41 @@ class PaymentsApi:
     @documented(
         "/api/v1/me/limits",
         "PUT",
-        "Bajar los límites de transferencia",
+        "Bajar los límites (200, en efecto ya) o subirlos (201, por confirmar con el código)",
         request=LimitsSchema,
         request_example={"per_transfer": "500.00", "daily_to_others": "800.00"},
         response=LimitsViewSchema,
-        errors=("422",),
+        extra_responses={"201": LimitChangeSchema},
+        errors=("403", "422", "423", "429"),
         tags=TAGS,
     )
     @http("PUT", "/api/v1/me/limits")
-    def api_lower_limits(self, request):
+    def api_change_limits(self, request):
         principal = self.require_member(request)
         body = body_of(request, LIMIT_FIELDS)
-        return json_response(self.payments_rpc.lower_limits(principal.member_number, **body))
+        answer = self.payments_rpc.change_limits(principal.member_number, **body)
+        return json_response(answer, status=201 if "change_id" in answer else 200)
+
+    @documented(
+        "/api/v1/me/limits/changes/{id}/confirm",
+        "POST",
+        "Confirmar el aumento de límites con el segundo factor",
+        request=ConfirmBodySchema,
+        request_example={"method": "email_code", "code": "123456"},
+        response=LimitChangeSchema,
+        errors=("404", "409", "410", "422", "423"),
+        params=(ID_PARAM,),
+        tags=TAGS,
+    )
+    @http("POST", "/api/v1/me/limits/changes/<id>/confirm")
+    def api_confirm_limit_change(self, request, id):
+        principal = self.require_member(request)
+        body = body_of(request, CONFIRM_FIELDS)
+        return json_response(
+            self.payments_rpc.confirm_limit_change(
+                member_number=principal.member_number, change_id=id, **body
+            )
+        )
 
     @documented(
         "/api/v1/beneficiaries", "GET", "Beneficiarios", response=BeneficiariesSchema, tags=TAGS

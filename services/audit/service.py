@@ -226,6 +226,10 @@ class AuditService:
     def on_payments_beneficiary_added(self, payload):
         self.audit_log.record(payload)
 
+    @audited("payments", "limits_raised")
+    def on_payments_limits_raised(self, payload):
+        self.audit_log.record(payload)
+
     @audited("payments", "limits_lowered")
     def on_payments_limits_lowered(self, payload):
         self.audit_log.record(payload)

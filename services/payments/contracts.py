@@ -93,6 +93,20 @@ class LimitsViewSchema(PortalSchema):
     cooperative_max = fields.Nested(LimitsSchema)
 
 
+class LimitChangeSchema(PortalSchema):
+    """A raise of the limits: `por_confirmar` (with `confirmation` at creation), then
+    `confirmada` (with the `limits` now in effect) or `anulada`."""
+
+    change_id = fields.String(attribute="id")
+    per_transfer = Money()
+    daily_to_others = Money()
+    status = fields.String()
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    confirmation = fields.Nested(ConfirmationSchema)
+    limits = fields.Nested(LimitsViewSchema)
+
+
 class CreateBeneficiarySchema(PortalSchema):
     member_number = fields.String(required=True)
     alias = fields.String(required=True, validate=validate.Length(min=1, max=40))

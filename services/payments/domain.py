@@ -433,3 +433,32 @@ def timeline(times: Mapping[str, datetime | None], status: str) -> list[dict[str
         steps.append((status, times.get("answered_at")))
     found = [(name, at) for name, at in steps if at is not None]
     return [{"status": name, "at": at} for name, at in sorted(found, key=lambda s: s[1])]
+
+
+# --- beneficiaries' daily attempts and raised limits -------------------------------------------
+
+BENEFICIARY_ATTEMPTS_PER_DAY = 5  # API contract: at most 5 attempts a day
+LIMITS = "limites"  # the subject of a raise's confirmation (auth restricts it for 48 hours)
+CONFIRMADA = "confirmada"
+
+
+def seconds_to_next_day(now: datetime) -> int:
+    """Seconds until Ecuador's next calendar day (when the day's attempts start again)."""
+    local = now.astimezone(ECUADOR)
+    tomorrow = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), ECUADOR)
+    return max(int((tomorrow - local).total_seconds()), 1)
+
+
+def raises(requested: Limits, current: Limits) -> bool:
+    """True when either limit goes up: then it takes effect only once confirmed."""
+    return (
+        requested.per_transfer > current.per_transfer
+        or requested.daily_to_others > current.daily_to_others
+    )
+
+
+def limits_digest(member_number: str, requested: Limits) -> str:
+    """What a raise's code confirms: the member and both new limits."""
+    return order_digest(
+        LIMITS, requested.daily_to_others, member_number, f"{requested.per_transfer:.2f}"
+    )

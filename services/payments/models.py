@@ -128,3 +128,33 @@ class IdempotencyKey(Base):
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the first answer
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BeneficiaryAttempts(Base):
+    """The member's attempts to add a beneficiary on one Ecuador day (at most 5: each one
+    checks an account number and a cédula against accounts, so they are counted, not free)."""
+
+    __tablename__ = "beneficiary_attempts"
+
+    member_number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LimitChange(Base):
+    """A raise of the member's limits: `por_confirmar` with its second-factor challenge, in
+    effect once `confirmada`; `anulada` when not confirmed in time."""
+
+    __tablename__ = "limit_changes"
+    __table_args__ = (Index("ix_limit_changes_member", "member_number", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_number: Mapped[str] = mapped_column(String(12))
+    per_transfer: Mapped[Decimal] = mapped_column(Cents)
+    daily_to_others: Mapped[Decimal] = mapped_column(Cents)
+    status: Mapped[str] = mapped_column(String(20))  # por_confirmar | confirmada | anulada
+    digest: Mapped[str] = mapped_column(String(64))
+    challenge_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_with: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -2,14 +2,15 @@
 (docs/payments.md).
 
 RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer, get_limits,
-lower_limits, list_beneficiaries, add_beneficiary, confirm_beneficiary, delete_beneficiary,
-pending_requests, order_evidence, resolve_request, sweep, inbound_status.
-Events (exchange `payments.events`, through the outbox; docs/events.md): order_created, order_sent,
-order_completed, order_rejected, order_cancelled, order_in_verification, order_resolved,
-limits_lowered, beneficiary_added. Requests to the core on `portal.requests` (routing key =
-request_type), through their own outbox. Consumes the core's request_completed /
-request_rejected (`core.payments`), and accounts.request_movement_posted (money moved for a
-rejected order).
+lower_limits, change_limits, confirm_limit_change, list_beneficiaries, add_beneficiary,
+confirm_beneficiary, delete_beneficiary, pending_requests, order_evidence, resolve_request,
+sweep, inbound_status.
+Events (exchange `payments.events`, through the outbox; docs/events.md): order_created,
+order_sent, order_completed, order_rejected, order_cancelled, order_in_verification,
+order_resolved, limits_lowered, limits_raised, beneficiary_added. Requests to the core on
+`portal.requests` (routing key = request_type), through their own outbox. Consumes the core's
+request_completed / request_rejected (`core.payments`), and accounts.request_movement_posted
+(money moved for a rejected order).
 
 The use cases live in `usecases.py`; this module only wires nameko to them.
 """
@@ -137,6 +138,14 @@ class PaymentsService:
     @rpc
     def lower_limits(self, member_number, per_transfer=None, daily_to_others=None):
         return self.payments.lower_limits(member_number, per_transfer, daily_to_others)
+
+    @rpc
+    def change_limits(self, member_number, per_transfer=None, daily_to_others=None):
+        return self.payments.change_limits(member_number, per_transfer, daily_to_others)
+
+    @rpc
+    def confirm_limit_change(self, member_number=None, change_id=None, method=None, code=None):
+        return self.payments.confirm_limit_change(member_number, change_id, method, code)
 
     @rpc
     def list_beneficiaries(self, member_number):

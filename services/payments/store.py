@@ -9,8 +9,10 @@ from services.common import inbound
 from services.payments import domain
 from services.payments.models import (
     Beneficiary,
+    BeneficiaryAttempts,
     DailyCounter,
     IdempotencyKey,
+    LimitChange,
     MemberLimits,
     Order,
 )
@@ -167,3 +169,40 @@ def forget_expired_keys(session, now):
     """Expired keys leave (the sweeper): their member may use them again for a new order."""
     table = cast(Table, IdempotencyKey.__table__)
     return session.execute(delete(table).where(table.c.expires_at <= now)).rowcount
+
+
+def count_beneficiary_attempt(session, member_number, day):
+    """One more attempt of the member on `day`; the day's count with it."""
+    table = cast(Table, BeneficiaryAttempts.__table__)
+    try:
+        with session.begin_nested():
+            session.execute(insert(table).values(member_number=member_number, day=day, attempts=0))
+    except IntegrityError:
+        pass
+    session.execute(
+        update(table)
+        .where(table.c.member_number == member_number, table.c.day == day)
+        .values(attempts=table.c.attempts + 1)
+    )
+    return session.execute(
+        select(table.c.attempts).where(table.c.member_number == member_number, table.c.day == day)
+    ).scalar_one()
+
+
+def limit_change(session, member_number, change_id):
+    found = session.get(LimitChange, change_id)
+    if found is None or found.member_number != member_number:
+        return None
+    return found
+
+
+def move_limit_change(session, change_id, new, **values):
+    """por_confirmar → `new`, once (two confirmations take effect once)."""
+    table = cast(Table, LimitChange.__table__)
+    result = session.execute(
+        update(table)
+        .where(table.c.id == change_id, table.c.status == domain.POR_CONFIRMAR)
+        .values(status=new, **values)
+    )
+    session.expire_all()
+    return result.rowcount == 1

@@ -19,7 +19,13 @@ from nameko.exceptions import MethodNotFound, RemoteError
 from services.common import inbound
 from services.common.config import env
 from services.common.db import commit
-from services.common.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from services.common.errors import (
+    Conflict,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationError,
+)
 from services.common.inbound import Refused
 from services.common.schemas import load_or_raise
 from services.payments import domain, store
@@ -29,6 +35,7 @@ from services.payments.contracts import (
     CreateBeneficiarySchema,
     CreateTransferSchema,
     EvidenceSchema,
+    LimitChangeSchema,
     LimitsSchema,
     LimitsViewSchema,
     OrderEventSchema,
@@ -36,7 +43,13 @@ from services.payments.contracts import (
     ResolveSchema,
     TransferSchema,
 )
-from services.payments.models import Beneficiary, MemberLimits, Order, processed_events
+from services.payments.models import (
+    Beneficiary,
+    LimitChange,
+    MemberLimits,
+    Order,
+    processed_events,
+)
 from services.payments.schemas import (
     RequestCompletedSchema,
     RequestMovementSchema,
@@ -49,6 +62,7 @@ TRANSFER = TransferSchema()
 ORDER_EVENT = OrderEventSchema()
 PENDING = PendingRequestSchema(many=True)
 LIMITS_VIEW = LimitsViewSchema()
+LIMIT_CHANGE = LimitChangeSchema()
 BENEFICIARY = BeneficiarySchema()
 CORE_COMPLETED = RequestCompletedSchema()
 CORE_REJECTED = RequestRejectedSchema()
@@ -78,6 +92,15 @@ RESOLVE_TOO_EARLY = (
     "espere su respuesta."
 )
 NOT_AWAITING = "La orden no espera respuesta del núcleo (estado {status})."
+BENEFICIARY_ATTEMPTS = (
+    "Alcanzó el máximo de {count} intentos de registrar un beneficiario por día. "
+    "Intente de nuevo mañana."
+)
+CHANGE_NOT_FOUND = "El cambio de límites no existe."
+CHANGE_NOT_PENDING = "El cambio de límites ya no está por confirmar."
+CHANGE_EXPIRED = (
+    "El cambio de límites venció: no se confirmó en {minutes} minutos. Pídalo de nuevo."
+)
 KEY_REUSED = (
     "Esta clave Idempotency-Key ya se usó con otros datos: use una clave nueva para otra orden."
 )
@@ -326,8 +349,8 @@ class PaymentsUseCases:
             raise ValidationError(
                 fields={
                     "limits": [
-                        "Por ahora solo puede bajar sus límites: subirlos requiere una "
-                        "confirmación que el portal aún no ofrece."
+                        "Aquí solo puede bajar sus límites: subirlos se confirma con su "
+                        "código desde la aplicación del portal."
                     ]
                 }
             )
@@ -347,6 +370,95 @@ class PaymentsUseCases:
             },
         )
         return self.get_limits(member_number)
+
+    def change_limits(self, member_number, per_transfer, daily_to_others):
+        """Lowering takes effect at once (the limits view); raising (up to the cooperative's
+        maximum) is a change `por_confirmar` with its second-factor challenge, in effect once
+        confirmed (confirm_limit_change)."""
+        data = load_or_raise(
+            LimitsSchema(), {"per_transfer": per_transfer, "daily_to_others": daily_to_others}
+        )
+        requested = domain.Limits(data["per_transfer"], data["daily_to_others"])
+        errors = domain.limits_errors(requested, self.settings.cooperative_limits)
+        if errors:
+            raise ValidationError(fields={"limits": errors})
+        if not domain.raises(requested, self._limits(member_number)):
+            return self.lower_limits(member_number, per_transfer, daily_to_others)
+        change = LimitChange(
+            id=str(uuid.uuid4()),
+            member_number=member_number,
+            per_transfer=requested.per_transfer,
+            daily_to_others=requested.daily_to_others,
+            status=domain.POR_CONFIRMAR,
+            digest=domain.limits_digest(member_number, requested),
+            created_at=self.clock.utcnow(),
+        )
+        challenge = self.confirmation.start(
+            member_number,
+            change.id,
+            change.digest,
+            {"kind": domain.LIMITS, "amount": f"{requested.daily_to_others:.2f}"},
+        )
+        change.challenge_id = challenge["challenge_id"]
+        self.db.add(change)
+        self.db.flush()
+        return {
+            **LIMIT_CHANGE.dump(change),
+            "confirmation": {
+                "challenge_id": challenge["challenge_id"],
+                "methods": challenge.get("methods", []),
+                "challenge_expires_at": challenge.get("challenge_expires_at"),
+            },
+        }
+
+    def confirm_limit_change(self, member_number, change_id, method, code):
+        """The member's code: the raised limits take effect now (`limits_raised`, audited, and
+        the member is told)."""
+        data = load_or_raise(
+            ConfirmSchema(),
+            {"member_number": member_number, "order_id": change_id, "method": method, "code": code},
+        )
+        change = store.limit_change(self.db, data["member_number"], data["order_id"])
+        if change is None:
+            raise NotFound(CHANGE_NOT_FOUND)
+        if change.status != domain.POR_CONFIRMAR:
+            raise Conflict(CHANGE_NOT_PENDING)
+        now = self.clock.now()
+        if domain.confirmation_expired(
+            as_utc(change.created_at), now, self.settings.confirm_minutes
+        ):
+            store.move_limit_change(self.db, change.id, domain.ANULADA)
+            commit(self.db)
+            raise Conflict(CHANGE_EXPIRED.format(minutes=int(self.settings.confirm_minutes)))
+        if not self.confirmation.verify(
+            change.challenge_id, change.digest, data["method"], data["code"]
+        ):
+            raise ValidationError(fields={"code": [WRONG_CODE]})
+        naive = now.replace(tzinfo=None)
+        if not store.move_limit_change(
+            self.db, change.id, domain.CONFIRMADA, confirmed_at=naive, confirmed_with=data["method"]
+        ):
+            raise Conflict(CHANGE_NOT_PENDING)
+        change = store.limit_change(self.db, data["member_number"], data["order_id"])
+        row = store.limits(self.db, change.member_number)
+        if row is None:
+            row = MemberLimits(member_number=change.member_number)
+            self.db.add(row)
+        row.per_transfer = change.per_transfer
+        row.daily_to_others = change.daily_to_others
+        row.updated_at = naive
+        self.events.emit(
+            "limits_raised",
+            {
+                "change_id": change.id,
+                "member_number": change.member_number,
+                "per_transfer": f"{change.per_transfer:.2f}",
+                "daily_to_others": f"{change.daily_to_others:.2f}",
+                "confirmed_with": data["method"],
+                "confirmed_at": domain.iso_z(now),
+            },
+        )
+        return {**LIMIT_CHANGE.dump(change), "limits": self.get_limits(change.member_number)}
 
     # --- beneficiaries -----------------------------------------------------------------------
 
@@ -390,6 +502,7 @@ class PaymentsUseCases:
 
     def _add_beneficiary(self, kwargs):
         data = load_or_raise(CreateBeneficiarySchema(), kwargs)
+        self._count_beneficiary_attempt(data["member_number"])
         found = self.accounts.transfer_destination(data["account_number"], data["identification"])
         if not found or found["member_number"] == data["member_number"]:
             raise ValidationError(fields={"account_number": [BENEFICIARY_MISMATCH]})
@@ -424,6 +537,18 @@ class PaymentsUseCases:
                 "challenge_expires_at": challenge.get("challenge_expires_at"),
             },
         }
+
+    def _count_beneficiary_attempt(self, member_number):
+        """At most BENEFICIARY_ATTEMPTS_PER_DAY attempts per Ecuador day, counted before the
+        pair is checked and committed at once: a failed attempt counts too."""
+        now = self.clock.now()
+        attempts = store.count_beneficiary_attempt(self.db, member_number, domain.ecuador_day(now))
+        commit(self.db)
+        if attempts > domain.BENEFICIARY_ATTEMPTS_PER_DAY:
+            raise RateLimited(
+                BENEFICIARY_ATTEMPTS.format(count=domain.BENEFICIARY_ATTEMPTS_PER_DAY),
+                retry_after=domain.seconds_to_next_day(now),
+            )
 
     def confirm_beneficiary(self, member_number, beneficiary_id, method, code):
         data = load_or_raise(

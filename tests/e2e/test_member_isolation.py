@@ -43,6 +43,8 @@ API_PATHS = {
     "/api/v1/transfers/{id}/confirm": None,
     "/api/v1/beneficiaries/{id}": None,
     "/api/v1/beneficiaries/{id}/confirm": None,
+    "/api/v1/me/limits/changes/{id}/confirm": None,
+    "/api/v1/transfers/{id}/receipt.pdf": None,
     "/api/v1/credit/applications/{application_number}/withdraw": None,
     "/api/v1/loans/{loan_number}": (
         {"loan_number": MARIA_LOAN},

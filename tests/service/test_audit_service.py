@@ -323,6 +323,18 @@ CATALOGUE = [
     ),
     (
         "payments",
+        "limits_raised",
+        {
+            "change_id": "7a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            "member_number": "100234",
+            "per_transfer": "800.00",
+            "daily_to_others": "1500.00",
+            "confirmed_with": "totp",
+            "confirmed_at": "2026-11-25T16:47:33Z",
+        },
+    ),
+    (
+        "payments",
         "limits_lowered",
         {"member_number": "100234", "per_transfer": "500.00", "daily_to_others": "800.00"},
     ),

@@ -112,3 +112,47 @@ def test_an_idempotency_key_answers_its_first_answer_and_refuses_another_body(ap
     assert fixed.status_code == 201 and fixed.json()["transfer_id"] != first.json()["transfer_id"]
     bad = http.post("/api/v1/transfers", json=body, headers={**auth, "Idempotency-Key": "a" * 101})
     assert bad.status_code == 422 and "Idempotency-Key" in bad.json()["error"]["fields"]
+
+
+def test_a_raised_limit_takes_effect_once_confirmed_with_the_code(api):
+    http, auth = api
+    lowered = http.put(
+        "/api/v1/me/limits",
+        json={"per_transfer": "100.00", "daily_to_others": "200.00"},
+        headers=auth,
+    )
+    assert lowered.status_code == 200 and lowered.json()["per_transfer"] == "100.00"
+    too_high = http.put(
+        "/api/v1/me/limits",
+        json={"per_transfer": "1000.01", "daily_to_others": "200.00"},
+        headers=auth,
+    )
+    assert too_high.status_code == 422
+
+    asked = http.put(
+        "/api/v1/me/limits",
+        json={"per_transfer": "800.00", "daily_to_others": "1500.00"},
+        headers=auth,
+    )
+    assert asked.status_code == 201
+    change = asked.json()
+    assert (change["status"], change["per_transfer"], change["daily_to_others"]) == (
+        "por_confirmar",
+        "800.00",
+        "1500.00",
+    )
+    limits = http.get("/api/v1/me/limits", headers=auth).json()
+    assert (limits["per_transfer"], limits["daily_to_others"]) == ("100.00", "200.00")
+
+    code = emailed_code(change["confirmation"]["challenge_id"])
+    path = f"/api/v1/me/limits/changes/{change['change_id']}/confirm"
+    jose = bearer(api_login(http, "jose", "Socio-2026!"))
+    theirs = http.post(path, json={"method": "email_code", "code": code}, headers=jose)
+    assert theirs.status_code == 404  # another member's change: as if it did not exist
+    confirmed = http.post(path, json={"method": "email_code", "code": code}, headers=auth)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "confirmada"
+    limits = http.get("/api/v1/me/limits", headers=auth).json()
+    assert (limits["per_transfer"], limits["daily_to_others"]) == ("800.00", "1500.00")
+    again = http.post(path, json={"method": "email_code", "code": code}, headers=auth)
+    assert again.status_code == 409

@@ -8,7 +8,7 @@ import eventlet
 import pytest
 
 from services.accounts.service import AccountsService
-from services.common.errors import Conflict, ServiceUnavailable, ValidationError
+from services.common.errors import Conflict, RateLimited, ServiceUnavailable, ValidationError
 from services.payments.service import PaymentsService
 from tests.service.core_tools import core_event, member_with_savings, publish_core
 from tests.service.event_tools import wait_until
@@ -250,10 +250,8 @@ def test_operators_list_late_requests_and_resolve_one_with_the_cores_word(
 OTHER_MEMBER, OTHER_ACCOUNT, OTHER_CEDULA = "200999", "4200999001", "0102030405"
 
 
-def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
-    portal, config, rpc_proxy
-):
-    accounts, payments = portal
+def other_member(config, accounts):
+    """Juan Carlos, another member with an AHORRO_VISTA account (a beneficiary to be)."""
     publish_core(
         config["AMQP_URI"],
         core_event(
@@ -279,6 +277,13 @@ def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
         ),
     )
     wait_until(lambda: accounts.list_accounts(OTHER_MEMBER), message="other member's account")
+
+
+def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
+    portal, config, rpc_proxy
+):
+    accounts, payments = portal
+    other_member(config, accounts)
     with pytest.raises(ValidationError):  # the pair must match: a wrong cédula
         payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, "1710034065")
     added = payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, OTHER_CEDULA)
@@ -439,3 +444,20 @@ def test_each_order_keeps_its_evidence_and_audit_records_every_step(
     assert sent["evidence"]["shown"]["digest"] == shown["digest"]
     done = next(e for e in entries if e["event_type"] == "order_completed")["data"]
     assert done["core_reference"] == "CORE-1" and done["answered_at"]
+
+
+def test_a_member_has_five_attempts_a_day_to_add_a_beneficiary(portal, config):
+    accounts, payments = portal
+    other_member(config, accounts)
+    for guess in ("1710034065", "1710034066", "1710034067", "1710034068"):
+        with pytest.raises(ValidationError):
+            payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, guess)
+    assert payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, OTHER_CEDULA)["status"] == (
+        "por_confirmar"
+    )
+    # the sixth attempt of the day is refused before the pair is checked, even a right one
+    with pytest.raises(RateLimited) as refused:
+        payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, OTHER_CEDULA)
+    assert "5 intentos" in refused.value.message
+    assert 0 < refused.value.extra["retry_after"] <= 24 * 3600
+    assert len(payments.list_beneficiaries(MEMBER)["beneficiaries"]) == 1
