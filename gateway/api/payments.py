@@ -10,15 +10,18 @@
 - POST   /api/v1/transfers                          a transfer por_confirmar, with its challenge
 - GET    /api/v1/transfers · /api/v1/transfers/{id} the member's transfers, newest first
 - POST   /api/v1/transfers/{id}/confirm             the code: held and sent to the core
+- GET    /api/v1/transfers/{id}/receipt.pdf         the receipt (comprobante) of a completada one
 """
 
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
 from gateway.api.auth import client_ip, user_agent
+from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
-from services.common.errors import ValidationError
+from services.common.errors import NotFound, ValidationError
+from services.common.esec import fecha, money
 from services.payments.contracts import (
     BeneficiarySchema,
     LimitChangeSchema,
@@ -28,6 +31,13 @@ from services.payments.contracts import (
 )
 
 TAGS = ("Transferencias",)
+RECEIPT = "payment_receipt"  # the reports service's template of a receipt (comprobante)
+KIND_LABELS = {
+    "propia": "Entre mis cuentas",
+    "socio": "A un beneficiario",
+    "loan_payment": "Pago de cuota",
+}
+NO_RECEIPT = "El comprobante existe cuando la transferencia está completada."
 TRANSFER_FIELDS = ("from_account", "to_account", "beneficiary_id", "amount", "description")
 BENEFICIARY_FIELDS = ("alias", "account_number", "identification")
 CONFIRM_FIELDS = ("method", "code")
@@ -76,6 +86,44 @@ class TransfersSchema(Schema):
 
 class BeneficiariesSchema(Schema):
     beneficiaries = fields.List(fields.Nested(BeneficiarySchema))
+
+
+def mask(account_number):
+    text = str(account_number or "")
+    return "****" + text[-4:] if len(text) > 4 else text
+
+
+def receipt_response(gateway, principal, order):
+    """The receipt (comprobante) PDF of the member's completed order, rendered by reports: the
+    cooperative, the member, the time in Ecuador, both accounts masked, the amount in figures and
+    in words, the description and the core's reference (the page and the API serve the same)."""
+    if order["status"] != "completada":
+        raise NotFound(NO_RECEIPT)
+    member = gateway.accounts_rpc.get_member(principal.member_number)
+    rendered = gateway.reports_rpc.with_timeout(report_timeout()).render(
+        RECEIPT,
+        {
+            "title": "Comprobante de transferencia",
+            "member": {
+                "display_name": member["display_name"],
+                "member_number": member["member_number"],
+                "identification_masked": member["identification_masked"],
+            },
+            "order": {
+                "kind_label": KIND_LABELS.get(order.get("kind"), order.get("kind")),
+                "from_account_masked": mask(order["from_account"]),
+                "to_account_masked": order["to_account_masked"],
+                "amount": order["amount"],
+                "amount_text": money(order["amount"]),
+                "description": order.get("description") or "",
+                "core_reference": order.get("core_reference") or "",
+                "request_id": order["request_id"],
+                "done_at": fecha(order.get("answered_at") or order.get("sent_at")),
+            },
+        },
+        f"comprobante-{order.get('core_reference') or order['transfer_id'][:8]}.pdf",
+    )
+    return pdf_response(rendered)
 
 
 def body_of(request, allowed):
@@ -258,6 +306,24 @@ class PaymentsApi:
     def api_transfer(self, request, id):
         principal = self.require_member(request)
         return json_response(self.payments_rpc.get_transfer(principal.member_number, id))
+
+    @documented(
+        "/api/v1/transfers/{id}/receipt.pdf",
+        "GET",
+        "Comprobante (PDF) de una transferencia completada",
+        errors=("404",),
+        params=(ID_PARAM,),
+        tags=TAGS,
+        content_type="application/pdf",
+    )
+    @http("GET", "/api/v1/transfers/<id>/receipt.pdf")
+    def api_transfer_receipt(self, request, id):
+        """El comprobante de una orden `completada` del socio: fecha y hora de Ecuador, ambas
+        cuentas enmascaradas, el monto en cifras y en letras, la referencia del núcleo. Antes de
+        completarse, o de otro socio, 404."""
+        principal = self.require_member(request)
+        order = self.payments_rpc.get_transfer(principal.member_number, id)
+        return receipt_response(self, principal, order)
 
     @documented(
         "/api/v1/transfers/{id}/confirm",

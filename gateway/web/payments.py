@@ -14,7 +14,7 @@ import hmac
 import json
 
 from gateway.api.auth import client_ip
-from gateway.api.position import pdf_response, report_timeout
+from gateway.api.payments import KIND_LABELS, receipt_response
 from gateway.http import http
 from gateway.security import cookie_name, secret_key
 from gateway.web import second_factor as factor
@@ -32,11 +32,10 @@ from services.common.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from services.common.esec import amount_input_text, fecha, money
+from services.common.esec import amount_input_text
 
 ORDER_COOKIE = "portal_order_challenge"
 CSRF_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
-RECEIPT = "payment_receipt"
 STATUS_LABELS = {
     "por_confirmar": "Por confirmar",
     "confirmando": "Enviada",
@@ -70,11 +69,6 @@ STEP_LABELS = {
 }
 REFRESHING = ("confirmando", "enviada")
 REFRESH_SECONDS = 3
-KIND_LABELS = {
-    "propia": "Entre mis cuentas",
-    "socio": "A un beneficiario",
-    "loan_payment": "Pago de cuota",
-}
 METHOD_LABELS = {
     "email_code": "El código que le enviamos por correo",
     "totp": "El código de su aplicación de autenticación",
@@ -157,11 +151,6 @@ def attempts_text(exc):
     if isinstance(left, int):
         return f"El código no es correcto. Le quedan {left} intento{'s' if left != 1 else ''}."
     return "El código no es correcto."
-
-
-def mask(account_number):
-    text = str(account_number or "")
-    return "****" + text[-4:] if len(text) > 4 else text
 
 
 class PaymentsPages:
@@ -382,34 +371,7 @@ class PaymentsPages:
     @http("GET", "/transferencias/<order_id>/comprobante.pdf")
     def page_transfer_receipt(self, request, order_id):
         principal = self.require_member(request)
-        order = self._pay_order(principal, order_id)
-        if order["status"] != "completada":
-            raise NotFound("El comprobante existe cuando la transferencia está completada.")
-        member = self.accounts_rpc.get_member(principal.member_number)
-        rendered = self.reports_rpc.with_timeout(report_timeout()).render(
-            RECEIPT,
-            {
-                "title": "Comprobante de transferencia",
-                "member": {
-                    "display_name": member["display_name"],
-                    "member_number": member["member_number"],
-                    "identification_masked": member["identification_masked"],
-                },
-                "order": {
-                    "kind_label": order["kind_label"],
-                    "from_account_masked": mask(order["from_account"]),
-                    "to_account_masked": order["to_account_masked"],
-                    "amount": order["amount"],
-                    "amount_text": money(order["amount"]),
-                    "description": order.get("description") or "",
-                    "core_reference": order.get("core_reference") or "",
-                    "request_id": order["request_id"],
-                    "done_at": fecha(order.get("answered_at") or order.get("sent_at")),
-                },
-            },
-            f"comprobante-{order.get('core_reference') or order_id[:8]}.pdf",
-        )
-        return pdf_response(rendered)
+        return receipt_response(self, principal, self._pay_order(principal, order_id))
 
     # --- beneficiaries ----------------------------------------------------------------------
 

@@ -2,12 +2,19 @@
 between her accounts, confirms it with the e-mailed code, and sees it enviada with her available
 balance lowered; bad input is a 422 in Spanish and changes nothing."""
 
+import io
 from decimal import Decimal
 
+import eventlet
 import pytest
+from pypdf import PdfReader
 
+from scripts import broker_users, demo_core
 from services.payments.service import PaymentsService
+from services.reports.service import ReportsService
 from tests.helpers import api_login, bearer, emailed_code, start_auth_stack, start_gateway
+from tests.service.core_tools import core_uri
+from tests.service.event_tools import wait_until
 
 pytestmark = pytest.mark.pg
 
@@ -156,3 +163,66 @@ def test_a_raised_limit_takes_effect_once_confirmed_with_the_code(api):
     assert (limits["per_transfer"], limits["daily_to_others"]) == ("800.00", "1500.00")
     again = http.post(path, json={"method": "email_code", "code": code}, headers=auth)
     assert again.status_code == 409
+
+
+@pytest.fixture
+def core(service_config, container_factory, monkeypatch):
+    """reports (the receipt's renderer) and the demo core answering the portal's requests."""
+    container_factory(ReportsService, service_config).start()
+    monkeypatch.setenv("CORE_AMQP_URI", core_uri(service_config["AMQP_URI"]))
+    broker_users.declare_requests(service_config["AMQP_URI"])
+    stop = {"now": False}
+    thread = eventlet.spawn(demo_core.serve, service_config["AMQP_URI"], stop)
+    yield
+    stop["now"] = True
+    thread.wait()
+
+
+def test_the_receipt_of_a_completed_transfer_is_its_pdf_for_its_member_only(api, core):
+    http, auth = api
+    accounts = http.get("/api/v1/accounts", headers=auth).json()["accounts"]
+    source = next(
+        a
+        for a in accounts
+        if a["product"] == "AHORRO_VISTA" and Decimal(a["available_balance"]) > 20
+    )
+    target = next(
+        a
+        for a in accounts
+        if a["account_number"] != source["account_number"] and a["product"] != "CERTIFICADOS"
+    )
+    order = http.post(
+        "/api/v1/transfers",
+        json={
+            "from_account": source["account_number"],
+            "to_account": target["account_number"],
+            "amount": "12.34",
+            "description": "Para la casa",
+        },
+        headers=auth,
+    ).json()
+    receipt = f"/api/v1/transfers/{order['transfer_id']}/receipt.pdf"
+    before = http.get(receipt, headers=auth)
+    assert before.status_code == 404 and before.json()["error"]["code"] == "not_found"
+
+    code = emailed_code(order["confirmation"]["challenge_id"])
+    path = f"/api/v1/transfers/{order['transfer_id']}/confirm"
+    http.post(path, json={"method": "email_code", "code": code}, headers=auth)
+    wait_until(
+        lambda: (
+            http.get(f"/api/v1/transfers/{order['transfer_id']}", headers=auth).json()["status"]
+            == "completada"
+        ),
+        timeout=30,
+        message="completada through the demo core",
+    )
+    pdf = http.get(receipt, headers=auth)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "DOCE DÓLARES CON 34/100" in text and "12,34" in text
+    assert source["account_number"] not in text and target["account_number"] not in text
+    assert "****" + source["account_number"][-4:] in text and "Para la casa" in text
+
+    jose = bearer(api_login(http, "jose", "Socio-2026!"))
+    theirs = http.get(receipt, headers=jose)
+    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
