@@ -393,6 +393,8 @@ class PaymentsPages:
             return self._transfers_page(
                 request, principal, 422, errors, {"b_" + k: v for k, v in form.items()}
             )
+        except RateLimited as exc:  # the day's 5 attempts are spent
+            return self._transfers_page(request, principal, 429, flashes=[("error", exc.message)])
         except (Forbidden, Locked, ServiceUnavailable, NotFound) as exc:
             return self._transfers_page(request, principal, 422, flashes=[("error", exc.message)])
         beneficiary_id = added["beneficiary_id"]

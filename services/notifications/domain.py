@@ -492,6 +492,13 @@ def phone_e164(phone: object) -> str | None:
 
 ORDER_COMPLETED = "order_completed"
 ORDER_REJECTED = "order_rejected"
+# the member's other alerts of payments (DOMAIN: a beneficiary added, a limit raised)
+BENEFICIARY_ADDED = "beneficiary_added"
+LIMITS_RAISED = "limits_raised"
+PAYMENTS_ALERT_SUBJECTS = {
+    BENEFICIARY_ADDED: "Se registró un beneficiario en su usuario del Portal en línea",
+    LIMITS_RAISED: "Se subieron sus límites de transferencia",
+}
 # what the member reads of an order (the e-mail's subject and the SMS)
 ORDER_WHAT = {
     "propia": "transferencia entre sus cuentas",
@@ -509,6 +516,8 @@ def order_alert_kind(envelope: object) -> str | None:
     (an operator's resolution says which by its status), else None: no message."""
     if not isinstance(envelope, dict) or envelope.get("source") != "payments":
         return None
+    if envelope.get("event_type") in PAYMENTS_ALERT_SUBJECTS:
+        return str(envelope["event_type"])
     status = _data(envelope).get("status")
     if envelope.get("event_type") in ("order_completed", "order_rejected", "order_resolved"):
         if status == "completada":
@@ -529,6 +538,26 @@ def order_notice(envelope: dict[str, Any], kind: str, member: object) -> Notice:
     the time in Ecuador, the core's reference or the reason; to the member's address on file."""
     data = _data(envelope)
     facts: dict[str, Any] = member if isinstance(member, dict) else {}
+    if kind in PAYMENTS_ALERT_SUBJECTS:
+        return Notice(
+            kind=kind,
+            event_id=str(envelope.get("event_id") or ""),
+            subject=PAYMENTS_ALERT_SUBJECTS[kind],
+            recipient=clean_address(facts.get("email")),
+            context={
+                "greeting_name": greeting_name(facts.get("display_name")),
+                "alias": _short(data.get("alias"), 40),
+                "account_masked": _mask(data.get("account_number_masked")),
+                "per_transfer_text": money_text(data.get("per_transfer")),
+                "daily_text": money_text(data.get("daily_to_others")),
+                "at_text": local_time_text(data.get("confirmed_at") or envelope.get("occurred_at")),
+                # the alerts' layout (alert_base): no device nor address in these events, no
+                # "No fui yo" link (auth issues those for its own events)
+                "device_text": "",
+                "address_text": "",
+                "not_me_url": None,
+            },
+        )
     amount = money_text(data.get("amount"))
     what = ORDER_WHAT.get(str(data.get("kind") or ""), "orden")
     context: dict[str, object] = {
@@ -562,6 +591,16 @@ def order_sms_text(envelope: dict[str, Any], kind: str) -> str:
     """The SMS of an order completed or rejected: short, ASCII, accounts masked, no balance."""
     notice = order_notice(envelope, kind, None)
     c = notice.context
+    if kind == BENEFICIARY_ADDED:
+        return _ascii(
+            f"Se registro el beneficiario {c['alias']} (cuenta {c['account_masked']}) en su "
+            f"usuario del portal el {c['at_text'] or 'hoy'}." + SMS_TAIL
+        )[:300]
+    if kind == LIMITS_RAISED:
+        return _ascii(
+            f"Se subieron sus limites de transferencia a {c['per_transfer_text']} por "
+            f"transferencia y {c['daily_text']} diarios el {c['at_text'] or 'hoy'}." + SMS_TAIL
+        )[:300]
     head = (
         f"Su {c['what']} de {c['amount_text']} de la cuenta {c['from_account_masked']} "
         f"a {c['to_account_masked']}"

@@ -244,6 +244,14 @@ class NotificationsService:
     def on_order_resolved(self, payload):
         self._order_alert(payload)
 
+    @notify("payments", "beneficiary_added")
+    def on_beneficiary_added(self, payload):
+        self._order_alert(payload)
+
+    @notify("payments", "limits_raised")
+    def on_limits_raised(self, payload):
+        self._order_alert(payload)
+
     def _order_alert(self, payload):
         """The member's e-mail and SMS of an order that ended (idempotent by event_id and kind,
         like the security alerts: a redelivery after a partial failure sends only the rest).

@@ -524,3 +524,50 @@ def test_an_order_completed_or_rejected_goes_to_the_member_by_email_and_sms_once
         ("order_completed", "sent", 1),
         ("order_completed_sms", "sent", 1),
     ]
+
+
+def test_a_beneficiary_added_and_a_limit_raised_alert_the_member_by_email_and_sms(
+    start_notifications, notifications_config, container_factory
+):
+    from services.accounts.service import AccountsService
+    from tests.conftest import load_demo
+
+    load_demo(notifications_config, date.today(), services=["accounts"], count=1)
+    container_factory(AccountsService, notifications_config).start()
+    start_notifications()
+    added = make_envelope(
+        "payments",
+        "beneficiary_added",
+        {
+            "beneficiary_id": str(uuid.uuid4()),
+            "member_number": "100234",
+            "alias": "José",
+            "account_number_masked": "****7001",
+            "confirmed_with": "totp",
+        },
+        occurred_at="2026-12-07T15:00:05Z",
+    )
+    raised = make_envelope(
+        "payments",
+        "limits_raised",
+        {
+            "change_id": str(uuid.uuid4()),
+            "member_number": "100234",
+            "per_transfer": "800.00",
+            "daily_to_others": "1500.00",
+            "confirmed_with": "email_code",
+            "confirmed_at": "2026-12-07T16:30:00Z",
+        },
+    )
+    publish(notifications_config["AMQP_URI"], added, raised)
+    wait_until(lambda: len(eml_files()) == 2 and len(sms_files()) == 2, message="both alerts")
+    mails = {read_eml(p)["Subject"]: bodies(read_eml(p))[0] for p in eml_files()}
+    beneficiary = mails["Se registró un beneficiario en su usuario del Portal en línea"]
+    assert "«José» (cuenta ****7001)" in beneficiary and "07/12/2026 10:00" in beneficiary
+    limits = mails["Se subieron sus límites de transferencia"]
+    assert "$ 800,00 por transferencia y $ 1.500,00 por día" in limits
+    assert "07/12/2026 11:30" in limits
+    texts = sorted(p.read_text() for p in sms_files())
+    assert all(t.startswith("Para: +593991234567") and t.isascii() for t in texts)
+    assert any("Jose (cuenta ****7001)" in t for t in texts)
+    assert any("$ 800,00 por transferencia y $ 1.500,00 diarios" in t for t in texts)
