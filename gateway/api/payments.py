@@ -25,7 +25,6 @@ from services.common.esec import fecha, money
 from services.payments.contracts import (
     BeneficiarySchema,
     LimitChangeSchema,
-    LimitsSchema,
     LimitsViewSchema,
     TransferSchema,
 )
@@ -67,6 +66,23 @@ class TransferBodySchema(Schema):
     beneficiary_id = fields.String(metadata={"description": "o un beneficiario activo"})
     amount = fields.String(required=True, metadata={"example": "125.50"})
     description = fields.String()
+
+
+class AmountBody(fields.Raw):
+    """An amount in a JSON body as the rules accept it (docs/domain.md, "Money"): a string with
+    two decimals, or a JSON number with two decimals at most."""
+
+    openapi_property = {
+        "oneOf": [
+            {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "example": "500.00"},
+            {"type": "number", "minimum": 0, "multipleOf": 0.01},
+        ]
+    }
+
+
+class LimitsBodySchema(Schema):
+    per_transfer = AmountBody(required=True)
+    daily_to_others = AmountBody(required=True)
 
 
 class ConfirmBodySchema(Schema):
@@ -148,7 +164,7 @@ class PaymentsApi:
         "/api/v1/me/limits",
         "PUT",
         "Bajar los límites (200, en efecto ya) o subirlos (201, por confirmar con el código)",
-        request=LimitsSchema,
+        request=LimitsBodySchema,
         request_example={"per_transfer": "500.00", "daily_to_others": "800.00"},
         response=LimitsViewSchema,
         extra_responses={"201": LimitChangeSchema},
