@@ -77,6 +77,7 @@ DONE = {
     "beneficiario": "El beneficiario quedó registrado.",
     "beneficiario-eliminado": "El beneficiario fue eliminado.",
     "limites": "Sus límites bajaron desde ahora.",
+    "limites-subidos": "Sus límites subieron desde ahora.",
 }
 
 
@@ -521,10 +522,99 @@ class PaymentsPages:
         amounts, errors = read_amounts(form, ["per_transfer", "daily_to_others"])
         if not errors:
             try:
-                self.payments_rpc.lower_limits(
+                answer = self.payments_rpc.change_limits(
                     principal.member_number, amounts["per_transfer"], amounts["daily_to_others"]
                 )
-                return redirect("/transferencias/limites?aviso=limites")
             except ValidationError as exc:
                 errors = dict(exc.fields)
+            except (Forbidden, Locked, RateLimited, ServiceUnavailable) as exc:
+                return self._pay_limits_page(
+                    request, principal, 422, form=form, flashes=[("error", exc.message)]
+                )
+            else:
+                if "change_id" not in answer:  # lowered: in effect now
+                    return redirect("/transferencias/limites?aviso=limites")
+                change_id = answer["change_id"]
+                response = redirect(f"/transferencias/limites/cambios/{change_id}/confirmar")
+                set_order_challenge(
+                    response,
+                    request,
+                    pack_order_challenge("l:" + change_id, answer["confirmation"]),
+                )
+                return response
         return self._pay_limits_page(request, principal, 422, errors, form)
+
+    # --- a raise of the limits, confirmed with the code -------------------------------------
+
+    def _pay_limit_change(self, principal, change_id):
+        if not change_id or len(change_id) > 36:
+            raise NotFound("El cambio de límites no existe.")
+        return self.payments_rpc.get_limit_change(principal.member_number, change_id)
+
+    def _pay_limit_code_page(self, request, principal, change, status=200, flashes=()):
+        change_id = change["change_id"]
+        return self._pay_code_page(
+            request,
+            principal,
+            "l:" + change_id,
+            f"/transferencias/limites/cambios/{change_id}",
+            {"limits": change},
+            status,
+            flashes,
+        )
+
+    @http("GET", "/transferencias/limites/cambios/<change_id>/confirmar")
+    def page_limit_change_code(self, request, change_id):
+        principal = self.require_member(request)
+        change = self._pay_limit_change(principal, change_id)
+        if change["status"] != "por_confirmar":
+            return redirect("/transferencias/limites")
+        flashes = []
+        if request.args.get("reenviado"):
+            flashes.append(("info", "Le enviamos un código nuevo: el anterior ya no sirve."))
+        return self._pay_limit_code_page(request, principal, change, flashes=flashes)
+
+    @http("POST", "/transferencias/limites/cambios/<change_id>/confirmar")
+    def page_limit_change_confirm(self, request, change_id):
+        principal = self.require_member(request)
+        change = self._pay_limit_change(principal, change_id)
+        if not csrf_valid(request):
+            return self._pay_limit_code_page(
+                request, principal, change, 400, [("error", CSRF_EXPIRED)]
+            )
+        form = _form(request, ("method", "code"), limit=20)
+        try:
+            self.payments_rpc.confirm_limit_change(
+                member_number=principal.member_number,
+                change_id=change_id,
+                method=form["method"],
+                code=form["code"],
+            )
+        except InvalidCode as exc:
+            return self._pay_limit_code_page(
+                request, principal, change, 422, [("error", attempts_text(exc))]
+            )
+        except ValidationError as exc:
+            message = " ".join(sum(exc.fields.values(), [])) or exc.message
+            return self._pay_limit_code_page(request, principal, change, 422, [("error", message)])
+        except (ChallengeExpired, Conflict, Locked) as exc:
+            return self._pay_limits_page(request, principal, 409, flashes=[("error", exc.message)])
+        response = redirect("/transferencias/limites?aviso=limites-subidos")
+        response.delete_cookie(
+            cookie_name(request, ORDER_COOKIE),
+            path="/transferencias",
+            secure=request.scheme == "https",
+        )
+        return response
+
+    @http("POST", "/transferencias/limites/cambios/<change_id>/reenviar")
+    def page_limit_change_resend(self, request, change_id):
+        principal = self.require_member(request)
+        change = self._pay_limit_change(principal, change_id)
+        try:
+            self._pay_resend(request, "l:" + change_id)
+        except (RateLimited, ChallengeExpired) as exc:
+            return self._pay_limit_code_page(
+                request, principal, change, 422, [("error", exc.message)]
+            )
+        return redirect(f"/transferencias/limites/cambios/{change_id}/confirmar?reenviado=1")

@@ -2,9 +2,9 @@
 (docs/payments.md).
 
 RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer, get_limits,
-lower_limits, change_limits, confirm_limit_change, list_beneficiaries, add_beneficiary,
-confirm_beneficiary, delete_beneficiary, pending_requests, order_evidence, resolve_request,
-sweep, inbound_status.
+lower_limits, change_limits, get_limit_change, confirm_limit_change, list_beneficiaries,
+add_beneficiary, confirm_beneficiary, delete_beneficiary, pending_requests, order_evidence,
+resolve_request, sweep, inbound_status.
 Events (exchange `payments.events`, through the outbox; docs/events.md): order_created,
 order_sent, order_completed, order_rejected, order_cancelled, order_in_verification,
 order_resolved, limits_lowered, limits_raised, beneficiary_added. Requests to the core on
@@ -142,6 +142,10 @@ class PaymentsService:
     @rpc
     def change_limits(self, member_number, per_transfer=None, daily_to_others=None):
         return self.payments.change_limits(member_number, per_transfer, daily_to_others)
+
+    @rpc
+    def get_limit_change(self, member_number, change_id):
+        return self.payments.get_limit_change(member_number, change_id)
 
     @rpc
     def confirm_limit_change(self, member_number=None, change_id=None, method=None, code=None):

@@ -411,6 +411,12 @@ class PaymentsUseCases:
             },
         }
 
+    def get_limit_change(self, member_number, change_id):
+        change = store.limit_change(self.db, member_number, change_id)
+        if change is None:
+            raise NotFound(CHANGE_NOT_FOUND)
+        return LIMIT_CHANGE.dump(change)
+
     def confirm_limit_change(self, member_number, change_id, method, code):
         """The member's code: the raised limits take effect now (`limits_raised`, audited, and
         the member is told)."""

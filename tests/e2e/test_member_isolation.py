@@ -82,6 +82,8 @@ WEB_ROUTES = {
     "/transferencias/beneficiarios/<beneficiary_id>/confirmar": None,
     "/transferencias/beneficiarios/<beneficiary_id>/eliminar": None,
     "/transferencias/beneficiarios/<beneficiary_id>/reenviar": None,
+    "/transferencias/limites/cambios/<change_id>/confirmar": None,
+    "/transferencias/limites/cambios/<change_id>/reenviar": None,
     "/creditos/solicitudes/<application_number>/desistir": None,
     "/creditos/<loan_number>": (f"/creditos/{MARIA_LOAN}", f"/creditos/{UNKNOWN_LOAN}"),
     "/creditos/<loan_number>/tabla.pdf": (

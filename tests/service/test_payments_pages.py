@@ -157,3 +157,46 @@ def test_no_receipt_before_completion_and_a_typed_amount_kept(pages):
     order = pages.get(f"/transferencias/{order_id}")
     assert "Por confirmar" in order.text and "$ 2,50" in order.text
     assert pages.get(f"/transferencias/{order_id}/comprobante.pdf").status_code == 404
+
+
+def post_limits(session, per_transfer, daily):
+    page = session.get("/transferencias/limites")
+    return session.post(
+        "/transferencias/limites",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "per_transfer": per_transfer,
+            "daily_to_others": daily,
+        },
+        allow_redirects=False,
+    )
+
+
+def test_limits_lowered_at_once_and_raised_once_confirmed_with_the_code(pages):
+    log_in(pages, "maria", "Socia-2026!")
+    lowered = post_limits(pages, "100", "200,00")
+    assert lowered.status_code == 303 and "aviso=limites" in lowered.headers["Location"]
+
+    asked = post_limits(pages, "800,00", "1.500")
+    assert asked.status_code == 303, asked.text
+    code_path = asked.headers["Location"]
+    code_page = pages.get(code_path)
+    assert "$ 800,00" in code_page.text and "$ 1.500,00" in code_page.text
+    limits = pages.get("/transferencias/limites").text
+    assert 'id="limit-per-transfer">$ 100,00<' in limits  # nothing changes before the code
+
+    other = type(pages)()
+    log_in(other, "jose", "Socio-2026!")
+    assert other.get(code_path).status_code == 404
+
+    code = emailed_code(None, reference=reference_of(code_page.text))
+    confirmed = pages.post(
+        code_path,
+        data={"csrf_token": csrf_of(code_page.text), "method": "email_code", "code": code},
+        allow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    limits = pages.get(confirmed.headers["Location"]).text
+    assert "Sus límites subieron desde ahora." in limits
+    assert 'id="limit-per-transfer">$ 800,00<' in limits
+    assert 'id="limit-daily">$ 1.500,00<' in limits
