@@ -904,8 +904,8 @@ class PaymentsUseCases:
         valid_until, mark en_verificacion after the timeout, anulada after 5 minutes unconfirmed.
         Every change is a conditional update: several instances sweeping take effect once."""
         now = self.clock.now()
-        store.forget_expired_keys(self.db, now.replace(tzinfo=None))
-        commit(self.db)
+        if store.forget_expired_keys(self.db, now.replace(tzinfo=None)):
+            commit(self.db)
         done = 0
         for order_id in store.order_ids_in(
             self.db, (domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)
