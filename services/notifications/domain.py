@@ -391,7 +391,7 @@ def notice_sms(envelope: object) -> tuple[str, str] | None:
     address (the new e-mail is not repeated, not even masked)."""
     if not isinstance(envelope, dict):
         return None
-    entry = NOTICE_SMS.get((envelope.get("source"), envelope.get("event_type")))
+    entry = NOTICE_SMS.get((str(envelope.get("source")), str(envelope.get("event_type"))))
     if entry is None:
         return None
     kind, template = entry
