@@ -368,6 +368,44 @@ ALERTS = {
 }
 SMS_TAIL = " Si no fue usted, revise su correo o llame a la cooperativa."
 
+# The security notices that are not auth's alerts but also reach the phone (docs/identity.md):
+# someone guessing the password from many addresses, and an e-mail changed by the core (whose
+# e-mail goes to the old address, which an attacker may already have replaced).
+NOTICE_SMS = {
+    ("auth", "account_throttled"): (
+        "account_throttled_sms",
+        "Hubo {failures} intentos fallidos de ingresar a su usuario {username} del Portal en "
+        "linea desde direcciones desconocidas (desde el {at_text}). Si no fue usted, no comparta "
+        "su contrasena; desde sus dispositivos de siempre puede ingresar.",
+    ),
+    ("accounts", "member_email_changed"): (
+        "member_email_changed_sms",
+        "Se cambio el correo de su ficha de socio el {at_text}. Si no lo pidio, llame a la "
+        "cooperativa: por {hold_hours} horas no enviamos codigos de recuperacion al correo nuevo.",
+    ),
+}
+
+
+def notice_sms(envelope: object) -> tuple[str, str] | None:
+    """(kind, text) of the SMS a security notice also sends, or None: plain ASCII, no link, no
+    address (the new e-mail is not repeated, not even masked)."""
+    if not isinstance(envelope, dict):
+        return None
+    entry = NOTICE_SMS.get((str(envelope.get("source")), str(envelope.get("event_type"))))
+    if entry is None:
+        return None
+    kind, template = entry
+    data = _data(envelope)
+    failures = data.get("failures")
+    at = data.get("first_failure_at") or data.get("changed_at") or envelope.get("occurred_at")
+    text = template.format(
+        failures=failures if isinstance(failures, int) and failures > 0 else "varios",
+        username=_short(data.get("username"), 30) or "del portal",
+        at_text=local_time_text(at) or "hoy",
+        hold_hours=EMAIL_CHANGE_HOLD_HOURS,
+    )
+    return kind, text[:300]
+
 
 def alert_for(envelope: object) -> Alert | None:
     """The alert of an auth event, or None when the event sends none."""

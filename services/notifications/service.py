@@ -184,6 +184,17 @@ class NotificationsService:
     def on_member_email_changed(self, payload):
         self._deliver(payload)
 
+    # The same two security notices by SMS: a handler (and a queue) of their own, so a phone
+    # that is away never holds back nor repeats the e-mail.
+
+    @notify("auth", "account_throttled")
+    def on_account_throttled_sms(self, payload):
+        self._notice_sms(payload)
+
+    @notify("accounts", "member_email_changed")
+    def on_member_email_changed_sms(self, payload):
+        self._notice_sms(payload)
+
     @notify("credit", "application_submitted")
     def on_application_submitted(self, payload):
         self._deliver(payload)
@@ -247,6 +258,32 @@ class NotificationsService:
             done = self._alert_now(payload, alert, link, phone, email_owed, sms_owed)
             self.db.commit()
         if not done:
+            raise DeliveryFailed(payload.get("event_type"))
+
+    def _notice_sms(self, payload):
+        sms = domain.notice_sms(payload)
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if sms is None or self.sms.name == "none" or not isinstance(event_id, str) or not event_id:
+            return
+        kind, text = sms
+        if self._delivered(event_id, kind):
+            return
+        phone = self._phone(payload)  # before the transaction: accounts may be slow
+        subject = domain.mailing_for(payload.get("source"), payload.get("event_type")).subject
+        notice = domain.Notice(kind=kind, event_id=event_id, subject=subject, recipient=phone)
+        with self.write_turn:
+            if not self.inbox.claim(payload):
+                return
+            sent, status, attempts, error, location = self._attempt(
+                notice, phone, "sin teléfono", lambda: self.sms.send(phone, text, kind)
+            )
+            if status == "retry":
+                self.db.rollback()  # the claim goes: the event comes back through the retry queue
+            store.record(
+                self.db, sent, "failed" if status == "retry" else status, attempts, error, location
+            )
+            self.db.commit()
+        if status == "retry":
             raise DeliveryFailed(payload.get("event_type"))
 
     def _delivered(self, event_id, kind):

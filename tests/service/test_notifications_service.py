@@ -452,3 +452,63 @@ def test_an_alert_goes_by_email_with_its_no_fui_yo_link_and_by_sms_once(
         ("alert_login_new_device", "sent", 1, str(path)),
         ("alert_login_new_device_sms", "sent", 1, str(sms)),
     ]
+
+
+def test_guessing_and_an_email_changed_by_the_core_reach_the_members_phone_once(
+    start_notifications, notifications_config, notifications_rpc, container_factory
+):
+    """Both security notices also go by SMS (the e-mail of a changed address goes to the old
+    one, which an attacker may hold): each event sends one SMS, a copy sends nothing more."""
+    from services.accounts.service import AccountsService
+    from tests.conftest import load_demo
+
+    load_demo(notifications_config, date.today(), services=["accounts"], count=1)
+    container_factory(AccountsService, notifications_config).start()
+    start_notifications()
+    throttled = make_envelope(
+        "auth",
+        "account_throttled",
+        {
+            **MARIA,
+            "failures": 10,
+            "first_failure_at": "2026-11-30T02:10:00Z",
+            "wait_until": "2026-11-30T02:40:00Z",
+            "client_ip": "203.0.113.9",
+        },
+        event_id=str(uuid.uuid4()),
+    )
+    changed = make_envelope(
+        "accounts",
+        "member_email_changed",
+        {
+            "member_number": MARIA["member_number"],
+            "display_name": MARIA["display_name"],
+            "old_email": "maria.perez@example.com",
+            "new_email_masked": "a****@example.net",
+            "changed_at": "2026-11-30T14:05:00Z",
+        },
+        event_id=str(uuid.uuid4()),
+    )
+    publish(notifications_config["AMQP_URI"], throttled, throttled)
+    publish(notifications_config["AMQP_URI"], changed, changed)
+    wait_until(lambda: len(sms_files()) == 2 and len(eml_files()) == 2, message="2 e-mails, 2 SMS")
+    texts = sorted(path.read_text() for path in sms_files())
+    assert all(text.startswith("Para: +593991234567") for text in texts)  # her phone on file
+    [guessing] = [text for text in texts if "intentos fallidos" in text]
+    assert "10 intentos fallidos" in guessing and "maria" in guessing
+    assert "29/11/2026 21:10" in guessing  # Ecuador time
+    assert "203.0.113.9" not in guessing
+    [email_change] = [text for text in texts if "correo de su ficha" in text]
+    assert "30/11/2026 09:05" in email_change and "72 horas" in email_change
+    assert "example.net" not in email_change  # not even the masked new address
+    kinds = {
+        (d["kind"], d["status"])
+        for d in notifications_rpc.deliveries()
+        if d["event_id"] in (throttled["event_id"], changed["event_id"])
+    }
+    assert kinds == {
+        ("account_throttled", "sent"),
+        ("account_throttled_sms", "sent"),
+        ("member_email_changed", "sent"),
+        ("member_email_changed_sms", "sent"),
+    }
