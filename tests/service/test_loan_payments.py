@@ -156,8 +156,10 @@ def test_the_demo_core_honours_the_quote_and_credit_shows_the_installments_paid(
         assert done["core_reference"].startswith("DEMO-")
         # the installments are paid, the arrears gone; the account debited and its hold ended
         wait_until(
-            lambda: [r["status"] for r in credit.get_loan(MARIA, LOAN)["rows"][5:7]]
-            == ["pagada", "pagada"],
+            lambda: (
+                [r["status"] for r in credit.get_loan(MARIA, LOAN)["rows"][5:7]]
+                == ["pagada", "pagada"]
+            ),
             message="installments paid",
         )
         wait_until(
@@ -166,8 +168,10 @@ def test_the_demo_core_honours_the_quote_and_credit_shows_the_installments_paid(
         assert credit.get_loan(MARIA, LOAN)["overdue_installments"] == 0
         expected = f"{D(source['balance']) - D(quote['amount']):.2f}"
         wait_until(
-            lambda: (savings(accounts)["balance"], savings(accounts)["available_balance"])
-            == (expected, f"{D(source['available_balance']) - D(quote['amount']):.2f}"),
+            lambda: (
+                (savings(accounts)["balance"], savings(accounts)["available_balance"])
+                == (expected, f"{D(source['available_balance']) - D(quote['amount']):.2f}")
+            ),
             message="debited once, hold ended",
         )
         statement = accounts.get_statement(
