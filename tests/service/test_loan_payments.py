@@ -20,7 +20,12 @@ from services.payments.service import PaymentsService
 from tests.conftest import load_demo
 from tests.service.core_tools import core_event, core_uri, publish_core
 from tests.service.event_tools import wait_until
-from tests.service.payments_tools import GOOD_CODE, OrderChallengeAuth, core_queue
+from tests.service.payments_tools import (
+    GOOD_CODE,
+    OrderChallengeAuth,
+    core_queue,
+    requests_received,
+)
 from tests.service.test_core_inbound_credit import arrears_of, due
 
 D = Decimal
@@ -195,6 +200,18 @@ def test_a_rejection_ends_the_hold_once(portal):
     order = confirm(payments, pay(payments, quote, source["account_number"]))
     held = f"{D(source['available_balance']) - D(quote['amount']):.2f}"
     assert savings(accounts)["available_balance"] == held
+    # the core receives the quote she confirmed
+    ((key, request),) = wait_until(lambda: requests_received(config["AMQP_URI"]), message="sent")
+    assert key == "loan_payment" and request["request_id"] == order["request_id"]
+    assert request["data"] == {
+        "member_number": MARIA,
+        "from_account": source["account_number"],
+        "loan_number": LOAN,
+        "installment_numbers": [6, 7],
+        "amount": quote["amount"],
+        "as_of": quote["as_of"],
+        "confirmed_with": "totp",
+    }
     answer = core_event(
         "request_rejected",
         {
@@ -212,5 +229,8 @@ def test_a_rejection_ends_the_hold_once(portal):
     )
     assert accounts.get_hold(order["request_id"])["status"] == "ended"
     assert savings(accounts)["balance"] == source["balance"]
-    # a new payment of the loan can be ordered now
-    assert pay(payments, quote, source["account_number"])["status"] == "por_confirmar"
+    # a new payment of the loan can be ordered now; ordered again, the first one is void
+    again = pay(payments, quote, source["account_number"])
+    assert again["status"] == "por_confirmar"
+    pay(payments, quote, source["account_number"])
+    assert status(payments, again) == "anulada"
