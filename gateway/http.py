@@ -66,6 +66,7 @@ HTTP_STATUS = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "quote_changed": 409,
     "challenge_expired": 410,
     "payload_too_large": 413,
     "validation_error": 422,

@@ -9,6 +9,10 @@
 - POST   /api/v1/transfers                          a transfer por_confirmar, with its challenge
 - GET    /api/v1/transfers · /api/v1/transfers/{id} the member's transfers, newest first
 - POST   /api/v1/transfers/{id}/confirm             the code: held and sent to the core
+- GET    /api/v1/loans/{loan_number}/payment        what paying the loan costs today (the quote)
+- POST   /api/v1/loans/{loan_number}/payments       a loan payment of that quote, por_confirmar
+- GET    /api/v1/payments · /api/v1/payments/{id}   the member's loan payments, newest first
+- POST   /api/v1/payments/{id}/confirm              the code: held and sent to the core
 """
 
 from marshmallow import Schema, fields
@@ -18,10 +22,12 @@ from gateway.api.auth import client_ip
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
 from services.common.errors import ValidationError
+from services.credit.contracts import LoanPaymentQuoteSchema
 from services.payments.contracts import (
     BeneficiarySchema,
     LimitsSchema,
     LimitsViewSchema,
+    LoanPaymentSchema,
     TransferSchema,
 )
 
@@ -31,6 +37,9 @@ BENEFICIARY_FIELDS = ("alias", "account_number", "identification")
 CONFIRM_FIELDS = ("method", "code")
 LIMIT_FIELDS = ("per_transfer", "daily_to_others")
 ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+LOAN_PARAM = {"name": "loan_number", "in": "path", "required": True, "schema": {"type": "string"}}
+LOAN_PAYMENT_FIELDS = ("from_account", "amount", "installment_numbers", "as_of")
+LOAN_TAGS = ("Pago de cuotas",)
 
 
 class TransferBodySchema(Schema):
@@ -50,6 +59,21 @@ class BeneficiaryBodySchema(Schema):
     alias = fields.String(required=True)
     account_number = fields.String(required=True)
     identification = fields.String(required=True)
+
+
+class LoanPaymentBodySchema(Schema):
+    """The quote the member saw (GET …/payment) and the account it is paid from."""
+
+    from_account = fields.String(required=True, metadata={"description": "AHORRO_VISTA"})
+    amount = fields.String(required=True, metadata={"example": "235.10"})
+    installment_numbers = fields.List(fields.Integer(), required=True)
+    as_of = fields.Date(
+        required=True, allow_none=True, metadata={"description": "null fuera de mora"}
+    )
+
+
+class LoanPaymentsSchema(Schema):
+    payments = fields.List(fields.Nested(LoanPaymentSchema))
 
 
 class TransfersSchema(Schema):
@@ -223,6 +247,102 @@ class PaymentsApi:
         body = body_of(request, CONFIRM_FIELDS)
         return json_response(
             self.payments_rpc.confirm_transfer(
+                member_number=principal.member_number, order_id=id, **body
+            )
+        )
+
+    # --- loan payments ----------------------------------------------------------------------
+
+    @documented(
+        "/api/v1/loans/{loan_number}/payment",
+        "GET",
+        "Valor a pagar hoy de un crédito (cuotas vencidas y la próxima)",
+        response=LoanPaymentQuoteSchema,
+        errors=("404", "422"),
+        params=(LOAN_PARAM,),
+        tags=LOAN_TAGS,
+    )
+    @http("GET", "/api/v1/loans/<loan_number>/payment")
+    def api_loan_payment_quote(self, request, loan_number):
+        """The overdue installments and the next one, oldest first, plus the late interest and
+        other charges of the core's latest snapshot; 422 when the loan cannot be paid online."""
+        principal = self.require_member(request)
+        return json_response(
+            self.credit_rpc.loan_payment_quote(principal.member_number, loan_number)
+        )
+
+    @documented(
+        "/api/v1/loans/{loan_number}/payments",
+        "POST",
+        "Pagar las cuotas de un crédito (por confirmar)",
+        request=LoanPaymentBodySchema,
+        request_example={
+            "from_account": "4100234001",
+            "amount": "235.10",
+            "installment_numbers": [6, 7],
+            "as_of": "2026-12-06",
+        },
+        response=LoanPaymentSchema,
+        status=201,
+        errors=("404", "409", "422", "423", "429"),
+        params=(LOAN_PARAM,),
+        tags=LOAN_TAGS,
+    )
+    @http("POST", "/api/v1/loans/<loan_number>/payments")
+    def api_create_loan_payment(self, request, loan_number):
+        """The body is the quote the member saw: one that moved since is 409 `quote_changed`;
+        a payment of the loan already confirmed and unanswered is 409 `conflict`."""
+        principal = self.require_member(request)
+        body = body_of(request, LOAN_PAYMENT_FIELDS)
+        order = self.payments_rpc.create_loan_payment(
+            member_number=principal.member_number,
+            loan_number=loan_number,
+            client_ip=client_ip(request),
+            **body,
+        )
+        return json_response(order, status=201)
+
+    @documented(
+        "/api/v1/payments", "GET", "Pagos de cuotas", response=LoanPaymentsSchema, tags=LOAN_TAGS
+    )
+    @http("GET", "/api/v1/payments")
+    def api_loan_payments(self, request):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.list_loan_payments(principal.member_number))
+
+    @documented(
+        "/api/v1/payments/{id}",
+        "GET",
+        "Un pago de cuotas",
+        response=LoanPaymentSchema,
+        errors=("404",),
+        params=(ID_PARAM,),
+        tags=LOAN_TAGS,
+    )
+    @http("GET", "/api/v1/payments/<id>")
+    def api_loan_payment(self, request, id):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.get_loan_payment(principal.member_number, id))
+
+    @documented(
+        "/api/v1/payments/{id}/confirm",
+        "POST",
+        "Confirmar un pago de cuotas con el segundo factor",
+        request=ConfirmBodySchema,
+        request_example={"method": "email_code", "code": "123456"},
+        response=LoanPaymentSchema,
+        errors=("404", "409", "410", "422", "423"),
+        params=(ID_PARAM,),
+        tags=LOAN_TAGS,
+    )
+    @http("POST", "/api/v1/payments/<id>/confirm")
+    def api_confirm_loan_payment(self, request, id):
+        """409 `quote_changed` when the quote moved before the code (the order is void), 409
+        `conflict` when it is no longer por_confirmar."""
+        principal = self.require_member(request)
+        body = body_of(request, CONFIRM_FIELDS)
+        return json_response(
+            self.payments_rpc.confirm_loan_payment(
                 member_number=principal.member_number, order_id=id, **body
             )
         )

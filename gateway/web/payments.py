@@ -1,6 +1,7 @@
 """Pages of Transferencias (docs/pages.md, "Transferencias"): a new transfer, the beneficiaries,
 the orders' history, the code step of an order, the order's page and its receipt (comprobante),
-and the limits.
+and the limits; and *Pagar cuota* from a loan's page (docs/pages.md, "Pagar cuota"), which ends
+in the same code step, order page and receipt.
 
 Every change is a POST with the form's CSRF token, answered by a redirect (post/redirect/get).
 The challenge that payments opened for an order or a beneficiary (its id and method) rides in a
@@ -28,6 +29,7 @@ from services.common.errors import (
     InvalidCode,
     Locked,
     NotFound,
+    QuoteChanged,
     RateLimited,
     ServiceUnavailable,
     ValidationError,
@@ -57,6 +59,11 @@ STATUS_TEXT = {
     "completada": "La transferencia se realizó.",
     "rechazada": "La cooperativa no realizó la transferencia: el dinero no salió de su cuenta.",
     "anulada": "La orden se anuló: no se movió dinero.",
+}
+# a loan payment says what happened in its own words
+PAYMENT_TEXT = {
+    "completada": "El pago se realizó: sus cuotas quedan pagadas.",
+    "rechazada": "La cooperativa no realizó el pago: el dinero no salió de su cuenta.",
 }
 REFRESHING = ("confirmando", "enviada")
 REFRESH_SECONDS = 3
@@ -126,10 +133,11 @@ def set_order_challenge(response, request, value):
 def order_view(order):
     """An order as the member reads it: the status in Spanish, what it means."""
     status = order["status"]
+    texts = {**STATUS_TEXT, **PAYMENT_TEXT} if order.get("kind") == "loan_payment" else STATUS_TEXT
     return {
         **order,
         "status_label": STATUS_LABELS.get(status, status),
-        "status_text": STATUS_TEXT.get(status, ""),
+        "status_text": texts.get(status, ""),
         "kind_label": KIND_LABELS.get(order.get("kind"), order.get("kind")),
     }
 
@@ -159,7 +167,7 @@ class PaymentsPages:
         member = principal.member_number
         accounts = self.accounts_rpc.list_accounts(member)
         beneficiaries = self.payments_rpc.list_beneficiaries(member)["beneficiaries"]
-        orders = self.payments_rpc.list_transfers(member)["transfers"]
+        orders = self.payments_rpc.list_orders(member)["transfers"]
         orders = sorted(orders, key=lambda o: o.get("created_at") or "", reverse=True)
         return render(
             request,
@@ -256,7 +264,7 @@ class PaymentsPages:
     def _pay_order(self, principal, order_id):
         if not order_id or len(order_id) > 36:
             raise NotFound("La orden no existe.")
-        return order_view(self.payments_rpc.get_transfer(principal.member_number, order_id))
+        return order_view(self.payments_rpc.get_order(principal.member_number, order_id))
 
     @http("GET", "/transferencias/<order_id>/confirmar")
     def page_transfer_code(self, request, order_id):
@@ -287,7 +295,7 @@ class PaymentsPages:
             )
         form = _form(request, ("method", "code"), limit=20)
         try:
-            self.payments_rpc.confirm_transfer(
+            self.payments_rpc.confirm_order(
                 member_number=principal.member_number,
                 order_id=order_id,
                 method=form["method"],
@@ -302,8 +310,8 @@ class PaymentsPages:
             return self._pay_code_page(
                 request, principal, subject, action, order, 422, [("error", message)]
             )
-        except (ChallengeExpired, Conflict, Locked, ServiceUnavailable) as exc:
-            # the order's own page says where it stands now
+        except (ChallengeExpired, Conflict, Locked, ServiceUnavailable, QuoteChanged) as exc:
+            # the order's own page says where it stands now (a moved quote: anulada)
             return self._pay_order_page(request, principal, order_id, [("error", exc.message)], 409)
         response = redirect(f"/transferencias/{order_id}")
         response.delete_cookie(
@@ -369,7 +377,9 @@ class PaymentsPages:
         rendered = self.reports_rpc.with_timeout(report_timeout()).render(
             RECEIPT,
             {
-                "title": "Comprobante de transferencia",
+                "title": "Comprobante de pago de cuota"
+                if order.get("kind") == "loan_payment"
+                else "Comprobante de transferencia",
                 "member": {
                     "display_name": member["display_name"],
                     "member_number": member["member_number"],
@@ -544,3 +554,89 @@ class PaymentsPages:
             except ValidationError as exc:
                 errors = dict(exc.fields)
         return self._pay_limits_page(request, principal, 422, errors, form)
+
+    # --- Pagar cuota (from the loan's page) ---------------------------------------------------
+
+    def _loan_payment_page(
+        self, request, principal, loan_number, status=200, errors=None, form=None, flashes=()
+    ):
+        """What paying the loan costs today, installment by installment, and the account it is
+        paid from; a loan that cannot be paid online says why instead of the form."""
+        member = principal.member_number
+        loan = self.credit_rpc.get_loan(member, loan_number)  # another member's: 404
+        quote, refusal = None, None
+        try:
+            quote = self.credit_rpc.loan_payment_quote(member, loan_number)
+        except ValidationError as exc:
+            refusal = " ".join(sum(exc.fields.values(), [])) or exc.message
+        rows = {row["number"]: row for row in loan["rows"]}
+        accounts = self.accounts_rpc.list_accounts(member)
+        return render(
+            request,
+            "payments/loan_payment.html",
+            status=status,
+            principal=principal,
+            flashes=list(flashes),
+            loan=loan,
+            quote=quote,
+            refusal=refusal,
+            paid_rows=[rows[n] for n in quote["installment_numbers"] if n in rows] if quote else [],
+            sources=[a for a in accounts if a["product"] == "AHORRO_VISTA"],
+            errors=errors or {},
+            form=form or {},
+        )
+
+    @http("GET", "/creditos/<loan_number>/pagar")
+    def page_loan_payment(self, request, loan_number):
+        principal = self.require_member(request)
+        return self._loan_payment_page(request, principal, loan_number)
+
+    @http("POST", "/creditos/<loan_number>/pagar")
+    def page_loan_payment_create(self, request, loan_number):
+        principal = self.require_member(request)
+        form = _form(request, ("from_account", "amount", "installment_numbers", "as_of"))
+        if not csrf_valid(request):
+            return self._loan_payment_page(
+                request, principal, loan_number, 400, flashes=[("error", CSRF_EXPIRED)]
+            )
+        if not form["from_account"]:
+            return self._loan_payment_page(
+                request,
+                principal,
+                loan_number,
+                422,
+                {"from_account": ["Elija la cuenta de la que se paga."]},
+                form,
+            )
+        numbers = [int(n) for n in form["installment_numbers"].split(",") if n.isdigit()]
+        try:
+            created = self.payments_rpc.create_loan_payment(
+                member_number=principal.member_number,
+                loan_number=loan_number,
+                from_account=form["from_account"],
+                amount=form["amount"],
+                installment_numbers=numbers,
+                as_of=form["as_of"] or None,
+                client_ip=client_ip(request),
+                session_id=principal.session_id,
+            )
+        except QuoteChanged as exc:
+            # the page shows the new quote: the member reads it and continues again
+            return self._loan_payment_page(
+                request, principal, loan_number, 409, flashes=[("error", exc.message)]
+            )
+        except ValidationError as exc:
+            message = " ".join(sum(exc.fields.values(), [])) or exc.message
+            return self._loan_payment_page(
+                request, principal, loan_number, 422, form=form, flashes=[("error", message)]
+            )
+        except (Conflict, Forbidden, Locked, ServiceUnavailable) as exc:
+            return self._loan_payment_page(
+                request, principal, loan_number, 409, form=form, flashes=[("error", exc.message)]
+            )
+        order_id = created["payment_id"]
+        response = redirect(f"/transferencias/{order_id}/confirmar")
+        set_order_challenge(
+            response, request, pack_order_challenge("t:" + order_id, created["confirmation"])
+        )
+        return response

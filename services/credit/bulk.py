@@ -29,6 +29,8 @@ def state(session, request):
     out = {"loans": existing, "products": products}
     if request.get("active_loans_of"):
         out["active_loans"] = _active_loans(session, request["active_loans_of"])
+    if request.get("loan_books"):
+        out["loan_books"] = _loan_books(session, request["loan_books"])
     if request.get("pending_applications"):
         out["pending_applications"] = [
             {"application_number": number, "status": status}
@@ -69,6 +71,41 @@ def _active_loans(session, member_numbers):
                     },
                 }
             )
+    return out
+
+
+def _loan_books(session, loan_numbers):
+    """What the demo core keeps of these loans (its own books): the owner, the last
+    `loan_sequence`, the unpaid installments and the latest arrears snapshot."""
+    out = {}
+    for start in range(0, len(loan_numbers), IN_CHUNK):
+        keys = loan_numbers[start : start + IN_CHUNK]
+        for loan in session.scalars(select(Loan).where(Loan.loan_number.in_(keys))):
+            due = loan.due
+            out[loan.loan_number] = {
+                "member_number": loan.member_number,
+                "status": loan.status,
+                "last_sequence": loan.last_sequence,
+                "unpaid": [
+                    {
+                        "number": row.number,
+                        "due_date": row.due_date.isoformat(),
+                        **{
+                            name: str(getattr(row, name))
+                            for name in ("principal", "interest", "insurance", "installment")
+                        },
+                    }
+                    for row in loan.installments
+                    if row.paid_on is None
+                ],
+                "due": due
+                and {
+                    "as_of": due.as_of.isoformat(),
+                    "days_overdue": due.days_overdue,
+                    "late_interest": str(due.late_interest),
+                    "other_charges": str(due.other_charges),
+                },
+            }
     return out
 
 

@@ -324,3 +324,17 @@ class LoanSettledEventSchema(PortalSchema):
     loan_number = fields.String()
     member_number = fields.String()
     settled_on = fields.Date()
+
+
+class LoanPaymentQuoteSchema(PortalSchema):
+    """`loan_payment_quote`: what paying the loan online costs today (docs/credit.md)."""
+
+    loan_number = fields.String()
+    installment_numbers = fields.List(fields.Integer())
+    installments_amount = Money()
+    late_interest = Money()
+    other_charges = Money()
+    amount = Money()
+    as_of = fields.Date(allow_none=True)
+    days_overdue = fields.Integer()
+    due_date = fields.Date()

@@ -31,6 +31,7 @@ from services.credit.contracts import (
     CreditSimulationRequestSchema,
     GuaranteesSchema,
     LoanListSchema,
+    LoanPaymentQuoteSchema,
     LoanPositionSchema,
     LoanSchema,
     ProductListSchema,
@@ -383,3 +384,19 @@ class CreditService(CoreOperations):
     @rpc
     def guarantees(self, member_number):
         return GuaranteesSchema().dump(store.guarantees(self.db, member_number))
+
+    @rpc
+    def loan_payment_quote(self, member_number, loan_number):
+        """What paying the member's loan online costs today (docs/credit.md, "Paying
+        installments"): asked by payments when an order is created and again at its
+        confirmation. Another member's loan is not found; one that cannot be paid is a 422."""
+        loan = store.member_loan(self.db, member_number, loan_number)
+        if loan is None:
+            raise NotFound(LOAN_NOT_FOUND)
+        try:
+            quote = domain.payment_quote(
+                loan.status, loan.installments, loan.due, self.clock.today()
+            )
+        except domain.Refusal as exc:
+            raise ValidationError(str(exc), fields={"loan_number": [str(exc)]}) from None
+        return LoanPaymentQuoteSchema().dump({"loan_number": loan.loan_number, **vars(quote)})

@@ -2,7 +2,8 @@
 (docs/payments.md, docs/events.md). The only payments module the gateway imports.
 
 Error codes: `validation_error` (422), `not_found`, `conflict` (an order no longer
-`por_confirmar`), `service_unavailable` (the second factor of orders is not available).
+`por_confirmar`; a loan with a payment under way), `quote_changed` (a loan payment's quote
+moved), `service_unavailable` (the second factor of orders is not available).
 """
 
 from marshmallow import fields, validate
@@ -67,6 +68,49 @@ class TransferSchema(PortalSchema):
     sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     # at creation only: the second-factor step that confirms it (API "Money-moving orders")
+    confirmation = fields.Nested(ConfirmationSchema)
+
+
+class CreateLoanPaymentSchema(PortalSchema):
+    """A loan payment: the quote the member saw (`GET …/loans/{n}/payment`) and the account."""
+
+    member_number = fields.String(required=True, validate=validate.Length(min=1, max=12))
+    loan_number = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    from_account = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    amount = Money(required=True)
+    installment_numbers = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(min=1, max=60),
+    )
+    as_of = fields.Date(required=True, allow_none=True)
+    client_ip = fields.String(load_default=None, allow_none=True)
+    session_id = fields.String(load_default=None, allow_none=True)
+
+
+class LoanPaymentSchema(PortalSchema):
+    """A loan payment as the member sees it: the quote confirmed and where the order stands."""
+
+    payment_id = fields.String(attribute="id")
+    request_id = fields.String()
+    kind = fields.String()
+    loan_number = fields.String()
+    from_account = fields.String()
+    installment_numbers = fields.List(fields.Integer())
+    installments_amount = Money()
+    late_interest = Money()
+    other_charges = Money()
+    amount = Money()
+    as_of = fields.Date(allow_none=True)
+    status = fields.String()
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    core_reference = fields.String(allow_none=True)
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    # at creation only: the second-factor step that confirms it
     confirmation = fields.Nested(ConfirmationSchema)
 
 

@@ -1,7 +1,9 @@
 """payments: beneficiaries, limits, money-moving orders and their requests to the core
 (docs/payments.md).
 
-RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer, get_limits,
+RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer,
+create_loan_payment, confirm_loan_payment, list_loan_payments, get_loan_payment, list_orders,
+get_order, confirm_order, get_limits,
 lower_limits, list_beneficiaries, add_beneficiary, confirm_beneficiary, delete_beneficiary,
 pending_requests, resolve_request, sweep, inbound_status.
 Events (exchange `payments.events`, through the outbox; docs/events.md): order_sent,
@@ -56,6 +58,7 @@ class PaymentsService:
     inbox = Inbox("payments", processed_events)
     accounts = ServiceRpc("accounts")
     auth = ServiceRpc("auth")
+    credit = ServiceRpc("credit")
     settings = PaymentsSettings()
     clock = ClockProvider()
     tracker = Tracker()
@@ -63,7 +66,14 @@ class PaymentsService:
     @property
     def payments(self):
         return PaymentsUseCases(
-            self.db, self.events, self.requests, self.accounts, self.auth, self.settings, self.clock
+            self.db,
+            self.events,
+            self.requests,
+            self.accounts,
+            self.auth,
+            self.settings,
+            self.clock,
+            self.credit,
         )
 
     @rpc
@@ -96,7 +106,7 @@ class PaymentsService:
     @rpc
     def confirm_transfer(self, member_number=None, order_id=None, method=None, code=None):
         return self.payments.confirm(
-            member_number=member_number, order_id=order_id, method=method, code=code
+            "transfer", member_number=member_number, order_id=order_id, method=method, code=code
         )
 
     @rpc
@@ -106,6 +116,59 @@ class PaymentsService:
     @rpc
     def get_transfer(self, member_number, order_id):
         return self.payments.get_transfer(member_number, order_id)
+
+    @rpc
+    def create_loan_payment(
+        self,
+        member_number=None,
+        loan_number=None,
+        from_account=None,
+        amount=None,
+        installment_numbers=None,
+        as_of=None,
+        client_ip=None,
+        session_id=None,
+    ):
+        return self.payments.create_loan_payment(
+            member_number=member_number,
+            loan_number=loan_number,
+            from_account=from_account,
+            amount=amount,
+            installment_numbers=installment_numbers,
+            as_of=as_of,
+            client_ip=client_ip,
+            session_id=session_id,
+        )
+
+    @rpc
+    def confirm_loan_payment(self, member_number=None, order_id=None, method=None, code=None):
+        return self.payments.confirm(
+            "loan_payment", member_number=member_number, order_id=order_id, method=method, code=code
+        )
+
+    @rpc
+    def list_loan_payments(self, member_number):
+        return self.payments.list_transfers(member_number, "loan_payment")
+
+    @rpc
+    def get_loan_payment(self, member_number, order_id):
+        return self.payments.get_transfer(member_number, order_id, "loan_payment")
+
+    # every kind of order in one shape: the pages' history, order page and code step
+
+    @rpc
+    def list_orders(self, member_number):
+        return self.payments.list_transfers(member_number, None)
+
+    @rpc
+    def get_order(self, member_number, order_id):
+        return self.payments.get_transfer(member_number, order_id, None)
+
+    @rpc
+    def confirm_order(self, member_number=None, order_id=None, method=None, code=None):
+        return self.payments.confirm(
+            None, member_number=member_number, order_id=order_id, method=method, code=code
+        )
 
     @rpc
     def get_limits(self, member_number):

@@ -131,3 +131,13 @@ def order_ids_in(session, statuses, limit=1000):
     return session.scalars(
         select(Order.id).where(Order.status.in_(statuses)).order_by(Order.created_at).limit(limit)
     ).all()
+
+
+def loan_orders(session, loan_number):
+    """The payments of a loan not yet ended (one open payment per loan)."""
+    return session.scalars(
+        select(Order).where(
+            Order.loan_number == loan_number,
+            Order.status.in_((domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)),
+        )
+    ).all()

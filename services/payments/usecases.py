@@ -11,7 +11,7 @@ idempotent by the order's request_id, so a crash between two is finished by the 
 import json
 import logging
 import uuid
-from datetime import UTC
+from datetime import UTC, date
 from decimal import Decimal
 
 from nameko.exceptions import MethodNotFound, RemoteError
@@ -19,7 +19,13 @@ from nameko.exceptions import MethodNotFound, RemoteError
 from services.common import inbound
 from services.common.config import env
 from services.common.db import commit
-from services.common.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from services.common.errors import (
+    Conflict,
+    NotFound,
+    QuoteChanged,
+    ServiceUnavailable,
+    ValidationError,
+)
 from services.common.inbound import Refused
 from services.common.schemas import load_or_raise
 from services.payments import domain, store
@@ -27,9 +33,11 @@ from services.payments.contracts import (
     BeneficiarySchema,
     ConfirmSchema,
     CreateBeneficiarySchema,
+    CreateLoanPaymentSchema,
     CreateTransferSchema,
     LimitsSchema,
     LimitsViewSchema,
+    LoanPaymentSchema,
     OrderEventSchema,
     PendingRequestSchema,
     ResolveSchema,
@@ -45,6 +53,7 @@ from services.payments.schemas import (
 log = logging.getLogger("services.payments")
 
 TRANSFER = TransferSchema()
+PAYMENT = LoanPaymentSchema()
 ORDER_EVENT = OrderEventSchema()
 PENDING = PendingRequestSchema(many=True)
 LIMITS_VIEW = LimitsViewSchema()
@@ -77,6 +86,14 @@ RESOLVE_TOO_EARLY = (
     "espere su respuesta."
 )
 NOT_AWAITING = "La orden no espera respuesta del núcleo (estado {status})."
+PAYMENT_UNDER_WAY = (
+    "Ya hay un pago de este crédito en curso: espere su resultado en Transferencias antes de "
+    "ordenar otro."
+)
+QUOTE_REPLACED = "Se ingresó un pago nuevo del mismo crédito."
+QUOTE_MOVED = "El valor a pagar cambió antes de la confirmación."
+# a loan payment's open states: one per loan at a time
+PAYMENT_OPEN = (domain.CONFIRMANDO, *domain.AWAITING_CORE)
 
 
 class Settings:
@@ -176,15 +193,68 @@ def order_view(order):
         )
     }
     view["to_account_masked"] = domain.mask_account(order.to_account)
+    if order.request_type == domain.LOAN_PAYMENT:
+        # the member's own loan, named whole; what is paid in words
+        numbers = domain.numbers_of(order.installment_numbers)
+        view["to_account_masked"] = f"Crédito {order.loan_number}"
+        view["description"] = (
+            "Cuota" + ("s" if len(numbers) > 1 else "") + " N° " + ", ".join(map(str, numbers))
+        )
     return view
 
 
+def request_data(order):
+    """The `data` of an order's request to the core (docs/integration.md)."""
+    if order.request_type == domain.LOAN_PAYMENT:
+        return domain.loan_payment_data(
+            order.member_number,
+            order.from_account,
+            order.loan_number,
+            domain.numbers_of(order.installment_numbers),
+            order.amount,
+            order.quote_as_of,
+            order.confirmed_with or "",
+        )
+    return domain.transfer_data(
+        order.member_number,
+        order.kind,
+        order.from_account,
+        order.to_account,
+        order.to_member_number,
+        order.amount,
+        order.description,
+        order.confirmed_with or "",
+    )
+
+
+def payment_view(order):
+    """A loan payment as the API shows it (LoanPaymentSchema): the quote it carries."""
+    view = order_view(order)
+    view.update(
+        loan_number=order.loan_number,
+        installment_numbers=list(domain.numbers_of(order.installment_numbers)),
+        installments_amount=order.installments_amount,
+        late_interest=order.late_interest,
+        other_charges=order.other_charges,
+        as_of=order.quote_as_of,
+    )
+    return view
+
+
+def view_of(order):
+    """The order in the shape of its kind (a transfer, or a loan payment)."""
+    if order.request_type == domain.LOAN_PAYMENT:
+        return PAYMENT.dump(payment_view(order))
+    return TRANSFER.dump(order_view(order))
+
+
 class PaymentsUseCases:
-    def __init__(self, db, events, requests, accounts, auth, settings, clock):
+    def __init__(self, db, events, requests, accounts, auth, settings, clock, credit=None):
         self.db = db
         self.events = events
         self.requests = requests
         self.accounts = accounts
+        self.credit = credit
         self.confirmation = OrderConfirmation(auth)
         self.settings = settings
         self.clock = clock
@@ -460,26 +530,35 @@ class PaymentsUseCases:
             },
         }
 
-    def list_transfers(self, member_number):
-        return {
-            "transfers": [
-                TRANSFER.dump(order_view(o)) for o in store.member_orders(self.db, member_number)
-            ]
-        }
+    def list_transfers(self, member_number, request_type=domain.TRANSFER):
+        """The member's orders of one kind (None: every kind, as the pages' history shows
+        them, each in the transfer's shape), newest first."""
+        orders = store.member_orders(self.db, member_number)
+        if request_type is None:
+            return {"transfers": [TRANSFER.dump(order_view(o)) for o in orders]}
+        chosen = [o for o in orders if o.request_type == request_type]
+        if request_type == domain.LOAN_PAYMENT:
+            return {"payments": [view_of(o) for o in chosen]}
+        return {"transfers": [view_of(o) for o in chosen]}
 
-    def get_transfer(self, member_number, order_id):
+    def _member_order(self, member_number, order_id, request_type):
         order = store.member_order(self.db, member_number, order_id)
-        if order is None:
+        if order is None or request_type not in (None, order.request_type):
             raise NotFound(ORDER_NOT_FOUND)
-        return TRANSFER.dump(order_view(order))
+        return order
 
-    def confirm(self, **kwargs):
+    def get_transfer(self, member_number, order_id, request_type=domain.TRANSFER):
+        """One order of the member; request_type None: any kind, in the transfer's shape."""
+        order = self._member_order(member_number, order_id, request_type)
+        return TRANSFER.dump(order_view(order)) if request_type is None else view_of(order)
+
+    def confirm(self, request_type=None, **kwargs):
         """The member's code, then the saga: (1) limits re-checked under the lock of the member's
-        daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request."""
+        daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request.
+        A loan payment's quote is asked again first: moved, the order is void (409
+        `quote_changed`) and the code is not spent."""
         data = load_or_raise(ConfirmSchema(), kwargs)
-        order = store.member_order(self.db, data["member_number"], data["order_id"])
-        if order is None:
-            raise NotFound(ORDER_NOT_FOUND)
+        order = self._member_order(data["member_number"], data["order_id"], request_type)
         if order.status != domain.POR_CONFIRMAR:
             raise Conflict(NOT_PENDING)
         now = self.clock.now()
@@ -489,13 +568,125 @@ class PaymentsUseCases:
             self._cancel(order)
             commit(self.db)
             raise Conflict(EXPIRED.format(minutes=int(self.settings.confirm_minutes)))
+        if order.request_type == domain.LOAN_PAYMENT:
+            self._check_quote_unchanged(order)
         if not self.confirmation.verify(
             order.challenge_id, order.digest, data["method"], data["code"]
         ):
             raise ValidationError(fields={"code": [WRONG_CODE]})
         self._mark_confirming(order.id, data["method"])
         self._hold_and_send(store.order(self.db, order.id))
-        return TRANSFER.dump(order_view(store.order(self.db, order.id)))
+        order = store.order(self.db, order.id)
+        return view_of(order) if request_type else TRANSFER.dump(order_view(order))
+
+    # --- loan payments -----------------------------------------------------------------------
+
+    def _quote(self, member_number, loan_number):
+        """Credit's quote of the member's loan (another member's loan: not found)."""
+        quote = self.credit.loan_payment_quote(member_number, loan_number)
+        return quote, domain.Quote(
+            tuple(quote["installment_numbers"]),
+            Decimal(quote["amount"]),
+            quote["as_of"] and date.fromisoformat(quote["as_of"]),
+        )
+
+    def _check_quote_unchanged(self, order):
+        _, now_quoted = self._quote(order.member_number, order.loan_number)
+        confirmed = domain.Quote(
+            domain.numbers_of(order.installment_numbers), order.amount, order.quote_as_of
+        )
+        if now_quoted != confirmed:
+            self._cancel(order, QUOTE_MOVED)
+            commit(self.db)
+            raise QuoteChanged()
+
+    def create_loan_payment(self, **kwargs):
+        """A loan payment `por_confirmar` for the quote the member saw: its installments, amount
+        and the core's date must be credit's quote now (else 409 `quote_changed`). Paid from
+        the member's AHORRO_VISTA with funds for it; no limit counts. One open payment per loan:
+        an earlier one still unconfirmed is void, one confirmed and unanswered is a 409."""
+        data = load_or_raise(CreateLoanPaymentSchema(), kwargs)
+        member, loan_number = data["member_number"], data["loan_number"]
+        problems = domain.amount_errors(data["amount"])
+        if problems:
+            raise ValidationError(fields={"amount": problems})
+        quote, quoted = self._quote(member, loan_number)
+        seen = domain.Quote(
+            tuple(data["installment_numbers"]), data["amount"], data["as_of"] or None
+        )
+        if seen != quoted:
+            raise QuoteChanged()
+        source = next(
+            (
+                a
+                for a in self.accounts.list_accounts(member)
+                if a["account_number"] == data["from_account"]
+            ),
+            None,
+        )
+        if source is None:
+            raise NotFound(NOT_YOUR_ACCOUNT)
+        if source["product"] != "AHORRO_VISTA":
+            raise ValidationError(fields={"from_account": [DEBIT_ONLY_VISTA]})
+        if quoted.amount > Decimal(source["available_balance"]):
+            raise ValidationError(fields={"amount": [FUNDS]})
+        for earlier in store.loan_orders(self.db, loan_number):
+            if earlier.status in PAYMENT_OPEN:
+                raise Conflict(PAYMENT_UNDER_WAY)
+            if earlier.status == domain.POR_CONFIRMAR:
+                self._cancel(earlier, QUOTE_REPLACED)
+        now = self.clock.utcnow()
+        order = Order(
+            id=str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()),
+            request_type=domain.LOAN_PAYMENT,
+            member_number=member,
+            kind=domain.LOAN_PAYMENT,
+            from_account=data["from_account"],
+            to_account=loan_number,
+            to_member_number=member,
+            amount=quoted.amount,
+            description="",
+            status=domain.POR_CONFIRMAR,
+            digest=domain.order_digest(
+                domain.LOAN_PAYMENT,
+                quoted.amount,
+                data["from_account"],
+                domain.loan_destination(loan_number, quoted),
+            ),
+            client_ip=data["client_ip"],
+            session_id=data["session_id"],
+            created_at=now,
+            updated_at=now,
+            loan_number=loan_number,
+            installment_numbers=domain.numbers_text(quoted.installment_numbers),
+            quote_as_of=quoted.as_of,
+            installments_amount=Decimal(quote["installments_amount"]),
+            late_interest=Decimal(quote["late_interest"]),
+            other_charges=Decimal(quote["other_charges"]),
+        )
+        challenge = self.confirmation.start(
+            member,
+            order.id,
+            order.digest,
+            {
+                "kind": domain.LOAN_PAYMENT,
+                "amount": f"{quoted.amount:.2f}",
+                "from_account": data["from_account"],
+                "to_account_masked": f"Crédito {loan_number}",
+            },
+        )
+        order.challenge_id = challenge["challenge_id"]
+        self.db.add(order)
+        self.db.flush()
+        return {
+            **view_of(order),
+            "confirmation": {
+                "challenge_id": challenge["challenge_id"],
+                "methods": challenge.get("methods", []),
+                "challenge_expires_at": challenge.get("challenge_expires_at"),
+            },
+        }
 
     def _mark_confirming(self, order_id, method):
         """Step 1, its own transaction."""
@@ -561,16 +752,7 @@ class PaymentsUseCases:
         message = domain.request_envelope(
             order.request_id,
             order.request_type,
-            domain.transfer_data(
-                order.member_number,
-                order.kind,
-                order.from_account,
-                order.to_account,
-                order.to_member_number,
-                order.amount,
-                order.description,
-                order.confirmed_with or "",
-            ),
+            request_data(order),
             requested_at,
             self.settings.valid_hours,
         )
@@ -847,4 +1029,4 @@ class PaymentsUseCases:
         )
         resolved = store.order(self.db, order.id)
         self._emit("order_resolved", resolved, alert=f"resuelta por {data['operator']}")
-        return TRANSFER.dump(order_view(resolved))
+        return view_of(resolved)

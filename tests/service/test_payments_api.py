@@ -67,3 +67,59 @@ def test_a_transfer_between_own_accounts_is_ordered_and_confirmed(api):
     limits = http.get("/api/v1/me/limits", headers=auth).json()
     assert limits["used_today"] == "0.00"  # between her own accounts: no limit used
     assert limits["cooperative_max"] == {"per_transfer": "1000.00", "daily_to_others": "2000.00"}
+
+
+@pytest.fixture
+def loan_api(service_config, container_factory, http_session, today):
+    from services.credit.service import CreditService
+    from tests.conftest import load_demo
+
+    start_auth_stack(container_factory, service_config, today, catch_codes=True)
+    load_demo(service_config, today, services=["credit"], count=2)
+    for service in (CreditService, PaymentsService):
+        container_factory(service, service_config).start()
+    start_gateway(container_factory, service_config)
+    return http_session, bearer(api_login(http_session, "maria", "Socia-2026!"))
+
+
+def test_a_loan_payment_is_quoted_ordered_with_the_quote_and_confirmed(loan_api, http_session):
+    http, auth = loan_api
+    loan = "CR-100234-02"  # her 6th installment overdue since the demo's close
+    quote = http.get(f"/api/v1/loans/{loan}/payment", headers=auth).json()
+    assert quote["installment_numbers"] == [6, 7] and quote["as_of"] is not None
+    source = next(
+        a
+        for a in http.get("/api/v1/accounts", headers=auth).json()["accounts"]
+        if a["product"] == "AHORRO_VISTA"
+    )
+    body = {
+        "from_account": source["account_number"],
+        "amount": quote["amount"],
+        "installment_numbers": quote["installment_numbers"],
+        "as_of": quote["as_of"],
+    }
+    path = f"/api/v1/loans/{loan}/payments"
+    stale = http.post(path, json={**body, "amount": "1.00"}, headers=auth)
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "quote_changed"
+    assert "cambió" in stale.json()["error"]["message"]
+
+    created = http.post(path, json=body, headers=auth)
+    assert created.status_code == 201
+    order = created.json()
+    assert order["status"] == "por_confirmar" and order["loan_number"] == loan
+    assert order["late_interest"] == quote["late_interest"]
+    code = emailed_code(order["confirmation"]["challenge_id"])
+    confirm = f"/api/v1/payments/{order['payment_id']}/confirm"
+    done = http.post(confirm, json={"method": "email_code", "code": code}, headers=auth)
+    assert done.status_code == 200 and done.json()["status"] == "enviada"
+    # confirmed and unanswered: no second payment of the loan meanwhile
+    assert http.post(path, json=body, headers=auth).status_code == 409
+    listed = http.get("/api/v1/payments", headers=auth).json()["payments"]
+    assert [p["payment_id"] for p in listed] == [order["payment_id"]]
+    assert http.get("/api/v1/transfers", headers=auth).json() == {"transfers": []}
+
+    # jose: maria's loan and her payment do not exist for him
+    jose = bearer(api_login(http_session, "jose", "Socio-2026!"))
+    assert http.get(f"/api/v1/loans/{loan}/payment", headers=jose).status_code == 404
+    assert http.post(path, json=body, headers=jose).status_code == 404
+    assert http.get(f"/api/v1/payments/{order['payment_id']}", headers=jose).status_code == 404
