@@ -29,14 +29,16 @@ import json
 import logging
 import signal
 import sys
+import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from kombu import Connection, Exchange, Producer, Queue
 
 from services.common import config
 from services.common.clock import CLOCK
+from services.credit.demo import arrears_snapshot
 
 log = logging.getLogger("demo_core")
 
@@ -333,6 +335,41 @@ class DemoCore:
         )
 
 
+class DayCloses:
+    """The demo core's day's close of its loans: at start, the snapshot of the last close
+    (yesterday, Ecuador's day) of every loan in arrears, then again each time the day turns —
+    `loan_due_updated` as a real core sends it at each close (docs/integration.md). Late
+    interest by the demo's stand-in rule (services/credit/demo.py, `arrears_snapshot`)."""
+
+    def __init__(self, read_arrears, today):
+        self.read_arrears = read_arrears  # as_of -> {loan_number: {annual_rate, overdue, ...}}
+        self.today = today
+        self.closed = None  # the last close reported
+        self.next_try = 0.0
+
+    def due(self):
+        """The `loan_due_updated` envelopes of a close not yet reported (none most calls).
+        Credit away (the demo core may start first): tried again 30 s later; the requests are
+        answered meanwhile."""
+        as_of = self.today() - timedelta(days=1)
+        if self.closed == as_of or time.monotonic() < self.next_try:
+            return []
+        try:
+            loans = self.read_arrears(as_of)
+        except Exception:  # noqa: BLE001  the close waits; the requests do not
+            log.warning("demo core: credit did not answer; the close of %s waits", as_of)
+            self.next_try = time.monotonic() + 30
+            return []
+        self.closed = as_of
+        return [
+            envelope(
+                "loan_due_updated",
+                arrears_snapshot(number, loan["annual_rate"], loan["overdue"], as_of),
+            )
+            for number, loan in sorted(loans.items())
+        ]
+
+
 def accounts_reader(amqp_uri):
     """accounts' and credit's import_state through the operator's connection (the core's user
     reaches no service): the balances, loans and sequences the core last published."""
@@ -347,12 +384,17 @@ def accounts_reader(amqp_uri):
     def read_loans(numbers):
         return rpc.credit.import_state({"loan_books": numbers}).get("loan_books", {})
 
-    return read, read_loans, proxy
+    def read_arrears(as_of):
+        answer = rpc.credit.import_state({"loans_in_arrears": as_of.isoformat()})
+        return answer.get("loans_in_arrears", {})
+
+    return read, read_loans, read_arrears, proxy
 
 
 def serve(amqp_uri, stop):
-    read, read_loans, proxy = accounts_reader(amqp_uri)
+    read, read_loans, read_arrears, proxy = accounts_reader(amqp_uri)
     core = DemoCore(Books(read, read_loans))
+    closes = DayCloses(read_arrears, core.today)
     core_uri = config.core_amqp_uri(amqp_uri)
     try:
         with Connection(core_uri, transport_options={"confirm_publish": True}) as conn:
@@ -386,9 +428,25 @@ def serve(amqp_uri, stop):
                 kind = events[-1]["event_type"] if events else "-"
                 print(f"demo core: {request.get('request_id')} → {kind}", flush=True)
 
+            def publish_closes():
+                snapshots = closes.due()
+                for event in snapshots:
+                    producer.publish(
+                        json.dumps(event, ensure_ascii=False).encode("utf-8"),
+                        routing_key=event["event_type"],
+                        content_type="application/json",
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        user_id=conn.userid,
+                    )
+                if snapshots:
+                    as_of = snapshots[0]["data"]["as_of"]
+                    print(f"demo core: close of {as_of}: {len(snapshots)} loan(s) in arrears")
+
             with conn.Consumer(queue, callbacks=[on_request], accept=["json", "text/plain"]):
                 print("demo core: answering portal.requests", flush=True)
                 while not stop["now"]:
+                    publish_closes()
                     try:
                         conn.drain_events(timeout=1)
                     except TimeoutError:

@@ -8,6 +8,8 @@ them from the accounts side) and `borrower` ({identification, name}). A loan alr
 `unchanged` (its schedule too). Checked again here with the same rules as the importer.
 """
 
+from datetime import date
+
 from sqlalchemy import insert, select
 
 from services.common import core_data
@@ -31,6 +33,8 @@ def state(session, request):
         out["active_loans"] = _active_loans(session, request["active_loans_of"])
     if request.get("loan_books"):
         out["loan_books"] = _loan_books(session, request["loan_books"])
+    if request.get("loans_in_arrears"):
+        out["loans_in_arrears"] = _loans_in_arrears(session, request["loans_in_arrears"])
     if request.get("pending_applications"):
         out["pending_applications"] = [
             {"application_number": number, "status": status}
@@ -71,6 +75,40 @@ def _active_loans(session, member_numbers):
                     },
                 }
             )
+    return out
+
+
+def _loans_in_arrears(session, as_of):
+    """The active loans with an installment unpaid and due before the close of `as_of`
+    (YYYY-MM-DD): what the demo core's day's close reports on (scripts/demo_core.py):
+    {loan_number: {member_number, annual_rate, overdue: [{number, due_date, principal,
+    interest, installment}]}}."""
+    cutoff = date.fromisoformat(str(as_of))
+    late = (
+        select(Installment.loan_number)
+        .where(Installment.paid_on.is_(None), Installment.due_date < cutoff)
+        .distinct()
+    )
+    out = {}
+    for loan in session.scalars(
+        select(Loan).where(Loan.status == ACTIVE, Loan.loan_number.in_(late))
+    ):
+        out[loan.loan_number] = {
+            "member_number": loan.member_number,
+            "annual_rate": str(loan.annual_rate),
+            "overdue": [
+                {
+                    "number": row.number,
+                    "due_date": row.due_date.isoformat(),
+                    **{
+                        name: str(getattr(row, name))
+                        for name in ("principal", "interest", "installment")
+                    },
+                }
+                for row in sorted(loan.installments, key=lambda r: r.number)
+                if row.paid_on is None and row.due_date < cutoff
+            ],
+        }
     return out
 
 

@@ -234,3 +234,25 @@ def test_a_rejection_ends_the_hold_once(portal):
     assert again["status"] == "por_confirmar"
     pay(payments, quote, source["account_number"])
     assert status(payments, again) == "anulada"
+
+
+def test_the_demo_core_reports_its_last_close_of_every_loan_in_arrears_at_start(
+    portal, monkeypatch, today
+):
+    """`make run`'s core sends `loan_due_updated` at start (and at each day's close): maria's
+    loan gets again the snapshot of yesterday's close the bulk load gave, by the demo's rule."""
+    config, accounts, credit, payments = portal
+    loaded = arrears_of(credit, MARIA, LOAN)
+    assert loaded["due_as_of"] == (today - timedelta(days=1)).isoformat()
+    # the same close said otherwise (as the core may correct itself): the member sees this one
+    publish_core(config["AMQP_URI"], due(LOAN, today - timedelta(days=1), 1, [6], late="0.01"))
+    wait_until(lambda: arrears_of(credit, MARIA, LOAN)["late_interest"] == "0.01", message="0.01")
+    monkeypatch.setenv("CORE_AMQP_URI", core_uri(config["AMQP_URI"]))
+    broker_users.declare_requests(config["AMQP_URI"])
+    stop = {"now": False}
+    core = eventlet.spawn(demo_core.serve, config["AMQP_URI"], stop)
+    try:
+        wait_until(lambda: arrears_of(credit, MARIA, LOAN) == loaded, message="the close again")
+    finally:
+        stop["now"] = True
+        core.wait()

@@ -83,3 +83,36 @@ def test_the_demo_core_honours_its_own_quote_and_rejects_any_other():
     assert {debit["request_id"], sixth["request_id"], done["request_id"]} == {"d"}
     assert (out["days_overdue"], out["overdue_installments"]) == (0, [])
     assert done["amount"] == "202.57"
+
+
+def test_the_demo_core_reports_a_close_once_and_again_when_the_day_turns():
+    """At start the close of yesterday; nothing more that day; the next day's close when the
+    day turns (Ecuador's day, from the clock it is given). Late interest: 1.1 × 16 % on the
+    overdue principal for the days late, on a 360-day year (the demo's stand-in rule)."""
+    from datetime import timedelta
+
+    from scripts.demo_core import DayCloses
+
+    days = [TODAY]
+    asked = []
+
+    def read_arrears(as_of):
+        asked.append(as_of)
+        overdue = [dict(LOAN["unpaid"][0], number=6)]
+        return {"CR-100234-02": {"annual_rate": "16.00", "overdue": overdue}}
+
+    closes = DayCloses(read_arrears, lambda: days[0])
+    [first] = closes.due()
+    assert first["event_type"] == "loan_due_updated"
+    assert {k: first["data"][k] for k in ("as_of", "days_overdue", "overdue_installments")} == {
+        "as_of": "2026-12-06",
+        "days_overdue": 31,
+        "overdue_installments": [6],
+    }
+    # 80.00 × 16 × 1.1 / 100 × 31 / 360 = 1.2124…
+    assert (first["data"]["late_interest"], first["data"]["total_due"]) == ("1.21", "101.31")
+    assert closes.due() == []
+    days[0] = TODAY + timedelta(days=1)
+    [second] = closes.due()
+    assert (second["data"]["as_of"], second["data"]["days_overdue"]) == ("2026-12-07", 32)
+    assert asked == [date(2026, 12, 6), date(2026, 12, 7)]
