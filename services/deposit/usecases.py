@@ -103,9 +103,9 @@ def simulate(
     if refused or errors:
         raise ValidationError(fields={**errors, **refused})
     # simulation_errors refuses a request without a chart or a band for it
-    assert chart is not None  # noqa: S101
+    assert chart is not None
     rate = chart.rate_for(data["term_days"], data["amount"])
-    assert rate is not None  # noqa: S101
+    assert rate is not None
     projection = domain.project(
         data["amount"],
         rate,

@@ -48,3 +48,44 @@ def clock_at(moment: datetime) -> Clock:
     clock = Clock()
     clock.set(moment)
     return clock
+
+
+class _Reply:
+    def __init__(self, call: Any, args: tuple[Any, ...]) -> None:
+        self._call, self._args = call, args
+
+    def result(self) -> Any:
+        return self._call(*self._args)
+
+
+class FakeMethod:
+    """An RPC method of a fake service: called directly or with `.call_async(...).result()`."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
+
+    def call_async(self, *args: Any) -> _Reply:
+        return _Reply(self._call, args)
+
+
+class FakeAccounts:
+    """accounts as credit and deposit ask it: members by number (NotFound for another)."""
+
+    def __init__(self, members: Mapping[str, dict[str, Any]]) -> None:
+        self.members = dict(members)
+        self.get_member = FakeMethod(self._member)
+        self.is_member_identification = FakeMethod(
+            lambda _member, ident: any(
+                m.get("identification") == ident for m in self.members.values()
+            )
+        )
+
+    def _member(self, number: str) -> dict[str, Any]:
+        from services.common.errors import NotFound
+
+        if number not in self.members:
+            raise NotFound(f"El socio {number} no existe.")
+        return self.members[number]
