@@ -158,12 +158,12 @@ def import_dues(session, rows):
     """loan_dues.csv: each loan's arrears snapshot, applied as a `loan_due_updated` would be (a
     later `as_of` replaces the one held, an older one changes nothing)."""
     from services.common.inbound import NotYet, Refused
-    from services.credit import from_core
+    from services.credit.usecases.from_core import apply_loan_due
 
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for row in rows:
         try:
-            counts[from_core.loan_due_updated(session, row)] += 1
+            counts[apply_loan_due(session, row)] += 1
         except (NotYet, Refused) as exc:
             raise ValidationError(f"Fila inválida: {exc}") from None
     return counts
