@@ -23,7 +23,15 @@ from gateway.web.report_jobs import ReportJobs
 from gateway.web.security import SecurityPages
 from gateway.web.site import SitePages
 from gateway.web.statements import StatementsWeb
+from services.accounts.contracts import AccountsRpc
+from services.audit.contracts import AuditRpc
+from services.auth.contracts import AuthRpc
 from services.common.rpc import ServiceRpc
+from services.credit.contracts import CreditRpc
+from services.deposit.contracts import DepositRpc
+from services.notifications.contracts import NotificationsRpc
+from services.payments.contracts import PaymentsRpc
+from services.reports.contracts import ReportsRpc
 
 
 class GatewayService(
@@ -45,14 +53,14 @@ class GatewayService(
 ):
     name = "gateway"
 
-    auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)
-    accounts_rpc = ServiceRpc("accounts", on_error=metrics.rpc_error)
-    credit_rpc = ServiceRpc("credit", on_error=metrics.rpc_error)
-    deposit_rpc = ServiceRpc("deposit", on_error=metrics.rpc_error)
-    payments_rpc = ServiceRpc("payments", on_error=metrics.rpc_error)
-    reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
-    notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
-    audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)
+    auth_rpc = ServiceRpc[AuthRpc]("auth", on_error=metrics.rpc_error)
+    accounts_rpc = ServiceRpc[AccountsRpc]("accounts", on_error=metrics.rpc_error)
+    credit_rpc = ServiceRpc[CreditRpc]("credit", on_error=metrics.rpc_error)
+    deposit_rpc = ServiceRpc[DepositRpc]("deposit", on_error=metrics.rpc_error)
+    payments_rpc = ServiceRpc[PaymentsRpc]("payments", on_error=metrics.rpc_error)
+    reports_rpc = ServiceRpc[ReportsRpc]("reports", on_error=metrics.rpc_error)
+    notifications_rpc = ServiceRpc[NotificationsRpc]("notifications", on_error=metrics.rpc_error)
+    audit_rpc = ServiceRpc[AuditRpc]("audit", on_error=metrics.rpc_error)
     metrics_server = metrics.MetricsServer()
     config = Config()  # the container's (the broker's address for /health)
     report_jobs = ReportJobs()

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from gateway.api.position import report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from services.common.errors import NotFound, ServiceUnavailable, ValidationError
 from services.common.fields import IsoDate
 from services.deposit.contracts import (
@@ -59,7 +60,7 @@ def pdf_response(rendered, disposition):
     )
 
 
-class DepositApi:
+class DepositApi(GatewayParts):
     """Used by GatewayService; the web pages (gateway/web/deposit.py) share its helpers."""
 
     def deposits_of(self, principal):

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from gateway import metrics
 from gateway.http import http, json_response
 from gateway.openapi import build_spec
+from gateway.parts import GatewayParts
 from services.common.amqp import open_connection
 from services.common.config import SERVICES, env
 from services.common.errors import NotFound
@@ -34,7 +35,7 @@ def broker_reachable(config):
         return False
 
 
-class OperationsApi:
+class OperationsApi(GatewayParts):
     @http("GET", "/health")
     def health(self, request):
         """200 `{"status": "ok"}` when the broker and every service answer, else 503

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from gateway.api.auth import client_ip
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from services.common.errors import ValidationError
 from services.payments.contracts import (
     BeneficiarySchema,
@@ -69,7 +70,7 @@ def body_of(request, allowed):
     return {name: body.get(name) for name in allowed if name in body}
 
 
-class PaymentsApi:
+class PaymentsApi(GatewayParts):
     @documented(
         "/api/v1/me/limits", "GET", "Límites de transferencia", response=LimitsViewSchema, tags=TAGS
     )

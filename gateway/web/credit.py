@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from gateway.api.credit import named
 from gateway.http import http
+from gateway.parts import GatewayParts
 from gateway.web import charts, results
 from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, redirect, render
@@ -130,7 +131,7 @@ def guarantor_inputs(guarantors):
     return filled + [{"identification": "", "name": ""}] * (MAX_GUARANTORS - len(filled))
 
 
-class CreditPages:
+class CreditPages(GatewayParts):
     """Mixin of GatewayService."""
 
     def _products(self):

@@ -16,6 +16,7 @@ import json
 from gateway.api.auth import client_ip
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http
+from gateway.parts import GatewayParts
 from gateway.security import cookie_name, secret_key
 from gateway.web import second_factor as factor
 from gateway.web.amounts import read_amounts
@@ -150,7 +151,7 @@ def mask(account_number):
     return "****" + text[-4:] if len(text) > 4 else text
 
 
-class PaymentsPages:
+class PaymentsPages(GatewayParts):
     """Mixin of GatewayService."""
 
     # --- Transferencias -------------------------------------------------------------------

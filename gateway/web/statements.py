@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from gateway.api.accounts import plausible_account_number, statement_range
 from gateway.api.position import pdf_response
 from gateway.http import http, json_response
+from gateway.parts import GatewayParts
 from gateway.web import charts, report_jobs
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.statement_search import matching, read_search
@@ -55,7 +56,7 @@ def _balance_chart(line_call, statement, date_from, date_to):
     )
 
 
-class StatementsWeb:
+class StatementsWeb(GatewayParts):
     @http("GET", "/")
     def page_position(self, request):
         principal = self.require_member(request)

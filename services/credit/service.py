@@ -7,6 +7,7 @@ import json
 from sqlalchemy.exc import IntegrityError
 from stdnum.ec import ci
 
+from services.accounts.contracts import AccountsRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
@@ -64,7 +65,7 @@ class CreditService(CoreOperations):
 
     db = Database("credit")
     events = EventOutbox("credit", outbox)
-    accounts = ServiceRpc("accounts")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
     clock = ClockProvider()
     tracker = Tracker()
     clock = ClockProvider()

@@ -4,6 +4,7 @@ from datetime import date
 
 from marshmallow import ValidationError as MarshmallowValidationError
 
+from services.accounts.contracts import AccountsRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
@@ -78,7 +79,7 @@ class DepositService(CoreOperations):
 
     db = Database("deposit")
     events = EventOutbox("deposit", outbox)
-    accounts = ServiceRpc("accounts")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
     tracker = Tracker()
     clock = ClockProvider()
 

@@ -12,6 +12,8 @@ import uuid
 
 from nameko.dependency_providers import Config
 
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
 from services.common import config as portal_config
 from services.common.correlation import Tracker
 from services.common.db import Database
@@ -54,8 +56,8 @@ class NotificationsService:
     inbox = Inbox("notifications", processed_events)
     mailer = Mailer()
     write_turn = WriteTurn()
-    accounts = ServiceRpc("accounts")
-    auth = ServiceRpc("auth")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
+    auth = ServiceRpc[AuthRpc]("auth")
     sms = SmsSender()
     config = Config()
     tracker = Tracker()

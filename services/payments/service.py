@@ -20,6 +20,8 @@ from kombu import Exchange
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
 from services.common.config import env
@@ -54,8 +56,8 @@ class PaymentsService:
     events = EventOutbox("payments", outbox)
     requests = EventOutbox("payments", request_outbox, exchange=PORTAL_REQUESTS)
     inbox = Inbox("payments", processed_events)
-    accounts = ServiceRpc("accounts")
-    auth = ServiceRpc("auth")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
+    auth = ServiceRpc[AuthRpc]("auth")
     settings = PaymentsSettings()
     clock = ClockProvider()
     tracker = Tracker()
