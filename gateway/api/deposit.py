@@ -45,7 +45,9 @@ def simulation_args(body):
         raise ValidationError(fields={name: ["Campo no permitido."] for name in unknown})
     if body.get("start_date") == "":  # the service reads a blank form field as "today"; JSON
         # says so with null or by leaving it out, as documented
-        raise ValidationError(fields={"start_date": [IsoDate.default_error_messages["invalid"]]})
+        raise ValidationError(
+            fields={"start_date": [str(IsoDate.default_error_messages["invalid"])]}
+        )
     return {name: body.get(name) for name in SIMULATION_FIELDS}
 
 

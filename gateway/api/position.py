@@ -99,7 +99,7 @@ class PositionApi(GatewayParts):
             if isinstance(answer, Exception):
                 log.warning("position: %s did not answer: %r", key, answer)
                 unavailable.append(key)  # the plan's keys are the section names
-        overview = answers.get("savings")
+        overview = answers["savings"]
         if not isinstance(overview, Exception):
             answers["member"], answers["savings"] = overview["member"], overview["accounts"]
         member = answers.get("member")

@@ -4,6 +4,7 @@
 import secrets
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from gateway.api.credit import named
@@ -55,7 +56,7 @@ def schedule_years(rows, opened=None):
     """An amortization table by calendar year, for a page that never ends on a phone: each
     year {year, rows, count, total} with `open` for the years shown unfolded — those holding an
     installment `opened(row)` picks (overdue, the next one), or the first year."""
-    years = []
+    years: list[dict[str, Any]] = []
     for row in rows:
         year = str(row["due_date"])[:4]
         if not years or years[-1]["year"] != year:

@@ -126,7 +126,7 @@ class SecurityPages(GatewayParts):
             enrollment=enrollment,
             secret_grouped=grouped(enrollment.get("secret")),
             confirmation_text=CONFIRMATION_METHODS.get(
-                confirmation.get("method"), CONFIRMATION_METHODS["email_code"]
+                confirmation.get("method") or "email_code", CONFIRMATION_METHODS["email_code"]
             ),
         )
 

@@ -34,7 +34,7 @@ CSRF_MESSAGE = "La sesión del formulario expiró. Vuelva a intentarlo."
 
 
 def _form_errors(fields):
-    errors = {}
+    errors: dict[str, list[str]] = {}
     for name, messages in (fields or {}).items():
         errors.setdefault(FORM_FIELDS.get(name, name), []).extend(messages)
     return errors

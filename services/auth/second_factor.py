@@ -142,7 +142,7 @@ class SecondFactorUseCases:
     """Mixed into AuthUseCases: uses its db, events, notifications, settings, clock and helpers
     (`_open_session`, `_live_session`, `_end_session`, `_emit`)."""
 
-    user_agent = None
+    user_agent: str | None = None
 
     if TYPE_CHECKING:  # AuthUseCases (usecases.py) provides these
         db: Session

@@ -362,6 +362,7 @@ class AuthUseCases(SecondFactorUseCases):
             )
             lock.failed_attempts = outcome.failed_attempts
             if outcome.locked_now:
+                assert outcome.locked_until is not None  # locked now: until a moment
                 lock.locked_until = outcome.locked_until
                 # the member learns of the lock by e-mail; the answer warns that it may be so
                 self._emit(
@@ -440,7 +441,7 @@ class AuthUseCases(SecondFactorUseCases):
         record = store.session_by_token(self.db, token)
         if record is None:
             raise Unauthenticated()
-        state = domain.session_state(
+        state: str = domain.session_state(
             record.last_seen_at,
             record.expires_at,
             record.revoked_at,
@@ -449,7 +450,7 @@ class AuthUseCases(SecondFactorUseCases):
         )
         if state == domain.REVOKED:
             raise _session_ended(record.revoked_reason)
-        user = self.db.get(User, record.user_id)
+        user = self.db.get_one(User, record.user_id)
         if state == domain.ACTIVE and user.status == INACTIVE_STATUS:
             state = "member_inactive"
         if state != domain.ACTIVE:

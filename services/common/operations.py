@@ -72,11 +72,16 @@ class ServiceOperations(Protocol):
     def ping(self) -> str: ...
 
 
-class CoreInboundOperations(ServiceOperations, Protocol):
-    """A service that applies the core's events (services/common/operator.py's operations)."""
+class InboundOperations(ServiceOperations, Protocol):
+    """A service that applies the core's answers or events: how its inbound queue is doing."""
 
     @operation
     def inbound_status(self) -> JSON: ...
+
+
+class CoreInboundOperations(InboundOperations, Protocol):
+    """A service that applies the core's events in order (services/common/operator.py's
+    operations on held and parked events)."""
 
     @operation
     def held_streams(self) -> list[JSON]: ...

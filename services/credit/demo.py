@@ -11,6 +11,7 @@ from the credit database (seeded by its migration), so run the migrations first.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from services.common import core_data
 from services.common.db import session_scope
@@ -215,7 +216,9 @@ def census_rows(products, today, count=None):
     (code → domain product): the core's rates and the schedule engine's inputs."""
     members = census(today, count)
     by_identification = {m.identification: m for m in members}
-    loans, installments, guarantors = [], [], []
+    loans: list[dict[str, str]] = []
+    installments: list[dict[str, str]] = []
+    guarantors: list[dict[str, str]] = []
     for member in members:
         if member.reference is not None:
             specs = reference_loans(member, today)
@@ -271,7 +274,7 @@ def census_dues(loans, installments, today):
         for loan in loans
         if not loan["settled_on"]
     }
-    late = {}
+    late: dict[str, Any] = {}
     for row in installments:
         due_on = date.fromisoformat(row["due_date"])
         if row["loan_number"] in rates and not row["paid_on"] and due_on < as_of:
@@ -310,7 +313,8 @@ def load(url, today, count=None):
     members = {m.member_number: m for m in census(today, count)}
     with session_scope(url) as session:
         loans, installments, guarantors = census_rows(products_of(session), today, count)
-    schedules, people = {}, {}
+    schedules: dict[str, list[dict[str, str]]] = {}
+    people: dict[str, Any] = {}
     for row in installments:
         schedules.setdefault(row["loan_number"], []).append(row)
     for row in guarantors:

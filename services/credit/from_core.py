@@ -10,8 +10,9 @@ something the portal may not know *yet* (a loan whose `loan_disbursed`, or a mem
 """
 
 from datetime import UTC
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from services.common.errors import NotFound
 from services.common.inbound import (
@@ -67,13 +68,13 @@ def _forward(current, new):
 
 def _lock_loan(session, loan_number):
     """The loan, locked until commit (two instances apply its events one after the other)."""
-    if lock_owner(session, Loan.__table__.c.loan_number, loan_number) is None:
+    if lock_owner(session, cast(Table, Loan.__table__).c.loan_number, loan_number) is None:
         return None
     return session.get(Loan, loan_number)
 
 
 def _lock_application(session, application_number):
-    column = Application.__table__.c.application_number
+    column = cast(Table, Application.__table__).c.application_number
     if lock_owner(session, column, application_number) is None:
         return None
     return session.scalars(

@@ -124,6 +124,7 @@ class CreditService(CoreOperations):
         )
         if errors:
             raise ValidationError(fields=errors)
+        assert product is not None  # request_errors refuses an unknown product
         schedule = domain.amortize(
             request["amount"],
             product.annual_rate,

@@ -3,7 +3,7 @@ and the plain dicts its schemas dump."""
 
 from types import SimpleNamespace
 
-from sqlalchemy import Date, bindparam, case, func, select, type_coerce
+from sqlalchemy import BindParameter, Date, bindparam, case, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from services.common.db import Cents
@@ -31,7 +31,8 @@ def active_loans(session, member_number):
 
 
 def _loan_positions_statement():
-    member, today = bindparam("member_number"), bindparam("today", type_=Date)
+    member: BindParameter[str] = bindparam("member_number")
+    today = bindparam("today", type_=Date)
     unpaid = Installment.paid_on.is_(None)
     active = (Loan.member_number == member) & (Loan.status == ACTIVE)
     per_loan = (

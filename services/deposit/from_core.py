@@ -7,7 +7,9 @@ deposit or a member the portal may not know yet (its event is still on its way):
 few times, then parked with the reason.
 """
 
-from sqlalchemy import select
+from typing import cast
+
+from sqlalchemy import Table, select
 
 from services.common.errors import NotFound
 from services.common.inbound import KIND_CONFLICT, NotYet, Refused, load_data, lock_owner
@@ -22,7 +24,10 @@ CORE_EVENT_TYPES = ("deposit_opened", "deposit_closed")
 
 def _locked(session, deposit_number):
     """The deposit, locked until commit (two instances apply its events one after the other)."""
-    if lock_owner(session, TermDeposit.__table__.c.deposit_number, deposit_number) is None:
+    if (
+        lock_owner(session, cast(Table, TermDeposit.__table__).c.deposit_number, deposit_number)
+        is None
+    ):
         return None
     return session.get(TermDeposit, deposit_number)
 

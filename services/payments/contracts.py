@@ -10,7 +10,7 @@ from typing import Annotated, Protocol
 from marshmallow import fields, validate
 
 from services.common.fields import Money
-from services.common.operations import JSON, ServiceOperations, operation
+from services.common.operations import JSON, InboundOperations, operation
 from services.common.schemas import PortalSchema
 
 METHODS = ("totp", "email_code")
@@ -146,7 +146,7 @@ class OrderEventSchema(PortalSchema):
     alert = fields.String(allow_none=True)
 
 
-class PaymentsRpc(ServiceOperations, Protocol):
+class PaymentsRpc(InboundOperations, Protocol):
     """The payments service's RPC operations (docs/payments.md); amounts as JSON strings."""
 
     @operation
@@ -236,6 +236,3 @@ class PaymentsRpc(ServiceOperations, Protocol):
 
     @operation
     def sweep(self) -> JSON: ...
-
-    @operation
-    def inbound_status(self) -> JSON: ...

@@ -725,7 +725,7 @@ class PaymentsUseCases:
                     data["request_id"],
                     decision.reason,
                 )
-            raise Refused(decision.reason, inbound.KIND_CONFLICT)
+            raise Refused(decision.reason or "", inbound.KIND_CONFLICT)
         now = self.clock.utcnow()
         if completed:
             store.move_status(
