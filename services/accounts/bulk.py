@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 
+from services.accounts import rows as row_rules
 from services.accounts.domain import PRODUCT_NAMES, email_change_data, email_changed
 from services.accounts.models import Member, Movement, SavingsAccount
 from services.common import core_data
@@ -99,7 +100,7 @@ def _check(parser, rows):
 
 
 def _members(session, rows, emit=None):
-    rows = _check(core_data.parse_member, rows)
+    rows = _check(row_rules.parse_member, rows)
     existing = {}
     for keys in _chunks(r["member_number"] for r in rows):
         for m in session.scalars(select(Member).where(Member.member_number.in_(keys))):
@@ -157,7 +158,7 @@ def _members(session, rows, emit=None):
 
 
 def _accounts(session, rows):
-    rows = _check(core_data.parse_account, rows)
+    rows = _check(row_rules.parse_account, rows)
     existing = set()
     for keys in _chunks(r["account_number"] for r in rows):
         existing.update(
@@ -224,7 +225,7 @@ def _movements(session, rows):
         else:
             fresh.append(r)
     _same_as_loaded(session, old)
-    rows = _check(core_data.parse_movement, fresh)
+    rows = _check(row_rules.parse_movement, fresh)
     rows.sort(key=lambda r: (r["account_number"], r["sequence"]))
     new = []
     for r in rows:
@@ -283,7 +284,7 @@ def _cents(text):
 def _fast_row(cells):
     """A movement row (movements.csv's column order) as (account, sequence, date, posted_at,
     description, reference, debit, credit, balance in cents), when it passes the same fast
-    checks as core_data.parse_movement; None sends it through the full parser."""
+    checks as rows.parse_movement; None sends it through the full parser."""
     account, sequence, day, posted, description, reference, debit, credit, balance = cells
     try:
         if not (
@@ -321,7 +322,7 @@ def _fast_row(cells):
 
 def _full_row(cells):
     """The same tuple through the full parser (its reasons name what is wrong)."""
-    r = core_data.checked(core_data.parse_movement, dict(zip(WIRE_COLUMNS, cells, strict=True)))
+    r = core_data.checked(row_rules.parse_movement, dict(zip(WIRE_COLUMNS, cells, strict=True)))
     return (
         r["account_number"],
         r["sequence"],

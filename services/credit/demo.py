@@ -17,6 +17,7 @@ from services.common import core_data
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
 from services.credit import bulk, catalog, domain
+from services.credit import rows as row_rules
 from services.credit.store import ACTIVE, CANCELLED
 
 LOAN_SHARE = 0.25
@@ -332,7 +333,7 @@ def load(url, today, count=None):
         for loan in loans
     ]
     dues = [
-        core_data.to_wire(core_data.checked(core_data.parse_loan_due, row))
+        core_data.to_wire(core_data.checked(row_rules.parse_loan_due, row))
         for row in census_dues(loans, installments, today)
     ]
     with session_scope(url) as session:
