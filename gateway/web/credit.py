@@ -15,8 +15,8 @@ from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.results import RESULT_PARAM
 from services.common.clock import to_local
+from services.common.ecuador_locale import amount_input_text
 from services.common.errors import BadRequest, Conflict, ValidationError
-from services.common.esec import amount_input_text
 from services.common.fields import counts
 from services.credit.contracts import (
     FREQUENCY_NAMES,

@@ -8,8 +8,8 @@ from gateway.parts import GatewayParts
 from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, redirect, render
 from services.common.clock import CLOCK
+from services.common.ecuador_locale import amount_input_text
 from services.common.errors import BadRequest, ValidationError
-from services.common.esec import amount_input_text
 from services.common.fields import counts
 
 FORM_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."

@@ -21,6 +21,7 @@ from gateway.security import cookie_name, secret_key
 from gateway.web import second_factor as factor
 from gateway.web.amounts import read_amounts
 from gateway.web.render import csrf_valid, redirect, render
+from services.common.ecuador_locale import amount_input_text, fecha, money
 from services.common.errors import (
     BadRequest,
     ChallengeExpired,
@@ -33,7 +34,6 @@ from services.common.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from services.common.esec import amount_input_text, fecha, money
 
 ORDER_COOKIE = "portal_order_challenge"
 CSRF_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
