@@ -19,10 +19,11 @@ from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
 from gateway.web.payments import PaymentsPages
+from gateway.web.position import PositionPages
 from gateway.web.report_jobs import ReportJobs
 from gateway.web.security import SecurityPages
 from gateway.web.site import SitePages
-from gateway.web.statements import StatementsWeb
+from gateway.web.statements import StatementPages
 from services.accounts.contracts import AccountsRpc
 from services.audit.contracts import AuditRpc
 from services.auth.contracts import AuthRpc
@@ -43,7 +44,8 @@ class GatewayService(
     DepositPages,
     PositionApi,
     AccountsApi,
-    StatementsWeb,
+    PositionPages,
+    StatementPages,
     CreditApi,
     CreditPages,
     PaymentsApi,
