@@ -195,7 +195,7 @@ class OrderSummarySchema(PortalSchema):
 
 
 class OrderChallengeSchema(PortalSchema):
-    """`start_order_challenge` (PAYMENTS_AUTH_CONTRACT.md): a challenge bound to an order."""
+    """`start_order_challenge` (docs/payments-auth-contract.md): a challenge bound to an order."""
 
     member_number = _text(12)
     order_id = _text(64)

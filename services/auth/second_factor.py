@@ -86,7 +86,7 @@ log = logging.getLogger("services.auth")
 
 LOGIN = "login"
 ENROLLMENT = "totp_enrollment"
-ORDER = "order"  # a money-moving order of payments (PAYMENTS_AUTH_CONTRACT.md)
+ORDER = "order"  # a money-moving order of payments (docs/payments-auth-contract.md)
 # payments' kinds of order -> the e-mail's (notifications)
 ORDER_MAIL_KINDS = {
     "propia": "transferencia",

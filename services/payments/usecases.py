@@ -124,7 +124,7 @@ class Settings:
 
 
 class OrderConfirmation:
-    """The second factor of an order, asked of auth (PAYMENTS_AUTH_CONTRACT in docs/payments.md):
+    """The second factor of an order, asked of auth (docs/payments-auth-contract.md):
     a challenge bound to the order's digest, then the member's code checked against it.
     While auth does not offer these RPCs, no order can be created nor confirmed."""
 
