@@ -611,7 +611,8 @@ class AuthUseCases(SecondFactorUseCases):
                 client_ip=address,
             )
         )
-        # the code goes by e-mail only (RECOVERY_SHOW_CODE was withdrawn with the second factor)
+        # the code goes by e-mail only: shown on the page, it would let anyone who knows a
+        # username past the second factor
         event.update(email=user.email, delivery="email", expires_at=iso_utc(expires))
         self._emit_reset(event, "code_issued")
         commit(self.db)
