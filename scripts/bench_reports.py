@@ -31,7 +31,7 @@ from scripts.processes import Portal  # noqa: E402
 from services.auth.demo import remember_devices_of_portal  # noqa: E402
 from services.common.amqp import with_vhost  # noqa: E402
 from services.common.config import amqp_uri  # noqa: E402
-from services.reports.samples import synthetic_loan, synthetic_statement  # noqa: E402
+from tests.report_samples import synthetic_loan, synthetic_statement  # noqa: E402
 
 MANAGEMENT = os.environ.get("RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 POSITION_TIMEOUT = float(os.environ.get("POSITION_TIMEOUT", "2"))

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from services.common.errors import NotFound
 from services.reports import domain
-from services.reports.samples import synthetic_loan, synthetic_statement
+from tests.report_samples import synthetic_loan, synthetic_statement
 from services.reports.service import ReportsService
 
 
