@@ -19,7 +19,7 @@ from services.audit.contracts import (
     AuditQuerySchema,
     VerificationSchema,
 )
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.events import utcnow
@@ -125,7 +125,7 @@ class AuditService:
 
     db = Database("audit")
     audit_log = AuditLog()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @rpc
     def ping(self):

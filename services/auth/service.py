@@ -25,7 +25,7 @@ from services.auth.models import outbox, processed_events
 from services.auth.passwords import HashingWorkers
 from services.auth.usecases import AuthUseCases, Settings
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.events import EventOutbox, Inbox
@@ -53,7 +53,7 @@ class AuthService:
     notifications = ServiceRpc[NotificationsRpc]("notifications")
     settings = AuthSettings()
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
     hashing = HashingWorkers()  # Argon2 in its own processes (passwords.py)
 
     @property

@@ -10,7 +10,7 @@ from stdnum.ec import ci
 from services.accounts.contracts import AccountsRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import Conflict, NotFound, ValidationError
@@ -67,7 +67,7 @@ class CreditService(CoreOperations):
     events = EventOutbox("credit", outbox)
     accounts = ServiceRpc[AccountsRpc]("accounts")
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
     clock = ClockProvider()
 
     @rpc

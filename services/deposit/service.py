@@ -7,7 +7,7 @@ from marshmallow import ValidationError as MarshmallowValidationError
 from services.accounts.contracts import AccountsRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
@@ -80,7 +80,7 @@ class DepositService(CoreOperations):
     db = Database("deposit")
     events = EventOutbox("deposit", outbox)
     accounts = ServiceRpc[AccountsRpc]("accounts")
-    tracker = Tracker()
+    correlation = CorrelationContext()
     clock = ClockProvider()
 
     @rpc

@@ -15,7 +15,7 @@ from nameko.dependency_providers import Config
 from services.accounts.contracts import AccountsRpc
 from services.auth.contracts import AuthRpc
 from services.common import config as portal_config
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.errors import NotFound, ServiceUnavailable, ValidationError
@@ -60,7 +60,7 @@ class NotificationsService:
     auth = ServiceRpc[AuthRpc]("auth")
     sms = SmsSender()
     config = Config()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @rpc
     def ping(self):

@@ -25,7 +25,7 @@ from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
 from services.common.config import env
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.events import EventOutbox, Inbox
@@ -60,7 +60,7 @@ class PaymentsService:
     auth = ServiceRpc[AuthRpc]("auth")
     settings = PaymentsSettings()
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @property
     def payments(self):

@@ -5,7 +5,7 @@ WeasyPrint runs in worker processes (pool.py), never on this service's eventlet 
 
 import base64
 
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.entrypoints import rpc
 from services.common.errors import NotFound, ServiceUnavailable
 from services.reports import renderer
@@ -18,7 +18,7 @@ RENDERED = RenderedSchema()
 class ReportsService:
     name = "reports"
 
-    tracker = Tracker()
+    correlation = CorrelationContext()
     pool = RenderPoolProvider()
 
     @rpc
