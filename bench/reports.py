@@ -1,6 +1,6 @@
 """Benchmark of "Estado de cuenta": statement PDFs, the consolidated position, one RPC round trip.
 
-    .venv/bin/python -m scripts.bench_reports [--write docs/benchmarks.md]
+    .venv/bin/python -m bench.reports [--write docs/benchmarks.md]
 
 Starts the portal's real processes on a fresh vhost of the local RabbitMQ (management API on
 127.0.0.1:15672, guest/guest), loads the demo data, measures, stops everything. Each measurement
@@ -359,7 +359,7 @@ def report(results):
     ]
     lines = [
         MARKER,
-        "## Estado de cuenta (scripts/bench_reports.py)",
+        "## Estado de cuenta (bench/reports.py)",
         "",
         setup,
         "",
