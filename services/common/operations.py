@@ -12,7 +12,8 @@ schema):
 and a caller declares its proxy with it: `accounts = ServiceRpc[AccountsRpc]("accounts")`
 (services/common/rpc.py). A call to an operation the contract does not name, or with arguments
 it does not take, is then a `make lint` error, not a failure in production
-(tests/unit/test_rpc_contracts.py proves it).
+(tests/unit/test_rpc_contracts.py proves it); tests/unit/test_rpc_protocols.py keeps each Protocol
+equal to its service's `@rpc` methods.
 
 Only types: importing this loads no transport.
 """
