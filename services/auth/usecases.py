@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import eventlet
 from sqlalchemy.exc import IntegrityError
 
+from services.accounts.contracts import AccountsRpc
 from services.auth import domain, guessing, passwords, store
 from services.auth.contracts import (
     AccountLockedSchema,
@@ -48,6 +49,7 @@ from services.common.errors import (
 )
 from services.common.events import iso_utc
 from services.common.schemas import load_or_raise
+from services.notifications.contracts import NotificationsRpc
 
 log = logging.getLogger("services.auth")
 
@@ -166,7 +168,15 @@ class AuthUseCases(SecondFactorUseCases):
 
     The second factor's use cases come from `SecondFactorUseCases` (second_factor.py)."""
 
-    def __init__(self, db, events, accounts, notifications, settings, clock):
+    def __init__(
+        self,
+        db,
+        events,
+        accounts: AccountsRpc,
+        notifications: NotificationsRpc,
+        settings,
+        clock,
+    ) -> None:
         self.db = db
         self.events = events
         self.accounts = accounts

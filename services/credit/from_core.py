@@ -14,6 +14,7 @@ from typing import cast
 
 from sqlalchemy import Table, select
 
+from services.accounts.contracts import AccountsRpc
 from services.common.errors import NotFound
 from services.common.inbound import (
     KIND_CONFLICT,
@@ -134,7 +135,7 @@ def _move_application(session, events, app, status, reason, at, event_id, loan_n
     )
 
 
-def members_of(accounts, event):
+def members_of(accounts: AccountsRpc, event):
     """The member records a `loan_disbursed` names (borrower and guarantors), asked of accounts
     *before* the handler writes anything: on SQLite a worker must not hold the write lock while
     it waits for another service. {} for the other events."""

@@ -11,6 +11,7 @@ from typing import cast
 
 from sqlalchemy import Table, select
 
+from services.accounts.contracts import AccountsRpc
 from services.common.errors import NotFound
 from services.common.inbound import KIND_CONFLICT, NotYet, Refused, load_data, lock_owner
 from services.deposit import store
@@ -53,7 +54,7 @@ FIELDS = (
 )
 
 
-def check_member(accounts, event):
+def check_member(accounts: AccountsRpc, event):
     """A `deposit_opened` names a member the portal knows: asked of accounts *before* the
     handler writes anything (on SQLite a worker must not hold the write lock while it waits
     for another service)."""

@@ -13,14 +13,18 @@ import logging
 import uuid
 from datetime import UTC
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 
 from nameko.exceptions import MethodNotFound, RemoteError
 
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.config import env
 from services.common.db import commit
 from services.common.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
 from services.common.inbound import Refused
+from services.common.operations import Operation
 from services.common.schemas import load_or_raise
 from services.payments import domain, store
 from services.payments.contracts import (
@@ -79,6 +83,10 @@ RESOLVE_TOO_EARLY = (
 NOT_AWAITING = "La orden no espera respuesta del núcleo (estado {status})."
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 class Settings:
     """The service's knobs, read on every use from the container config, else the environment."""
 
@@ -128,12 +136,12 @@ class OrderConfirmation:
     a challenge bound to the order's digest, then the member's code checked against it.
     While auth does not offer these RPCs, no order can be created nor confirmed."""
 
-    def __init__(self, auth):
+    def __init__(self, auth: AuthRpc) -> None:
         self.auth = auth
 
-    def _call(self, method, *args):
+    def _call(self, operation: Operation[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return getattr(self.auth, method)(*args)
+            return operation(*args, **kwargs)
         except MethodNotFound:
             raise ServiceUnavailable(TFA_UNAVAILABLE, service="auth") from None
         except RemoteError as exc:
@@ -143,11 +151,13 @@ class OrderConfirmation:
 
     def start(self, member_number, subject_id, digest, summary):
         """A challenge for an order (or a beneficiary): {challenge_id, methods, …}."""
-        return self._call("start_order_challenge", member_number, subject_id, digest, summary)
+        return self._call(
+            self.auth.start_order_challenge, member_number, subject_id, digest, summary
+        )
 
     def verify(self, challenge_id, digest, method, code):
         """True only when auth says the code confirms this challenge and this digest."""
-        answer = self._call("verify_order_code", challenge_id, digest, method, code)
+        answer = self._call(self.auth.verify_order_code, challenge_id, digest, method, code)
         return bool(isinstance(answer, dict) and answer.get("valid") is True)
 
 
@@ -180,7 +190,9 @@ def order_view(order):
 
 
 class PaymentsUseCases:
-    def __init__(self, db, events, requests, accounts, auth, settings, clock):
+    def __init__(
+        self, db, events, requests, accounts: AccountsRpc, auth: AuthRpc, settings, clock
+    ) -> None:
         self.db = db
         self.events = events
         self.requests = requests
