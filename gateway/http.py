@@ -200,7 +200,7 @@ class PortalWsgiApp(WsgiApp):
                 raise PayloadTooLarge()
             provider, values = adapter.match()
             route = provider.url
-            request.path_values = values
+            request.path_values = values  # type: ignore[attr-defined]  # nameko's handlers read it
             response = provider.handle_request(request)
         except NotFound:
             request.shallow = False
@@ -284,7 +284,7 @@ class _JsonServerErrors:
 class PortalProtocol(HttpOnlyProtocol):
     def setup(self):
         super().setup()
-        self.wfile = _JsonServerErrors(self.wfile)
+        self.wfile = _JsonServerErrors(self.wfile)  # type: ignore[has-type]  # eventlet's: untyped
 
     def send_error(self, code, message=None, explain=None):
         # http.server's refusals while parsing (bad request line, over 100 headers)

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from gateway.api.auth import client_ip
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from services.common.errors import ValidationError
 from services.credit.contracts import LoanPaymentQuoteSchema
 from services.payments.contracts import (
@@ -93,7 +94,7 @@ def body_of(request, allowed):
     return {name: body.get(name) for name in allowed if name in body}
 
 
-class PaymentsApi:
+class PaymentsApi(GatewayParts):
     @documented(
         "/api/v1/me/limits", "GET", "Límites de transferencia", response=LimitsViewSchema, tags=TAGS
     )

@@ -17,10 +17,12 @@ import json
 from gateway.api.auth import client_ip
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http
+from gateway.parts import GatewayParts
 from gateway.security import cookie_name, secret_key
 from gateway.web import second_factor as factor
 from gateway.web.amounts import read_amounts
 from gateway.web.render import csrf_valid, redirect, render
+from services.common.ecuador_locale import amount_input_text, fecha, money
 from services.common.errors import (
     BadRequest,
     ChallengeExpired,
@@ -34,7 +36,6 @@ from services.common.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from services.common.esec import amount_input_text, fecha, money
 
 ORDER_COOKIE = "portal_order_challenge"
 CSRF_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
@@ -158,7 +159,7 @@ def mask(account_number):
     return "****" + text[-4:] if len(text) > 4 else text
 
 
-class PaymentsPages:
+class PaymentsPages(GatewayParts):
     """Mixin of GatewayService."""
 
     # --- Transferencias -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from services.audit import anchors, usecases
 from services.audit.usecases import HANDLERS, RETRY_DELAYS
 from services.common.clock import CLOCK
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 
@@ -59,7 +59,7 @@ class AuditService:
     db = Database("audit")
     chain = AuditChain()
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @rpc
     def ping(self):

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from services.common import core_data
 from services.common.errors import ValidationError
 from services.credit import domain
+from services.credit import rows as row_rules
 from services.credit.models import Application, Guarantor, Installment, Loan, ProductRow
 from services.credit.store import ACTIVE, CANCELLED
 
@@ -180,14 +181,14 @@ def import_rows(session, kind, rows):
     loans, installments, guarantors = [], [], []
     counts = {"created": 0, "unchanged": 0, "installments": 0, "guarantors": 0}
     for raw in rows:
-        loan = _check(core_data.parse_loan, raw)
+        loan = _check(row_rules.parse_loan, raw)
         if loan["loan_number"] in existing:
             counts["unchanged"] += 1
             continue
         product = products.get(loan["product_code"])
         if product is None:
             raise ValidationError(f"Producto de crédito desconocido: {loan['product_code']}.")
-        schedule = [_check(core_data.parse_installment, r) for r in raw.get("schedule") or []]
+        schedule = [_check(row_rules.parse_installment, r) for r in raw.get("schedule") or []]
         problems = domain.schedule_errors(loan["amount"], schedule)
         if problems:
             raise ValidationError(f"Crédito {loan['loan_number']}: {' '.join(problems)}")

@@ -11,11 +11,13 @@ from the credit database (seeded by its migration), so run the migrations first.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from services.common import core_data
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
 from services.credit import bulk, catalog, domain
+from services.credit import rows as row_rules
 from services.credit.store import ACTIVE, CANCELLED
 
 LOAN_SHARE = 0.25
@@ -215,7 +217,9 @@ def census_rows(products, today, count=None):
     (code → domain product): the core's rates and the schedule engine's inputs."""
     members = census(today, count)
     by_identification = {m.identification: m for m in members}
-    loans, installments, guarantors = [], [], []
+    loans: list[dict[str, str]] = []
+    installments: list[dict[str, str]] = []
+    guarantors: list[dict[str, str]] = []
     for member in members:
         if member.reference is not None:
             specs = reference_loans(member, today)
@@ -297,7 +301,7 @@ def census_dues(loans, installments, today):
         for loan in loans
         if not loan["settled_on"]
     }
-    late = {}
+    late: dict[str, Any] = {}
     for row in installments:
         due_on = date.fromisoformat(row["due_date"])
         if row["loan_number"] in rates and not row["paid_on"] and due_on < as_of:
@@ -326,7 +330,8 @@ def load(url, today, count=None):
     members = {m.member_number: m for m in census(today, count)}
     with session_scope(url) as session:
         loans, installments, guarantors = census_rows(products_of(session), today, count)
-    schedules, people = {}, {}
+    schedules: dict[str, list[dict[str, str]]] = {}
+    people: dict[str, Any] = {}
     for row in installments:
         schedules.setdefault(row["loan_number"], []).append(row)
     for row in guarantors:
@@ -344,7 +349,7 @@ def load(url, today, count=None):
         for loan in loans
     ]
     dues = [
-        core_data.to_wire(core_data.checked(core_data.parse_loan_due, row))
+        core_data.to_wire(core_data.checked(row_rules.parse_loan_due, row))
         for row in census_dues(loans, installments, today)
     ]
     with session_scope(url) as session:

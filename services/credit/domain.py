@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol, TypedDict
 
-from services.common import esec
+from services.common import ecuador_locale
 from services.common.clock import start_date_error
 from services.credit.codes import (  # codes and names (published by contracts.py)
     APPROVED,
@@ -550,7 +550,7 @@ def mask_identification(identification: str | None) -> str:
 
 def fmt_money(value: DecimalLike) -> str:
     """$ 1.234,50 (es-EC) for messages."""
-    return esec.money(cents(value))
+    return ecuador_locale.money(cents(value))
 
 
 # --- what the core tells the portal (docs/integration.md) -----------------------------------

@@ -5,8 +5,9 @@ The use cases live in `usecases/`; this module only wires nameko to them. The co
 applies (queue `core.credit`) are the ones of `usecases.HANDLERS`.
 """
 
+from services.accounts.contracts import AccountsRpc
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.events import EventOutbox
@@ -23,9 +24,9 @@ class CreditService(CoreOperations):
 
     db = Database("credit")
     events = EventOutbox("credit", outbox)
-    accounts = ServiceRpc("accounts")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @rpc
     def ping(self):

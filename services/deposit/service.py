@@ -4,8 +4,9 @@ The use cases live in `usecases.py`; this module only wires nameko to them. The 
 it applies (queue `core.deposit`) are the ones of `usecases.HANDLERS`.
 """
 
+from services.accounts.contracts import AccountsRpc
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.events import EventOutbox
@@ -22,8 +23,8 @@ class DepositService(CoreOperations):
 
     db = Database("deposit")
     events = EventOutbox("deposit", outbox)
-    accounts = ServiceRpc("accounts")
-    tracker = Tracker()
+    accounts = ServiceRpc[AccountsRpc]("accounts")
+    correlation = CorrelationContext()
     clock = ClockProvider()
 
     @rpc

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.common import esec
+from services.common import ecuador_locale
 
 WELCOME = "welcome"
 ACCOUNT_LOCKED = "account_locked"
@@ -266,12 +266,12 @@ def local_time_text(value: object) -> str:
     """'2026-11-25T17:02:33Z' → '25/11/2026 12:02' (hora de Ecuador); '' when unreadable."""
     if not isinstance(value, str) or not value.strip():
         return ""
-    return esec.fecha(value) if "T" in value or " " in value.strip() else ""
+    return ecuador_locale.fecha(value) if "T" in value or " " in value.strip() else ""
 
 
 def money_text(value: object) -> str:
     """'5000.00' → '$ 5.000,00' (es-EC); '' when it is not an amount."""
-    return esec.money(value)
+    return ecuador_locale.money(value)
 
 
 # Second factor (docs/events.md, "Notifications of the second factor") ---------------------------

@@ -7,7 +7,9 @@ consumes are the ones of `usecases.HANDLERS` (one queue per source and type).
 
 from nameko.dependency_providers import Config
 
-from services.common.correlation import Tracker
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.events import Inbox
@@ -26,11 +28,11 @@ class NotificationsService:
     inbox = Inbox("notifications", processed_events)
     mailer = Mailer()
     write_turn = WriteTurn()
-    accounts = ServiceRpc("accounts")
-    auth = ServiceRpc("auth")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
+    auth = ServiceRpc[AuthRpc]("auth")
     sms = SmsSender()
     config = Config()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @property
     def notifications(self):

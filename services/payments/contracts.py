@@ -6,9 +6,12 @@ Error codes: `validation_error` (422), `not_found`, `conflict` (an order no long
 moved), `service_unavailable` (the second factor of orders is not available).
 """
 
+from typing import Annotated, Protocol
+
 from marshmallow import fields, validate
 
 from services.common.fields import Money
+from services.common.operations import JSON, InboundOperations, operation
 from services.common.schemas import PortalSchema
 
 METHODS = ("totp", "email_code")
@@ -185,3 +188,144 @@ class OrderEventSchema(PortalSchema):
     reason = fields.String(allow_none=True)
     confirmed_with = fields.String(allow_none=True)
     alert = fields.String(allow_none=True)
+
+
+class PaymentsRpc(InboundOperations, Protocol):
+    """The payments service's RPC operations (docs/payments.md); amounts as JSON strings."""
+
+    @operation
+    def create_transfer(
+        self,
+        member_number: str | None = None,
+        from_account: str | None = None,
+        to_account: str | None = None,
+        beneficiary_id: str | None = None,
+        amount: str | None = None,
+        description: str | None = "",
+        client_ip: str | None = None,
+        session_id: str | None = None,
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def confirm_transfer(
+        self,
+        member_number: str | None = None,
+        order_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def list_transfers(self, member_number: str) -> JSON:
+        """`{"transfers": [TransferSchema]}`"""
+        ...
+
+    @operation
+    def get_transfer(
+        self, member_number: str, order_id: str
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def create_loan_payment(
+        self,
+        member_number: str | None = None,
+        loan_number: str | None = None,
+        from_account: str | None = None,
+        amount: str | None = None,
+        installment_numbers: list[int] | None = None,
+        as_of: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+    ) -> Annotated[JSON, LoanPaymentSchema]: ...
+
+    @operation
+    def confirm_loan_payment(
+        self,
+        member_number: str | None = None,
+        order_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> Annotated[JSON, LoanPaymentSchema]: ...
+
+    @operation
+    def list_loan_payments(self, member_number: str) -> JSON:
+        """`{"transfers": [LoanPaymentSchema]}`"""
+        ...
+
+    @operation
+    def get_loan_payment(
+        self, member_number: str, order_id: str
+    ) -> Annotated[JSON, LoanPaymentSchema]: ...
+
+    @operation
+    def list_orders(self, member_number: str) -> JSON:
+        """Every kind of order, newest first: `{"transfers": [...]}`"""
+        ...
+
+    @operation
+    def get_order(self, member_number: str, order_id: str) -> JSON: ...
+
+    @operation
+    def confirm_order(
+        self,
+        member_number: str | None = None,
+        order_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> JSON: ...
+
+    @operation
+    def get_limits(self, member_number: str) -> Annotated[JSON, LimitsViewSchema]: ...
+
+    @operation
+    def lower_limits(
+        self,
+        member_number: str,
+        per_transfer: str | None = None,
+        daily_to_others: str | None = None,
+    ) -> Annotated[JSON, LimitsViewSchema]: ...
+
+    @operation
+    def list_beneficiaries(self, member_number: str) -> JSON:
+        """`{"beneficiaries": [BeneficiarySchema], …}`"""
+        ...
+
+    @operation
+    def add_beneficiary(
+        self,
+        member_number: str | None = None,
+        alias: str | None = None,
+        account_number: str | None = None,
+        identification: str | None = None,
+    ) -> Annotated[JSON, BeneficiarySchema]: ...
+
+    @operation
+    def confirm_beneficiary(
+        self,
+        member_number: str | None = None,
+        beneficiary_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> Annotated[JSON, BeneficiarySchema]: ...
+
+    @operation
+    def delete_beneficiary(
+        self, member_number: str | None = None, beneficiary_id: str | None = None
+    ) -> None: ...
+
+    @operation
+    def pending_requests(self) -> JSON:
+        """`{"requests": [PendingRequestSchema]}`"""
+        ...
+
+    @operation
+    def resolve_request(
+        self,
+        order_id: str | None = None,
+        outcome: str | None = None,
+        operator: str | None = None,
+        note: str | None = "",
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def sweep(self) -> JSON: ...

@@ -22,15 +22,18 @@ from kombu import Exchange
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
 from services.common.config import env
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.events import EventOutbox, Inbox
 from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
+from services.credit.contracts import CreditRpc
 from services.payments.models import outbox, processed_events, request_outbox
 from services.payments.usecases import PaymentsUseCases, Settings
 
@@ -56,12 +59,12 @@ class PaymentsService:
     events = EventOutbox("payments", outbox)
     requests = EventOutbox("payments", request_outbox, exchange=PORTAL_REQUESTS)
     inbox = Inbox("payments", processed_events)
-    accounts = ServiceRpc("accounts")
-    auth = ServiceRpc("auth")
-    credit = ServiceRpc("credit")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
+    auth = ServiceRpc[AuthRpc]("auth")
+    credit = ServiceRpc[CreditRpc]("credit")
     settings = PaymentsSettings()
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @property
     def payments(self):

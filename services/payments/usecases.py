@@ -13,9 +13,12 @@ import logging
 import uuid
 from datetime import UTC, date
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 
 from nameko.exceptions import MethodNotFound, RemoteError
 
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.config import env
 from services.common.db import commit
@@ -27,7 +30,9 @@ from services.common.errors import (
     ValidationError,
 )
 from services.common.inbound import Refused
+from services.common.operations import Operation
 from services.common.schemas import load_or_raise
+from services.credit.contracts import CreditRpc
 from services.payments import domain, store
 from services.payments.contracts import (
     BeneficiarySchema,
@@ -96,6 +101,10 @@ QUOTE_MOVED = "El valor a pagar cambió antes de la confirmación."
 PAYMENT_OPEN = (domain.CONFIRMANDO, *domain.AWAITING_CORE)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 class Settings:
     """The service's knobs, read on every use from the container config, else the environment."""
 
@@ -141,16 +150,16 @@ class Settings:
 
 
 class OrderConfirmation:
-    """The second factor of an order, asked of auth (PAYMENTS_AUTH_CONTRACT in docs/payments.md):
+    """The second factor of an order, asked of auth (docs/payments-auth-contract.md):
     a challenge bound to the order's digest, then the member's code checked against it.
     While auth does not offer these RPCs, no order can be created nor confirmed."""
 
-    def __init__(self, auth):
+    def __init__(self, auth: AuthRpc) -> None:
         self.auth = auth
 
-    def _call(self, method, *args):
+    def _call(self, operation: Operation[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return getattr(self.auth, method)(*args)
+            return operation(*args, **kwargs)
         except MethodNotFound:
             raise ServiceUnavailable(TFA_UNAVAILABLE, service="auth") from None
         except RemoteError as exc:
@@ -160,11 +169,13 @@ class OrderConfirmation:
 
     def start(self, member_number, subject_id, digest, summary):
         """A challenge for an order (or a beneficiary): {challenge_id, methods, …}."""
-        return self._call("start_order_challenge", member_number, subject_id, digest, summary)
+        return self._call(
+            self.auth.start_order_challenge, member_number, subject_id, digest, summary
+        )
 
     def verify(self, challenge_id, digest, method, code):
         """True only when auth says the code confirms this challenge and this digest."""
-        answer = self._call("verify_order_code", challenge_id, digest, method, code)
+        answer = self._call(self.auth.verify_order_code, challenge_id, digest, method, code)
         return bool(isinstance(answer, dict) and answer.get("valid") is True)
 
 
@@ -249,7 +260,17 @@ def view_of(order):
 
 
 class PaymentsUseCases:
-    def __init__(self, db, events, requests, accounts, auth, settings, clock, credit=None):
+    def __init__(
+        self,
+        db,
+        events,
+        requests,
+        accounts: AccountsRpc,
+        auth: AuthRpc,
+        settings,
+        clock,
+        credit: CreditRpc,
+    ) -> None:
         self.db = db
         self.events = events
         self.requests = requests
@@ -907,7 +928,7 @@ class PaymentsUseCases:
                     data["request_id"],
                     decision.reason,
                 )
-            raise Refused(decision.reason, inbound.KIND_CONFLICT)
+            raise Refused(decision.reason or "", inbound.KIND_CONFLICT)
         now = self.clock.utcnow()
         if completed:
             store.move_status(

@@ -4,7 +4,7 @@ The use case lives in `usecases.py`; this module only wires nameko to it. WeasyP
 worker processes (pool.py), never on this service's eventlet loop.
 """
 
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.entrypoints import rpc
 from services.reports import renderer, usecases
 from services.reports.pool import RenderPoolProvider
@@ -13,7 +13,7 @@ from services.reports.pool import RenderPoolProvider
 class ReportsService:
     name = "reports"
 
-    tracker = Tracker()
+    correlation = CorrelationContext()
     pool = RenderPoolProvider()
 
     @rpc

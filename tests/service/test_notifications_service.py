@@ -7,7 +7,6 @@ import logging
 import uuid
 from datetime import date
 
-import eventlet
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -16,7 +15,14 @@ from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
 from services.notifications.service import NotificationsService
 from tests.conftest import _free_port
-from tests.service.event_tools import emit, make_envelope, publish, wait_until
+from tests.service.event_tools import (
+    counting_deliveries,
+    emit,
+    make_envelope,
+    publish,
+    wait_for_deliveries,
+    wait_until,
+)
 
 # also run on PostgreSQL (-m pg --db-backend postgres): the inbox/outbox and the mail queue are SQL
 pytestmark = pytest.mark.pg
@@ -38,7 +44,9 @@ def notifications_config(service_config):
 @pytest.fixture
 def start_notifications(notifications_config, container_factory):
     def start(**extra):
-        container = container_factory(NotificationsService, {**notifications_config, **extra})
+        container = container_factory(
+            counting_deliveries(NotificationsService), {**notifications_config, **extra}
+        )
         container.start()
         return container
 
@@ -130,13 +138,13 @@ def test_embedded_mode_writes_the_welcome_email_as_an_eml_file(
 def test_the_same_event_twice_sends_one_email(
     start_notifications, notifications_config, notifications_rpc
 ):
-    start_notifications()
+    container = start_notifications()
     uri = notifications_config["AMQP_URI"]
     event = make_envelope("auth", "password_changed", MARIA)
     publish(uri, event, event)
     later = emit(uri, "auth", "password_changed", {**MARIA, "email": "otra@example.com"})
     delivery_of(notifications_rpc, later["event_id"], "sent")
-    eventlet.sleep(0.5)
+    wait_for_deliveries(container, event, event, later)  # the copy was handled too
     recipients = sorted(read_eml(path)["To"] for path in eml_files())
     assert recipients == ["maria.perez@example.com", "otra@example.com"]
     mine = [d for d in notifications_rpc.deliveries() if d["event_id"] == event["event_id"]]
@@ -283,7 +291,7 @@ def test_ping_and_deliveries_limit(start_notifications, notifications_rpc):
 def test_many_events_at_once_all_reach_the_smtp_server_once(
     start_notifications, notifications_config, notifications_rpc, smtp_server
 ):
-    start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    container = start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
     kinds = ["user_registered", "password_changed", "password_reset_requested", "account_locked"]
     events = [
         make_envelope("auth", kinds[n % 4], {**MARIA, "email": f"socio{n}@example.com"})
@@ -293,7 +301,7 @@ def test_many_events_at_once_all_reach_the_smtp_server_once(
     wait_until(lambda: len(smtp_server.messages) >= 12, message="12 messages")
     for event in events:
         delivery_of(notifications_rpc, event["event_id"], "sent")
-    eventlet.sleep(0.5)
+    wait_for_deliveries(container, *events, *events[:4])  # the duplicates were handled too
     received = sorted(rcpt[0] for rcpt, _ in smtp_server.messages)
     assert received == sorted(f"socio{n}@example.com" for n in range(12))
 
