@@ -60,11 +60,11 @@ test-fast: venv services
 	$(PY) -m scripts.run_tests --fast
 
 bench: venv services
-	$(PY) -m scripts.bench
+	$(PY) -m bench
 
-# locust plays members' mornings against two topologies (scripts/capacity.py); bounded to 5 min
+# locust plays members' mornings against two topologies (bench/capacity.py); bounded to 5 min
 capacity: venv services
-	$(PY) -m scripts.capacity
+	$(PY) -m bench.capacity
 
 clean:
 	rm -rf var/*.db var/*.db-* var/mail var/cache

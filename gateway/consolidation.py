@@ -46,8 +46,11 @@ def totals(savings, deposits, loans, unavailable, shares=()):
     capital = None if "savings" in missing else _sum(shares, "balance")
     deposited = None if "deposits" in missing else _sum(deposits, "amount")
     owed = None if "loans" in missing else _sum(loans, "outstanding_principal")
-    parts = (saved, deposited, capital)
-    assets = None if None in parts else saved + deposited + capital
+    assets = (
+        None
+        if saved is None or deposited is None or capital is None
+        else saved + deposited + capital
+    )
     net = None if assets is None or owed is None else assets - owed
     return {
         "savings": saved,

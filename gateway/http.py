@@ -66,6 +66,7 @@ HTTP_STATUS = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "quote_changed": 409,
     "challenge_expired": 410,
     "payload_too_large": 413,
     "validation_error": 422,
@@ -199,7 +200,7 @@ class PortalWsgiApp(WsgiApp):
                 raise PayloadTooLarge()
             provider, values = adapter.match()
             route = provider.url
-            request.path_values = values
+            request.path_values = values  # type: ignore[attr-defined]  # nameko's handlers read it
             response = provider.handle_request(request)
         except NotFound:
             request.shallow = False
@@ -283,7 +284,7 @@ class _JsonServerErrors:
 class PortalProtocol(HttpOnlyProtocol):
     def setup(self):
         super().setup()
-        self.wfile = _JsonServerErrors(self.wfile)
+        self.wfile = _JsonServerErrors(self.wfile)  # type: ignore[has-type]  # eventlet's: untyped
 
     def send_error(self, code, message=None, explain=None):
         # http.server's refusals while parsing (bad request line, over 100 headers)

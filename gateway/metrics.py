@@ -14,6 +14,7 @@ import json
 import logging
 import socketserver
 import threading
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from nameko.extensions import DependencyProvider
@@ -144,7 +145,7 @@ class HealthSnapshot:
 def detail_body(services):
     """{"status": "ok" | "degraded", "services": {...}, "unavailable": [...]}"""
     failed = sorted(name for name, state in services.items() if state != "ok")
-    body = {"status": "degraded" if failed else "ok", "services": dict(services)}
+    body: dict[str, Any] = {"status": "degraded" if failed else "ok", "services": dict(services)}
     if failed:
         body["unavailable"] = failed
     return body

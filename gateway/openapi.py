@@ -129,12 +129,17 @@ def build_spec():
         info={"description": "API JSON del portal en línea de la cooperativa (docs/api.md)."},
         plugins=[marshmallow_plugin],
     )
+    assert marshmallow_plugin.converter is not None  # set by APISpec(plugins=…)
     marshmallow_plugin.converter.add_attribute_function(wire_format)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    paths = {}
+    paths: dict[str, dict[str, Any]] = {}
     for op in _OPERATIONS:
-        operation = {"summary": op["summary"], "tags": list(op["tags"]), "responses": {}}
+        operation: dict[str, Any] = {
+            "summary": op["summary"],
+            "tags": list(op["tags"]),
+            "responses": {},
+        }
         if op["doc"]:
             operation["description"] = op["doc"]
         if op["auth"]:
@@ -142,11 +147,11 @@ def build_spec():
         if op["params"]:
             operation["parameters"] = list(op["params"])
         if op["request"] is not None:
-            media = {"schema": op["request"]}
+            media: dict[str, Any] = {"schema": op["request"]}
             if op["request_example"] is not None:
                 media["example"] = op["request_example"]
             operation["requestBody"] = {"required": True, "content": {"application/json": media}}
-        ok = {"description": "Correcto"}
+        ok: dict[str, Any] = {"description": "Correcto"}
         if op["response"] is not None:
             ok["content"] = {op["content_type"]: {"schema": op["response"]}}
         elif op["content_type"] in ("application/pdf", "text/csv"):

@@ -8,6 +8,7 @@ number from the client: handlers use `principal.member_number` only.
 from dataclasses import dataclass
 
 from gateway import sessions
+from gateway.parts import GatewayParts
 from gateway.security import SESSION_COOKIE, cookie_name
 from services.common.entrypoints import broadcast_handler
 from services.common.errors import PasswordChangeRequired, Unauthenticated
@@ -33,7 +34,7 @@ def token_from(request):
     return None
 
 
-class AuthenticationMixin:
+class AuthenticationMixin(GatewayParts):
     """Used by GatewayService: `self.require_member(request)`."""
 
     def require_member(self, request, allow_password_change=False):

@@ -19,11 +19,20 @@ from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
 from gateway.web.deposit import DepositPages
 from gateway.web.payments import PaymentsPages
+from gateway.web.position import PositionPages
 from gateway.web.report_jobs import ReportJobs
 from gateway.web.security import SecurityPages
 from gateway.web.site import SitePages
-from gateway.web.statements import StatementsWeb
+from gateway.web.statements import StatementPages
+from services.accounts.contracts import AccountsRpc
+from services.audit.contracts import AuditRpc
+from services.auth.contracts import AuthRpc
 from services.common.rpc import ServiceRpc
+from services.credit.contracts import CreditRpc
+from services.deposit.contracts import DepositRpc
+from services.notifications.contracts import NotificationsRpc
+from services.payments.contracts import PaymentsRpc
+from services.reports.contracts import ReportsRpc
 
 
 class GatewayService(
@@ -35,7 +44,8 @@ class GatewayService(
     DepositPages,
     PositionApi,
     AccountsApi,
-    StatementsWeb,
+    PositionPages,
+    StatementPages,
     CreditApi,
     CreditPages,
     PaymentsApi,
@@ -45,14 +55,14 @@ class GatewayService(
 ):
     name = "gateway"
 
-    auth_rpc = ServiceRpc("auth", on_error=metrics.rpc_error)
-    accounts_rpc = ServiceRpc("accounts", on_error=metrics.rpc_error)
-    credit_rpc = ServiceRpc("credit", on_error=metrics.rpc_error)
-    deposit_rpc = ServiceRpc("deposit", on_error=metrics.rpc_error)
-    payments_rpc = ServiceRpc("payments", on_error=metrics.rpc_error)
-    reports_rpc = ServiceRpc("reports", on_error=metrics.rpc_error)
-    notifications_rpc = ServiceRpc("notifications", on_error=metrics.rpc_error)
-    audit_rpc = ServiceRpc("audit", on_error=metrics.rpc_error)
+    auth_rpc = ServiceRpc[AuthRpc]("auth", on_error=metrics.rpc_error)
+    accounts_rpc = ServiceRpc[AccountsRpc]("accounts", on_error=metrics.rpc_error)
+    credit_rpc = ServiceRpc[CreditRpc]("credit", on_error=metrics.rpc_error)
+    deposit_rpc = ServiceRpc[DepositRpc]("deposit", on_error=metrics.rpc_error)
+    payments_rpc = ServiceRpc[PaymentsRpc]("payments", on_error=metrics.rpc_error)
+    reports_rpc = ServiceRpc[ReportsRpc]("reports", on_error=metrics.rpc_error)
+    notifications_rpc = ServiceRpc[NotificationsRpc]("notifications", on_error=metrics.rpc_error)
+    audit_rpc = ServiceRpc[AuditRpc]("audit", on_error=metrics.rpc_error)
     metrics_server = metrics.MetricsServer()
     config = Config()  # the container's (the broker's address for /health)
     report_jobs = ReportJobs()

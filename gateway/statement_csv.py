@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from services.common.esec import fecha
+from services.common.ecuador_locale import fecha
 
 BOM = "\ufeff"
 HEADER = ("Fecha", "Descripción", "Referencia", "Débito", "Crédito", "Saldo")

@@ -20,8 +20,14 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from services.accounts import rows as accounts_rows
 from services.common import core_data
+from services.credit import rows as credit_rows
 from services.credit.domain import schedule_errors
+from services.deposit import rows as deposit_rows
+
+# each file's row rules, from the service that owns it (the inbound events' own schemas)
+PARSERS = {**accounts_rows.PARSERS, **credit_rows.PARSERS, **deposit_rows.PARSERS}
 
 CHUNKS = {"members": 2000, "accounts": 2000, "movements": 5000, "loans": 200, "deposits": 2000}
 CHUNKS["loan_dues"] = 1000
@@ -190,7 +196,7 @@ def read(directory, problems, refused=None):
             )
             continue
         required, optional = core_data.FILES[path.name]
-        parser = core_data.PARSERS[path.name]
+        parser = PARSERS[path.name]
         rows = []
         try:
             with open(path, encoding="utf-8-sig", newline="") as fh:

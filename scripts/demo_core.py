@@ -9,7 +9,13 @@ request, as a real core would:
 - a transfer is checked against its books (the account exists, the core's balance covers it):
   it posts `movement_posted` on both accounts, each with its next `sequence` and the
   `request_id`, then `request_completed`; otherwise `request_rejected` with the reason;
-- a loan payment is rejected for now (`otro`): the portal does not send them yet.
+- a loan payment is checked against its books of the loan: the installments it pays must be
+  the overdue ones and the next, and the amount their `installment` values plus the late
+  interest and other charges of its latest arrears snapshot, on that snapshot's date (the
+  quote the member confirmed): honoured, it posts the debit `movement_posted` (sequence,
+  `request_id`), one `installment_paid` per installment (`loan_sequence`, `request_id`), a
+  `loan_due_updated` out of arrears when the loan was late, then `request_completed`;
+  otherwise it rejects (it never debits another amount).
 
 Its books: the demo accounts as the core last published them (read back through accounts'
 `import_state`, the portal's copy of the core's postings), plus its own postings still on
@@ -23,14 +29,16 @@ import json
 import logging
 import signal
 import sys
+import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from kombu import Connection, Exchange, Producer, Queue
 
 from services.common import config
 from services.common.clock import CLOCK
+from services.credit.demo import arrears_snapshot
 
 log = logging.getLogger("demo_core")
 
@@ -67,12 +75,43 @@ def rejection(request_id, reason_code, reason):
     )
 
 
-class Books:
-    """The core's view of the demo accounts: {number: {member_number, last_seq, balance}}."""
+def out_of_arrears(loan_number, today):
+    """The core's snapshot of a loan that left arrears (everything overdue was paid)."""
+    return {
+        "loan_number": loan_number,
+        "as_of": today.isoformat(),
+        "days_overdue": 0,
+        "overdue_installments": [],
+        "overdue_principal": "0.00",
+        "overdue_interest": "0.00",
+        "late_interest": "0.00",
+        "other_charges": "0.00",
+        "total_due": "0.00",
+    }
 
-    def __init__(self, read_state):
+
+class Books:
+    """The core's view of the demo accounts: {number: {member_number, last_seq, balance}}, and
+    of the demo loans: {number: {member_number, last_sequence, unpaid, due}}."""
+
+    def __init__(self, read_state, read_loans=None):
         self.read_state = read_state  # [numbers] -> {number: {...}} (accounts.import_state)
+        self.read_loans = read_loans  # [numbers] -> {number: {...}} (credit.import_state)
         self.local = {}
+        self.local_loans = {}
+
+    def loan(self, number):
+        remote = (self.read_loans([number]) if self.read_loans else {}).get(number)
+        mine = self.local_loans.get(number)
+        if remote is None:
+            return None
+        # the portal may not have applied our last installment_paid yet: ours are newer then
+        if mine is not None and mine["last_sequence"] > remote["last_sequence"]:
+            return dict(mine)
+        return dict(remote)
+
+    def loan_posted(self, number, loan):
+        self.local_loans[number] = dict(loan)
 
     def accounts(self, numbers):
         fresh = self.read_state(numbers)
@@ -120,6 +159,8 @@ class DemoCore:
         valid_until = str(request.get("valid_until") or "")
         if not valid_until or now_z() > valid_until:
             return [rejection(request_id, "otro", "La solicitud venció sin ejecutarse.")]
+        if request.get("request_type") == "loan_payment":
+            return self._loan_payment(request_id, request.get("data") or {})
         if request.get("request_type") != "transfer":
             return [
                 rejection(
@@ -168,6 +209,110 @@ class DemoCore:
         ]
         return events
 
+    def quote(self, loan):
+        """(installment numbers, amount, as_of) of paying the loan today in these books: the
+        overdue installments and the next, plus the snapshot's late interest and charges."""
+        today = self.today().isoformat()
+        unpaid = sorted(loan["unpaid"], key=lambda r: r["number"])
+        late = [r for r in unpaid if r["due_date"] < today]
+        chosen = late + [r for r in unpaid if r["due_date"] >= today][:1]
+        amount = sum((Decimal(r["installment"]) for r in chosen), Decimal("0.00"))
+        due = loan.get("due")
+        as_of = None
+        if late and due and due["days_overdue"]:
+            amount += Decimal(due["late_interest"]) + Decimal(due["other_charges"])
+            as_of = due["as_of"]
+        return [r["number"] for r in chosen], amount, as_of, chosen, bool(late)
+
+    def _loan_payment(self, request_id, data):
+        try:
+            amount = Decimal(str(data.get("amount")))
+        except InvalidOperation:
+            amount = Decimal("-1")
+        if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            return [rejection(request_id, "monto_invalido", "El monto no es válido.")]
+        number, source = str(data.get("loan_number")), str(data.get("from_account"))
+        loan = self.books.loan(number)
+        if loan is None or loan["member_number"] != data.get("member_number"):
+            return [rejection(request_id, "cuenta_no_disponible", "El crédito no está disponible.")]
+        numbers, due_amount, as_of, chosen, late = self.quote(loan)
+        if not chosen or (numbers, due_amount, as_of) != (
+            data.get("installment_numbers"),
+            amount,
+            data.get("as_of"),
+        ):
+            return [
+                rejection(
+                    request_id,
+                    "monto_invalido",
+                    "El valor a pagar del crédito cambió: consulte el valor de hoy.",
+                )
+            ]
+        books = self.books.accounts([source])
+        if source not in books or books[source]["member_number"] != data.get("member_number"):
+            return [rejection(request_id, "cuenta_no_disponible", "La cuenta no está disponible.")]
+        if books[source]["balance"] < amount:
+            return [
+                rejection(request_id, "fondos_insuficientes", "Fondos insuficientes en la cuenta.")
+            ]
+        reference = f"DEMO-{request_id[:8].upper()}"
+        events = [
+            self._movement(
+                source,
+                books[source],
+                amount,
+                Decimal("0.00"),
+                reference,
+                f"Pago crédito {number}"[:60],
+                request_id,
+            )
+        ]
+        late_interest = (amount - sum(Decimal(r["installment"]) for r in chosen)).quantize(
+            Decimal("0.01")
+        )
+        for index, row in enumerate(chosen):
+            loan["last_sequence"] += 1
+            events.append(
+                envelope(
+                    "installment_paid",
+                    {
+                        "loan_number": number,
+                        "loan_sequence": loan["last_sequence"],
+                        "number": row["number"],
+                        "paid_on": self.today().isoformat(),
+                        "reference": f"{reference}-C{row['number']}",
+                        "principal": row["principal"],
+                        "interest": row["interest"],
+                        "insurance": row["insurance"],
+                        # the late interest and charges are paid with the oldest installment
+                        "late_interest": f"{late_interest if index == 0 else 0:.2f}",
+                        "request_id": request_id,
+                    },
+                )
+            )
+        loan["unpaid"] = [r for r in loan["unpaid"] if r["number"] not in numbers]
+        if late:
+            loan["due"] = {
+                "as_of": self.today().isoformat(),
+                "days_overdue": 0,
+                "late_interest": "0.00",
+                "other_charges": "0.00",
+            }
+            events.append(envelope("loan_due_updated", out_of_arrears(number, self.today())))
+        self.books.loan_posted(number, loan)
+        events.append(
+            envelope(
+                "request_completed",
+                {
+                    "request_id": request_id,
+                    "completed_at": now_z(),
+                    "amount": f"{amount:.2f}",
+                    "core_reference": reference,
+                },
+            )
+        )
+        return events
+
     def _movement(self, number, account, debit, credit, reference, description, request_id):
         account["last_seq"] += 1
         account["balance"] = account["balance"] - debit + credit
@@ -190,9 +335,44 @@ class DemoCore:
         )
 
 
+class DayCloses:
+    """The demo core's day's close of its loans: at start, the snapshot of the last close
+    (yesterday, Ecuador's day) of every loan in arrears, then again each time the day turns —
+    `loan_due_updated` as a real core sends it at each close (docs/integration.md). Late
+    interest by the demo's stand-in rule (services/credit/demo.py, `arrears_snapshot`)."""
+
+    def __init__(self, read_arrears, today):
+        self.read_arrears = read_arrears  # as_of -> {loan_number: {annual_rate, overdue, ...}}
+        self.today = today
+        self.closed = None  # the last close reported
+        self.next_try = 0.0
+
+    def due(self):
+        """The `loan_due_updated` envelopes of a close not yet reported (none most calls).
+        Credit away (the demo core may start first): tried again 30 s later; the requests are
+        answered meanwhile."""
+        as_of = self.today() - timedelta(days=1)
+        if self.closed == as_of or time.monotonic() < self.next_try:
+            return []
+        try:
+            loans = self.read_arrears(as_of)
+        except Exception:  # noqa: BLE001  the close waits; the requests do not
+            log.warning("demo core: credit did not answer; the close of %s waits", as_of)
+            self.next_try = time.monotonic() + 30
+            return []
+        self.closed = as_of
+        return [
+            envelope(
+                "loan_due_updated",
+                arrears_snapshot(number, loan["annual_rate"], loan["overdue"], as_of),
+            )
+            for number, loan in sorted(loans.items())
+        ]
+
+
 def accounts_reader(amqp_uri):
-    """accounts.import_state through the operator's connection (the core's user reaches no
-    service): the balances and sequences the core last published."""
+    """accounts' and credit's import_state through the operator's connection (the core's user
+    reaches no service): the balances, loans and sequences the core last published."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     proxy = ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=10)
@@ -201,12 +381,20 @@ def accounts_reader(amqp_uri):
     def read(numbers):
         return rpc.accounts.import_state({"accounts": numbers})["accounts"]
 
-    return read, proxy
+    def read_loans(numbers):
+        return rpc.credit.import_state({"loan_books": numbers}).get("loan_books", {})
+
+    def read_arrears(as_of):
+        answer = rpc.credit.import_state({"loans_in_arrears": as_of.isoformat()})
+        return answer.get("loans_in_arrears", {})
+
+    return read, read_loans, read_arrears, proxy
 
 
 def serve(amqp_uri, stop):
-    read, proxy = accounts_reader(amqp_uri)
-    core = DemoCore(Books(read))
+    read, read_loans, read_arrears, proxy = accounts_reader(amqp_uri)
+    core = DemoCore(Books(read, read_loans))
+    closes = DayCloses(read_arrears, core.today)
     core_uri = config.core_amqp_uri(amqp_uri)
     try:
         with Connection(core_uri, transport_options={"confirm_publish": True}) as conn:
@@ -240,9 +428,25 @@ def serve(amqp_uri, stop):
                 kind = events[-1]["event_type"] if events else "-"
                 print(f"demo core: {request.get('request_id')} → {kind}", flush=True)
 
+            def publish_closes():
+                snapshots = closes.due()
+                for event in snapshots:
+                    producer.publish(
+                        json.dumps(event, ensure_ascii=False).encode("utf-8"),
+                        routing_key=event["event_type"],
+                        content_type="application/json",
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        user_id=conn.userid,
+                    )
+                if snapshots:
+                    as_of = snapshots[0]["data"]["as_of"]
+                    print(f"demo core: close of {as_of}: {len(snapshots)} loan(s) in arrears")
+
             with conn.Consumer(queue, callbacks=[on_request], accept=["json", "text/plain"]):
                 print("demo core: answering portal.requests", flush=True)
                 while not stop["now"]:
+                    publish_closes()
                     try:
                         conn.drain_events(timeout=1)
                     except TimeoutError:

@@ -6,6 +6,7 @@ from werkzeug.wrappers import Response
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from gateway.statement_csv import csv_filename, statement_csv
 from services.accounts.contracts import (
     OLDEST_FIRST,
@@ -112,7 +113,7 @@ def plausible_account_number(account_number):
     return bool(account_number) and len(account_number) <= 20 and account_number.isalnum()
 
 
-class AccountsApi:
+class AccountsApi(GatewayParts):
     def member_statement(
         self, principal, account_number, date_from, date_to, page, page_size, order=OLDEST_FIRST
     ):

@@ -5,6 +5,7 @@ from werkzeug.wrappers import Response
 
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from gateway.principal import token_from
 from services.auth.contracts import (
     ChangePasswordSchema,
@@ -59,7 +60,7 @@ def client_ip(request):
     return (request.remote_addr or "").strip()[:64] or None
 
 
-class AuthApi:
+class AuthApi(GatewayParts):
     @documented(
         "/api/v1/auth/register",
         "POST",

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from gateway.api.position import report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from services.common.fields import counts
 from services.credit.contracts import (
     FREQUENCY_NAMES,
@@ -76,7 +77,7 @@ def named(data):
     }
 
 
-class CreditApi:
+class CreditApi(GatewayParts):
     """Mixin of GatewayService."""
 
     # --- helpers shared with the pages (gateway/web/credit.py) ----------------------------

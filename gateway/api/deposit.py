@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from gateway.api.position import report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from services.common.errors import NotFound, ServiceUnavailable, ValidationError
 from services.common.fields import IsoDate
 from services.deposit.contracts import (
@@ -44,7 +45,9 @@ def simulation_args(body):
         raise ValidationError(fields={name: ["Campo no permitido."] for name in unknown})
     if body.get("start_date") == "":  # the service reads a blank form field as "today"; JSON
         # says so with null or by leaving it out, as documented
-        raise ValidationError(fields={"start_date": [IsoDate.default_error_messages["invalid"]]})
+        raise ValidationError(
+            fields={"start_date": [str(IsoDate.default_error_messages["invalid"])]}
+        )
     return {name: body.get(name) for name in SIMULATION_FIELDS}
 
 
@@ -59,7 +62,7 @@ def pdf_response(rendered, disposition):
     )
 
 
-class DepositApi:
+class DepositApi(GatewayParts):
     """Used by GatewayService; the web pages (gateway/web/deposit.py) share its helpers."""
 
     def deposits_of(self, principal):

@@ -3,6 +3,7 @@
 import mimetypes
 import time
 from pathlib import Path
+from typing import cast
 
 import eventlet
 from nameko.timer import timer
@@ -11,11 +12,13 @@ from werkzeug.wrappers import Response
 from gateway import metrics
 from gateway.http import http, json_response
 from gateway.openapi import build_spec
+from gateway.parts import GatewayParts
 from services.common.amqp import open_connection
 from services.common.config import SERVICES, env
 from services.common.errors import NotFound
 from services.common.events import iso_utc, utcnow
-from services.common.rpc import wait_all
+from services.common.operations import JSON, InboundOperations
+from services.common.rpc import PendingCall, wait_all
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 HEALTH_TIMEOUT = 1.8  # docs/api.md promises the answer within 2 s
@@ -34,7 +37,7 @@ def broker_reachable(config):
         return False
 
 
-class OperationsApi:
+class OperationsApi(GatewayParts):
     @http("GET", "/health")
     def health(self, request):
         """200 `{"status": "ok"}` when the broker and every service answer, else 503
@@ -99,7 +102,7 @@ class OperationsApi:
     def _guessing_status(self):
         """auth's figures of guessing from many addresses, or None when it did not answer."""
         try:
-            proxy = self.rpc_for("auth").with_timeout(HEALTH_TIMEOUT, count_errors=False)
+            proxy = self.auth_rpc.with_timeout(HEALTH_TIMEOUT, count_errors=False)
             return proxy.guessing_status()
         except Exception:  # noqa: BLE001  down or slow: read as down, the page still answers
             return None
@@ -107,10 +110,13 @@ class OperationsApi:
     def _inbound_statuses(self):
         """{service: inbound_status() or None}; a service that is down or slow only reads as
         down (portal_core_inbound_status_up 0), the page still answers."""
-        calls, statuses = {}, {}
+        calls: dict[str, PendingCall[JSON]] = {}
+        statuses: dict[str, JSON | None] = {}
         for name in INBOUND_SERVICES:
             try:
-                proxy = self.rpc_for(name).with_timeout(HEALTH_TIMEOUT, count_errors=False)
+                # every one of INBOUND_SERVICES applies the core's events
+                inbound = cast(InboundOperations, self.rpc_for(name))
+                proxy = inbound.with_timeout(HEALTH_TIMEOUT, count_errors=False)
                 calls[name] = proxy.inbound_status.call_async()
             except Exception:  # noqa: BLE001  unreachable service
                 statuses[name] = None

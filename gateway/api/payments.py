@@ -11,6 +11,11 @@
 - GET    /api/v1/transfers · /api/v1/transfers/{id} the member's transfers, newest first
 - POST   /api/v1/transfers/{id}/confirm             the code: held and sent to the core
 - GET    /api/v1/transfers/{id}/receipt.pdf         the receipt (comprobante) of a completada one
+- GET    /api/v1/loans/{loan_number}/payment        what paying the loan costs today (the quote)
+- POST   /api/v1/loans/{loan_number}/payments       a loan payment of that quote, por_confirmar
+- GET    /api/v1/payments · /api/v1/payments/{id}   the member's loan payments, newest first
+- POST   /api/v1/payments/{id}/confirm              the code: held and sent to the core
+- GET    /api/v1/payments/{id}/receipt.pdf          the receipt of a completada payment
 """
 
 from marshmallow import Schema, fields
@@ -20,12 +25,15 @@ from gateway.api.auth import client_ip, user_agent
 from gateway.api.position import pdf_response, report_timeout
 from gateway.http import http, json_response, read_json
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
+from services.common.ecuador_locale import fecha, money
 from services.common.errors import NotFound, ValidationError
-from services.common.esec import fecha, money
+from services.credit.contracts import LoanPaymentQuoteSchema
 from services.payments.contracts import (
     BeneficiarySchema,
     LimitChangeSchema,
     LimitsViewSchema,
+    LoanPaymentSchema,
     TransferSchema,
 )
 
@@ -42,6 +50,9 @@ BENEFICIARY_FIELDS = ("alias", "account_number", "identification")
 CONFIRM_FIELDS = ("method", "code")
 LIMIT_FIELDS = ("per_transfer", "daily_to_others")
 ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+LOAN_PARAM = {"name": "loan_number", "in": "path", "required": True, "schema": {"type": "string"}}
+LOAN_PAYMENT_FIELDS = ("from_account", "amount", "installment_numbers", "as_of")
+LOAN_TAGS = ("Pago de cuotas",)
 IDEMPOTENCY_PARAM = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -96,6 +107,21 @@ class BeneficiaryBodySchema(Schema):
     identification = fields.String(required=True)
 
 
+class LoanPaymentBodySchema(Schema):
+    """The quote the member saw (GET …/payment) and the account it is paid from."""
+
+    from_account = fields.String(required=True, metadata={"description": "AHORRO_VISTA"})
+    amount = fields.String(required=True, metadata={"example": "235.10"})
+    installment_numbers = fields.List(fields.Integer(), required=True)
+    as_of = fields.Date(
+        required=True, allow_none=True, metadata={"description": "null fuera de mora"}
+    )
+
+
+class LoanPaymentsSchema(Schema):
+    payments = fields.List(fields.Nested(LoanPaymentSchema))
+
+
 class TransfersSchema(Schema):
     transfers = fields.List(fields.Nested(TransferSchema))
 
@@ -119,7 +145,9 @@ def receipt_response(gateway, principal, order):
     rendered = gateway.reports_rpc.with_timeout(report_timeout()).render(
         RECEIPT,
         {
-            "title": "Comprobante de transferencia",
+            "title": "Comprobante de pago de cuota"
+            if order.get("kind") == "loan_payment"
+            else "Comprobante de transferencia",
             "member": {
                 "display_name": member["display_name"],
                 "member_number": member["member_number"],
@@ -137,7 +165,7 @@ def receipt_response(gateway, principal, order):
                 "done_at": fecha(order.get("answered_at") or order.get("sent_at")),
             },
         },
-        f"comprobante-{order.get('core_reference') or order['transfer_id'][:8]}.pdf",
+        f"comprobante-{order.get('core_reference') or order['request_id'][:8]}.pdf",
     )
     return pdf_response(rendered)
 
@@ -151,7 +179,7 @@ def body_of(request, allowed):
     return {name: body.get(name) for name in allowed if name in body}
 
 
-class PaymentsApi:
+class PaymentsApi(GatewayParts):
     @documented(
         "/api/v1/me/limits", "GET", "Límites de transferencia", response=LimitsViewSchema, tags=TAGS
     )
@@ -358,6 +386,129 @@ class PaymentsApi:
         body = body_of(request, CONFIRM_FIELDS)
         return json_response(
             self.payments_rpc.confirm_transfer(
+                member_number=principal.member_number,
+                order_id=id,
+                client_ip=client_ip(request),
+                session_id=principal.session_id,
+                user_agent=user_agent(request),
+                channel="api",
+                **body,
+            )
+        )
+
+    # --- loan payments ----------------------------------------------------------------------
+
+    @documented(
+        "/api/v1/loans/{loan_number}/payment",
+        "GET",
+        "Valor a pagar hoy de un crédito (cuotas vencidas y la próxima)",
+        response=LoanPaymentQuoteSchema,
+        errors=("404", "422"),
+        params=(LOAN_PARAM,),
+        tags=LOAN_TAGS,
+    )
+    @http("GET", "/api/v1/loans/<loan_number>/payment")
+    def api_loan_payment_quote(self, request, loan_number):
+        """The overdue installments and the next one, oldest first, plus the late interest and
+        other charges of the core's latest snapshot; 422 when the loan cannot be paid online."""
+        principal = self.require_member(request)
+        return json_response(
+            self.credit_rpc.loan_payment_quote(principal.member_number, loan_number)
+        )
+
+    @documented(
+        "/api/v1/loans/{loan_number}/payments",
+        "POST",
+        "Pagar las cuotas de un crédito (por confirmar)",
+        request=LoanPaymentBodySchema,
+        request_example={
+            "from_account": "4100234001",
+            "amount": "235.10",
+            "installment_numbers": [6, 7],
+            "as_of": "2026-12-06",
+        },
+        response=LoanPaymentSchema,
+        status=201,
+        errors=("404", "409", "422", "423", "429"),
+        params=(LOAN_PARAM, IDEMPOTENCY_PARAM),
+        tags=LOAN_TAGS,
+    )
+    @http("POST", "/api/v1/loans/<loan_number>/payments")
+    def api_create_loan_payment(self, request, loan_number):
+        """The body is the quote the member saw: one that moved since is 409 `quote_changed`;
+        a payment of the loan already confirmed and unanswered is 409 `conflict`."""
+        principal = self.require_member(request)
+        body = body_of(request, LOAN_PAYMENT_FIELDS)
+        order = self.payments_rpc.create_loan_payment(
+            member_number=principal.member_number,
+            loan_number=loan_number,
+            client_ip=client_ip(request),
+            session_id=principal.session_id,
+            user_agent=user_agent(request),
+            channel="api",
+            idempotency_key=idempotency_key(request),
+            **body,
+        )
+        return json_response(order, status=201)
+
+    @documented(
+        "/api/v1/payments", "GET", "Pagos de cuotas", response=LoanPaymentsSchema, tags=LOAN_TAGS
+    )
+    @http("GET", "/api/v1/payments")
+    def api_loan_payments(self, request):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.list_loan_payments(principal.member_number))
+
+    @documented(
+        "/api/v1/payments/{id}",
+        "GET",
+        "Un pago de cuotas",
+        response=LoanPaymentSchema,
+        errors=("404",),
+        params=(ID_PARAM,),
+        tags=LOAN_TAGS,
+    )
+    @http("GET", "/api/v1/payments/<id>")
+    def api_loan_payment(self, request, id):
+        principal = self.require_member(request)
+        return json_response(self.payments_rpc.get_loan_payment(principal.member_number, id))
+
+    @documented(
+        "/api/v1/payments/{id}/receipt.pdf",
+        "GET",
+        "Comprobante (PDF) de un pago de cuotas completado",
+        errors=("404",),
+        params=(ID_PARAM,),
+        tags=LOAN_TAGS,
+        content_type="application/pdf",
+    )
+    @http("GET", "/api/v1/payments/<id>/receipt.pdf")
+    def api_loan_payment_receipt(self, request, id):
+        """El comprobante de un pago de cuotas `completado` del socio, como el de una
+        transferencia. Antes de completarse, o de otro socio, 404."""
+        principal = self.require_member(request)
+        order = self.payments_rpc.get_loan_payment(principal.member_number, id)
+        return receipt_response(self, principal, order)
+
+    @documented(
+        "/api/v1/payments/{id}/confirm",
+        "POST",
+        "Confirmar un pago de cuotas con el segundo factor",
+        request=ConfirmBodySchema,
+        request_example={"method": "email_code", "code": "123456"},
+        response=LoanPaymentSchema,
+        errors=("404", "409", "410", "422", "423"),
+        params=(ID_PARAM,),
+        tags=LOAN_TAGS,
+    )
+    @http("POST", "/api/v1/payments/<id>/confirm")
+    def api_confirm_loan_payment(self, request, id):
+        """409 `quote_changed` when the quote moved before the code (the order is void), 409
+        `conflict` when it is no longer por_confirmar."""
+        principal = self.require_member(request)
+        body = body_of(request, CONFIRM_FIELDS)
+        return json_response(
+            self.payments_rpc.confirm_loan_payment(
                 member_number=principal.member_number,
                 order_id=id,
                 client_ip=client_ip(request),

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from gateway import consolidation
 from gateway.http import http, json_response
 from gateway.openapi import documented
+from gateway.parts import GatewayParts
 from services.accounts.contracts import SavingsPositionSchema, SharePositionSchema
 from services.common.clock import CLOCK
 from services.common.config import env_float
@@ -79,7 +80,7 @@ class PositionSchema(Schema):
     )
 
 
-class PositionApi:
+class PositionApi(GatewayParts):
     def consolidated_position(self, principal):
         """Ask accounts, credit and deposit at once (one deadline) and merge what answered."""
         number = principal.member_number
@@ -98,7 +99,7 @@ class PositionApi:
             if isinstance(answer, Exception):
                 log.warning("position: %s did not answer: %r", key, answer)
                 unavailable.append(key)  # the plan's keys are the section names
-        overview = answers.get("savings")
+        overview = answers["savings"]
         if not isinstance(overview, Exception):
             answers["member"], answers["savings"] = overview["member"], overview["accounts"]
         member = answers.get("member")

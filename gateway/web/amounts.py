@@ -1,11 +1,12 @@
 """Money fields of the pages: what a member types (es-EC) read once, before any service sees it.
 
 The JSON API stays strict (docs/api.md); only pages read `2.500,00`, `2.500`, `$ 2.500,00` (the
-rule is services/common/esec.py, docs/domain.md "Money and rounding"). An empty or unreadable
-field is answered here in Spanish, with the expected format, and never sent on as a guess.
+rule is services/common/ecuador_locale.py, docs/domain.md "Money and rounding"). An empty or
+unreadable field is answered here in Spanish, with the expected format, and never sent on as a
+guess.
 """
 
-from services.common.esec import AmountInputError, parse_amount_input
+from services.common.ecuador_locale import AmountInputError, parse_amount_input
 from services.common.money import fmt
 
 # what an empty money field says, per field name

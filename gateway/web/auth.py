@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from gateway import security
 from gateway.api.auth import client_ip
 from gateway.http import http, http_status
+from gateway.parts import GatewayParts
 from gateway.principal import SESSION_COOKIE
 from gateway.security import cookie_name
 from gateway.web import results
@@ -99,7 +100,7 @@ def _errors(exc):
     return {key: list(value) for key, value in fields.items()}
 
 
-class AuthPages:
+class AuthPages(GatewayParts):
     # Ingreso ---------------------------------------------------------------------------------
 
     @http("GET", "/login")

@@ -4,17 +4,19 @@
 import secrets
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from gateway.api.credit import named
 from gateway.http import http
+from gateway.parts import GatewayParts
 from gateway.web import charts, results
 from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.results import RESULT_PARAM
 from services.common.clock import to_local
+from services.common.ecuador_locale import amount_input_text
 from services.common.errors import BadRequest, Conflict, ValidationError
-from services.common.esec import amount_input_text
 from services.common.fields import counts
 from services.credit.contracts import (
     FREQUENCY_NAMES,
@@ -54,7 +56,7 @@ def schedule_years(rows, opened=None):
     """An amortization table by calendar year, for a page that never ends on a phone: each
     year {year, rows, count, total} with `open` for the years shown unfolded — those holding an
     installment `opened(row)` picks (overdue, the next one), or the first year."""
-    years = []
+    years: list[dict[str, Any]] = []
     for row in rows:
         year = str(row["due_date"])[:4]
         if not years or years[-1]["year"] != year:
@@ -130,7 +132,7 @@ def guarantor_inputs(guarantors):
     return filled + [{"identification": "", "name": ""}] * (MAX_GUARANTORS - len(filled))
 
 
-class CreditPages:
+class CreditPages(GatewayParts):
     """Mixin of GatewayService."""
 
     def _products(self):

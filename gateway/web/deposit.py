@@ -4,11 +4,12 @@ from urllib.parse import urlencode
 
 from gateway.api.deposit import NO_DEPOSITS, SIMULATION_FIELDS, pdf_response
 from gateway.http import http
+from gateway.parts import GatewayParts
 from gateway.web.amounts import empty_errors, merged_errors, read_amounts
 from gateway.web.render import csrf_valid, redirect, render
 from services.common.clock import CLOCK
+from services.common.ecuador_locale import amount_input_text
 from services.common.errors import BadRequest, ValidationError
-from services.common.esec import amount_input_text
 from services.common.fields import counts
 
 FORM_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
@@ -32,7 +33,7 @@ def shown(form):
     return {**form, "amount": amount_input_text(form["amount"])}
 
 
-class DepositPages:
+class DepositPages(GatewayParts):
     @http("GET", "/plazo-fijo")
     def deposits_page(self, request):
         principal = self.require_member(request)

@@ -1,6 +1,7 @@
 """Pages of Transferencias (docs/pages.md, "Transferencias"): a new transfer, the beneficiaries,
 the orders' history, the code step of an order, the order's page and its receipt (comprobante),
-and the limits.
+and the limits; and *Pagar cuota* from a loan's page (docs/pages.md, "Pagar cuota"), which ends
+in the same code step, order page and receipt.
 
 Every change is a POST with the form's CSRF token, answered by a redirect (post/redirect/get).
 The challenge that payments opened for an order or a beneficiary (its id and method) rides in a
@@ -16,10 +17,12 @@ import json
 from gateway.api.auth import client_ip
 from gateway.api.payments import KIND_LABELS, receipt_response
 from gateway.http import http
+from gateway.parts import GatewayParts
 from gateway.security import cookie_name, secret_key
 from gateway.web import second_factor as factor
 from gateway.web.amounts import read_amounts
 from gateway.web.render import csrf_valid, redirect, render
+from services.common.ecuador_locale import amount_input_text
 from services.common.errors import (
     BadRequest,
     ChallengeExpired,
@@ -28,11 +31,11 @@ from services.common.errors import (
     InvalidCode,
     Locked,
     NotFound,
+    QuoteChanged,
     RateLimited,
     ServiceUnavailable,
     ValidationError,
 )
-from services.common.esec import amount_input_text
 
 ORDER_COOKIE = "portal_order_challenge"
 CSRF_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
@@ -66,6 +69,11 @@ STEP_LABELS = {
     "completada": "Completada",
     "rechazada": "Rechazada",
     "anulada": "Anulada",
+}
+# a loan payment says what happened in its own words
+PAYMENT_TEXT = {
+    "completada": "El pago se realizó: sus cuotas quedan pagadas.",
+    "rechazada": "La cooperativa no realizó el pago: el dinero no salió de su cuenta.",
 }
 REFRESHING = ("confirmando", "enviada")
 REFRESH_SECONDS = 3
@@ -131,10 +139,11 @@ def set_order_challenge(response, request, value):
 def order_view(order):
     """An order as the member reads it: the status in Spanish, what it means."""
     status = order["status"]
+    texts = {**STATUS_TEXT, **PAYMENT_TEXT} if order.get("kind") == "loan_payment" else STATUS_TEXT
     return {
         **order,
         "status_label": STATUS_LABELS.get(status, status),
-        "status_text": STATUS_TEXT.get(status, ""),
+        "status_text": texts.get(status, ""),
         "kind_label": KIND_LABELS.get(order.get("kind"), order.get("kind")),
         "steps": [
             {"label": STEP_LABELS.get(step["status"], step["status"]), "at": step["at"]}
@@ -154,7 +163,7 @@ def attempts_text(exc):
     return "El código no es correcto."
 
 
-class PaymentsPages:
+class PaymentsPages(GatewayParts):
     """Mixin of GatewayService."""
 
     # --- Transferencias -------------------------------------------------------------------
@@ -163,7 +172,7 @@ class PaymentsPages:
         member = principal.member_number
         accounts = self.accounts_rpc.list_accounts(member)
         beneficiaries = self.payments_rpc.list_beneficiaries(member)["beneficiaries"]
-        orders = self.payments_rpc.list_transfers(member)["transfers"]
+        orders = self.payments_rpc.list_orders(member)["transfers"]
         orders = sorted(orders, key=lambda o: o.get("created_at") or "", reverse=True)
         return render(
             request,
@@ -262,7 +271,7 @@ class PaymentsPages:
     def _pay_order(self, principal, order_id):
         if not order_id or len(order_id) > 36:
             raise NotFound("La orden no existe.")
-        return order_view(self.payments_rpc.get_transfer(principal.member_number, order_id))
+        return order_view(self.payments_rpc.get_order(principal.member_number, order_id))
 
     @http("GET", "/transferencias/<order_id>/confirmar")
     def page_transfer_code(self, request, order_id):
@@ -293,7 +302,7 @@ class PaymentsPages:
             )
         form = _form(request, ("method", "code"), limit=20)
         try:
-            self.payments_rpc.confirm_transfer(
+            self.payments_rpc.confirm_order(
                 member_number=principal.member_number,
                 order_id=order_id,
                 method=form["method"],
@@ -312,8 +321,8 @@ class PaymentsPages:
             return self._pay_code_page(
                 request, principal, subject, action, order, 422, [("error", message)]
             )
-        except (ChallengeExpired, Conflict, Locked, ServiceUnavailable) as exc:
-            # the order's own page says where it stands now
+        except (ChallengeExpired, Conflict, Locked, ServiceUnavailable, QuoteChanged) as exc:
+            # the order's own page says where it stands now (a moved quote: anulada)
             return self._pay_order_page(request, principal, order_id, [("error", exc.message)], 409)
         response = redirect(f"/transferencias/{order_id}")
         response.delete_cookie(
@@ -618,3 +627,91 @@ class PaymentsPages:
                 request, principal, change, 422, [("error", exc.message)]
             )
         return redirect(f"/transferencias/limites/cambios/{change_id}/confirmar?reenviado=1")
+
+    # --- Pagar cuota (from the loan's page) ---------------------------------------------------
+
+    def _loan_payment_page(
+        self, request, principal, loan_number, status=200, errors=None, form=None, flashes=()
+    ):
+        """What paying the loan costs today, installment by installment, and the account it is
+        paid from; a loan that cannot be paid online says why instead of the form."""
+        member = principal.member_number
+        loan = self.credit_rpc.get_loan(member, loan_number)  # another member's: 404
+        quote, refusal = None, None
+        try:
+            quote = self.credit_rpc.loan_payment_quote(member, loan_number)
+        except ValidationError as exc:
+            refusal = " ".join(sum(exc.fields.values(), [])) or exc.message
+        rows = {row["number"]: row for row in loan["rows"]}
+        accounts = self.accounts_rpc.list_accounts(member)
+        return render(
+            request,
+            "payments/loan_payment.html",
+            status=status,
+            principal=principal,
+            flashes=list(flashes),
+            loan=loan,
+            quote=quote,
+            refusal=refusal,
+            paid_rows=[rows[n] for n in quote["installment_numbers"] if n in rows] if quote else [],
+            sources=[a for a in accounts if a["product"] == "AHORRO_VISTA"],
+            errors=errors or {},
+            form=form or {},
+        )
+
+    @http("GET", "/creditos/<loan_number>/pagar")
+    def page_loan_payment(self, request, loan_number):
+        principal = self.require_member(request)
+        return self._loan_payment_page(request, principal, loan_number)
+
+    @http("POST", "/creditos/<loan_number>/pagar")
+    def page_loan_payment_create(self, request, loan_number):
+        principal = self.require_member(request)
+        form = _form(request, ("from_account", "amount", "installment_numbers", "as_of"))
+        if not csrf_valid(request):
+            return self._loan_payment_page(
+                request, principal, loan_number, 400, flashes=[("error", CSRF_EXPIRED)]
+            )
+        if not form["from_account"]:
+            return self._loan_payment_page(
+                request,
+                principal,
+                loan_number,
+                422,
+                {"from_account": ["Elija la cuenta de la que se paga."]},
+                form,
+            )
+        numbers = [int(n) for n in form["installment_numbers"].split(",") if n.isdigit()]
+        try:
+            created = self.payments_rpc.create_loan_payment(
+                member_number=principal.member_number,
+                loan_number=loan_number,
+                from_account=form["from_account"],
+                amount=form["amount"],
+                installment_numbers=numbers,
+                as_of=form["as_of"] or None,
+                client_ip=client_ip(request),
+                session_id=principal.session_id,
+                user_agent=factor.user_agent(request) or None,
+                channel="web",
+            )
+        except QuoteChanged as exc:
+            # the page shows the new quote: the member reads it and continues again
+            return self._loan_payment_page(
+                request, principal, loan_number, 409, flashes=[("error", exc.message)]
+            )
+        except ValidationError as exc:
+            message = " ".join(sum(exc.fields.values(), [])) or exc.message
+            return self._loan_payment_page(
+                request, principal, loan_number, 422, form=form, flashes=[("error", message)]
+            )
+        except (Conflict, Forbidden, Locked, ServiceUnavailable) as exc:
+            return self._loan_payment_page(
+                request, principal, loan_number, 409, form=form, flashes=[("error", exc.message)]
+            )
+        order_id = created["payment_id"]
+        response = redirect(f"/transferencias/{order_id}/confirmar")
+        set_order_challenge(
+            response, request, pack_order_challenge("t:" + order_id, created["confirmation"])
+        )
+        return response

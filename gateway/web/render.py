@@ -11,7 +11,7 @@ from gateway.security import CSRF_COOKIE, SESSION_COOKIE, cookie_name
 from gateway.web.returning import login_location, page_to_return_to
 from services.common.clock import CLOCK
 from services.common.config import env, env_float
-from services.common.esec import fecha, fecha_dia, money, number, percent
+from services.common.ecuador_locale import fecha, fecha_dia, money, number, percent
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CSRF_FIELD = "csrf_token"

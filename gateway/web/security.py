@@ -10,6 +10,7 @@ so a mail scanner that follows links changes nothing.
 
 from gateway.api.auth import client_ip
 from gateway.http import http, http_status
+from gateway.parts import GatewayParts
 from gateway.security import SESSION_COOKIE, cookie_name
 from gateway.web import second_factor as factor
 from gateway.web.render import csrf_valid, redirect, render
@@ -61,7 +62,7 @@ def _form(request, names, limit=1024):
     return {name: (request.form.get(name) or "")[:limit].strip() for name in names}
 
 
-class SecurityPages:
+class SecurityPages(GatewayParts):
     @http("GET", "/seguridad")
     def security_page(self, request):
         principal = self.require_member(request)
@@ -125,7 +126,7 @@ class SecurityPages:
             enrollment=enrollment,
             secret_grouped=grouped(enrollment.get("secret")),
             confirmation_text=CONFIRMATION_METHODS.get(
-                confirmation.get("method"), CONFIRMATION_METHODS["email_code"]
+                confirmation.get("method") or "email_code", CONFIRMATION_METHODS["email_code"]
             ),
         )
 

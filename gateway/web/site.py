@@ -5,6 +5,7 @@ import json
 from werkzeug.wrappers import Response
 
 from gateway.http import http
+from gateway.parts import GatewayParts
 from gateway.web.render import COOPERATIVE_NAME
 
 BRAND_COLOUR = "#0b5d3b"  # --brand of portal.css
@@ -29,7 +30,7 @@ def manifest():
     }
 
 
-class SitePages:
+class SitePages(GatewayParts):
     @http("GET", "/manifest.webmanifest")
     def web_manifest(self, request):
         return Response(

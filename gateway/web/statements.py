@@ -1,4 +1,6 @@
-"""Pages of "Estado de cuenta": / (posición consolidada) and /estado-de-cuenta, with their PDFs."""
+"""Pages of "Estado de cuenta" (/estado-de-cuenta): the statement of a savings account, its
+balance chart, its CSV and PDF (long ones prepared in the background). The position page is
+gateway/web/position.py."""
 
 import base64
 import logging
@@ -9,31 +11,27 @@ from urllib.parse import urlencode
 from gateway.api.accounts import plausible_account_number, statement_range
 from gateway.api.position import pdf_response
 from gateway.http import http, json_response
+from gateway.parts import GatewayParts
 from gateway.web import charts, report_jobs
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.statement_search import matching, read_search
 from services.accounts.contracts import NEWEST_FIRST
 from services.common.clock import CLOCK
+from services.common.ecuador_locale import fecha
 from services.common.errors import NotFound, ValidationError
-from services.common.esec import fecha
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 log = logging.getLogger("gateway.web.statements")
 
 WEB_PAGE_SIZE = 50
-SECTION_NAMES = {
-    "savings": "cuentas de ahorro y certificados de aportación",
-    "deposits": "depósitos a plazo fijo",
-    "loans": "créditos",
-}
 # the form speaks Spanish; the API's field names are mapped onto its inputs
 FORM_FIELDS = {"from": "desde", "to": "hasta", "page": "pagina", "page_size": "pagina"}
 CSRF_MESSAGE = "La sesión del formulario expiró. Vuelva a intentarlo."
 
 
 def _form_errors(fields):
-    errors = {}
+    errors: dict[str, list[str]] = {}
     for name, messages in (fields or {}).items():
         errors.setdefault(FORM_FIELDS.get(name, name), []).extend(messages)
     return errors
@@ -55,25 +53,7 @@ def _balance_chart(line_call, statement, date_from, date_to):
     )
 
 
-class StatementsWeb:
-    @http("GET", "/")
-    def page_position(self, request):
-        principal = self.require_member(request)
-        position = self.consolidated_position(principal)
-        return render(
-            request,
-            "position.html",
-            principal=principal,
-            position=position,
-            section_names=SECTION_NAMES,
-            composition=charts.composition(position["totals"], position["unavailable"]),
-        )
-
-    @http("GET", "/posicion/reporte")
-    def page_position_report(self, request):
-        principal = self.require_member(request)
-        return self.position_pdf(principal)
-
+class StatementPages(GatewayParts):
     def _statement_page(self, request, principal, values, status=200, errors=None):
         accounts = self.accounts_rpc.list_accounts(principal.member_number)
         today = CLOCK.today()

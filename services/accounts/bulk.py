@@ -11,15 +11,19 @@ executemany per chunk, no ORM object per row.
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 
+from services.accounts import rows as row_rules
 from services.accounts.domain import PRODUCT_NAMES, email_change_data, email_changed
 from services.accounts.models import Member, Movement, SavingsAccount
 from services.common import core_data
 from services.common.clock import CLOCK
 from services.common.errors import ValidationError
 from services.common.events import iso_utc
+
+_ACCOUNTS = cast(Table, SavingsAccount.__table__)
 
 IN_CHUNK = 500  # keys per IN (…) list: SQLite's variable limit stays far away
 
@@ -33,7 +37,7 @@ def _chunks(items, size=IN_CHUNK):
 def state(session, request):
     """What is already loaded, for the importer's checks (only numbers, no member data beyond
     what the importer needs to name a borrower or guarantor)."""
-    out = {"members": {}, "identifications": {}, "accounts": {}, "references": []}
+    out: dict[str, Any] = {"members": {}, "identifications": {}, "accounts": {}, "references": []}
     for keys in _chunks(request.get("members", ())):
         for m in session.execute(
             select(
@@ -96,7 +100,7 @@ def _check(parser, rows):
 
 
 def _members(session, rows, emit=None):
-    rows = _check(core_data.parse_member, rows)
+    rows = _check(row_rules.parse_member, rows)
     existing = {}
     for keys in _chunks(r["member_number"] for r in rows):
         for m in session.scalars(select(Member).where(Member.member_number.in_(keys))):
@@ -148,13 +152,13 @@ def _members(session, rows, emit=None):
         else:
             counts["unchanged"] += 1
     if new:
-        session.execute(insert(Member.__table__), new)
+        session.execute(insert(cast(Table, Member.__table__)), new)
     session.flush()
     return counts
 
 
 def _accounts(session, rows):
-    rows = _check(core_data.parse_account, rows)
+    rows = _check(row_rules.parse_account, rows)
     existing = set()
     for keys in _chunks(r["account_number"] for r in rows):
         existing.update(
@@ -178,7 +182,7 @@ def _accounts(session, rows):
         if r["account_number"] not in existing
     ]
     if new:
-        session.execute(insert(SavingsAccount.__table__), new)
+        session.execute(insert(_ACCOUNTS), new)
     return {"created": len(new), "unchanged": len(rows) - len(new)}
 
 
@@ -221,7 +225,7 @@ def _movements(session, rows):
         else:
             fresh.append(r)
     _same_as_loaded(session, old)
-    rows = _check(core_data.parse_movement, fresh)
+    rows = _check(row_rules.parse_movement, fresh)
     rows.sort(key=lambda r: (r["account_number"], r["sequence"]))
     new = []
     for r in rows:
@@ -254,14 +258,14 @@ def _movements(session, rows):
         _insert_movements(session, new)
         changed = {r["account_number"] for r in new}
         session.execute(
-            update(SavingsAccount.__table__)
-            .where(SavingsAccount.__table__.c.account_number == bindparam("number"))
+            update(_ACCOUNTS)
+            .where(_ACCOUNTS.c.account_number == bindparam("number"))
             .values(
                 balance=bindparam("new_balance"),
                 # the open holds stay reserved: available moves with the balance
-                available_balance=SavingsAccount.__table__.c.available_balance
-                + bindparam("new_balance", type_=SavingsAccount.__table__.c.balance.type)
-                - SavingsAccount.__table__.c.balance,
+                available_balance=_ACCOUNTS.c.available_balance
+                + bindparam("new_balance", type_=_ACCOUNTS.c.balance.type)
+                - _ACCOUNTS.c.balance,
                 last_seq=bindparam("new_seq"),
             ),
             [
@@ -280,7 +284,7 @@ def _cents(text):
 def _fast_row(cells):
     """A movement row (movements.csv's column order) as (account, sequence, date, posted_at,
     description, reference, debit, credit, balance in cents), when it passes the same fast
-    checks as core_data.parse_movement; None sends it through the full parser."""
+    checks as rows.parse_movement; None sends it through the full parser."""
     account, sequence, day, posted, description, reference, debit, credit, balance = cells
     try:
         if not (
@@ -318,7 +322,7 @@ def _fast_row(cells):
 
 def _full_row(cells):
     """The same tuple through the full parser (its reasons name what is wrong)."""
-    r = core_data.checked(core_data.parse_movement, dict(zip(WIRE_COLUMNS, cells, strict=True)))
+    r = core_data.checked(row_rules.parse_movement, dict(zip(WIRE_COLUMNS, cells, strict=True)))
     return (
         r["account_number"],
         r["sequence"],
@@ -384,8 +388,8 @@ def _movements_fast(session, rows):
         session.connection().exec_driver_sql(UNNEST_INSERT, columns)
         changed = {r[0] for r in new}
         session.execute(
-            update(SavingsAccount.__table__)
-            .where(SavingsAccount.__table__.c.account_number == bindparam("number"))
+            update(_ACCOUNTS)
+            .where(_ACCOUNTS.c.account_number == bindparam("number"))
             .values(
                 balance=bindparam("new_balance"),
                 available_balance=bindparam("new_balance"),
@@ -428,7 +432,7 @@ def _insert_movements(session, rows):
     (four times an executemany's speed; COPY is not available to a green psycopg2); one
     executemany elsewhere."""
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(Movement.__table__), rows)
+        session.execute(insert(cast(Table, Movement.__table__)), rows)
         return
     columns = (
         _array(_quoted(r["account_number"]) for r in rows),

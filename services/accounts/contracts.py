@@ -6,10 +6,18 @@ Error codes: its RPCs raise the shared errors of services/common/errors.py (a co
 message; the gateway alone maps a code to an HTTP status): `validation_error`, `not_found`.
 """
 
+from typing import Annotated, Protocol
+
 from marshmallow import fields, validate
 
 from services.accounts.domain import SHARES
 from services.common.fields import Count, IsoDate, Money
+from services.common.operations import (
+    JSON,
+    BulkLoadOperations,
+    CoreInboundOperations,
+    operation,
+)
 from services.common.schemas import PortalSchema
 
 
@@ -214,3 +222,78 @@ class ReconciliationFailedEventSchema(PortalSchema):
 
     business_date = fields.Date()
     differences = fields.Integer()
+
+
+class AccountsRpc(CoreInboundOperations, BulkLoadOperations, Protocol):
+    """The accounts service's RPC operations (docs/api.md); dates and money travel as JSON
+    strings (ISO dates, "2500.00")."""
+
+    @operation
+    def verify_member(
+        self,
+        member_number: str | None,
+        identification: str | None,
+        first_name: str | None,
+        last_name: str | None,
+        email: str | None,
+    ) -> JSON: ...
+
+    @operation
+    def is_member_identification(self, member_number: str, identification: str | None) -> bool: ...
+
+    @operation
+    def get_member(self, member_number: str) -> Annotated[JSON, MemberSchema]: ...
+
+    @operation
+    def overview(self, member_number: str) -> JSON: ...
+
+    @operation
+    def list_accounts(self, member_number: str) -> list[Annotated[JSON, AccountSchema]]: ...
+
+    @operation
+    def get_statement(
+        self,
+        member_number: str,
+        account_number: str,
+        date_from: str | None,
+        date_to: str | None,
+        page: int | str | None = 1,
+        page_size: int | str | None = 100,
+        order: str | None = "asc",
+    ) -> Annotated[JSON, StatementSchema]: ...
+
+    @operation
+    def daily_balances(
+        self, member_number: str, account_number: str, date_from: str, date_to: str
+    ) -> Annotated[JSON, DailyBalancesSchema]: ...
+
+    @operation
+    def post_movement(
+        self,
+        account_number: str,
+        date: str,
+        description: str,
+        reference: str | None = None,
+        debit: str | None = None,
+        credit: str | None = None,
+    ) -> Annotated[JSON, MovementPostedEventSchema]: ...
+
+    @operation
+    def take_hold(
+        self, request_id: str, account_number: str, member_number: str, amount: str
+    ) -> Annotated[JSON, HoldSchema]: ...
+
+    @operation
+    def release_hold(self, request_id: str, reason: str) -> Annotated[JSON, HoldSchema]: ...
+
+    @operation
+    def get_hold(self, request_id: str) -> Annotated[JSON, HoldSchema]: ...
+
+    @operation
+    def transfer_destination(self, account_number: str, identification: str) -> JSON | None: ...
+
+    @operation
+    def reconciliation(self, business_date: str | None = None) -> JSON: ...
+
+    @operation
+    def redo_reconciliation(self, business_date: str) -> JSON: ...

@@ -148,7 +148,9 @@ def accounts_for(member, today):
 def census_rows(today, count=None):
     """The accounts side of the census as bulk-load rows (docs/integration.md's columns):
     (members, accounts, movements), each a list of dicts of strings."""
-    members, accounts, movements = [], [], []
+    members: list[dict[str, str]] = []
+    accounts: list[dict[str, str]] = []
+    movements: list[dict[str, str]] = []
     for member in census(today, count):
         members.append(
             {

@@ -40,7 +40,7 @@ from services.accounts.schemas import (
 )
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import rpc
 from services.common.errors import Conflict, NotFound, ValidationError
@@ -95,7 +95,7 @@ CORE_EVENT_TYPES = (
 MEMBER_EVENT_TYPES = ("member_upserted",)
 
 
-def core_data(schema, event):
+def core_event_data(schema, event):
     """The event's `data` loaded with its schema; a wrong one is refused with every reason."""
     return inbound.load_data(schema, event.get("data"), event.get("event_type"))
 
@@ -125,7 +125,7 @@ class AccountsService(CoreOperations):
     # member's login on it): a relay lane of its own
     events = EventOutbox("accounts", outbox, lanes=(("member_updated",),))
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @rpc
     def ping(self):
@@ -441,10 +441,10 @@ class AccountsService(CoreOperations):
 
     @staticmethod
     def core_movement(event):
-        return core_data(CORE_MOVEMENT, event)
+        return core_event_data(CORE_MOVEMENT, event)
 
     def _core_member_upserted(self, event):
-        data = core_data(CORE_MEMBER, event)
+        data = core_event_data(CORE_MEMBER, event)
         member = store.get_member(self.db, data["member_number"])
         owner = store.member_by_identification(self.db, data["identification"])
         if owner is not None and owner.member_number != data["member_number"]:
@@ -492,7 +492,7 @@ class AccountsService(CoreOperations):
             )
 
     def _core_account_opened(self, event):
-        data = core_data(CORE_ACCOUNT_OPENED, event)
+        data = core_event_data(CORE_ACCOUNT_OPENED, event)
         if store.get_member(self.db, data["member_number"]) is None:
             raise NotYet(f"El socio {data['member_number']} no existe.")
         account = self.db.get(SavingsAccount, data["account_number"])
@@ -519,7 +519,7 @@ class AccountsService(CoreOperations):
         self.db.flush()
 
     def _core_movement_posted(self, event):
-        data = core_data(CORE_MOVEMENT, event)
+        data = core_event_data(CORE_MOVEMENT, event)
         number = data["account_number"]
         row = store.lock_account_row(self.db, number)
         if row is None:
@@ -527,7 +527,7 @@ class AccountsService(CoreOperations):
         account = dict(row._mapping)
 
         def apply(ev):
-            item = data if ev is event else core_data(CORE_MOVEMENT, ev)
+            item = data if ev is event else core_event_data(CORE_MOVEMENT, ev)
             self._apply_movement(account, item)
 
         def same(_ev):
@@ -578,7 +578,7 @@ class AccountsService(CoreOperations):
         )
 
     def _core_account_closed(self, event):
-        data = core_data(CORE_ACCOUNT_CLOSED, event)
+        data = core_event_data(CORE_ACCOUNT_CLOSED, event)
         account = self.db.get(SavingsAccount, data["account_number"], with_for_update=True)
         if account is None:
             raise NotYet(f"La cuenta {data['account_number']} no existe.")
@@ -588,7 +588,7 @@ class AccountsService(CoreOperations):
         account.closed_on = data["closed_on"]
 
     def _core_day_closed(self, event):
-        data = core_data(CORE_DAY_CLOSED, event)
+        data = core_event_data(CORE_DAY_CLOSED, event)
         day = store.lock_reconciliation_day(self.db, data["business_date"], data["chunks"])
         compared = self.db.get(ReconciliationChunk, (data["business_date"], data["chunk"]))
         if compared is not None or (day.complete and day.chunks != data["chunks"]):
@@ -688,7 +688,7 @@ class AccountsService(CoreOperations):
         day.differences = 0
         day.complete = False
         for chunk in chunks:
-            data = core_data(
+            data = core_event_data(
                 CORE_DAY_CLOSED,
                 {
                     "event_type": "day_closed",

@@ -6,10 +6,12 @@ message): `validation_error`.
 """
 
 from datetime import date, datetime, timedelta
+from typing import Annotated, Protocol
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from services.audit import domain
+from services.common.operations import JSON, ServiceOperations, operation
 from services.common.schemas import PortalSchema
 
 
@@ -117,3 +119,24 @@ class VerificationSchema(PortalSchema):
     entries = fields.Integer()
     first_broken_seq = fields.Integer(allow_none=True)
     anchor = fields.Nested(CheckedAnchorSchema, allow_none=True)
+
+
+class AuditRpc(ServiceOperations, Protocol):
+    """The audit service's RPC operations (docs/audit.md)."""
+
+    @operation
+    def verify_chain(self) -> Annotated[JSON, VerificationSchema]: ...
+
+    @operation
+    def anchor_chain(self) -> Annotated[JSON, AnchorSchema]: ...
+
+    @operation
+    def query(
+        self,
+        member_number: str | None = None,
+        event_type: str | None = None,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | str | None = 100,
+    ) -> list[Annotated[JSON, AuditEntrySchema]]: ...

@@ -3,11 +3,15 @@
 import hmac
 import json
 import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import eventlet
 from eventlet.semaphore import Semaphore
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from services.audit import domain
 from services.audit.models import AuditEntry, ChainHead
@@ -23,7 +27,7 @@ APPEND_ATTEMPTS = 8
 _turns: dict[str, Semaphore] = {}
 
 
-def _turn(url):
+def _turn(url: str) -> Semaphore:
     return _turns.setdefault(url, Semaphore(1))
 
 
@@ -40,7 +44,7 @@ class SealBroken(RuntimeError):
     extended (that would re-seal the forgery); events wait in their retry queues."""
 
 
-def _head(conn, lock=False):
+def _head(conn: Connection | Session, lock: bool = False) -> domain.Head | None:
     query = select(ChainHead.seq, ChainHead.hash, ChainHead.legacy_seq, ChainHead.seal).where(
         ChainHead.id == HEAD_ID
     )
@@ -50,7 +54,15 @@ def _head(conn, lock=False):
     return domain.Head(seq=row.seq, hash=row.hash, legacy_seq=row.legacy_seq, seal=row.seal)
 
 
-def _check_seal(key, head):
+def _locked_head(conn: Connection) -> domain.Head:
+    """The head, locked until the transaction ends (its row is made by the first migration)."""
+    head = _head(conn, lock=True)
+    if head is None:
+        raise RuntimeError("the audit log has no chain head: run its migrations")
+    return head
+
+
+def _check_seal(key: bytes, head: domain.Head) -> None:
     if head.seal is None:
         raise Unsealed()
     if not hmac.compare_digest(
@@ -59,12 +71,12 @@ def _check_seal(key, head):
         raise SealBroken(f"the audit head's seal does not hold (seq {head.seq})")
 
 
-def seal(engine, key, may_upgrade):
+def seal(engine: Engine, key: bytes, may_upgrade: bool) -> domain.Head:
     """The sealed head. A head without a seal (a log kept before the key, or a new one) is
     sealed here once: its entries so far stay plain sha256 (`legacy_seq`). Only when no anchor
     exists yet (`may_upgrade`): later, a missing seal is a forgery, not an old log."""
     with _turn(str(engine.url)), engine.begin() as conn:
-        head = _head(conn, lock=True)
+        head = _locked_head(conn)
         if head.seal is None:
             if not may_upgrade:
                 raise SealBroken("the audit head lost its seal after it was anchored")
@@ -85,7 +97,9 @@ def seal(engine, key, may_upgrade):
         return head
 
 
-def append(engine, record, recorded_at, key):
+def append(
+    engine: Engine, record: domain.Record, recorded_at: datetime, key: bytes
+) -> domain.Entry | None:
     """Append one event unless its event_id is already in the log; returns the entry or None."""
     with _turn(str(engine.url)):
         for attempt in range(1, APPEND_ATTEMPTS + 1):
@@ -99,9 +113,11 @@ def append(engine, record, recorded_at, key):
     return None
 
 
-def _append_once(engine, record, recorded_at, key):
+def _append_once(
+    engine: Engine, record: domain.Record, recorded_at: datetime, key: bytes
+) -> domain.Entry | None:
     with engine.begin() as conn:
-        head = _head(conn, lock=True)
+        head = _locked_head(conn)
         _check_seal(key, head)
         seen = conn.execute(
             select(AuditEntry.seq).where(AuditEntry.event_id == record["event_id"])
@@ -137,14 +153,14 @@ def _append_once(engine, record, recorded_at, key):
         return entry
 
 
-def _data(text):
+def _data(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
         return text  # unreadable: its hash will not match, which is what verification reports
 
 
-def _entry(row):
+def _entry(row: AuditEntry) -> domain.Entry:
     return domain.Entry(
         seq=row.seq,
         event_id=row.event_id,
@@ -158,7 +174,13 @@ def _entry(row):
     )
 
 
-def verify(session, key, anchors=(), anchor_source=None, rejected_anchors=0):
+def verify(
+    session: Session,
+    key: bytes,
+    anchors: Sequence[domain.Anchor] = (),
+    anchor_source: str | None = None,
+    rejected_anchors: int = 0,
+) -> domain.Verification:
     head = _head(session)
     rows = session.execute(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
@@ -173,7 +195,15 @@ def verify(session, key, anchors=(), anchor_source=None, rejected_anchors=0):
     )
 
 
-def search(session, member_number, source, event_type, since, until, limit):
+def search(
+    session: Session,
+    member_number: str | None,
+    source: str | None,
+    event_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[dict[str, Any]]:
     """Matching entries, newest first."""
     query = select(AuditEntry)
     if member_number:

@@ -9,8 +9,11 @@ message; the gateway alone maps a code to an HTTP status): `validation_error`, `
 Event data never holds a password, a hash, a session token or a temporary code.
 """
 
+from typing import Annotated, Protocol
+
 from marshmallow import EXCLUDE, fields, validate
 
+from services.common.operations import JSON, ServiceOperations, operation
 from services.common.schemas import PortalSchema
 
 REQUIRED = "Este campo es obligatorio."
@@ -192,7 +195,7 @@ class OrderSummarySchema(PortalSchema):
 
 
 class OrderChallengeSchema(PortalSchema):
-    """`start_order_challenge` (PAYMENTS_AUTH_CONTRACT.md): a challenge bound to an order."""
+    """`start_order_challenge` (docs/payments-auth-contract.md): a challenge bound to an order."""
 
     member_number = _text(12)
     order_id = _text(64)
@@ -441,3 +444,154 @@ class NotMeReportedSchema(SecurityAlertSchema):
 class SecondFactorFailedSchema(SecurityAlertSchema):
     method = fields.String()
     attempts_left = fields.Integer()
+
+
+class AuthRpc(ServiceOperations, Protocol):
+    """The auth service's RPC operations (docs/identity.md). Every argument may be absent: the
+    service answers a missing or malformed one with a `validation_error`, never a crash."""
+
+    @operation
+    def register(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        member_number: str | None = None,
+        identification: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        client_ip: str | None = None,
+    ) -> Annotated[JSON, RegisterResultSchema]: ...
+
+    @operation
+    def login(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        client_ip: str | None = None,
+        device_token: str | None = None,
+        user_agent: str | None = None,
+    ) -> Annotated[JSON, LoginResultSchema]: ...
+
+    @operation
+    def login_second_factor(
+        self,
+        challenge_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+        remember_device: bool = False,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> Annotated[JSON, LoginResultSchema]: ...
+
+    @operation
+    def resend_second_factor_code(
+        self, challenge_id: str | None = None, client_ip: str | None = None
+    ) -> None: ...
+
+    @operation
+    def start_order_challenge(
+        self,
+        member_number: str | None = None,
+        order_id: str | None = None,
+        digest: str | None = None,
+        summary: JSON | None = None,
+    ) -> Annotated[JSON, OrderChallengeSchema]: ...
+
+    @operation
+    def verify_order_code(
+        self,
+        challenge_id: str | None = None,
+        digest: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> JSON: ...
+
+    @operation
+    def security(self, token: str | None = None) -> Annotated[JSON, SecuritySchema]: ...
+
+    @operation
+    def start_totp_enrollment(
+        self, token: str | None = None, password: str | None = None, client_ip: str | None = None
+    ) -> Annotated[JSON, TotpEnrollmentSchema]: ...
+
+    @operation
+    def confirm_totp_enrollment(
+        self,
+        token: str | None = None,
+        enrollment_id: str | None = None,
+        totp_code: str | None = None,
+        code: str | None = None,
+        client_ip: str | None = None,
+    ) -> Annotated[JSON, RecoveryCodesSchema]: ...
+
+    @operation
+    def remove_totp(
+        self,
+        token: str | None = None,
+        password: str | None = None,
+        code: str | None = None,
+        client_ip: str | None = None,
+    ) -> None: ...
+
+    @operation
+    def new_recovery_codes(
+        self,
+        token: str | None = None,
+        password: str | None = None,
+        code: str | None = None,
+        client_ip: str | None = None,
+    ) -> Annotated[JSON, RecoveryCodesSchema]: ...
+
+    @operation
+    def forget_device(
+        self, token: str | None = None, device_id: str | None = None, client_ip: str | None = None
+    ) -> None: ...
+
+    @operation
+    def end_session(
+        self, token: str | None = None, session_id: str | None = None, client_ip: str | None = None
+    ) -> None: ...
+
+    @operation
+    def security_state(
+        self, member_number: str | None = None
+    ) -> Annotated[JSON, SecurityStateSchema]: ...
+
+    @operation
+    def not_me_link(
+        self, event_id: str | None = None
+    ) -> Annotated[JSON, NotMeLinkSchema] | None: ...
+
+    @operation
+    def report_not_me(self, token: str | None = None, client_ip: str | None = None) -> JSON: ...
+
+    @operation
+    def authenticate(self, token: str | None = None) -> Annotated[JSON, PrincipalSchema]: ...
+
+    @operation
+    def me(self, token: str | None = None) -> Annotated[JSON, MeSchema]: ...
+
+    @operation
+    def logout(self, token: str | None = None, client_ip: str | None = None) -> None: ...
+
+    @operation
+    def change_password(
+        self,
+        token: str | None = None,
+        current_password: str | None = None,
+        new_password: str | None = None,
+        client_ip: str | None = None,
+    ) -> None: ...
+
+    @operation
+    def request_recovery(
+        self,
+        username: str | None = None,
+        email: str | None = None,
+        member_number: str | None = None,
+        client_ip: str | None = None,
+    ) -> Annotated[JSON, RecoveryResultSchema]: ...
+
+    @operation
+    def guessing_status(self) -> JSON: ...

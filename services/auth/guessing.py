@@ -111,6 +111,8 @@ def _count_for_account(uc, name, user, address, now):
     log.warning("guessing of user name %s from many addresses: logins wait", name)
     if user is None:
         return  # nobody to tell; the figures still count it
+    # a started episode has both instants (domain.account_after_failure)
+    assert state.window_started_at is not None and state.wait_until is not None
     uc.events.emit(
         "account_throttled",
         AccountThrottledSchema().dump(

@@ -120,6 +120,7 @@ def _inline(fn, *args):
 
 def _in_pool(request):
     pool = _active
+    assert pool is not None  # only called with the worker processes running
     try:
         return pool.call(request)
     except PoolBusy:

@@ -13,11 +13,12 @@ import hashlib
 import json
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 import eventlet
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from services.auth import domain, keys, passwords
 from services.auth import factor_rules as rules
@@ -72,11 +73,20 @@ from services.common.errors import (
 from services.common.events import iso_utc
 from services.common.schemas import load_or_raise
 
+if TYPE_CHECKING:
+    from marshmallow import Schema
+    from sqlalchemy.orm import Session
+
+    from services.accounts.contracts import AccountsRpc
+    from services.auth.usecases import Settings
+    from services.common.events import Emitter
+    from services.notifications.contracts import NotificationsRpc
+
 log = logging.getLogger("services.auth")
 
 LOGIN = "login"
 ENROLLMENT = "totp_enrollment"
-ORDER = "order"  # a money-moving order of payments (PAYMENTS_AUTH_CONTRACT.md)
+ORDER = "order"  # a money-moving order of payments (docs/payments-auth-contract.md)
 # payments' kinds of order -> the e-mail's (notifications)
 ORDER_MAIL_KINDS = {
     "propia": "transferencia",
@@ -132,7 +142,29 @@ class SecondFactorUseCases:
     """Mixed into AuthUseCases: uses its db, events, notifications, settings, clock and helpers
     (`_open_session`, `_live_session`, `_end_session`, `_emit`)."""
 
-    user_agent = None
+    user_agent: str | None = None
+
+    if TYPE_CHECKING:  # AuthUseCases (usecases.py) provides these
+        db: Session
+        events: Emitter
+        accounts: AccountsRpc
+        notifications: NotificationsRpc
+        settings: Settings
+
+        def now(self) -> datetime: ...
+        def _open_session(
+            self, user: User, address: str | None, now: datetime, code: Any
+        ) -> dict[str, Any]: ...
+        def _live_session(self, token: str | None, touch: bool = True) -> tuple[Any, User]: ...
+        def _end_session(
+            self,
+            record: Any,
+            user: User,
+            now: datetime,
+            reason: str,
+            client_ip: str | None = None,
+        ) -> None: ...
+        def _emit(self, event_type: str, schema: type[Schema], **data: Any) -> None: ...
 
     # After the password ---------------------------------------------------------------------
 
@@ -186,7 +218,7 @@ class SecondFactorUseCases:
         now = self.now()
         address = _address(client_ip)
         challenge = self._open_challenge(data["challenge_id"], LOGIN, now)
-        user = self.db.get(User, challenge.user_id)
+        user = self.db.get_one(User, challenge.user_id)
         if user.status == "inactivo":
             raise Unauthenticated(
                 "Su usuario está inactivo. Acérquese a una agencia de la cooperativa."
@@ -598,10 +630,13 @@ class SecondFactorUseCases:
 
     def forget_devices(self, user, now):
         """Every device of the user must pass the second factor again; how many were live."""
-        result = self.db.execute(
-            update(Device)
-            .where(Device.user_id == user.id, Device.forgotten_at.is_(None))
-            .values(forgotten_at=now)
+        result = cast(
+            CursorResult[Any],  # what an UPDATE gives
+            self.db.execute(
+                update(Device)
+                .where(Device.user_id == user.id, Device.forgotten_at.is_(None))
+                .values(forgotten_at=now)
+            ),
         )
         return result.rowcount or 0
 
@@ -957,7 +992,7 @@ class SecondFactorUseCases:
         if link is None or link.used_at is not None or now >= link.expires_at:
             raise ChallengeExpired(NOT_ME_LINK_USED)
         link.used_at = now
-        user = self.db.get(User, link.user_id)
+        user = self.db.get_one(User, link.user_id)
         address = _address(client_ip)
         sessions = _active_sessions(self.db, user.id)
         for record in sessions:

@@ -19,16 +19,18 @@ The use cases live in `usecases.py`; this module only wires nameko to them.
 
 from nameko.extensions import DependencyProvider
 
+from services.accounts.contracts import AccountsRpc
 from services.auth import factor_rules, guessing
 from services.auth.models import outbox, processed_events
 from services.auth.passwords import HashingWorkers
 from services.auth.usecases import AuthUseCases, Settings
 from services.common.clock_provider import ClockProvider
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.events import EventOutbox, Inbox
 from services.common.rpc import ServiceRpc
+from services.notifications.contracts import NotificationsRpc
 
 
 class AuthSettings(DependencyProvider):
@@ -47,11 +49,11 @@ class AuthService:
     db = Database("auth")
     events = EventOutbox("auth", outbox)
     inbox = Inbox("auth", processed_events)
-    accounts = ServiceRpc("accounts")
-    notifications = ServiceRpc("notifications")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
+    notifications = ServiceRpc[NotificationsRpc]("notifications")
     settings = AuthSettings()
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
     hashing = HashingWorkers()  # Argon2 in its own processes (passwords.py)
 
     @property

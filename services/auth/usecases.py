@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import eventlet
 from sqlalchemy.exc import IntegrityError
 
+from services.accounts.contracts import AccountsRpc
 from services.auth import domain, guessing, passwords, store
 from services.auth.contracts import (
     AccountLockedSchema,
@@ -48,6 +49,7 @@ from services.common.errors import (
 )
 from services.common.events import iso_utc
 from services.common.schemas import load_or_raise
+from services.notifications.contracts import NotificationsRpc
 
 log = logging.getLogger("services.auth")
 
@@ -166,7 +168,15 @@ class AuthUseCases(SecondFactorUseCases):
 
     The second factor's use cases come from `SecondFactorUseCases` (second_factor.py)."""
 
-    def __init__(self, db, events, accounts, notifications, settings, clock):
+    def __init__(
+        self,
+        db,
+        events,
+        accounts: AccountsRpc,
+        notifications: NotificationsRpc,
+        settings,
+        clock,
+    ) -> None:
         self.db = db
         self.events = events
         self.accounts = accounts
@@ -362,6 +372,7 @@ class AuthUseCases(SecondFactorUseCases):
             )
             lock.failed_attempts = outcome.failed_attempts
             if outcome.locked_now:
+                assert outcome.locked_until is not None  # locked now: until a moment
                 lock.locked_until = outcome.locked_until
                 # the member learns of the lock by e-mail; the answer warns that it may be so
                 self._emit(
@@ -440,7 +451,7 @@ class AuthUseCases(SecondFactorUseCases):
         record = store.session_by_token(self.db, token)
         if record is None:
             raise Unauthenticated()
-        state = domain.session_state(
+        state: str = domain.session_state(
             record.last_seen_at,
             record.expires_at,
             record.revoked_at,
@@ -449,7 +460,7 @@ class AuthUseCases(SecondFactorUseCases):
         )
         if state == domain.REVOKED:
             raise _session_ended(record.revoked_reason)
-        user = self.db.get(User, record.user_id)
+        user = self.db.get_one(User, record.user_id)
         if state == domain.ACTIVE and user.status == INACTIVE_STATUS:
             state = "member_inactive"
         if state != domain.ACTIVE:
@@ -610,7 +621,8 @@ class AuthUseCases(SecondFactorUseCases):
                 client_ip=address,
             )
         )
-        # the code goes by e-mail only (RECOVERY_SHOW_CODE was withdrawn with the second factor)
+        # the code goes by e-mail only: shown on the page, it would let anyone who knows a
+        # username past the second factor
         event.update(email=user.email, delivery="email", expires_at=iso_utc(expires))
         self._emit_reset(event, "code_issued")
         commit(self.db)

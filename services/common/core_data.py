@@ -1,15 +1,16 @@
 """The core's data, row by row: the rules a bulk-load CSV row and an inbound event share.
 
-docs/integration.md fixes the columns (the same as the inbound events' `data`). Each `parse_*`
-takes one row of strings (a CSV row) and returns `(clean, errors)`: the row with Decimal money,
-dates and ints, and a list of Spanish reasons (empty when the row is good). The rules are the
-inbound events' schemas themselves; movements have a fast path for good rows (a bulk load checks
-a million of them). Pure: no database, no broker.
+docs/integration.md fixes the columns (the same as the inbound events' `data`): `FILES`. A row
+parser takes one row of strings (a CSV row) and returns `(clean, errors)`: the row with Decimal
+money, dates and ints, and a list of Spanish reasons (empty when the row is good). The rules are
+the inbound events' schemas themselves, so each service that owns a file builds its parsers from
+its own schemas (`SchemaParser`) in `services/<service>/rows.py`; this module knows no service.
+Pure: no database, no broker.
 """
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -119,32 +120,23 @@ FILES = {
 class SchemaParser:
     """One row of strings → the inbound event schema's clean values, or Spanish reasons.
 
-    The schemas are the inbound events' own (services/<owner>/schemas.py), so a CSV row and an
-    event are held to the same rules. A CSV cell is always text: empty cells of optional columns
-    become null, integer columns become integers (the event schemas want JSON numbers there).
+    The schemas are the inbound events' own, passed by the service that owns the file
+    (services/<owner>/rows.py), so a CSV row and an event are held to the same rules. A CSV
+    cell is always text: empty cells of optional columns become null, integer columns become
+    integers (the event schemas want JSON numbers there).
     """
 
     def __init__(
         self,
-        schema_path: str,
+        schema: type[Schema],
         ints: Sequence[str] = (),
         optional: Sequence[str] = (),
         extra_dates: Sequence[str] = (),
     ) -> None:
-        self.schema_path = schema_path
+        self.schema = schema()
         self.ints = ints
         self.optional = optional
         self.extra_dates = extra_dates
-        self._schema: Schema | None = None
-
-    @property
-    def schema(self) -> Schema:
-        if self._schema is None:
-            import importlib
-
-            module, name = self.schema_path.rsplit(".", 1)
-            self._schema = getattr(importlib.import_module(module), name)()
-        return self._schema
 
     def __call__(self, raw: RawRow) -> Parsed:
         data: dict[str, object] = dict(raw)
@@ -180,116 +172,8 @@ class SchemaParser:
         return clean, []
 
 
-_parse_member = SchemaParser(
-    "services.accounts.schemas.MemberUpsertedSchema",
-    optional=("phone",),
-    extra_dates=("joined_on",),
-)
-parse_account = SchemaParser("services.accounts.schemas.AccountOpenedSchema")
-_movement_schema = SchemaParser("services.accounts.schemas.CoreMovementSchema", ints=("sequence",))
-_parse_loan = SchemaParser(
-    "services.credit.schemas.LoanFieldsSchema",
-    ints=("term_months",),
-    optional=("application_number",),
-    extra_dates=("settled_on",),
-)
-parse_installment = SchemaParser(
-    "services.credit.schemas.InstallmentRowSchema", ints=("number",), optional=("paid_on",)
-)
-parse_guarantor = SchemaParser("services.credit.schemas.GuarantorRowSchema")
-parse_deposit = SchemaParser("services.deposit.schemas.DepositOpenedSchema", ints=("term_days",))
-_parse_loan_due = SchemaParser(
-    "services.credit.schemas.LoanDueUpdatedSchema", ints=("days_overdue",)
-)
-
-
-def parse_loan_due(raw: RawRow) -> Parsed:
-    """loan_dues.csv: `loan_due_updated`'s fields, the installment numbers space-separated."""
-    numbers = (raw.get("overdue_installments") or "").split()
-    if not all(n.isdigit() and len(n) < 10 for n in numbers):
-        return None, ["overdue_installments: números de cuota separados por espacios."]
-    data: dict[str, object] = {**raw, "overdue_installments": [int(n) for n in numbers]}
-    return _parse_loan_due(data)  # type: ignore[arg-type]
-
-
-def parse_member(raw: RawRow) -> Parsed:
-    clean, errors = _parse_member(raw)
-    if clean is not None and clean.get("phone") == "":
-        clean["phone"] = None
-    return clean, errors
-
-
-def parse_loan(raw: RawRow) -> Parsed:
-    """loans.csv: `loan_disbursed`'s fields, plus `settled_on` (a cancelled loan) and
-    `loan_sequence`: the last one the core applied to the loan (empty: 0), so its next
-    `installment_paid` / `loan_settled` event follows on."""
-    clean, errors = _parse_loan(raw)
-    sequence = raw.get("loan_sequence") or "0"
-    if not (sequence.isdigit() and len(sequence) < 10):
-        errors = [*errors, "loan_sequence: Debe ser un entero mayor o igual a 0."]
-    if errors:
-        return None, errors
-    assert clean is not None  # no errors: clean
-    clean["loan_sequence"] = int(sequence)
-    if clean["settled_on"] and clean["settled_on"] < clean["disbursed_on"]:
-        return None, ["settled_on: Es anterior a disbursed_on."]
-    return clean, []
-
-
+# a money amount as the core writes it: digits, a point, two decimals (the fast paths' test)
 MONEY2_RE = re.compile(r"[0-9]{1,12}\.[0-9]{2}")
-
-
-def parse_movement(raw: RawRow) -> Parsed:
-    """A million of these in a bulk load: a good row takes a fast path that accepts only what
-    the event schema accepts; anything else goes through the schema, which names the problem."""
-    try:
-        account, reference, description = (
-            raw["account_number"],
-            raw["reference"],
-            raw["description"],
-        )
-        sequence, debit, credit, balance = (
-            raw["sequence"],
-            raw["debit"],
-            raw["credit"],
-            raw["balance"],
-        )
-        posted = raw["posted_at"]
-        if (
-            0 < len(account) <= 16
-            and 0 < len(reference) <= 40
-            and 0 < len(description) <= 120
-            and sequence.isdigit()
-            and len(sequence) < 10
-            and sequence[0] != "0"
-            and MONEY2_RE.fullmatch(debit)
-            and MONEY2_RE.fullmatch(credit)
-            and MONEY2_RE.fullmatch(balance)
-            and (debit == "0.00") != (credit == "0.00")
-            and len(raw["date"]) == 10
-            and posted[-1:] == "Z"
-        ):
-            instant = datetime.fromisoformat(posted[:-1])
-            if instant.tzinfo is None:
-                return {
-                    "account_number": account,
-                    "sequence": int(sequence),
-                    "date": date.fromisoformat(raw["date"]),
-                    "posted_at": instant,
-                    "description": description,
-                    "reference": reference,
-                    "debit": Decimal(debit),
-                    "credit": Decimal(credit),
-                    "balance": Decimal(balance),
-                }, []
-    except (KeyError, TypeError, ValueError, IndexError):
-        pass
-    clean, errors = _movement_schema(raw)
-    if clean is not None:
-        instant = clean["posted_at"]
-        if instant.tzinfo is not None:  # stored as naive UTC
-            clean["posted_at"] = instant.astimezone(UTC).replace(tzinfo=None)
-    return clean, errors
 
 
 def balance_error(previous: Decimal, movement: Mapping[str, Decimal]) -> str | None:
@@ -303,16 +187,8 @@ def balance_error(previous: Decimal, movement: Mapping[str, Decimal]) -> str | N
     return None
 
 
-PARSERS: dict[str, Callable[[RawRow], Parsed]] = {
-    "members.csv": parse_member,
-    "accounts.csv": parse_account,
-    "movements.csv": parse_movement,
-    "loans.csv": parse_loan,
-    "installments.csv": parse_installment,
-    "guarantors.csv": parse_guarantor,
-    "deposits.csv": parse_deposit,
-    "loan_dues.csv": parse_loan_due,
-}
+# what every row parser is: one row of strings → (clean row or None, Spanish reasons)
+Parser = Callable[[RawRow], Parsed]
 
 
 def wire(value: object) -> object:

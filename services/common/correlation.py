@@ -30,7 +30,7 @@ def set_current(value: str | None) -> None:
     _local.value = value
 
 
-class Tracker(DependencyProvider):
+class CorrelationContext(DependencyProvider):
     """Makes the worker's correlation id current for logs and the outbox; logs each call."""
 
     def worker_setup(self, worker_ctx: WorkerContext) -> None:

@@ -65,9 +65,9 @@ def _create_engine(url: str) -> Engine:
         def _sqlite_savepoint(conn: Connection, name: str) -> None:
             # pysqlite opens a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT issued
             # first (Session.begin_nested, as in Inbox.claim after its SELECT) would become the
-            # outermost transaction and its RELEASE would commit at once, so the claim survived
-            # the rollback of a failed handler and the retried event was skipped. Open the
-            # transaction first, as PostgreSQL has it.
+            # outermost transaction and its RELEASE would commit at once: the claim would
+            # survive the rollback of a failed handler and its retried event be skipped. Open
+            # the transaction first, as PostgreSQL has it.
             dbapi_conn = cast(sqlite3.Connection, conn.connection.dbapi_connection)
             if not dbapi_conn.in_transaction:
                 dbapi_conn.execute("BEGIN")

@@ -67,10 +67,10 @@ class PortalQueueConsumer(QueueConsumer):
     - a connection found dead is a lost connection (`on_iteration`). A worker's failed ack marks
       the connection dead; if the reader then wakes by its read timeout rather than by the reset
       socket (a busy event loop fires timers before it polls), kombu's `Connection` quietly
-      opens a *new* connection at the reader's next use, without the consumers: the service went
-      silent with no consumer on its queues (found by the cluster fault test under CPU load).
-      Raising a connection error instead makes kombu's ConsumerMixin reconnect the usual way,
-      consumers included;
+      opens a *new* connection at the reader's next use, without the consumers: the service
+      would go silent with no consumer on its queues. Raising a connection error instead makes
+      kombu's ConsumerMixin reconnect the usual way, consumers included
+      (tests/faults/test_rabbit_cluster.py keeps it so under CPU load);
     - a watchdog: every WATCH_SECONDS (every RECHECK_SECONDS for a while after each
       (re)connection) it asks the broker, on a connection of its own, how many consumers each of
       its queues has. A queue with none, or missing, twice in a row, while this consumer
@@ -185,8 +185,9 @@ class PortalQueueConsumer(QueueConsumer):
                 continue
             strikes = strikes + 1 if unconsumed else 0
             if strikes >= 2:
-                # the reader reconnects itself (on_iteration): closing the connection under it
-                # from here (kombu's collect()) once killed a healthy service (EOFError)
+                # only ask: the reader reconnects itself (on_iteration); closing its connection
+                # from this thread (kombu's collect()) would make its next read fail with
+                # EOFError, which nameko treats as fatal and stops a healthy service
                 log.warning("no consumer on %s: reconnecting", ", ".join(unconsumed))
                 self.reconnect_reason = f"no consumer on {', '.join(unconsumed)}"
                 strikes = 0

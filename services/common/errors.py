@@ -90,6 +90,17 @@ class Conflict(PortalError):
 
 
 @_portal_error
+class QuoteChanged(PortalError):
+    """A loan payment's quote moved since the member saw it (409): show the new one."""
+
+    code = "quote_changed"
+    default_message = (
+        "El valor a pagar de su crédito cambió desde que lo consultó. Revise el nuevo valor "
+        "e intente nuevamente."
+    )
+
+
+@_portal_error
 class PayloadTooLarge(PortalError):
     code = "payload_too_large"
     default_message = "La solicitud es demasiado grande."

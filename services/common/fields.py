@@ -1,14 +1,12 @@
 """marshmallow fields shared by every service's schemas."""
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from datetime import date
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import fields
 
-from services.common.clock import CLOCK
 from services.common.money import MoneyError, MoneyFormatError, fmt, parse_wire_amount
 
 
@@ -122,14 +120,6 @@ class Rate(fields.Decimal):
 
 class IsoDate(fields.Date):
     default_error_messages = {"invalid": "Fecha inválida: use el formato AAAA-MM-DD."}
-
-
-def not_in_past(today_fn: Callable[[], date] = CLOCK.today) -> Callable[[date], None]:
-    def check(value: date) -> None:
-        if value < today_fn():
-            raise ValidationError("La fecha no puede estar en el pasado.")
-
-    return check
 
 
 # marshmallow speaks English by default; every message a member can read is Spanish.

@@ -1,7 +1,9 @@
 """RPC between services, always with a deadline.
 
-`accounts = ServiceRpc("accounts")` is nameko's RpcProxy whose calls wait at most `RPC_TIMEOUT`
-seconds (or the `timeout` given) and then raise `ServiceUnavailable` naming the service.
+`accounts = ServiceRpc[AccountsRpc]("accounts")` is nameko's RpcProxy whose calls wait at most
+`RPC_TIMEOUT` seconds (or the `timeout` given) and then raise `ServiceUnavailable` naming the
+service. `AccountsRpc` is the Protocol of the operations services/accounts/contracts.py publishes
+(services/common/operations.py): mypy checks every call's name and arguments against it.
 `self.accounts.call_async(...)` starts a call without waiting. A fan-out names its calls:
 
     with batch() as b:
@@ -21,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, ParamSpec, Self, TypeVar, overload
 
 import eventlet
 from eventlet.event import Event
@@ -33,6 +35,7 @@ from nameko.rpc import RpcProxy, RpcReply
 from services.common import correlation
 from services.common.errors import ServiceUnavailable
 from services.common.messaging import BROKER_ERRORS, FastReplyListener, RpcPublisher, dumps
+from services.common.operations import Operation
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,12 @@ def unavailable(service: str) -> ServiceUnavailable:
     return ServiceUnavailable(f"El servicio {service} no está disponible.", service=service)
 
 
-class PendingCall:
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C")  # a contract's Protocol of operations
+
+
+class PendingCall(Generic[R]):
     def __init__(
         self,
         service: str,
@@ -66,7 +74,7 @@ class PendingCall:
         self._on_error = on_error
         self._failure = failure  # the request never left: result() raises this at once
 
-    def result(self) -> Any:
+    def result(self) -> R:
         """The answer (JSON: what the remote method returned), or its error raised here."""
         if self._failure is not None:
             self._report("unavailable")
@@ -75,7 +83,8 @@ class PendingCall:
         remaining = self.deadline - time.monotonic()
         try:
             with eventlet.Timeout(max(remaining, 0.0)):
-                return self._reply.result()
+                answer: R = self._reply.result()
+                return answer
         except RemoteError:
             self._report("remote_error")
             raise
@@ -173,7 +182,7 @@ class _Method:
             self._on_error(self._service, "unavailable")
         raise unavailable(self._service) from cause
 
-    def call_async(self, *args: Any, **kwargs: Any) -> PendingCall:
+    def call_async(self, *args: Any, **kwargs: Any) -> PendingCall[Any]:
         """Start the call; raises ServiceUnavailable at once when the broker is away."""
         deadline = time.monotonic() + self._timeout
         try:
@@ -182,7 +191,7 @@ class _Method:
             self._unavailable(exc)
         return PendingCall(self._service, self._name, reply, deadline, self._on_error)
 
-    def start(self, *args: Any, **kwargs: Any) -> PendingCall:
+    def start(self, *args: Any, **kwargs: Any) -> PendingCall[Any]:
         """Like call_async, but a request that cannot be published gives a PendingCall that
         fails at once (what a batch needs: every call it names answers, one way or another)."""
         try:
@@ -236,8 +245,19 @@ class _DeadlineProxy:
         return _DeadlineProxy(self._proxy, self._service, timeout, on_error)
 
 
-class ServiceRpc(RpcProxy):
-    """`on_error(service, kind)` is told of every failed call (metrics)."""
+class ServiceRpc(RpcProxy, Generic[C]):
+    """`on_error(service, kind)` is told of every failed call (metrics).
+
+    `ServiceRpc[AccountsRpc]("accounts")`: in a worker the attribute is the proxy, typed (for
+    mypy only) as the contract's Protocol of operations."""
+
+    if TYPE_CHECKING:  # nameko puts the proxy on the worker; this tells mypy its type
+
+        @overload
+        def __get__(self, obj: None, owner: Any) -> Self: ...
+        @overload
+        def __get__(self, obj: object, owner: Any) -> C: ...
+        def __get__(self, obj: object, owner: Any) -> Any: ...
 
     # requests are transient and unconfirmed on one long-lived channel: the caller waits with a
     # deadline anyway, so a disk write and a confirm round trip per call buy nothing
@@ -263,9 +283,9 @@ class Batch:
     """The calls of one fan-out, each named where it is made (see the module's docstring)."""
 
     def __init__(self) -> None:
-        self.calls: list[PendingCall] = []
+        self.calls: list[PendingCall[Any]] = []
 
-    def call(self, method: _Method, *args: Any, **kwargs: Any) -> PendingCall:
+    def call(self, method: Operation[P, R], *args: P.args, **kwargs: P.kwargs) -> PendingCall[R]:
         """Start `method(*args, **kwargs)` (a method of a ServiceRpc proxy, e.g.
         `self.accounts_rpc.with_timeout(2).overview`) and return its PendingCall."""
         pending = method.start(*args, **kwargs)
@@ -287,7 +307,7 @@ def fan_out(plan: Mapping[str, tuple[Any, ...]]) -> dict[str, Any]:
     return dict(zip(calls, wait_all(calls.values()), strict=True))
 
 
-def wait_all(calls: Iterable[PendingCall]) -> list[Any]:
+def wait_all(calls: Iterable[PendingCall[Any]]) -> list[Any]:
     """Results of several PendingCalls; a failed one yields its exception instead of a value."""
     out: list[Any] = []
     for call in calls:

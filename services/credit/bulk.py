@@ -8,11 +8,14 @@ them from the accounts side) and `borrower` ({identification, name}). A loan alr
 `unchanged` (its schedule too). Checked again here with the same rules as the importer.
 """
 
+from datetime import date
+
 from sqlalchemy import insert, select
 
 from services.common import core_data
 from services.common.errors import ValidationError
 from services.credit import domain
+from services.credit import rows as row_rules
 from services.credit.models import Application, Guarantor, Installment, Loan, ProductRow
 from services.credit.store import ACTIVE, CANCELLED
 
@@ -29,6 +32,10 @@ def state(session, request):
     out = {"loans": existing, "products": products}
     if request.get("active_loans_of"):
         out["active_loans"] = _active_loans(session, request["active_loans_of"])
+    if request.get("loan_books"):
+        out["loan_books"] = _loan_books(session, request["loan_books"])
+    if request.get("loans_in_arrears"):
+        out["loans_in_arrears"] = _loans_in_arrears(session, request["loans_in_arrears"])
     if request.get("pending_applications"):
         out["pending_applications"] = [
             {"application_number": number, "status": status}
@@ -72,6 +79,75 @@ def _active_loans(session, member_numbers):
     return out
 
 
+def _loans_in_arrears(session, as_of):
+    """The active loans with an installment unpaid and due before the close of `as_of`
+    (YYYY-MM-DD): what the demo core's day's close reports on (scripts/demo_core.py):
+    {loan_number: {member_number, annual_rate, overdue: [{number, due_date, principal,
+    interest, installment}]}}."""
+    cutoff = date.fromisoformat(str(as_of))
+    late = (
+        select(Installment.loan_number)
+        .where(Installment.paid_on.is_(None), Installment.due_date < cutoff)
+        .distinct()
+    )
+    out = {}
+    for loan in session.scalars(
+        select(Loan).where(Loan.status == ACTIVE, Loan.loan_number.in_(late))
+    ):
+        out[loan.loan_number] = {
+            "member_number": loan.member_number,
+            "annual_rate": str(loan.annual_rate),
+            "overdue": [
+                {
+                    "number": row.number,
+                    "due_date": row.due_date.isoformat(),
+                    **{
+                        name: str(getattr(row, name))
+                        for name in ("principal", "interest", "installment")
+                    },
+                }
+                for row in sorted(loan.installments, key=lambda r: r.number)
+                if row.paid_on is None and row.due_date < cutoff
+            ],
+        }
+    return out
+
+
+def _loan_books(session, loan_numbers):
+    """What the demo core keeps of these loans (its own books): the owner, the last
+    `loan_sequence`, the unpaid installments and the latest arrears snapshot."""
+    out = {}
+    for start in range(0, len(loan_numbers), IN_CHUNK):
+        keys = loan_numbers[start : start + IN_CHUNK]
+        for loan in session.scalars(select(Loan).where(Loan.loan_number.in_(keys))):
+            due = loan.due
+            out[loan.loan_number] = {
+                "member_number": loan.member_number,
+                "status": loan.status,
+                "last_sequence": loan.last_sequence,
+                "unpaid": [
+                    {
+                        "number": row.number,
+                        "due_date": row.due_date.isoformat(),
+                        **{
+                            name: str(getattr(row, name))
+                            for name in ("principal", "interest", "insurance", "installment")
+                        },
+                    }
+                    for row in loan.installments
+                    if row.paid_on is None
+                ],
+                "due": due
+                and {
+                    "as_of": due.as_of.isoformat(),
+                    "days_overdue": due.days_overdue,
+                    "late_interest": str(due.late_interest),
+                    "other_charges": str(due.other_charges),
+                },
+            }
+    return out
+
+
 def _check(parser, raw):
     try:
         return core_data.checked(parser, raw)
@@ -83,12 +159,12 @@ def import_dues(session, rows):
     """loan_dues.csv: each loan's arrears snapshot, applied as a `loan_due_updated` would be (a
     later `as_of` replaces the one held, an older one changes nothing)."""
     from services.common.inbound import NotYet, Refused
-    from services.credit import from_core
+    from services.credit.usecases.from_core import apply_loan_due
 
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for row in rows:
         try:
-            counts[from_core.loan_due_updated(session, row)] += 1
+            counts[apply_loan_due(session, row)] += 1
         except (NotYet, Refused) as exc:
             raise ValidationError(f"Fila inválida: {exc}") from None
     return counts
@@ -105,14 +181,14 @@ def import_rows(session, kind, rows):
     loans, installments, guarantors = [], [], []
     counts = {"created": 0, "unchanged": 0, "installments": 0, "guarantors": 0}
     for raw in rows:
-        loan = _check(core_data.parse_loan, raw)
+        loan = _check(row_rules.parse_loan, raw)
         if loan["loan_number"] in existing:
             counts["unchanged"] += 1
             continue
         product = products.get(loan["product_code"])
         if product is None:
             raise ValidationError(f"Producto de crédito desconocido: {loan['product_code']}.")
-        schedule = [_check(core_data.parse_installment, r) for r in raw.get("schedule") or []]
+        schedule = [_check(row_rules.parse_installment, r) for r in raw.get("schedule") or []]
         problems = domain.schedule_errors(loan["amount"], schedule)
         if problems:
             raise ValidationError(f"Crédito {loan['loan_number']}: {' '.join(problems)}")

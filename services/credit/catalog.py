@@ -7,9 +7,12 @@ refuses a product whose effective annual rate is over its segment's cap in force
 is loaded.
 """
 
+from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.common.clock import CLOCK
 from services.credit import domain
@@ -18,7 +21,7 @@ from services.credit.models import ProductRow, RateCapRow
 CAP_SOURCE = "Tasas máximas efectivas anuales por segmento (BCE)"
 
 
-def to_domain(row):
+def to_domain(row: ProductRow) -> domain.Product:
     return domain.Product(
         code=row.code,
         name=row.name,
@@ -33,14 +36,20 @@ def to_domain(row):
     )
 
 
-def caps(session):
+def caps(session: Session) -> list[domain.RateCap]:
     return [
         domain.RateCap(r.segment, r.max_effective_rate, r.valid_from)
         for r in session.scalars(select(RateCapRow))
     ]
 
 
-def add_cap(session, segment, max_effective_rate, valid_from, source=CAP_SOURCE):
+def add_cap(
+    session: Session,
+    segment: str,
+    max_effective_rate: Decimal | str,
+    valid_from: date,
+    source: str = CAP_SOURCE,
+) -> None:
     existing = session.scalars(
         select(RateCapRow).where(RateCapRow.segment == segment, RateCapRow.valid_from == valid_from)
     ).first()
@@ -56,7 +65,9 @@ def add_cap(session, segment, max_effective_rate, valid_from, source=CAP_SOURCE)
         session.flush()
 
 
-def load_product(session, product, on=None, sort_order=0):
+def load_product(
+    session: Session, product: domain.Product, on: date | None = None, sort_order: int = 0
+) -> ProductRow:
     """Insert or update a product; refused (RateCapExceeded) over its segment's cap in force."""
     on = on or CLOCK.today()
     domain.check_rate_cap(product, caps(session), on)
@@ -82,7 +93,7 @@ def load_product(session, product, on=None, sort_order=0):
     return row
 
 
-def active_products(session):
+def active_products(session: Session) -> Sequence[ProductRow]:
     return session.scalars(
         select(ProductRow)
         .where(ProductRow.active.is_(True))
@@ -90,6 +101,6 @@ def active_products(session):
     ).all()
 
 
-def get_product(session, code):
+def get_product(session: Session, code: str | None) -> ProductRow | None:
     row = session.get(ProductRow, code) if code else None
     return row if row is not None and row.active else None

@@ -8,9 +8,12 @@ message; the gateway alone maps a code to an HTTP status): `validation_error`, `
 `conflict` (an Idempotency-Key reused with other data).
 """
 
+from typing import Annotated, Protocol
+
 from marshmallow import fields, validate
 
 from services.common.fields import Count, IsoDate, Money, Rate
+from services.common.operations import JSON, BulkLoadOperations, CoreInboundOperations, operation
 from services.common.schemas import PortalSchema
 
 # codes and their Spanish names, defined in codes.py (pure: the domain uses them) and published here
@@ -324,3 +327,62 @@ class LoanSettledEventSchema(PortalSchema):
     loan_number = fields.String()
     member_number = fields.String()
     settled_on = fields.Date()
+
+
+class LoanPaymentQuoteSchema(PortalSchema):
+    """`loan_payment_quote`: what paying the loan online costs today (docs/credit.md)."""
+
+    loan_number = fields.String()
+    installment_numbers = fields.List(fields.Integer())
+    installments_amount = Money()
+    late_interest = Money()
+    other_charges = Money()
+    amount = Money()
+    as_of = fields.Date(allow_none=True)
+    days_overdue = fields.Integer()
+    due_date = fields.Date()
+
+
+class CreditRpc(CoreInboundOperations, BulkLoadOperations, Protocol):
+    """The credit service's RPC operations; `data` is the request its schema names, as JSON."""
+
+    @operation
+    def list_products(self) -> Annotated[JSON, ProductListSchema]: ...
+
+    @operation
+    def simulate(self, data: JSON) -> Annotated[JSON, ScheduleSchema]: ...
+
+    @operation
+    def project_application(
+        self, member_number: str, data: JSON
+    ) -> Annotated[JSON, ScheduleSchema]: ...
+
+    @operation
+    def submit_application(
+        self, member_number: str, data: JSON, idempotency_key: str | None = None
+    ) -> Annotated[JSON, ApplicationCreatedSchema]: ...
+
+    @operation
+    def list_applications(self, member_number: str) -> Annotated[JSON, ApplicationListSchema]: ...
+
+    @operation
+    def withdraw_application(
+        self, member_number: str, application_number: str
+    ) -> Annotated[JSON, ApplicationSchema]: ...
+
+    @operation
+    def list_loans(self, member_number: str) -> Annotated[JSON, LoanListSchema]: ...
+
+    @operation
+    def get_loan(self, member_number: str, loan_number: str) -> Annotated[JSON, LoanSchema]: ...
+
+    @operation
+    def loans_summary(self, member_number: str) -> list[Annotated[JSON, LoanPositionSchema]]: ...
+
+    @operation
+    def guarantees(self, member_number: str) -> Annotated[JSON, GuaranteesSchema]: ...
+
+    @operation
+    def loan_payment_quote(
+        self, member_number: str, loan_number: str
+    ) -> Annotated[JSON, LoanPaymentQuoteSchema]: ...

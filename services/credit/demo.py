@@ -11,11 +11,13 @@ from the credit database (seeded by its migration), so run the migrations first.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from services.common import core_data
 from services.common.db import session_scope
 from services.common.demo import census, days_ago, member_rng
 from services.credit import bulk, catalog, domain
+from services.credit import rows as row_rules
 from services.credit.store import ACTIVE, CANCELLED
 
 LOAN_SHARE = 0.25
@@ -215,7 +217,9 @@ def census_rows(products, today, count=None):
     (code → domain product): the core's rates and the schedule engine's inputs."""
     members = census(today, count)
     by_identification = {m.identification: m for m in members}
-    loans, installments, guarantors = [], [], []
+    loans: list[dict[str, str]] = []
+    installments: list[dict[str, str]] = []
+    guarantors: list[dict[str, str]] = []
     for member in members:
         if member.reference is not None:
             specs = reference_loans(member, today)
@@ -260,40 +264,56 @@ def census_rows(products, today, count=None):
     return loans, installments, guarantors
 
 
+LATE_RATE_FACTOR = Decimal("1.1")  # the demo's stand-in for the core's regulated late rate
+
+
+def arrears_snapshot(loan_number, annual_rate, overdue_rows, as_of):
+    """What the demo's core says of a loan in arrears at the close of `as_of` (the data of its
+    `loan_due_updated`): days late since the oldest overdue installment, the overdue
+    installments, and late interest at 1.1 × the loan's rate on the overdue principal for the
+    days late (the demo's stand-in for the core's regulated rule: the portal never computes it).
+    `overdue_rows`: {number, due_date, principal, interest, installment}, oldest first."""
+    days = (as_of - date.fromisoformat(str(overdue_rows[0]["due_date"]))).days
+    principal = sum((Decimal(r["principal"]) for r in overdue_rows), Decimal("0.00"))
+    interest = sum((Decimal(r["interest"]) for r in overdue_rows), Decimal("0.00"))
+    owed = sum((Decimal(r["installment"]) for r in overdue_rows), Decimal("0.00"))
+    rate = Decimal(annual_rate)
+    late_interest = domain.cents(principal * rate * LATE_RATE_FACTOR / 100 * days / 360)
+    return {
+        "loan_number": loan_number,
+        "as_of": as_of.isoformat(),
+        "days_overdue": days,
+        "overdue_installments": [int(r["number"]) for r in overdue_rows],
+        "overdue_principal": _money(principal),
+        "overdue_interest": _money(interest),
+        "late_interest": _money(late_interest),
+        "other_charges": "0.00",
+        "total_due": _money(owed + late_interest),
+    }
+
+
 def census_dues(loans, installments, today):
-    """What the demo's core says of each active loan in arrears (loan_dues.csv rows, as its
-    `loan_due_updated` of the last day's close): days late, the overdue installments, and late
-    interest at 1.1 × the loan's rate on the overdue principal, for the days late (the demo's
-    stand-in for the core's regulated rule: the portal never computes it)."""
+    """The demo core's snapshots of the last day's close (yesterday), as loan_dues.csv rows:
+    one per active loan with an installment unpaid and due before that close."""
     as_of = today - timedelta(days=1)
     rates = {
         loan["loan_number"]: Decimal(loan["annual_rate"])
         for loan in loans
         if not loan["settled_on"]
     }
-    late = {}
+    late: dict[str, Any] = {}
     for row in installments:
         due_on = date.fromisoformat(row["due_date"])
         if row["loan_number"] in rates and not row["paid_on"] and due_on < as_of:
             late.setdefault(row["loan_number"], []).append(row)
     dues = []
     for number, rows in late.items():
-        days = (as_of - date.fromisoformat(rows[0]["due_date"])).days
-        principal = sum((Decimal(r["principal"]) for r in rows), Decimal("0.00"))
-        interest = sum((Decimal(r["interest"]) for r in rows), Decimal("0.00"))
-        owed = sum((Decimal(r["installment"]) for r in rows), Decimal("0.00"))
-        late_interest = domain.cents(principal * rates[number] * Decimal("1.1") / 100 * days / 360)
+        snapshot = arrears_snapshot(number, rates[number], rows, as_of)
         dues.append(
             {
-                "loan_number": number,
-                "as_of": as_of.isoformat(),
-                "days_overdue": str(days),
+                **snapshot,
+                "days_overdue": str(snapshot["days_overdue"]),
                 "overdue_installments": " ".join(r["number"] for r in rows),
-                "overdue_principal": _money(principal),
-                "overdue_interest": _money(interest),
-                "late_interest": _money(late_interest),
-                "other_charges": "0.00",
-                "total_due": _money(owed + late_interest),
             }
         )
     return dues
@@ -310,7 +330,8 @@ def load(url, today, count=None):
     members = {m.member_number: m for m in census(today, count)}
     with session_scope(url) as session:
         loans, installments, guarantors = census_rows(products_of(session), today, count)
-    schedules, people = {}, {}
+    schedules: dict[str, list[dict[str, str]]] = {}
+    people: dict[str, Any] = {}
     for row in installments:
         schedules.setdefault(row["loan_number"], []).append(row)
     for row in guarantors:
@@ -328,7 +349,7 @@ def load(url, today, count=None):
         for loan in loans
     ]
     dues = [
-        core_data.to_wire(core_data.checked(core_data.parse_loan_due, row))
+        core_data.to_wire(core_data.checked(row_rules.parse_loan_due, row))
         for row in census_dues(loans, installments, today)
     ]
     with session_scope(url) as session:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol, TypedDict
 
-from services.common import esec
+from services.common import ecuador_locale
 from services.common.clock import start_date_error
 from services.credit.codes import (  # codes and names (published by contracts.py)
     APPROVED,
@@ -308,6 +308,80 @@ def arrears(snapshot: DueSnapshot | None, local_oldest: date | None) -> Arrears:
     )
 
 
+# --- paying installments online (docs/credit.md, "Paying installments") ----------------------
+
+NOTHING_DUE = "El crédito no tiene cuotas por pagar."
+LOAN_CLOSED = "El crédito ya está cancelado."
+NO_DUE_FIGURES = (
+    "Su crédito tiene cuotas vencidas y la cooperativa aún no informa el interés de mora de hoy: "
+    "por ahora no puede pagarlo en línea. Intente más tarde o acérquese a una agencia."
+)
+
+
+class QuoteSnapshot(Protocol):
+    """What a payment's quote reads of the core's latest `loan_due_updated`."""
+
+    @property
+    def as_of(self) -> date: ...
+    @property
+    def days_overdue(self) -> int: ...
+    @property
+    def late_interest(self) -> Decimal: ...
+    @property
+    def other_charges(self) -> Decimal: ...
+
+
+@dataclass(frozen=True)
+class PaymentQuote:
+    """What paying a loan online costs today: the overdue installments and the next one."""
+
+    installment_numbers: tuple[int, ...]
+    installments_amount: Decimal
+    late_interest: Decimal
+    other_charges: Decimal
+    amount: Decimal
+    as_of: date | None  # the core's snapshot the late interest comes from (None: not late)
+    days_overdue: int
+    due_date: date  # the due date of the oldest installment paid
+
+
+def payment_quote(
+    status: str, rows: Iterable[StoredInstallment], snapshot: QuoteSnapshot | None, today: date
+) -> PaymentQuote:
+    """The quote a member sees and confirms: every unpaid installment due before `today` plus
+    the next one, oldest first, each for its `installment` (insurance included, as in the
+    table), plus the late interest and other charges of the core's latest snapshot. The portal
+    never computes late interest: a loan in arrears without a snapshot saying so is refused
+    (`Refusal`), and so is one with nothing left to pay."""
+    if status != "activo":
+        raise Refusal(LOAN_CLOSED)
+    unpaid = sorted((r for r in rows if r.paid_on is None), key=lambda r: r.number)
+    late = [r for r in unpaid if r.due_date < today]
+    upcoming = [r for r in unpaid if r.due_date >= today]
+    chosen = late + upcoming[:1]
+    if not chosen:
+        raise Refusal(NOTHING_DUE)
+    installments = sum((r.installment for r in chosen), ZERO)
+    if not late:
+        late_interest = other = ZERO
+        as_of, days = None, 0
+    elif snapshot is None or snapshot.days_overdue == 0:
+        raise Refusal(NO_DUE_FIGURES)
+    else:
+        late_interest, other = snapshot.late_interest, snapshot.other_charges
+        as_of, days = snapshot.as_of, snapshot.days_overdue
+    return PaymentQuote(
+        installment_numbers=tuple(r.number for r in chosen),
+        installments_amount=installments,
+        late_interest=late_interest,
+        other_charges=other,
+        amount=installments + late_interest + other,
+        as_of=as_of,
+        days_overdue=days,
+        due_date=chosen[0].due_date,
+    )
+
+
 # --- products and the regulator's caps ------------------------------------------------------
 
 
@@ -476,7 +550,7 @@ def mask_identification(identification: str | None) -> str:
 
 def fmt_money(value: DecimalLike) -> str:
     """$ 1.234,50 (es-EC) for messages."""
-    return esec.money(cents(value))
+    return ecuador_locale.money(cents(value))
 
 
 # --- what the core tells the portal (docs/integration.md) -----------------------------------

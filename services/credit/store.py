@@ -1,10 +1,13 @@
-"""Queries of the credit service (the persistence adapter between service.py and the tables),
+"""Queries of the credit service (the persistence adapter between the use cases and the tables),
 and the plain dicts its schemas dump."""
 
+from collections.abc import Sequence
+from datetime import date
 from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import Date, bindparam, case, func, select, type_coerce
-from sqlalchemy.orm import aliased
+from sqlalchemy import BindParameter, Date, Row, Select, bindparam, case, func, select, type_coerce
+from sqlalchemy.orm import Session, aliased
 
 from services.common.db import Cents
 from services.credit import domain
@@ -14,7 +17,7 @@ ACTIVE, CANCELLED = "activo", "cancelado"
 GUARANTEE_ACTIVE, GUARANTEE_RELEASED = "vigente", "liberada"
 
 
-def member_loan(session, member_number, loan_number):
+def member_loan(session: Session, member_number: str, loan_number: str | None) -> Loan | None:
     """The loan when it belongs to the member; None otherwise (never another member's)."""
     loan = session.get(Loan, loan_number) if loan_number else None
     if loan is None or loan.member_number != member_number:
@@ -22,7 +25,7 @@ def member_loan(session, member_number, loan_number):
     return loan
 
 
-def active_loans(session, member_number):
+def active_loans(session: Session, member_number: str) -> Sequence[Loan]:
     return session.scalars(
         select(Loan)
         .where(Loan.member_number == member_number, Loan.status == ACTIVE)
@@ -30,8 +33,9 @@ def active_loans(session, member_number):
     ).all()
 
 
-def _loan_positions_statement():
-    member, today = bindparam("member_number"), bindparam("today", type_=Date)
+def _loan_positions_statement() -> Select[Any]:
+    member: BindParameter[str] = bindparam("member_number")
+    today = bindparam("today", type_=Date)
     unpaid = Installment.paid_on.is_(None)
     active = (Loan.member_number == member) & (Loan.status == ACTIVE)
     per_loan = (
@@ -93,7 +97,7 @@ def _loan_positions_statement():
 LOAN_POSITIONS = _loan_positions_statement()
 
 
-def loan_positions(session, member_number, today):
+def loan_positions(session: Session, member_number: str, today: date) -> list[dict[str, Any]]:
     """The loans section of the consolidated position, summed up by the database.
 
     The same figures as `domain.loan_position` over each stored schedule (a test holds the two
@@ -120,7 +124,7 @@ def loan_positions(session, member_number, today):
     ]
 
 
-def _snapshot(row):
+def _snapshot(row: Row[Any]) -> SimpleNamespace | None:
     """The loan_dues columns of a position row as a snapshot (None when the core sent none)."""
     if row.due_as_of is None:
         return None
@@ -133,7 +137,7 @@ def _snapshot(row):
     )
 
 
-def loan_summary(loan, today):
+def loan_summary(loan: Loan, today: date) -> dict[str, Any]:
     """A loan as listed, with the core's latest arrears figures (`loan.due`)."""
     position = domain.loan_position(loan.amount, loan.installments, today)
     return {
@@ -158,7 +162,7 @@ def loan_summary(loan, today):
     }
 
 
-def loan_detail(loan, today, guarantors):
+def loan_detail(loan: Loan, today: date, guarantors: list[dict[str, Any]]) -> dict[str, Any]:
     rows = loan.installments
     data = loan_summary(loan, today)
     data.update(
@@ -191,7 +195,9 @@ def loan_detail(loan, today, guarantors):
     return data
 
 
-def schedule_dict(schedule, product=None):
+def schedule_dict(
+    schedule: domain.Schedule, product: domain.Product | None = None
+) -> dict[str, Any]:
     """A domain Schedule as docs/api.md's Schedule."""
     return {
         "product_code": product.code if product else None,
@@ -226,7 +232,14 @@ def schedule_dict(schedule, product=None):
     }
 
 
-def _guarantee(loan_number, product_name, identification, name, since, until):
+def _guarantee(
+    loan_number: str,
+    product_name: str,
+    identification: str,
+    name: str,
+    since: date,
+    until: date | None,
+) -> dict[str, Any]:
     return {
         "loan_number": loan_number,
         "product_name": product_name,
@@ -238,7 +251,7 @@ def _guarantee(loan_number, product_name, identification, name, since, until):
     }
 
 
-def guarantors_of_loan(session, loan):
+def guarantors_of_loan(session: Session, loan: Loan) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Guarantor).where(Guarantor.loan_number == loan.loan_number).order_by(Guarantor.id)
     ).all()
@@ -248,7 +261,7 @@ def guarantors_of_loan(session, loan):
     ]
 
 
-def guarantees(session, member_number):
+def guarantees(session: Session, member_number: str) -> dict[str, list[dict[str, Any]]]:
     """Both directions: who guarantees my loans (current and past), whose loans I guarantee."""
     mine = session.execute(
         select(Guarantor, Loan)
@@ -283,7 +296,7 @@ def guarantees(session, member_number):
     }
 
 
-def application_by_key(session, member_number, key):
+def application_by_key(session: Session, member_number: str, key: str) -> Application | None:
     return session.scalars(
         select(Application).where(
             Application.member_number == member_number, Application.idempotency_key == key
@@ -291,7 +304,9 @@ def application_by_key(session, member_number, key):
     ).first()
 
 
-def member_application(session, member_number, application_number):
+def member_application(
+    session: Session, member_number: str, application_number: str
+) -> Application | None:
     """One of the member's applications, locked until commit (the core's events may move it
     meanwhile: one after the other); None for another member's or a missing one."""
     return session.scalars(
@@ -304,7 +319,7 @@ def member_application(session, member_number, application_number):
     ).first()
 
 
-def applications(session, member_number):
+def applications(session: Session, member_number: str) -> Sequence[Application]:
     return session.scalars(
         select(Application)
         .where(Application.member_number == member_number)
@@ -312,7 +327,7 @@ def applications(session, member_number):
     ).all()
 
 
-def application_dict(app):
+def application_dict(app: Application) -> dict[str, Any]:
     return {
         "application_number": app.application_number,
         "status": app.status,
@@ -342,6 +357,6 @@ def application_dict(app):
     }
 
 
-def last_loan_sequence(session, loan_number):
+def last_loan_sequence(session: Session, loan_number: str) -> int | None:
     """The loan's last applied `loan_sequence`, or None for an unknown loan."""
     return session.scalar(select(Loan.last_sequence).where(Loan.loan_number == loan_number))

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 
 from services.common import core_data
 from services.common.errors import ValidationError
+from services.deposit import rows as row_rules
 from services.deposit import store
 from services.deposit.models import TermDeposit
 
@@ -31,7 +32,7 @@ def import_rows(session, kind, rows):
     if kind != "deposits":
         raise ValidationError(f"Tipo de carga desconocido: {kind}.")
     try:
-        rows = [core_data.checked(core_data.parse_deposit, r) for r in rows]
+        rows = [core_data.checked(row_rules.parse_deposit, r) for r in rows]
     except ValueError as exc:
         raise ValidationError(f"Fila inválida: {exc}") from None
     existing = set(state(session, {"deposits": [r["deposit_number"] for r in rows]})["deposits"])

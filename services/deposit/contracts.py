@@ -8,10 +8,12 @@ message; the gateway alone maps a code to an HTTP status): `validation_error`.
 """
 
 from decimal import Decimal, InvalidOperation
+from typing import Annotated, Protocol
 
 from marshmallow import fields, validate
 
 from services.common.fields import Count, IsoDate, Money
+from services.common.operations import JSON, BulkLoadOperations, CoreInboundOperations, operation
 from services.common.schemas import PortalSchema
 
 # the interest payment modes, defined in codes.py (pure: the domain uses them) and published here
@@ -200,3 +202,30 @@ class DepositClosedEventSchema(PortalSchema):
     closed_on = fields.Date()
     reason = fields.String()
     renewed_as = fields.String(allow_none=True)
+
+
+class DepositRpc(CoreInboundOperations, BulkLoadOperations, Protocol):
+    """The deposit service's RPC operations (amounts as JSON strings, dates ISO)."""
+
+    @operation
+    def rates(self, as_of: str | None = None) -> Annotated[JSON, RatesSchema]: ...
+
+    @operation
+    def simulate(
+        self,
+        amount: str | None = None,
+        term_days: int | str | None = None,
+        interest_payment: str | None = None,
+        start_date: str | None = None,
+    ) -> Annotated[JSON, ProjectionSchema]: ...
+
+    @operation
+    def list_deposits(self, member_number: str) -> list[Annotated[JSON, DepositSchema]]: ...
+
+    @operation
+    def deposits_summary(
+        self, member_number: str
+    ) -> list[Annotated[JSON, DepositPositionSchema]]: ...
+
+    @operation
+    def configure_rates(self, chart: JSON) -> Annotated[JSON, RatesConfiguredEventSchema]: ...

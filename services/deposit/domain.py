@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from services.common import esec
+from services.common import ecuador_locale
 from services.common.clock import start_date_error
 from services.deposit.codes import MATURITY, MONTHLY, PAYMENT_MODE_NAMES
 
@@ -227,11 +227,11 @@ def accrued_interest(
 
 
 def _es_money(value: Decimal) -> str:
-    return esec.money(value)
+    return ecuador_locale.money(value)
 
 
 def _es_int(value: int) -> str:
-    return esec.number(value, places=0)
+    return ecuador_locale.number(value, places=0)
 
 
 def simulation_errors(

@@ -1,7 +1,11 @@
-"""Queries of the deposit service (the persistence adapter between service.py and the tables)."""
+"""Queries of the deposit service (the persistence adapter between the use cases and the tables)."""
 
-from sqlalchemy import Date, bindparam, select
-from sqlalchemy.orm import selectinload
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, Row, Select, bindparam, select
+from sqlalchemy.orm import Session, selectinload
 
 from services.common.clock import CLOCK
 from services.deposit import domain
@@ -10,7 +14,7 @@ from services.deposit.models import RateBand, RateChart, TermDeposit
 ACTIVE = "activo"
 
 
-def to_domain_chart(row):
+def to_domain_chart(row: RateChart) -> domain.RateChart:
     return domain.RateChart(
         valid_from=row.valid_from,
         bands=tuple(
@@ -31,7 +35,7 @@ def to_domain_chart(row):
     )
 
 
-def chart_in_force(session, as_of):
+def chart_in_force(session: Session, as_of: date) -> domain.RateChart | None:
     """The chart version in force on `as_of` (latest valid_from ≤ as_of; the later one on a tie)."""
     row = session.scalars(
         select(RateChart)
@@ -43,7 +47,7 @@ def chart_in_force(session, as_of):
     return to_domain_chart(row) if row is not None else None
 
 
-def add_chart(session, chart):
+def add_chart(session: Session, chart: domain.RateChart) -> int:
     """Store a new version of the chart; it applies from its valid_from on."""
     row = RateChart(
         valid_from=chart.valid_from,
@@ -70,7 +74,7 @@ def add_chart(session, chart):
     return row.id
 
 
-def _active_deposits_statement():
+def _active_deposits_statement() -> Select[Any]:
     as_of = bindparam("as_of", type_=Date)
     deposits = TermDeposit.__table__
     return (
@@ -89,7 +93,7 @@ def _active_deposits_statement():
 ACTIVE_DEPOSITS = _active_deposits_statement()
 
 
-def active_deposits(session, member_number, as_of):
+def active_deposits(session: Session, member_number: str, as_of: date) -> Sequence[Row[Any]]:
     """The member's deposits in force on `as_of` (opened, not yet past maturity), oldest first,
     as read-only rows (Core on the session's connection: the position asks on every view)."""
     return (
@@ -99,7 +103,7 @@ def active_deposits(session, member_number, as_of):
     )
 
 
-def terms_of(row):
+def terms_of(row: Row[Any]) -> domain.DepositTerms:
     return domain.DepositTerms(
         deposit_number=row.deposit_number,
         amount=row.amount,

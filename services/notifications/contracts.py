@@ -5,8 +5,11 @@ Error codes: its RPCs raise the shared errors of services/common/errors.py (a co
 message): `validation_error`, `service_unavailable` (the mail server refused or did not answer).
 """
 
+from typing import Annotated, Protocol
+
 from marshmallow import fields, validate
 
+from services.common.operations import JSON, ServiceOperations, operation
 from services.common.schemas import PortalSchema
 
 
@@ -75,3 +78,25 @@ class SecondFactorCodeSchema(PortalSchema):
         load_default=None, allow_none=True, validate=validate.Length(max=64)
     )
     order = fields.Nested(OrderSummarySchema, load_default=None, allow_none=True)
+
+
+class NotificationsRpc(ServiceOperations, Protocol):
+    """The notifications service's RPC operations."""
+
+    @operation
+    def send_recovery_code(self, email: str, username: str, code: str) -> JSON: ...
+
+    @operation
+    def send_second_factor_code(
+        self,
+        email: str,
+        username: str,
+        code: str,
+        purpose: str,
+        expires_at: str | None = None,
+        challenge_id: str | None = None,
+        order: JSON | None = None,
+    ) -> JSON: ...
+
+    @operation
+    def deliveries(self, limit: int | str | None = 50) -> list[Annotated[JSON, DeliverySchema]]: ...

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.common import esec
+from services.common import ecuador_locale
 
 WELCOME = "welcome"
 ACCOUNT_LOCKED = "account_locked"
@@ -266,12 +266,12 @@ def local_time_text(value: object) -> str:
     """'2026-11-25T17:02:33Z' → '25/11/2026 12:02' (hora de Ecuador); '' when unreadable."""
     if not isinstance(value, str) or not value.strip():
         return ""
-    return esec.fecha(value) if "T" in value or " " in value.strip() else ""
+    return ecuador_locale.fecha(value) if "T" in value or " " in value.strip() else ""
 
 
 def money_text(value: object) -> str:
     """'5000.00' → '$ 5.000,00' (es-EC); '' when it is not an amount."""
-    return esec.money(value)
+    return ecuador_locale.money(value)
 
 
 # Second factor (docs/events.md, "Notifications of the second factor") ---------------------------
@@ -367,6 +367,44 @@ ALERTS = {
     ),
 }
 SMS_TAIL = " Si no fue usted, revise su correo o llame a la cooperativa."
+
+# The security notices that are not auth's alerts but also reach the phone (docs/identity.md):
+# someone guessing the password from many addresses, and an e-mail changed by the core (whose
+# e-mail goes to the old address, which an attacker may already have replaced).
+NOTICE_SMS = {
+    ("auth", "account_throttled"): (
+        "account_throttled_sms",
+        "Hubo {failures} intentos fallidos de ingresar a su usuario {username} del Portal en "
+        "linea desde direcciones desconocidas (desde el {at_text}). Si no fue usted, no comparta "
+        "su contrasena; desde sus dispositivos de siempre puede ingresar.",
+    ),
+    ("accounts", "member_email_changed"): (
+        "member_email_changed_sms",
+        "Se cambio el correo de su ficha de socio el {at_text}. Si no lo pidio, llame a la "
+        "cooperativa: por {hold_hours} horas no enviamos codigos de recuperacion al correo nuevo.",
+    ),
+}
+
+
+def notice_sms(envelope: object) -> tuple[str, str] | None:
+    """(kind, text) of the SMS a security notice also sends, or None: plain ASCII, no link, no
+    address (the new e-mail is not repeated, not even masked)."""
+    if not isinstance(envelope, dict):
+        return None
+    entry = NOTICE_SMS.get((str(envelope.get("source")), str(envelope.get("event_type"))))
+    if entry is None:
+        return None
+    kind, template = entry
+    data = _data(envelope)
+    failures = data.get("failures")
+    at = data.get("first_failure_at") or data.get("changed_at") or envelope.get("occurred_at")
+    text = template.format(
+        failures=failures if isinstance(failures, int) and failures > 0 else "varios",
+        username=_short(data.get("username"), 30) or "del portal",
+        at_text=local_time_text(at) or "hoy",
+        hold_hours=EMAIL_CHANGE_HOLD_HOURS,
+    )
+    return kind, text[:300]
 
 
 def alert_for(envelope: object) -> Alert | None:

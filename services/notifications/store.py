@@ -1,23 +1,34 @@
 """Queries of the delivery log."""
 
-from contextlib import nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.events import utcnow
+from services.notifications.domain import Notice
 from services.notifications.models import Delivery
 
 
-def find(session, event_id, kind):
+def find(session: Session, event_id: str, kind: str) -> Delivery | None:
     return session.execute(
         select(Delivery).where(Delivery.event_id == event_id, Delivery.kind == kind)
     ).scalar_one_or_none()
 
 
-def record(session, notice, status, attempts, error=None, location=None):
+def record(
+    session: Session,
+    notice: Notice,
+    status: str,
+    attempts: int,
+    error: str | None = None,
+    location: str | None = None,
+) -> Delivery:
     """Create or update the delivery row of (event_id, kind)."""
     delivery = find(session, notice.event_id, notice.kind)
     if delivery is None:
@@ -40,7 +51,7 @@ def record(session, notice, status, attempts, error=None, location=None):
     return delivery
 
 
-def recent(session, limit):
+def recent(session: Session, limit: int) -> Sequence[Delivery]:
     return (
         session.execute(select(Delivery).order_by(Delivery.id.desc()).limit(limit)).scalars().all()
     )
@@ -57,12 +68,12 @@ class WriteTurn(DependencyProvider):
     of another worker). Other databases lock rows: no turn is needed.
     """
 
-    def setup(self):
+    def setup(self) -> None:
         database = next(d for d in self.container.dependencies if isinstance(d, Database))
         url = database.url
         self.turn = (
             _sqlite_turns.setdefault(url, Semaphore(1)) if url.startswith("sqlite") else None
         )
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: object) -> AbstractContextManager[Any]:
         return self.turn if self.turn is not None else nullcontext()

@@ -2,12 +2,16 @@
 (docs/payments.md, docs/events.md). The only payments module the gateway imports.
 
 Error codes: `validation_error` (422), `not_found`, `conflict` (an order no longer
-`por_confirmar`), `service_unavailable` (the second factor of orders is not available).
+`por_confirmar`; a loan with a payment under way), `quote_changed` (a loan payment's quote
+moved), `service_unavailable` (the second factor of orders is not available).
 """
+
+from typing import Annotated, Protocol
 
 from marshmallow import fields, validate
 
 from services.common.fields import Money
+from services.common.operations import JSON, InboundOperations, operation
 from services.common.schemas import PortalSchema
 
 METHODS = ("totp", "email_code")
@@ -78,6 +82,51 @@ class TransferSchema(PortalSchema):
     # each state it went through and when, oldest first (the order's detail)
     timeline = fields.List(fields.Nested(StepSchema))
     # at creation only: the second-factor step that confirms it (API "Money-moving orders")
+    confirmation = fields.Nested(ConfirmationSchema)
+
+
+class CreateLoanPaymentSchema(PortalSchema):
+    """A loan payment: the quote the member saw (`GET …/loans/{n}/payment`) and the account."""
+
+    member_number = fields.String(required=True, validate=validate.Length(min=1, max=12))
+    loan_number = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    from_account = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    amount = Money(required=True)
+    installment_numbers = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(min=1, max=60),
+    )
+    as_of = fields.Date(required=True, allow_none=True)
+    client_ip = fields.String(load_default=None, allow_none=True)
+    session_id = fields.String(load_default=None, allow_none=True)
+    user_agent = fields.String(load_default=None, allow_none=True)
+    channel = fields.String(load_default=None, allow_none=True)
+
+
+class LoanPaymentSchema(PortalSchema):
+    """A loan payment as the member sees it: the quote confirmed and where the order stands."""
+
+    payment_id = fields.String(attribute="id")
+    request_id = fields.String()
+    kind = fields.String()
+    loan_number = fields.String()
+    from_account = fields.String()
+    installment_numbers = fields.List(fields.Integer())
+    installments_amount = Money()
+    late_interest = Money()
+    other_charges = Money()
+    amount = Money()
+    as_of = fields.Date(allow_none=True)
+    status = fields.String()
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    core_reference = fields.String(allow_none=True)
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    # at creation only: the second-factor step that confirms it
     confirmation = fields.Nested(ConfirmationSchema)
 
 
@@ -216,3 +265,190 @@ class EvidenceSchema(PortalSchema):
     confirmed = fields.Nested(WhereFromSchema, allow_none=True)
     shown = fields.Nested(ShownSchema, allow_none=True)
     timeline = fields.List(fields.Nested(StepSchema))
+
+
+class PaymentsRpc(InboundOperations, Protocol):
+    """The payments service's RPC operations (docs/payments.md); amounts as JSON strings."""
+
+    @operation
+    def create_transfer(
+        self,
+        member_number: str | None = None,
+        from_account: str | None = None,
+        to_account: str | None = None,
+        beneficiary_id: str | None = None,
+        amount: str | None = None,
+        description: str | None = "",
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def confirm_transfer(
+        self,
+        member_number: str | None = None,
+        order_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def list_transfers(self, member_number: str) -> JSON:
+        """`{"transfers": [TransferSchema]}`"""
+        ...
+
+    @operation
+    def get_transfer(
+        self, member_number: str, order_id: str
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def create_loan_payment(
+        self,
+        member_number: str | None = None,
+        loan_number: str | None = None,
+        from_account: str | None = None,
+        amount: str | None = None,
+        installment_numbers: list[int] | None = None,
+        as_of: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
+    ) -> Annotated[JSON, LoanPaymentSchema]: ...
+
+    @operation
+    def confirm_loan_payment(
+        self,
+        member_number: str | None = None,
+        order_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
+    ) -> Annotated[JSON, LoanPaymentSchema]: ...
+
+    @operation
+    def list_loan_payments(self, member_number: str) -> JSON:
+        """`{"transfers": [LoanPaymentSchema]}`"""
+        ...
+
+    @operation
+    def get_loan_payment(
+        self, member_number: str, order_id: str
+    ) -> Annotated[JSON, LoanPaymentSchema]: ...
+
+    @operation
+    def list_orders(self, member_number: str) -> JSON:
+        """Every kind of order, newest first: `{"transfers": [...]}`"""
+        ...
+
+    @operation
+    def get_order(self, member_number: str, order_id: str) -> JSON: ...
+
+    @operation
+    def confirm_order(
+        self,
+        member_number: str | None = None,
+        order_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
+    ) -> JSON: ...
+
+    @operation
+    def get_limits(self, member_number: str) -> Annotated[JSON, LimitsViewSchema]: ...
+
+    @operation
+    def lower_limits(
+        self,
+        member_number: str,
+        per_transfer: str | None = None,
+        daily_to_others: str | None = None,
+    ) -> Annotated[JSON, LimitsViewSchema]: ...
+
+    @operation
+    def change_limits(
+        self,
+        member_number: str,
+        per_transfer: str | None = None,
+        daily_to_others: str | None = None,
+    ) -> JSON:
+        """Lowered: LimitsViewSchema; raised: LimitChangeSchema `por_confirmar`."""
+        ...
+
+    @operation
+    def get_limit_change(
+        self, member_number: str, change_id: str
+    ) -> Annotated[JSON, LimitChangeSchema]: ...
+
+    @operation
+    def confirm_limit_change(
+        self,
+        member_number: str | None = None,
+        change_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> Annotated[JSON, LimitChangeSchema]: ...
+
+    @operation
+    def list_beneficiaries(self, member_number: str) -> JSON:
+        """`{"beneficiaries": [BeneficiarySchema], …}`"""
+        ...
+
+    @operation
+    def add_beneficiary(
+        self,
+        member_number: str | None = None,
+        alias: str | None = None,
+        account_number: str | None = None,
+        identification: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Annotated[JSON, BeneficiarySchema]: ...
+
+    @operation
+    def confirm_beneficiary(
+        self,
+        member_number: str | None = None,
+        beneficiary_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> Annotated[JSON, BeneficiarySchema]: ...
+
+    @operation
+    def delete_beneficiary(
+        self, member_number: str | None = None, beneficiary_id: str | None = None
+    ) -> None: ...
+
+    @operation
+    def pending_requests(self) -> JSON:
+        """`{"requests": [PendingRequestSchema]}`"""
+        ...
+
+    @operation
+    def order_evidence(self, order_id: str | None = None) -> Annotated[JSON, EvidenceSchema]: ...
+
+    @operation
+    def resolve_request(
+        self,
+        order_id: str | None = None,
+        outcome: str | None = None,
+        operator: str | None = None,
+        note: str | None = "",
+    ) -> Annotated[JSON, TransferSchema]: ...
+
+    @operation
+    def sweep(self) -> JSON: ...

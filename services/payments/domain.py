@@ -243,6 +243,55 @@ def transfer_data(
     }
 
 
+def loan_payment_data(
+    member_number: str,
+    from_account: str,
+    loan_number: str,
+    installment_numbers: Iterable[int],
+    amount: Decimal,
+    as_of: date | None,
+    confirmed_with: str,
+) -> dict[str, Any]:
+    """The `loan_payment` request: the quote the member saw and confirmed, which the core
+    honours or rejects (it never debits another amount)."""
+    return {
+        "member_number": member_number,
+        "from_account": from_account,
+        "loan_number": loan_number,
+        "installment_numbers": list(installment_numbers),
+        "amount": f"{amount:.2f}",
+        "as_of": as_of.isoformat() if as_of else None,
+        "confirmed_with": confirmed_with,
+    }
+
+
+# --- loan payments -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a loan payment pays: the installments, the amount and the core's snapshot date."""
+
+    installment_numbers: tuple[int, ...]
+    amount: Decimal
+    as_of: date | None
+
+
+def loan_destination(loan_number: str, quote: Quote) -> str:
+    """The destination a loan payment's code is bound to: the loan and the quote, so a code
+    never confirms another set of installments or another snapshot's figures."""
+    numbers = ",".join(str(n) for n in quote.installment_numbers)
+    return f"{loan_number}|{numbers}|{quote.as_of.isoformat() if quote.as_of else ''}"
+
+
+def numbers_text(numbers: Iterable[int]) -> str:
+    return ",".join(str(n) for n in numbers)
+
+
+def numbers_of(text: str | None) -> tuple[int, ...]:
+    return tuple(int(n) for n in (text or "").split(",") if n)
+
+
 def resend_due(
     last_sent_at: datetime,
     now: datetime,

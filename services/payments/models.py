@@ -56,20 +56,22 @@ class DailyCounter(Base):
 
 
 class Order(Base):
-    """A money-moving order (a transfer) and its request to the core (docs/payments.md)."""
+    """A money-moving order (a transfer or a loan payment) and its request to the core
+    (docs/payments.md)."""
 
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_member_created", "member_number", "created_at"),
         Index("ix_orders_member_day", "member_number", "confirmed_day"),
         Index("ix_orders_status", "status"),
+        Index("ix_orders_loan", "loan_number", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(36), unique=True)
     request_type: Mapped[str] = mapped_column(String(20))  # transfer | loan_payment
     member_number: Mapped[str] = mapped_column(String(12))
-    kind: Mapped[str] = mapped_column(String(10))  # propia | socio
+    kind: Mapped[str] = mapped_column(String(20))  # propia | socio | loan_payment
     from_account: Mapped[str] = mapped_column(String(16))
     to_account: Mapped[str] = mapped_column(String(16))
     to_member_number: Mapped[str] = mapped_column(String(12))
@@ -96,6 +98,13 @@ class Order(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     answer_event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     core_reference: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # a loan payment: the loan (also in to_account) and the quote the member saw and confirmed
+    loan_number: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    installment_numbers: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "5,6"
+    quote_as_of: Mapped[date | None] = mapped_column(Date, nullable=True)
+    installments_amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    late_interest: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    other_charges: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # the order's evidence (JSON, docs/payments.md): where it was created and confirmed from and

@@ -1,10 +1,11 @@
 """payments: beneficiaries, limits, money-moving orders and their requests to the core
 (docs/payments.md).
 
-RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer, get_limits,
-lower_limits, change_limits, get_limit_change, confirm_limit_change, list_beneficiaries,
-add_beneficiary, confirm_beneficiary, delete_beneficiary, pending_requests, order_evidence,
-resolve_request, sweep, inbound_status.
+RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer,
+create_loan_payment, confirm_loan_payment, list_loan_payments, get_loan_payment, list_orders,
+get_order, confirm_order, get_limits, lower_limits, change_limits, get_limit_change,
+confirm_limit_change, list_beneficiaries, add_beneficiary, confirm_beneficiary,
+delete_beneficiary, pending_requests, order_evidence, resolve_request, sweep, inbound_status.
 Events (exchange `payments.events`, through the outbox; docs/events.md): order_created,
 order_sent, order_completed, order_rejected, order_cancelled, order_in_verification,
 order_resolved, limits_lowered, limits_raised, beneficiary_added. Requests to the core on
@@ -21,15 +22,18 @@ from kombu import Exchange
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.clock_provider import ClockProvider
 from services.common.config import env
-from services.common.correlation import Tracker
+from services.common.correlation import CorrelationContext
 from services.common.db import Database
 from services.common.entrypoints import event_handler, rpc
 from services.common.events import EventOutbox, Inbox
 from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
+from services.credit.contracts import CreditRpc
 from services.payments.models import outbox, processed_events, request_outbox
 from services.payments.usecases import PaymentsUseCases, Settings
 
@@ -55,16 +59,24 @@ class PaymentsService:
     events = EventOutbox("payments", outbox)
     requests = EventOutbox("payments", request_outbox, exchange=PORTAL_REQUESTS)
     inbox = Inbox("payments", processed_events)
-    accounts = ServiceRpc("accounts")
-    auth = ServiceRpc("auth")
+    accounts = ServiceRpc[AccountsRpc]("accounts")
+    auth = ServiceRpc[AuthRpc]("auth")
+    credit = ServiceRpc[CreditRpc]("credit")
     settings = PaymentsSettings()
     clock = ClockProvider()
-    tracker = Tracker()
+    correlation = CorrelationContext()
 
     @property
     def payments(self):
         return PaymentsUseCases(
-            self.db, self.events, self.requests, self.accounts, self.auth, self.settings, self.clock
+            self.db,
+            self.events,
+            self.requests,
+            self.accounts,
+            self.auth,
+            self.settings,
+            self.clock,
+            self.credit,
         )
 
     @rpc
@@ -113,6 +125,7 @@ class PaymentsService:
         channel=None,
     ):
         return self.payments.confirm(
+            "transfer",
             member_number=member_number,
             order_id=order_id,
             method=method,
@@ -130,6 +143,101 @@ class PaymentsService:
     @rpc
     def get_transfer(self, member_number, order_id):
         return self.payments.get_transfer(member_number, order_id)
+
+    @rpc
+    def create_loan_payment(
+        self,
+        member_number=None,
+        loan_number=None,
+        from_account=None,
+        amount=None,
+        installment_numbers=None,
+        as_of=None,
+        client_ip=None,
+        session_id=None,
+        idempotency_key=None,
+        user_agent=None,
+        channel=None,
+    ):
+        return self.payments.create_loan_payment(
+            idempotency_key=idempotency_key,
+            user_agent=user_agent,
+            channel=channel,
+            member_number=member_number,
+            loan_number=loan_number,
+            from_account=from_account,
+            amount=amount,
+            installment_numbers=installment_numbers,
+            as_of=as_of,
+            client_ip=client_ip,
+            session_id=session_id,
+        )
+
+    @rpc
+    def confirm_loan_payment(
+        self,
+        member_number=None,
+        order_id=None,
+        method=None,
+        code=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+    ):
+        return self.payments.confirm(
+            "loan_payment",
+            member_number=member_number,
+            order_id=order_id,
+            method=method,
+            code=code,
+            client_ip=client_ip,
+            session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
+        )
+
+    @rpc
+    def list_loan_payments(self, member_number):
+        return self.payments.list_transfers(member_number, "loan_payment")
+
+    @rpc
+    def get_loan_payment(self, member_number, order_id):
+        return self.payments.get_transfer(member_number, order_id, "loan_payment")
+
+    # every kind of order in one shape: the pages' history, order page and code step
+
+    @rpc
+    def list_orders(self, member_number):
+        return self.payments.list_transfers(member_number, None)
+
+    @rpc
+    def get_order(self, member_number, order_id):
+        return self.payments.get_transfer(member_number, order_id, None)
+
+    @rpc
+    def confirm_order(
+        self,
+        member_number=None,
+        order_id=None,
+        method=None,
+        code=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+    ):
+        return self.payments.confirm(
+            None,
+            member_number=member_number,
+            order_id=order_id,
+            method=method,
+            code=code,
+            client_ip=client_ip,
+            session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
+        )
 
     @rpc
     def get_limits(self, member_number):

@@ -209,3 +209,13 @@ def move_limit_change(session, change_id, new, **values):
     )
     session.expire_all()
     return result.rowcount == 1
+
+
+def loan_orders(session, loan_number):
+    """The payments of a loan not yet ended (one open payment per loan)."""
+    return session.scalars(
+        select(Order).where(
+            Order.loan_number == loan_number,
+            Order.status.in_((domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)),
+        )
+    ).all()

@@ -11,33 +11,41 @@ idempotent by the order's request_id, so a crash between two is finished by the 
 import json
 import logging
 import uuid
-from datetime import UTC
+from datetime import UTC, date
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 
 from nameko.exceptions import MethodNotFound, RemoteError
 
+from services.accounts.contracts import AccountsRpc
+from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.config import env
 from services.common.db import commit
 from services.common.errors import (
     Conflict,
     NotFound,
+    QuoteChanged,
     RateLimited,
     ServiceUnavailable,
     ValidationError,
 )
 from services.common.inbound import Refused
+from services.common.operations import Operation
 from services.common.schemas import load_or_raise
+from services.credit.contracts import CreditRpc
 from services.payments import domain, store
 from services.payments.contracts import (
     BeneficiarySchema,
     ConfirmSchema,
     CreateBeneficiarySchema,
+    CreateLoanPaymentSchema,
     CreateTransferSchema,
     EvidenceSchema,
     LimitChangeSchema,
     LimitsSchema,
     LimitsViewSchema,
+    LoanPaymentSchema,
     OrderEventSchema,
     PendingRequestSchema,
     ResolveSchema,
@@ -59,6 +67,7 @@ from services.payments.schemas import (
 log = logging.getLogger("services.payments")
 
 TRANSFER = TransferSchema()
+PAYMENT = LoanPaymentSchema()
 ORDER_EVENT = OrderEventSchema()
 PENDING = PendingRequestSchema(many=True)
 LIMITS_VIEW = LimitsViewSchema()
@@ -110,6 +119,18 @@ KEY_IN_PROGRESS = (
 )
 # what a creation's fingerprint leaves out: who and from where, not what is ordered
 NOT_IN_FINGERPRINT = ("member_number", "client_ip", "session_id", "device_id", "user_agent")
+PAYMENT_UNDER_WAY = (
+    "Ya hay un pago de este crédito en curso: espere su resultado en Transferencias antes de "
+    "ordenar otro."
+)
+QUOTE_REPLACED = "Se ingresó un pago nuevo del mismo crédito."
+QUOTE_MOVED = "El valor a pagar cambió antes de la confirmación."
+# a loan payment's open states: one per loan at a time
+PAYMENT_OPEN = (domain.CONFIRMANDO, *domain.AWAITING_CORE)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Settings:
@@ -161,16 +182,16 @@ class Settings:
 
 
 class OrderConfirmation:
-    """The second factor of an order, asked of auth (PAYMENTS_AUTH_CONTRACT in docs/payments.md):
+    """The second factor of an order, asked of auth (docs/payments-auth-contract.md):
     a challenge bound to the order's digest, then the member's code checked against it.
     While auth does not offer these RPCs, no order can be created nor confirmed."""
 
-    def __init__(self, auth):
+    def __init__(self, auth: AuthRpc) -> None:
         self.auth = auth
 
-    def _call(self, method, *args):
+    def _call(self, operation: Operation[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return getattr(self.auth, method)(*args)
+            return operation(*args, **kwargs)
         except MethodNotFound:
             raise ServiceUnavailable(TFA_UNAVAILABLE, service="auth") from None
         except RemoteError as exc:
@@ -180,11 +201,13 @@ class OrderConfirmation:
 
     def start(self, member_number, subject_id, digest, summary):
         """A challenge for an order (or a beneficiary): {challenge_id, methods, …}."""
-        return self._call("start_order_challenge", member_number, subject_id, digest, summary)
+        return self._call(
+            self.auth.start_order_challenge, member_number, subject_id, digest, summary
+        )
 
     def verify(self, challenge_id, digest, method, code):
         """True only when auth says the code confirms this challenge and this digest."""
-        answer = self._call("verify_order_code", challenge_id, digest, method, code)
+        answer = self._call(self.auth.verify_order_code, challenge_id, digest, method, code)
         return bool(isinstance(answer, dict) and answer.get("valid") is True)
 
 
@@ -213,6 +236,13 @@ def order_view(order):
         )
     }
     view["to_account_masked"] = domain.mask_account(order.to_account)
+    if order.request_type == domain.LOAN_PAYMENT:
+        # the member's own loan, named whole; what is paid in words
+        numbers = domain.numbers_of(order.installment_numbers)
+        view["to_account_masked"] = f"Crédito {order.loan_number}"
+        view["description"] = (
+            "Cuota" + ("s" if len(numbers) > 1 else "") + " N° " + ", ".join(map(str, numbers))
+        )
     view["timeline"] = order_timeline(order)
     return view
 
@@ -232,12 +262,68 @@ def evidence_of(order):
     return json.loads(order.evidence) if order.evidence else {}
 
 
+def request_data(order):
+    """The `data` of an order's request to the core (docs/integration.md)."""
+    if order.request_type == domain.LOAN_PAYMENT:
+        return domain.loan_payment_data(
+            order.member_number,
+            order.from_account,
+            order.loan_number,
+            domain.numbers_of(order.installment_numbers),
+            order.amount,
+            order.quote_as_of,
+            order.confirmed_with or "",
+        )
+    return domain.transfer_data(
+        order.member_number,
+        order.kind,
+        order.from_account,
+        order.to_account,
+        order.to_member_number,
+        order.amount,
+        order.description,
+        order.confirmed_with or "",
+    )
+
+
+def payment_view(order):
+    """A loan payment as the API shows it (LoanPaymentSchema): the quote it carries."""
+    view = order_view(order)
+    view.update(
+        loan_number=order.loan_number,
+        installment_numbers=list(domain.numbers_of(order.installment_numbers)),
+        installments_amount=order.installments_amount,
+        late_interest=order.late_interest,
+        other_charges=order.other_charges,
+        as_of=order.quote_as_of,
+    )
+    return view
+
+
+def view_of(order):
+    """The order in the shape of its kind (a transfer, or a loan payment)."""
+    if order.request_type == domain.LOAN_PAYMENT:
+        return PAYMENT.dump(payment_view(order))
+    return TRANSFER.dump(order_view(order))
+
+
 class PaymentsUseCases:
-    def __init__(self, db, events, requests, accounts, auth, settings, clock):
+    def __init__(
+        self,
+        db,
+        events,
+        requests,
+        accounts: AccountsRpc,
+        auth: AuthRpc,
+        settings,
+        clock,
+        credit: CreditRpc,
+    ) -> None:
         self.db = db
         self.events = events
         self.requests = requests
         self.accounts = accounts
+        self.credit = credit
         self.confirmation = OrderConfirmation(auth)
         self.settings = settings
         self.clock = clock
@@ -718,28 +804,45 @@ class PaymentsUseCases:
             },
         }
 
-    def list_transfers(self, member_number):
-        return {
-            "transfers": [
-                TRANSFER.dump(order_view(o)) for o in store.member_orders(self.db, member_number)
-            ]
-        }
+    def list_transfers(self, member_number, request_type=domain.TRANSFER):
+        """The member's orders of one kind (None: every kind, as the pages' history shows
+        them, each in the transfer's shape), newest first."""
+        orders = store.member_orders(self.db, member_number)
+        if request_type is None:
+            return {"transfers": [TRANSFER.dump(order_view(o)) for o in orders]}
+        chosen = [o for o in orders if o.request_type == request_type]
+        if request_type == domain.LOAN_PAYMENT:
+            return {"payments": [view_of(o) for o in chosen]}
+        return {"transfers": [view_of(o) for o in chosen]}
 
-    def get_transfer(self, member_number, order_id):
+    def _member_order(self, member_number, order_id, request_type):
         order = store.member_order(self.db, member_number, order_id)
-        if order is None:
+        if order is None or request_type not in (None, order.request_type):
             raise NotFound(ORDER_NOT_FOUND)
-        return TRANSFER.dump(order_view(order))
+        return order
 
-    def confirm(self, client_ip=None, session_id=None, user_agent=None, channel=None, **kwargs):
+    def get_transfer(self, member_number, order_id, request_type=domain.TRANSFER):
+        """One order of the member; request_type None: any kind, in the transfer's shape."""
+        order = self._member_order(member_number, order_id, request_type)
+        return TRANSFER.dump(order_view(order)) if request_type is None else view_of(order)
+
+    def confirm(
+        self,
+        request_type=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+        **kwargs,
+    ):
         """The member's code, then the saga: (1) limits re-checked under the lock of the member's
         daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request.
-        Where the confirmation came from joins the order's evidence in step 1."""
+        A loan payment's quote is asked again first: moved, the order is void (409
+        `quote_changed`) and the code is not spent. Where the confirmation came from joins the
+        order's evidence in step 1."""
         data = load_or_raise(ConfirmSchema(), kwargs)
         where = (session_id, client_ip, user_agent, channel)
-        order = store.member_order(self.db, data["member_number"], data["order_id"])
-        if order is None:
-            raise NotFound(ORDER_NOT_FOUND)
+        order = self._member_order(data["member_number"], data["order_id"], request_type)
         if order.status != domain.POR_CONFIRMAR:
             raise Conflict(NOT_PENDING)
         now = self.clock.now()
@@ -749,13 +852,152 @@ class PaymentsUseCases:
             self._cancel(order)
             commit(self.db)
             raise Conflict(EXPIRED.format(minutes=int(self.settings.confirm_minutes)))
+        if order.request_type == domain.LOAN_PAYMENT:
+            self._check_quote_unchanged(order)
         if not self.confirmation.verify(
             order.challenge_id, order.digest, data["method"], data["code"]
         ):
             raise ValidationError(fields={"code": [WRONG_CODE]})
         self._mark_confirming(order.id, data["method"], where)
         self._hold_and_send(store.order(self.db, order.id))
-        return TRANSFER.dump(order_view(store.order(self.db, order.id)))
+        order = store.order(self.db, order.id)
+        return view_of(order) if request_type else TRANSFER.dump(order_view(order))
+
+    # --- loan payments -----------------------------------------------------------------------
+
+    def _quote(self, member_number, loan_number):
+        """Credit's quote of the member's loan (another member's loan: not found)."""
+        quote = self.credit.loan_payment_quote(member_number, loan_number)
+        return quote, domain.Quote(
+            tuple(quote["installment_numbers"]),
+            Decimal(quote["amount"]),
+            quote["as_of"] and date.fromisoformat(quote["as_of"]),
+        )
+
+    def _check_quote_unchanged(self, order):
+        _, now_quoted = self._quote(order.member_number, order.loan_number)
+        confirmed = domain.Quote(
+            domain.numbers_of(order.installment_numbers), order.amount, order.quote_as_of
+        )
+        if now_quoted != confirmed:
+            self._cancel(order, QUOTE_MOVED)
+            commit(self.db)
+            raise QuoteChanged()
+
+    def create_loan_payment(self, idempotency_key=None, **kwargs):
+        """A loan payment `por_confirmar` for the quote the member saw: its installments, amount
+        and the core's date must be credit's quote now (else 409 `quote_changed`). Paid from
+        the member's AHORRO_VISTA with funds for it; no limit counts. One open payment per loan:
+        an earlier one still unconfirmed is void, one confirmed and unanswered is a 409.
+        Once per `Idempotency-Key` like every creation."""
+        return self.once_per_key(
+            kwargs.get("member_number"),
+            idempotency_key,
+            domain.LOAN_PAYMENT,
+            kwargs,
+            lambda: self._create_loan_payment(kwargs),
+            "payment_id",
+        )
+
+    def _create_loan_payment(self, kwargs):
+        data = load_or_raise(CreateLoanPaymentSchema(), kwargs)
+        member, loan_number = data["member_number"], data["loan_number"]
+        problems = domain.amount_errors(data["amount"])
+        if problems:
+            raise ValidationError(fields={"amount": problems})
+        quote, quoted = self._quote(member, loan_number)
+        seen = domain.Quote(
+            tuple(data["installment_numbers"]), data["amount"], data["as_of"] or None
+        )
+        if seen != quoted:
+            raise QuoteChanged()
+        source = next(
+            (
+                a
+                for a in self.accounts.list_accounts(member)
+                if a["account_number"] == data["from_account"]
+            ),
+            None,
+        )
+        if source is None:
+            raise NotFound(NOT_YOUR_ACCOUNT)
+        if source["product"] != "AHORRO_VISTA":
+            raise ValidationError(fields={"from_account": [DEBIT_ONLY_VISTA]})
+        if quoted.amount > Decimal(source["available_balance"]):
+            raise ValidationError(fields={"amount": [FUNDS]})
+        for earlier in store.loan_orders(self.db, loan_number):
+            if earlier.status in PAYMENT_OPEN:
+                raise Conflict(PAYMENT_UNDER_WAY)
+            if earlier.status == domain.POR_CONFIRMAR:
+                self._cancel(earlier, QUOTE_REPLACED)
+        now = self.clock.utcnow()
+        destination = domain.loan_destination(loan_number, quoted)
+        digest = domain.order_digest(
+            domain.LOAN_PAYMENT, quoted.amount, data["from_account"], destination
+        )
+        shown = domain.shown(
+            domain.LOAN_PAYMENT, quoted.amount, data["from_account"], loan_number, "", digest
+        )
+        shown["to_account_masked"] = f"Crédito {loan_number}"  # the member's own loan
+        shown["installment_numbers"] = list(quoted.installment_numbers)
+        evidence = {
+            "created": domain.where_from(
+                self.clock.now(),
+                data["session_id"],
+                data["client_ip"],
+                data["user_agent"],
+                data["channel"],
+            ),
+            "shown": shown,
+        }
+        order = Order(
+            id=str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()),
+            request_type=domain.LOAN_PAYMENT,
+            member_number=member,
+            kind=domain.LOAN_PAYMENT,
+            from_account=data["from_account"],
+            to_account=loan_number,
+            to_member_number=member,
+            amount=quoted.amount,
+            description="",
+            status=domain.POR_CONFIRMAR,
+            digest=digest,
+            evidence=json.dumps(evidence, ensure_ascii=False),
+            client_ip=data["client_ip"],
+            session_id=data["session_id"],
+            created_at=now,
+            updated_at=now,
+            loan_number=loan_number,
+            installment_numbers=domain.numbers_text(quoted.installment_numbers),
+            quote_as_of=quoted.as_of,
+            installments_amount=Decimal(quote["installments_amount"]),
+            late_interest=Decimal(quote["late_interest"]),
+            other_charges=Decimal(quote["other_charges"]),
+        )
+        challenge = self.confirmation.start(
+            member,
+            order.id,
+            order.digest,
+            {
+                "kind": domain.LOAN_PAYMENT,
+                "amount": f"{quoted.amount:.2f}",
+                "from_account": data["from_account"],
+                "to_account_masked": f"Crédito {loan_number}",
+            },
+        )
+        order.challenge_id = challenge["challenge_id"]
+        self.db.add(order)
+        self.db.flush()
+        self._emit("order_created", order)
+        return {
+            **view_of(order),
+            "confirmation": {
+                "challenge_id": challenge["challenge_id"],
+                "methods": challenge.get("methods", []),
+                "challenge_expires_at": challenge.get("challenge_expires_at"),
+            },
+        }
 
     def _mark_confirming(self, order_id, method, where=(None, None, None, None)):
         """Step 1, its own transaction."""
@@ -824,16 +1066,7 @@ class PaymentsUseCases:
         message = domain.request_envelope(
             order.request_id,
             order.request_type,
-            domain.transfer_data(
-                order.member_number,
-                order.kind,
-                order.from_account,
-                order.to_account,
-                order.to_member_number,
-                order.amount,
-                order.description,
-                order.confirmed_with or "",
-            ),
+            request_data(order),
             requested_at,
             self.settings.valid_hours,
         )
@@ -999,7 +1232,7 @@ class PaymentsUseCases:
                     data["request_id"],
                     decision.reason,
                 )
-            raise Refused(decision.reason, inbound.KIND_CONFLICT)
+            raise Refused(decision.reason or "", inbound.KIND_CONFLICT)
         now = self.clock.utcnow()
         if completed:
             store.move_status(
@@ -1151,4 +1384,4 @@ class PaymentsUseCases:
         )
         resolved = store.order(self.db, order.id)
         self._emit("order_resolved", resolved, alert=f"resuelta por {data['operator']}")
-        return TRANSFER.dump(order_view(resolved))
+        return view_of(resolved)

@@ -5,8 +5,11 @@ Error codes: `render` raises the shared errors of services/common/errors.py (a c
 message): `not_found` (a document it does not know), `service_unavailable` (the render failed).
 """
 
+from typing import Annotated, Any, Protocol
+
 from marshmallow import fields
 
+from services.common.operations import JSON, ServiceOperations, operation
 from services.common.schemas import PortalSchema
 
 # documents (each one a template of services/reports/templates)
@@ -24,3 +27,16 @@ class RenderedSchema(PortalSchema):
     filename = fields.String()
     content_type = fields.String()
     pdf_base64 = fields.String()
+
+
+class ReportsRpc(ServiceOperations, Protocol):
+    """The reports service's one operation: a PDF of one of `DOCUMENTS` from its data."""
+
+    @operation
+    def render(
+        self,
+        document: str,
+        data: dict[str, Any],
+        filename: str | None = None,
+        cacheable: bool = False,
+    ) -> Annotated[JSON, RenderedSchema]: ...

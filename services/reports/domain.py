@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 # the report templates' filters (renderer.py): the one es-EC formatting of the portal
-from services.common.esec import fecha, money, number  # noqa: F401
+from services.common.ecuador_locale import fecha, money, number  # noqa: F401
 
 # --- Statement layout -------------------------------------------------------------------------
 #

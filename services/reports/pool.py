@@ -153,12 +153,15 @@ class RenderPoolProvider(DependencyProvider):
         self.pool = RenderPool(size or None)
 
     def start(self):
+        assert self.pool is not None  # setup() made it
         self.pool.start()
 
     def stop(self):
+        assert self.pool is not None  # setup() made it
         self.pool.close()
 
     def kill(self):
+        assert self.pool is not None  # setup() made it
         for worker in list(self.pool._workers):
             worker.kill()
 

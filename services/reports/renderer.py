@@ -216,15 +216,3 @@ class Renderer:
                 return merge([pdf for pdf, _ in results])
             log.error("statement pages overflowed their computed capacity; re-paginating")
         raise RuntimeError("statement pagination does not fit the page")
-
-
-def render_pdf(document, data):
-    """PDF bytes without a running service (scripts, tests): one worker process, then closed."""
-    from services.reports.pool import RenderPool
-
-    pool = RenderPool(size=1)
-    pool.start()
-    try:
-        return Renderer(pool).render(document, data)
-    finally:
-        pool.close()

@@ -9,10 +9,12 @@ Frames: request = 4-byte big-endian length + UTF-8 HTML; answer = 1 status byte 
 """
 
 import logging
+import logging.config
 import os
 import struct
 import sys
 
+from services.common.config import logging_config
 from services.common.known_warnings import acknowledge
 from services.reports.paths import TEMPLATES
 
@@ -21,11 +23,11 @@ WARMUP_HTML = (
 )
 
 
-def _quiet():
+def _configure_logging():
+    """The same JSON logs, levels and acknowledged warnings as every other process of the
+    portal (services/common/config.py), on stderr, which is the reports service's."""
     acknowledge()
-    for name in ("weasyprint", "fontTools", "fontTools.subset", "fontTools.ttLib"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    logging.basicConfig(level=logging.CRITICAL)
+    logging.config.dictConfig(logging_config())
 
 
 def _read_exact(stream, size):
@@ -65,7 +67,7 @@ def serve(stdin, stdout):
 
 
 def main():
-    _quiet()
+    _configure_logging()
     # the protocol owns the real stdout; anything a library prints goes to stderr instead
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

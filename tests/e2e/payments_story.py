@@ -2,9 +2,12 @@
 entry, orders a transfer between her own accounts typed the es-EC way, confirms it with the
 e-mailed code (by keyboard), watches the order's page turn *Completada* by itself (the demo core
 answers), downloads the receipt, is told neutrally that a beneficiary does not match, and lowers
-a limit. No page scrolls sideways; axe-core finds nothing serious.
+a limit; and pays her overdue installment from the loan's page (*Pagar cuota*). No page
+scrolls sideways; axe-core finds nothing serious.
 
 Run by tests/e2e/test_payments_browser.py in a child process (tests/browser_runner.py)."""
+
+import re
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -91,3 +94,45 @@ def transfers(page, base, username, password, amount_typed, amount_shown, daily_
     expect(page.locator(".notice")).to_contain_text("bajaron")
     expect(page.locator("#limit-daily")).to_have_text("$ " + daily_limit)
     looks("limites")
+
+
+def loan_payment(page, base, username, password, loan_number):
+    """Pagar cuota: from the loan in arrears to *Completada* with the e-mailed code, by keyboard,
+    then the loan without arrears."""
+    looks = Looks(page)
+    browser_login(page, base, username, password)
+    page.goto(base + f"/creditos/{loan_number}")
+    expect(page.locator("#loan-arrears")).to_contain_text("vencida desde")
+    page.get_by_role("link", name="Pagar cuota").click()
+    page.wait_for_url(f"**/creditos/{loan_number}/pagar")
+    expect(page.locator("h1")).to_have_text("Pagar cuota")
+    expect(page.locator("table.quote")).to_contain_text("Interés de mora")
+    expect(page.locator("table.quote")).to_contain_text("según la cooperativa al")
+    amount = page.locator("#quote-amount").inner_text().strip()
+    assert re.fullmatch(r"\$ \d{1,3}(\.\d{3})*,\d\d", amount), amount  # es-EC
+    looks("pagar-cuota")
+
+    # the account, then Continuar, with the keyboard alone
+    page.locator("#from_account").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Continuar")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/confirmar")
+    expect(page.locator("#order-amount")).to_have_text(amount)
+    looks("pagar-cuota-codigo")
+    reference = page.locator("#challenge-reference").inner_text().strip()
+    expect(page.locator("#code")).to_be_focused()
+    page.keyboard.type(emailed_code(None, base, reference=reference))
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: url.count("/") == 4 and "/transferencias/" in url)
+    expect(page.locator("#order-status")).to_contain_text("Completada", timeout=40000)
+    expect(page.locator("h1")).to_have_text("Pago de cuota")
+    looks("pagar-cuota-completada")
+    with page.expect_download() as download:
+        page.locator("#receipt").click()
+    with open(download.value.path(), "rb") as receipt:
+        assert receipt.read(5) == b"%PDF-"
+
+    # the loan: the installments paid, no arrears any more
+    page.goto(base + f"/creditos/{loan_number}")
+    expect(page.locator("#loan-arrears")).to_have_count(0)

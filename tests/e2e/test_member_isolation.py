@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow  # real processes
 
 MARIA_ACCOUNT = "4100234001"
 MARIA_LOAN = "CR-100234-01"
+MARIA_OVERDUE_LOAN = "CR-100234-02"  # the core's arrears snapshot: payable online
 UNKNOWN_ACCOUNT = "4199999001"
 UNKNOWN_LOAN = "CR-199999-01"
 
@@ -45,11 +46,21 @@ API_PATHS = {
     "/api/v1/beneficiaries/{id}/confirm": None,
     "/api/v1/me/limits/changes/{id}/confirm": None,
     "/api/v1/transfers/{id}/receipt.pdf": None,
+    "/api/v1/payments/{id}/receipt.pdf": None,
     "/api/v1/credit/applications/{application_number}/withdraw": None,
     "/api/v1/loans/{loan_number}": (
         {"loan_number": MARIA_LOAN},
         {"loan_number": UNKNOWN_LOAN},
     ),
+    "/api/v1/loans/{loan_number}/payment": (
+        {"loan_number": MARIA_OVERDUE_LOAN},
+        {"loan_number": UNKNOWN_LOAN},
+    ),
+    # a loan payment of another member's loan, and another member's payment, answer 404 in
+    # tests/service/test_payments_api.py
+    "/api/v1/loans/{loan_number}/payments": None,
+    "/api/v1/payments/{id}": None,
+    "/api/v1/payments/{id}/confirm": None,
     "/api/v1/loans/{loan_number}/schedule.pdf": (
         {"loan_number": MARIA_LOAN},
         {"loan_number": UNKNOWN_LOAN},
@@ -86,6 +97,10 @@ WEB_ROUTES = {
     "/transferencias/limites/cambios/<change_id>/reenviar": None,
     "/creditos/solicitudes/<application_number>/desistir": None,
     "/creditos/<loan_number>": (f"/creditos/{MARIA_LOAN}", f"/creditos/{UNKNOWN_LOAN}"),
+    "/creditos/<loan_number>/pagar": (
+        f"/creditos/{MARIA_OVERDUE_LOAN}/pagar",
+        f"/creditos/{UNKNOWN_LOAN}/pagar",
+    ),
     "/creditos/<loan_number>/tabla.pdf": (
         f"/creditos/{MARIA_LOAN}/tabla.pdf",
         f"/creditos/{UNKNOWN_LOAN}/tabla.pdf",

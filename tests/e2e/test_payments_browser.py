@@ -1,7 +1,7 @@
 """Transferencias in headless chromium on the real processes with the demo core answering
 (tests/e2e/payments_story.py): at 360 px and at 1366 px maria orders, confirms and gets the
-receipt of a transfer between her own accounts. A portal of the module's own: the transfers
-change maria's balances for good."""
+receipt of a transfer between her own accounts; on a phone she pays her overdue installment
+(*Pagar cuota*). A portal of the module's own: the orders change maria's balances for good."""
 
 import signal
 import subprocess
@@ -53,4 +53,17 @@ def test_a_transfer_ordered_confirmed_and_its_receipt(portal_with_core, size):
         amount_typed=typed,
         amount_shown=shown,
         daily_limit=daily,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_maria_pays_her_overdue_installment_on_a_phone(portal_with_core):
+    run_story(
+        "tests.e2e.payments_story:loan_payment",
+        portal_with_core.base_url,
+        viewport=SIZES["phone"][0],
+        username="maria",
+        password="Socia-2026!",
+        loan_number="CR-100234-02",
     )

@@ -13,6 +13,7 @@ class CuttableProxy:
         self.stalled = False
         self.held = []
         self.connections = set()
+        self.refused = 0  # connections refused while cut: proof that a client tried
         self._server = eventlet.spawn(self._serve)
 
     def uri(self, amqp_uri):
@@ -29,6 +30,7 @@ class CuttableProxy:
                 self.held.append(client)
                 continue
             if not self.open:
+                self.refused += 1
                 client.close()
                 continue
             try:

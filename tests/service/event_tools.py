@@ -8,6 +8,8 @@ import uuid
 
 import eventlet
 from kombu import Connection, Producer
+from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
 
 from services.common.config import PROJECT_ROOT
 from services.common.events import envelope, exchange_for
@@ -56,6 +58,38 @@ def wait_until(check, timeout=15.0, interval=0.1, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         eventlet.sleep(interval)
+
+
+class DeliveriesHandled(DependencyProvider):
+    """How many event deliveries the service's workers have finished, whatever they did (applied
+    the event, skipped a duplicate, refused it). A test that waits for every delivery it caused
+    can then assert that something did not happen, without sleeping and hoping."""
+
+    def setup(self):
+        self.count = 0
+
+    def worker_teardown(self, worker_ctx):
+        if isinstance(worker_ctx.entrypoint, EventHandler):
+            self.count += 1
+
+
+def counting_deliveries(service_cls):
+    """The service class with a DeliveriesHandled counter (same name, same entrypoints)."""
+    return type(service_cls.__name__, (service_cls,), {"deliveries_handled": DeliveriesHandled()})
+
+
+def wait_for_deliveries(container, *events):
+    """Until the container (its class made by `counting_deliveries`) has finished one delivery
+    of each of `events` to each of its handlers bound to that event, counted since it started."""
+    handlers = [e for e in container.entrypoints if isinstance(e, EventHandler)]
+    expected = sum(
+        1
+        for event in events
+        for handler in handlers
+        if (handler.source_service, handler.event_type) == (event["source"], event["event_type"])
+    )
+    counter = next(d for d in container.dependencies if isinstance(d, DeliveriesHandled))
+    wait_until(lambda: counter.count >= expected, message=f"{expected} deliveries handled")
 
 
 def start_subscriber(env, workdir, queue, bindings, max_messages=None):

@@ -1,6 +1,6 @@
 """What the payments tests need around the service: a stand-in `auth` that implements the order
-challenge of PAYMENTS_AUTH_CONTRACT.md (the real one lives on another branch), and a queue bound
-to `portal.requests` where the tests read what the core would receive."""
+challenge of docs/payments-auth-contract.md (the real one lives on another branch), and a queue
+bound to `portal.requests` where the tests read what the core would receive."""
 
 import json
 import uuid
@@ -38,7 +38,7 @@ class OrderChallengeAuth:
 
 
 class AuthWithoutOrders:
-    """An `auth` that offers no order challenge (an auth older than PAYMENTS_AUTH_CONTRACT.md)."""
+    """An `auth` that offers no order challenge (older than docs/payments-auth-contract.md)."""
 
     name = "auth"
 

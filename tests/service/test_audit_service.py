@@ -4,7 +4,6 @@ import json
 import uuid
 from contextlib import contextmanager
 
-import eventlet
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
@@ -16,7 +15,14 @@ from services.common import config
 from services.common.db import engine_for
 from services.common.errors import ValidationError
 from services.common.migrate import upgrade
-from tests.service.event_tools import emit, make_envelope, publish, wait_until
+from tests.service.event_tools import (
+    counting_deliveries,
+    emit,
+    make_envelope,
+    publish,
+    wait_for_deliveries,
+    wait_until,
+)
 
 # also run on PostgreSQL (-m pg --db-backend postgres):
 # search, ordering and retention are SQL queries
@@ -344,7 +350,7 @@ CATALOGUE = [
 @pytest.fixture
 def audit(service_config, container_factory):
     cfg = dict(service_config)
-    container = container_factory(AuditService, cfg)
+    container = container_factory(counting_deliveries(AuditService), cfg)
     container.start()
     return cfg, container
 
@@ -404,12 +410,12 @@ def test_every_event_of_the_catalogue_is_recorded_once_with_a_valid_chain(audit,
 
 
 def test_a_redelivered_event_is_recorded_exactly_once(audit, audit_rpc):
-    cfg, _ = audit
+    cfg, container = audit
     first = emit(cfg["AMQP_URI"], "auth", "login_succeeded", {"username": "luis"})
     publish(cfg["AMQP_URI"], first, first)  # the same event_id twice more
     marker = emit(cfg["AMQP_URI"], "auth", "logged_out", {"username": "luis", "reason": "logout"})
     recorded(audit_rpc, 1, event_type="logged_out")
-    eventlet.sleep(0.5)  # any late duplicate would land by now
+    wait_for_deliveries(container, first, first, first, marker)  # every copy was handled
     entries = audit_rpc.query(limit=1000)
     assert [e["event_id"] for e in entries].count(first["event_id"]) == 1
     assert len(entries) == 2 and entries[0]["event_id"] == marker["event_id"]
@@ -665,12 +671,12 @@ def test_events_published_while_audit_is_down_are_recorded_when_it_returns(
 
 
 def test_an_unusable_envelope_is_refused_without_blocking_the_queue(audit, audit_rpc):
-    cfg, _ = audit
+    cfg, container = audit
     broken = make_envelope("auth", "login_failed", {"username": "x"})
     broken["occurred_at"] = "el martes"
     publish(cfg["AMQP_URI"], broken)
     good = emit(cfg["AMQP_URI"], "auth", "login_failed", {"username": "y"})
     entries = recorded(audit_rpc, 1)
-    eventlet.sleep(0.3)
+    wait_for_deliveries(container, broken, good)  # the broken one was handled too
     assert [e["event_id"] for e in audit_rpc.query()] == [good["event_id"]]
     assert entries[0]["data"] == {"username": "y"}

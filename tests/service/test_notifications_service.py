@@ -7,7 +7,6 @@ import logging
 import uuid
 from datetime import date
 
-import eventlet
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -16,7 +15,14 @@ from services.common.entrypoints import rpc
 from services.common.errors import ValidationError
 from services.notifications.service import NotificationsService
 from tests.conftest import _free_port
-from tests.service.event_tools import emit, make_envelope, publish, wait_until
+from tests.service.event_tools import (
+    counting_deliveries,
+    emit,
+    make_envelope,
+    publish,
+    wait_for_deliveries,
+    wait_until,
+)
 
 # also run on PostgreSQL (-m pg --db-backend postgres): the inbox/outbox and the mail queue are SQL
 pytestmark = pytest.mark.pg
@@ -38,7 +44,9 @@ def notifications_config(service_config):
 @pytest.fixture
 def start_notifications(notifications_config, container_factory):
     def start(**extra):
-        container = container_factory(NotificationsService, {**notifications_config, **extra})
+        container = container_factory(
+            counting_deliveries(NotificationsService), {**notifications_config, **extra}
+        )
         container.start()
         return container
 
@@ -130,13 +138,13 @@ def test_embedded_mode_writes_the_welcome_email_as_an_eml_file(
 def test_the_same_event_twice_sends_one_email(
     start_notifications, notifications_config, notifications_rpc
 ):
-    start_notifications()
+    container = start_notifications()
     uri = notifications_config["AMQP_URI"]
     event = make_envelope("auth", "password_changed", MARIA)
     publish(uri, event, event)
     later = emit(uri, "auth", "password_changed", {**MARIA, "email": "otra@example.com"})
     delivery_of(notifications_rpc, later["event_id"], "sent")
-    eventlet.sleep(0.5)
+    wait_for_deliveries(container, event, event, later)  # the copy was handled too
     recipients = sorted(read_eml(path)["To"] for path in eml_files())
     assert recipients == ["maria.perez@example.com", "otra@example.com"]
     mine = [d for d in notifications_rpc.deliveries() if d["event_id"] == event["event_id"]]
@@ -283,7 +291,7 @@ def test_ping_and_deliveries_limit(start_notifications, notifications_rpc):
 def test_many_events_at_once_all_reach_the_smtp_server_once(
     start_notifications, notifications_config, notifications_rpc, smtp_server
 ):
-    start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    container = start_notifications(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
     kinds = ["user_registered", "password_changed", "password_reset_requested", "account_locked"]
     events = [
         make_envelope("auth", kinds[n % 4], {**MARIA, "email": f"socio{n}@example.com"})
@@ -293,7 +301,7 @@ def test_many_events_at_once_all_reach_the_smtp_server_once(
     wait_until(lambda: len(smtp_server.messages) >= 12, message="12 messages")
     for event in events:
         delivery_of(notifications_rpc, event["event_id"], "sent")
-    eventlet.sleep(0.5)
+    wait_for_deliveries(container, *events, *events[:4])  # the duplicates were handled too
     received = sorted(rcpt[0] for rcpt, _ in smtp_server.messages)
     assert received == sorted(f"socio{n}@example.com" for n in range(12))
 
@@ -571,3 +579,63 @@ def test_a_beneficiary_added_and_a_limit_raised_alert_the_member_by_email_and_sm
     assert all(t.startswith("Para: +593991234567") and t.isascii() for t in texts)
     assert any("Jose (cuenta ****7001)" in t for t in texts)
     assert any("$ 800,00 por transferencia y $ 1.500,00 diarios" in t for t in texts)
+
+
+def test_guessing_and_an_email_changed_by_the_core_reach_the_members_phone_once(
+    start_notifications, notifications_config, notifications_rpc, container_factory
+):
+    """Both security notices also go by SMS (the e-mail of a changed address goes to the old
+    one, which an attacker may hold): each event sends one SMS, a copy sends nothing more."""
+    from services.accounts.service import AccountsService
+    from tests.conftest import load_demo
+
+    load_demo(notifications_config, date.today(), services=["accounts"], count=1)
+    container_factory(AccountsService, notifications_config).start()
+    start_notifications()
+    throttled = make_envelope(
+        "auth",
+        "account_throttled",
+        {
+            **MARIA,
+            "failures": 10,
+            "first_failure_at": "2026-11-30T02:10:00Z",
+            "wait_until": "2026-11-30T02:40:00Z",
+            "client_ip": "203.0.113.9",
+        },
+        event_id=str(uuid.uuid4()),
+    )
+    changed = make_envelope(
+        "accounts",
+        "member_email_changed",
+        {
+            "member_number": MARIA["member_number"],
+            "display_name": MARIA["display_name"],
+            "old_email": "maria.perez@example.com",
+            "new_email_masked": "a****@example.net",
+            "changed_at": "2026-11-30T14:05:00Z",
+        },
+        event_id=str(uuid.uuid4()),
+    )
+    publish(notifications_config["AMQP_URI"], throttled, throttled)
+    publish(notifications_config["AMQP_URI"], changed, changed)
+    wait_until(lambda: len(sms_files()) == 2 and len(eml_files()) == 2, message="2 e-mails, 2 SMS")
+    texts = sorted(path.read_text() for path in sms_files())
+    assert all(text.startswith("Para: +593991234567") for text in texts)  # her phone on file
+    [guessing] = [text for text in texts if "intentos fallidos" in text]
+    assert "10 intentos fallidos" in guessing and "maria" in guessing
+    assert "29/11/2026 21:10" in guessing  # Ecuador time
+    assert "203.0.113.9" not in guessing
+    [email_change] = [text for text in texts if "correo de su ficha" in text]
+    assert "30/11/2026 09:05" in email_change and "72 horas" in email_change
+    assert "example.net" not in email_change  # not even the masked new address
+    kinds = {
+        (d["kind"], d["status"])
+        for d in notifications_rpc.deliveries()
+        if d["event_id"] in (throttled["event_id"], changed["event_id"])
+    }
+    assert kinds == {
+        ("account_throttled", "sent"),
+        ("account_throttled_sms", "sent"),
+        ("member_email_changed", "sent"),
+        ("member_email_changed_sms", "sent"),
+    }

@@ -1,5 +1,5 @@
 """The second factor of an order, end to end on the real broker: payments asks the real auth
-(PAYMENTS_AUTH_CONTRACT.md) — an e-mailed code naming the amount and the masked destination,
+(docs/payments-auth-contract.md) — an e-mailed code naming the amount and the masked destination,
 bound to the order; recovery codes never confirm an order; a wrong code confirms nothing.
 (auth + accounts with the demo, payments, and the stand-in notifications that writes the codes
 to var/mail.)"""

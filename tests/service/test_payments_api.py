@@ -226,3 +226,65 @@ def test_the_receipt_of_a_completed_transfer_is_its_pdf_for_its_member_only(api,
     jose = bearer(api_login(http, "jose", "Socio-2026!"))
     theirs = http.get(receipt, headers=jose)
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
+
+
+@pytest.fixture
+def loan_api(service_config, container_factory, http_session, today):
+    from services.credit.service import CreditService
+    from tests.conftest import load_demo
+
+    start_auth_stack(container_factory, service_config, today, catch_codes=True)
+    load_demo(service_config, today, services=["credit"], count=2)
+    for service in (CreditService, PaymentsService):
+        container_factory(service, service_config).start()
+    start_gateway(container_factory, service_config)
+    return http_session, bearer(api_login(http_session, "maria", "Socia-2026!"))
+
+
+def test_a_loan_payment_is_quoted_ordered_with_the_quote_and_confirmed(loan_api, http_session):
+    http, auth = loan_api
+    loan = "CR-100234-02"  # her 6th installment overdue since the demo's close
+    quote = http.get(f"/api/v1/loans/{loan}/payment", headers=auth).json()
+    assert quote["installment_numbers"] == [6, 7] and quote["as_of"] is not None
+    source = next(
+        a
+        for a in http.get("/api/v1/accounts", headers=auth).json()["accounts"]
+        if a["product"] == "AHORRO_VISTA"
+    )
+    body = {
+        "from_account": source["account_number"],
+        "amount": quote["amount"],
+        "installment_numbers": quote["installment_numbers"],
+        "as_of": quote["as_of"],
+    }
+    path = f"/api/v1/loans/{loan}/payments"
+    stale = http.post(path, json={**body, "amount": "1.00"}, headers=auth)
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "quote_changed"
+    assert "cambió" in stale.json()["error"]["message"]
+
+    keyed = {**auth, "Idempotency-Key": "app-loan-0001"}
+    created = http.post(path, json=body, headers=keyed)
+    assert created.status_code == 201
+    order = created.json()
+    assert order["status"] == "por_confirmar" and order["loan_number"] == loan
+    # the same key (the Idempotency-Key of every creation): the same payment, no other
+    again = http.post(path, json=body, headers=keyed)
+    assert again.status_code == 201 and again.json()["payment_id"] == order["payment_id"]
+    receipt = f"/api/v1/payments/{order['payment_id']}/receipt.pdf"
+    assert http.get(receipt, headers=auth).status_code == 404  # no receipt before completion
+    assert order["late_interest"] == quote["late_interest"]
+    code = emailed_code(order["confirmation"]["challenge_id"])
+    confirm = f"/api/v1/payments/{order['payment_id']}/confirm"
+    done = http.post(confirm, json={"method": "email_code", "code": code}, headers=auth)
+    assert done.status_code == 200 and done.json()["status"] == "enviada"
+    # confirmed and unanswered: no second payment of the loan meanwhile
+    assert http.post(path, json=body, headers=auth).status_code == 409
+    listed = http.get("/api/v1/payments", headers=auth).json()["payments"]
+    assert [p["payment_id"] for p in listed] == [order["payment_id"]]
+    assert http.get("/api/v1/transfers", headers=auth).json() == {"transfers": []}
+
+    # jose: maria's loan and her payment do not exist for him
+    jose = bearer(api_login(http_session, "jose", "Socio-2026!"))
+    assert http.get(f"/api/v1/loans/{loan}/payment", headers=jose).status_code == 404
+    assert http.post(path, json=body, headers=jose).status_code == 404
+    assert http.get(f"/api/v1/payments/{order['payment_id']}", headers=jose).status_code == 404

@@ -159,6 +159,94 @@ def test_no_receipt_before_completion_and_a_typed_amount_kept(pages):
     assert pages.get(f"/transferencias/{order_id}/comprobante.pdf").status_code == 404
 
 
+@pytest.fixture
+def loan_pages(service_config, container_factory, today):
+    """The pages above with credit (maria's CR-100234-02 has its 6th installment overdue)."""
+    from services.credit.service import CreditService
+    from tests.conftest import load_demo
+
+    load_demo(service_config, today, services=["credit"], count=2)
+    container_factory(CreditService, service_config).start()
+
+
+def test_pagar_cuota_from_the_loan_page_to_completada(
+    pages, loan_pages, rpc_proxy, service_config, today
+):
+    from tests.service.core_tools import publish_core
+    from tests.service.test_core_inbound_credit import due
+
+    log_in(pages, "maria", "Socia-2026!")
+    loan_page = pages.get("/creditos/CR-100234-02").text
+    assert 'href="/creditos/CR-100234-02/pagar"' in loan_page and "Pagar cuota" in loan_page
+    quote = rpc_proxy("credit").loan_payment_quote("100234", "CR-100234-02")
+    whole, cents = f"{Decimal(quote['amount']):,.2f}".split(".")
+    shown = f"$ {whole.replace(',', '.')},{cents}"  # es-EC
+    form = pages.get("/creditos/CR-100234-02/pagar")
+    assert form.status_code == 200
+    assert (
+        "Cuota N° 6" in form.text and "Cuota N° 7" in form.text and "Interés de mora" in form.text
+    )
+    assert shown in form.text
+    source = re.search(r'<select id="from_account".*?<option value="(\d+)"', form.text, re.S)[1]
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "from_account": source,
+        "amount": quote["amount"],
+        "installment_numbers": "6,7",
+        "as_of": quote["as_of"],
+    }
+
+    # the core's close moved the late interest after the form was shown: the new figure is shown
+    publish_core(service_config["AMQP_URI"], due("CR-100234-02", today, 40, [6], late="9.99"))
+    wait_until(
+        lambda: (
+            rpc_proxy("credit").loan_payment_quote("100234", "CR-100234-02")["late_interest"]
+            == "9.99"
+        ),
+        message="new snapshot",
+    )
+    moved = pages.post("/creditos/CR-100234-02/pagar", data=data)
+    assert moved.status_code == 409 and "cambió" in moved.text and "$ 9,99" in moved.text
+
+    fresh = rpc_proxy("credit").loan_payment_quote("100234", "CR-100234-02")
+    created = pages.post(
+        "/creditos/CR-100234-02/pagar",
+        data={
+            **data,
+            "csrf_token": csrf_of(moved.text),
+            "amount": fresh["amount"],
+            "as_of": fresh["as_of"],
+        },
+        allow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    code_page = pages.get(created.headers["Location"])
+    assert "Crédito CR-100234-02" in code_page.text
+    code = emailed_code(None, reference=reference_of(code_page.text))
+    confirmed = pages.post(
+        created.headers["Location"],
+        data={"csrf_token": csrf_of(code_page.text), "method": "email_code", "code": code},
+        allow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    order_path = confirmed.headers["Location"]
+    done = wait_until(
+        lambda: "Completada" in (text := pages.get(order_path).text) and text,
+        timeout=30,
+        message="completada through the demo core",
+    )
+    assert "El pago se realizó" in done and "Cuotas N° 6, 7" in done
+    receipt = pages.get(order_path + "/comprobante.pdf")
+    assert receipt.status_code == 200
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt.content)).pages)
+    assert "Comprobante de pago de cuota" in text
+    assert f'href="{order_path}"' in pages.get("/transferencias").text
+    # the loan shows both installments paid and no arrears any more
+    wait_until(
+        lambda: "loan-arrears" not in pages.get("/creditos/CR-100234-02").text, message="arrears"
+    )
+
+
 def post_limits(session, per_transfer, daily):
     page = session.get("/transferencias/limites")
     return session.post(

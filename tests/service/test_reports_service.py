@@ -10,8 +10,8 @@ from pypdf import PdfReader
 
 from services.common.errors import NotFound
 from services.reports import domain
-from services.reports.samples import synthetic_loan, synthetic_statement
 from services.reports.service import ReportsService
+from tests.report_samples import synthetic_loan, synthetic_statement
 
 
 @pytest.fixture

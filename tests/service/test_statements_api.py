@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from gateway.service import GatewayService
 from services.accounts.service import AccountsService
 from services.common.clock import CLOCK
-from services.common.esec import money as shown_money
+from services.common.ecuador_locale import money as shown_money
 from services.reports import domain as report_domain
 from services.reports.service import ReportsService
 from tests.conftest import load_demo

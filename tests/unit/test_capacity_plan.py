@@ -1,7 +1,7 @@
 """docs/capacity.md is written by `make capacity` from its steps: the arithmetic an operator reads
 there (peak arrivals, members per node, nodes) is checked here on made-up steps."""
 
-from scripts import capacity
+from bench import capacity
 
 
 def step(users, rate, page_p95, pdf_p95=0.8, cores=None, machine=None, failures=None):

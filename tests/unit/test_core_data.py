@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.common import core_data
+from services.accounts import rows
 
 GOOD = {
     "account_number": "4100234001",
@@ -45,8 +45,8 @@ GOOD = {
 )
 def test_a_movement_row_obeys_the_event_schema(change):
     raw = {**GOOD, **change}
-    fast, fast_errors = core_data.parse_movement(raw)
-    slow, slow_errors = core_data._movement_schema(raw)
+    fast, fast_errors = rows.parse_movement(raw)
+    slow, slow_errors = rows._movement_schema(raw)
     assert bool(fast_errors) == bool(slow_errors), (fast_errors, slow_errors)
     if not slow_errors:
         slow["posted_at"] = slow["posted_at"].replace(tzinfo=None)
@@ -54,14 +54,14 @@ def test_a_movement_row_obeys_the_event_schema(change):
 
 
 def test_a_good_movement_row_gives_decimals_dates_and_a_naive_utc_instant():
-    clean, errors = core_data.parse_movement(GOOD)
+    clean, errors = rows.parse_movement(GOOD)
     assert errors == []
     assert clean["credit"] == Decimal("123.45") and clean["sequence"] == 12
     assert clean["posted_at"] == datetime(2026, 1, 2, 15, 11)
 
 
 def test_a_bad_member_row_names_each_problem_in_spanish():
-    clean, errors = core_data.parse_member(
+    clean, errors = rows.parse_member(
         {
             "member_number": "300001",
             "identification": "1710034065",

@@ -1,5 +1,6 @@
 """The amortization engine and the loan rules of docs/domain.md ("Loans"), to the cent."""
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -349,3 +350,59 @@ def test_only_an_application_in_process_can_be_withdrawn():
 def test_the_core_cannot_move_a_withdrawn_application():
     with pytest.raises(domain.Refusal, match="desistió"):
         domain.status_change("desistida", "aprobada")
+
+
+# --- the quote of Pagar cuota ----------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    number: int
+    due_date: date
+    principal: Decimal
+    installment: Decimal
+    paid_on: date | None = None
+
+
+@dataclass
+class _Snapshot:
+    as_of: date
+    days_overdue: int
+    late_interest: Decimal
+    other_charges: Decimal
+
+
+QUOTE_TODAY = date(2026, 12, 7)
+QUOTE_ROWS = [
+    _Row(1, date(2026, 10, 5), Decimal("80.00"), Decimal("100.10"), paid_on=date(2026, 10, 5)),
+    _Row(2, date(2026, 11, 5), Decimal("81.00"), Decimal("100.10")),
+    _Row(3, date(2026, 12, 7), Decimal("82.00"), Decimal("99.95")),
+    _Row(4, date(2027, 1, 5), Decimal("83.00"), Decimal("99.80")),
+]
+
+
+def test_a_quote_of_a_loan_up_to_date_is_its_next_installment_alone():
+    paid = _Row(2, date(2026, 11, 5), Decimal("81.00"), Decimal("100.10"), date(2026, 11, 5))
+    rows = [QUOTE_ROWS[0], paid, *QUOTE_ROWS[2:]]
+    quote = domain.payment_quote("activo", rows, None, QUOTE_TODAY)
+    # due today is not overdue: the next one, with no late interest and no date of the core
+    assert (quote.installment_numbers, quote.amount) == ((3,), Decimal("99.95"))
+    assert (quote.late_interest, quote.as_of, quote.days_overdue) == (Decimal("0.00"), None, 0)
+
+
+def test_an_overdue_quote_adds_the_cores_late_interest_and_needs_its_snapshot():
+    snapshot = _Snapshot(date(2026, 12, 6), 31, Decimal("2.37"), Decimal("1.50"))
+    quote = domain.payment_quote("activo", QUOTE_ROWS, snapshot, QUOTE_TODAY)
+    assert quote.installment_numbers == (2, 3)
+    assert quote.installments_amount == Decimal("200.05")
+    assert quote.amount == Decimal("203.92")  # 100.10 + 99.95 + 2.37 + 1.50
+    assert (quote.as_of, quote.days_overdue, quote.due_date) == (
+        date(2026, 12, 6),
+        31,
+        date(2026, 11, 5),
+    )
+    for missing in (None, _Snapshot(date(2026, 12, 6), 0, Decimal(0), Decimal(0))):
+        with pytest.raises(domain.Refusal, match="interés de mora"):
+            domain.payment_quote("activo", QUOTE_ROWS, missing, QUOTE_TODAY)
+    with pytest.raises(domain.Refusal, match="cancelado"):
+        domain.payment_quote("cancelado", QUOTE_ROWS, snapshot, QUOTE_TODAY)

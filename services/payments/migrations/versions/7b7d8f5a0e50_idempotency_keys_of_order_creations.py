@@ -1,7 +1,7 @@
 """idempotency keys of order creations
 
 Revision ID: 7b7d8f5a0e50
-Revises: 3da0fca8662e
+Revises: 5b1c0a7e9d21
 Create Date: 2026-12-07 13:08:54.520827
 """
 
@@ -12,7 +12,7 @@ import services.common.db
 
 
 revision = '7b7d8f5a0e50'
-down_revision = '3da0fca8662e'
+down_revision = '5b1c0a7e9d21'
 branch_labels = None
 depends_on = None
 

@@ -1,9 +1,9 @@
 """Where a consolidated-position request spends its time: CPU per request of every process
 (from /proc, exact) split by what each process was doing (py-spy samples, statistical).
 
-Used by `make bench` (scripts/bench.py); alone, against a running portal:
+Used by `make bench` (bench/run.py); alone, against a running portal:
 
-    python -m scripts.bench_profile http://127.0.0.1:8000 TOKEN gateway=PID accounts=PID ...
+    python -m bench.cpu_profile http://127.0.0.1:8000 TOKEN gateway=PID accounts=PID ...
 
 py-spy samples each process's Python stacks while wrk drives the position; a sample whose stack
 sits in the event loop's poll is idle and dropped. Each busy sample is charged to the first
@@ -135,7 +135,7 @@ def table(cpu, shares):
 
 
 if __name__ == "__main__":
-    from scripts.bench import wrk
+    from bench.wrk import wrk
 
     base, token, *named = sys.argv[1:]
     pids = {k: int(v) for k, v in (item.split("=") for item in named)}

@@ -1,6 +1,6 @@
 """Inbound `movement_posted` applied per second by one accounts process (part of `make bench`).
 
-python -m scripts.bench_inbound [sqlite|postgres] [COUNT] [--live PUBLISHERS]
+python -m bench.inbound [sqlite|postgres] [COUNT] [--live PUBLISHERS]
 
 Two measures. `measure` (the backlog): the movements (ordered per account, interleaved over 20
 accounts) wait in `core.accounts` while the process is stopped; it is then started and timed from
@@ -486,7 +486,7 @@ def measure_live(backend, count, publishers=4, profile=None, window=0):
 def main():
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench_inbound")
+    parser = argparse.ArgumentParser(prog="python -m bench.inbound")
     parser.add_argument("backend", nargs="?", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("count", nargs="?", type=int, default=int(env("BENCH_INBOUND", "20000")))
     parser.add_argument("--live", type=int, metavar="PUBLISHERS", help="measure_live")

@@ -1,6 +1,7 @@
-"""What credit does with the core's events (docs/integration.md): the use cases behind the thin
-handler in service.py. Each function runs inside the handler's transaction, so the change, the
-inbox claim and the portal's own outgoing events (outbox) commit together or not at all.
+"""What credit does with the core's events (docs/integration.md): `HANDLERS`, the table that
+binds the queue `core.credit` and dispatches each event to its use case. Each runs inside the
+consumer's transaction, so the change, the inbox claim and the portal's own outgoing events
+(outbox) commit together or not at all.
 
 `Refused`: the event can never apply; it is parked at once with the reason. `NotYet`: it names
 something the portal may not know *yet* (a loan whose `loan_disbursed`, or a member whose
@@ -9,21 +10,27 @@ something the portal may not know *yet* (a loan whose `loan_disbursed`, or a mem
 (services/common/inbound.py holds an early one until its predecessor is applied).
 """
 
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Column, select
+from sqlalchemy.orm import Session
 
+from services.common import inbound
 from services.common.errors import NotFound
+from services.common.handlers import HandlerTable
 from services.common.inbound import (
     KIND_CONFLICT,
     KIND_UNKNOWN,
+    CoreEvent,
     NotYet,
     Refused,
     apply_in_order,
     load_data,
     lock_owner,
 )
-from services.credit import catalog, domain
+from services.common.ports import Outbox
+from services.credit import catalog, domain, store
 from services.credit.contracts import (
     ApplicationStatusChangedEventSchema,
     InstallmentPaidEventSchema,
@@ -38,6 +45,7 @@ from services.credit.models import (
     LoanDue,
     LoanPayment,
     held_events,
+    processed_events,
 )
 from services.credit.schemas import (
     ApplicationStatusChangedSchema,
@@ -48,16 +56,14 @@ from services.credit.schemas import (
 )
 from services.credit.store import ACTIVE, CANCELLED
 
-CORE_EVENT_TYPES = (
-    "loan_disbursed",
-    "installment_paid",
-    "loan_settled",
-    "application_status_changed",
-    "loan_due_updated",
-)
+# the claims of the core events (the name the Inbox gave them: earlier claims still count)
+CORE_CONSUMER = "credit.on_core_event"
+LOAN_NUMBER = cast("Column[Any]", Loan.__table__.c.loan_number)
+APPLICATION_NUMBER = cast("Column[Any]", Application.__table__.c.application_number)
+Members = dict[str, Any]  # member_number → accounts' member record
 
 
-def _forward(current, new):
+def _forward(current: str, new: str) -> bool:
     """domain.status_change with its refusal as a parked event's reason."""
     try:
         return domain.status_change(current, new)
@@ -65,23 +71,22 @@ def _forward(current, new):
         raise Refused(str(exc), KIND_CONFLICT) from None
 
 
-def _lock_loan(session, loan_number):
+def _lock_loan(session: Session, loan_number: str) -> Loan | None:
     """The loan, locked until commit (two instances apply its events one after the other)."""
-    if lock_owner(session, Loan.__table__.c.loan_number, loan_number) is None:
+    if lock_owner(session, LOAN_NUMBER, loan_number) is None:
         return None
     return session.get(Loan, loan_number)
 
 
-def _lock_application(session, application_number):
-    column = Application.__table__.c.application_number
-    if lock_owner(session, column, application_number) is None:
+def _lock_application(session: Session, application_number: str) -> Application | None:
+    if lock_owner(session, APPLICATION_NUMBER, application_number) is None:
         return None
     return session.scalars(
         select(Application).where(Application.application_number == application_number)
     ).first()
 
 
-def _same_loan(loan, data):
+def _same_loan(loan: Loan, data: dict[str, Any]) -> bool:
     """Is the stored loan the one this event describes (a repeated `loan_disbursed`)?"""
     stored = [
         (r.number, r.due_date, r.principal, r.interest, r.insurance, r.installment, r.balance)
@@ -107,7 +112,16 @@ def _same_loan(loan, data):
     )
 
 
-def _move_application(session, events, app, status, reason, at, event_id, loan_number=None):
+def _move_application(
+    session: Session,
+    outbox: Outbox,
+    app: Application,
+    status: str,
+    reason: str | None,
+    at: datetime,
+    event_id: str,
+    loan_number: str | None = None,
+) -> None:
     """Record `app` moving to `status` and tell the member (e-mail through notifications)."""
     app.status = status
     app.status_reason = reason
@@ -118,7 +132,7 @@ def _move_application(session, events, app, status, reason, at, event_id, loan_n
             application_id=app.id, status=status, reason=reason, at=at, event_id=event_id
         )
     )
-    events.emit(
+    outbox.emit(
         "application_status_changed",
         ApplicationStatusChangedEventSchema().dump(
             {
@@ -133,7 +147,7 @@ def _move_application(session, events, app, status, reason, at, event_id, loan_n
     )
 
 
-def members_of(accounts, event):
+def members_of(accounts: Any, event: CoreEvent) -> Members:
     """The member records a `loan_disbursed` names (borrower and guarantors), asked of accounts
     *before* the handler writes anything: on SQLite a worker must not hold the write lock while
     it waits for another service. {} for the other events."""
@@ -151,10 +165,12 @@ def members_of(accounts, event):
     return members
 
 
-def loan_disbursed(session, events, members, data, event_id, now):
+def loan_disbursed(
+    session: Session, outbox: Outbox, event: CoreEvent, members: Members, now: datetime
+) -> None:
     """The loan and its table as the core sent them; the application named becomes
     `desembolsada`. A repeated event with the same content changes nothing."""
-    data = load_data(LoanDisbursedSchema(), data, "loan_disbursed")
+    data = load_data(LoanDisbursedSchema(), event["data"], "loan_disbursed")
     number = data["loan_number"]
     existing = _lock_loan(session, number)
     if existing is not None:
@@ -223,12 +239,19 @@ def loan_disbursed(session, events, members, data, event_id, now):
         )
     if application is not None:
         _move_application(
-            session, events, application, domain.DISBURSED, None, now, event_id, loan_number=number
+            session,
+            outbox,
+            application,
+            domain.DISBURSED,
+            None,
+            now,
+            event["event_id"],
+            loan_number=number,
         )
     session.flush()
 
 
-def read_ordered(event):
+def read_ordered(event: CoreEvent) -> tuple[dict[str, Any], str, int]:
     """(schema data, loan_number, loan_sequence) of an `installment_paid` / `loan_settled`."""
     schema = {"installment_paid": InstallmentPaidSchema, "loan_settled": LoanSettledSchema}[
         event["event_type"]
@@ -237,7 +260,9 @@ def read_ordered(event):
     return data, data["loan_number"], data["loan_sequence"]
 
 
-def installment_paid(session, events, loan, data, event_id):
+def _pay_installment(
+    session: Session, outbox: Outbox, loan: Loan, data: dict[str, Any], event_id: str
+) -> None:
     """That installment becomes `pagada` on `paid_on`; exactly once by the core's reference."""
     done = session.scalars(
         select(LoanPayment).where(LoanPayment.reference == data["reference"])
@@ -278,7 +303,7 @@ def installment_paid(session, events, loan, data, event_id):
     outstanding = loan.amount - sum(
         (row.principal for row in rows.values() if row.paid_on is not None), domain.ZERO
     )
-    events.emit(
+    outbox.emit(
         "installment_paid",
         InstallmentPaidEventSchema().dump(
             {**data, "member_number": loan.member_number, "outstanding_principal": outstanding}
@@ -286,7 +311,9 @@ def installment_paid(session, events, loan, data, event_id):
     )
 
 
-def loan_settled(session, events, loan, data, event_id):
+def _settle(
+    session: Session, outbox: Outbox, loan: Loan, data: dict[str, Any], event_id: str
+) -> None:
     """The loan is no longer active; its guarantees are released on that date."""
     if loan.status == CANCELLED:
         return
@@ -300,7 +327,7 @@ def loan_settled(session, events, loan, data, event_id):
         )
     ):
         guarantor.until = data["settled_on"]
-    events.emit(
+    outbox.emit(
         "loan_settled",
         LoanSettledEventSchema().dump(
             {
@@ -312,7 +339,7 @@ def loan_settled(session, events, loan, data, event_id):
     )
 
 
-def _applied_as(session, loan, event_type, data):
+def _applied_as(session: Session, loan: Loan, event_type: str, data: dict[str, Any]) -> bool:
     """Is this event (of a sequence already passed) what was applied at that sequence?"""
     if event_type == "loan_settled":
         return loan.status == CANCELLED and loan.closed_on == data["settled_on"]
@@ -344,24 +371,29 @@ def _applied_as(session, loan, event_type, data):
     )
 
 
-def loan_event(session, events, event):
-    """`installment_paid` / `loan_settled`, in `loan_sequence` order per loan, under its lock."""
+def loan_event(
+    session: Session, outbox: Outbox, event: CoreEvent, members: Members, now: datetime
+) -> None:
+    """`installment_paid` / `loan_settled`, in `loan_sequence` order per loan, under its lock:
+    the installment becomes `pagada` (exactly once by the core's reference), or the loan is no
+    longer active and its guarantees are released."""
     data, number, sequence = read_ordered(event)
     loan = _lock_loan(session, number)
     if loan is None:
         raise NotYet(f"El crédito {number} no existe en el portal.")
 
-    def apply(ordered_event):
+    def apply(ordered_event: CoreEvent) -> None:
         ordered, _, ordered_sequence = read_ordered(ordered_event)
         current = session.get(Loan, number)
+        assert current is not None  # locked above
         if ordered_event["event_type"] == "installment_paid":
-            installment_paid(session, events, current, ordered, ordered_event["event_id"])
+            _pay_installment(session, outbox, current, ordered, ordered_event["event_id"])
         else:
-            loan_settled(session, events, current, ordered, ordered_event["event_id"])
+            _settle(session, outbox, current, ordered, ordered_event["event_id"])
         current.last_sequence = ordered_sequence
         session.flush()
 
-    def same(past_event):
+    def same(past_event: CoreEvent) -> bool:
         past, _, _ = read_ordered(past_event)
         return _applied_as(session, loan, past_event["event_type"], past)
 
@@ -370,22 +402,11 @@ def loan_event(session, events, event):
     )
 
 
-def handle(session, events, members, event, now):
-    """Apply one core event (already claimed in the inbox); `members` from `members_of`."""
-    event_type = event["event_type"]
-    if event_type == "loan_disbursed":
-        loan_disbursed(session, events, members, event["data"], event["event_id"], now)
-    elif event_type == "application_status_changed":
-        application_status_changed(session, events, event["data"], event["event_id"])
-    elif event_type == "loan_due_updated":
-        loan_due_updated(session, event["data"])
-    else:
-        loan_event(session, events, event)
-
-
-def application_status_changed(session, events, data, event_id):
+def application_status_changed(
+    session: Session, outbox: Outbox, event: CoreEvent, members: Members, now: datetime
+) -> None:
     """The credit desk's decision: forward only; the member sees it and gets an e-mail."""
-    data = load_data(ApplicationStatusChangedSchema(), data, "application_status_changed")
+    data = load_data(ApplicationStatusChangedSchema(), event["data"], "application_status_changed")
     application = _lock_application(session, data["application_number"])
     if application is None:
         raise Refused(f"La solicitud {data['application_number']} no existe.", KIND_UNKNOWN)
@@ -393,14 +414,22 @@ def application_status_changed(session, events, data, event_id):
         return  # already there: nothing changes, nobody is told twice
     at = data["changed_at"].astimezone(UTC).replace(tzinfo=None)
     reason = (data["reason"] or "").strip() or None
-    _move_application(session, events, application, data["status"], reason, at, event_id)
+    _move_application(session, outbox, application, data["status"], reason, at, event["event_id"])
     session.flush()
 
 
-def loan_due_updated(session, data):
+def loan_due_updated(
+    session: Session, outbox: Outbox, event: CoreEvent, members: Members, now: datetime
+) -> None:
+    """The core's arrears snapshot of a loan (`apply_loan_due`)."""
+    apply_loan_due(session, event["data"])
+
+
+def apply_loan_due(session: Session, raw: object) -> str:
     """The core's arrears snapshot of a loan: kept when it is as new as the one held or newer
-    (`as_of`), ignored when older; one with days_overdue 0 says the loan left arrears."""
-    data = load_data(LoanDueUpdatedSchema(), data, "loan_due_updated")
+    (`as_of`), ignored when older; one with days_overdue 0 says the loan left arrears. The
+    bulk load's loan_dues.csv rows come here too. created, updated or unchanged."""
+    data = load_data(LoanDueUpdatedSchema(), raw, "loan_due_updated")
     number = data["loan_number"]
     loan = _lock_loan(session, number)
     if loan is None:
@@ -444,3 +473,40 @@ def loan_due_updated(session, data):
         outcome = "updated"
     session.flush()
     return outcome
+
+
+# every core event credit consumes: the queue's bindings and the dispatch (one table)
+HANDLERS = HandlerTable(
+    {
+        "loan_disbursed": loan_disbursed,
+        "installment_paid": loan_event,
+        "loan_settled": loan_event,
+        "application_status_changed": application_status_changed,
+        "loan_due_updated": loan_due_updated,
+    }
+)
+
+
+def core_event(
+    session: Session, outbox: Outbox, accounts: Any, event: CoreEvent, now: datetime
+) -> None:
+    """Apply one core event: the members it names asked first (before any write), claimed by
+    event_id with its content (an id reused for other content is refused), then its handler."""
+    members = members_of(accounts, event)
+    if not inbound.claim(session, processed_events, event, CORE_CONSUMER):
+        return
+    HANDLERS.dispatch(event["event_type"], session, outbox, event, members, now)
+
+
+def inbound_status(session: Session) -> dict[str, Any]:
+    """Refusals of core events by kind, and how many wait for a predecessor."""
+    return {
+        "service": "credit",
+        "refusals": inbound.refusal_counts(session, "credit"),
+        "held": inbound.held_count(session, held_events),
+    }
+
+
+def stream_last(session: Session, stream: str) -> int | None:
+    """The last sequence applied of a stream `loan:<number>` (for the operators' held list)."""
+    return store.last_loan_sequence(session, stream.partition(":")[2])

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.common.esec import (
+from services.common.ecuador_locale import (
     EXPECTED_FORMAT,
     AmountInputError,
     amount_input_text,

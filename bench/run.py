@@ -20,7 +20,9 @@ from pathlib import Path
 
 import requests
 
-from scripts import bench_import, bench_profile, timeline
+from bench import bulk_load, cpu_profile
+from bench.wrk import SECONDS, wrk
+from scripts import timeline
 from scripts.processes import Portal
 from services.auth.demo import remember_devices_of_portal
 from services.common.clock import CLOCK
@@ -29,7 +31,6 @@ from services.common.config import PROJECT_ROOT, amqp_uri
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 PROFILE_SECONDS = 8
 PROFILED = ("gateway", "accounts", "credit", "deposit")
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 LONG = {
     "member": "109999",
     "account": "4109999001",
@@ -67,39 +68,6 @@ def machine():
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
         f"RabbitMQ {rabbit}"
     )
-
-
-def ms(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(url, connections, headers=(), script=None, seconds=SECONDS):
-    cmd = [
-        "wrk",
-        f"-t{min(connections, 2)}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--latency",
-        "--timeout",
-        "10s",
-    ]
-    for header in headers:
-        cmd += ["-H", header]
-    if script:
-        cmd += ["-s", script]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    dist = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
-    if "99" not in dist:  # wrk leaves out lines it could not fill: fall back to the max
-        dist["99"] = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "median_ms": ms(dist["50"]),
-        "p99_ms": ms(dist["99"]),
-        "rps": rps,
-        "errors": int(non2xx.group(1)) if non2xx else 0,
-    }
 
 
 def median_of(runs):
@@ -168,7 +136,7 @@ class Bench:
     def floor_and_rpc(self):
         uri = self.portal.env["AMQP_URI"]
         server = subprocess.Popen(
-            [sys.executable, "-m", "scripts.bench_amqp", "serve", uri, "bench-floor"],
+            [sys.executable, "-m", "bench.amqp_rpc", "serve", uri, "bench-floor"],
             stdout=subprocess.PIPE,
             text=True,
             cwd=PROJECT_ROOT,
@@ -189,7 +157,7 @@ class Bench:
 
     def _probe(self, *args):
         out = subprocess.run(
-            [sys.executable, "-m", "scripts.bench_amqp", *args],
+            [sys.executable, "-m", "bench.amqp_rpc", *args],
             capture_output=True,
             text=True,
             check=True,
@@ -206,8 +174,8 @@ class Bench:
 
     def _pids(self):
         pids = {name: proc.pid for name, proc in self.portal.procs.items()}
-        if bench_profile.rabbit_pid():
-            pids["rabbit"] = bench_profile.rabbit_pid()
+        if cpu_profile.rabbit_pid():
+            pids["rabbit"] = cpu_profile.rabbit_pid()
         return pids
 
     def position_profile(self, token):
@@ -220,10 +188,10 @@ class Bench:
                 "seconds": PROFILE_SECONDS,
             }
 
-        _, cpu16 = bench_profile.cpu_per_request(self._pids(), lambda: load(16))
-        _, cpu1 = bench_profile.cpu_per_request(self._pids(), lambda: load(1))
+        _, cpu16 = cpu_profile.cpu_per_request(self._pids(), lambda: load(16))
+        _, cpu1 = cpu_profile.cpu_per_request(self._pids(), lambda: load(1))
         python = {k: v for k, v in self._pids().items() if k in PROFILED}
-        shares = bench_profile.profile(python, lambda: load(1), PROFILE_SECONDS)
+        shares = cpu_profile.profile(python, lambda: load(1), PROFILE_SECONDS)
         self.results["position_cpu_c16"] = cpu16
         self.results["position_cpu_c1"] = cpu1
         self.results["position_profile_c1"] = shares
@@ -236,7 +204,7 @@ class Bench:
             time.sleep(4)  # consuming once its container has started
             runs = [wrk(self.base + "/api/v1/position", 16, auth) for _ in range(RUNS)]
             self.results["position_c16_two_accounts"] = median_of(runs)
-            _, cpu = bench_profile.cpu_per_request(
+            _, cpu = cpu_profile.cpu_per_request(
                 self._pids(),
                 lambda: {
                     **wrk(self.base + "/api/v1/position", 16, auth, seconds=PROFILE_SECONDS),
@@ -367,26 +335,26 @@ class Bench:
 
     def inbound(self):
         """Core movement_posted applied per second by one accounts process (its own vhost and
-        database, scripts/bench_inbound.py), on SQLite and on PostgreSQL."""
-        from scripts import bench_inbound
+        database, bench/inbound.py), on SQLite and on PostgreSQL."""
+        from bench import inbound
 
         count = int(os.environ.get("BENCH_INBOUND", "20000"))
         for backend in ("sqlite", "postgres"):
-            self.results[f"inbound_{backend}"] = bench_inbound.measure(backend, count)
+            self.results[f"inbound_{backend}"] = inbound.measure(backend, count)
         inbound_live(self.results)
 
 
 def inbound_live(results):
-    """The same while several connectors publish, measured from outside (scripts/bench_inbound.py,
+    """The same while several connectors publish, measured from outside (bench/inbound.py,
     measure_live): BENCH_INBOUND_LIVE movements (default 10 000), BENCH_PUBLISHERS (4), each
     with BENCH_CONFIRM_WINDOW publishes awaiting their confirms together (100; 0: one by one)."""
-    from scripts import bench_inbound
+    from bench import inbound
 
     count = int(os.environ.get("BENCH_INBOUND_LIVE", "10000"))
     publishers = int(os.environ.get("BENCH_PUBLISHERS", "4"))
     window = int(os.environ.get("BENCH_CONFIRM_WINDOW", "100"))
     for backend in ("sqlite", "postgres"):
-        results[f"inbound_live_{backend}"] = bench_inbound.measure_live(
+        results[f"inbound_live_{backend}"] = inbound.measure_live(
             backend, count, publishers, window=window
         )
 
@@ -513,9 +481,9 @@ def table(results, description):
             "",
             "CPU time of each process per `GET /api/v1/position` (from /proc, over a "
             f"{PROFILE_SECONDS} s wrk run at 16 clients), split by what the process was doing "
-            "(py-spy samples at 1 client; scripts/bench_profile.py):",
+            "(py-spy samples at 1 client; bench/cpu_profile.py):",
             "",
-            bench_profile.table(r["position_cpu_c16"], r.get("position_profile_c1") or {}),
+            cpu_profile.table(r["position_cpu_c16"], r.get("position_profile_c1") or {}),
         ]
         if "position_cpu_c16_two_accounts" in r:
             two = r["position_cpu_c16_two_accounts"]
@@ -546,10 +514,10 @@ def table(results, description):
 def parse_args(argv):
     """`--only position` (or `--only rpc,position`): just those steps, on a portal without the
     long-history member; prints the figures as JSON and leaves docs/benchmarks.md alone.
-    `--only argon2` needs no portal: the CPU of one password hash (scripts/bench_argon2.py)."""
+    `--only argon2` needs no portal: the CPU of one password hash (bench/argon2_cost.py)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench")
+    parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", help="comma-separated steps: " + ", ".join(ONLY_STEPS))
     args = parser.parse_args(argv)
     only = [name for name in (args.only or "").split(",") if name]
@@ -573,20 +541,20 @@ def standalone(only):
         inbound_live(results)
     if "bulk_import" in only:
         print("measuring the bulk import (PostgreSQL)…", flush=True)
-        results["bulk_import"] = bench_import.run(backends=("postgres",))
+        results["bulk_import"] = bulk_load.run(backends=("postgres",))
     print(json.dumps(results, indent=2))
     if "bulk_import" in results:
-        print(bench_import.section(results["bulk_import"]))
+        print(bulk_load.section(results["bulk_import"]))
 
 
 def main(argv=None):
     only = parse_args(sys.argv[1:] if argv is None else argv)
     if "argon2" in only:
         # the cost of one password hash, old and new parameters (no portal needed)
-        from scripts import bench_argon2
+        from bench import argon2_cost
 
         print("measuring Argon2id…", flush=True)
-        print(json.dumps({"argon2": bench_argon2.run()}, indent=2, ensure_ascii=False))
+        print(json.dumps({"argon2": argon2_cost.run()}, indent=2, ensure_ascii=False))
         only = [name for name in only if name != "argon2"]
         if not only:
             return
@@ -660,10 +628,10 @@ def main(argv=None):
                 print(f"  {name} failed: {exc!r}", flush=True)
     finally:
         portal.stop_all()
-    # the bulk load, on fresh databases and services of its own (scripts/bench_import.py)
+    # the bulk load, on fresh databases and services of its own (bench/bulk_load.py)
     print("measuring the bulk import…", flush=True)
     try:
-        bench.results["bulk_import"] = bench_import.run()
+        bench.results["bulk_import"] = bulk_load.run()
     except Exception as exc:  # noqa: BLE001  report what could be measured
         print(f"  bulk import failed: {exc!r}", flush=True)
     (workdir / "results.json").write_text(json.dumps(bench.results, indent=2))
@@ -675,7 +643,7 @@ def main(argv=None):
             f"```\n{json.dumps(bench.results, indent=2)}\n```\n"
         )
     if "bulk_import" in bench.results:
-        text += bench_import.section(bench.results["bulk_import"])
+        text += bulk_load.section(bench.results["bulk_import"])
     text += f"\nWhole run: {time.monotonic() - started:.0f} s.\n"
     extra = PROJECT_ROOT / "docs" / "benchmarks-notes.md"
     if extra.exists():

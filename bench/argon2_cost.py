@@ -1,5 +1,5 @@
 """The CPU one password hash costs with auth's Argon2id parameters and with those it replaced,
-measured in one run on this machine (`python -m scripts.bench --only argon2`, or this module
+measured in one run on this machine (`python -m bench --only argon2`, or this module
 alone). CPU seconds (every thread of the process: the old setting has four lanes) rather than
 wall time, which other work on the machine would inflate; medians of several hashes; ratios
 computed within the run."""

@@ -1,4 +1,4 @@
-"""The month-start morning as locust plays it (run by `make capacity`, scripts/capacity.py).
+"""The month-start morning as locust plays it (run by `make capacity`, bench/capacity.py).
 
 Each simulated user is a member's browser on the web pages (docs/pages.md): log in, the
 consolidated position, last month's statement, the loans and one loan's table, the statement as a

@@ -1,4 +1,4 @@
-"""The bulk load's benchmark (part of `make bench`; alone: `python -m scripts.bench_import`).
+"""The bulk load's benchmark (part of `make bench`; alone: `python -m bench.bulk_load`).
 
 Generates a directory of core files (BENCH_IMPORT_MOVEMENTS movements, default 1 000 000, over
 100 movements per account), then, on PostgreSQL and on SQLite: fresh databases, the accounts,

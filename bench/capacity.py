@@ -11,7 +11,7 @@ Two topologies, each on a vhost of its own of the local broker and on fresh data
 The demo cooperative is loaded as `make run` loads it (DEMO_MEMBERS generated members); members
 get portal users the way members do, through registration (`POST /api/v1/auth/register`, data from
 the demo census, services/common/demo.py). Then, per step of simulated users, locust plays the
-morning (scripts/capacity_locustfile.py) while this process reads every process's CPU time
+morning (bench/capacity_locustfile.py) while this process reads every process's CPU time
 (psutil) and the load average. Each step: members per minute served (journeys completed), p95 of
 pages and of PDFs, CPU per process.
 
@@ -59,7 +59,7 @@ PAGE_P95_S, PDF_P95_S = 1.0, 5.0
 PASSWORD = "Zorzal-Kiwi-9137!"  # noqa: S105  the run's throwaway users (no demo name in it)
 MANAGEMENT = env("RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 PG_ADMIN = env("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-LOCUSTFILE = PROJECT_ROOT / "scripts" / "capacity_locustfile.py"
+LOCUSTFILE = PROJECT_ROOT / "bench" / "capacity_locustfile.py"
 DOC = PROJECT_ROOT / "docs" / "capacity.md"
 RESULTS = PROJECT_ROOT / "var" / "capacity.json"  # the last run's figures
 
@@ -484,8 +484,8 @@ def document(results, machine, total_s, now):
     out = [
         "# Capacity: the month-start morning",
         "",
-        "Written by `make capacity` (`scripts/capacity.py`, load from locust in",
-        "`scripts/capacity_locustfile.py`); rerun it to refresh every figure. "
+        "Written by `make capacity` (`bench/capacity.py`, load from locust in",
+        "`bench/capacity_locustfile.py`); rerun it to refresh every figure. "
         f"Last run: {now}, {machine}; the whole run took {total_s:.0f} s.",
         "",
         "**The load.** Each simulated member is a browser on the web pages: *Ingreso*, the",

@@ -1,9 +1,9 @@
 """Round-trip probes used by `make bench`, each run in its own process.
 
-python -m scripts.bench_amqp serve URI QUEUE       raw AMQP responder (py-amqp, no nameko)
-python -m scripts.bench_amqp raw URI QUEUE N       raw AMQP request/reply client → JSON
-python -m scripts.bench_amqp nameko URI N          gateway-style RPC accounts.ping → JSON
-python -m scripts.bench_amqp standalone URI N      nameko's own ClusterRpcProxy, out of the box
+python -m bench.amqp_rpc serve URI QUEUE       raw AMQP responder (py-amqp, no nameko)
+python -m bench.amqp_rpc raw URI QUEUE N       raw AMQP request/reply client → JSON
+python -m bench.amqp_rpc nameko URI N          gateway-style RPC accounts.ping → JSON
+python -m bench.amqp_rpc standalone URI N      nameko's own ClusterRpcProxy, out of the box
 
 "Gateway-style" is the call the gateway makes: `ServiceRpc` (services/common/rpc.py) from inside
 a nameko container, measured around each call in one worker.

@@ -1,4 +1,5 @@
-"""Synthetic statements of any size (benchmarks and the reports service's own tests)."""
+"""Synthetic statements and loans of any size, balances consistent to the cent: data for the
+reports service's tests and the benchmarks (bench/reports.py), not part of any service."""
 
 from datetime import timedelta
 from decimal import Decimal

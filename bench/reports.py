@@ -1,6 +1,6 @@
 """Benchmark of "Estado de cuenta": statement PDFs, the consolidated position, one RPC round trip.
 
-    .venv/bin/python -m scripts.bench_reports [--write docs/benchmarks.md]
+    .venv/bin/python -m bench.reports [--write docs/benchmarks.md]
 
 Starts the portal's real processes on a fresh vhost of the local RabbitMQ (management API on
 127.0.0.1:15672, guest/guest), loads the demo data, measures, stops everything. Each measurement
@@ -31,7 +31,7 @@ from scripts.processes import Portal  # noqa: E402
 from services.auth.demo import remember_devices_of_portal  # noqa: E402
 from services.common.amqp import with_vhost  # noqa: E402
 from services.common.config import amqp_uri  # noqa: E402
-from services.reports.samples import synthetic_loan, synthetic_statement  # noqa: E402
+from tests.report_samples import synthetic_loan, synthetic_statement  # noqa: E402
 
 MANAGEMENT = os.environ.get("RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 POSITION_TIMEOUT = float(os.environ.get("POSITION_TIMEOUT", "2"))
@@ -359,7 +359,7 @@ def report(results):
     ]
     lines = [
         MARKER,
-        "## Estado de cuenta (scripts/bench_reports.py)",
+        "## Estado de cuenta (bench/reports.py)",
         "",
         setup,
         "",
