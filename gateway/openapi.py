@@ -62,12 +62,14 @@ def documented(
     tags=(),
     params=(),
     content_type="application/json",
+    extra_responses=None,
 ):
     """Record an API operation for the OpenAPI document (the handler is returned unchanged).
 
     An operation with `auth` may always answer 401 and 503 (the auth service did not reply), and
     403 unless `password_change` says it works in a session opened with a temporary code.
     `request_example` is a valid body (clients copy it; schemathesis starts from it).
+    `extra_responses` {status: schema}: another success with its own body (PUT /me/limits).
     """
 
     def decorate(fn):
@@ -86,6 +88,7 @@ def documented(
                 tags=tags,
                 params=params,
                 content_type=content_type,
+                extra_responses=dict(extra_responses or {}),
                 doc=(fn.__doc__ or "").strip(),
             )
         )
@@ -155,6 +158,11 @@ def build_spec():
             binary = {"schema": {"type": "string", "format": "binary"}}
             ok["content"] = {op["content_type"]: binary}
         operation["responses"][str(op["status"])] = ok
+        for status, schema in op["extra_responses"].items():
+            operation["responses"][str(status)] = {
+                "description": "Correcto",
+                "content": {"application/json": {"schema": schema}},
+            }
         codes = set(op["errors"])
         if op["auth"]:
             codes |= {"401", "503"} if op["password_change"] else {"401", "403", "503"}

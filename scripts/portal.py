@@ -18,8 +18,9 @@
             (scripts/parked.py)
 - held …:   the streams held behind a missing sequence, and a held event discarded
             (scripts/held.py)
-- requests --pending | requests resolve ID completed|rejected [--operator NAME]: the requests to
-           the core without answer, and an operator's resolution of one (docs/payments.md)
+- requests --pending | requests resolve ID completed|rejected [--operator NAME] | requests
+           evidence ID: the requests to the core without answer, an operator's resolution of
+           one, and the evidence of an order (docs/payments.md, docs/operations.md)
 - audit-verify [--anchor]: the audit log checked against its key and anchor file, naming the
                            anchor (exit 1 when altered); --anchor anchors the head first
 - broker-users: every process's broker user from `<NAME>_AMQP_PASSWORD` and the core's

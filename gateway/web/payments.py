@@ -15,14 +15,14 @@ import hmac
 import json
 
 from gateway.api.auth import client_ip
-from gateway.api.position import pdf_response, report_timeout
+from gateway.api.payments import KIND_LABELS, receipt_response
 from gateway.http import http
 from gateway.parts import GatewayParts
 from gateway.security import cookie_name, secret_key
 from gateway.web import second_factor as factor
 from gateway.web.amounts import read_amounts
 from gateway.web.render import csrf_valid, redirect, render
-from services.common.ecuador_locale import amount_input_text, fecha, money
+from services.common.ecuador_locale import amount_input_text
 from services.common.errors import (
     BadRequest,
     ChallengeExpired,
@@ -39,7 +39,6 @@ from services.common.errors import (
 
 ORDER_COOKIE = "portal_order_challenge"
 CSRF_EXPIRED = "El formulario expiró. Vuelva a cargar la página e intente nuevamente."
-RECEIPT = "payment_receipt"
 STATUS_LABELS = {
     "por_confirmar": "Por confirmar",
     "confirmando": "Enviada",
@@ -61,6 +60,16 @@ STATUS_TEXT = {
     "rechazada": "La cooperativa no realizó la transferencia: el dinero no salió de su cuenta.",
     "anulada": "La orden se anuló: no se movió dinero.",
 }
+# each step of the order's history (its timeline), as the member reads it
+STEP_LABELS = {
+    "por_confirmar": "Ingresada",
+    "confirmando": "Confirmada con su código",
+    "enviada": "Enviada a la cooperativa",
+    "en_verificacion": "En verificación",
+    "completada": "Completada",
+    "rechazada": "Rechazada",
+    "anulada": "Anulada",
+}
 # a loan payment says what happened in its own words
 PAYMENT_TEXT = {
     "completada": "El pago se realizó: sus cuotas quedan pagadas.",
@@ -68,11 +77,6 @@ PAYMENT_TEXT = {
 }
 REFRESHING = ("confirmando", "enviada")
 REFRESH_SECONDS = 3
-KIND_LABELS = {
-    "propia": "Entre mis cuentas",
-    "socio": "A un beneficiario",
-    "loan_payment": "Pago de cuota",
-}
 METHOD_LABELS = {
     "email_code": "El código que le enviamos por correo",
     "totp": "El código de su aplicación de autenticación",
@@ -81,6 +85,7 @@ DONE = {
     "beneficiario": "El beneficiario quedó registrado.",
     "beneficiario-eliminado": "El beneficiario fue eliminado.",
     "limites": "Sus límites bajaron desde ahora.",
+    "limites-subidos": "Sus límites subieron desde ahora.",
 }
 
 
@@ -140,6 +145,10 @@ def order_view(order):
         "status_label": STATUS_LABELS.get(status, status),
         "status_text": texts.get(status, ""),
         "kind_label": KIND_LABELS.get(order.get("kind"), order.get("kind")),
+        "steps": [
+            {"label": STEP_LABELS.get(step["status"], step["status"]), "at": step["at"]}
+            for step in order.get("timeline") or ()
+        ],
     }
 
 
@@ -152,11 +161,6 @@ def attempts_text(exc):
     if isinstance(left, int):
         return f"El código no es correcto. Le quedan {left} intento{'s' if left != 1 else ''}."
     return "El código no es correcto."
-
-
-def mask(account_number):
-    text = str(account_number or "")
-    return "****" + text[-4:] if len(text) > 4 else text
 
 
 class PaymentsPages(GatewayParts):
@@ -207,6 +211,8 @@ class PaymentsPages(GatewayParts):
             "description": form["description"],
             "client_ip": client_ip(request),
             "session_id": principal.session_id,
+            "user_agent": factor.user_agent(request) or None,
+            "channel": "web",
         }
         if destination.startswith("b:"):
             body["beneficiary_id"] = destination[2:]
@@ -301,6 +307,10 @@ class PaymentsPages(GatewayParts):
                 order_id=order_id,
                 method=form["method"],
                 code=form["code"],
+                client_ip=client_ip(request),
+                session_id=principal.session_id,
+                user_agent=factor.user_agent(request) or None,
+                channel="web",
             )
         except InvalidCode as exc:
             return self._pay_code_page(
@@ -371,36 +381,7 @@ class PaymentsPages(GatewayParts):
     @http("GET", "/transferencias/<order_id>/comprobante.pdf")
     def page_transfer_receipt(self, request, order_id):
         principal = self.require_member(request)
-        order = self._pay_order(principal, order_id)
-        if order["status"] != "completada":
-            raise NotFound("El comprobante existe cuando la transferencia está completada.")
-        member = self.accounts_rpc.get_member(principal.member_number)
-        rendered = self.reports_rpc.with_timeout(report_timeout()).render(
-            RECEIPT,
-            {
-                "title": "Comprobante de pago de cuota"
-                if order.get("kind") == "loan_payment"
-                else "Comprobante de transferencia",
-                "member": {
-                    "display_name": member["display_name"],
-                    "member_number": member["member_number"],
-                    "identification_masked": member["identification_masked"],
-                },
-                "order": {
-                    "kind_label": order["kind_label"],
-                    "from_account_masked": mask(order["from_account"]),
-                    "to_account_masked": order["to_account_masked"],
-                    "amount": order["amount"],
-                    "amount_text": money(order["amount"]),
-                    "description": order.get("description") or "",
-                    "core_reference": order.get("core_reference") or "",
-                    "request_id": order["request_id"],
-                    "done_at": fecha(order.get("answered_at") or order.get("sent_at")),
-                },
-            },
-            f"comprobante-{order.get('core_reference') or order_id[:8]}.pdf",
-        )
-        return pdf_response(rendered)
+        return receipt_response(self, principal, self._pay_order(principal, order_id))
 
     # --- beneficiaries ----------------------------------------------------------------------
 
@@ -422,6 +403,8 @@ class PaymentsPages(GatewayParts):
             return self._transfers_page(
                 request, principal, 422, errors, {"b_" + k: v for k, v in form.items()}
             )
+        except RateLimited as exc:  # the day's 5 attempts are spent
+            return self._transfers_page(request, principal, 429, flashes=[("error", exc.message)])
         except (Forbidden, Locked, ServiceUnavailable, NotFound) as exc:
             return self._transfers_page(request, principal, 422, flashes=[("error", exc.message)])
         beneficiary_id = added["beneficiary_id"]
@@ -548,13 +531,102 @@ class PaymentsPages(GatewayParts):
         amounts, errors = read_amounts(form, ["per_transfer", "daily_to_others"])
         if not errors:
             try:
-                self.payments_rpc.lower_limits(
+                answer = self.payments_rpc.change_limits(
                     principal.member_number, amounts["per_transfer"], amounts["daily_to_others"]
                 )
-                return redirect("/transferencias/limites?aviso=limites")
             except ValidationError as exc:
                 errors = dict(exc.fields)
+            except (Forbidden, Locked, RateLimited, ServiceUnavailable) as exc:
+                return self._pay_limits_page(
+                    request, principal, 422, form=form, flashes=[("error", exc.message)]
+                )
+            else:
+                if "change_id" not in answer:  # lowered: in effect now
+                    return redirect("/transferencias/limites?aviso=limites")
+                change_id = answer["change_id"]
+                response = redirect(f"/transferencias/limites/cambios/{change_id}/confirmar")
+                set_order_challenge(
+                    response,
+                    request,
+                    pack_order_challenge("l:" + change_id, answer["confirmation"]),
+                )
+                return response
         return self._pay_limits_page(request, principal, 422, errors, form)
+
+    # --- a raise of the limits, confirmed with the code -------------------------------------
+
+    def _pay_limit_change(self, principal, change_id):
+        if not change_id or len(change_id) > 36:
+            raise NotFound("El cambio de límites no existe.")
+        return self.payments_rpc.get_limit_change(principal.member_number, change_id)
+
+    def _pay_limit_code_page(self, request, principal, change, status=200, flashes=()):
+        change_id = change["change_id"]
+        return self._pay_code_page(
+            request,
+            principal,
+            "l:" + change_id,
+            f"/transferencias/limites/cambios/{change_id}",
+            {"limits": change},
+            status,
+            flashes,
+        )
+
+    @http("GET", "/transferencias/limites/cambios/<change_id>/confirmar")
+    def page_limit_change_code(self, request, change_id):
+        principal = self.require_member(request)
+        change = self._pay_limit_change(principal, change_id)
+        if change["status"] != "por_confirmar":
+            return redirect("/transferencias/limites")
+        flashes = []
+        if request.args.get("reenviado"):
+            flashes.append(("info", "Le enviamos un código nuevo: el anterior ya no sirve."))
+        return self._pay_limit_code_page(request, principal, change, flashes=flashes)
+
+    @http("POST", "/transferencias/limites/cambios/<change_id>/confirmar")
+    def page_limit_change_confirm(self, request, change_id):
+        principal = self.require_member(request)
+        change = self._pay_limit_change(principal, change_id)
+        if not csrf_valid(request):
+            return self._pay_limit_code_page(
+                request, principal, change, 400, [("error", CSRF_EXPIRED)]
+            )
+        form = _form(request, ("method", "code"), limit=20)
+        try:
+            self.payments_rpc.confirm_limit_change(
+                member_number=principal.member_number,
+                change_id=change_id,
+                method=form["method"],
+                code=form["code"],
+            )
+        except InvalidCode as exc:
+            return self._pay_limit_code_page(
+                request, principal, change, 422, [("error", attempts_text(exc))]
+            )
+        except ValidationError as exc:
+            message = " ".join(sum(exc.fields.values(), [])) or exc.message
+            return self._pay_limit_code_page(request, principal, change, 422, [("error", message)])
+        except (ChallengeExpired, Conflict, Locked) as exc:
+            return self._pay_limits_page(request, principal, 409, flashes=[("error", exc.message)])
+        response = redirect("/transferencias/limites?aviso=limites-subidos")
+        response.delete_cookie(
+            cookie_name(request, ORDER_COOKIE),
+            path="/transferencias",
+            secure=request.scheme == "https",
+        )
+        return response
+
+    @http("POST", "/transferencias/limites/cambios/<change_id>/reenviar")
+    def page_limit_change_resend(self, request, change_id):
+        principal = self.require_member(request)
+        change = self._pay_limit_change(principal, change_id)
+        try:
+            self._pay_resend(request, "l:" + change_id)
+        except (RateLimited, ChallengeExpired) as exc:
+            return self._pay_limit_code_page(
+                request, principal, change, 422, [("error", exc.message)]
+            )
+        return redirect(f"/transferencias/limites/cambios/{change_id}/confirmar?reenviado=1")
 
     # --- Pagar cuota (from the loan's page) ---------------------------------------------------
 
@@ -620,6 +692,8 @@ class PaymentsPages(GatewayParts):
                 as_of=form["as_of"] or None,
                 client_ip=client_ip(request),
                 session_id=principal.session_id,
+                user_agent=factor.user_agent(request) or None,
+                channel="web",
             )
         except QuoteChanged as exc:
             # the page shows the new quote: the member reads it and continues again

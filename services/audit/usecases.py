@@ -167,6 +167,7 @@ AUDITED = (
     "accounts.movement_posted",
     "accounts.member_email_changed",
     # payments: every step of a money-moving order (who, method, amounts; no code, no secret)
+    "payments.order_created",
     "payments.order_sent",
     "payments.order_completed",
     "payments.order_rejected",
@@ -175,6 +176,7 @@ AUDITED = (
     "payments.order_resolved",
     "payments.beneficiary_added",
     "payments.limits_lowered",
+    "payments.limits_raised",
     "auth.user_registered",
     "auth.login_succeeded",
     "auth.login_failed",

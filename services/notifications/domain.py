@@ -524,3 +524,130 @@ def phone_e164(phone: object) -> str | None:
     if re.fullmatch(r"5939\d{8}", digits):
         return "+" + digits
     return None
+
+
+# Orders that move money: completada / rechazada (payments' events; docs/events.md) -------------
+
+ORDER_COMPLETED = "order_completed"
+ORDER_REJECTED = "order_rejected"
+# the member's other alerts of payments (DOMAIN: a beneficiary added, a limit raised)
+BENEFICIARY_ADDED = "beneficiary_added"
+LIMITS_RAISED = "limits_raised"
+PAYMENTS_ALERT_SUBJECTS = {
+    BENEFICIARY_ADDED: "Se registró un beneficiario en su usuario del Portal en línea",
+    LIMITS_RAISED: "Se subieron sus límites de transferencia",
+}
+# what the member reads of an order (the e-mail's subject and the SMS)
+ORDER_WHAT = {
+    "propia": "transferencia entre sus cuentas",
+    "socio": "transferencia a otro socio",
+    "loan_payment": "pago de cuota de crédito",
+}
+ORDER_SUBJECTS = {
+    ORDER_COMPLETED: "Su {what} de {amount} se realizó",
+    ORDER_REJECTED: "Su {what} de {amount} no se realizó",
+}
+
+
+def order_alert_kind(envelope: object) -> str | None:
+    """`order_completed` / `order_rejected` for a payments event that ends an order that way
+    (an operator's resolution says which by its status), else None: no message."""
+    if not isinstance(envelope, dict) or envelope.get("source") != "payments":
+        return None
+    if envelope.get("event_type") in PAYMENTS_ALERT_SUBJECTS:
+        return str(envelope["event_type"])
+    status = _data(envelope).get("status")
+    if envelope.get("event_type") in ("order_completed", "order_rejected", "order_resolved"):
+        if status == "completada":
+            return ORDER_COMPLETED
+        if status == "rechazada":
+            return ORDER_REJECTED
+    return None
+
+
+def _mask(account: object) -> str:
+    """The last four digits of an account ('****1234'), whatever the event carried."""
+    digits = re.sub(r"\D", "", account) if isinstance(account, str) else ""
+    return "****" + digits[-4:] if len(digits) >= 4 else ""
+
+
+def order_notice(envelope: dict[str, Any], kind: str, member: object) -> Notice:
+    """The e-mail of an order completed or rejected: the amount in es-EC, both accounts masked,
+    the time in Ecuador, the core's reference or the reason; to the member's address on file."""
+    data = _data(envelope)
+    facts: dict[str, Any] = member if isinstance(member, dict) else {}
+    if kind in PAYMENTS_ALERT_SUBJECTS:
+        return Notice(
+            kind=kind,
+            event_id=str(envelope.get("event_id") or ""),
+            subject=PAYMENTS_ALERT_SUBJECTS[kind],
+            recipient=clean_address(facts.get("email")),
+            context={
+                "greeting_name": greeting_name(facts.get("display_name")),
+                "alias": _short(data.get("alias"), 40),
+                "account_masked": _mask(data.get("account_number_masked")),
+                "per_transfer_text": money_text(data.get("per_transfer")),
+                "daily_text": money_text(data.get("daily_to_others")),
+                "at_text": local_time_text(data.get("confirmed_at") or envelope.get("occurred_at")),
+                # the alerts' layout (alert_base): no device nor address in these events, no
+                # "No fui yo" link (auth issues those for its own events)
+                "device_text": "",
+                "address_text": "",
+                "not_me_url": None,
+            },
+        )
+    amount = money_text(data.get("amount"))
+    what = ORDER_WHAT.get(str(data.get("kind") or ""), "orden")
+    context: dict[str, object] = {
+        "greeting_name": greeting_name(facts.get("display_name")),
+        "what": what,
+        "amount_text": amount,
+        "from_account_masked": _mask(data.get("from_account")),
+        "to_account_masked": _mask(data.get("to_account_masked")),
+        "at_text": local_time_text(data.get("answered_at") or envelope.get("occurred_at")),
+        "core_reference": _short(data.get("core_reference"), 80),
+        "reason": _short(data.get("reason"), 200),
+        "description": _short(data.get("description"), 60),
+    }
+    return Notice(
+        kind=kind,
+        event_id=str(envelope.get("event_id") or ""),
+        subject=ORDER_SUBJECTS[kind].format(what=what, amount=amount),
+        recipient=clean_address(facts.get("email")),
+        context=context,
+    )
+
+
+def _ascii(text: str) -> str:
+    """Plain ASCII for an SMS (one GSM segment's alphabet): accents dropped."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def order_sms_text(envelope: dict[str, Any], kind: str) -> str:
+    """The SMS of an order completed or rejected: short, ASCII, accounts masked, no balance."""
+    notice = order_notice(envelope, kind, None)
+    c = notice.context
+    if kind == BENEFICIARY_ADDED:
+        return _ascii(
+            f"Se registro el beneficiario {c['alias']} (cuenta {c['account_masked']}) en su "
+            f"usuario del portal el {c['at_text'] or 'hoy'}." + SMS_TAIL
+        )[:300]
+    if kind == LIMITS_RAISED:
+        return _ascii(
+            f"Se subieron sus limites de transferencia a {c['per_transfer_text']} por "
+            f"transferencia y {c['daily_text']} diarios el {c['at_text'] or 'hoy'}." + SMS_TAIL
+        )[:300]
+    head = (
+        f"Su {c['what']} de {c['amount_text']} de la cuenta {c['from_account_masked']} "
+        f"a {c['to_account_masked']}"
+    )
+    if kind == ORDER_COMPLETED:
+        text = f"{head} se realizo el {c['at_text'] or 'hoy'}. Ref. {c['core_reference']}."
+    else:
+        text = (
+            f"{head} no se realizo ({c['at_text'] or 'hoy'}): {c['reason']} "
+            "El dinero no salio de su cuenta."
+        )
+    return _ascii(text + SMS_TAIL)[:300]

@@ -282,6 +282,79 @@ class NotificationUseCases:
         if status == "retry":
             raise DeliveryFailed(payload.get("event_type"))
 
+    # --- orders that move money: completada / rechazada; a beneficiary added, a limit raised ----
+
+    def order_alert(self, payload: Any) -> None:
+        """The member's e-mail and SMS of an order that ended, a beneficiary added or a limit
+        raised (payments' events; idempotent by event_id and kind like the security alerts: a
+        redelivery after a partial failure sends only the rest). The member's address and phone
+        are asked of accounts before any transaction opens."""
+        kind = domain.order_alert_kind(payload)
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if kind is None or not isinstance(event_id, str) or not event_id:
+            return  # an order's other steps (or an unusable event) send nothing
+        email_owed = not self._delivered(event_id, kind)
+        sms_owed = self.sms.name != "none" and not self._delivered(event_id, kind + "_sms")
+        member = self._order_member(payload) if email_owed or sms_owed else None
+        with self.write_turn:
+            done = self._order_alert_now(payload, kind, member, email_owed, sms_owed)
+            self.db.commit()
+        if not done:
+            raise DeliveryFailed(payload.get("event_type"))
+
+    def _order_member(self, payload: dict[str, Any]) -> Any:
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        number = data.get("member_number") if data else None
+        if not isinstance(number, str):
+            return None
+        try:
+            return self.accounts.get_member(number)
+        except NotFound:
+            return None
+
+    def _order_alert_now(
+        self,
+        payload: dict[str, Any],
+        kind: str,
+        member: Any,
+        email_owed: bool,
+        sms_owed: bool,
+    ) -> bool:
+        if not self.inbox.claim(payload):
+            return True
+        notice = domain.order_notice(payload, kind, member)
+        phone = domain.phone_e164(member.get("phone") if isinstance(member, dict) else None)
+        outcomes: list[Outcome] = []
+        if email_owed:
+            outcomes.append(
+                self._attempt(
+                    notice,
+                    notice.recipient,
+                    "sin dirección de correo",
+                    lambda: self.mailer.send(compose(notice, self.mailer.settings.sender)),
+                )
+            )
+        if sms_owed:
+            text = domain.order_sms_text(payload, kind)
+            sms_notice = domain.Notice(
+                kind=kind + "_sms",
+                event_id=notice.event_id,
+                subject=notice.subject,
+                recipient=phone,
+            )
+            outcomes.append(
+                self._attempt(
+                    sms_notice, phone, "sin teléfono", lambda: self.sms.send(phone, text, kind)
+                )
+            )
+        retry = any(outcome[1] == "retry" for outcome in outcomes)
+        if retry:
+            self.db.rollback()  # the claim goes: the event comes back for what is still owed
+        for sent, status, attempts, error, location in outcomes:
+            final = "failed" if status == "retry" else status
+            store.record(self.db, sent, final, attempts, error=error, location=location)
+        return not retry
+
     def _delivered(self, event_id: str, kind: str) -> bool:
         previous = store.find(self.db, event_id, kind)
         return previous is not None and previous.status in ("sent", "skipped")
@@ -382,6 +455,7 @@ class NotificationUseCases:
 _deliver = NotificationUseCases.deliver
 _alert = NotificationUseCases.alert
 _notice_sms = NotificationUseCases.notice_sms
+_order_alert = NotificationUseCases.order_alert
 
 # Every event notifications consumes, "<source>.<event_type>" → its use case: the queues the
 # service binds (one per source and type) and what each does. "<source>.<event_type>/<variant>"
@@ -411,5 +485,11 @@ HANDLERS = HandlerTable(
         "auth.second_factor_locked": _alert,
         "auth.recovery_code_used": _alert,
         "auth.not_me_reported": _alert,
+        # orders that move money, by e-mail and SMS (docs/events.md, "orders that move money")
+        "payments.order_completed": _order_alert,
+        "payments.order_rejected": _order_alert,
+        "payments.order_resolved": _order_alert,
+        "payments.beneficiary_added": _order_alert,
+        "payments.limits_raised": _order_alert,
     }
 )

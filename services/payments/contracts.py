@@ -30,6 +30,8 @@ class CreateTransferSchema(PortalSchema):
     )
     client_ip = fields.String(load_default=None, allow_none=True)
     session_id = fields.String(load_default=None, allow_none=True)
+    user_agent = fields.String(load_default=None, allow_none=True)
+    channel = fields.String(load_default=None, allow_none=True)
 
 
 class ConfirmSchema(PortalSchema):
@@ -52,6 +54,13 @@ class ConfirmationSchema(PortalSchema):
     challenge_expires_at = fields.String(allow_none=True)
 
 
+class StepSchema(PortalSchema):
+    """One state an order went through and when (UTC)."""
+
+    status = fields.String()
+    at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+
+
 class TransferSchema(PortalSchema):
     """A transfer as the member sees it (the destination masked)."""
 
@@ -70,6 +79,8 @@ class TransferSchema(PortalSchema):
     confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
     answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    # each state it went through and when, oldest first (the order's detail)
+    timeline = fields.List(fields.Nested(StepSchema))
     # at creation only: the second-factor step that confirms it (API "Money-moving orders")
     confirmation = fields.Nested(ConfirmationSchema)
 
@@ -89,6 +100,8 @@ class CreateLoanPaymentSchema(PortalSchema):
     as_of = fields.Date(required=True, allow_none=True)
     client_ip = fields.String(load_default=None, allow_none=True)
     session_id = fields.String(load_default=None, allow_none=True)
+    user_agent = fields.String(load_default=None, allow_none=True)
+    channel = fields.String(load_default=None, allow_none=True)
 
 
 class LoanPaymentSchema(PortalSchema):
@@ -127,6 +140,20 @@ class LimitsViewSchema(PortalSchema):
     daily_to_others = Money()
     used_today = Money()
     cooperative_max = fields.Nested(LimitsSchema)
+
+
+class LimitChangeSchema(PortalSchema):
+    """A raise of the limits: `por_confirmar` (with `confirmation` at creation), then
+    `confirmada` (with the `limits` now in effect) or `anulada`."""
+
+    change_id = fields.String(attribute="id")
+    per_transfer = Money()
+    daily_to_others = Money()
+    status = fields.String()
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    confirmation = fields.Nested(ConfirmationSchema)
+    limits = fields.Nested(LimitsViewSchema)
 
 
 class CreateBeneficiarySchema(PortalSchema):
@@ -188,6 +215,56 @@ class OrderEventSchema(PortalSchema):
     reason = fields.String(allow_none=True)
     confirmed_with = fields.String(allow_none=True)
     alert = fields.String(allow_none=True)
+    # the core's reference of a completed order (the member's receipt, e-mail and SMS name it)
+    core_reference = fields.String(allow_none=True)
+    # each state's time so far (UTC): the order's evidence, and the time its e-mail names
+    created_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    confirmed_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    sent_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    late_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    answered_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    cancelled_at = fields.DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+    # where it was created and confirmed from, and what was confirmed (EvidenceSchema's)
+    evidence = fields.Dict(allow_none=True)
+
+
+class WhereFromSchema(PortalSchema):
+    at = fields.String()
+    session_id = fields.String(allow_none=True)
+    client_ip = fields.String(allow_none=True)
+    device = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
+
+
+class ShownSchema(PortalSchema):
+    kind = fields.String()
+    amount = fields.String()
+    from_account = fields.String()
+    to_account_masked = fields.String()
+    description = fields.String()
+    digest = fields.String()
+
+
+class EvidenceSchema(PortalSchema):
+    """An order's evidence for operators (`order_evidence`, `portal requests evidence ID`):
+    who, from which session, address and device, with which method, what was shown and
+    confirmed, and each state's time. No code, no secret, a third party's account masked."""
+
+    order_id = fields.String(attribute="id")
+    request_id = fields.String()
+    request_type = fields.String()
+    member_number = fields.String()
+    status = fields.String()
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    core_reference = fields.String(allow_none=True)
+    confirmed_with = fields.String(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    created = fields.Nested(WhereFromSchema, allow_none=True)
+    confirmed = fields.Nested(WhereFromSchema, allow_none=True)
+    shown = fields.Nested(ShownSchema, allow_none=True)
+    timeline = fields.List(fields.Nested(StepSchema))
 
 
 class PaymentsRpc(InboundOperations, Protocol):
@@ -204,6 +281,9 @@ class PaymentsRpc(InboundOperations, Protocol):
         description: str | None = "",
         client_ip: str | None = None,
         session_id: str | None = None,
+        idempotency_key: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
     ) -> Annotated[JSON, TransferSchema]: ...
 
     @operation
@@ -213,6 +293,10 @@ class PaymentsRpc(InboundOperations, Protocol):
         order_id: str | None = None,
         method: str | None = None,
         code: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
     ) -> Annotated[JSON, TransferSchema]: ...
 
     @operation
@@ -236,6 +320,9 @@ class PaymentsRpc(InboundOperations, Protocol):
         as_of: str | None = None,
         client_ip: str | None = None,
         session_id: str | None = None,
+        idempotency_key: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
     ) -> Annotated[JSON, LoanPaymentSchema]: ...
 
     @operation
@@ -245,6 +332,10 @@ class PaymentsRpc(InboundOperations, Protocol):
         order_id: str | None = None,
         method: str | None = None,
         code: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
     ) -> Annotated[JSON, LoanPaymentSchema]: ...
 
     @operation
@@ -272,6 +363,10 @@ class PaymentsRpc(InboundOperations, Protocol):
         order_id: str | None = None,
         method: str | None = None,
         code: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
     ) -> JSON: ...
 
     @operation
@@ -286,6 +381,30 @@ class PaymentsRpc(InboundOperations, Protocol):
     ) -> Annotated[JSON, LimitsViewSchema]: ...
 
     @operation
+    def change_limits(
+        self,
+        member_number: str,
+        per_transfer: str | None = None,
+        daily_to_others: str | None = None,
+    ) -> JSON:
+        """Lowered: LimitsViewSchema; raised: LimitChangeSchema `por_confirmar`."""
+        ...
+
+    @operation
+    def get_limit_change(
+        self, member_number: str, change_id: str
+    ) -> Annotated[JSON, LimitChangeSchema]: ...
+
+    @operation
+    def confirm_limit_change(
+        self,
+        member_number: str | None = None,
+        change_id: str | None = None,
+        method: str | None = None,
+        code: str | None = None,
+    ) -> Annotated[JSON, LimitChangeSchema]: ...
+
+    @operation
     def list_beneficiaries(self, member_number: str) -> JSON:
         """`{"beneficiaries": [BeneficiarySchema], …}`"""
         ...
@@ -297,6 +416,7 @@ class PaymentsRpc(InboundOperations, Protocol):
         alias: str | None = None,
         account_number: str | None = None,
         identification: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Annotated[JSON, BeneficiarySchema]: ...
 
     @operation
@@ -317,6 +437,9 @@ class PaymentsRpc(InboundOperations, Protocol):
     def pending_requests(self) -> JSON:
         """`{"requests": [PendingRequestSchema]}`"""
         ...
+
+    @operation
+    def order_evidence(self, order_id: str | None = None) -> Annotated[JSON, EvidenceSchema]: ...
 
     @operation
     def resolve_request(

@@ -359,3 +359,155 @@ def on_rejected(status: str) -> AnswerDecision:
             PARK, reason="El núcleo rechaza una orden que ya completó: se conserva completada."
         )
     return AnswerDecision(PARK, reason=f"Respuesta del núcleo a una orden {status}.")
+
+
+# --- Idempotency-Key of order creations --------------------------------------------------------
+
+IDEMPOTENCY_KEY_HOURS = 24  # how long a member's key answers its first answer
+IDEMPOTENCY_RESERVATION_SECONDS = 60  # a first call that never answered frees its key after this
+IDEMPOTENCY_KEY_MAX = 100
+_KEY_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))  # visible ASCII
+
+
+def idempotency_key_errors(key: str) -> list[str]:
+    """Why a client's `Idempotency-Key` is unusable ([] when it is usable)."""
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX or not set(key) <= _KEY_CHARS:
+        return [
+            f"La clave Idempotency-Key debe tener de 1 a {IDEMPOTENCY_KEY_MAX} caracteres "
+            "ASCII visibles, sin espacios."
+        ]
+    return []
+
+
+def request_fingerprint(operation: str, body: Mapping[str, Any]) -> str:
+    """What a key is bound to: the operation and the body as the client sent it (its fields,
+    whatever their order; absent and null are the same)."""
+    present = {name: value for name, value in body.items() if value is not None}
+    canonical = json.dumps([operation, present], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def key_expires_at(now: datetime, hours: float = IDEMPOTENCY_KEY_HOURS) -> datetime:
+    return now + timedelta(hours=hours)
+
+
+REPLAY = "replay"
+REUSED = "reused"
+IN_PROGRESS = "in_progress"
+FREE = "free"
+
+
+def key_decision(
+    stored_fingerprint: str | None,
+    answered: bool,
+    created_at: datetime | None,
+    expires_at: datetime | None,
+    fingerprint: str,
+    now: datetime,
+    reservation_seconds: float = IDEMPOTENCY_RESERVATION_SECONDS,
+) -> str:
+    """What a call with a key does given what is stored under it: `free` (create, the key is
+    unknown, expired, or a first call that never answered), `replay` (the first answer),
+    `reused` (another body: 409), `in_progress` (the first call is still creating: 409)."""
+    if stored_fingerprint is None or expires_at is None or now >= expires_at:
+        return FREE
+    if stored_fingerprint != fingerprint:
+        return REUSED
+    if answered:
+        return REPLAY
+    if created_at is not None and now - created_at >= timedelta(seconds=reservation_seconds):
+        return FREE
+    return IN_PROGRESS
+
+
+# --- the evidence of an order ------------------------------------------------------------------
+
+CHANNELS = ("api", "web")
+USER_AGENT_MAX = 200
+
+
+def where_from(
+    at: datetime,
+    session_id: str | None,
+    client_ip: str | None,
+    user_agent: str | None,
+    channel: str | None,
+) -> dict[str, Any]:
+    """Who acted and from where, for an order's evidence: the session (its id, never its
+    token), the address, the device (the client's User-Agent, cut) and the channel."""
+    return {
+        "at": iso_z(at),
+        "session_id": (session_id or None) and str(session_id)[:64],
+        "client_ip": (client_ip or None) and str(client_ip)[:64],
+        "device": (user_agent or None) and " ".join(str(user_agent).split())[:USER_AGENT_MAX],
+        "channel": channel if channel in CHANNELS else None,
+    }
+
+
+def shown(
+    kind: str,
+    amount: Decimal,
+    from_account: str,
+    destination: str,
+    description: str,
+    digest: str,
+) -> dict[str, Any]:
+    """What the member was shown and confirmed: the order's kind, amount and both ends (a third
+    party's account masked) and the digest the code was bound to."""
+    return {
+        "kind": kind,
+        "amount": f"{amount:.2f}",
+        "from_account": from_account,
+        "to_account_masked": mask_account(destination),
+        "description": description,
+        "digest": digest,
+    }
+
+
+# the time of each state, as the order's columns keep them (status → column)
+STATE_TIMES = (
+    (POR_CONFIRMAR, "created_at"),
+    (CONFIRMANDO, "confirmed_at"),
+    (ENVIADA, "sent_at"),
+    (EN_VERIFICACION, "late_at"),
+    (ANULADA, "cancelled_at"),
+)
+
+
+def timeline(times: Mapping[str, datetime | None], status: str) -> list[dict[str, Any]]:
+    """[{status, at}] of the states the order went through, oldest first. The core's answer
+    (`answered_at`) is the time of the end it reached: completada or rechazada."""
+    steps = [(name, times.get(column)) for name, column in STATE_TIMES]
+    if status in (COMPLETADA, RECHAZADA):
+        steps.append((status, times.get("answered_at")))
+    found = [(name, at) for name, at in steps if at is not None]
+    return [{"status": name, "at": at} for name, at in sorted(found, key=lambda s: s[1])]
+
+
+# --- beneficiaries' daily attempts and raised limits -------------------------------------------
+
+BENEFICIARY_ATTEMPTS_PER_DAY = 5  # API contract: at most 5 attempts a day
+LIMITS = "limites"  # the subject of a raise's confirmation (auth restricts it for 48 hours)
+CONFIRMADA = "confirmada"
+
+
+def seconds_to_next_day(now: datetime) -> int:
+    """Seconds until Ecuador's next calendar day (when the day's attempts start again)."""
+    local = now.astimezone(ECUADOR)
+    tomorrow = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), ECUADOR)
+    return max(int((tomorrow - local).total_seconds()), 1)
+
+
+def raises(requested: Limits, current: Limits) -> bool:
+    """True when either limit goes up: then it takes effect only once confirmed."""
+    return (
+        requested.per_transfer > current.per_transfer
+        or requested.daily_to_others > current.daily_to_others
+    )
+
+
+def limits_digest(member_number: str, requested: Limits) -> str:
+    """What a raise's code confirms: the member and both new limits."""
+    return order_digest(
+        LIMITS, requested.daily_to_others, member_number, f"{requested.per_transfer:.2f}"
+    )

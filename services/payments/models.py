@@ -106,6 +106,10 @@ class Order(Base):
     late_interest: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
     other_charges: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the order's evidence (JSON, docs/payments.md): where it was created and confirmed from and
+    # what the member was shown and confirmed; no code, no secret
+    evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -115,3 +119,51 @@ inbound_refusals = refusals_table(Base.metadata)
 
 # the requests to the core waiting to be published on `portal.requests` (an outbox of its own)
 request_outbox = outbox_table(Base.metadata, "request_outbox")
+
+
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` of an order-creating call, per member (docs/payments.md): the
+    operation and body it was first used with, and the first answer, replayed for the same body.
+    `answer` is null while the first call is still creating (a reservation)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_expires", "expires_at"),)
+
+    member_number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(30))  # transfer | beneficiary | loan_payment …
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the first answer
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BeneficiaryAttempts(Base):
+    """The member's attempts to add a beneficiary on one Ecuador day (at most 5: each one
+    checks an account number and a cédula against accounts, so they are counted, not free)."""
+
+    __tablename__ = "beneficiary_attempts"
+
+    member_number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LimitChange(Base):
+    """A raise of the member's limits: `por_confirmar` with its second-factor challenge, in
+    effect once `confirmada`; `anulada` when not confirmed in time."""
+
+    __tablename__ = "limit_changes"
+    __table_args__ = (Index("ix_limit_changes_member", "member_number", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_number: Mapped[str] = mapped_column(String(12))
+    per_transfer: Mapped[Decimal] = mapped_column(Cents)
+    daily_to_others: Mapped[Decimal] = mapped_column(Cents)
+    status: Mapped[str] = mapped_column(String(20))  # por_confirmar | confirmada | anulada
+    digest: Mapped[str] = mapped_column(String(64))
+    challenge_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_with: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

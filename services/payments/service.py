@@ -3,15 +3,15 @@
 
 RPCs: ping, create_transfer, confirm_transfer, list_transfers, get_transfer,
 create_loan_payment, confirm_loan_payment, list_loan_payments, get_loan_payment, list_orders,
-get_order, confirm_order, get_limits,
-lower_limits, list_beneficiaries, add_beneficiary, confirm_beneficiary, delete_beneficiary,
-pending_requests, resolve_request, sweep, inbound_status.
-Events (exchange `payments.events`, through the outbox; docs/events.md): order_sent,
-order_completed, order_rejected, order_cancelled, order_in_verification, order_resolved,
-limits_lowered, beneficiary_added. Requests to the core on `portal.requests` (routing key =
-request_type), through their own outbox. Consumes the core's request_completed /
-request_rejected (`core.payments`), and accounts.request_movement_posted (money moved for a
-rejected order).
+get_order, confirm_order, get_limits, lower_limits, change_limits, get_limit_change,
+confirm_limit_change, list_beneficiaries, add_beneficiary, confirm_beneficiary,
+delete_beneficiary, pending_requests, order_evidence, resolve_request, sweep, inbound_status.
+Events (exchange `payments.events`, through the outbox; docs/events.md): order_created,
+order_sent, order_completed, order_rejected, order_cancelled, order_in_verification,
+order_resolved, limits_lowered, limits_raised, beneficiary_added. Requests to the core on
+`portal.requests` (routing key = request_type), through their own outbox. Consumes the core's
+request_completed / request_rejected (`core.payments`), and accounts.request_movement_posted
+(money moved for a rejected order).
 
 The use cases live in `usecases.py`; this module only wires nameko to them.
 """
@@ -94,8 +94,12 @@ class PaymentsService:
         description="",
         client_ip=None,
         session_id=None,
+        idempotency_key=None,
+        user_agent=None,
+        channel=None,
     ):
         return self.payments.create_transfer(
+            idempotency_key=idempotency_key,
             member_number=member_number,
             from_account=from_account,
             to_account=to_account,
@@ -104,12 +108,32 @@ class PaymentsService:
             description=description,
             client_ip=client_ip,
             session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
         )
 
     @rpc
-    def confirm_transfer(self, member_number=None, order_id=None, method=None, code=None):
+    def confirm_transfer(
+        self,
+        member_number=None,
+        order_id=None,
+        method=None,
+        code=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+    ):
         return self.payments.confirm(
-            "transfer", member_number=member_number, order_id=order_id, method=method, code=code
+            "transfer",
+            member_number=member_number,
+            order_id=order_id,
+            method=method,
+            code=code,
+            client_ip=client_ip,
+            session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
         )
 
     @rpc
@@ -131,8 +155,14 @@ class PaymentsService:
         as_of=None,
         client_ip=None,
         session_id=None,
+        idempotency_key=None,
+        user_agent=None,
+        channel=None,
     ):
         return self.payments.create_loan_payment(
+            idempotency_key=idempotency_key,
+            user_agent=user_agent,
+            channel=channel,
             member_number=member_number,
             loan_number=loan_number,
             from_account=from_account,
@@ -144,9 +174,27 @@ class PaymentsService:
         )
 
     @rpc
-    def confirm_loan_payment(self, member_number=None, order_id=None, method=None, code=None):
+    def confirm_loan_payment(
+        self,
+        member_number=None,
+        order_id=None,
+        method=None,
+        code=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+    ):
         return self.payments.confirm(
-            "loan_payment", member_number=member_number, order_id=order_id, method=method, code=code
+            "loan_payment",
+            member_number=member_number,
+            order_id=order_id,
+            method=method,
+            code=code,
+            client_ip=client_ip,
+            session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
         )
 
     @rpc
@@ -168,9 +216,27 @@ class PaymentsService:
         return self.payments.get_transfer(member_number, order_id, None)
 
     @rpc
-    def confirm_order(self, member_number=None, order_id=None, method=None, code=None):
+    def confirm_order(
+        self,
+        member_number=None,
+        order_id=None,
+        method=None,
+        code=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+    ):
         return self.payments.confirm(
-            None, member_number=member_number, order_id=order_id, method=method, code=code
+            None,
+            member_number=member_number,
+            order_id=order_id,
+            method=method,
+            code=code,
+            client_ip=client_ip,
+            session_id=session_id,
+            user_agent=user_agent,
+            channel=channel,
         )
 
     @rpc
@@ -182,14 +248,32 @@ class PaymentsService:
         return self.payments.lower_limits(member_number, per_transfer, daily_to_others)
 
     @rpc
+    def change_limits(self, member_number, per_transfer=None, daily_to_others=None):
+        return self.payments.change_limits(member_number, per_transfer, daily_to_others)
+
+    @rpc
+    def get_limit_change(self, member_number, change_id):
+        return self.payments.get_limit_change(member_number, change_id)
+
+    @rpc
+    def confirm_limit_change(self, member_number=None, change_id=None, method=None, code=None):
+        return self.payments.confirm_limit_change(member_number, change_id, method, code)
+
+    @rpc
     def list_beneficiaries(self, member_number):
         return self.payments.list_beneficiaries(member_number)
 
     @rpc
     def add_beneficiary(
-        self, member_number=None, alias=None, account_number=None, identification=None
+        self,
+        member_number=None,
+        alias=None,
+        account_number=None,
+        identification=None,
+        idempotency_key=None,
     ):
         return self.payments.add_beneficiary(
+            idempotency_key=idempotency_key,
             member_number=member_number,
             alias=alias,
             account_number=account_number,
@@ -207,6 +291,10 @@ class PaymentsService:
     @rpc
     def pending_requests(self):
         return self.payments.pending_requests()
+
+    @rpc
+    def order_evidence(self, order_id=None):
+        return self.payments.order_evidence(order_id)
 
     @rpc
     def resolve_request(self, order_id=None, outcome=None, operator=None, note=""):

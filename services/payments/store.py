@@ -2,12 +2,20 @@
 
 from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.common import inbound
 from services.payments import domain
-from services.payments.models import Beneficiary, DailyCounter, MemberLimits, Order
+from services.payments.models import (
+    Beneficiary,
+    BeneficiaryAttempts,
+    DailyCounter,
+    IdempotencyKey,
+    LimitChange,
+    MemberLimits,
+    Order,
+)
 
 _orders = cast(Table, Order.__table__)
 _counters = cast(Table, DailyCounter.__table__)
@@ -131,6 +139,76 @@ def order_ids_in(session, statuses, limit=1000):
     return session.scalars(
         select(Order.id).where(Order.status.in_(statuses)).order_by(Order.created_at).limit(limit)
     ).all()
+
+
+def idempotency_key(session, member_number, key):
+    return session.get(IdempotencyKey, (member_number, key))
+
+
+def reserve_idempotency_key(session, member_number, key, operation, fingerprint, now, expires):
+    """The key taken for a first call (answer null until it answers); False when another call
+    took it first (the caller reads it again)."""
+    try:
+        with session.begin_nested():
+            session.add(
+                IdempotencyKey(
+                    member_number=member_number,
+                    key=key,
+                    operation=operation,
+                    fingerprint=fingerprint,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_expired_keys(session, now):
+    """Expired keys leave (the sweeper): their member may use them again for a new order."""
+    table = cast(Table, IdempotencyKey.__table__)
+    # read first: a sweep with nothing to forget takes no write lock (SQLite has one writer)
+    if session.execute(select(table.c.key).where(table.c.expires_at <= now).limit(1)).first():
+        return session.execute(delete(table).where(table.c.expires_at <= now)).rowcount
+    return 0
+
+
+def count_beneficiary_attempt(session, member_number, day):
+    """One more attempt of the member on `day`; the day's count with it."""
+    table = cast(Table, BeneficiaryAttempts.__table__)
+    try:
+        with session.begin_nested():
+            session.execute(insert(table).values(member_number=member_number, day=day, attempts=0))
+    except IntegrityError:
+        pass
+    session.execute(
+        update(table)
+        .where(table.c.member_number == member_number, table.c.day == day)
+        .values(attempts=table.c.attempts + 1)
+    )
+    return session.execute(
+        select(table.c.attempts).where(table.c.member_number == member_number, table.c.day == day)
+    ).scalar_one()
+
+
+def limit_change(session, member_number, change_id):
+    found = session.get(LimitChange, change_id)
+    if found is None or found.member_number != member_number:
+        return None
+    return found
+
+
+def move_limit_change(session, change_id, new, **values):
+    """por_confirmar → `new`, once (two confirmations take effect once)."""
+    table = cast(Table, LimitChange.__table__)
+    result = session.execute(
+        update(table)
+        .where(table.c.id == change_id, table.c.status == domain.POR_CONFIRMAR)
+        .values(status=new, **values)
+    )
+    session.expire_all()
+    return result.rowcount == 1
 
 
 def loan_orders(session, loan_number):

@@ -26,6 +26,7 @@ from services.common.errors import (
     Conflict,
     NotFound,
     QuoteChanged,
+    RateLimited,
     ServiceUnavailable,
     ValidationError,
 )
@@ -40,6 +41,8 @@ from services.payments.contracts import (
     CreateBeneficiarySchema,
     CreateLoanPaymentSchema,
     CreateTransferSchema,
+    EvidenceSchema,
+    LimitChangeSchema,
     LimitsSchema,
     LimitsViewSchema,
     LoanPaymentSchema,
@@ -48,7 +51,13 @@ from services.payments.contracts import (
     ResolveSchema,
     TransferSchema,
 )
-from services.payments.models import Beneficiary, MemberLimits, Order, processed_events
+from services.payments.models import (
+    Beneficiary,
+    LimitChange,
+    MemberLimits,
+    Order,
+    processed_events,
+)
 from services.payments.schemas import (
     RequestCompletedSchema,
     RequestMovementSchema,
@@ -62,6 +71,7 @@ PAYMENT = LoanPaymentSchema()
 ORDER_EVENT = OrderEventSchema()
 PENDING = PendingRequestSchema(many=True)
 LIMITS_VIEW = LimitsViewSchema()
+LIMIT_CHANGE = LimitChangeSchema()
 BENEFICIARY = BeneficiarySchema()
 CORE_COMPLETED = RequestCompletedSchema()
 CORE_REJECTED = RequestRejectedSchema()
@@ -91,6 +101,24 @@ RESOLVE_TOO_EARLY = (
     "espere su respuesta."
 )
 NOT_AWAITING = "La orden no espera respuesta del núcleo (estado {status})."
+BENEFICIARY_ATTEMPTS = (
+    "Alcanzó el máximo de {count} intentos de registrar un beneficiario por día. "
+    "Intente de nuevo mañana."
+)
+CHANGE_NOT_FOUND = "El cambio de límites no existe."
+CHANGE_NOT_PENDING = "El cambio de límites ya no está por confirmar."
+CHANGE_EXPIRED = (
+    "El cambio de límites venció: no se confirmó en {minutes} minutos. Pídalo de nuevo."
+)
+KEY_REUSED = (
+    "Esta clave Idempotency-Key ya se usó con otros datos: use una clave nueva para otra orden."
+)
+KEY_IN_PROGRESS = (
+    "Una orden con esta clave Idempotency-Key se está registrando: consulte sus órdenes en un "
+    "momento."
+)
+# what a creation's fingerprint leaves out: who and from where, not what is ordered
+NOT_IN_FINGERPRINT = ("member_number", "client_ip", "session_id", "device_id", "user_agent")
 PAYMENT_UNDER_WAY = (
     "Ya hay un pago de este crédito en curso: espere su resultado en Transferencias antes de "
     "ordenar otro."
@@ -142,6 +170,10 @@ class Settings:
     @property
     def confirm_minutes(self):
         return self.number("ORDER_CONFIRM_MINUTES", domain.CONFIRM_MINUTES)
+
+    @property
+    def idempotency_hours(self):
+        return self.number("IDEMPOTENCY_KEY_HOURS", domain.IDEMPOTENCY_KEY_HOURS)
 
     @property
     def retry_seconds(self):
@@ -211,7 +243,23 @@ def order_view(order):
         view["description"] = (
             "Cuota" + ("s" if len(numbers) > 1 else "") + " N° " + ", ".join(map(str, numbers))
         )
+    view["timeline"] = order_timeline(order)
     return view
+
+
+def order_timeline(order):
+    return domain.timeline(
+        {
+            column: getattr(order, column)
+            for column in (*(c for _s, c in domain.STATE_TIMES), "answered_at")
+        },
+        order.status,
+    )
+
+
+def evidence_of(order):
+    """The order's evidence as stored (created, confirmed, shown), {} for an order from before."""
+    return json.loads(order.evidence) if order.evidence else {}
 
 
 def request_data(order):
@@ -280,6 +328,68 @@ class PaymentsUseCases:
         self.settings = settings
         self.clock = clock
 
+    # --- Idempotency-Key of creations --------------------------------------------------------
+
+    def once_per_key(self, member_number, key, operation, body, create, subject_field):
+        """`create()` at most once per member and `Idempotency-Key` (docs/payments.md): the same
+        key and body answer the first answer and create nothing; another body is a conflict
+        (409). Any creation of an order (a transfer, a beneficiary, a loan payment…) goes
+        through here with its own `operation`. Without a key, `create()` as is.
+
+        The key is reserved and committed before `create()` (which asks auth for the challenge,
+        an e-mail), so a second call arriving meanwhile waits for no lock and answers 409; a
+        creation refused frees its key."""
+        if key is None:
+            return create()
+        if not isinstance(key, str) or domain.idempotency_key_errors(key):
+            raise ValidationError(
+                fields={"Idempotency-Key": domain.idempotency_key_errors(str(key or ""))}
+            )
+        fields = {k: v for k, v in body.items() if k not in NOT_IN_FINGERPRINT}
+        fingerprint = domain.request_fingerprint(operation, fields)
+        now = self.clock.utcnow()
+        for _ in range(2):
+            row = store.idempotency_key(self.db, member_number, key)
+            decision = domain.key_decision(
+                row.fingerprint if row else None,
+                row is not None and row.answer is not None,
+                row.created_at if row else None,
+                row.expires_at if row else None,
+                fingerprint,
+                now,
+            )
+            if decision == domain.REPLAY:
+                return json.loads(row.answer)
+            if decision == domain.REUSED:
+                raise Conflict(KEY_REUSED)
+            if decision == domain.IN_PROGRESS:
+                raise Conflict(KEY_IN_PROGRESS)
+            if row is not None:  # expired, or a first call that never answered
+                self.db.delete(row)
+                self.db.flush()
+            expires = domain.key_expires_at(now, self.settings.idempotency_hours)
+            if store.reserve_idempotency_key(
+                self.db, member_number, key, operation, fingerprint, now, expires
+            ):
+                break
+            self.db.expire_all()  # another call took it meanwhile: read what it holds
+        else:
+            raise Conflict(KEY_IN_PROGRESS)
+        commit(self.db)
+        try:
+            answer = create()
+        except Exception:
+            self.db.rollback()
+            row = store.idempotency_key(self.db, member_number, key)
+            if row is not None and row.answer is None:
+                self.db.delete(row)
+                commit(self.db)
+            raise
+        row = store.idempotency_key(self.db, member_number, key)
+        row.answer = json.dumps(answer, ensure_ascii=False)
+        row.subject_id = answer.get(subject_field)
+        return answer
+
     # --- limits ------------------------------------------------------------------------------
 
     def _limits(self, member_number):
@@ -325,8 +435,8 @@ class PaymentsUseCases:
             raise ValidationError(
                 fields={
                     "limits": [
-                        "Por ahora solo puede bajar sus límites: subirlos requiere una "
-                        "confirmación que el portal aún no ofrece."
+                        "Aquí solo puede bajar sus límites: subirlos se confirma con su "
+                        "código desde la aplicación del portal."
                     ]
                 }
             )
@@ -346,6 +456,101 @@ class PaymentsUseCases:
             },
         )
         return self.get_limits(member_number)
+
+    def change_limits(self, member_number, per_transfer, daily_to_others):
+        """Lowering takes effect at once (the limits view); raising (up to the cooperative's
+        maximum) is a change `por_confirmar` with its second-factor challenge, in effect once
+        confirmed (confirm_limit_change)."""
+        data = load_or_raise(
+            LimitsSchema(), {"per_transfer": per_transfer, "daily_to_others": daily_to_others}
+        )
+        requested = domain.Limits(data["per_transfer"], data["daily_to_others"])
+        errors = domain.limits_errors(requested, self.settings.cooperative_limits)
+        if errors:
+            raise ValidationError(fields={"limits": errors})
+        if not domain.raises(requested, self._limits(member_number)):
+            return self.lower_limits(member_number, per_transfer, daily_to_others)
+        change = LimitChange(
+            id=str(uuid.uuid4()),
+            member_number=member_number,
+            per_transfer=requested.per_transfer,
+            daily_to_others=requested.daily_to_others,
+            status=domain.POR_CONFIRMAR,
+            digest=domain.limits_digest(member_number, requested),
+            created_at=self.clock.utcnow(),
+        )
+        challenge = self.confirmation.start(
+            member_number,
+            change.id,
+            change.digest,
+            {"kind": domain.LIMITS, "amount": f"{requested.daily_to_others:.2f}"},
+        )
+        change.challenge_id = challenge["challenge_id"]
+        self.db.add(change)
+        self.db.flush()
+        return {
+            **LIMIT_CHANGE.dump(change),
+            "confirmation": {
+                "challenge_id": challenge["challenge_id"],
+                "methods": challenge.get("methods", []),
+                "challenge_expires_at": challenge.get("challenge_expires_at"),
+            },
+        }
+
+    def get_limit_change(self, member_number, change_id):
+        change = store.limit_change(self.db, member_number, change_id)
+        if change is None:
+            raise NotFound(CHANGE_NOT_FOUND)
+        return LIMIT_CHANGE.dump(change)
+
+    def confirm_limit_change(self, member_number, change_id, method, code):
+        """The member's code: the raised limits take effect now (`limits_raised`, audited, and
+        the member is told)."""
+        data = load_or_raise(
+            ConfirmSchema(),
+            {"member_number": member_number, "order_id": change_id, "method": method, "code": code},
+        )
+        change = store.limit_change(self.db, data["member_number"], data["order_id"])
+        if change is None:
+            raise NotFound(CHANGE_NOT_FOUND)
+        if change.status != domain.POR_CONFIRMAR:
+            raise Conflict(CHANGE_NOT_PENDING)
+        now = self.clock.now()
+        if domain.confirmation_expired(
+            as_utc(change.created_at), now, self.settings.confirm_minutes
+        ):
+            store.move_limit_change(self.db, change.id, domain.ANULADA)
+            commit(self.db)
+            raise Conflict(CHANGE_EXPIRED.format(minutes=int(self.settings.confirm_minutes)))
+        if not self.confirmation.verify(
+            change.challenge_id, change.digest, data["method"], data["code"]
+        ):
+            raise ValidationError(fields={"code": [WRONG_CODE]})
+        naive = now.replace(tzinfo=None)
+        if not store.move_limit_change(
+            self.db, change.id, domain.CONFIRMADA, confirmed_at=naive, confirmed_with=data["method"]
+        ):
+            raise Conflict(CHANGE_NOT_PENDING)
+        change = store.limit_change(self.db, data["member_number"], data["order_id"])
+        row = store.limits(self.db, change.member_number)
+        if row is None:
+            row = MemberLimits(member_number=change.member_number)
+            self.db.add(row)
+        row.per_transfer = change.per_transfer
+        row.daily_to_others = change.daily_to_others
+        row.updated_at = naive
+        self.events.emit(
+            "limits_raised",
+            {
+                "change_id": change.id,
+                "member_number": change.member_number,
+                "per_transfer": f"{change.per_transfer:.2f}",
+                "daily_to_others": f"{change.daily_to_others:.2f}",
+                "confirmed_with": data["method"],
+                "confirmed_at": domain.iso_z(now),
+            },
+        )
+        return {**LIMIT_CHANGE.dump(change), "limits": self.get_limits(change.member_number)}
 
     # --- beneficiaries -----------------------------------------------------------------------
 
@@ -375,10 +580,21 @@ class PaymentsUseCases:
             domain.BENEFICIARY, domain.ZERO, beneficiary.member_number, beneficiary.account_number
         )
 
-    def add_beneficiary(self, **kwargs):
+    def add_beneficiary(self, idempotency_key=None, **kwargs):
         """Another member's account, `por_confirmar` with its second-factor challenge; `activo`
         once confirmed (confirm_beneficiary)."""
+        return self.once_per_key(
+            kwargs.get("member_number"),
+            idempotency_key,
+            "beneficiary",
+            kwargs,
+            lambda: self._add_beneficiary(kwargs),
+            "beneficiary_id",
+        )
+
+    def _add_beneficiary(self, kwargs):
         data = load_or_raise(CreateBeneficiarySchema(), kwargs)
+        self._count_beneficiary_attempt(data["member_number"])
         found = self.accounts.transfer_destination(data["account_number"], data["identification"])
         if not found or found["member_number"] == data["member_number"]:
             raise ValidationError(fields={"account_number": [BENEFICIARY_MISMATCH]})
@@ -413,6 +629,18 @@ class PaymentsUseCases:
                 "challenge_expires_at": challenge.get("challenge_expires_at"),
             },
         }
+
+    def _count_beneficiary_attempt(self, member_number):
+        """At most BENEFICIARY_ATTEMPTS_PER_DAY attempts per Ecuador day, counted before the
+        pair is checked and committed at once: a failed attempt counts too."""
+        now = self.clock.now()
+        attempts = store.count_beneficiary_attempt(self.db, member_number, domain.ecuador_day(now))
+        commit(self.db)
+        if attempts > domain.BENEFICIARY_ATTEMPTS_PER_DAY:
+            raise RateLimited(
+                BENEFICIARY_ATTEMPTS.format(count=domain.BENEFICIARY_ATTEMPTS_PER_DAY),
+                retry_after=domain.seconds_to_next_day(now),
+            )
 
     def confirm_beneficiary(self, member_number, beneficiary_id, method, code):
         data = load_or_raise(
@@ -460,9 +688,19 @@ class PaymentsUseCases:
 
     # --- transfers ---------------------------------------------------------------------------
 
-    def create_transfer(self, **kwargs):
+    def create_transfer(self, idempotency_key=None, **kwargs):
         """A transfer `por_confirmar`, with its second-factor challenge (201 in the gateway).
         Funds and limits are checked now and again at confirmation."""
+        return self.once_per_key(
+            kwargs.get("member_number"),
+            idempotency_key,
+            domain.TRANSFER,
+            kwargs,
+            lambda: self._create_transfer(kwargs),
+            "transfer_id",
+        )
+
+    def _create_transfer(self, kwargs):
         data = load_or_raise(CreateTransferSchema(), kwargs)
         member = data["member_number"]
         amount = data["amount"]
@@ -508,6 +746,19 @@ class PaymentsUseCases:
         )
         if refusal:
             raise ValidationError(fields={"amount": [refusal]})
+        digest = domain.order_digest(kind, amount, data["from_account"], to_account)
+        evidence = {
+            "created": domain.where_from(
+                self.clock.now(),
+                data["session_id"],
+                data["client_ip"],
+                data["user_agent"],
+                data["channel"],
+            ),
+            "shown": domain.shown(
+                kind, amount, data["from_account"], to_account, data["description"], digest
+            ),
+        }
         order = Order(
             id=str(uuid.uuid4()),
             request_id=str(uuid.uuid4()),
@@ -521,7 +772,8 @@ class PaymentsUseCases:
             amount=amount,
             description=data["description"],
             status=domain.POR_CONFIRMAR,
-            digest=domain.order_digest(kind, amount, data["from_account"], to_account),
+            digest=digest,
+            evidence=json.dumps(evidence, ensure_ascii=False),
             client_ip=data["client_ip"],
             session_id=data["session_id"],
             created_at=now,
@@ -542,6 +794,7 @@ class PaymentsUseCases:
         order.challenge_id = challenge["challenge_id"]
         self.db.add(order)
         self.db.flush()
+        self._emit("order_created", order)
         return {
             **TRANSFER.dump(order_view(order)),
             "confirmation": {
@@ -573,12 +826,22 @@ class PaymentsUseCases:
         order = self._member_order(member_number, order_id, request_type)
         return TRANSFER.dump(order_view(order)) if request_type is None else view_of(order)
 
-    def confirm(self, request_type=None, **kwargs):
+    def confirm(
+        self,
+        request_type=None,
+        client_ip=None,
+        session_id=None,
+        user_agent=None,
+        channel=None,
+        **kwargs,
+    ):
         """The member's code, then the saga: (1) limits re-checked under the lock of the member's
         daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request.
         A loan payment's quote is asked again first: moved, the order is void (409
-        `quote_changed`) and the code is not spent."""
+        `quote_changed`) and the code is not spent. Where the confirmation came from joins the
+        order's evidence in step 1."""
         data = load_or_raise(ConfirmSchema(), kwargs)
+        where = (session_id, client_ip, user_agent, channel)
         order = self._member_order(data["member_number"], data["order_id"], request_type)
         if order.status != domain.POR_CONFIRMAR:
             raise Conflict(NOT_PENDING)
@@ -595,7 +858,7 @@ class PaymentsUseCases:
             order.challenge_id, order.digest, data["method"], data["code"]
         ):
             raise ValidationError(fields={"code": [WRONG_CODE]})
-        self._mark_confirming(order.id, data["method"])
+        self._mark_confirming(order.id, data["method"], where)
         self._hold_and_send(store.order(self.db, order.id))
         order = store.order(self.db, order.id)
         return view_of(order) if request_type else TRANSFER.dump(order_view(order))
@@ -621,11 +884,22 @@ class PaymentsUseCases:
             commit(self.db)
             raise QuoteChanged()
 
-    def create_loan_payment(self, **kwargs):
+    def create_loan_payment(self, idempotency_key=None, **kwargs):
         """A loan payment `por_confirmar` for the quote the member saw: its installments, amount
         and the core's date must be credit's quote now (else 409 `quote_changed`). Paid from
         the member's AHORRO_VISTA with funds for it; no limit counts. One open payment per loan:
-        an earlier one still unconfirmed is void, one confirmed and unanswered is a 409."""
+        an earlier one still unconfirmed is void, one confirmed and unanswered is a 409.
+        Once per `Idempotency-Key` like every creation."""
+        return self.once_per_key(
+            kwargs.get("member_number"),
+            idempotency_key,
+            domain.LOAN_PAYMENT,
+            kwargs,
+            lambda: self._create_loan_payment(kwargs),
+            "payment_id",
+        )
+
+    def _create_loan_payment(self, kwargs):
         data = load_or_raise(CreateLoanPaymentSchema(), kwargs)
         member, loan_number = data["member_number"], data["loan_number"]
         problems = domain.amount_errors(data["amount"])
@@ -657,6 +931,25 @@ class PaymentsUseCases:
             if earlier.status == domain.POR_CONFIRMAR:
                 self._cancel(earlier, QUOTE_REPLACED)
         now = self.clock.utcnow()
+        destination = domain.loan_destination(loan_number, quoted)
+        digest = domain.order_digest(
+            domain.LOAN_PAYMENT, quoted.amount, data["from_account"], destination
+        )
+        shown = domain.shown(
+            domain.LOAN_PAYMENT, quoted.amount, data["from_account"], loan_number, "", digest
+        )
+        shown["to_account_masked"] = f"Crédito {loan_number}"  # the member's own loan
+        shown["installment_numbers"] = list(quoted.installment_numbers)
+        evidence = {
+            "created": domain.where_from(
+                self.clock.now(),
+                data["session_id"],
+                data["client_ip"],
+                data["user_agent"],
+                data["channel"],
+            ),
+            "shown": shown,
+        }
         order = Order(
             id=str(uuid.uuid4()),
             request_id=str(uuid.uuid4()),
@@ -669,12 +962,8 @@ class PaymentsUseCases:
             amount=quoted.amount,
             description="",
             status=domain.POR_CONFIRMAR,
-            digest=domain.order_digest(
-                domain.LOAN_PAYMENT,
-                quoted.amount,
-                data["from_account"],
-                domain.loan_destination(loan_number, quoted),
-            ),
+            digest=digest,
+            evidence=json.dumps(evidence, ensure_ascii=False),
             client_ip=data["client_ip"],
             session_id=data["session_id"],
             created_at=now,
@@ -700,6 +989,7 @@ class PaymentsUseCases:
         order.challenge_id = challenge["challenge_id"]
         self.db.add(order)
         self.db.flush()
+        self._emit("order_created", order)
         return {
             **view_of(order),
             "confirmation": {
@@ -709,10 +999,12 @@ class PaymentsUseCases:
             },
         }
 
-    def _mark_confirming(self, order_id, method):
+    def _mark_confirming(self, order_id, method, where=(None, None, None, None)):
         """Step 1, its own transaction."""
         order = store.order(self.db, order_id)
         now = self.clock.now()
+        evidence = evidence_of(order)
+        evidence["confirmed"] = {**domain.where_from(now, *where), "method": method}
         day = domain.ecuador_day(now)
         store.lock_daily_counter(self.db, order.member_number, day)
         refusal = domain.limit_refusal(
@@ -731,6 +1023,7 @@ class PaymentsUseCases:
             confirmed_at=now.replace(tzinfo=None),
             confirmed_day=day,
             confirmed_with=method,
+            evidence=json.dumps(evidence, ensure_ascii=False),
             updated_at=now.replace(tzinfo=None),
         )
         if not moved:  # another confirmation of the same order took effect first
@@ -802,6 +1095,7 @@ class PaymentsUseCases:
             domain.POR_CONFIRMAR,
             domain.ANULADA,
             reason=reason,
+            cancelled_at=now,
             updated_at=now,
         ):
             self._emit("order_cancelled", store.order(self.db, order.id))
@@ -824,6 +1118,14 @@ class PaymentsUseCases:
                     "reason": order.reason,
                     "confirmed_with": order.confirmed_with,
                     "alert": alert,
+                    "core_reference": order.core_reference,
+                    "created_at": order.created_at,
+                    "confirmed_at": order.confirmed_at,
+                    "sent_at": order.sent_at,
+                    "late_at": order.late_at,
+                    "answered_at": order.answered_at,
+                    "cancelled_at": order.cancelled_at,
+                    "evidence": evidence_of(order),
                 }
             ),
         )
@@ -835,6 +1137,8 @@ class PaymentsUseCases:
         valid_until, mark en_verificacion after the timeout, anulada after 5 minutes unconfirmed.
         Every change is a conditional update: several instances sweeping take effect once."""
         now = self.clock.now()
+        if store.forget_expired_keys(self.db, now.replace(tzinfo=None)):
+            commit(self.db)
         done = 0
         for order_id in store.order_ids_in(
             self.db, (domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)
@@ -1015,6 +1319,36 @@ class PaymentsUseCases:
                 ]
             )
         }
+
+    def order_evidence(self, order_id):
+        """An order's evidence for operators (by its id or request_id): docs/operations.md."""
+        order = store.order(self.db, order_id) or store.order_by_request(self.db, order_id)
+        if order is None:
+            raise NotFound(ORDER_NOT_FOUND)
+        evidence = evidence_of(order)
+        return EvidenceSchema().dump(
+            {
+                **{
+                    c: getattr(order, c)
+                    for c in (
+                        "id",
+                        "request_id",
+                        "request_type",
+                        "member_number",
+                        "status",
+                        "reason_code",
+                        "reason",
+                        "core_reference",
+                        "confirmed_with",
+                        "resolved_by",
+                    )
+                },
+                "created": evidence.get("created"),
+                "confirmed": evidence.get("confirmed"),
+                "shown": evidence.get("shown"),
+                "timeline": order_timeline(order),
+            }
+        )
 
     def resolve(self, **kwargs):
         """An operator's resolution of a request the core never answered, with the core's word,

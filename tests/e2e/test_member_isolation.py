@@ -44,6 +44,9 @@ API_PATHS = {
     "/api/v1/transfers/{id}/confirm": None,
     "/api/v1/beneficiaries/{id}": None,
     "/api/v1/beneficiaries/{id}/confirm": None,
+    "/api/v1/me/limits/changes/{id}/confirm": None,
+    "/api/v1/transfers/{id}/receipt.pdf": None,
+    "/api/v1/payments/{id}/receipt.pdf": None,
     "/api/v1/credit/applications/{application_number}/withdraw": None,
     "/api/v1/loans/{loan_number}": (
         {"loan_number": MARIA_LOAN},
@@ -90,6 +93,8 @@ WEB_ROUTES = {
     "/transferencias/beneficiarios/<beneficiary_id>/confirmar": None,
     "/transferencias/beneficiarios/<beneficiary_id>/eliminar": None,
     "/transferencias/beneficiarios/<beneficiary_id>/reenviar": None,
+    "/transferencias/limites/cambios/<change_id>/confirmar": None,
+    "/transferencias/limites/cambios/<change_id>/reenviar": None,
     "/creditos/solicitudes/<application_number>/desistir": None,
     "/creditos/<loan_number>": (f"/creditos/{MARIA_LOAN}", f"/creditos/{UNKNOWN_LOAN}"),
     "/creditos/<loan_number>/pagar": (

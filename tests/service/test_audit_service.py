@@ -171,6 +171,39 @@ CATALOGUE = [
     ),
     (
         "payments",
+        "order_created",
+        {
+            "order_id": "0b8f1c1e-7f1a-4a43-9d55-0a1f2e3d4c5b",
+            "request_id": "5d2b7e8a-1c3f-4b6d-8e9f-0a1b2c3d4e5f",
+            "request_type": "transfer",
+            "member_number": "100234",
+            "kind": "socio",
+            "from_account": "4100234001",
+            "to_account_masked": "****7001",
+            "amount": "125.50",
+            "status": "por_confirmar",
+            "created_at": "2026-11-25T16:47:33Z",
+            "evidence": {
+                "created": {
+                    "at": "2026-11-25T16:47:33Z",
+                    "session_id": "9d1c",
+                    "client_ip": "190.152.10.7",
+                    "device": "Mozilla/5.0 (Linux; Android 14)",
+                    "channel": "api",
+                },
+                "shown": {
+                    "kind": "socio",
+                    "amount": "125.50",
+                    "from_account": "4100234001",
+                    "to_account_masked": "****7001",
+                    "description": "Arriendo",
+                    "digest": "ab" * 32,
+                },
+            },
+        },
+    ),
+    (
+        "payments",
         "order_sent",
         {
             "order_id": "0b8f1c1e-7f1a-4a43-9d55-0a1f2e3d4c5b",
@@ -292,6 +325,18 @@ CATALOGUE = [
             "alias": "Juan",
             "account_number_masked": "****9001",
             "confirmed_with": "totp",
+        },
+    ),
+    (
+        "payments",
+        "limits_raised",
+        {
+            "change_id": "7a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            "member_number": "100234",
+            "per_transfer": "800.00",
+            "daily_to_others": "1500.00",
+            "confirmed_with": "totp",
+            "confirmed_at": "2026-11-25T16:47:33Z",
         },
     ),
     (

@@ -462,6 +462,125 @@ def test_an_alert_goes_by_email_with_its_no_fui_yo_link_and_by_sms_once(
     ]
 
 
+def order_event(event_type, status, **data):
+    return make_envelope(
+        "payments",
+        event_type,
+        {
+            "order_id": str(uuid.uuid4()),
+            "request_id": str(uuid.uuid4()),
+            "request_type": "transfer",
+            "member_number": "100234",
+            "kind": "socio",
+            "from_account": "4100234001",
+            "to_account_masked": "****7001",
+            "amount": "1234.50",
+            "status": status,
+            "reason_code": None,
+            "reason": None,
+            "confirmed_with": "email_code",
+            "alert": None,
+            "core_reference": None,
+            "answered_at": "2026-12-07T15:00:05Z",
+            **data,
+        },
+        event_id=str(uuid.uuid4()),
+    )
+
+
+def test_an_order_completed_or_rejected_goes_to_the_member_by_email_and_sms_once(
+    start_notifications, notifications_config, notifications_rpc, container_factory
+):
+    from services.accounts.service import AccountsService
+    from tests.conftest import load_demo
+
+    load_demo(notifications_config, date.today(), services=["accounts"], count=1)
+    container_factory(AccountsService, notifications_config).start()
+    start_notifications()
+    done = order_event("order_completed", "completada", core_reference="CORE-778899")
+    publish(notifications_config["AMQP_URI"], done, done)  # delivered twice: sent once
+    wait_until(lambda: eml_files() and sms_files(), message="the e-mail and the SMS")
+    [path] = eml_files()
+    message = read_eml(path)
+    assert message["To"] == "maria.perez@example.com"
+    assert message["Subject"] == "Su transferencia a otro socio de $ 1.234,50 se realizó"
+    for body in bodies(message):
+        assert "$ 1.234,50" in body and "CORE-778899" in body
+        assert "****4001" in body and "****7001" in body and "4100234001" not in body
+        assert "07/12/2026 10:00" in body  # Ecuador time
+    [sms] = sms_files()
+    content = sms.read_text()
+    assert content.startswith("Para: +593991234567")
+    assert "$ 1.234,50" in content and "****7001" in content and "CORE-778899" in content
+    assert "07/12/2026 10:00" in content and content.isascii()
+
+    rejected = order_event(
+        "order_rejected",
+        "rechazada",
+        reason_code="cuenta_no_disponible",
+        reason="La cuenta de destino está bloqueada.",
+    )
+    publish(notifications_config["AMQP_URI"], rejected)
+    wait_until(lambda: len(eml_files()) == 2 and len(sms_files()) == 2, message="the rejection")
+    [second] = [read_eml(p) for p in eml_files() if p != path]
+    assert second["Subject"] == "Su transferencia a otro socio de $ 1.234,50 no se realizó"
+    assert "La cuenta de destino está bloqueada." in bodies(second)[0]
+    [sms2] = [p for p in sms_files() if p != sms]
+    assert "no se realizo" in sms2.read_text() and "bloqueada" in sms2.read_text()
+    mine = [d for d in notifications_rpc.deliveries() if d["event_id"] == done["event_id"]]
+    assert sorted((d["kind"], d["status"], d["attempts"]) for d in mine) == [
+        ("order_completed", "sent", 1),
+        ("order_completed_sms", "sent", 1),
+    ]
+
+
+def test_a_beneficiary_added_and_a_limit_raised_alert_the_member_by_email_and_sms(
+    start_notifications, notifications_config, container_factory
+):
+    from services.accounts.service import AccountsService
+    from tests.conftest import load_demo
+
+    load_demo(notifications_config, date.today(), services=["accounts"], count=1)
+    container_factory(AccountsService, notifications_config).start()
+    start_notifications()
+    added = make_envelope(
+        "payments",
+        "beneficiary_added",
+        {
+            "beneficiary_id": str(uuid.uuid4()),
+            "member_number": "100234",
+            "alias": "José",
+            "account_number_masked": "****7001",
+            "confirmed_with": "totp",
+        },
+        occurred_at="2026-12-07T15:00:05Z",
+    )
+    raised = make_envelope(
+        "payments",
+        "limits_raised",
+        {
+            "change_id": str(uuid.uuid4()),
+            "member_number": "100234",
+            "per_transfer": "800.00",
+            "daily_to_others": "1500.00",
+            "confirmed_with": "email_code",
+            "confirmed_at": "2026-12-07T16:30:00Z",
+        },
+    )
+    publish(notifications_config["AMQP_URI"], added, raised)
+    wait_until(lambda: len(eml_files()) == 2 and len(sms_files()) == 2, message="both alerts")
+    mails = {read_eml(p)["Subject"]: bodies(read_eml(p))[0] for p in eml_files()}
+    beneficiary = mails["Se registró un beneficiario en su usuario del Portal en línea"]
+    assert "«José» (cuenta ****7001)" in beneficiary and "07/12/2026 10:00" in beneficiary
+    limits = mails["Se subieron sus límites de transferencia"]
+    assert "$ 800,00 por transferencia y $ 1.500,00 por día" in limits
+    assert "07/12/2026 11:30" in limits
+    texts = sorted(p.read_text() for p in sms_files())
+    assert all(t.startswith("Para: +593991234567") and t.isascii() for t in texts)
+    assert any("Jose (cuenta ****7001)" in t for t in texts)
+    assert any("$ 800,00 por transferencia y $ 1.500,00 diarios" in t for t in texts)
+
+
 def test_guessing_and_an_email_changed_by_the_core_reach_the_members_phone_once(
     start_notifications, notifications_config, notifications_rpc, container_factory
 ):

@@ -118,6 +118,13 @@ def test_a_transfer_between_own_accounts_through_the_pages(pages, rpc_proxy):
         message="completada through the demo core",
     )
     assert 'http-equiv="refresh"' not in done  # no more refreshing once answered
+    steps = re.findall(r"<li><b>([^<]+)</b>: (\d\d/\d\d/\d{4} \d\d:\d\d)</li>", done)
+    assert [label for label, _at in steps] == [
+        "Ingresada",
+        "Confirmada con su código",
+        "Enviada a la cooperativa",
+        "Completada",
+    ]
     assert f"/transferencias/{order_id}/comprobante.pdf" in done
     history = pages.get("/transferencias").text
     assert f'href="/transferencias/{order_id}"' in history
@@ -238,3 +245,46 @@ def test_pagar_cuota_from_the_loan_page_to_completada(
     wait_until(
         lambda: "loan-arrears" not in pages.get("/creditos/CR-100234-02").text, message="arrears"
     )
+
+
+def post_limits(session, per_transfer, daily):
+    page = session.get("/transferencias/limites")
+    return session.post(
+        "/transferencias/limites",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "per_transfer": per_transfer,
+            "daily_to_others": daily,
+        },
+        allow_redirects=False,
+    )
+
+
+def test_limits_lowered_at_once_and_raised_once_confirmed_with_the_code(pages):
+    log_in(pages, "maria", "Socia-2026!")
+    lowered = post_limits(pages, "100", "200,00")
+    assert lowered.status_code == 303 and "aviso=limites" in lowered.headers["Location"]
+
+    asked = post_limits(pages, "800,00", "1.500")
+    assert asked.status_code == 303, asked.text
+    code_path = asked.headers["Location"]
+    code_page = pages.get(code_path)
+    assert "$ 800,00" in code_page.text and "$ 1.500,00" in code_page.text
+    limits = pages.get("/transferencias/limites").text
+    assert 'id="limit-per-transfer">$ 100,00<' in limits  # nothing changes before the code
+
+    other = type(pages)()
+    log_in(other, "jose", "Socio-2026!")
+    assert other.get(code_path).status_code == 404
+
+    code = emailed_code(None, reference=reference_of(code_page.text))
+    confirmed = pages.post(
+        code_path,
+        data={"csrf_token": csrf_of(code_page.text), "method": "email_code", "code": code},
+        allow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    limits = pages.get(confirmed.headers["Location"]).text
+    assert "Sus límites subieron desde ahora." in limits
+    assert 'id="limit-per-transfer">$ 800,00<' in limits
+    assert 'id="limit-daily">$ 1.500,00<' in limits

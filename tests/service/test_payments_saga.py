@@ -8,7 +8,7 @@ import eventlet
 import pytest
 
 from services.accounts.service import AccountsService
-from services.common.errors import Conflict, ServiceUnavailable, ValidationError
+from services.common.errors import Conflict, RateLimited, ServiceUnavailable, ValidationError
 from services.payments.service import PaymentsService
 from tests.service.core_tools import core_event, member_with_savings, publish_core
 from tests.service.event_tools import wait_until
@@ -139,7 +139,8 @@ def test_a_confirmed_transfer_holds_is_sent_and_completes_once(portal, config, a
     publish_core(config["AMQP_URI"], *events, answer)  # the answer twice: applied once
     wait_until(lambda: status(payments, order) == "completada", message="completada")
     wait_until(lambda: balances(accounts) == ("70.00", "70.00"), message="hold ended")
-    assert balances(accounts, TARGET) == ("30.00", "30.00")
+    # the credit is another account's movement: it may be applied a moment after the debit
+    wait_until(lambda: balances(accounts, TARGET) == ("30.00", "30.00"), message="credited")
 
 
 def test_two_confirmations_at_once_take_effect_once(portal, config, rpc_proxy):
@@ -250,10 +251,8 @@ def test_operators_list_late_requests_and_resolve_one_with_the_cores_word(
 OTHER_MEMBER, OTHER_ACCOUNT, OTHER_CEDULA = "200999", "4200999001", "0102030405"
 
 
-def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
-    portal, config, rpc_proxy
-):
-    accounts, payments = portal
+def other_member(config, accounts):
+    """Juan Carlos, another member with an AHORRO_VISTA account (a beneficiary to be)."""
     publish_core(
         config["AMQP_URI"],
         core_event(
@@ -279,6 +278,13 @@ def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
         ),
     )
     wait_until(lambda: accounts.list_accounts(OTHER_MEMBER), message="other member's account")
+
+
+def test_a_beneficiary_confirmed_receives_within_the_daily_limit_confirmed_once(
+    portal, config, rpc_proxy
+):
+    accounts, payments = portal
+    other_member(config, accounts)
     with pytest.raises(ValidationError):  # the pair must match: a wrong cédula
         payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, "1710034065")
     added = payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, OTHER_CEDULA)
@@ -354,3 +360,105 @@ def test_a_confirmation_left_half_done_is_finished_by_the_sweeper(
     assert balances(accounts) == ("100.00", "70.00")
     ((_key, request),) = wait_until(lambda: requests_received(config["AMQP_URI"]), message="sent")
     assert request["request_id"] == order["request_id"]
+
+
+def test_each_order_keeps_its_evidence_and_audit_records_every_step(
+    portal, config, container_factory, rpc_proxy, monkeypatch, capsys
+):
+    from scripts import core_requests
+    from services.audit.service import AuditService
+
+    container_factory(AuditService, config).start()
+    audit = rpc_proxy("audit")
+    accounts, payments = portal
+    order = payments.create_transfer(
+        member_number=MEMBER,
+        from_account=SOURCE,
+        to_account=TARGET,
+        amount="30.00",
+        description="Ahorro",
+        client_ip="190.152.10.7",
+        session_id="session-a",
+        user_agent="Mozilla/5.0 (Linux; Android 14) Chrome/120",
+        channel="web",
+    )
+    payments.confirm_transfer(
+        member_number=MEMBER,
+        order_id=order["transfer_id"],
+        method="totp",
+        code=GOOD_CODE,
+        client_ip="190.152.10.8",
+        session_id="session-b",
+        user_agent="PortalApp/2.1 (iOS 17)",
+        channel="api",
+    )
+    publish_core(config["AMQP_URI"], completed(order["request_id"], "30.00"))
+    wait_until(lambda: status(payments, order) == "completada", message="completada")
+
+    # the member sees each state's time, in order
+    seen = payments.get_transfer(MEMBER, order["transfer_id"])["timeline"]
+    assert [s["status"] for s in seen] == ["por_confirmar", "confirmando", "enviada", "completada"]
+    assert [s["at"] for s in seen] == sorted(s["at"] for s in seen)
+
+    # operators read who, from where, with what, what was shown and confirmed
+    evidence = payments.order_evidence(order["transfer_id"])
+    assert evidence == payments.order_evidence(order["request_id"])
+    created, confirmed = evidence["created"], evidence["confirmed"]
+    assert (created["session_id"], created["client_ip"], created["channel"]) == (
+        "session-a",
+        "190.152.10.7",
+        "web",
+    )
+    assert created["device"].startswith("Mozilla/5.0 (Linux; Android 14)")
+    assert (confirmed["session_id"], confirmed["client_ip"], confirmed["method"]) == (
+        "session-b",
+        "190.152.10.8",
+        "totp",
+    )
+    assert confirmed["device"] == "PortalApp/2.1 (iOS 17)" and confirmed["channel"] == "api"
+    shown = evidence["shown"]
+    assert (shown["kind"], shown["amount"], shown["from_account"]) == ("propia", "30.00", SOURCE)
+    assert shown["to_account_masked"] == "****8002" and len(shown["digest"]) == 64
+    assert [s["status"] for s in evidence["timeline"]] == [s["status"] for s in seen]
+    monkeypatch.setenv("AMQP_URI", config["AMQP_URI"])
+    assert core_requests.main(["evidence", order["transfer_id"]]) == 0
+    printed = capsys.readouterr().out
+    assert "sesión session-b dirección 190.152.10.8 canal api método totp" in printed
+    assert "hacia ****8002" in printed and TARGET not in printed
+
+    # audit keeps every step of it with the evidence; no code, the destination masked
+    def steps():
+        entries = audit.query(member_number=MEMBER, source="payments", limit=100)
+        mine = [e for e in entries if e["data"].get("order_id") == order["transfer_id"]]
+        return len(mine) == 3 and mine
+
+    entries = wait_until(steps, message="the order's steps in the audit log")
+    assert sorted(e["event_type"] for e in entries) == [
+        "order_completed",
+        "order_created",
+        "order_sent",
+    ]
+    for entry in entries:
+        assert TARGET not in str(entry["data"]) and GOOD_CODE not in str(entry["data"])
+    sent = next(e for e in entries if e["event_type"] == "order_sent")["data"]
+    assert sent["evidence"]["confirmed"]["client_ip"] == "190.152.10.8"
+    assert sent["evidence"]["shown"]["digest"] == shown["digest"]
+    done = next(e for e in entries if e["event_type"] == "order_completed")["data"]
+    assert done["core_reference"] == "CORE-1" and done["answered_at"]
+
+
+def test_a_member_has_five_attempts_a_day_to_add_a_beneficiary(portal, config):
+    accounts, payments = portal
+    other_member(config, accounts)
+    for guess in ("1710034065", "1710034066", "1710034067", "1710034068"):
+        with pytest.raises(ValidationError):
+            payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, guess)
+    assert payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, OTHER_CEDULA)["status"] == (
+        "por_confirmar"
+    )
+    # the sixth attempt of the day is refused before the pair is checked, even a right one
+    with pytest.raises(RateLimited) as refused:
+        payments.add_beneficiary(MEMBER, "Juan", OTHER_ACCOUNT, OTHER_CEDULA)
+    assert "5 intentos" in refused.value.message
+    assert 0 < refused.value.extra["retry_after"] <= 24 * 3600
+    assert len(payments.list_beneficiaries(MEMBER)["beneficiaries"]) == 1

@@ -137,3 +137,24 @@ def test_answers_apply_once_and_a_contradiction_is_parked():
 
 def test_a_third_partys_account_shows_its_last_four_digits():
     assert domain.mask_account("4200777001") == "****7001"
+
+
+def test_an_idempotency_key_replays_for_a_day_and_frees_a_first_call_that_never_answered():
+    now = datetime(2026, 12, 7, 15, 0)
+    same = domain.request_fingerprint("transfer", {"amount": "12.34", "to_account": "1"})
+    assert same == domain.request_fingerprint(
+        "transfer", {"to_account": "1", "amount": "12.34", "description": None}
+    )
+    assert same != domain.request_fingerprint("beneficiary", {"amount": "12.34", "to_account": "1"})
+    expires = domain.key_expires_at(now)
+
+    def decide(fingerprint, answered, at):
+        return domain.key_decision(same, answered, now, expires, fingerprint, at)
+
+    assert decide(same, True, now + timedelta(hours=23)) == domain.REPLAY
+    assert decide("other", True, now) == domain.REUSED
+    assert decide(same, True, now + timedelta(hours=24)) == domain.FREE
+    assert decide(same, False, now + timedelta(seconds=5)) == domain.IN_PROGRESS
+    assert decide(same, False, now + timedelta(seconds=60)) == domain.FREE
+    assert domain.idempotency_key_errors("app 1") and domain.idempotency_key_errors("ñ")
+    assert domain.idempotency_key_errors("app-1") == []
