@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from scripts import bench_import, bench_profile, timeline
+from scripts import bench_import, bench_payments, bench_profile, timeline
 from scripts.processes import Portal
 from services.auth.demo import remember_devices_of_portal
 from services.common.clock import CLOCK
@@ -560,13 +560,13 @@ def parse_args(argv):
 
 
 # the steps `--only` can run alone (the ones that need neither the long history nor a restart);
-# inbound and bulk_import need no portal of the demo: each starts its own processes
-ONLY_STEPS = ("rpc", "position", "argon2", "inbound", "bulk_import")
-STANDALONE_STEPS = {"inbound", "bulk_import"}
+# inbound, bulk_import and payments need no portal of the demo: each starts its own processes
+ONLY_STEPS = ("rpc", "position", "argon2", "inbound", "bulk_import", "payments")
+STANDALONE_STEPS = {"inbound", "bulk_import", "payments"}
 
 
 def standalone(only):
-    """`--only inbound,bulk_import`: their figures as JSON, no demo portal set up."""
+    """`--only inbound,bulk_import,payments`: their figures as JSON, no demo portal set up."""
     results = {}
     if "inbound" in only:
         print("measuring inbound core movements (several publishers)…", flush=True)
@@ -574,9 +574,14 @@ def standalone(only):
     if "bulk_import" in only:
         print("measuring the bulk import (PostgreSQL)…", flush=True)
         results["bulk_import"] = bench_import.run(backends=("postgres",))
+    if "payments" in only:
+        print("measuring transfers through the demo core…", flush=True)
+        results["payments"] = bench_payments.run()
     print(json.dumps(results, indent=2))
     if "bulk_import" in results:
         print(bench_import.section(results["bulk_import"]))
+    if "payments" in results:
+        print(bench_payments.section(results["payments"]))
 
 
 def main(argv=None):
@@ -666,6 +671,12 @@ def main(argv=None):
         bench.results["bulk_import"] = bench_import.run()
     except Exception as exc:  # noqa: BLE001  report what could be measured
         print(f"  bulk import failed: {exc!r}", flush=True)
+    # transfers through the demo core, on processes of their own (scripts/bench_payments.py)
+    print("measuring transfers through the demo core…", flush=True)
+    try:
+        bench.results["payments"] = bench_payments.run()
+    except Exception as exc:  # noqa: BLE001  report what could be measured
+        print(f"  transfers failed: {exc!r}", flush=True)
     (workdir / "results.json").write_text(json.dumps(bench.results, indent=2))
     try:
         text = table(bench.results, machine())
@@ -676,6 +687,8 @@ def main(argv=None):
         )
     if "bulk_import" in bench.results:
         text += bench_import.section(bench.results["bulk_import"])
+    if "payments" in bench.results:
+        text += bench_payments.section(bench.results["payments"]) + "\n"
     text += f"\nWhole run: {time.monotonic() - started:.0f} s.\n"
     extra = PROJECT_ROOT / "docs" / "benchmarks-notes.md"
     if extra.exists():
