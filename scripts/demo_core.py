@@ -81,6 +81,8 @@ class Ledger:
     def __init__(self, path):
         self.conn = sqlite3.connect(str(path), isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        # as the services' SQLite: a commit survives the process's crash (what a restart needs)
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS answers (request_id TEXT PRIMARY KEY, events TEXT)"
         )
