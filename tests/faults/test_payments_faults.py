@@ -162,6 +162,17 @@ class Stack:
 
     # --- the invariants ------------------------------------------------------------------------
 
+    def situation(self):
+        """What a failed wait shows: the orders' states and the open holds."""
+        open_holds = self.scalar("SELECT count(*) FROM holds WHERE ended_at IS NULL")
+        return f"orders {self.statuses()}, open holds {open_holds}, {self.balances(SOURCE)}"
+
+    def wait_settled(self, timeout=60):
+        try:
+            return wait_for(self.settled, "every confirmed order completada", timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.situation()}") from None
+
     def settled(self):
         """Every confirmed order completada and nothing held any more (what the test waits for)."""
         orders = self.orders().values()
@@ -257,7 +268,8 @@ def stack(tmp_path, rabbit_manager, amqp_base, make_db, container_factory):
     if stack.core is not None:
         stack.core.send_signal(signal.SIGTERM)
         stack.core.wait(20)
-    portal.stop_all()
+    for name in list(portal.procs):  # nothing to finish gracefully: the test has its figures
+        portal.stop(name, sig=signal.SIGKILL)
     stack.accounts_db.dispose()
     stack.payments_db.dispose()
     rabbit_manager.delete_vhost(vhost)
@@ -270,7 +282,7 @@ def amounts(count, start=1):
 def test_payments_killed_between_confirmation_and_publish(stack):
     """Payments is SIGKILLed twice: once while three confirmations wait for their holds
     (accounts stopped, so the orders are `confirmando` and the holds are taken only after the
-    crash), and once in the middle of a stream of confirmations. The restarted payments
+    crash), and once in the middle of a stream of 40 confirmations. The restarted payments
     finishes every confirmed order from the step it reached."""
     stack.start_core()
     with stack.rpc() as rpc:
@@ -293,10 +305,11 @@ def test_payments_killed_between_confirmation_and_publish(stack):
 
     # a stream of confirmations, payments killed once some of them completed
     with stack.rpc() as rpc:
-        stream = [stack.create(rpc, a) for a in amounts(20, start=10)]
+        stream = [stack.create(rpc, a) for a in amounts(40)]
     pool, answers = stack.confirm_all(stream)
-    wait_for(lambda: stack.statuses().count("completada") >= 8, "a part of the stream completed")
+    wait_for(lambda: stack.statuses().count("completada") >= 5, "a part of the stream completed")
     stack.portal.stop("payments", sig=signal.SIGKILL)
+    assert "por_confirmar" in stack.stored_statuses()  # the crash interrupted the stream
     stack.portal.start("payments")
     stack.ready("payments")
     pool.waitall()
@@ -305,8 +318,8 @@ def test_payments_killed_between_confirmation_and_publish(stack):
     )
     pool.waitall()
 
-    confirmed = wait_for(stack.settled, "every confirmed order completada")
-    assert len(confirmed) == 23
+    confirmed = stack.wait_settled()
+    assert len(confirmed) == 43
     stack.assert_exact(confirmed)
 
 
@@ -322,10 +335,11 @@ def test_accounts_killed_while_the_core_answers(stack):
         "some of the core's movements applied",
     )
     stack.portal.stop("accounts", sig=signal.SIGKILL)
+    assert stack.statuses().count("completada") < 20  # answers were still streaming in
     pool.waitall()
     stack.portal.start("accounts")
     stack.ready("accounts")
-    confirmed = wait_for(stack.settled, "every confirmed order completada")
+    confirmed = stack.wait_settled()
     assert len(confirmed) + stack.statuses().count("por_confirmar") == 20
     stack.assert_exact(confirmed)
 
@@ -357,7 +371,7 @@ def test_the_core_down_then_back(stack):
     assert all(len(c) >= 2 and len(set(c)) == 1 for c in copies.values())  # the same request
 
     stack.start_core()
-    confirmed = wait_for(stack.settled, "every order completada once the core is back")
+    confirmed = stack.wait_settled()
     assert len(confirmed) == 5
     # the core restarts; a resend that crossed its answer reaches it again
     stack.kill_core()
@@ -404,6 +418,6 @@ def test_two_payments_instances_and_two_confirmations_at_once(stack):
         assert len(taken) == 1 and len(both) == 2, (order_id, both)
         # the other one is refused: the order is no longer por_confirmar (409)
         assert [s for s in both if s not in taken] == ["conflict"], both
-    confirmed = wait_for(stack.settled, "every order completada")
+    confirmed = stack.wait_settled()
     assert len(confirmed) == 10
     stack.assert_exact(confirmed)
