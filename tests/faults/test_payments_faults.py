@@ -25,6 +25,7 @@ from scripts import broker_users
 from services.common.config import PROJECT_ROOT
 from services.common.errors import Conflict
 from tests.e2e.conftest import Portal, make_vhost
+from tests.faults.proxy import CuttableProxy
 from tests.service.core_tools import (
     core_event,
     core_uri,
@@ -155,6 +156,12 @@ class Stack:
         with self.accounts_db.connect() as conn:
             return conn.execute(text(sql), params).scalar()
 
+    def unpublished_requests(self):
+        with self.payments_db.connect() as conn:
+            return conn.execute(
+                text("SELECT count(*) FROM request_outbox WHERE published_at IS NULL")
+            ).scalar()
+
     def stored_statuses(self):
         """The orders' states in payments' database (while payments is down)."""
         with self.payments_db.connect() as conn:
@@ -280,10 +287,12 @@ def amounts(count, start=1):
 
 
 def test_payments_killed_between_confirmation_and_publish(stack):
-    """Payments is SIGKILLed twice: once while three confirmations wait for their holds
-    (accounts stopped, so the orders are `confirmando` and the holds are taken only after the
-    crash), and once in the middle of a stream of 40 confirmations. The restarted payments
-    finishes every confirmed order from the step it reached."""
+    """Payments is SIGKILLed at each step of the saga: while three confirmations wait for their
+    holds (accounts stopped, so the orders are `confirmando` and the holds are taken only after
+    the crash); with three orders `enviada` whose requests are written but not yet published
+    (its relay cannot reach the broker); and in the middle of a stream of 40 confirmations.
+    The restarted payments finishes every confirmed order from the step it reached."""
+    # 1. three orders `confirmando`, their holds taken after payments died
     stack.start_core()
     with stack.rpc() as rpc:
         first = [stack.create(rpc, a) for a in amounts(3)]
@@ -302,8 +311,26 @@ def test_payments_killed_between_confirmation_and_publish(stack):
     stack.portal.start("payments")
     stack.ready("payments")
     pool.waitall()  # the confirmations the dead process had taken are refused now (409)
+    stack.wait_settled()
 
-    # a stream of confirmations, payments killed once some of them completed
+    # 2. three orders `enviada`, their requests written, none published: payments' outbox relay
+    # goes to the broker through a proxy that refuses it; then payments dies
+    proxy = CuttableProxy()
+    proxy.cut()
+    stack.portal.stop("payments", sig=signal.SIGKILL)
+    stack.portal.start("payments", env={"OUTBOX_AMQP_URI": proxy.uri(stack.uri)})
+    stack.ready("payments")
+    with stack.rpc() as rpc:
+        unsent = [stack.create(rpc, a) for a in amounts(3)]
+        assert [stack.confirm(rpc, o)["status"] for o in unsent] == ["enviada"] * 3
+    assert stack.unpublished_requests() == 3
+    stack.portal.stop("payments", sig=signal.SIGKILL)
+    proxy.close()
+    stack.portal.start("payments")  # its relay publishes them at start
+    stack.ready("payments")
+    stack.wait_settled()
+
+    # 3. a stream of confirmations, payments killed once some of them completed
     with stack.rpc() as rpc:
         stream = [stack.create(rpc, a) for a in amounts(40)]
     pool, answers = stack.confirm_all(stream)
@@ -319,7 +346,7 @@ def test_payments_killed_between_confirmation_and_publish(stack):
     pool.waitall()
 
     confirmed = stack.wait_settled()
-    assert len(confirmed) == 43
+    assert len(confirmed) == 46
     stack.assert_exact(confirmed)
 
 
