@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from bench import bulk_load, cpu_profile
+from bench import bulk_load, cpu_profile, payments
 from bench.wrk import SECONDS, wrk
 from scripts import timeline
 from scripts.processes import Portal
@@ -528,13 +528,13 @@ def parse_args(argv):
 
 
 # the steps `--only` can run alone (the ones that need neither the long history nor a restart);
-# inbound and bulk_import need no portal of the demo: each starts its own processes
-ONLY_STEPS = ("rpc", "position", "argon2", "inbound", "bulk_import")
-STANDALONE_STEPS = {"inbound", "bulk_import"}
+# inbound, bulk_import and payments need no portal of the demo: each starts its own processes
+ONLY_STEPS = ("rpc", "position", "argon2", "inbound", "bulk_import", "payments")
+STANDALONE_STEPS = {"inbound", "bulk_import", "payments"}
 
 
 def standalone(only):
-    """`--only inbound,bulk_import`: their figures as JSON, no demo portal set up."""
+    """`--only inbound,bulk_import,payments`: their figures as JSON, no demo portal set up."""
     results = {}
     if "inbound" in only:
         print("measuring inbound core movements (several publishers)…", flush=True)
@@ -542,9 +542,14 @@ def standalone(only):
     if "bulk_import" in only:
         print("measuring the bulk import (PostgreSQL)…", flush=True)
         results["bulk_import"] = bulk_load.run(backends=("postgres",))
+    if "payments" in only:
+        print("measuring transfers through the demo core…", flush=True)
+        results["payments"] = payments.run()
     print(json.dumps(results, indent=2))
     if "bulk_import" in results:
         print(bulk_load.section(results["bulk_import"]))
+    if "payments" in results:
+        print(payments.section(results["payments"]))
 
 
 def main(argv=None):
@@ -634,6 +639,12 @@ def main(argv=None):
         bench.results["bulk_import"] = bulk_load.run()
     except Exception as exc:  # noqa: BLE001  report what could be measured
         print(f"  bulk import failed: {exc!r}", flush=True)
+    # transfers through the demo core, on processes of their own (bench/payments.py)
+    print("measuring transfers through the demo core…", flush=True)
+    try:
+        bench.results["payments"] = payments.run()
+    except Exception as exc:  # noqa: BLE001  report what could be measured
+        print(f"  transfers failed: {exc!r}", flush=True)
     (workdir / "results.json").write_text(json.dumps(bench.results, indent=2))
     try:
         text = table(bench.results, machine())
@@ -644,6 +655,8 @@ def main(argv=None):
         )
     if "bulk_import" in bench.results:
         text += bulk_load.section(bench.results["bulk_import"])
+    if "payments" in bench.results:
+        text += payments.section(bench.results["payments"]) + "\n"
     text += f"\nWhole run: {time.monotonic() - started:.0f} s.\n"
     extra = PROJECT_ROOT / "docs" / "benchmarks-notes.md"
     if extra.exists():

@@ -19,7 +19,12 @@ request, as a real core would:
 
 Its books: the demo accounts as the core last published them (read back through accounts'
 `import_state`, the portal's copy of the core's postings), plus its own postings still on
-their way (so two quick requests on one account never reuse a sequence). It publishes on
+their way (so two quick requests on one account never reuse a sequence). What it executed is
+kept in a file of its own (`DEMO_CORE_BOOKS`, `var/demo-core-books.db`): each request's answer
+and each account's and loan's last posting are written there before the answer is published, so
+a copy of a request that reaches a restarted core (a resend that crossed the answer, a request
+redelivered because the process died before its ack) gets the same answer again and is never
+executed twice. It publishes on
 `core.events` as the core's broker user (CORE_AMQP_URI, else AMQP_URI with CORE_AMQP_USER and
 its password), naming it in `user_id`, with publisher confirms; it acknowledges a request only
 after its answer is confirmed. Answers within a second.
@@ -28,6 +33,7 @@ after its answer is confirmed. Answers within a second.
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import time
 import uuid
@@ -38,6 +44,7 @@ from kombu import Connection, Exchange, Producer, Queue
 
 from services.common import config
 from services.common.clock import CLOCK
+from services.common.files import private_dir
 from services.credit.demo import arrears_snapshot
 
 log = logging.getLogger("demo_core")
@@ -45,7 +52,6 @@ log = logging.getLogger("demo_core")
 REQUESTS = Exchange("portal.requests", type="topic", durable=True, auto_delete=False)
 CORE_EVENTS = Exchange("core.events", type="topic", durable=True, auto_delete=False)
 QUEUE = "portal.requests.core"
-ANSWERED_LIMIT = 10000  # request ids remembered (the demo's lifetime)
 
 
 def now_z():
@@ -90,28 +96,87 @@ def out_of_arrears(loan_number, today):
     }
 
 
+class Ledger:
+    """What the demo core executed, kept across its restarts (a real core's books are durable):
+    the answer to each request_id, each account's and each loan's last posting by this core."""
+
+    def __init__(self, path):
+        self.conn = sqlite3.connect(str(path), isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # as the services' SQLite: a commit survives the process's crash (what a restart needs)
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS answers (request_id TEXT PRIMARY KEY, events TEXT)"
+        )
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS books (number TEXT PRIMARY KEY, member_number TEXT, "
+            "last_seq INTEGER, balance TEXT)"
+        )
+        self.conn.execute("CREATE TABLE IF NOT EXISTS loans (number TEXT PRIMARY KEY, book TEXT)")
+
+    def answer(self, request_id):
+        row = self.conn.execute(
+            "SELECT events FROM answers WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def account(self, number):
+        row = self.conn.execute(
+            "SELECT member_number, last_seq, balance FROM books WHERE number = ?", (number,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {"member_number": row[0], "last_seq": row[1], "balance": Decimal(row[2])}
+
+    def loan(self, number):
+        row = self.conn.execute("SELECT book FROM loans WHERE number = ?", (number,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def record(self, request_id, events, accounts, loans=None):
+        """The answer and the accounts and loans it posted to, in one transaction (before
+        publishing)."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for number, account in accounts.items():
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO books VALUES (?, ?, ?, ?)",
+                    (
+                        number,
+                        account["member_number"],
+                        account["last_seq"],
+                        f"{account['balance']:.2f}",
+                    ),
+                )
+            for number, loan in (loans or {}).items():
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO loans VALUES (?, ?)",
+                    (number, json.dumps(loan, ensure_ascii=False)),
+                )
+            self.conn.execute(
+                "INSERT INTO answers VALUES (?, ?)",
+                (request_id, json.dumps(events, ensure_ascii=False)),
+            )
+
+
 class Books:
     """The core's view of the demo accounts: {number: {member_number, last_seq, balance}}, and
-    of the demo loans: {number: {member_number, last_sequence, unpaid, due}}."""
+    of the demo loans: {number: {member_number, last_sequence, unpaid, due}} — what the portal
+    last applied, or this core's own later postings (the ledger)."""
 
-    def __init__(self, read_state, read_loans=None):
+    def __init__(self, read_state, ledger, read_loans=None):
         self.read_state = read_state  # [numbers] -> {number: {...}} (accounts.import_state)
         self.read_loans = read_loans  # [numbers] -> {number: {...}} (credit.import_state)
-        self.local = {}
-        self.local_loans = {}
+        self.ledger = ledger
 
     def loan(self, number):
         remote = (self.read_loans([number]) if self.read_loans else {}).get(number)
-        mine = self.local_loans.get(number)
         if remote is None:
             return None
+        mine = self.ledger.loan(number)
         # the portal may not have applied our last installment_paid yet: ours are newer then
         if mine is not None and mine["last_sequence"] > remote["last_sequence"]:
-            return dict(mine)
+            return mine
         return dict(remote)
-
-    def loan_posted(self, number, loan):
-        self.local_loans[number] = dict(loan)
 
     def accounts(self, numbers):
         fresh = self.read_state(numbers)
@@ -120,10 +185,10 @@ class Books:
             remote = fresh.get(number)
             if remote is None:
                 continue
-            mine = self.local.get(number)
+            mine = self.ledger.account(number)
             # the portal may not have applied our last postings yet: ours are newer then
             if mine is not None and mine["last_seq"] > remote["last_seq"]:
-                out[number] = dict(mine)
+                out[number] = mine
             else:
                 out[number] = {
                     "member_number": remote["member_number"],
@@ -132,35 +197,34 @@ class Books:
                 }
         return out
 
-    def posted(self, number, account):
-        self.local[number] = dict(account)
-
 
 class DemoCore:
     def __init__(self, books, today=None):
         self.books = books
+        self.ledger = books.ledger
         self.today = today or CLOCK.today
-        self.answered = {}  # request_id -> its answer events (published again on a repeat)
 
     def answer(self, request):
-        """The events the core publishes for one request (movements first, then the answer)."""
+        """The events the core publishes for one request (movements first, then the answer),
+        recorded before they are published: a request seen before, in this process or an
+        earlier one, gets the same events again (same ids, same sequences)."""
         request_id = str(request.get("request_id") or "")
         if not request_id:
             return []
-        if request_id in self.answered:
-            return self.answered[request_id]
-        events = self._decide(request_id, request)
-        if len(self.answered) >= ANSWERED_LIMIT:
-            self.answered.pop(next(iter(self.answered)))
-        self.answered[request_id] = events
+        known = self.ledger.answer(request_id)
+        if known is not None:
+            return known
+        posted = {"accounts": {}, "loans": {}}
+        events = self._decide(request_id, request, posted)
+        self.ledger.record(request_id, events, posted["accounts"], posted["loans"])
         return events
 
-    def _decide(self, request_id, request):
+    def _decide(self, request_id, request, posted):
         valid_until = str(request.get("valid_until") or "")
         if not valid_until or now_z() > valid_until:
             return [rejection(request_id, "otro", "La solicitud venció sin ejecutarse.")]
         if request.get("request_type") == "loan_payment":
-            return self._loan_payment(request_id, request.get("data") or {})
+            return self._loan_payment(request_id, request.get("data") or {}, posted)
         if request.get("request_type") != "transfer":
             return [
                 rejection(
@@ -207,6 +271,7 @@ class DemoCore:
                 },
             ),
         ]
+        posted["accounts"].update({source: books[source], target: books[target]})
         return events
 
     def quote(self, loan):
@@ -224,7 +289,7 @@ class DemoCore:
             as_of = due["as_of"]
         return [r["number"] for r in chosen], amount, as_of, chosen, bool(late)
 
-    def _loan_payment(self, request_id, data):
+    def _loan_payment(self, request_id, data, posted):
         try:
             amount = Decimal(str(data.get("amount")))
         except InvalidOperation:
@@ -299,7 +364,8 @@ class DemoCore:
                 "other_charges": "0.00",
             }
             events.append(envelope("loan_due_updated", out_of_arrears(number, self.today())))
-        self.books.loan_posted(number, loan)
+        posted["accounts"][source] = books[source]
+        posted["loans"][number] = loan
         events.append(
             envelope(
                 "request_completed",
@@ -316,7 +382,6 @@ class DemoCore:
     def _movement(self, number, account, debit, credit, reference, description, request_id):
         account["last_seq"] += 1
         account["balance"] = account["balance"] - debit + credit
-        self.books.posted(number, account)
         side = "D" if debit else "C"
         return envelope(
             "movement_posted",
@@ -391,9 +456,15 @@ def accounts_reader(amqp_uri):
     return read, read_loans, read_arrears, proxy
 
 
-def serve(amqp_uri, stop):
+def books_path():
+    """DEMO_CORE_BOOKS, else var/demo-core-books.db (beside the portal's embedded databases)."""
+    explicit = config.env("DEMO_CORE_BOOKS")
+    return explicit or str(private_dir(config.var_dir()) / "demo-core-books.db")
+
+
+def serve(amqp_uri, stop, books=None):
     read, read_loans, read_arrears, proxy = accounts_reader(amqp_uri)
-    core = DemoCore(Books(read, read_loans))
+    core = DemoCore(Books(read, Ledger(books or books_path()), read_loans))
     closes = DayCloses(read_arrears, core.today)
     core_uri = config.core_amqp_uri(amqp_uri)
     try:
@@ -401,20 +472,16 @@ def serve(amqp_uri, stop):
             channel = conn.channel()
             CORE_EVENTS(channel).declare()
             # its own queue, bound to the portal's exchange (declared by the portal at start;
-            # the core may not declare it)
-            channel.queue_declare(QUEUE, durable=True)
+            # the core may not declare it); durable and kept while the core is down: what comes
+            # meanwhile waits there
+            channel.queue_declare(QUEUE, durable=True, auto_delete=False)
             channel.queue_bind(QUEUE, REQUESTS.name, "#")
             queue = Queue(QUEUE, durable=True, no_declare=True)
-            producer = Producer(channel, exchange=CORE_EVENTS)
+            # declared once above: a declaration per publish waits for its answer while the
+            # broker delivers the next request, which nested answers without end in a burst
+            producer = Producer(channel, exchange=CORE_EVENTS, auto_declare=False)
 
-            def on_request(body, message):
-                try:
-                    request = json.loads(body) if isinstance(body, (str, bytes)) else body
-                    events = core.answer(request if isinstance(request, dict) else {})
-                except Exception:  # noqa: BLE001  a broken request: the core says nothing
-                    log.exception("demo core: request not understood")
-                    message.ack()
-                    return
+            def publish(events):
                 for event in events:
                     producer.publish(
                         json.dumps(event, ensure_ascii=False).encode("utf-8"),
@@ -424,26 +491,44 @@ def serve(amqp_uri, stop):
                         delivery_mode=2,
                         user_id=conn.userid,
                     )
+
+            def on_request(body, message):
+                try:
+                    request = json.loads(body) if isinstance(body, (str, bytes)) else body
+                except ValueError:  # a broken request: the core says nothing
+                    log.exception("demo core: request not understood")
+                    message.ack()
+                    return
+                try:
+                    events = core.answer(request if isinstance(request, dict) else {})
+                except Exception:  # noqa: BLE001  the books unreadable (accounts away): later
+                    log.warning("demo core: books unreadable; the request waits", exc_info=True)
+                    message.requeue()
+                    time.sleep(1.0)
+                    return
+                publish(events)
                 message.ack()  # after every answer is confirmed by the broker
                 kind = events[-1]["event_type"] if events else "-"
                 print(f"demo core: {request.get('request_id')} → {kind}", flush=True)
 
             def publish_closes():
                 snapshots = closes.due()
-                for event in snapshots:
-                    producer.publish(
-                        json.dumps(event, ensure_ascii=False).encode("utf-8"),
-                        routing_key=event["event_type"],
-                        content_type="application/json",
-                        content_encoding="utf-8",
-                        delivery_mode=2,
-                        user_id=conn.userid,
-                    )
+                publish(snapshots)
                 if snapshots:
                     as_of = snapshots[0]["data"]["as_of"]
                     print(f"demo core: close of {as_of}: {len(snapshots)} loan(s) in arrears")
 
-            with conn.Consumer(queue, callbacks=[on_request], accept=["json", "text/plain"]):
+            def undecodable(message, exc):  # a request it cannot read: never stop on it
+                log.error("demo core: request not understood: %s", exc)
+                message.ack()
+
+            with conn.Consumer(
+                queue,
+                callbacks=[on_request],
+                accept=["json", "text/plain"],
+                on_decode_error=undecodable,
+                prefetch_count=1,  # one request at a time: the next after this one's ack
+            ):
                 print("demo core: answering portal.requests", flush=True)
                 while not stop["now"]:
                     publish_closes()

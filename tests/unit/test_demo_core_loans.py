@@ -3,7 +3,7 @@ core"): it honours exactly the quote its books give today, or rejects — never 
 
 from datetime import date
 
-from scripts.demo_core import Books, DemoCore
+from scripts.demo_core import Books, DemoCore, Ledger
 
 TODAY = date(2026, 12, 7)
 LOAN = {
@@ -35,6 +35,7 @@ def core():
         lambda numbers: {
             "4100234001": {"member_number": "100234", "last_seq": 3, "balance": "500.00"}
         },
+        Ledger(":memory:"),
         lambda numbers: {"CR-100234-02": dict(LOAN)},
     )
     return DemoCore(books, today=lambda: TODAY)
