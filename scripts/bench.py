@@ -453,6 +453,17 @@ def table(results, description):
             f"| GET /api/v1/position, {clients} client(s) | {p['median_ms']:.2f} ms | "
             f"{p['p99_ms']:.2f} ms | {p['rps']:.0f} | {target} |"
         )
+    if "http_floor_c16" in r:
+        f404 = r["http_floor_c16"]
+        lines.append(
+            f"| the gateway's own HTTP floor: a 404, 16 clients (interleaved with the position) | "
+            f"{f404['median_ms']:.2f} ms | {f404['p99_ms']:.2f} ms | {f404['rps']:.0f} | |"
+        )
+        lines.append(
+            "| the position against its floors (same run) | | | | "
+            f"16 clients ÷ 404 floor ≥ 0.20: **{r['position_c16_of_http_floor']:.3f}**; "
+            f"one client ÷ raw AMQP ≤ 10×: **{r['position_c1_over_amqp']:.1f}×** |"
+        )
     if "position_c16_two_accounts" in r:
         two, one = r["position_c16_two_accounts"], r["position_c16"]
         lines.append(
