@@ -17,7 +17,7 @@ morning (scripts/capacity_locustfile.py) while this process reads every process'
 (psutil) and the load average. Each step: members per minute served (journeys completed), p95 of
 pages and of PDFs, CPU per process.
 
-Knobs: CAPACITY_STEPS_OLD ("10,25,60") and CAPACITY_STEPS_NEW ("10,25,60,90"), users per
+Knobs: CAPACITY_STEPS_OLD ("10,15,25,60"), CAPACITY_STEPS_NEW ("10,15,25,40,60,90"), users per
 step (a side stops at its first step beyond the limits), CAPACITY_STEP_SECONDS (25),
 CAPACITY_THINK ("1,3" seconds between pages), CAPACITY_DEMO_MEMBERS (300), CAPACITY_REGISTERED
 (80, at least the largest step's users), CAPACITY_BUDGET (seconds, 420: steps that would end
@@ -53,8 +53,8 @@ from services.common.config import DB_SERVICES, PROJECT_ROOT, amqp_uri, env, env
 from services.common.db import normalize_url  # noqa: E402
 
 # the steps of users, each side's own (interleaved: old 10, new 10, old 25, new 25, …, new 90)
-STEPS_OLD = [int(x) for x in env("CAPACITY_STEPS_OLD", "10,25,60").split(",")]
-STEPS_NEW = [int(x) for x in env("CAPACITY_STEPS_NEW", "10,25,60,90").split(",")]
+STEPS_OLD = [int(x) for x in env("CAPACITY_STEPS_OLD", "10,15,25,60").split(",")]
+STEPS_NEW = [int(x) for x in env("CAPACITY_STEPS_NEW", "10,15,25,40,60,90").split(",")]
 STEPS = sorted(set(STEPS_OLD) | set(STEPS_NEW))
 STEP_SECONDS = env_int("CAPACITY_STEP_SECONDS", 25)
 THINK = env("CAPACITY_THINK", "1,3")
@@ -62,6 +62,7 @@ DEMO_MEMBERS = env_int("CAPACITY_DEMO_MEMBERS", 300)
 REGISTERED = env_int("CAPACITY_REGISTERED", 80)  # at least the largest step's users
 BUDGET = env_int("CAPACITY_BUDGET", 420)
 TOPOLOGY = env("CAPACITY_TOPOLOGY", "sqlite")  # or "postgres" (2 gateways + 2 accounts)
+COMPARE_USERS = 25  # the old side's step the new side's pages are compared with
 LOGIN_SECONDS = env_int("CAPACITY_LOGIN_SECONDS", 10)
 LOGIN_CLIENTS = env_int("CAPACITY_LOGIN_CLIENTS", 4)
 # A/B: the same topology and journeys; what differs is how auth hashes passwords
@@ -486,8 +487,11 @@ def ab_run(deadline, workdir, today):
                 result = setup["result"]
                 if users not in VARIANTS[variant]["steps"]:
                     continue
-                if result["steps"] and not within(result["steps"][-1]):
-                    result["beyond"].append(users)  # the crossing is found: no need to go higher
+                crossed = result["steps"] and not within(result["steps"][-1])
+                # the crossing is found: no need to go higher, but the old side always plays
+                # the step the issue compares with (COMPARE_USERS)
+                if crossed and not (variant == "old" and users <= COMPARE_USERS):
+                    result["beyond"].append(users)
                 elif time.monotonic() + STEP_SECONDS + 15 + LOGIN_SECONDS * 2 > deadline:
                     result["skipped"].append(users)
                 else:
@@ -870,7 +874,11 @@ def ab_rows(results):
     old, new = by.get("old"), by.get("new")
     if not old or not new:
         return []
-    old25, new25 = step_at(old, 25), step_at(new, 25)
+    old25 = step_at(old, COMPARE_USERS)
+    # CPU per member compared at the same load: 25 users, else the most users both sides played
+    both = {s["users"] for s in old["steps"]} & {s["users"] for s in new["steps"]}
+    same = COMPARE_USERS if COMPARE_USERS in both else max(both, default=None)
+    cpu_old, cpu_new = step_at(old, same), step_at(new, same)
     old_best, new_best = best_within(old), best_within(new)
     rows = []
 
@@ -911,10 +919,10 @@ def ab_rows(results):
             "new < 1 s",
         )
     )
-    co, cn = cpu_per_member(old25), cpu_per_member(new25)
+    co, cn = cpu_per_member(cpu_old), cpu_per_member(cpu_new)
     rows.append(
         (
-            "CPU s per member's morning, the portal's processes (25 users)",
+            f"CPU s per member's morning, the portal's processes ({same or '—'} users)",
             "—" if co is None else f"{co:.3f}",
             "—" if cn is None else f"{cn:.3f}",
             ratio(co, cn),

@@ -133,3 +133,15 @@ def test_the_ab_table_compares_the_new_portal_with_the_old_in_the_same_run():
         "5.00×",
     )
     assert "| measure | old | new | new ÷ old | target |" in written(old, new)
+
+
+def test_without_a_common_step_at_25_users_the_cpu_is_compared_at_the_most_users_both_played():
+    old = topology("old", step(10, 60, 0.3, cores={"auth": 0.3}), step(15, 60, 2.0))
+    new = topology("new", step(10, 60, 0.3, cores={"auth": 0.1}), step(15, 90, 0.3))
+    rows = {row[0]: row[1:] for row in capacity.ab_rows([old, new])}
+    # at 15 users both used 0.4 cores of the portal's (auth and gateway): 60 against 90 a minute
+    assert rows["CPU s per member's morning, the portal's processes (15 users)"][:3] == (
+        "0.400",
+        "0.267",
+        "0.67×",
+    )
