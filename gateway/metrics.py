@@ -14,6 +14,7 @@ import json
 import logging
 import socketserver
 import threading
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from nameko.extensions import DependencyProvider
@@ -54,7 +55,8 @@ RPC_ERRORS = Counter(
 )
 
 
-_SERIES = {}  # (method, route, status) -> (counter, histogram): `labels()` once per series
+# (method, route, status) -> (counter, histogram): `labels()` once per series
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def observe_request(method, route, status, seconds):
