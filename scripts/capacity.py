@@ -82,7 +82,7 @@ VARIANTS = {
         "name": "new",
         "what": (
             "Argon2id m = 19 MiB, t = 2, p = 1 in auth's hashing processes (nice 10, logins "
-            "queued with a bound), the position's cuts of December 2026"
+            "queued with a bound)"
         ),
         "env": {},
         "steps": STEPS_NEW,
@@ -639,7 +639,9 @@ def document(results, machine, total_s, now):
         "**A/B.** Both sides run the same topology "
         f"({TOPOLOGY_NAMES[TOPOLOGY]}), the same journeys and the same members, each",
         "side on its own vhost and databases, both up at once, their steps interleaved (old 10",
-        "users, new 10, old 25, new 25, …) so that a slow spell of the machine weighs on both:",
+        "users, new 10, old 25, new 25, …) so that a slow spell of the machine weighs on both.",
+        "Both run this tree's code; the old side is set by environment to hash passwords as main",
+        "did before the capacity changes:",
         "",
         *(f"- **{v['name']}**: {v['what']}." for v in VARIANTS.values()),
         "",

@@ -64,8 +64,9 @@ class Figures:
     def record(self, kind, name, seconds, failed):
         self.times[kind].append(seconds)
         self.by_name.setdefault(name, []).append(seconds)
-        if failed:
-            self.failures[name] = self.failures.get(name, 0) + 1
+        if failed:  # by request and answer ("POST /login 503"): what refused it
+            key = f"{name} {failed}"
+            self.failures[key] = self.failures.get(key, 0) + 1
 
     def summary(self):
         elapsed = time.monotonic() - self.started
@@ -109,7 +110,8 @@ def _ramped_up(user_count, **kwargs):
 
 @events.request.add_listener
 def _request(name, response_time, exception, context, **kwargs):
-    FIGURES.record(context.get("kind", "page"), name, response_time / 1000, exception is not None)
+    failed = None if exception is None else str(exception)[:40] or type(exception).__name__
+    FIGURES.record(context.get("kind", "page"), name, response_time / 1000, failed)
 
 
 @events.quitting.add_listener
