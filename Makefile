@@ -13,7 +13,7 @@ help:
 	@echo "make test   - set up everything (Debian packages too) and run the whole suite (< 15 min)"
 	@echo "make test-fast - unit tests and the quick service tests (< 2 min)"
 	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
-	@echo "make capacity - the month-start morning under locust, < 5 min (writes docs/capacity.md)"
+	@echo "make capacity - the month-start morning under locust, new vs old A/B, ~6 min (writes docs/capacity.md)"
 	@echo "make lint   - ruff check and format check, mypy, import contracts (lint-imports)"
 
 venv: $(VENV)/.installed
@@ -62,7 +62,7 @@ test-fast: venv services
 bench: venv services
 	$(PY) -m bench
 
-# locust plays members' mornings against two topologies (bench/capacity.py); bounded to 5 min
+# locust plays members' mornings on the new portal and the old one, A/B (bench/capacity.py); bounded to 7 min
 capacity: venv services
 	$(PY) -m bench.capacity
 

@@ -1,12 +1,14 @@
 """`make capacity`: how many members one 2-core node serves on the month-start morning, measured
 with locust (headless, bounded), and what it means in nodes; writes docs/capacity.md.
 
-Two topologies, each on a vhost of its own of the local broker and on fresh databases:
-
-1. `make run`'s: SQLite, one process per service and one gateway;
-2. two gateway processes and two accounts instances on PostgreSQL (one database per service).
-   No balancer process (it would take CPU from the node it measures): each simulated member goes
-   to the two gateways in turn and stays on theirs, as a balancer with session affinity does.
+An A/B run: the new portal and the old one (main before the capacity changes of December 2026:
+Argon2id at 64 MiB, t = 3, p = 4 hashed inline in auth; set here by environment, both from this
+tree), each on a vhost of its own of the local broker and on fresh databases, both up at once, in
+the same topology (CAPACITY_TOPOLOGY: "sqlite", `make run`'s one process per service, or
+"postgres", two gateways and two accounts instances on PostgreSQL; no balancer process: each
+simulated member goes to the gateways in turn and stays on theirs, as a balancer with session
+affinity does). Their steps are interleaved (old 10 users, new 10, old 25, new 25, … new 90), then
+the login path alone is measured on each (logins per second per core of the portal's processes).
 
 The demo cooperative is loaded as `make run` loads it (DEMO_MEMBERS generated members); members
 get portal users the way members do, through registration (`POST /api/v1/auth/register`, data from
@@ -15,13 +17,15 @@ morning (bench/capacity_locustfile.py) while this process reads every process's 
 (psutil) and the load average. Each step: members per minute served (journeys completed), p95 of
 pages and of PDFs, CPU per process.
 
-Knobs: CAPACITY_STEPS (users per step, default "10,25,60"; a topology stops at the first step
-beyond the limits), CAPACITY_STEP_SECONDS (25),
-CAPACITY_THINK ("1,3" seconds between pages), CAPACITY_DEMO_MEMBERS (300),
-CAPACITY_REGISTERED (80), CAPACITY_BUDGET (seconds, 290: steps that would end later are skipped
-and the document says so), CAPACITY_TOPOLOGIES ("sqlite,postgres").
+Knobs: CAPACITY_STEPS_OLD ("10,15,25,60"), CAPACITY_STEPS_NEW ("10,15,25,40,60,90"), users per
+step (a side stops at its first step beyond the limits), CAPACITY_STEP_SECONDS (25),
+CAPACITY_THINK ("1,3" seconds between pages), CAPACITY_DEMO_MEMBERS (300), CAPACITY_REGISTERED
+(80, at least the largest step's users), CAPACITY_BUDGET (seconds, 420: steps that would end
+later are skipped and the document says so), CAPACITY_TOPOLOGY ("sqlite"),
+CAPACITY_LOGIN_SECONDS (10) and CAPACITY_LOGIN_CLIENTS (4) for the login path alone.
 """
 
+import itertools
 import json
 import math
 import os
@@ -48,13 +52,42 @@ from services.common.clock import CLOCK  # noqa: E402
 from services.common.config import DB_SERVICES, PROJECT_ROOT, amqp_uri, env, env_int  # noqa: E402
 from services.common.db import normalize_url  # noqa: E402
 
-STEPS = [int(x) for x in env("CAPACITY_STEPS", "10,25,60").split(",")]
+# the steps of users, each side's own (interleaved: old 10, new 10, old 25, new 25, …, new 90)
+STEPS_OLD = [int(x) for x in env("CAPACITY_STEPS_OLD", "10,15,25,60").split(",")]
+STEPS_NEW = [int(x) for x in env("CAPACITY_STEPS_NEW", "10,15,25,40,60,90").split(",")]
+STEPS = sorted(set(STEPS_OLD) | set(STEPS_NEW))
 STEP_SECONDS = env_int("CAPACITY_STEP_SECONDS", 25)
 THINK = env("CAPACITY_THINK", "1,3")
 DEMO_MEMBERS = env_int("CAPACITY_DEMO_MEMBERS", 300)
-REGISTERED = env_int("CAPACITY_REGISTERED", 80)
-BUDGET = env_int("CAPACITY_BUDGET", 290)
-TOPOLOGIES = env("CAPACITY_TOPOLOGIES", "sqlite,postgres").split(",")
+REGISTERED = env_int("CAPACITY_REGISTERED", 80)  # at least the largest step's users
+BUDGET = env_int("CAPACITY_BUDGET", 420)
+TOPOLOGY = env("CAPACITY_TOPOLOGY", "sqlite")  # or "postgres" (2 gateways + 2 accounts)
+COMPARE_USERS = 25  # the old side's step the new side's pages are compared with
+LOGIN_SECONDS = env_int("CAPACITY_LOGIN_SECONDS", 10)
+LOGIN_CLIENTS = env_int("CAPACITY_LOGIN_CLIENTS", 4)
+# A/B: the same topology and journeys; what differs is how auth hashes passwords
+VARIANTS = {
+    "old": {
+        "name": "old (main before the capacity changes)",
+        "what": "Argon2id m = 64 MiB, t = 3, p = 4, hashed inline in auth (eventlet's threads)",
+        "env": {
+            "ARGON2_MEMORY_KIB": "65536",
+            "ARGON2_TIME_COST": "3",
+            "ARGON2_PARALLELISM": "4",
+            "AUTH_HASH_WORKERS": "0",
+        },
+        "steps": STEPS_OLD,
+    },
+    "new": {
+        "name": "new",
+        "what": (
+            "Argon2id m = 19 MiB, t = 2, p = 1 in auth's hashing processes (nice 10, logins "
+            "queued with a bound)"
+        ),
+        "env": {},
+        "steps": STEPS_NEW,
+    },
+}
 PAGE_P95_S, PDF_P95_S = 1.0, 5.0
 PASSWORD = "Zorzal-Kiwi-9137!"  # noqa: S105  the run's throwaway users (no demo name in it)
 MANAGEMENT = env("RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
@@ -243,7 +276,7 @@ def beam_pids():
 
 def run_step(hosts, members, users, meter, workdir, label, vhost_name):
     out = workdir / f"{label}-{users}.json"
-    members_file = workdir / "members.json"
+    members_file = workdir / f"{label}-members.json"
     members_file.write_text(json.dumps(members))
     spawn_rate = max(users / 5, 1)
     ramp = users / spawn_rate
@@ -253,6 +286,7 @@ def run_step(hosts, members, users, meter, workdir, label, vhost_name):
         "CAPACITY_HOSTS": ",".join(hosts),
         "CAPACITY_OUT": str(out),
         "CAPACITY_THINK": THINK,
+        "CAPACITY_USERS": str(users),
     }
     locust = subprocess.Popen(
         [
@@ -286,12 +320,16 @@ def run_step(hosts, members, users, meter, workdir, label, vhost_name):
     time.sleep(max(launched + STEP_SECONDS - time.monotonic(), 1))
     second, messages_after = meter.read(), published()
     locust.wait(STEP_SECONDS + 60)
+    del meter.processes["locust (the load)"]
     cores, machine = CpuMeter.cores(first, second)
     share = broker_share(messages_before, messages_after, vhost_name)
     if share is not None:
         cores[BROKER_SHARE] = cores[BROKER] * share
     span = second[0] - first[0]
     figures = json.loads(out.read_text())
+    # the devices the portal set during the step: the next step's browsers present them
+    for index, token in figures.pop("devices", {}).items():
+        members[int(index)][2] = token
     served = figures["members_per_minute"] * span / 60
     if messages_before and messages_after and vhost_name in messages_after and served:
         mine = messages_after[vhost_name] - messages_before.get(vhost_name, 0)
@@ -305,89 +343,184 @@ def run_step(hosts, members, users, meter, workdir, label, vhost_name):
     return figures
 
 
-def topology(kind, deadline, workdir, today):
-    """Set up one topology, run its steps, tear it down; returns its figures."""
+def login_path(setup, seconds=LOGIN_SECONDS, clients=LOGIN_CLIENTS):
+    """The login path alone: `clients` members' devices logging in back to back for `seconds`
+    (JSON API, each member from their own address and remembered device), no pages; logins per
+    second and per core of the portal's processes (CPU from psutil, as the steps)."""
+    members, base = setup["members"], setup["hosts"][0]
+    stop = time.monotonic() + seconds
+    times, refused = [], []
+
+    def client(k):
+        mine = itertools.cycle(range(k, len(members), clients))
+        while time.monotonic() < stop:
+            index = next(mine)
+            username, password, device = members[index]
+            started = time.monotonic()
+            answer = requests.post(
+                base + "/api/v1/auth/login",
+                json={"username": username, "password": password},
+                headers={
+                    "X-Device-Token": device,
+                    "X-Forwarded-For": f"10.250.{index >> 8 & 255}.{index & 255}",
+                },
+                timeout=60,
+            )
+            if answer.status_code == 200 and answer.json().get("token"):
+                times.append(time.monotonic() - started)
+                members[index][2] = answer.json().get("device_token") or device
+            else:
+                refused.append(answer.status_code)
+
+    meter = setup["meter"]
+    first = meter.read()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    second = meter.read()
+    cores, machine = CpuMeter.cores(first, second)
+    span = second[0] - first[0]
+    portal = portal_cores({"cores": cores})
+    ordered = sorted(times)
+    return {
+        "clients": clients,
+        "logins": len(times),
+        "refused": len(refused),
+        "logins_per_s": len(times) / span,
+        "portal_cores": portal,
+        "auth_cores": cores.get("auth", 0.0),
+        "logins_per_s_per_core": len(times) / span / portal if portal else None,
+        "p95_s": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else None,
+    }
+
+
+def start_variant(variant, workdir, today):
+    """Set up one side of the A/B (its own vhost and databases, the same topology), register its
+    members and remember their devices; returns what its steps need."""
     from services.common.demo import census
 
     tag = uuid.uuid4().hex[:8]
-    vhost_name = f"portal_capacity_{tag}"
+    vhost_name = f"portal_capacity_{variant}_{tag}"
     uri = vhost(vhost_name)
     env_extra = {
         "DEMO_MEMBERS": str(DEMO_MEMBERS),
         "LOG_LEVEL": "WARNING",
         "TRUSTED_PROXY": "127.0.0.1",  # members' addresses come from X-Forwarded-For
         "RPC_TIMEOUT": "5",
+        **VARIANTS[variant]["env"],
     }
     databases = []
-    if kind == "postgres":
+    if TOPOLOGY == "postgres":
         databases, urls = pg_databases(tag)
         env_extra.update({f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()})
-    portal = Portal(workdir / kind, uri, extra_env=env_extra)
+    portal = Portal(workdir / variant, uri, extra_env=env_extra)
     portal.workdir.mkdir(parents=True, exist_ok=True)
-    result = {"kind": kind, "steps": [], "skipped": [], "beyond": []}
-    try:
-        started = time.monotonic()
-        portal.setup()
-        result["setup_s"] = time.monotonic() - started
-        if kind == "sqlite":
-            portal.start_all()
-            hosts = [portal.base_url]
-        else:
-            second_port = free_port()
-            for name in ("accounts", "auth", "credit", "deposit", "reports", "notifications"):
-                portal.start(name)
-            portal.start("audit")
-            portal.start("accounts", instance="accounts-2")
-            portal.start("gateway")
-            portal.start(
-                "gateway",
-                instance="gateway-2",
-                env={"GATEWAY_ADDRESS": f"127.0.0.1:{second_port}"},
-            )
-            portal.wait_healthy()
-            hosts = [portal.base_url, f"http://127.0.0.1:{second_port}"]
-            for host in hosts:
-                requests.get(host + "/health", timeout=10).raise_for_status()
-        started = time.monotonic()
-        generated = [m for m in census(today, DEMO_MEMBERS) if m.reference is None]
-        members = register(portal.base_url, generated[:REGISTERED])
-        # each member logs in from a remembered device, as from their own phone: the month-start
-        # morning measures the password step, not one e-mailed code per login
-        devices = remember_devices_of_portal(portal.env, [name for name, _ in members])
-        members = [[name, password, devices[name]] for name, password in members]
-        result["registered"] = len(members)
-        result["register_s"] = time.monotonic() - started
-        print(
-            f"  {kind}: set up in {result['setup_s']:.0f} s, {len(members)} members registered "
-            f"in {result['register_s']:.0f} s",
-            flush=True,
+    setup = {"variant": variant, "portal": portal, "vhost": vhost_name, "databases": databases}
+    result = {"kind": variant, "steps": [], "skipped": [], "beyond": []}
+    setup["result"] = result
+    started = time.monotonic()
+    portal.setup()
+    result["setup_s"] = time.monotonic() - started
+    if TOPOLOGY == "sqlite":
+        portal.start_all()
+        hosts = [portal.base_url]
+    else:
+        second_port = free_port()
+        for name in ("accounts", "auth", "credit", "deposit", "reports", "notifications"):
+            portal.start(name)
+        portal.start("audit")
+        portal.start("accounts", instance="accounts-2")
+        portal.start("gateway")
+        portal.start(
+            "gateway", instance="gateway-2", env={"GATEWAY_ADDRESS": f"127.0.0.1:{second_port}"}
         )
-        if not members:
-            raise RuntimeError("no member could register")
-        processes = {
-            name: (lambda proc=proc: with_children(proc.pid))
-            for name, proc in sorted(portal.procs.items())
-        }
-        processes[BROKER] = beam_pids
-        if databases:
-            processes["PostgreSQL (this run's backends)"] = lambda: pg_backends(databases)
-        meter = CpuMeter(processes)
+        portal.wait_healthy()
+        hosts = [portal.base_url, f"http://127.0.0.1:{second_port}"]
+        for host in hosts:
+            requests.get(host + "/health", timeout=10).raise_for_status()
+    started = time.monotonic()
+    generated = [m for m in census(today, DEMO_MEMBERS) if m.reference is None]
+    members = register(portal.base_url, generated[: max(REGISTERED, *STEPS)])
+    # each member logs in from a remembered device, as from their own phone: the month-start
+    # morning measures the password step, not one e-mailed code per login
+    devices = remember_devices_of_portal(portal.env, [name for name, _ in members])
+    members = [[name, password, devices[name]] for name, password in members]
+    result["registered"] = len(members)
+    result["register_s"] = time.monotonic() - started
+    print(
+        f"  {variant}: set up in {result['setup_s']:.0f} s, {len(members)} members registered "
+        f"in {result['register_s']:.0f} s",
+        flush=True,
+    )
+    if not members:
+        raise RuntimeError("no member could register")
+    processes = {
+        name: (lambda proc=proc: with_children(proc.pid))
+        for name, proc in sorted(portal.procs.items())
+    }
+    processes[BROKER] = beam_pids
+    if databases:
+        processes["PostgreSQL (this run's backends)"] = lambda: pg_backends(databases)
+    setup.update(hosts=hosts, members=members, meter=CpuMeter(processes))
+    return setup
+
+
+def stop_variant(setup):
+    setup["result"]["audit"] = audit_logins(setup["portal"])
+    setup["portal"].stop_all()
+    vhost(setup["vhost"], create=False)
+    if setup["databases"]:
+        drop_pg(setup["databases"].values())
+
+
+def ab_run(deadline, workdir, today):
+    """Both sides up at once, on vhosts of their own; steps interleaved old, new, old, new… at
+    each number of users (a slow spell of a shared machine weighs on both alike). A side stops
+    at its first step beyond the limits. Then the login path alone, old then new."""
+    setups = {}
+    try:
+        for variant in ("old", "new"):
+            print(f"capacity: setting up {variant}…", flush=True)
+            setups[variant] = start_variant(variant, workdir, today)
         for users in STEPS:
-            if result["steps"] and not within(result["steps"][-1]):
-                result["beyond"].append(users)  # the crossing is found: no need to go higher
-            elif time.monotonic() + STEP_SECONDS + 15 > deadline:
-                result["skipped"].append(users)
-            else:
-                figures = run_step(hosts, members, users, meter, workdir, kind, vhost_name)
-                result["steps"].append(figures)
-                print(f"  {kind} {users} users: {line(figures)}", flush=True)
-        result["audit"] = audit_logins(portal)
+            for variant in ("old", "new"):
+                setup = setups[variant]
+                result = setup["result"]
+                if users not in VARIANTS[variant]["steps"]:
+                    continue
+                crossed = result["steps"] and not within(result["steps"][-1])
+                # the crossing is found: no need to go higher, but the old side always plays
+                # the step the issue compares with (COMPARE_USERS)
+                if crossed and not (variant == "old" and users <= COMPARE_USERS):
+                    result["beyond"].append(users)
+                elif time.monotonic() + STEP_SECONDS + 15 + LOGIN_SECONDS * 2 > deadline:
+                    result["skipped"].append(users)
+                else:
+                    figures = run_step(
+                        setup["hosts"],
+                        setup["members"],
+                        users,
+                        setup["meter"],
+                        workdir,
+                        variant,
+                        setup["vhost"],
+                    )
+                    result["steps"].append(figures)
+                    print(f"  {variant} {users} users: {line(figures)}", flush=True)
+        for variant in ("old", "new"):
+            setups[variant]["result"]["login_path"] = lp = login_path(setups[variant])
+            print(
+                f"  {variant} login path: {lp['logins_per_s']:.1f} logins/s, "
+                f"{lp['logins_per_s_per_core'] or 0:.1f} per core, p95 {seconds(lp['p95_s'])}, "
+                f"{lp['refused']} refused",
+                flush=True,
+            )
     finally:
-        portal.stop_all()
-        vhost(vhost_name, create=False)
-        if databases:
-            drop_pg(databases.values())
-    return result
+        for setup in setups.values():
+            try:
+                stop_variant(setup)
+            except Exception as exc:  # noqa: BLE001  tear the other side down too
+                print(f"  stopping {setup['variant']} failed: {exc!r}", flush=True)
+    return [setups[v]["result"] for v in ("old", "new") if v in setups]
 
 
 def seconds(value):
@@ -477,10 +610,7 @@ def peak_per_minute(members):
 
 
 def document(results, machine, total_s, now):
-    names = {
-        "sqlite": "`make run` (SQLite, one process per service)",
-        "postgres": "2 gateways + 2 accounts, PostgreSQL",
-    }
+    names = {kind: variant["name"] for kind, variant in VARIANTS.items()}
     out = [
         "# Capacity: the month-start morning",
         "",
@@ -495,7 +625,9 @@ def document(results, machine, total_s, now):
         "a credit simulation in one of ten, *Salir*; "
         f"{THINK.replace(',', '–')} s of thought between pages and before",
         "the next member. Members are the demo cooperative's generated members, each registered",
-        "through the portal's own registration, each with an address of their own",
+        "through the portal's own registration, each on a browser of its own that the portal",
+        "remembers (the second factor's remembered device: no e-mailed code, the device token",
+        "renewed at each login as a browser's cookie is), each with an address of their own",
         "(`X-Forwarded-For` from a trusted proxy, as behind the cooperative's balancer), so",
         "lockout and throttling count per member, not per load generator. With two gateways",
         "each member goes to them in turn and stays on theirs, as a balancer with session",
@@ -503,6 +635,17 @@ def document(results, machine, total_s, now):
         "Locust runs on the same machine and its CPU is shown apart. Shorter thinking than a",
         "real member's only means fewer members online at once for the same members per",
         "minute: the CPU a member's morning costs is the same.",
+        "",
+        "**A/B.** Both sides run the same topology "
+        f"({TOPOLOGY_NAMES[TOPOLOGY]}), the same journeys and the same members, each",
+        "side on its own vhost and databases, both up at once, their steps interleaved (old 10",
+        "users, new 10, old 25, new 25, …) so that a slow spell of the machine weighs on both.",
+        "Both run this tree's code; the old side is set by environment to hash passwords as main",
+        "did before the capacity changes:",
+        "",
+        *(f"- **{v['name']}**: {v['what']}." for v in VARIANTS.values()),
+        "",
+        *ab_table(results),
         "",
         f"**The limits.** Pages (every request but the PDF) p95 < {PAGE_P95_S:.0f} s; the PDF p95 <"
         f" {PDF_P95_S:.0f} s; no failed request. Members per minute = journeys completed per",
@@ -677,7 +820,7 @@ def document(results, machine, total_s, now):
                 cells.append("unknown (no step within the limits)")
             else:
                 nodes = math.ceil(peak / capacity)
-                if result["kind"] == "sqlite":
+                if result["kind"] == "old":
                     cells.append(f"({nodes} + 1 = {nodes + 1}, for comparison)")
                 else:
                     cells.append(f"{nodes} + 1 = **{nodes + 1}**")
@@ -703,6 +846,137 @@ def document(results, machine, total_s, now):
     return "\n".join(out)
 
 
+TOPOLOGY_NAMES = {
+    "sqlite": "`make run`: SQLite, one process per service",
+    "postgres": "2 gateways + 2 accounts, PostgreSQL",
+}
+
+
+def step_at(result, users):
+    return next((s for s in result["steps"] if s["users"] == users), None)
+
+
+def request_p95(step, name):
+    return next((p95 for n, p95, _ in step["requests"] if n == name), None) if step else None
+
+
+def cpu_per_member(step):
+    rate = step["members_per_minute"] if step else 0
+    return portal_cores(step) * 60 / rate if rate else None
+
+
+def best_within(result):
+    good = [s for s in result["steps"] if within(s)]
+    return max(good, key=lambda s: s["members_per_minute"]) if good else None
+
+
+def ab_rows(results):
+    """(measure, old, new, new ÷ old or the target's reading, target) rows of the A/B table."""
+    by = {r["kind"]: r for r in results}
+    old, new = by.get("old"), by.get("new")
+    if not old or not new:
+        return []
+    old25 = step_at(old, COMPARE_USERS)
+    # CPU per member compared at the same load: 25 users, else the most users both sides played
+    both = {s["users"] for s in old["steps"]} & {s["users"] for s in new["steps"]}
+    same = COMPARE_USERS if COMPARE_USERS in both else max(both, default=None)
+    cpu_old, cpu_new = step_at(old, same), step_at(new, same)
+    old_best, new_best = best_within(old), best_within(new)
+    rows = []
+
+    def ratio(a, b):
+        return f"{b / a:.2f}×" if a and b is not None else "—"
+
+    def fmt(value, unit=""):
+        return "—" if value is None else f"{value:.2f}{unit}" if unit == " s" else f"{value:.0f}"
+
+    mo = old_best["members_per_minute"] if old_best else None
+    mn = new_best["members_per_minute"] if new_best else None
+    rows.append(
+        (
+            "members per minute within the limits (users of that step)",
+            f"{fmt(mo)} ({old_best['users'] if old_best else '—'})",
+            f"{fmt(mn)} ({new_best['users'] if new_best else '—'})",
+            ratio(mo, mn),
+            "≥ 2.0×",
+        )
+    )
+    po = old25["page_p95_s"] if old25 else None
+    pn = new_best["page_p95_s"] if new_best else None
+    rows.append(
+        (
+            "pages p95: new at its within step, old at 25 users",
+            fmt(po, " s"),
+            fmt(pn, " s"),
+            ratio(po, pn),
+            "≤ 1.0×",
+        )
+    )
+    rows.append(
+        (
+            "`POST /login` p95: new at its within step, old at 25 users",
+            fmt(request_p95(old25, "POST /login"), " s"),
+            fmt(request_p95(new_best, "POST /login"), " s"),
+            ratio(request_p95(old25, "POST /login"), request_p95(new_best, "POST /login")),
+            "new < 1 s",
+        )
+    )
+    co, cn = cpu_per_member(cpu_old), cpu_per_member(cpu_new)
+    rows.append(
+        (
+            f"CPU s per member's morning, the portal's processes ({same or '—'} users)",
+            "—" if co is None else f"{co:.3f}",
+            "—" if cn is None else f"{cn:.3f}",
+            ratio(co, cn),
+            "≤ 0.5×",
+        )
+    )
+    lo, ln = old.get("login_path") or {}, new.get("login_path") or {}
+    rows.append(
+        (
+            f"the login path alone: logins/s per core ({lo.get('clients', LOGIN_CLIENTS)} clients)",
+            "—" if not lo.get("logins_per_s_per_core") else f"{lo['logins_per_s_per_core']:.1f}",
+            "—" if not ln.get("logins_per_s_per_core") else f"{ln['logins_per_s_per_core']:.1f}",
+            ratio(lo.get("logins_per_s_per_core"), ln.get("logins_per_s_per_core")),
+            "",
+        )
+    )
+    rows.append(
+        (
+            "the login path alone: logins/s, p95, refused",
+            login_cell(lo),
+            login_cell(ln),
+            ratio(lo.get("logins_per_s"), ln.get("logins_per_s")),
+            "",
+        )
+    )
+    return rows
+
+
+def login_cell(lp):
+    if not lp:
+        return "—"
+    return f"{lp['logins_per_s']:.1f}/s, p95 {seconds(lp['p95_s'])}, {lp['refused']} refused"
+
+
+def ab_table(results):
+    rows = ab_rows(results)
+    if not rows:
+        return ["(the A/B run did not complete: see the steps below)"]
+    out = ["| measure | old | new | new ÷ old | target |", "|---|---|---|---|---|"]
+    out += [f"| {' | '.join(row)} |" for row in rows]
+    return out
+
+
+def ab_text(results):
+    """The A/B table for the terminal."""
+    rows = ab_rows(results)
+    width = max((len(r[0]) for r in rows), default=10)
+    lines = [f"{'':{width}}  {'old':>30}  {'new':>30}  {'new/old':>8}  target"]
+    lines += [f"{a:{width}}  {b:>30}  {c:>30}  {d:>8}  {e}" for a, b, c, d, e in rows]
+    return "\n".join(lines)
+
+
 def machine():
     cpu = "unknown CPU"
     for row in Path("/proc/cpuinfo").read_text().splitlines():
@@ -717,31 +991,37 @@ def main():
     started = time.monotonic()
     deadline = started + BUDGET
     today = CLOCK.today()
-    results = []
     with tempfile.TemporaryDirectory(prefix="capacity-") as tmp:
-        workdir = Path(tmp)
-        for kind in TOPOLOGIES:
-            print(f"capacity: {kind}…", flush=True)
-            try:
-                results.append(topology(kind, deadline, workdir, today))
-            except Exception as exc:  # noqa: BLE001  write down what could be measured
-                print(f"  {kind} failed: {exc!r}", flush=True)
-                results.append(
-                    {"kind": kind, "steps": [], "skipped": [], "beyond": [], "error": repr(exc)}
-                )
+        try:
+            results = ab_run(deadline, Path(tmp), today)
+        except Exception as exc:  # noqa: BLE001  write down what could be measured
+            print(f"  the A/B run failed: {exc!r}", flush=True)
+            results = [
+                {"kind": v, "steps": [], "skipped": [], "beyond": [], "error": repr(exc)}
+                for v in VARIANTS
+            ]
     run = {
         "results": results,
         "machine": machine(),
+        "topology": TOPOLOGY,
         "total_s": time.monotonic() - started,
         "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(run, indent=2, default=str))
     write_document(run)
+    print(ab_text(results), flush=True)
+
+
+NOTES = "<!-- written by hand below this line; make capacity keeps it -->"
 
 
 def write_document(run):
-    DOC.write_text(document(run["results"], run["machine"], run["total_s"], run["finished"]))
+    text = document(run["results"], run["machine"], run["total_s"], run["finished"])
+    old = DOC.read_text() if DOC.exists() else ""
+    if NOTES in old:  # the hand-written notes (what the profiles chose to cut) stay
+        text += "\n" + NOTES + old.split(NOTES, 1)[1]
+    DOC.write_text(text)
     print(f"capacity: {run['total_s']:.0f} s; wrote {DOC.relative_to(PROJECT_ROOT)}", flush=True)
 
 

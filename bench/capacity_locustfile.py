@@ -7,10 +7,13 @@ pages; then the next member. Forms carry the page's CSRF token (bound to the ses
 tests/helpers.py `csrf_of` reads it).
 
 Input (environment): CAPACITY_MEMBERS, a JSON file of [username, password, device token]
-triples (each member's remembered device, replaced at each login as a browser's cookie is);
-CAPACITY_HOSTS, the gateways' base URLs, comma-separated (each member goes to one of them in
-turn, and stays there: a balancer with session affinity); CAPACITY_OUT, where the step's figures
-are written as JSON when locust quits; CAPACITY_THINK, "min,max" seconds between pages.
+triples (each member's remembered device, replaced at each login as a browser's cookie is: the
+tokens the portal set are written back with the figures, for the next step); CAPACITY_USERS, the
+step's users (user k plays members k, k + users, …: no member is on two browsers at once, whose
+rotating device tokens would then cross); CAPACITY_HOSTS, the gateways' base URLs,
+comma-separated (each member goes to one of them in turn, and stays there: a balancer with
+session affinity); CAPACITY_OUT, where the step's figures are written as JSON when locust
+quits; CAPACITY_THINK, "min,max" seconds between pages.
 
 Every member has an address of their own (X-Forwarded-For, read by gateways started with
 TRUSTED_PROXY=127.0.0.1, as behind the cooperative's balancer): lockout and throttling count per
@@ -31,13 +34,13 @@ MEMBERS = json.loads(open(os.environ["CAPACITY_MEMBERS"], encoding="utf-8").read
 HOSTS = [h.strip().rstrip("/") for h in os.environ["CAPACITY_HOSTS"].split(",") if h.strip()]
 THINK = tuple(float(x) for x in os.environ.get("CAPACITY_THINK", "1,3").split(","))
 OUT = os.environ.get("CAPACITY_OUT")
+USERS = int(os.environ.get("CAPACITY_USERS", "1"))
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ACCOUNT = re.compile(r'<option value="(\d+)"')
 LOAN = re.compile(r'href="/creditos/(CR-[0-9-]+)"')
 PRODUCT = re.compile(r'<option value="([A-Z]+)" data-amount-hint')
 
-_members = itertools.cycle(range(len(MEMBERS)))
 DEVICE_COOKIE = "portal_device"
 DEVICES: dict[int, str] = {}  # member -> the device token the portal set at the last login
 _journeys = itertools.count()
@@ -61,8 +64,9 @@ class Figures:
     def record(self, kind, name, seconds, failed):
         self.times[kind].append(seconds)
         self.by_name.setdefault(name, []).append(seconds)
-        if failed:
-            self.failures[name] = self.failures.get(name, 0) + 1
+        if failed:  # by request and answer ("POST /login 503"): what refused it
+            key = f"{name} {failed}"
+            self.failures[key] = self.failures.get(key, 0) + 1
 
     def summary(self):
         elapsed = time.monotonic() - self.started
@@ -106,14 +110,15 @@ def _ramped_up(user_count, **kwargs):
 
 @events.request.add_listener
 def _request(name, response_time, exception, context, **kwargs):
-    FIGURES.record(context.get("kind", "page"), name, response_time / 1000, exception is not None)
+    failed = None if exception is None else str(exception)[:40] or type(exception).__name__
+    FIGURES.record(context.get("kind", "page"), name, response_time / 1000, failed)
 
 
 @events.quitting.add_listener
 def _write(environment, **kwargs):
     if OUT:
         with open(OUT, "w", encoding="utf-8") as fh:
-            json.dump(FIGURES.summary(), fh)
+            json.dump({**FIGURES.summary(), "devices": DEVICES}, fh)
 
 
 def previous_month(today):
@@ -130,6 +135,8 @@ class Member(HttpUser):
         self.base = HOSTS[number % len(HOSTS)]
         n = number + 1  # 10.0.0.1, 10.0.0.2, …: one address per simulated member
         self.address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        # this browser's own members (each member on one browser at a time)
+        self.members = itertools.cycle(range(number % USERS, len(MEMBERS), USERS) or [0])
 
     def think(self):
         time.sleep(random.uniform(*THINK))  # gevent's sleep under locust: other users go on
@@ -159,7 +166,7 @@ class Member(HttpUser):
     @task
     def month_start_morning(self):
         journey = next(_journeys)
-        member = next(_members)
+        member = next(self.members)
         username, password, device = MEMBERS[member]
         # a different fifth of the members downloads on each round through them: a closed
         # month's PDF is cached once rendered (docs/statements.md), and a member downloads it once

@@ -70,6 +70,20 @@ def machine():
     )
 
 
+NOT_FOUND = "/api/v1/bench-not-found"  # no such route: the gateway's own 404
+
+
+def position_ratios(results):
+    """The position's two targets (docs/benchmarks.md): throughput at 16 clients over the
+    gateway's own 404 floor (same run), ≥ 0.20; one client's median over the raw AMQP round
+    trip, ≤ 10×."""
+    r = results
+    if "http_floor_c16" in r and "position_c16" in r:
+        r["position_c16_of_http_floor"] = r["position_c16"]["rps"] / r["http_floor_c16"]["rps"]
+    if "amqp_floor" in r and "position_c1" in r:
+        r["position_c1_over_amqp"] = r["position_c1"]["median_ms"] / r["amqp_floor"]["median_ms"]
+
+
 def median_of(runs):
     keys = runs[0].keys()
     return {k: statistics.median(r[k] for r in runs) for k in keys}
@@ -133,7 +147,7 @@ class Bench:
         )
         return self.login(username, PASSWORD)
 
-    def floor_and_rpc(self):
+    def floor_and_rpc(self, rounds=None):
         uri = self.portal.env["AMQP_URI"]
         server = subprocess.Popen(
             [sys.executable, "-m", "bench.amqp_rpc", "serve", uri, "bench-floor"],
@@ -145,7 +159,7 @@ class Bench:
         raw, rpc, standalone = [], [], []
         try:
             # interleaved rounds: a slow spell of the machine weighs on floor and RPC alike
-            for _ in range(max(RUNS, 5)):
+            for _ in range(rounds or max(RUNS, 5)):
                 raw.append(self._probe("raw", uri, "bench-floor", "2000"))
                 rpc.append(self._probe("nameko", uri, "2000"))
                 standalone.append(self._probe("standalone", uri, "2000"))
@@ -167,10 +181,21 @@ class Bench:
 
     def position(self, token):
         auth = [f"Authorization: Bearer {token}"]
+        floor = []
         for clients in (1, 16, 64):
-            runs = [wrk(self.base + "/api/v1/position", clients, auth) for _ in range(RUNS)]
+            runs = []
+            for _ in range(RUNS):
+                if clients == 16:
+                    # the gateway's own HTTP floor, interleaved with the position's runs: a 404
+                    # served by the same gateway (no session, no RPC), same clients, same wrk
+                    floor.append(wrk(self.base + NOT_FOUND, 16))
+                runs.append(wrk(self.base + "/api/v1/position", clients, auth))
             self.results[f"position_c{clients}"] = median_of(runs)
             self.results[f"position_c{clients}_rps_runs"] = [run["rps"] for run in runs]
+        self.results["http_floor_c16"] = median_of(floor)
+        if "amqp_floor" not in self.results:  # `--only position`: the raw round trip too
+            self.floor_and_rpc(rounds=3)
+        position_ratios(self.results)
 
     def _pids(self):
         pids = {name: proc.pid for name, proc in self.portal.procs.items()}
@@ -395,6 +420,17 @@ def table(results, description):
         lines.append(
             f"| GET /api/v1/position, {clients} client(s) | {p['median_ms']:.2f} ms | "
             f"{p['p99_ms']:.2f} ms | {p['rps']:.0f} | {target} |"
+        )
+    if "http_floor_c16" in r:
+        f404 = r["http_floor_c16"]
+        lines.append(
+            f"| the gateway's own HTTP floor: a 404, 16 clients (interleaved with the position) | "
+            f"{f404['median_ms']:.2f} ms | {f404['p99_ms']:.2f} ms | {f404['rps']:.0f} | |"
+        )
+        lines.append(
+            "| the position against its floors (same run) | | | | "
+            f"16 clients ÷ 404 floor ≥ 0.20: **{r['position_c16_of_http_floor']:.3f}**; "
+            f"one client ÷ raw AMQP ≤ 10×: **{r['position_c1_over_amqp']:.1f}×** |"
         )
     if "position_c16_two_accounts" in r:
         two, one = r["position_c16_two_accounts"], r["position_c16"]

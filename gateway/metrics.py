@@ -55,9 +55,17 @@ RPC_ERRORS = Counter(
 )
 
 
+# (method, route, status) -> (counter, histogram): `labels()` once per series
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(method, route, status, seconds):
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    series = _SERIES.get((method, route, status))
+    if series is None:
+        series = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route))
+        _SERIES[(method, route, status)] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def rpc_error(service, kind):
