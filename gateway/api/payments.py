@@ -487,7 +487,10 @@ class PaymentsApi(GatewayParts):
         """El comprobante de un pago de cuotas `completado` del socio, como el de una
         transferencia. Antes de completarse, o de otro socio, 404."""
         principal = self.require_member(request)
-        order = self.payments_rpc.get_loan_payment(principal.member_number, id)
+        # the order's common shape (what the receipt names: the loan as its destination)
+        order = self.payments_rpc.get_order(principal.member_number, id)
+        if order.get("kind") != "loan_payment":
+            raise NotFound(NO_RECEIPT)
         return receipt_response(self, principal, order)
 
     @documented(

@@ -502,13 +502,22 @@ def second_factor_code_notice(
             "purpose_text": purpose_text,
             "order_text": order_text,
             "amount_text": money_text(facts.get("amount")) if facts.get("amount") else "",
-            "destination_text": _short(facts.get("destination_masked"), 40),
+            **_destination(facts),
             "valid_minutes": SECOND_FACTOR_VALID_MINUTES,
             "expires_at_text": local_time_text(expires_at),
             "reference": challenge_reference(challenge_id),
             "greeting_name": greeting_name(None),
         },
     )
+
+
+def _destination(order: dict[str, Any]) -> dict[str, str]:
+    """How the code's e-mail names where the money goes: "a la cuenta ****4002", or for a loan
+    payment "al crédito CR-100234-02" (its destination is the loan, not an account)."""
+    text = _short(order.get("destination_masked"), 40)
+    if order.get("kind") == "pago_credito":
+        return {"destination_lead": "al crédito", "destination_text": text.removeprefix("Crédito ")}
+    return {"destination_lead": "a la cuenta", "destination_text": text}
 
 
 def phone_e164(phone: object) -> str | None:

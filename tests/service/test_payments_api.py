@@ -288,3 +288,41 @@ def test_a_loan_payment_is_quoted_ordered_with_the_quote_and_confirmed(loan_api,
     assert http.get(f"/api/v1/loans/{loan}/payment", headers=jose).status_code == 404
     assert http.post(path, json=body, headers=jose).status_code == 404
     assert http.get(f"/api/v1/payments/{order['payment_id']}", headers=jose).status_code == 404
+
+
+def test_the_receipt_of_a_completed_loan_payment_is_its_pdf(loan_api, core):
+    http, auth = loan_api
+    loan = "CR-100234-02"
+    quote = http.get(f"/api/v1/loans/{loan}/payment", headers=auth).json()
+    source = next(
+        a
+        for a in http.get("/api/v1/accounts", headers=auth).json()["accounts"]
+        if a["product"] == "AHORRO_VISTA"
+    )
+    order = http.post(
+        f"/api/v1/loans/{loan}/payments",
+        json={
+            "from_account": source["account_number"],
+            "amount": quote["amount"],
+            "installment_numbers": quote["installment_numbers"],
+            "as_of": quote["as_of"],
+        },
+        headers=auth,
+    ).json()
+    code = emailed_code(order["confirmation"]["challenge_id"])
+    confirm = f"/api/v1/payments/{order['payment_id']}/confirm"
+    http.post(confirm, json={"method": "email_code", "code": code}, headers=auth)
+    wait_until(
+        lambda: (
+            http.get(f"/api/v1/payments/{order['payment_id']}", headers=auth).json()["status"]
+            == "completada"
+        ),
+        timeout=30,
+        message="completada through the demo core",
+    )
+    pdf = http.get(f"/api/v1/payments/{order['payment_id']}/receipt.pdf", headers=auth)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    amount = quote["amount"].replace(".", ",")
+    assert "Comprobante de pago de cuota" in text and amount in text and loan in text
+    assert source["account_number"] not in text

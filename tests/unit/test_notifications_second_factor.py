@@ -46,6 +46,25 @@ def test_an_order_code_email_names_the_amount_and_the_masked_destination():
         assert "480613" in body
         assert "una transferencia" in body and "$ 1.250,50" in body and "****1234" in body
         assert "AB12CD34" in body and "25/11/2026 12:07" in body
+        assert "a la cuenta" in body
+
+
+def test_a_loan_payment_code_email_names_the_loan_not_an_account():
+    notice = domain.second_factor_code_notice(
+        "d-2",
+        "maria.perez@example.com",
+        "maria",
+        "480613",
+        "order",
+        order={
+            "kind": "pago_credito",
+            "amount": "464.19",
+            "destination_masked": "Crédito CR-100234-02",
+        },
+    )
+    text, html = render(notice)
+    assert "el pago de una cuota de crédito por $ 464,19 al crédito CR-100234-02." in text
+    assert "a la cuenta" not in text and "al crédito <strong>CR-100234-02</strong>" in html
 
 
 @pytest.mark.parametrize("event_type", sorted(domain.ALERTS))
