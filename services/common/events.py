@@ -340,9 +340,15 @@ class EventOutbox(DependencyProvider):
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows in id order with publisher confirms, then marks them sent."""
+    """Publishes pending outbox rows in id order with publisher confirms, then marks them sent.
+
+    A batch's rows are published one after another and their confirms awaited together (the
+    broker confirms a persistent message once it is on disk: waiting for each in turn made the
+    relay, not the service, the limit of a burst). Any nack or a missing confirm leaves the whole
+    batch unmarked, to be published again (delivery is at least once)."""
 
     batch = 200
+    confirm_timeout = 10.0
 
     def __init__(
         self,
@@ -363,6 +369,10 @@ class OutboxRelay:
         self.amqp_uri = amqp_uri
         self.connection: Connection | None = None
         self.producer: Producer | None = None
+        # publisher confirms of the channel: publishes so far, the highest tag confirmed, nacks
+        self._sent = 0
+        self._confirmed = 0
+        self._nacked = False
 
     def reset(self) -> None:
         if self.connection is not None:
@@ -379,13 +389,35 @@ class OutboxRelay:
     def _producer(self) -> Producer:
         if self.producer is None:
             # with several addresses (a cluster), the first node that answers
-            self.connection = open_connection(
-                self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=3
-            )
+            self.connection = open_connection(self.amqp_uri, connect_timeout=3)
             channel = self.connection.channel()
+            channel.confirm_select()
+            self._sent = self._confirmed = 0
+            self._nacked = False
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
             self.exchange(channel).declare()
             self.producer = Producer(channel, exchange=self.exchange, serializer="json")
         return self.producer
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._confirmed = max(self._confirmed, delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked = True
+        self._confirmed = max(self._confirmed, delivery_tag)
+
+    def _await_confirms(self) -> None:
+        """Until the broker confirmed every publish of the channel (or raise: not published)."""
+        assert self.connection is not None
+        deadline = eventlet.Timeout(self.confirm_timeout, TimeoutError("no publisher confirm"))
+        try:
+            while self._confirmed < self._sent:
+                self.connection.drain_events(timeout=self.confirm_timeout)
+        finally:
+            deadline.cancel()
+        if self._nacked:
+            raise ConnectionError("the broker refused (nack) an outbox event")
 
     def pending(self, conn: DbConnection) -> Sequence[Row[Any, Any, Any, Any]]:
         """The next rows to publish: (id, event_type, payload, correlation_id)."""
@@ -431,6 +463,8 @@ class OutboxRelay:
                         headers=headers,
                         retry=False,
                     )
+                    self._sent += 1
+                self._await_confirms()
                 conn.execute(
                     update(self.table)
                     .where(self.table.c.id.in_([r.id for r in rows]))
