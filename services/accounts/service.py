@@ -1,10 +1,11 @@
 """accounts: the member record (ficha del socio), savings accounts and their movements.
 
-nameko wiring only: each entrypoint calls a use case of services/accounts/usecases.py with the
+nameko wiring only: each entrypoint calls a use case of services/accounts/usecases/ with the
 worker's session, outbox and clock, and returns its answer (services/accounts/contracts.py)."""
 
-from services.accounts import bulk, store, usecases
+from services.accounts import bulk, store
 from services.accounts.models import held_events, outbox
+from services.accounts.usecases import from_core, holds, members, movements, reconciliation
 from services.common.clock_provider import ClockProvider
 from services.common.correlation import Tracker
 from services.common.db import Database
@@ -45,7 +46,7 @@ class AccountsService(CoreOperations):
     @rpc
     def verify_member(self, member_number, identification, first_name, last_name, email):
         """Yes/no: does this data match one member record? Never says which field failed."""
-        return usecases.verify_member(
+        return members.verify_member(
             self.db, member_number, identification, first_name, last_name, email
         )
 
@@ -53,20 +54,20 @@ class AccountsService(CoreOperations):
     def is_member_identification(self, member_number, identification):
         """Yes/no: is `identification` the cédula of this member? Never returns the cédula
         (credit uses it to refuse an applicant as their own guarantor)."""
-        return usecases.is_member_identification(self.db, member_number, identification)
+        return members.is_member_identification(self.db, member_number, identification)
 
     @rpc
     def get_member(self, member_number):
-        return usecases.get_member(self.db, member_number)
+        return members.get_member(self.db, member_number)
 
     @rpc
     def overview(self, member_number):
         """The member record and the savings accounts in one call (the consolidated position)."""
-        return usecases.overview(self.db, member_number)
+        return members.overview(self.db, member_number)
 
     @rpc
     def list_accounts(self, member_number):
-        return usecases.list_accounts(self.db, member_number)
+        return members.list_accounts(self.db, member_number)
 
     @rpc
     def get_statement(
@@ -79,7 +80,7 @@ class AccountsService(CoreOperations):
         page_size=100,
         order="asc",
     ):
-        return usecases.get_statement(
+        return members.get_statement(
             self.db,
             self.clock,
             member_number,
@@ -95,7 +96,7 @@ class AccountsService(CoreOperations):
     def daily_balances(self, member_number, account_number, date_from, date_to):
         """The end-of-day balance of each day with movements in the range (the statement page's
         chart): ≤ 3 660 points, cheap even for an account with 100 000 movements."""
-        return usecases.daily_balances(
+        return members.daily_balances(
             self.db, self.clock, member_number, account_number, date_from, date_to
         )
 
@@ -104,7 +105,7 @@ class AccountsService(CoreOperations):
         self, account_number, date, description, reference=None, debit=None, credit=None
     ):
         """Post a movement and emit `movement_posted` (the portal's tests and tools)."""
-        return usecases.post_movement(
+        return movements.post_movement(
             self.db,
             self.events,
             self.clock,
@@ -121,46 +122,46 @@ class AccountsService(CoreOperations):
     @rpc
     def take_hold(self, request_id, account_number, member_number, amount):
         """Reserve `amount` of the member's account for the order `request_id`."""
-        return usecases.take_hold(
+        return holds.take_hold(
             self.db, self.clock, request_id, account_number, member_number, amount
         )
 
     @rpc
     def release_hold(self, request_id, reason):
         """End the hold of `request_id`: its amount is available again. Idempotent."""
-        return usecases.release_hold(self.db, self.clock, request_id, reason)
+        return holds.release_hold(self.db, self.clock, request_id, reason)
 
     @rpc
     def transfer_destination(self, account_number, identification):
         """Another member's savings account a transfer may credit, when `identification` is its
         holder's cédula: {member_number, product, holder_name_masked}; None otherwise."""
-        return usecases.transfer_destination(self.db, account_number, identification)
+        return members.transfer_destination(self.db, account_number, identification)
 
     @rpc
     def get_hold(self, request_id):
-        return usecases.get_hold(self.db, request_id)
+        return holds.get_hold(self.db, request_id)
 
-    # --- the core's events (docs/integration.md), bound and dispatched by usecases.HANDLERS ---
+    # --- the core's events (docs/integration.md), bound and dispatched by from_core.HANDLERS ---
 
-    @core_events("accounts", usecases.MAIN_QUEUE, batch=CORE_BATCH)
+    @core_events("accounts", from_core.MAIN_QUEUE, batch=CORE_BATCH)
     def on_core_event(self, event):
         """Apply the core's events that were waiting (a CoreBatch) in one transaction."""
         if isinstance(event, CoreBatch):
-            usecases.apply_core_batch(self.db, self.events, self.clock, event)
+            from_core.apply_core_batch(self.db, self.events, self.clock, event)
         else:
-            usecases.apply_core_event(self.db, self.events, self.clock, event)
+            from_core.apply_core_event(self.db, self.events, self.clock, event)
 
-    @core_events("accounts", usecases.MEMBER_LANE, lane="members")
+    @core_events("accounts", from_core.MEMBER_LANE, lane="members")
     def on_member_event(self, event):
         """member_upserted, one at a time from core.accounts.members (claimed under the same
         consumer name as the main queue's events: applied once whichever queue brought it)."""
-        usecases.apply_core_event(self.db, self.events, self.clock, event)
+        from_core.apply_core_event(self.db, self.events, self.clock, event)
 
     @rpc
     def redo_reconciliation(self, business_date):
         """Compare a closed day again (an operator, once a held or parked movement is settled);
         chunks the core never sent stay missing."""
-        return usecases.redo_reconciliation(self.db, self.events, self.clock, business_date)
+        return reconciliation.redo_reconciliation(self.db, self.events, self.clock, business_date)
 
     def stream_last(self, stream):
         return store.last_sequence(self.db, stream.partition(":")[2])
@@ -168,9 +169,9 @@ class AccountsService(CoreOperations):
     @rpc
     def inbound_status(self):
         """Refusals of core events by kind, and how many wait for a predecessor."""
-        return usecases.inbound_status(self.db)
+        return from_core.inbound_status(self.db)
 
     @rpc
     def reconciliation(self, business_date=None):
         """The differences of a closed day (the last one when no date is given)."""
-        return usecases.reconciliation(self.db, business_date)
+        return reconciliation.reconciliation(self.db, business_date)
