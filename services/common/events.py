@@ -579,8 +579,7 @@ class _Claimer:
         self.session, self.table, self.consumer = session, table, consumer
 
     def claim(self, payload: object) -> bool:
-        event_id = payload.get("event_id") if isinstance(payload, dict) else None
-        if not event_id:
+        if not isinstance(payload, dict) or not payload.get("event_id"):
             return True
         return claim(self.session, self.table, payload, self.consumer, savepoint=True)
 
