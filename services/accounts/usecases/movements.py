@@ -16,8 +16,6 @@ from services.common import events as inbox
 from services.common import inbound
 from services.common.errors import NotFound, ValidationError
 from services.common.inbound import NotYet, Refused
-from services.common.inbound.ordering import conflict
-from services.common.ordering import APPLY, HOLD
 from services.common.schemas import load_or_raise
 
 # --- movements: the one way to write one ------------------------------------------------------
@@ -61,31 +59,29 @@ class _Movements:
         account = self.accounts.get(number)
         if account is None:
             raise NotYet(f"La cuenta {number} no existe.")
-        stream = f"account:{number}"
-        decision = inbound.order_decision(account["last_seq"], sequence)
-        if decision == HOLD:
-            inbound.hold_event(self.db, held_events, stream, sequence, event)
-            self.held.add((stream, sequence))
-            return
-        if decision != APPLY:
+
+        def apply(held):  # this movement, or a held successor (loaded when its turn comes)
+            self.stage(account, data if held is event else core_movement(held))
+
+        def same(_event):
             applied = self.staged.get((number, sequence)) or store.movement_at(
                 self.db, number, sequence
             )
-            if applied is None or not _same(applied, data):
-                raise conflict(stream, sequence)
-            return
-        self.stage(account, data)
-        # its held successors, in turn; a wrong one is parked after the commit, alone
-        while (stream, account["last_seq"] + 1) in self.held:
-            self.held.discard((stream, account["last_seq"] + 1))
-            successor = inbound.take_held(self.db, held_events, stream, account["last_seq"] + 1)
-            if successor is None:
-                return
-            try:
-                self.stage(account, core_movement(successor))
-            except Refused as refusal:
-                inbound.park_after(self.db, successor, refusal)
-                return
+            return applied is not None and _same(applied, data)
+
+        # staged in memory, a refused successor writes nothing: no savepoint needed
+        inbound.apply_in_order(
+            self.db,
+            held_events,
+            f"account:{number}",
+            account["last_seq"],
+            sequence,
+            event,
+            apply,
+            same,
+            held=self.held,
+            savepoint=False,
+        )
 
     def stage(self, account, data):
         """Every check of a movement, in memory; nothing written yet."""

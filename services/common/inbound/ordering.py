@@ -168,6 +168,8 @@ def apply_in_order(
     event: CoreEvent,
     apply: Callable[[CoreEvent], object],
     same: Callable[[CoreEvent], bool],
+    held: set[tuple[str, int]] | None = None,
+    savepoint: bool = True,
 ) -> Decision:
     """Apply `event` (number `sequence` of `stream`) in order; returns APPLY, HOLD or PAST.
 
@@ -178,10 +180,16 @@ def apply_in_order(
       (refused as a conflict).
     `apply(event)` raises Refused for a wrong event. A held successor that turns out wrong is
     parked with its reason (after this transaction's commit) and the stream stops before it.
+
+    A batch passes `held`, the {(stream, sequence)} read once (`held_in`, kept up to date here),
+    so no query looks for a successor that is not there; and `savepoint=False` when `apply`
+    writes nothing before it cannot refuse (it stages the batch's writes in memory).
     """
     decision = order_decision(last, sequence)
     if decision == HOLD:
         hold_event(session, table, stream, sequence, event)
+        if held is not None:
+            held.add((stream, sequence))
         return HOLD
     if decision == PAST:
         if not same(event):
@@ -190,11 +198,19 @@ def apply_in_order(
     apply(event)
     current = sequence
     while True:
+        following = (stream, current + 1)
+        if held is not None:
+            if following not in held:
+                return APPLY
+            held.discard(following)
         successor = take_held(session, table, stream, current + 1)
         if successor is None:
             return APPLY
         try:
-            with session.begin_nested():
+            if savepoint:
+                with session.begin_nested():
+                    apply(successor)
+            else:
                 apply(successor)
         except Refused as refusal:
             park_after(session, successor, refusal)
