@@ -339,7 +339,9 @@ def _live_movements(count, publishers):
 def _publisher(uri, events, go, window=0):
     """One connector: waits for the start, then publishes its events with confirms — each one
     waited for (`window` 0), or up to `window` in flight, their confirms awaited together (what
-    a connector does to publish faster; nothing is done before the broker confirmed it)."""
+    a connector does to publish faster; nothing is done before the broker confirmed it). As the
+    core: `uri` is the core's broker user, named in each message's `user_id` (else the portal
+    parks it: docs/integration.md, "Who is the core")."""
     bodies = [(json.dumps(e), e["event_type"]) for e in events]
     if not window:
         with Connection(uri, transport_options={"confirm_publish": True}) as conn:
@@ -352,6 +354,7 @@ def _publisher(uri, events, go, window=0):
                     routing_key=key,
                     content_type="application/json",
                     delivery_mode=2,
+                    user_id=conn.userid,
                 )
         return
     import amqp
@@ -369,7 +372,9 @@ def _publisher(uri, events, go, window=0):
         go.wait()
         sent = 0
         for body, key in bodies:
-            message = amqp.Message(body, content_type="application/json", delivery_mode=2)
+            message = amqp.Message(
+                body, content_type="application/json", delivery_mode=2, user_id=conn.userid
+            )
             channel.basic_publish(message, exchange=CORE.name, routing_key=key)
             sent += 1
             while sent - confirmed[0] >= window:
@@ -414,8 +419,9 @@ def measure_live(backend, count, publishers=4, profile=None, window=0):
             "accounts opened",
         )
         go = context.Event()
+        core = broker_users.ensure_core(uri)
         procs = [
-            context.Process(target=_publisher, args=(uri, share, go, window), daemon=True)
+            context.Process(target=_publisher, args=(core, share, go, window), daemon=True)
             for share in _live_movements(count, publishers)
         ]
         with Connection(uri) as conn:

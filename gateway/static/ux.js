@@ -229,7 +229,7 @@
   }
 
   // --- Money fields: es-EC on leaving the field ------------------------------------------------
-  // The same reading as the server (services/common/esec.py, docs/domain.md "Money and
+  // The same reading as the server (services/common/ecuador_locale.py, docs/domain.md "Money and
   // rounding"): "2.500" is two thousand five hundred, "2500,5" is 2.500,50, "2.5" is 2,50. A form
   // that reads two ways ("2,500.00") is left as typed: the server refuses it with the format.
   var GROUPED = "[1-9]\\d{0,2}(?:\\.\\d{3})+";

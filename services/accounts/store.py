@@ -17,7 +17,6 @@ from services.accounts.models import (
     SavingsAccount,
 )
 from services.common import inbound
-from services.common.clock import CLOCK
 from services.common.errors import ValidationError
 
 ZERO = Decimal("0.00")
@@ -171,49 +170,14 @@ def daily_balances(session, account, date_from, date_to):
     return [(row.date, row.balance) for row in rows]
 
 
-def lock_account(session, account_number):
-    """The account, locked until commit: postings to one account happen one after another."""
-    return session.get(SavingsAccount, account_number, with_for_update=True)
-
-
 def movement_by_reference(session, account_number, reference):
     if not reference:
         return None
-    return session.scalars(
-        select(Movement).where(
-            Movement.account_number == account_number, Movement.reference == reference
+    return session.execute(
+        select(_movements).where(
+            _movements.c.account_number == account_number, _movements.c.reference == reference
         )
     ).first()
-
-
-def post_movement(session, account, day, description, reference, debit, credit):
-    """Append a movement at the end of the account's history and update its balances."""
-    last = session.execute(
-        select(Movement.date)
-        .where(Movement.account_number == account.account_number)
-        .order_by(Movement.date.desc(), Movement.seq.desc())
-        .limit(1)
-    ).scalar()
-    if last is not None and day < last:
-        raise ValueError("back-dated movement")
-    new_balance = domain.apply_movement(account.balance, debit, credit)
-    account.last_seq = (account.last_seq or 0) + 1
-    movement = Movement(
-        account_number=account.account_number,
-        seq=account.last_seq,
-        date=day,
-        posted_at=CLOCK.utcnow().replace(microsecond=0),
-        description=description,
-        reference=reference,
-        debit=debit or ZERO,
-        credit=credit or ZERO,
-        balance=new_balance,
-    )
-    account.available_balance = account.available_balance + (new_balance - account.balance)
-    account.balance = new_balance
-    session.add(movement)
-    session.flush()
-    return movement
 
 
 # --- the core's events ------------------------------------------------------------------------
@@ -236,10 +200,6 @@ def movement_at(session, account_number, seq):
 
 
 # built once: these run for every inbound movement
-REFERENCE_SEQ = select(_movements.c.seq).where(
-    _movements.c.account_number == bindparam("account_number"),
-    _movements.c.reference == bindparam("reference"),
-)
 INSERT_MOVEMENT = insert(_movements)
 MOVE_BALANCE = (
     update(_accounts)
@@ -251,14 +211,8 @@ MOVE_BALANCE = (
         last_seq=bindparam("sequence"),
     )
 )
-
-
-# the newest date of an account's movements (dates never go back, so it is the previous
-# sequence's): one backward step on the (account_number, date, seq) index
-LAST_DATE = select(func.max(_movements.c.date)).where(
-    _movements.c.account_number == bindparam("account_number")
-)
-# per account, as a correlated max (one index step each, whatever the account's history)
+# per account, as a correlated max (one index step each, whatever the account's history; dates
+# never go back, so it is the date of the account's last sequence)
 LAST_DATES = select(
     _accounts.c.account_number,
     select(func.max(_movements.c.date))
@@ -266,10 +220,17 @@ LAST_DATES = select(
     .scalar_subquery()
     .label("last_date"),
 ).where(_accounts.c.account_number.in_(bindparam("numbers", expanding=True)))
+REFERENCES = select(_movements.c.account_number, _movements.c.reference, _movements.c.seq).where(
+    _movements.c.account_number.in_(bindparam("numbers", expanding=True)),
+    _movements.c.reference.in_(bindparam("references", expanding=True)),
+)
 
 
-def last_movement_date(session, account_number):
-    return session.execute(LAST_DATE, {"account_number": account_number}).scalar()
+def lock_accounts(session, account_numbers):
+    """{account number: its row as a dict}, every one locked until commit (sorted, so two
+    instances never deadlock); unknown numbers are missing."""
+    rows = inbound.lock_owners(session, _accounts.c.account_number, list(account_numbers))
+    return {row.account_number: dict(row._mapping) for row in rows}
 
 
 def last_movement_dates(session, account_numbers):
@@ -278,40 +239,25 @@ def last_movement_dates(session, account_numbers):
     return {row.account_number: row.last_date for row in rows}
 
 
-def sequence_of_reference(session, account_number, reference):
-    return session.execute(
-        REFERENCE_SEQ, {"account_number": account_number, "reference": reference}
-    ).scalar()
+def reference_sequences(session, account_numbers, references):
+    """{(account number, reference): sequence} of those references already applied."""
+    if not references:
+        return {}
+    rows = session.execute(
+        REFERENCES, {"numbers": list(account_numbers), "references": list(references)}
+    )
+    return {(r.account_number, r.reference): r.seq for r in rows}
 
 
-def append_core_movement(session, account, data):
-    """Insert the core's movement as number `data['sequence']` and move the account's balances."""
-    session.execute(
-        INSERT_MOVEMENT,
-        {
-            "account_number": account["account_number"],
-            "seq": data["sequence"],
-            "date": data["date"],
-            "posted_at": data["posted_at"],
-            "description": data["description"],
-            "reference": data["reference"],
-            "debit": data["debit"],
-            "credit": data["credit"],
-            "balance": data["balance"],
-        },
-    )
-    session.execute(
-        MOVE_BALANCE,
-        {
-            "number": account["account_number"],
-            "new_balance": data["balance"],
-            "delta": data["balance"] - account["balance"],
-            "sequence": data["sequence"],
-        },
-    )
-    account["balance"] = data["balance"]
-    account["last_seq"] = data["sequence"]
-    account["last_date"] = data["date"]
+def insert_movements(session, rows):
+    """Insert movements (dicts of the movements table's columns): one multi-row statement."""
+    session.execute(INSERT_MOVEMENT, rows)
+
+
+def move_balances(session, moves):
+    """Set each account's balance and last sequence, moving its available balance by as much:
+    [{number, new_balance, delta, sequence}]."""
+    session.execute(MOVE_BALANCE, moves)
 
 
 def member_by_identification(session, identification):

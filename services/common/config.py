@@ -136,7 +136,7 @@ def nameko_config(service: str | None = None) -> dict[str, Any]:
         "OUTBOX_AMQP_URI": env("OUTBOX_AMQP_URI"),
         # quorum (default) or classic: how durable queues are declared (services/common/amqp.py)
         "AMQP_QUEUE_TYPE": env("AMQP_QUEUE_TYPE", "quorum"),
-        # waits (seconds, comma-separated) before retrying a core event (services/common/inbound.py)
+        # waits (seconds, comma-separated) before retrying a core event (services/common/inbound/)
         "CORE_RETRY_DELAYS": env("CORE_RETRY_DELAYS"),
         "CORE_NOT_YET_DELAYS": env("CORE_NOT_YET_DELAYS"),
         "CORE_BATCH": env("CORE_BATCH"),  # core events per transaction (docs/integration.md)

@@ -6,6 +6,7 @@ sent; a crash or a broker outage between the two only delays publication, it nev
 Delivery is at-least-once, so every consumer claims `event_id` in its own transaction (`Inbox`).
 """
 
+import hashlib
 import json
 import logging
 import uuid
@@ -25,9 +26,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Row,
+    Select,
     String,
     Table,
     Text,
+    bindparam,
     insert,
     select,
     update,
@@ -40,6 +43,7 @@ from services.common import correlation
 from services.common.amqp import open_connection
 from services.common.clock import CLOCK
 from services.common.db import Database, engine_for
+from services.common.ordering import KIND_REUSED, Refused
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +90,8 @@ def processed_events_table(metadata: MetaData) -> Table:
         Column("event_id", String(36), primary_key=True),
         Column("consumer", String(120), primary_key=True),
         Column("processed_at", DateTime, nullable=False),
-        # sha-256 of the core event's type and data (services/common/inbound.py): the same
-        # event_id with other content is refused, not taken for a redelivery; null otherwise
+        # sha-256 of the event's type and data (`content_digest`): the same event_id with
+        # other content is refused, not taken for a redelivery; null for claims made before
         Column("digest", String(64), nullable=True),
     )
 
@@ -336,9 +340,15 @@ class EventOutbox(DependencyProvider):
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows in id order with publisher confirms, then marks them sent."""
+    """Publishes pending outbox rows in id order with publisher confirms, then marks them sent.
+
+    A batch's rows are published one after another and their confirms awaited together (the
+    broker confirms a persistent message once it is on disk: waiting for each in turn made the
+    relay, not the service, the limit of a burst). Any nack or a missing confirm leaves the whole
+    batch unmarked, to be published again (delivery is at least once)."""
 
     batch = 200
+    confirm_timeout = 10.0
 
     def __init__(
         self,
@@ -359,6 +369,10 @@ class OutboxRelay:
         self.amqp_uri = amqp_uri
         self.connection: Connection | None = None
         self.producer: Producer | None = None
+        # publisher confirms of the channel: publishes so far, the highest tag confirmed, nacks
+        self._sent = 0
+        self._confirmed = 0
+        self._nacked = False
 
     def reset(self) -> None:
         if self.connection is not None:
@@ -375,13 +389,35 @@ class OutboxRelay:
     def _producer(self) -> Producer:
         if self.producer is None:
             # with several addresses (a cluster), the first node that answers
-            self.connection = open_connection(
-                self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=3
-            )
+            self.connection = open_connection(self.amqp_uri, connect_timeout=3)
             channel = self.connection.channel()
+            channel.confirm_select()
+            self._sent = self._confirmed = 0
+            self._nacked = False
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
             self.exchange(channel).declare()
             self.producer = Producer(channel, exchange=self.exchange, serializer="json")
         return self.producer
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._confirmed = max(self._confirmed, delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked = True
+        self._confirmed = max(self._confirmed, delivery_tag)
+
+    def _await_confirms(self) -> None:
+        """Until the broker confirmed every publish of the channel (or raise: not published)."""
+        assert self.connection is not None
+        deadline = eventlet.Timeout(self.confirm_timeout, TimeoutError("no publisher confirm"))
+        try:
+            while self._confirmed < self._sent:
+                self.connection.drain_events(timeout=self.confirm_timeout)
+        finally:
+            deadline.cancel()
+        if self._nacked:
+            raise ConnectionError("the broker refused (nack) an outbox event")
 
     def pending(self, conn: DbConnection) -> Sequence[Row[Any, Any, Any, Any]]:
         """The next rows to publish: (id, event_type, payload, correlation_id)."""
@@ -427,6 +463,8 @@ class OutboxRelay:
                         headers=headers,
                         retry=False,
                     )
+                    self._sent += 1
+                self._await_confirms()
                 conn.execute(
                     update(self.table)
                     .where(self.table.c.id.in_([r.id for r in rows]))
@@ -435,17 +473,123 @@ class OutboxRelay:
                 total += len(rows)
 
 
+# --- the inbox: one claim per (event_id, consumer) ----------------------------------------
+
+
+def content_digest(event: Mapping[str, Any]) -> str:
+    """sha-256 of what an event says (its type and data), whatever the key order or spacing:
+    a redelivery has the same, an event_id reused for another event has not."""
+    canonical = json.dumps(
+        [event.get("event_type"), event.get("data")],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def reused(event: Mapping[str, Any]) -> Refused:
+    """The refusal of an event whose event_id was handled before with other content: parked and
+    counted, never taken for a redelivery (docs/integration.md, "Ids")."""
+    return Refused(
+        f"event_id reutilizado con otro contenido: {event['event_id']} ya se aplicó a un "
+        f"evento distinto de este {str(event.get('event_type'))[:80]}.",
+        KIND_REUSED,
+    )
+
+
+def already_handled(
+    event: Mapping[str, Any], digest: str, stored: str | None, consumer: str
+) -> bool:
+    """An event_id found among the claims: True (a redelivery, nothing to do) when its content
+    is the claimed one (or the claim predates digests); Refused when it is other content."""
+    if stored is not None and stored != digest:
+        raise reused(event)
+    log.info("event %s already handled by %s", event["event_id"], consumer)
+    return True
+
+
+_CLAIMED: dict[Table, Select[Any]] = {}
+
+
+def claimed(
+    session: Session, table: Table, consumer: str, event_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """{event_id: the digest it was claimed with (None before digests)} of those already
+    claimed by `consumer`: one query for a whole batch."""
+    query = _CLAIMED.get(table)
+    if query is None:  # built once per table: asked for every event
+        query = _CLAIMED[table] = select(table.c.event_id, table.c.digest).where(
+            table.c.consumer == bindparam("consumer"),
+            table.c.event_id.in_(bindparam("ids", expanding=True)),
+        )
+    rows = session.execute(query, {"consumer": consumer, "ids": list(event_ids)})
+    return {row.event_id: row.digest for row in rows}
+
+
+def record_claims(
+    session: Session, table: Table, consumer: str, claims: Sequence[tuple[str, str]]
+) -> None:
+    """Write the claims [(event_id, digest)] in the caller's transaction (one statement)."""
+    if claims:
+        now = utcnow()
+        session.execute(
+            insert(table),
+            [
+                {"event_id": e, "consumer": consumer, "processed_at": now, "digest": d}
+                for e, d in claims
+            ],
+        )
+
+
+def claim(
+    session: Session, table: Table, event: Mapping[str, Any], consumer: str, savepoint: bool = False
+) -> bool:
+    """The inbox: True when `event_id` is new for `consumer` (now claimed in the caller's
+    transaction, with its content's digest), False when that event was handled already;
+    Refused when the event_id was handled with other content.
+
+    Without `savepoint` (the core's events) two instances claiming one event at once make the
+    second fail its insert, and its retry finds the claim and does nothing; with it (the
+    portal's events, `Inbox`) the second finds the claim taken and returns False at once."""
+    event_id = event["event_id"]
+    digest = content_digest(event)
+    found = claimed(session, table, consumer, [event_id])
+    if event_id in found and already_handled(event, digest, found[event_id], consumer):
+        return False
+    if not savepoint:
+        record_claims(session, table, consumer, [(event_id, digest)])
+        return True
+    try:
+        with session.begin_nested():
+            record_claims(session, table, consumer, [(event_id, digest)])
+    except IntegrityError:
+        return False
+    return True
+
+
 class Claimer(Protocol):
     def claim(self, payload: object) -> bool:
         """False when this consumer handled the event already (then the handler returns)."""
         ...
 
 
+class _Claimer:
+    def __init__(self, session: Session, table: Table, consumer: str) -> None:
+        self.session, self.table, self.consumer = session, table, consumer
+
+    def claim(self, payload: object) -> bool:
+        if not isinstance(payload, dict) or not payload.get("event_id"):
+            return True
+        return claim(self.session, self.table, payload, self.consumer, savepoint=True)
+
+
 class Inbox(DependencyProvider):
     """Idempotent consumption: `if not self.inbox.claim(payload): return` at the top of a handler.
 
     The claim row is written in the worker's transaction, so the effect and the claim commit
-    together; a redelivered event finds the claim and does nothing.
+    together; a redelivered event finds the claim and does nothing. The same claim (`claim`,
+    `claimed` and `record_claims` for a batch) serves the core's events (services/common/inbound/).
     """
 
     def __init__(self, service: str, table: Table) -> None:
@@ -462,30 +606,4 @@ class Inbox(DependencyProvider):
     def get_dependency(self, worker_ctx: WorkerContext) -> Claimer:
         session = self.database.get_dependency_session(worker_ctx)
         consumer = f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}"
-        table = self.table
-
-        class _Claimer:
-            def claim(self, payload: object) -> bool:
-                event_id = payload.get("event_id") if isinstance(payload, dict) else None
-                if not event_id:
-                    return True
-                exists = session.execute(
-                    select(table.c.event_id).where(
-                        table.c.event_id == event_id, table.c.consumer == consumer
-                    )
-                ).first()
-                if exists:
-                    log.info("event %s already handled by %s", event_id, consumer)
-                    return False
-                try:
-                    with session.begin_nested():
-                        session.execute(
-                            insert(table).values(
-                                event_id=event_id, consumer=consumer, processed_at=utcnow()
-                            )
-                        )
-                except IntegrityError:
-                    return False
-                return True
-
-        return _Claimer()
+        return _Claimer(session, self.table, consumer)

@@ -1,6 +1,7 @@
 """The ordering rule of the core's sequenced streams (an account's, a loan's movements: 1, 2, 3…)
-and the kinds of refusal of an inbound event: pure, so a domain module can use them without the
-consumer's transport (services/common/inbound.py applies them)."""
+and the refusals of an inbound event (their kinds and exceptions): pure, so a domain module and
+the inbox (services/common/events.py) use them without the consumer's transport
+(services/common/inbound/ applies them)."""
 
 from typing import Final, Literal
 
@@ -21,7 +22,7 @@ KIND_ERROR = "error_interno"
 KIND_SENDER = "remitente_no_core"
 # on a copy of a core event the portal moved (a retry, an operator's requeue): the core's user,
 # which it came from; believed only when the broker vouches (user_id) that the consuming service
-# itself made the copy (services/common/inbound.py, `sender_is_core`)
+# itself made the copy (services/common/inbound/envelope.py, `sender_is_core`)
 RELAY_HEADER = "x-portal-core-sender"
 
 
@@ -33,3 +34,21 @@ def order_decision(last: int, sequence: int) -> Decision:
     if sequence > last + 1:
         return HOLD
     return PAST
+
+
+class Refused(Exception):
+    """The event is wrong: nothing of it is applied, it is parked at once with `reason`."""
+
+    kind = KIND_INVALID
+
+    def __init__(self, reason: str, kind: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        if kind:
+            self.kind = kind
+
+
+class NotYet(Refused):
+    """What the event needs may still be in flight: retried a few times, then parked."""
+
+    kind = KIND_UNKNOWN
