@@ -35,12 +35,11 @@ from services.common.inbound import core_events
 from services.common.rpc import ServiceRpc
 from services.credit.contracts import CreditRpc
 from services.payments.models import outbox, processed_events, request_outbox
-from services.payments.usecases import PaymentsUseCases, Settings
+from services.payments.usecases import HANDLERS, PaymentsUseCases, Settings
 
 log = logging.getLogger("services.payments")
 
 PORTAL_REQUESTS = Exchange("portal.requests", type="topic", durable=True, auto_delete=False)
-CORE_EVENT_TYPES = ("request_completed", "request_rejected")
 
 
 def sweep_seconds():
@@ -314,9 +313,9 @@ class PaymentsService:
         except Exception:  # noqa: BLE001  accounts or the database away: next time
             log.warning("payments: the sweep did not finish", exc_info=True)
 
-    @core_events("payments", CORE_EVENT_TYPES)
+    @core_events("payments", HANDLERS.event_types)
     def on_core_event(self, event):
-        self.payments.on_core_event(event)
+        HANDLERS.dispatch(event["event_type"], self.payments, event)
 
     @event_handler("accounts", "request_movement_posted")
     def on_request_movement(self, payload):

@@ -30,6 +30,7 @@ from services.common.errors import (
     ServiceUnavailable,
     ValidationError,
 )
+from services.common.handlers import HandlerTable
 from services.common.inbound import Refused
 from services.common.operations import Operation
 from services.common.schemas import load_or_raise
@@ -1385,3 +1386,12 @@ class PaymentsUseCases:
         resolved = store.order(self.db, order.id)
         self._emit("order_resolved", resolved, alert=f"resuelta por {data['operator']}")
         return view_of(resolved)
+
+
+# The core's events payments applies (queue `core.payments`): the binding and the dispatch.
+HANDLERS = HandlerTable(
+    {
+        "request_completed": PaymentsUseCases.on_core_event,
+        "request_rejected": PaymentsUseCases.on_core_event,
+    }
+)
