@@ -108,6 +108,9 @@ class AuthPages:
         back = safe_next(request.args.get("next"))
         if principal is not None:
             return redirect(_landing(principal.must_change_password, back))
+        failed = results.pop(security.csrf_binding(request), request.args.get(RESULT_PARAM, ""))
+        if failed:
+            return self._login_failed_page(request, failed)
         notice = NOTICES.get(request.args.get("aviso", ""))
         return render(
             request,
@@ -262,16 +265,36 @@ class AuthPages:
         )
 
     def _login_again(self, request, form, message, status, headers=None):
+        """A failed login, post/redirect/get: the answer (message, status, wait, user name — never
+        the password) is kept once for this browser and shown by GET /login, so Back or a reload
+        never asks to resend the form. Without the browser's CSRF cookie there is no owner to
+        keep it for: the form again in place."""
+        failed = {
+            "message": message,
+            "status": status,
+            "retry_after": (headers or {}).get("Retry-After"),
+            "username": form["username"][:100],
+            "next": safe_next(request.form.get("next")),
+        }
+        owner = security.csrf_binding(request)
+        if owner is None:
+            return self._login_failed_page(request, failed)
+        return redirect("/login?" + urlencode({RESULT_PARAM: results.keep(owner, failed)}))
+
+    def _login_failed_page(self, request, failed):
+        message = failed["message"]
+        wait = failed.get("retry_after")
         return render(
             request,
             "login.html",
-            status=status,
-            headers=headers,
+            # the failure's own status on the page that shows it (401, 429 with its wait, 503)
+            status=failed["status"],
+            headers={"Retry-After": wait} if wait else None,
             flashes=[("error", message)],
             # after repeated failures the answer points to recovery: a link right there
             recovery_hint=RECOVERY_POINTER in message,
-            username=form["username"][:100],
-            next_path=safe_next(request.form.get("next")),
+            username=failed["username"],
+            next_path=failed.get("next"),
         )
 
     # Aviso de inactividad: "Continuar" -------------------------------------------------------
