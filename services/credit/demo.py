@@ -260,11 +260,23 @@ def census_rows(products, today, count=None):
     return loans, installments, guarantors
 
 
+# The demo core's late-interest rule (docs/credit.md, "Demo data"): the agreed rate with the
+# regulator's 10 % surcharge, on each overdue installment's principal only, for the days since
+# that installment's own due date (30/360 days as the schedule). A real core applies its own
+# regulated rule; the portal only shows what the core sends (`loan_due_updated`).
+LATE_SURCHARGE = Decimal("1.1")
+
+
+def late_interest(principal, annual_rate, days):
+    """Interés de mora of one overdue installment `days` late, as the demo core computes it."""
+    return domain.cents(principal * annual_rate * LATE_SURCHARGE / 100 * days / 360)
+
+
 def census_dues(loans, installments, today):
     """What the demo's core says of each active loan in arrears (loan_dues.csv rows, as its
-    `loan_due_updated` of the last day's close): days late, the overdue installments, and late
-    interest at 1.1 × the loan's rate on the overdue principal, for the days late (the demo's
-    stand-in for the core's regulated rule: the portal never computes it)."""
+    `loan_due_updated` of the last day's close, `as_of` yesterday): days late since the oldest
+    unpaid due date, the overdue installments, and the late interest of `late_interest` summed
+    over them (the portal never computes it)."""
     as_of = today - timedelta(days=1)
     rates = {
         loan["loan_number"]: Decimal(loan["annual_rate"])
@@ -278,11 +290,22 @@ def census_dues(loans, installments, today):
             late.setdefault(row["loan_number"], []).append(row)
     dues = []
     for number, rows in late.items():
+        rows = sorted(rows, key=lambda r: date.fromisoformat(r["due_date"]))
         days = (as_of - date.fromisoformat(rows[0]["due_date"])).days
         principal = sum((Decimal(r["principal"]) for r in rows), Decimal("0.00"))
         interest = sum((Decimal(r["interest"]) for r in rows), Decimal("0.00"))
         owed = sum((Decimal(r["installment"]) for r in rows), Decimal("0.00"))
-        late_interest = domain.cents(principal * rates[number] * Decimal("1.1") / 100 * days / 360)
+        mora = sum(
+            (
+                late_interest(
+                    Decimal(r["principal"]),
+                    rates[number],
+                    (as_of - date.fromisoformat(r["due_date"])).days,
+                )
+                for r in rows
+            ),
+            Decimal("0.00"),
+        )
         dues.append(
             {
                 "loan_number": number,
@@ -291,9 +314,9 @@ def census_dues(loans, installments, today):
                 "overdue_installments": " ".join(r["number"] for r in rows),
                 "overdue_principal": _money(principal),
                 "overdue_interest": _money(interest),
-                "late_interest": _money(late_interest),
+                "late_interest": _money(mora),
                 "other_charges": "0.00",
-                "total_due": _money(owed + late_interest),
+                "total_due": _money(owed + mora),
             }
         )
     return dues
