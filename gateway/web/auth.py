@@ -13,7 +13,7 @@ from gateway.api.auth import client_ip
 from gateway.http import http, http_status
 from gateway.principal import SESSION_COOKIE
 from gateway.security import cookie_name
-from gateway.web import results
+from gateway.web import login_flash, results
 from gateway.web import second_factor as factor
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.results import RESULT_PARAM
@@ -73,6 +73,7 @@ REGISTER_FIELDS = (
 )
 RECOVERY_FIELDS = ("username", "email", "member_number")
 RECOVERY_POINTER = "¿Olvidó su contraseña?"
+LOGIN_FAILED = "/login?intento=fallido"  # where a failed login's answer is shown (a GET)
 
 
 def _form(request, names, limit=200):
@@ -108,9 +109,11 @@ class AuthPages:
         back = safe_next(request.args.get("next"))
         if principal is not None:
             return redirect(_landing(principal.must_change_password, back))
-        failed = results.pop(security.csrf_binding(request), request.args.get(RESULT_PARAM, ""))
+        failed = login_flash.unpack(request)
         if failed:
-            return self._login_failed_page(request, failed)
+            response = self._login_failed_page(request, failed)
+            login_flash.forget(response, request)  # shown once: Back or a reload, the plain form
+            return response
         notice = NOTICES.get(request.args.get("aviso", ""))
         return render(
             request,
@@ -266,9 +269,8 @@ class AuthPages:
 
     def _login_again(self, request, form, message, status, headers=None):
         """A failed login, post/redirect/get: the answer (message, status, wait, user name — never
-        the password) is kept once for this browser and shown by GET /login, so Back or a reload
-        never asks to resend the form. Without the browser's CSRF cookie there is no owner to
-        keep it for: the form again in place."""
+        the password) goes in this browser's signed flash cookie (gateway/web/login_flash.py) and
+        GET /login shows it once, so Back or a reload never asks to resend the form."""
         failed = {
             "message": message,
             "status": status,
@@ -276,10 +278,9 @@ class AuthPages:
             "username": form["username"][:100],
             "next": safe_next(request.form.get("next")),
         }
-        owner = security.csrf_binding(request)
-        if owner is None:
-            return self._login_failed_page(request, failed)
-        return redirect("/login?" + urlencode({RESULT_PARAM: results.keep(owner, failed)}))
+        response = redirect(LOGIN_FAILED)
+        login_flash.keep(response, request, failed)
+        return response
 
     def _login_failed_page(self, request, failed):
         message = failed["message"]

@@ -59,15 +59,6 @@ def take(owner, result_id):
     return state.get("data") if state.get("owner") == owner else None
 
 
-def pop(owner, result_id):
-    """Like `take`, once: a flash (a failed login's answer) is gone after the page showing it,
-    so Back or a reload shows the plain form."""
-    data = take(owner, result_id)
-    if data is not None:
-        (_root() / f"{result_id}.json").unlink(missing_ok=True)
-    return data
-
-
 def _forget_old(root):
     limit = time.time() - RESULT_TTL_SECONDS
     for path in root.glob("*.json"):

@@ -115,7 +115,7 @@ def failed_logins_story(page, base_url, user):
         page.get_by_label("Contraseña").fill("no-es-la-clave-1")
         with page.expect_navigation():
             page.get_by_role("button", name="Ingresar").click()
-        assert re.match(re.escape(base) + r"/login\?resultado=", page.url), page.url
+        assert page.url == base + "/login?intento=fallido", page.url
     notice = page.locator(".notice.error")
     expect(notice).to_contain_text("Usuario o contraseña incorrectos.")
     expect(notice).to_contain_text("bloqueado durante 15 minutos")
