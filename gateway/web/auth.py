@@ -14,7 +14,7 @@ from gateway.http import http, http_status
 from gateway.parts import GatewayParts
 from gateway.principal import SESSION_COOKIE
 from gateway.security import cookie_name
-from gateway.web import results
+from gateway.web import login_flash, results
 from gateway.web import second_factor as factor
 from gateway.web.render import csrf_valid, redirect, render
 from gateway.web.results import RESULT_PARAM
@@ -74,6 +74,7 @@ REGISTER_FIELDS = (
 )
 RECOVERY_FIELDS = ("username", "email", "member_number")
 RECOVERY_POINTER = "¿Olvidó su contraseña?"
+LOGIN_FAILED = "/login?intento=fallido"  # where a failed login's answer is shown (a GET)
 
 
 def _form(request, names, limit=200):
@@ -109,6 +110,11 @@ class AuthPages(GatewayParts):
         back = safe_next(request.args.get("next"))
         if principal is not None:
             return redirect(_landing(principal.must_change_password, back))
+        failed = login_flash.unpack(request)
+        if failed:
+            response = self._login_failed_page(request, failed)
+            login_flash.forget(response, request)  # shown once: Back or a reload, the plain form
+            return response
         notice = NOTICES.get(request.args.get("aviso", ""))
         return render(
             request,
@@ -263,16 +269,34 @@ class AuthPages(GatewayParts):
         )
 
     def _login_again(self, request, form, message, status, headers=None):
+        """A failed login, post/redirect/get: the answer (message, status, wait, user name — never
+        the password) goes in this browser's signed flash cookie (gateway/web/login_flash.py) and
+        GET /login shows it once, so Back or a reload never asks to resend the form."""
+        failed = {
+            "message": message,
+            "status": status,
+            "retry_after": (headers or {}).get("Retry-After"),
+            "username": form["username"][:100],
+            "next": safe_next(request.form.get("next")),
+        }
+        response = redirect(LOGIN_FAILED)
+        login_flash.keep(response, request, failed)
+        return response
+
+    def _login_failed_page(self, request, failed):
+        message = failed["message"]
+        wait = failed.get("retry_after")
         return render(
             request,
             "login.html",
-            status=status,
-            headers=headers,
+            # the failure's own status on the page that shows it (401, 429 with its wait, 503)
+            status=failed["status"],
+            headers={"Retry-After": wait} if wait else None,
             flashes=[("error", message)],
             # after repeated failures the answer points to recovery: a link right there
             recovery_hint=RECOVERY_POINTER in message,
-            username=form["username"][:100],
-            next_path=safe_next(request.form.get("next")),
+            username=failed["username"],
+            next_path=failed.get("next"),
         )
 
     # Aviso de inactividad: "Continuar" -------------------------------------------------------

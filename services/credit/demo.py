@@ -264,31 +264,49 @@ def census_rows(products, today, count=None):
     return loans, installments, guarantors
 
 
-LATE_RATE_FACTOR = Decimal("1.1")  # the demo's stand-in for the core's regulated late rate
+# The demo core's late-interest rule (docs/credit.md, "Demo data"): the agreed rate with the
+# regulator's 10 % surcharge, on each overdue installment's principal only, for the days since
+# that installment's own due date (30/360 days as the schedule). A real core applies its own
+# regulated rule; the portal only shows what the core sends (`loan_due_updated`).
+LATE_SURCHARGE = Decimal("1.1")
+
+
+def late_interest(principal, annual_rate, days):
+    """Interés de mora of one overdue installment `days` late, as the demo core computes it."""
+    return domain.cents(principal * annual_rate * LATE_SURCHARGE / 100 * days / 360)
 
 
 def arrears_snapshot(loan_number, annual_rate, overdue_rows, as_of):
     """What the demo's core says of a loan in arrears at the close of `as_of` (the data of its
-    `loan_due_updated`): days late since the oldest overdue installment, the overdue
-    installments, and late interest at 1.1 × the loan's rate on the overdue principal for the
-    days late (the demo's stand-in for the core's regulated rule: the portal never computes it).
-    `overdue_rows`: {number, due_date, principal, interest, installment}, oldest first."""
-    days = (as_of - date.fromisoformat(str(overdue_rows[0]["due_date"]))).days
-    principal = sum((Decimal(r["principal"]) for r in overdue_rows), Decimal("0.00"))
-    interest = sum((Decimal(r["interest"]) for r in overdue_rows), Decimal("0.00"))
-    owed = sum((Decimal(r["installment"]) for r in overdue_rows), Decimal("0.00"))
+    `loan_due_updated`, the same for loan_dues.csv and the demo core's day's close): days late
+    since the oldest unpaid due date, the overdue installments, and the late interest of
+    `late_interest` summed over them (the portal never computes it). `overdue_rows`: {number,
+    due_date, principal, interest, installment}."""
+    rows = sorted(overdue_rows, key=lambda r: date.fromisoformat(str(r["due_date"])))
     rate = Decimal(annual_rate)
-    late_interest = domain.cents(principal * rate * LATE_RATE_FACTOR / 100 * days / 360)
+    days = (as_of - date.fromisoformat(str(rows[0]["due_date"]))).days
+    principal = sum((Decimal(r["principal"]) for r in rows), Decimal("0.00"))
+    interest = sum((Decimal(r["interest"]) for r in rows), Decimal("0.00"))
+    owed = sum((Decimal(r["installment"]) for r in rows), Decimal("0.00"))
+    mora = sum(
+        (
+            late_interest(
+                Decimal(r["principal"]), rate, (as_of - date.fromisoformat(str(r["due_date"]))).days
+            )
+            for r in rows
+        ),
+        Decimal("0.00"),
+    )
     return {
         "loan_number": loan_number,
         "as_of": as_of.isoformat(),
         "days_overdue": days,
-        "overdue_installments": [int(r["number"]) for r in overdue_rows],
+        "overdue_installments": [int(r["number"]) for r in rows],
         "overdue_principal": _money(principal),
         "overdue_interest": _money(interest),
-        "late_interest": _money(late_interest),
+        "late_interest": _money(mora),
         "other_charges": "0.00",
-        "total_due": _money(owed + late_interest),
+        "total_due": _money(owed + mora),
     }
 
 
@@ -313,7 +331,7 @@ def census_dues(loans, installments, today):
             {
                 **snapshot,
                 "days_overdue": str(snapshot["days_overdue"]),
-                "overdue_installments": " ".join(r["number"] for r in rows),
+                "overdue_installments": " ".join(map(str, snapshot["overdue_installments"])),
             }
         )
     return dues

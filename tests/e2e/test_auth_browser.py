@@ -96,3 +96,53 @@ def test_recovery_story_in_the_browser(portal):
 def portal(private_portal):
     # this module changes maria's and jose's passwords: the other modules keep the shared portal
     return private_portal
+
+
+def failed_logins_story(page, base_url, user):
+    """Five wrong passwords for one user name (one that does not exist: the answer is the same,
+    nothing is revealed, and no real member is held back): each answer is a GET, the fifth warns
+    that access may be blocked for 15 minutes with the way to recovery; Back and a reload show
+    the plain form, never the browser's "resend the form?"."""
+    from playwright.sync_api import expect
+
+    from tests.e2e.deposit_browser_scenarios import READS_WHOLE
+    from tests.e2e.member_ux_story import SMALL_TARGETS
+
+    base = base_url.rstrip("/")
+    page.goto(base + "/login")
+    for _ in range(5):
+        page.get_by_label("Usuario").fill(user)
+        page.get_by_label("Contraseña").fill("no-es-la-clave-1")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Ingresar").click()
+        assert page.url == base + "/login?intento=fallido", page.url
+    notice = page.locator(".notice.error")
+    expect(notice).to_contain_text("Usuario o contraseña incorrectos.")
+    expect(notice).to_contain_text("bloqueado durante 15 minutos")
+    expect(notice).to_contain_text("¿Olvidó su contraseña?")
+    hint = page.locator("#aviso-recuperar a")
+    expect(hint).to_be_visible()
+    assert hint.get_attribute("href") == f"/recuperar?usuario={user}"
+    assert page.get_by_label("Usuario").input_value() == user
+    assert page.get_by_label("Contraseña").input_value() == ""  # never sent back
+    found = page.evaluate(READS_WHOLE)
+    assert found == {"breaking": [], "tall": [], "cut": [], "sideways": False}, found
+    if page.viewport_size["width"] < 600:
+        assert page.evaluate(SMALL_TARGETS) == []
+    # a flash: a reload (or Back to an earlier answer) is the plain form, asked with a GET
+    page.reload()
+    expect(page.locator(".notice.error")).to_have_count(0)
+    page.go_back()
+    assert page.url.startswith(base + "/login"), page.url
+    expect(page.get_by_role("button", name="Ingresar")).to_be_visible()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width,height", [(360, 740), (1366, 900)])
+def test_five_failed_logins_warn_of_the_lock_on_a_phone_and_a_desktop(portal, width, height):
+    run_story(
+        "tests.e2e.test_auth_browser:failed_logins_story",
+        portal.base_url,
+        viewport={"width": width, "height": height},
+        user=f"nadie.{width}",
+    )

@@ -71,9 +71,10 @@ def test_jose_sees_no_active_loans(portal, tmp_path):
 
 
 @pytest.mark.browser
-def test_a_loan_in_arrears_is_said_plainly_on_a_360_px_phone(portal):
+@pytest.mark.parametrize("width,height", [(360, 740), (1366, 900)])
+def test_a_loan_in_arrears_is_said_plainly_on_a_phone_and_a_desktop(portal, width, height):
     run_in_browser(
         "tests.e2e.arrears_browser_story:arrears_on_a_phone",
         portal.base_url,
-        viewport={"width": 360, "height": 740},
+        viewport={"width": width, "height": height},
     )

@@ -33,7 +33,7 @@ def test_plazo_fijo_in_the_browser(portal, scenario):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("width", [320, 1366])
+@pytest.mark.parametrize("width", [320, 360, 1366])
 def test_plazo_fijo_reads_whole_on_a_small_phone_and_a_desktop(portal, width):
     run_story(
         "tests.e2e.deposit_browser_scenarios:plazo_fijo_reads_whole",

@@ -1,10 +1,12 @@
 """docs/api.md "Auth" through the in-process gateway (with auth and accounts on the real broker),
 and the identity pages over plain HTTP."""
 
+import base64
 import re
 from datetime import datetime
 
 import pytest
+import requests
 
 from services.common.clock import CLOCK
 from tests.helpers import (
@@ -282,9 +284,10 @@ def test_login_page_links_and_session_cookie(api):
     refused = api.post(
         "/login", data={"username": "maria", "password": "Socia-2026!"}, allow_redirects=False
     )
-    assert refused.status_code == 400 and "portal_session" not in refused.headers.get(
+    assert refused.status_code == 303 and "portal_session" not in refused.headers.get(
         "Set-Cookie", ""
     )
+    assert api.get(refused.headers["Location"]).status_code == 400
     # from maria's remembered device (the code step has its own tests)
     api.cookies.set(DEVICE_COOKIE, device_tokens()["maria"])
     answer = api.post(
@@ -315,6 +318,38 @@ def test_login_page_shows_a_wrong_password_escaped(api):
     assert answer.status_code == 401
     assert "Usuario o contraseña incorrectos." in answer.text
     assert "<b>maria</b>" not in answer.text and "&lt;b&gt;maria&lt;/b&gt;" in answer.text
+
+
+def test_a_failed_login_redirects_and_its_answer_is_shown_once(api):
+    page = api.get("/login")
+    secret = "Mi-clave-equivocada-77"
+    failed = api.post(
+        "/login",
+        data={"username": "maria", "password": secret, "csrf_token": csrf_of(page)},
+        allow_redirects=False,
+    )
+    # post/redirect/get: Back or a reload asks for a GET, never "resend the form?"
+    assert failed.status_code == 303 and failed.headers["Location"] == "/login?intento=fallido"
+    flash = failed.headers["Set-Cookie"]
+    assert flash.startswith("portal_login_flash=") and "HttpOnly" in flash
+    assert secret not in flash and secret not in base64_text(flash)
+    # another browser (no cookie) sees the plain form
+    elsewhere = requests.get(api.base_url + failed.headers["Location"], timeout=15)
+    assert elsewhere.status_code == 200 and "incorrectos" not in elsewhere.text
+    shown = api.get(failed.headers["Location"])
+    assert shown.status_code == 401 and "Usuario o contraseña incorrectos." in shown.text
+    assert 'value="maria"' in shown.text and secret not in shown.text
+    # a flash: the same address again (Back, reload) is the plain form
+    again = api.get(failed.headers["Location"])
+    assert again.status_code == 200 and "Usuario o contraseña incorrectos." not in again.text
+    # a forged or altered flash is ignored
+    api.cookies.set("portal_login_flash", flash.split(";")[0].split("=", 1)[1][:-3] + "AAA")
+    assert "incorrectos" not in api.get("/login?intento=fallido").text
+
+
+def base64_text(cookie):
+    value = cookie.split(";")[0].split("=", 1)[1].partition(".")[0]
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
 
 
 def test_the_user_name_typed_at_login_is_carried_to_recovery(api):

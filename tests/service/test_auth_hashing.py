@@ -113,8 +113,8 @@ def test_a_login_waiting_past_its_bound_gets_503_while_other_pages_answer(
         web = api.post(
             "/login",
             data={"username": "jose", "password": "Socio-2026!", "csrf_token": form_token},
-            allow_redirects=False,
         )
+        assert web.history[0].status_code == 303  # post/redirect/get, the wait kept
         assert web.status_code == 503 and web.headers["Retry-After"] == "7"
         assert BUSY_MESSAGE in web.text and 'name="password"' in web.text
         # an unknown user's dummy check waits on the same workers: the same answer

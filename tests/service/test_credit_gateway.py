@@ -210,6 +210,13 @@ def test_a_loan_in_arrears_says_since_when_the_late_interest_and_the_total_today
     )
     for words in said:
         assert words.replace("Interés", "interés") in pdf.replace("Interés", "interés"), words
+    # the position's PDF says it under its loans too
+    position = re.sub(
+        r"\s+", " ", pdf_text(http_session.get("/api/v1/position.pdf", headers=maria))
+    )
+    assert f"CR-100234-02: cuota {said[0]}" in position
+    for words in said[1:]:
+        assert words.replace("Interés", "interés") in position.replace("Interés", "interés"), words
 
 
 def test_another_members_loan_answers_404_like_a_missing_one(http_session, jose):
