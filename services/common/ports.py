@@ -20,3 +20,11 @@ class BatchOutbox(Outbox, Protocol):
 
     def emit_many(self, event_type: str, datas: Sequence[Mapping[str, Any]]) -> Any:
         """`emit` for each of `datas`, in the current transaction."""
+
+
+class RequestQueue(Protocol):
+    """Where a service queues a message already built (a request to the core, in its own
+    envelope), in the current transaction; published after the commit."""
+
+    def enqueue(self, routing_key: str, message: Mapping[str, Any]) -> Any:
+        """Queue `message` for the outbox's exchange under `routing_key`."""
