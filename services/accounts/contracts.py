@@ -302,7 +302,7 @@ class AccountsRpc(CoreInboundOperations, BulkLoadOperations, Protocol):
 
 
 def movement_posted(
-    account_number: str, member_number: str, movement: Mapping[str, Any]
+    account_number: str, member_number: str, movement: Mapping[Any, Any]
 ) -> dict[str, Any]:
     """The data of `accounts.movement_posted` (MovementPostedEventSchema's shape) for a movement
     written to the account: built here once for every way a movement is written, by hand since

@@ -1,10 +1,13 @@
 """Queries of the accounts service (the persistence adapter between service.py and the tables)."""
 
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, RowMapping, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.accounts import domain
 from services.accounts.models import (
@@ -22,7 +25,7 @@ from services.common.errors import ValidationError
 ZERO = Decimal("0.00")
 
 
-def get_member(session, member_number):
+def get_member(session: Session, member_number: str) -> Member | None:
     return session.get(Member, member_number)
 
 
@@ -38,7 +41,7 @@ MEMBER_ACCOUNTS = (
 )
 
 
-def list_accounts(session, member_number):
+def list_accounts(session: Session, member_number: str) -> Sequence[SavingsAccount]:
     return session.scalars(MEMBER_ACCOUNTS, {"member_number": member_number}).all()
 
 
@@ -58,7 +61,9 @@ MEMBER_ACCOUNT_ROWS = (
 )
 
 
-def member_overview(session, member_number):
+def member_overview(
+    session: Session, member_number: str
+) -> tuple[Row[Any] | None, Sequence[RowMapping]]:
     """(member, accounts) as read-only rows; (None, []) for an unknown member."""
     connection = session.connection()
     params = {"member_number": member_number}
@@ -68,7 +73,9 @@ def member_overview(session, member_number):
     return member, connection.execute(MEMBER_ACCOUNT_ROWS, params).mappings().all()
 
 
-def member_account(session, member_number, account_number):
+def member_account(
+    session: Session, member_number: str, account_number: str
+) -> SavingsAccount | None:
     """The account when it belongs to the member; None otherwise (never another member's)."""
     account = session.get(SavingsAccount, account_number)
     if account is None or account.member_number != member_number:
@@ -76,7 +83,7 @@ def member_account(session, member_number, account_number):
     return account
 
 
-def balance_before(session, account, day):
+def balance_before(session: Session, account: SavingsAccount, day: date) -> Decimal:
     """The balance at the start of `day` (after the last movement before it)."""
     before = session.execute(
         select(Movement.balance)
@@ -87,7 +94,15 @@ def balance_before(session, account, day):
     return before if before is not None else ZERO
 
 
-def statement(session, account, date_from, date_to, page, page_size, newest_first=False):
+def statement(
+    session: Session,
+    account: SavingsAccount,
+    date_from: date,
+    date_to: date,
+    page: int,
+    page_size: int,
+    newest_first: bool = False,
+) -> dict[str, Any]:
     """Opening/closing balances and totals over the whole range, plus one page of movements,
     oldest first or (`newest_first`) newest first: page 1 then holds the latest movements.
 
@@ -136,7 +151,9 @@ def statement(session, account, date_from, date_to, page, page_size, newest_firs
     }
 
 
-def daily_balances(session, account, date_from, date_to):
+def daily_balances(
+    session: Session, account: SavingsAccount, date_from: date, date_to: date
+) -> list[tuple[date, Decimal]]:
     """[(date, end-of-day balance)] of the days with movements in the range: at most one row per
     day (≤ 3 660), whatever the number of movements.
 
@@ -170,7 +187,9 @@ def daily_balances(session, account, date_from, date_to):
     return [(row.date, row.balance) for row in rows]
 
 
-def movement_by_reference(session, account_number, reference):
+def movement_by_reference(
+    session: Session, account_number: str, reference: str | None
+) -> Row[Any] | None:
     if not reference:
         return None
     return session.execute(
@@ -186,12 +205,12 @@ def movement_by_reference(session, account_number, reference):
 _movements = cast(Table, Movement.__table__)
 
 
-def lock_account_row(session, account_number):
+def lock_account_row(session: Session, account_number: str) -> Row[Any] | None:
     """The account's row, locked until commit (the owner of its movement stream); or None."""
     return inbound.lock_owner(session, _accounts.c.account_number, account_number)
 
 
-def movement_at(session, account_number, seq):
+def movement_at(session: Session, account_number: str, seq: int) -> Row[Any] | None:
     return session.execute(
         select(_movements).where(
             _movements.c.account_number == account_number, _movements.c.seq == seq
@@ -226,20 +245,22 @@ REFERENCES = select(_movements.c.account_number, _movements.c.reference, _moveme
 )
 
 
-def lock_accounts(session, account_numbers):
+def lock_accounts(session: Session, account_numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
     """{account number: its row as a dict}, every one locked until commit (sorted, so two
     instances never deadlock); unknown numbers are missing."""
     rows = inbound.lock_owners(session, _accounts.c.account_number, list(account_numbers))
     return {row.account_number: dict(row._mapping) for row in rows}
 
 
-def last_movement_dates(session, account_numbers):
+def last_movement_dates(session: Session, account_numbers: Iterable[str]) -> dict[str, date | None]:
     """{account number: its newest movement date, None without movements}."""
     rows = session.execute(LAST_DATES, {"numbers": list(account_numbers)})
     return {row.account_number: row.last_date for row in rows}
 
 
-def reference_sequences(session, account_numbers, references):
+def reference_sequences(
+    session: Session, account_numbers: Iterable[str], references: Iterable[str]
+) -> dict[tuple[str, str], int]:
     """{(account number, reference): sequence} of those references already applied."""
     if not references:
         return {}
@@ -249,22 +270,24 @@ def reference_sequences(session, account_numbers, references):
     return {(r.account_number, r.reference): r.seq for r in rows}
 
 
-def insert_movements(session, rows):
+def insert_movements(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert movements (dicts of the movements table's columns): one multi-row statement."""
     session.execute(INSERT_MOVEMENT, rows)
 
 
-def move_balances(session, moves):
+def move_balances(session: Session, moves: Sequence[Mapping[str, Any]]) -> None:
     """Set each account's balance and last sequence, moving its available balance by as much:
     [{number, new_balance, delta, sequence}]."""
     session.execute(MOVE_BALANCE, moves)
 
 
-def member_by_identification(session, identification):
+def member_by_identification(session: Session, identification: str) -> Member | None:
     return session.scalars(select(Member).where(Member.identification == identification)).first()
 
 
-def reconciliation_accounts(session, account_numbers, business_date):
+def reconciliation_accounts(
+    session: Session, account_numbers: Sequence[str], business_date: date
+) -> dict[str, Any]:
     """{account number: row(balance, last_seq, day_seq, day_balance)}: each account now, and at
     the close of `business_date` (its last movement dated on or before it; the index on
     (account, date, seq) makes this one short range read per account)."""
@@ -299,7 +322,9 @@ def reconciliation_accounts(session, account_numbers, business_date):
     return {row.account_number: row for row in rows}
 
 
-def lock_reconciliation_day(session, business_date, chunks):
+def lock_reconciliation_day(
+    session: Session, business_date: date, chunks: int
+) -> ReconciliationDay:
     """The day's row, created when first seen, locked until commit (chunks count together)."""
     try:
         with session.begin_nested():
@@ -314,10 +339,11 @@ def lock_reconciliation_day(session, business_date, chunks):
             )
     except IntegrityError:
         pass  # another chunk created it
-    return session.get(ReconciliationDay, business_date, with_for_update=True)
+    day = session.get(ReconciliationDay, business_date, with_for_update=True)
+    return cast(ReconciliationDay, day)  # inserted above, or by another chunk
 
 
-def restart_reconciliation_day(session, day, chunks):
+def restart_reconciliation_day(session: Session, day: ReconciliationDay, chunks: int) -> None:
     """The day's comparison starts over (the core closes the day again): its chunks and
     differences go, the day waits for `chunks` chunks."""
     session.execute(
@@ -332,7 +358,7 @@ def restart_reconciliation_day(session, day, chunks):
     session.flush()
 
 
-def delete_reconciliation_differences(session, business_date):
+def delete_reconciliation_differences(session: Session, business_date: date) -> None:
     session.execute(
         delete(ReconciliationDifference).where(
             ReconciliationDifference.business_date == business_date
@@ -340,11 +366,13 @@ def delete_reconciliation_differences(session, business_date):
     )
 
 
-def lock_reconciliation_day_if_any(session, business_date):
+def lock_reconciliation_day_if_any(
+    session: Session, business_date: date
+) -> ReconciliationDay | None:
     return session.get(ReconciliationDay, business_date, with_for_update=True)
 
 
-def reconciliation_chunks(session, business_date):
+def reconciliation_chunks(session: Session, business_date: date) -> Sequence[ReconciliationChunk]:
     return session.scalars(
         select(ReconciliationChunk)
         .where(ReconciliationChunk.business_date == business_date)
@@ -352,14 +380,18 @@ def reconciliation_chunks(session, business_date):
     ).all()
 
 
-def reconciliation_day(session, business_date=None):
+def reconciliation_day(
+    session: Session, business_date: date | None = None
+) -> ReconciliationDay | None:
     query = select(ReconciliationDay)
     if business_date is not None:
         query = query.where(ReconciliationDay.business_date == business_date)
     return session.scalars(query.order_by(ReconciliationDay.business_date.desc()).limit(1)).first()
 
 
-def reconciliation_differences(session, business_date):
+def reconciliation_differences(
+    session: Session, business_date: date
+) -> Sequence[ReconciliationDifference]:
     return session.scalars(
         select(ReconciliationDifference)
         .where(ReconciliationDifference.business_date == business_date)
@@ -367,7 +399,7 @@ def reconciliation_differences(session, business_date):
     ).all()
 
 
-def last_sequence(session, account_number):
+def last_sequence(session: Session, account_number: str) -> int | None:
     """The account's last applied `sequence`, or None for an unknown account."""
     return session.scalar(
         select(SavingsAccount.last_seq).where(SavingsAccount.account_number == account_number)
@@ -399,11 +431,18 @@ END_HOLD = (
 )
 
 
-def hold(session, request_id):
+def hold(session: Session, request_id: str) -> Hold | None:
     return session.get(Hold, request_id)
 
 
-def take_hold(session, account, request_id, member_number, amount, now):
+def take_hold(
+    session: Session,
+    account: Mapping[Any, Any],
+    request_id: str,
+    member_number: str,
+    amount: Decimal,
+    now: datetime,
+) -> None:
     """Record the hold and lower the account's available balance (the account is locked)."""
     session.add(
         Hold(
@@ -418,7 +457,9 @@ def take_hold(session, account, request_id, member_number, amount, now):
     session.execute(MOVE_AVAILABLE, {"number": account["account_number"], "delta": -amount})
 
 
-def end_hold(session, account_number, request_id, reason, now):
+def end_hold(
+    session: Session, account_number: str, request_id: str, reason: str, now: datetime
+) -> Decimal | None:
     """End the open hold of `request_id` on the (locked) account, giving its amount back to the
     available balance; the amount, or None when there is none open (ended already, or none)."""
     amount = session.execute(
@@ -430,7 +471,7 @@ def end_hold(session, account_number, request_id, reason, now):
     return amount
 
 
-def open_holds_total(session, account_number):
+def open_holds_total(session: Session, account_number: str) -> Decimal:
     total = session.execute(
         select(func.sum(_holds.c.amount)).where(
             _holds.c.account_number == account_number, _holds.c.ended_at.is_(None)

@@ -240,7 +240,7 @@ def after_failure(
     failed_attempts: int | None,
     now: datetime,
     max_failures: int = MAX_FAILURES,
-    lock_minutes: int = LOCK_MINUTES,
+    lock_minutes: float = LOCK_MINUTES,
 ) -> FailureOutcome:
     """One more consecutive failure of a user from one address: at `max_failures` that user is
     locked at that address for `lock_minutes`.
@@ -258,7 +258,7 @@ def throttle_retry_after(
     failure_times: Iterable[datetime],
     now: datetime,
     limit: int = ADDRESS_FAILURE_LIMIT,
-    window_minutes: int = ADDRESS_WINDOW_MINUTES,
+    window_minutes: float = ADDRESS_WINDOW_MINUTES,
 ) -> int | None:
     """Seconds to wait when an address has `limit` failures within the window, else None."""
     window = timedelta(minutes=window_minutes)
@@ -352,7 +352,7 @@ IDLE_TIMEOUT: SessionState = "idle_timeout"
 ABSOLUTE_TIMEOUT: SessionState = "absolute_timeout"
 
 
-def session_expiry(created_at: datetime, absolute_hours: int = ABSOLUTE_HOURS) -> datetime:
+def session_expiry(created_at: datetime, absolute_hours: float = ABSOLUTE_HOURS) -> datetime:
     return created_at + timedelta(hours=absolute_hours)
 
 
@@ -361,7 +361,7 @@ def session_state(
     expires_at: datetime,
     revoked_at: datetime | None,
     now: datetime,
-    idle_minutes: int = IDLE_MINUTES,
+    idle_minutes: float = IDLE_MINUTES,
 ) -> SessionState:
     """'active', 'revoked', 'absolute_timeout' (8 h after login) or 'idle_timeout' (15 min idle)."""
     if revoked_at is not None:

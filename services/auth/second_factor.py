@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 
     from services.accounts.contracts import AccountsRpc
     from services.auth.usecases import Settings
-    from services.common.events import Emitter
+    from services.common.ports import Outbox
     from services.notifications.contracts import NotificationsRpc
 
 log = logging.getLogger("services.auth")
@@ -146,14 +146,14 @@ class SecondFactorUseCases:
 
     if TYPE_CHECKING:  # AuthUseCases (usecases.py) provides these
         db: Session
-        events: Emitter
+        events: Outbox
         accounts: AccountsRpc
         notifications: NotificationsRpc
         settings: Settings
 
         def now(self) -> datetime: ...
         def _open_session(
-            self, user: User, address: str | None, now: datetime, code: Any
+            self, user: User, address: str, now: datetime, code: Any
         ) -> dict[str, Any]: ...
         def _live_session(self, token: str | None, touch: bool = True) -> tuple[Any, User]: ...
         def _end_session(

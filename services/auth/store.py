@@ -1,9 +1,12 @@
 """Queries of the auth service (the persistence adapter between service.py and the tables)."""
 
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.auth import domain
 from services.auth.models import (
@@ -16,22 +19,32 @@ from services.auth.models import (
     UserSession,
 )
 
+RowT = TypeVar("RowT")
 
-def user_by_username(session, username):
+
+def user_by_username(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).first()
 
 
-def user_by_member(session, member_number):
+def user_by_member(session: Session, member_number: str) -> User | None:
     return session.scalars(select(User).where(User.member_number == member_number)).first()
 
 
-def session_by_token(session, token):
+def session_by_token(session: Session, token: str) -> UserSession | None:
     return session.scalars(
         select(UserSession).where(UserSession.token_hash == domain.token_hash(token))
     ).first()
 
 
-def open_session(session, user, token, now, absolute_hours, client_ip, recovery_code=None):
+def open_session(
+    session: Session,
+    user: User,
+    token: str,
+    now: datetime,
+    absolute_hours: float,
+    client_ip: str | None,
+    recovery_code: RecoveryCode | None = None,
+) -> UserSession:
     record = UserSession(
         id=domain.new_session_id(),
         user_id=user.id,
@@ -48,7 +61,7 @@ def open_session(session, user, token, now, absolute_hours, client_ip, recovery_
     return record
 
 
-def previous_login(session, record):
+def previous_login(session: Session, record: UserSession) -> datetime | None:
     """When the user's login before this session's was (None for the first)."""
     return session.scalars(
         select(UserSession.created_at)
@@ -62,7 +75,9 @@ def previous_login(session, record):
     ).first()
 
 
-def active_sessions(session, user_id, except_id=None):
+def active_sessions(
+    session: Session, user_id: int, except_id: str | None = None
+) -> Sequence[UserSession]:
     query = select(UserSession).where(
         UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
     )
@@ -71,12 +86,12 @@ def active_sessions(session, user_id, except_id=None):
     return session.scalars(query).all()
 
 
-def revoke(record, now, reason):
+def revoke(record: UserSession, now: datetime, reason: str) -> None:
     record.revoked_at = now
     record.revoked_reason = reason
 
 
-def usable_codes(session, user_id, now):
+def usable_codes(session: Session, user_id: int, now: datetime) -> Sequence[RecoveryCode]:
     return session.scalars(
         select(RecoveryCode)
         .where(
@@ -89,7 +104,7 @@ def usable_codes(session, user_id, now):
     ).all()
 
 
-def recent_code_times(session, user_id, now):
+def recent_code_times(session: Session, user_id: int, now: datetime) -> Sequence[datetime]:
     return session.scalars(
         select(RecoveryCode.created_at).where(
             RecoveryCode.user_id == user_id,
@@ -98,7 +113,7 @@ def recent_code_times(session, user_id, now):
     ).all()
 
 
-def invalidate_codes(session, user_id, now):
+def invalidate_codes(session: Session, user_id: int, now: datetime) -> None:
     session.execute(
         update(RecoveryCode)
         .where(
@@ -110,14 +125,16 @@ def invalidate_codes(session, user_id, now):
     )
 
 
-def login_lock(session, user_id, address):
+def login_lock(session: Session, user_id: int, address: str) -> LoginLock | None:
     """The failures of this user from this address (None when there were none)."""
     return session.scalars(
         select(LoginLock).where(LoginLock.user_id == user_id, LoginLock.address == address)
     ).first()
 
 
-def count_login_failure(session, user, address, lock):
+def count_login_failure(
+    session: Session, user: User, address: str, lock: LoginLock | None
+) -> LoginLock:
     """The user+address row to count one more failure on (created at the first one)."""
     if lock is None:
         lock = LoginLock(user_id=user.id, address=address, failed_attempts=0)
@@ -125,19 +142,21 @@ def count_login_failure(session, user, address, lock):
     return lock
 
 
-def clear_login_lock(session, user_id, address):
+def clear_login_lock(session: Session, user_id: int, address: str) -> None:
     """A success from an address forgets its failures; the other addresses keep theirs."""
     session.execute(
         delete(LoginLock).where(LoginLock.user_id == user_id, LoginLock.address == address)
     )
 
 
-def clear_login_locks(session, user_id):
+def clear_login_locks(session: Session, user_id: int) -> None:
     """A new password (or a recovery code) ends every lock of the user."""
     session.execute(delete(LoginLock).where(LoginLock.user_id == user_id))
 
 
-def address_failure_times(session, address, now, window_minutes):
+def address_failure_times(
+    session: Session, address: str, now: datetime, window_minutes: float
+) -> Sequence[datetime]:
     return session.scalars(
         select(AddressFailure.at).where(
             AddressFailure.address == address,
@@ -146,7 +165,9 @@ def address_failure_times(session, address, now, window_minutes):
     ).all()
 
 
-def record_address_failure(session, address, kind, now, window_minutes):
+def record_address_failure(
+    session: Session, address: str, kind: str, now: datetime, window_minutes: float
+) -> None:
     session.add(AddressFailure(address=address, kind=kind, at=now))
     # rows older than the window are of no further use
     session.execute(
@@ -160,7 +181,7 @@ def record_address_failure(session, address, kind, now, window_minutes):
 # Failures of a user name (docs/identity.md, "Guessing from many addresses") ---------------
 
 
-def _locked_or_created(session, query, make):
+def _locked_or_created(session: Session, query: Select[RowT], make: Callable[[], RowT]) -> RowT:
     """The row of `query`, locked for this transaction, else a new one from `make()`. Two
     first failures at once (a guesser's parallel requests) both end up on the same row: the
     loser of the insert reads the winner's."""
@@ -177,7 +198,7 @@ def _locked_or_created(session, query, make):
     return row
 
 
-def name_failure(session, username, address):
+def name_failure(session: Session, username: str, address: str) -> LoginNameFailure:
     """The row counting failures of this user name from this address (created at the first)."""
     query = select(LoginNameFailure).where(
         LoginNameFailure.username == username, LoginNameFailure.address == address
@@ -189,7 +210,7 @@ def name_failure(session, username, address):
     )
 
 
-def clear_name_failures(session, username, address):
+def clear_name_failures(session: Session, username: str, address: str) -> None:
     session.execute(
         delete(LoginNameFailure).where(
             LoginNameFailure.username == username, LoginNameFailure.address == address
@@ -197,11 +218,11 @@ def clear_name_failures(session, username, address):
     )
 
 
-def account_throttle(session, username):
+def account_throttle(session: Session, username: str) -> AccountThrottle | None:
     return session.get(AccountThrottle, username)
 
 
-def account_throttle_to_count(session, username):
+def account_throttle_to_count(session: Session, username: str) -> AccountThrottle:
     """The user name's row, locked to count one more failure (created at the first)."""
     query = select(AccountThrottle).where(AccountThrottle.username == username)
     return _locked_or_created(
@@ -211,7 +232,7 @@ def account_throttle_to_count(session, username):
     )
 
 
-def address_known(session, user_id, address, since):
+def address_known(session: Session, user_id: int, address: str, since: datetime) -> bool:
     """True when the user opened a session from this address since `since`."""
     return (
         session.scalars(
@@ -225,7 +246,7 @@ def address_known(session, user_id, address, since):
     )
 
 
-def guessing_figures(session, now):
+def guessing_figures(session: Session, now: datetime) -> tuple[int, int]:
     """(episodes ever started, user names waiting now) for the metrics."""
     episodes = session.scalar(select(func.coalesce(func.sum(AccountThrottle.episodes), 0)))
     waiting = session.scalar(

@@ -9,10 +9,14 @@ committed before raising, since the worker's transaction is rolled back on an er
 """
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import eventlet
+from marshmallow import Schema
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.accounts.contracts import AccountsRpc
 from services.auth import domain, guessing, passwords, store
@@ -35,9 +39,10 @@ from services.auth.contracts import (
     RegisterSchema,
     UserRegisteredSchema,
 )
-from services.auth.models import RecoveryCode, User
+from services.auth.models import LoginLock, RecoveryCode, User, UserSession
 from services.auth.schemas import MemberUpdatedSchema
 from services.auth.second_factor import SecondFactorUseCases
+from services.common.clock import Clock
 from services.common.config import env
 from services.common.db import commit
 from services.common.errors import (
@@ -48,6 +53,7 @@ from services.common.errors import (
     ValidationError,
 )
 from services.common.events import iso_utc
+from services.common.ports import Outbox
 from services.common.schemas import load_or_raise
 from services.notifications.contracts import NotificationsRpc
 
@@ -87,7 +93,7 @@ PRINCIPAL = PrincipalSchema()
 ME = MeSchema()
 
 
-def recovery_sent_message(email):
+def recovery_sent_message(email: str) -> str:
     return RECOVERY_SENT.format(
         email=domain.mask_email_brief(email), minutes=domain.CODE_VALID_MINUTES
     )
@@ -96,49 +102,49 @@ def recovery_sent_message(email):
 class Settings:
     """The service's knobs, read on every use from the container config, else the environment."""
 
-    def __init__(self, config):
+    def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
 
-    def get(self, name, default):
+    def get(self, name: str, default: Any) -> Any:
         value = self.config.get(name)
         if value in (None, ""):
             value = env(name)
         return default if value in (None, "") else value
 
-    def number(self, name, default):
+    def number(self, name: str, default: Any) -> float:
         return float(self.get(name, default))
 
     @property
-    def idle_minutes(self):
+    def idle_minutes(self) -> float:
         return self.number("AUTH_IDLE_MINUTES", domain.IDLE_MINUTES)
 
     @property
-    def absolute_hours(self):
+    def absolute_hours(self) -> float:
         return self.number("AUTH_ABSOLUTE_HOURS", domain.ABSOLUTE_HOURS)
 
     @property
-    def max_failures(self):
+    def max_failures(self) -> int:
         return int(self.get("AUTH_MAX_FAILURES", domain.MAX_FAILURES))
 
     @property
-    def lock_minutes(self):
+    def lock_minutes(self) -> float:
         return self.number("AUTH_LOCK_MINUTES", domain.LOCK_MINUTES)
 
     @property
-    def address_limit(self):
+    def address_limit(self) -> int:
         return int(self.get("AUTH_ADDRESS_FAILURE_LIMIT", domain.ADDRESS_FAILURE_LIMIT))
 
     @property
-    def address_window(self):
+    def address_window(self) -> float:
         return self.number("AUTH_ADDRESS_WINDOW_MINUTES", domain.ADDRESS_WINDOW_MINUTES)
 
 
-def _address(client_ip):
+def _address(client_ip: object) -> str:
     text = str(client_ip).strip() if client_ip not in (None, "") else ""
     return text[:64] or "unknown"
 
 
-def _session_ended(reason):
+def _session_ended(reason: str | None) -> Unauthenticated:
     """Unauthenticated naming a timeout, so the pages can tell the member why they must log in
     again (and a member who logged out or changed the password elsewhere learns nothing new)."""
     if reason == domain.IDLE_TIMEOUT:
@@ -150,7 +156,7 @@ def _session_ended(reason):
     return Unauthenticated()
 
 
-def _parse_instant(text):
+def _parse_instant(text: object) -> datetime | None:
     """An envelope's occurred_at ('…Z') as naive UTC, or None."""
     if not isinstance(text, str) or not text:
         return None
@@ -170,12 +176,12 @@ class AuthUseCases(SecondFactorUseCases):
 
     def __init__(
         self,
-        db,
-        events,
+        db: Session,
+        events: Outbox,
         accounts: AccountsRpc,
         notifications: NotificationsRpc,
-        settings,
-        clock,
+        settings: Settings,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.events = events
@@ -184,12 +190,12 @@ class AuthUseCases(SecondFactorUseCases):
         self.settings = settings
         self.clock = clock
 
-    def now(self):
+    def now(self) -> datetime:
         return self.clock.utcnow()
 
     # Registration ---------------------------------------------------------------------------
 
-    def register(self, client_ip=None, **fields):
+    def register(self, client_ip: str | None = None, **fields: Any) -> dict[str, Any]:
         """Create the portal user of a member whose record matches; one user per member."""
         data = load_or_raise(RegisterSchema(), fields)
         now = self.now()
@@ -201,7 +207,7 @@ class AuthUseCases(SecondFactorUseCases):
         typed = domain.MemberFacts(
             number, data["first_name"], data["last_name"], identification=identification
         )
-        errors = {}
+        errors: dict[str, list[str]] = {}
         if domain.username_problems(name):
             errors["username"] = domain.username_problems(name)
         if domain.password_problems(data["password"], name, typed):
@@ -255,8 +261,13 @@ class AuthUseCases(SecondFactorUseCases):
     # Login ----------------------------------------------------------------------------------
 
     def login(
-        self, username=None, password=None, client_ip=None, device_token=None, user_agent=None
-    ):
+        self,
+        username: object = None,
+        password: object = None,
+        client_ip: str | None = None,
+        device_token: str | None = None,
+        user_agent: object = None,
+    ) -> dict[str, Any]:
         """A session for a temporary code, or for the password from a remembered device; else a
         second-factor challenge (docs/identity.md, "Lockout" and "Second factor")."""
         data = load_or_raise(LOGIN, {"username": username, "password": password})
@@ -288,28 +299,33 @@ class AuthUseCases(SecondFactorUseCases):
         code = None
         if not ok and user is not None and domain.looks_like_code(secret):
             code = self._matching_code(user, secret, now)
-        if (ok or code is not None) and user.status == INACTIVE_STATUS:
+        # (a right password or code is a user's: a missing user is checked against a dummy hash)
+        if (ok or code is not None) and user is not None and user.status == INACTIVE_STATUS:
             self._login_failed(name, user, address, "inactive")
             commit(self.db)
             raise Unauthenticated(MEMBER_INACTIVE, reason="inactive")
         if code is not None:
+            assert user is not None  # a code is a user's
             # a code opens even a locked user, only to change the password (no second step:
             # the code came by e-mail)
             self._record_login(user, address, None, "success", now)
             return self._open_session(user, address, now, code)
         if ok:
+            assert user is not None  # a right password is a user's
             if upgraded:  # made with older Argon2 parameters: stored again with today's
                 user.password_hash = upgraded
             return self.after_password(user, address, now, device_token)
         return self._refuse_login(name, user, lock, locked, address, now)
 
-    def _matching_code(self, user, secret, now):
+    def _matching_code(self, user: User, secret: str, now: datetime) -> RecoveryCode | None:
         for candidate in store.usable_codes(self.db, user.id, now):
             if passwords.verify(candidate.code_hash, secret):
                 return candidate
         return None
 
-    def _open_session(self, user, address, now, code):
+    def _open_session(
+        self, user: User, address: str, now: datetime, code: RecoveryCode | None
+    ) -> dict[str, Any]:
         if code is not None:
             # the code is spent and the old password stops working; the member must choose one
             code.used_at = now
@@ -359,7 +375,15 @@ class AuthUseCases(SecondFactorUseCases):
             }
         )
 
-    def _refuse_login(self, name, user, lock, locked, address, now):
+    def _refuse_login(
+        self,
+        name: str,
+        user: User | None,
+        lock: LoginLock | None,
+        locked: bool,
+        address: str,
+        now: datetime,
+    ) -> NoReturn:  # raises the refusal
         settings = self.settings
         reason = "locked" if locked else ("bad_password" if user else "unknown_user")
         self._login_failed(name, user, address, reason)
@@ -394,7 +418,7 @@ class AuthUseCases(SecondFactorUseCases):
             raise RateLimited(retry_after=throttled)
         raise Unauthenticated(message or BAD_CREDENTIALS)
 
-    def _login_failed(self, name, user, address, reason):
+    def _login_failed(self, name: str, user: User | None, address: str, reason: str) -> None:
         self._emit(
             "login_failed",
             LoginFailedSchema,
@@ -406,7 +430,7 @@ class AuthUseCases(SecondFactorUseCases):
 
     # Sessions -------------------------------------------------------------------------------
 
-    def authenticate(self, token=None):
+    def authenticate(self, token: object = None) -> dict[str, Any]:
         """The member of a live session (touches its last use); Unauthenticated otherwise."""
         record, user = self._live_session(token)
         return PRINCIPAL.dump(
@@ -422,7 +446,7 @@ class AuthUseCases(SecondFactorUseCases):
             }
         )
 
-    def me(self, token=None):
+    def me(self, token: object = None) -> dict[str, Any]:
         record, user = self._live_session(token)
         return ME.dump(
             {
@@ -434,17 +458,17 @@ class AuthUseCases(SecondFactorUseCases):
             }
         )
 
-    def _last_login(self, record):
+    def _last_login(self, record: UserSession) -> str | None:
         """The successful login before this session's, as a UTC instant, or None."""
         previous = store.previous_login(self.db, record)
         return iso_utc(previous) if previous is not None else None
 
-    def logout(self, token=None, client_ip=None):
+    def logout(self, token: object = None, client_ip: str | None = None) -> None:
         """End the session at once."""
         record, user = self._live_session(token, touch=False)
         self._end_session(record, user, self.now(), "logout", client_ip=client_ip)
 
-    def _live_session(self, token, touch=True):
+    def _live_session(self, token: object, touch: bool = True) -> tuple[UserSession, User]:
         if not isinstance(token, str) or not token or len(token) > 200:
             raise Unauthenticated()
         now = self.now()
@@ -471,7 +495,14 @@ class AuthUseCases(SecondFactorUseCases):
             record.last_seen_at = now
         return record, user
 
-    def _end_session(self, record, user, now, reason, client_ip=None):
+    def _end_session(
+        self,
+        record: UserSession,
+        user: User,
+        now: datetime,
+        reason: str,
+        client_ip: str | None = None,
+    ) -> None:
         store.revoke(record, now, reason)
         self._emit(
             "logged_out",
@@ -485,7 +516,13 @@ class AuthUseCases(SecondFactorUseCases):
 
     # Change of password ---------------------------------------------------------------------
 
-    def change_password(self, token=None, current_password=None, new_password=None, client_ip=None):
+    def change_password(
+        self,
+        token: object = None,
+        current_password: object = None,
+        new_password: object = None,
+        client_ip: str | None = None,
+    ) -> None:
         """Policy-checked change; every other session of the user ends, and so does any lock.
 
         In a session opened with a temporary code the current password is not asked: the code
@@ -536,7 +573,7 @@ class AuthUseCases(SecondFactorUseCases):
             client_ip=_address(client_ip) if client_ip else record.client_ip,
         )
 
-    def _member_facts(self, user, password):
+    def _member_facts(self, user: User, password: str) -> tuple[domain.MemberFacts, bool]:
         """The member's names from accounts, and whether the password holds the cédula (asked
         to accounts, which never hands the cédula out)."""
         member = self.accounts.get_member(user.member_number)
@@ -549,7 +586,13 @@ class AuthUseCases(SecondFactorUseCases):
 
     # Recovery -------------------------------------------------------------------------------
 
-    def request_recovery(self, username=None, email=None, member_number=None, client_ip=None):
+    def request_recovery(
+        self,
+        username: object = None,
+        email: object = None,
+        member_number: object = None,
+        client_ip: str | None = None,
+    ) -> dict[str, Any]:
         """A temporary code when the three fields match one user; the same answer otherwise.
 
         The code goes only to the registered e-mail and the answer says where (masked).
@@ -562,7 +605,7 @@ class AuthUseCases(SecondFactorUseCases):
         address = _address(client_ip)
         name = domain.normalize_username(data["username"])[: domain.USERNAME_MAX]
         number = data["member_number"].strip()
-        event = dict(
+        event: dict[str, Any] = dict(
             username=name,
             member_number=None,
             display_name=None,
@@ -591,6 +634,7 @@ class AuthUseCases(SecondFactorUseCases):
             self._address_failure(address, "recovery", now)
             self._emit_reset(event, "no_match")
             return generic
+        assert user is not None  # matched
         event.update(member_number=user.member_number, display_name=user.display_name)
         if user.status == INACTIVE_STATUS:
             passwords.hash_secret(domain.generate_code())
@@ -629,7 +673,7 @@ class AuthUseCases(SecondFactorUseCases):
         self._send_code(user.email, user.username, code)
         return generic
 
-    def _emit_reset(self, event, outcome):
+    def _emit_reset(self, event: dict[str, Any], outcome: str) -> None:
         self._emit(
             "password_reset_requested",
             PasswordResetRequestedSchema,
@@ -638,7 +682,7 @@ class AuthUseCases(SecondFactorUseCases):
             **event,
         )
 
-    def _send_code(self, email, username, code):
+    def _send_code(self, email: str, username: str, code: str) -> None:
         """Point-to-point to notifications (never in a broadcast event); its failure is logged."""
         try:
             call = self.notifications.send_recovery_code.call_async(
@@ -648,7 +692,7 @@ class AuthUseCases(SecondFactorUseCases):
             log.warning("notifications unavailable: recovery code for %s not delivered", username)
             return
 
-        def wait():
+        def wait() -> None:
             try:
                 call.result()
             except Exception as exc:  # noqa: BLE001  logged; the member may ask again
@@ -663,7 +707,7 @@ class AuthUseCases(SecondFactorUseCases):
 
     # Member data from the cooperative -------------------------------------------------------
 
-    def member_updated(self, payload):
+    def member_updated(self, payload: dict[str, Any]) -> None:
         """accounts.member_updated: the user's e-mail (for every later notice), display name and
         status follow the member record; an inactive member's sessions end; a changed e-mail
         holds recovery codes back. An event older than the last one applied changes nothing."""
@@ -701,27 +745,27 @@ class AuthUseCases(SecondFactorUseCases):
 
     # Helpers --------------------------------------------------------------------------------
 
-    def _emit(self, event_type, schema, **data):
+    def _emit(self, event_type: str, schema: type[Schema], **data: Any) -> None:
         self.events.emit(event_type, schema().dump(data))
 
-    def _throttled(self, address, now):
+    def _throttled(self, address: str, now: datetime) -> int | None:
         settings = self.settings
         times = store.address_failure_times(self.db, address, now, settings.address_window)
         return domain.throttle_retry_after(
             times, now, settings.address_limit, settings.address_window
         )
 
-    def _refuse_throttled(self, address, now):
+    def _refuse_throttled(self, address: str, now: datetime) -> None:
         retry = self._throttled(address, now)
         if retry:
             raise RateLimited(retry_after=retry)
 
-    def _address_failure(self, address, kind, now):
+    def _address_failure(self, address: str, kind: str, now: datetime) -> int | None:
         """Record a failure of the address; the seconds to wait when it is now throttled."""
         store.record_address_failure(self.db, address, kind, now, self.settings.address_window)
         return self._throttled(address, now)
 
-    def _refuse(self, address, kind, now, error):
+    def _refuse(self, address: str, kind: str, now: datetime, error: Exception) -> NoReturn:
         """Count a refused attempt of the address, keep it, and answer `error`."""
         throttled = self._address_failure(address, kind, now)
         commit(self.db)

@@ -11,15 +11,18 @@ idempotent by the order's request_id, so a crash between two is finished by the 
 import json
 import logging
 import uuid
-from datetime import UTC, date
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from nameko.exceptions import MethodNotFound, RemoteError
+from sqlalchemy.orm import Session
 
 from services.accounts.contracts import AccountsRpc
 from services.auth.contracts import AuthRpc
 from services.common import inbound
+from services.common.clock import Clock
 from services.common.config import env
 from services.common.db import commit
 from services.common.errors import (
@@ -31,8 +34,9 @@ from services.common.errors import (
     ValidationError,
 )
 from services.common.handlers import HandlerTable
-from services.common.inbound import Refused
+from services.common.inbound import CoreEvent, Refused
 from services.common.operations import Operation
+from services.common.ports import Outbox, RequestQueue
 from services.common.schemas import load_or_raise
 from services.credit.contracts import CreditRpc
 from services.payments import domain, store
@@ -132,52 +136,59 @@ PAYMENT_OPEN = (domain.CONFIRMANDO, *domain.AWAITING_CORE)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+
+
+def known(value: T | None) -> T:
+    """A value the caller's state guarantees (an order just read or moved, a time set when the
+    order entered its state): for the type checker only, nothing is checked at run time."""
+    return cast(T, value)
 
 
 class Settings:
     """The service's knobs, read on every use from the container config, else the environment."""
 
-    def __init__(self, config):
+    def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
 
-    def get(self, name, default):
+    def get(self, name: str, default: Any) -> Any:
         value = self.config.get(name)
         if value in (None, ""):
             value = env(name)
         return default if value in (None, "") else value
 
-    def number(self, name, default):
+    def number(self, name: str, default: Any) -> float:
         return float(self.get(name, default))
 
     @property
-    def cooperative_limits(self):
+    def cooperative_limits(self) -> domain.Limits:
         return domain.Limits(
             Decimal(str(self.get("TRANSFER_MAX_PER_TRANSFER", domain.TRANSFER_MAX_PER_TRANSFER))),
             Decimal(str(self.get("TRANSFER_MAX_DAILY", domain.TRANSFER_MAX_DAILY))),
         )
 
     @property
-    def resend_seconds(self):
+    def resend_seconds(self) -> float:
         return self.number("CORE_REQUEST_RESEND_SECONDS", domain.CORE_REQUEST_RESEND_SECONDS)
 
     @property
-    def timeout_minutes(self):
+    def timeout_minutes(self) -> float:
         return self.number("CORE_REQUEST_TIMEOUT_MINUTES", domain.CORE_REQUEST_TIMEOUT_MINUTES)
 
     @property
-    def valid_hours(self):
+    def valid_hours(self) -> float:
         return self.number("CORE_REQUEST_VALID_HOURS", domain.CORE_REQUEST_VALID_HOURS)
 
     @property
-    def confirm_minutes(self):
+    def confirm_minutes(self) -> float:
         return self.number("ORDER_CONFIRM_MINUTES", domain.CONFIRM_MINUTES)
 
     @property
-    def idempotency_hours(self):
+    def idempotency_hours(self) -> float:
         return self.number("IDEMPOTENCY_KEY_HOURS", domain.IDEMPOTENCY_KEY_HOURS)
 
     @property
-    def retry_seconds(self):
+    def retry_seconds(self) -> float:
         """How long a `confirmando` order is left to its worker before the sweeper finishes it."""
         return self.number("PAYMENTS_SAGA_RETRY_SECONDS", 10)
 
@@ -200,23 +211,29 @@ class OrderConfirmation:
                 raise ServiceUnavailable(TFA_UNAVAILABLE, service="auth") from None
             raise
 
-    def start(self, member_number, subject_id, digest, summary):
+    def start(
+        self, member_number: str, subject_id: str, digest: str, summary: dict[str, Any]
+    ) -> dict[str, Any]:
         """A challenge for an order (or a beneficiary): {challenge_id, methods, …}."""
         return self._call(
             self.auth.start_order_challenge, member_number, subject_id, digest, summary
         )
 
-    def verify(self, challenge_id, digest, method, code):
+    def verify(self, challenge_id: str | None, digest: str, method: str, code: str) -> bool:
         """True only when auth says the code confirms this challenge and this digest."""
         answer = self._call(self.auth.verify_order_code, challenge_id, digest, method, code)
         return bool(isinstance(answer, dict) and answer.get("valid") is True)
 
 
-def as_utc(naive):
+@overload
+def as_utc(naive: datetime) -> datetime: ...
+@overload
+def as_utc(naive: None) -> None: ...
+def as_utc(naive: datetime | None) -> datetime | None:
     return None if naive is None else naive.replace(tzinfo=UTC)
 
 
-def order_view(order):
+def order_view(order: Order) -> dict[str, Any]:
     view = {
         column: getattr(order, column)
         for column in (
@@ -248,7 +265,7 @@ def order_view(order):
     return view
 
 
-def order_timeline(order):
+def order_timeline(order: Order) -> Any:
     return domain.timeline(
         {
             column: getattr(order, column)
@@ -258,18 +275,18 @@ def order_timeline(order):
     )
 
 
-def evidence_of(order):
+def evidence_of(order: Order) -> dict[str, Any]:
     """The order's evidence as stored (created, confirmed, shown), {} for an order from before."""
     return json.loads(order.evidence) if order.evidence else {}
 
 
-def request_data(order):
+def request_data(order: Order) -> dict[str, Any]:
     """The `data` of an order's request to the core (docs/integration.md)."""
     if order.request_type == domain.LOAN_PAYMENT:
         return domain.loan_payment_data(
             order.member_number,
             order.from_account,
-            order.loan_number,
+            known(order.loan_number),
             domain.numbers_of(order.installment_numbers),
             order.amount,
             order.quote_as_of,
@@ -287,7 +304,7 @@ def request_data(order):
     )
 
 
-def payment_view(order):
+def payment_view(order: Order) -> dict[str, Any]:
     """A loan payment as the API shows it (LoanPaymentSchema): the quote it carries."""
     view = order_view(order)
     view.update(
@@ -301,7 +318,7 @@ def payment_view(order):
     return view
 
 
-def view_of(order):
+def view_of(order: Order) -> dict[str, Any]:
     """The order in the shape of its kind (a transfer, or a loan payment)."""
     if order.request_type == domain.LOAN_PAYMENT:
         return PAYMENT.dump(payment_view(order))
@@ -311,13 +328,13 @@ def view_of(order):
 class PaymentsUseCases:
     def __init__(
         self,
-        db,
-        events,
-        requests,
+        db: Session,
+        events: Outbox,
+        requests: RequestQueue,
         accounts: AccountsRpc,
         auth: AuthRpc,
-        settings,
-        clock,
+        settings: Settings,
+        clock: Clock,
         credit: CreditRpc,
     ) -> None:
         self.db = db
@@ -331,7 +348,15 @@ class PaymentsUseCases:
 
     # --- Idempotency-Key of creations --------------------------------------------------------
 
-    def once_per_key(self, member_number, key, operation, body, create, subject_field):
+    def once_per_key(
+        self,
+        member_number: Any,  # as the caller sent it (its schema checks it in `create`)
+        key: object,
+        operation: str,
+        body: Mapping[str, Any],
+        create: Callable[[], dict[str, Any]],
+        subject_field: str,
+    ) -> dict[str, Any]:
         """`create()` at most once per member and `Idempotency-Key` (docs/payments.md): the same
         key and body answer the first answer and create nothing; another body is a conflict
         (409). Any creation of an order (a transfer, a beneficiary, a loan payment…) goes
@@ -360,7 +385,7 @@ class PaymentsUseCases:
                 now,
             )
             if decision == domain.REPLAY:
-                return json.loads(row.answer)
+                return json.loads(known(known(row).answer))  # a replay: answered
             if decision == domain.REUSED:
                 raise Conflict(KEY_REUSED)
             if decision == domain.IN_PROGRESS:
@@ -387,23 +412,25 @@ class PaymentsUseCases:
                 commit(self.db)
             raise
         row = store.idempotency_key(self.db, member_number, key)
+        row = known(row)  # reserved above, committed
         row.answer = json.dumps(answer, ensure_ascii=False)
         row.subject_id = answer.get(subject_field)
         return answer
 
     # --- limits ------------------------------------------------------------------------------
 
-    def _limits(self, member_number):
+    def _limits(self, member_number: str) -> domain.Limits:
         chosen = store.limits(self.db, member_number)
         cooperative = self.settings.cooperative_limits
         return domain.effective_limits(
-            chosen and domain.Limits(chosen.per_transfer, chosen.daily_to_others), cooperative
+            domain.Limits(chosen.per_transfer, chosen.daily_to_others) if chosen else None,
+            cooperative,
         )
 
-    def _used_today(self, member_number, day):
+    def _used_today(self, member_number: str, day: date) -> Decimal:
         return domain.used_today(store.day_orders(self.db, member_number, day), day)
 
-    def get_limits(self, member_number):
+    def get_limits(self, member_number: str) -> dict[str, Any]:
         limits = self._limits(member_number)
         day = domain.ecuador_day(self.clock.now())
         cooperative = self.settings.cooperative_limits
@@ -419,7 +446,9 @@ class PaymentsUseCases:
             }
         )
 
-    def lower_limits(self, member_number, per_transfer, daily_to_others):
+    def lower_limits(
+        self, member_number: str, per_transfer: object, daily_to_others: object
+    ) -> dict[str, Any]:
         """Lowering takes effect at once; raising needs a confirmed change (not built yet)."""
         data = load_or_raise(
             LimitsSchema(), {"per_transfer": per_transfer, "daily_to_others": daily_to_others}
@@ -458,7 +487,9 @@ class PaymentsUseCases:
         )
         return self.get_limits(member_number)
 
-    def change_limits(self, member_number, per_transfer, daily_to_others):
+    def change_limits(
+        self, member_number: str, per_transfer: object, daily_to_others: object
+    ) -> dict[str, Any]:
         """Lowering takes effect at once (the limits view); raising (up to the cooperative's
         maximum) is a change `por_confirmar` with its second-factor challenge, in effect once
         confirmed (confirm_limit_change)."""
@@ -498,13 +529,15 @@ class PaymentsUseCases:
             },
         }
 
-    def get_limit_change(self, member_number, change_id):
+    def get_limit_change(self, member_number: str, change_id: str) -> dict[str, Any]:
         change = store.limit_change(self.db, member_number, change_id)
         if change is None:
             raise NotFound(CHANGE_NOT_FOUND)
         return LIMIT_CHANGE.dump(change)
 
-    def confirm_limit_change(self, member_number, change_id, method, code):
+    def confirm_limit_change(
+        self, member_number: object, change_id: object, method: object, code: object
+    ) -> dict[str, Any]:
         """The member's code: the raised limits take effect now (`limits_raised`, audited, and
         the member is told)."""
         data = load_or_raise(
@@ -532,7 +565,7 @@ class PaymentsUseCases:
             self.db, change.id, domain.CONFIRMADA, confirmed_at=naive, confirmed_with=data["method"]
         ):
             raise Conflict(CHANGE_NOT_PENDING)
-        change = store.limit_change(self.db, data["member_number"], data["order_id"])
+        change = known(store.limit_change(self.db, data["member_number"], data["order_id"]))
         row = store.limits(self.db, change.member_number)
         if row is None:
             row = MemberLimits(member_number=change.member_number)
@@ -555,7 +588,7 @@ class PaymentsUseCases:
 
     # --- beneficiaries -----------------------------------------------------------------------
 
-    def list_beneficiaries(self, member_number):
+    def list_beneficiaries(self, member_number: str) -> dict[str, Any]:
         return {
             "beneficiaries": [
                 self._beneficiary_view(b) for b in store.beneficiaries(self.db, member_number)
@@ -563,7 +596,7 @@ class PaymentsUseCases:
         }
 
     @staticmethod
-    def _beneficiary_view(beneficiary):
+    def _beneficiary_view(beneficiary: Beneficiary) -> dict[str, Any]:
         return BENEFICIARY.dump(
             {
                 "id": beneficiary.id,
@@ -576,12 +609,12 @@ class PaymentsUseCases:
         )
 
     @staticmethod
-    def _beneficiary_digest(beneficiary):
+    def _beneficiary_digest(beneficiary: Beneficiary) -> str:
         return domain.order_digest(
             domain.BENEFICIARY, domain.ZERO, beneficiary.member_number, beneficiary.account_number
         )
 
-    def add_beneficiary(self, idempotency_key=None, **kwargs):
+    def add_beneficiary(self, idempotency_key: object = None, **kwargs: Any) -> dict[str, Any]:
         """Another member's account, `por_confirmar` with its second-factor challenge; `activo`
         once confirmed (confirm_beneficiary)."""
         return self.once_per_key(
@@ -593,7 +626,7 @@ class PaymentsUseCases:
             "beneficiary_id",
         )
 
-    def _add_beneficiary(self, kwargs):
+    def _add_beneficiary(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         data = load_or_raise(CreateBeneficiarySchema(), kwargs)
         self._count_beneficiary_attempt(data["member_number"])
         found = self.accounts.transfer_destination(data["account_number"], data["identification"])
@@ -631,7 +664,7 @@ class PaymentsUseCases:
             },
         }
 
-    def _count_beneficiary_attempt(self, member_number):
+    def _count_beneficiary_attempt(self, member_number: str) -> None:
         """At most BENEFICIARY_ATTEMPTS_PER_DAY attempts per Ecuador day, counted before the
         pair is checked and committed at once: a failed attempt counts too."""
         now = self.clock.now()
@@ -643,7 +676,9 @@ class PaymentsUseCases:
                 retry_after=domain.seconds_to_next_day(now),
             )
 
-    def confirm_beneficiary(self, member_number, beneficiary_id, method, code):
+    def confirm_beneficiary(
+        self, member_number: object, beneficiary_id: object, method: object, code: object
+    ) -> dict[str, Any]:
         data = load_or_raise(
             ConfirmSchema(),
             {
@@ -665,7 +700,7 @@ class PaymentsUseCases:
             raise ValidationError(fields={"code": [WRONG_CODE]})
         if not store.activate_beneficiary(self.db, beneficiary.id, self.clock.utcnow()):
             raise Conflict("El beneficiario ya no está por confirmar.")
-        beneficiary = store.beneficiary(self.db, data["member_number"], data["order_id"])
+        beneficiary = known(store.beneficiary(self.db, data["member_number"], data["order_id"]))
         self.events.emit(
             "beneficiary_added",
             {
@@ -678,7 +713,7 @@ class PaymentsUseCases:
         )
         return self._beneficiary_view(beneficiary)
 
-    def delete_beneficiary(self, member_number, beneficiary_id):
+    def delete_beneficiary(self, member_number: str, beneficiary_id: str) -> None:
         """The beneficiary leaves the list; its orders still `por_confirmar` become `anulada`."""
         beneficiary = store.beneficiary(self.db, member_number, beneficiary_id)
         if beneficiary is None or beneficiary.status == "eliminado":
@@ -689,7 +724,7 @@ class PaymentsUseCases:
 
     # --- transfers ---------------------------------------------------------------------------
 
-    def create_transfer(self, idempotency_key=None, **kwargs):
+    def create_transfer(self, idempotency_key: object = None, **kwargs: Any) -> dict[str, Any]:
         """A transfer `por_confirmar`, with its second-factor challenge (201 in the gateway).
         Funds and limits are checked now and again at confirmation."""
         return self.once_per_key(
@@ -701,7 +736,7 @@ class PaymentsUseCases:
             "transfer_id",
         )
 
-    def _create_transfer(self, kwargs):
+    def _create_transfer(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         data = load_or_raise(CreateTransferSchema(), kwargs)
         member = data["member_number"]
         amount = data["amount"]
@@ -805,7 +840,9 @@ class PaymentsUseCases:
             },
         }
 
-    def list_transfers(self, member_number, request_type=domain.TRANSFER):
+    def list_transfers(
+        self, member_number: str, request_type: str | None = domain.TRANSFER
+    ) -> dict[str, Any]:
         """The member's orders of one kind (None: every kind, as the pages' history shows
         them, each in the transfer's shape), newest first."""
         orders = store.member_orders(self.db, member_number)
@@ -816,26 +853,28 @@ class PaymentsUseCases:
             return {"payments": [view_of(o) for o in chosen]}
         return {"transfers": [view_of(o) for o in chosen]}
 
-    def _member_order(self, member_number, order_id, request_type):
+    def _member_order(self, member_number: str, order_id: str, request_type: str | None) -> Order:
         order = store.member_order(self.db, member_number, order_id)
         if order is None or request_type not in (None, order.request_type):
             raise NotFound(ORDER_NOT_FOUND)
         return order
 
-    def get_transfer(self, member_number, order_id, request_type=domain.TRANSFER):
+    def get_transfer(
+        self, member_number: str, order_id: str, request_type: str | None = domain.TRANSFER
+    ) -> dict[str, Any]:
         """One order of the member; request_type None: any kind, in the transfer's shape."""
         order = self._member_order(member_number, order_id, request_type)
         return TRANSFER.dump(order_view(order)) if request_type is None else view_of(order)
 
     def confirm(
         self,
-        request_type=None,
-        client_ip=None,
-        session_id=None,
-        user_agent=None,
-        channel=None,
-        **kwargs,
-    ):
+        request_type: str | None = None,
+        client_ip: str | None = None,
+        session_id: str | None = None,
+        user_agent: str | None = None,
+        channel: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """The member's code, then the saga: (1) limits re-checked under the lock of the member's
         daily counter and `confirmando`; (2) the hold; (3) `enviada` with its request.
         A loan payment's quote is asked again first: moved, the order is void (409
@@ -860,13 +899,13 @@ class PaymentsUseCases:
         ):
             raise ValidationError(fields={"code": [WRONG_CODE]})
         self._mark_confirming(order.id, data["method"], where)
-        self._hold_and_send(store.order(self.db, order.id))
-        order = store.order(self.db, order.id)
+        self._hold_and_send(known(store.order(self.db, order.id)))
+        order = known(store.order(self.db, order.id))
         return view_of(order) if request_type else TRANSFER.dump(order_view(order))
 
     # --- loan payments -----------------------------------------------------------------------
 
-    def _quote(self, member_number, loan_number):
+    def _quote(self, member_number: str, loan_number: str) -> tuple[dict[str, Any], domain.Quote]:
         """Credit's quote of the member's loan (another member's loan: not found)."""
         quote = self.credit.loan_payment_quote(member_number, loan_number)
         return quote, domain.Quote(
@@ -875,8 +914,8 @@ class PaymentsUseCases:
             quote["as_of"] and date.fromisoformat(quote["as_of"]),
         )
 
-    def _check_quote_unchanged(self, order):
-        _, now_quoted = self._quote(order.member_number, order.loan_number)
+    def _check_quote_unchanged(self, order: Order) -> None:
+        _, now_quoted = self._quote(order.member_number, known(order.loan_number))
         confirmed = domain.Quote(
             domain.numbers_of(order.installment_numbers), order.amount, order.quote_as_of
         )
@@ -885,7 +924,7 @@ class PaymentsUseCases:
             commit(self.db)
             raise QuoteChanged()
 
-    def create_loan_payment(self, idempotency_key=None, **kwargs):
+    def create_loan_payment(self, idempotency_key: object = None, **kwargs: Any) -> dict[str, Any]:
         """A loan payment `por_confirmar` for the quote the member saw: its installments, amount
         and the core's date must be credit's quote now (else 409 `quote_changed`). Paid from
         the member's AHORRO_VISTA with funds for it; no limit counts. One open payment per loan:
@@ -900,7 +939,7 @@ class PaymentsUseCases:
             "payment_id",
         )
 
-    def _create_loan_payment(self, kwargs):
+    def _create_loan_payment(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         data = load_or_raise(CreateLoanPaymentSchema(), kwargs)
         member, loan_number = data["member_number"], data["loan_number"]
         problems = domain.amount_errors(data["amount"])
@@ -1000,9 +1039,14 @@ class PaymentsUseCases:
             },
         }
 
-    def _mark_confirming(self, order_id, method, where=(None, None, None, None)):
+    def _mark_confirming(
+        self,
+        order_id: str,
+        method: str,
+        where: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
+    ) -> None:
         """Step 1, its own transaction."""
-        order = store.order(self.db, order_id)
+        order = known(store.order(self.db, order_id))
         now = self.clock.now()
         evidence = evidence_of(order)
         evidence["confirmed"] = {**domain.where_from(now, *where), "method": method}
@@ -1032,7 +1076,7 @@ class PaymentsUseCases:
             raise Conflict(NOT_PENDING)
         commit(self.db)
 
-    def _hold_and_send(self, order):
+    def _hold_and_send(self, order: Order) -> None:
         """Steps 2 and 3 for an order `confirmando` (the confirmation, or the sweeper after a
         crash): the hold, idempotent by request_id, then `enviada` and the request together."""
         try:
@@ -1060,7 +1104,7 @@ class PaymentsUseCases:
                 answered_at=now,
                 updated_at=now,
             ):  # its limit use is given back: rechazada does not count
-                self._emit("order_rejected", store.order(self.db, order.id))
+                self._emit("order_rejected", known(store.order(self.db, order.id)))
             commit(self.db)
             return
         requested_at = self.clock.now()
@@ -1085,10 +1129,10 @@ class PaymentsUseCases:
             updated_at=now,
         ):
             self.requests.enqueue(order.request_type, message)
-            self._emit("order_sent", store.order(self.db, order.id))
+            self._emit("order_sent", known(store.order(self.db, order.id)))
         commit(self.db)
 
-    def _cancel(self, order, reason="No se confirmó a tiempo."):
+    def _cancel(self, order: Order, reason: str = "No se confirmó a tiempo.") -> None:
         now = self.clock.utcnow()
         if store.move_status(
             self.db,
@@ -1099,9 +1143,9 @@ class PaymentsUseCases:
             cancelled_at=now,
             updated_at=now,
         ):
-            self._emit("order_cancelled", store.order(self.db, order.id))
+            self._emit("order_cancelled", known(store.order(self.db, order.id)))
 
-    def _emit(self, event_type, order, alert=None):
+    def _emit(self, event_type: str, order: Order, alert: str | None = None) -> None:
         self.events.emit(
             event_type,
             ORDER_EVENT.dump(
@@ -1133,7 +1177,7 @@ class PaymentsUseCases:
 
     # --- the sweeper -------------------------------------------------------------------------
 
-    def sweep(self):
+    def sweep(self) -> int:
         """Finish what a crash left, resend unanswered requests with the same request_id until
         valid_until, mark en_verificacion after the timeout, anulada after 5 minutes unconfirmed.
         Every change is a conditional update: several instances sweeping take effect once."""
@@ -1151,7 +1195,7 @@ class PaymentsUseCases:
                 log.warning("payments: the sweep of %s did not finish", order_id, exc_info=True)
         return done
 
-    def _sweep_one(self, order_id, now):
+    def _sweep_one(self, order_id: str, now: datetime) -> int:
         done = 0
         order = store.order(self.db, order_id)
         if order is None:
@@ -1165,13 +1209,15 @@ class PaymentsUseCases:
                 done += 1
             return done
         if order.status == domain.CONFIRMANDO:
-            if (now - as_utc(order.confirmed_at)).total_seconds() >= self.settings.retry_seconds:
+            if (
+                now - as_utc(known(order.confirmed_at))
+            ).total_seconds() >= self.settings.retry_seconds:
                 self._hold_and_send(order)
                 done += 1
             return done
         if order.status in domain.AWAITING_CORE:
             if order.status == domain.ENVIADA and domain.late(
-                as_utc(order.sent_at), now, self.settings.timeout_minutes
+                as_utc(known(order.sent_at)), now, self.settings.timeout_minutes
             ):
                 naive = now.replace(tzinfo=None)
                 if store.move_status(
@@ -1182,17 +1228,17 @@ class PaymentsUseCases:
                     late_at=naive,
                     updated_at=naive,
                 ):
-                    self._emit("order_in_verification", store.order(self.db, order.id))
+                    self._emit("order_in_verification", known(store.order(self.db, order.id)))
                 commit(self.db)
                 done += 1
-                order = store.order(self.db, order.id)
+                order = known(store.order(self.db, order.id))
             if order.status in domain.AWAITING_CORE and domain.resend_due(
-                as_utc(order.last_sent_at),
+                as_utc(known(order.last_sent_at)),
                 now,
-                as_utc(order.valid_until),
+                as_utc(known(order.valid_until)),
                 self.settings.resend_seconds,
             ):
-                self.requests.enqueue(order.request_type, json.loads(order.request_payload))
+                self.requests.enqueue(order.request_type, json.loads(known(order.request_payload)))
                 order.last_sent_at = now.replace(tzinfo=None)
                 commit(self.db)
                 done += 1
@@ -1200,7 +1246,7 @@ class PaymentsUseCases:
 
     # --- the core's answers ------------------------------------------------------------------
 
-    def on_core_event(self, event):
+    def on_core_event(self, event: CoreEvent) -> None:
         """request_completed / request_rejected, exactly once in effect (docs/payments.md).
 
         The RPC that ends a rejected order's hold is made before this worker writes anything:
@@ -1249,7 +1295,7 @@ class PaymentsUseCases:
             alert = "dinero_movido_tras_rechazo" if decision.alert else None
             if alert:
                 log.error("payments: ALERTA operadores: %s completada tras un rechazo", order.id)
-            self._emit("order_completed", store.order(self.db, order.id), alert=alert)
+            self._emit("order_completed", known(store.order(self.db, order.id)), alert=alert)
             return
         store.move_status(
             self.db,
@@ -1262,9 +1308,9 @@ class PaymentsUseCases:
             answer_event_id=event["event_id"],
             updated_at=now,
         )
-        self._emit("order_rejected", store.order(self.db, order.id))
+        self._emit("order_rejected", known(store.order(self.db, order.id)))
 
-    def on_movement_posted(self, payload):
+    def on_movement_posted(self, payload: dict[str, Any]) -> None:
         """accounts.request_movement_posted for the request_id of a rejected order: money moved
         wins, the order becomes completada and operators are alerted."""
         data = MOVEMENT.load(payload.get("data") or {})
@@ -1288,13 +1334,13 @@ class PaymentsUseCases:
             log.error("payments: ALERTA operadores: %s completada tras un rechazo", order.id)
             self._emit(
                 "order_completed",
-                store.order(self.db, order.id),
+                known(store.order(self.db, order.id)),
                 alert="dinero_movido_tras_rechazo",
             )
 
     # --- operators ---------------------------------------------------------------------------
 
-    def pending_requests(self):
+    def pending_requests(self) -> dict[str, Any]:
         rows = store.orders_in(self.db, domain.AWAITING_CORE, limit=1000)
         return {
             "requests": PENDING.dump(
@@ -1321,7 +1367,7 @@ class PaymentsUseCases:
             )
         }
 
-    def order_evidence(self, order_id):
+    def order_evidence(self, order_id: str) -> dict[str, Any]:
         """An order's evidence for operators (by its id or request_id): docs/operations.md."""
         order = store.order(self.db, order_id) or store.order_by_request(self.db, order_id)
         if order is None:
@@ -1351,7 +1397,7 @@ class PaymentsUseCases:
             }
         )
 
-    def resolve(self, **kwargs):
+    def resolve(self, **kwargs: Any) -> dict[str, Any]:
         """An operator's resolution of a request the core never answered, with the core's word,
         after its valid_until (audited through `payments.order_resolved`)."""
         data = load_or_raise(ResolveSchema(), kwargs)
@@ -1362,8 +1408,9 @@ class PaymentsUseCases:
             raise NotFound(ORDER_NOT_FOUND)
         if order.status not in domain.AWAITING_CORE:
             raise Conflict(NOT_AWAITING.format(status=order.status))
-        if self.clock.utcnow() < order.valid_until:
-            raise Conflict(RESOLVE_TOO_EARLY.format(until=order.valid_until.isoformat()))
+        valid_until = known(order.valid_until)  # set when it was sent
+        if self.clock.utcnow() < valid_until:
+            raise Conflict(RESOLVE_TOO_EARLY.format(until=valid_until.isoformat()))
         # the hold ends with the operator's word (asked before any write of this worker)
         self.accounts.release_hold(order.request_id, "resuelta")
         store.lock_order(self.db, order.id)
@@ -1383,7 +1430,7 @@ class PaymentsUseCases:
             answered_at=now,
             updated_at=now,
         )
-        resolved = store.order(self.db, order.id)
+        resolved = known(store.order(self.db, order.id))
         self._emit("order_resolved", resolved, alert=f"resuelta por {data['operator']}")
         return view_of(resolved)
 

@@ -24,6 +24,11 @@ class FakeOutbox:
         self.events.append((event_type, dict(data)))
         return {"event_type": event_type, "data": dict(data)}
 
+    def emit_many(self, event_type: str, datas: list[Mapping[str, Any]]) -> None:
+        """`emit` of each (a batch of the core's movements)."""
+        for data in datas:
+            self.emit(event_type, data)
+
     def types(self) -> list[str]:
         return [event_type for event_type, _ in self.events]
 

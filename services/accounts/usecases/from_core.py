@@ -1,5 +1,9 @@
 """The core's events (docs/integration.md), bound and dispatched by `HANDLERS`."""
 
+from typing import Any
+
+from sqlalchemy.orm import Session
+
 from services.accounts import domain, store
 from services.accounts.contracts import (
     MemberEmailChangedEventSchema,
@@ -21,10 +25,12 @@ from services.accounts.usecases.movements import apply_movements
 from services.accounts.usecases.reconciliation import day_closed
 from services.common import events as inbox
 from services.common import inbound
+from services.common.clock import Clock
 from services.common.events import iso_utc
 from services.common.handlers import HandlerTable
-from services.common.inbound import NotYet, Refused
+from services.common.inbound import CoreBatch, CoreEvent, NotYet, Refused
 from services.common.ordering import KIND_CONFLICT
+from services.common.ports import BatchOutbox, Outbox
 
 # schemas built once: building one copies every declared field, on the hottest RPCs
 CORE_MEMBER = MemberUpsertedSchema()
@@ -35,7 +41,7 @@ CORE_ACCOUNT_CLOSED = AccountClosedSchema()
 # --- the core's events (docs/integration.md): the handlers of HANDLERS -----------------------
 
 
-def member_upserted(db, outbox, clock, event):
+def member_upserted(db: Session, outbox: Outbox, clock: Clock, event: CoreEvent) -> None:
     data = core_event_data(CORE_MEMBER, event)
     member = store.get_member(db, data["member_number"])
     owner = store.member_by_identification(db, data["identification"])
@@ -48,7 +54,10 @@ def member_upserted(db, outbox, clock, event):
     changes = domain.member_changes(member, data)
     if not changes:
         return
-    old_email = member.email if domain.email_changed(member, changes) else None
+    # (email_changed is False for a new member: the None test only tells mypy so)
+    old_email = (
+        member.email if member is not None and domain.email_changed(member, changes) else None
+    )
     if member is None:
         member = Member(member_number=data["member_number"], joined_on=clock.today())
         db.add(member)
@@ -84,7 +93,7 @@ def member_upserted(db, outbox, clock, event):
         )
 
 
-def account_opened(db, outbox, clock, event):
+def account_opened(db: Session, outbox: Outbox, clock: Clock, event: CoreEvent) -> None:
     data = core_event_data(CORE_ACCOUNT_OPENED, event)
     if store.get_member(db, data["member_number"]) is None:
         raise NotYet(f"El socio {data['member_number']} no existe.")
@@ -112,14 +121,14 @@ def account_opened(db, outbox, clock, event):
     db.flush()
 
 
-def core_movement_posted(db, outbox, clock, event):
+def core_movement_posted(db: Session, outbox: BatchOutbox, clock: Clock, event: CoreEvent) -> None:
     """One movement of the core (claimed by the caller): `apply_movements` of one."""
     (refusal,) = apply_movements(db, outbox, clock, [(event, core_movement(event))])
     if refusal is not None:
         raise refusal
 
 
-def account_closed(db, outbox, clock, event):
+def account_closed(db: Session, outbox: Outbox, clock: Clock, event: CoreEvent) -> None:
     data = core_event_data(CORE_ACCOUNT_CLOSED, event)
     account = db.get(SavingsAccount, data["account_number"], with_for_update=True)
     if account is None:
@@ -146,21 +155,21 @@ MEMBER_LANE = ("member_upserted",)
 MAIN_QUEUE = tuple(t for t in HANDLERS.event_types if t not in MEMBER_LANE)
 
 
-def apply_core_event(db, outbox, clock, event):
+def apply_core_event(db: Session, outbox: BatchOutbox, clock: Clock, event: CoreEvent) -> None:
     """Apply one event of the core, exactly once (by event_id, then reference and sequence)."""
     if not inbox.claim(db, processed_events, event, CORE_CONSUMER):
         return
     HANDLERS.dispatch(event["event_type"], db, outbox, clock, event)
 
 
-def apply_core_batch(db, outbox, clock, batch):
+def apply_core_batch(db: Session, outbox: BatchOutbox, clock: Clock, batch: CoreBatch) -> None:
     """Apply a CoreBatch in the worker's one transaction (docs/integration.md, "Lotes"): each run
     of consecutive `movement_posted` by one `apply_movements`, every other event alone in a
     savepoint; a refused event gets its outcome, nothing of it written."""
     run: list[int] = []
 
-    def movements():
-        parsed = []
+    def movements() -> None:
+        parsed: list[tuple[int, Any]] = []
         for i in run:
             try:
                 parsed.append((i, core_movement(batch.events[i])))
@@ -192,7 +201,7 @@ def apply_core_batch(db, outbox, clock, batch):
         movements()
 
 
-def inbound_status(db):
+def inbound_status(db: Session) -> dict[str, Any]:
     """Refusals of core events by kind, and how many wait for a predecessor."""
     return {
         "service": "accounts",

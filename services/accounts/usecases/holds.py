@@ -1,5 +1,9 @@
 """Holds of confirmed orders (docs/payments.md)."""
 
+from typing import Any, cast
+
+from sqlalchemy.orm import Session
+
 from services.accounts import domain, store
 from services.accounts.contracts import (
     HoldSchema,
@@ -7,9 +11,11 @@ from services.accounts.contracts import (
     TakeHoldSchema,
 )
 from services.accounts.models import (
+    Hold,
     SavingsAccount,
 )
 from services.accounts.usecases import ACCOUNT_NOT_FOUND
+from services.common.clock import Clock
 from services.common.errors import Conflict, NotFound
 from services.common.schemas import load_or_raise
 
@@ -22,7 +28,7 @@ HOLD_REUSED = "La solicitud {request_id} ya reservó otro monto u otra cuenta."
 # --- holds of confirmed orders (docs/payments.md) -------------------------------------------
 
 
-def hold_answer(db, hold):
+def hold_answer(db: Session, hold: Hold) -> dict[str, Any]:
     account = db.get(SavingsAccount, hold.account_number)
     return HOLD_ANSWER.dump(
         {
@@ -36,7 +42,14 @@ def hold_answer(db, hold):
     )
 
 
-def take_hold(db, clock, request_id, account_number, member_number, amount):
+def take_hold(
+    db: Session,
+    clock: Clock,
+    request_id: object,
+    account_number: object,
+    member_number: object,
+    amount: object,
+) -> dict[str, Any]:
     """Reserve `amount` of the member's account for the order `request_id`, under the lock of
     the account: the saldo disponible is checked again and falls at once, the balance does not.
     Idempotent by request_id. A refusal reserves nothing: {"status": "refused", ...}."""
@@ -81,10 +94,10 @@ def take_hold(db, clock, request_id, account_number, member_number, amount):
         data["amount"],
         clock.utcnow(),
     )
-    return hold_answer(db, store.hold(db, data["request_id"]))
+    return hold_answer(db, cast(Hold, store.hold(db, data["request_id"])))  # just taken
 
 
-def release_hold(db, clock, request_id, reason):
+def release_hold(db: Session, clock: Clock, request_id: object, reason: object) -> dict[str, Any]:
     """End the hold of `request_id`: its amount is available again. Idempotent."""
     data = load_or_raise(RELEASE_HOLD, {"request_id": request_id, "reason": reason})
     existing = store.hold(db, data["request_id"])
@@ -94,10 +107,10 @@ def release_hold(db, clock, request_id, reason):
     db.expunge(existing)  # read again under the lock below
     store.lock_account_row(db, number)
     store.end_hold(db, number, data["request_id"], data["reason"], clock.utcnow())
-    return hold_answer(db, store.hold(db, data["request_id"]))
+    return hold_answer(db, cast(Hold, store.hold(db, data["request_id"])))  # found above
 
 
-def get_hold(db, request_id):
+def get_hold(db: Session, request_id: str) -> dict[str, Any]:
     existing = store.hold(db, request_id)
     if existing is None:
         return HOLD_ANSWER.dump({"request_id": request_id, "status": "unknown"})

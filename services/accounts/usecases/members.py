@@ -1,6 +1,10 @@
 """The member record, the accounts, their statements and daily balances, transfer targets."""
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from services.accounts import domain, store
 from services.accounts.contracts import (
@@ -16,6 +20,7 @@ from services.accounts.models import (
     SavingsAccount,
 )
 from services.accounts.usecases import ACCOUNT_NOT_FOUND
+from services.common.clock import Clock
 from services.common.errors import NotFound, ValidationError
 from services.common.money import fmt
 from services.common.schemas import load_or_raise
@@ -30,7 +35,7 @@ DAILY_BALANCES = DailyBalancesSchema()
 # --- the member and the accounts ------------------------------------------------------------
 
 
-def member_dict(member):
+def member_dict(member: Any) -> dict[str, Any]:  # a Member, or its row
     data = {
         "member_number": member.member_number,
         "identification_masked": domain.mask_identification(member.identification),
@@ -46,7 +51,7 @@ def member_dict(member):
     return MEMBER.dump(data)
 
 
-def accounts_answer(rows):
+def accounts_answer(rows: Sequence[Any]) -> list[dict[str, Any]]:
     """The member's accounts as published, each with the available balance the member may
     dispose of (certificados de aportación: 0.00)."""
     answer = ACCOUNTS.dump(rows)
@@ -56,7 +61,14 @@ def accounts_answer(rows):
     return answer
 
 
-def verify_member(db, member_number, identification, first_name, last_name, email):
+def verify_member(
+    db: Session,
+    member_number: object,
+    identification: object,
+    first_name: object,
+    last_name: object,
+    email: object,
+) -> dict[str, bool]:
     """Yes/no: does this data match one member record? Never says which field failed."""
     data = load_or_raise(
         VerifyMemberSchema(),
@@ -69,40 +81,48 @@ def verify_member(db, member_number, identification, first_name, last_name, emai
         },
     )
     member = store.get_member(db, data["member_number"].strip())
-    record = member and domain.MemberRecord(
-        member.member_number,
-        member.identification,
-        member.given_names,
-        member.surnames,
-        member.email,
+    record = (
+        domain.MemberRecord(
+            member.member_number,
+            member.identification,
+            member.given_names,
+            member.surnames,
+            member.email,
+        )
+        if member is not None
+        else None
     )
     return {"match": domain.registration_matches(record, **data)}
 
 
-def is_member_identification(db, member_number, identification):
+def is_member_identification(
+    db: Session, member_number: str | None, identification: str | None
+) -> bool:
     member = store.get_member(db, (member_number or "").strip())
     return member is not None and member.identification == (identification or "").strip()
 
 
-def get_member(db, member_number):
+def get_member(db: Session, member_number: str) -> dict[str, Any]:
     member = store.get_member(db, member_number)
     if member is None:
         raise NotFound("El socio no existe.")
     return member_dict(member)
 
 
-def overview(db, member_number):
+def overview(db: Session, member_number: str) -> dict[str, Any]:
     member, accounts = store.member_overview(db, member_number)
     if member is None:
         raise NotFound("El socio no existe.")
     return {"member": member_dict(member), "accounts": accounts_answer(accounts)}
 
 
-def list_accounts(db, member_number):
+def list_accounts(db: Session, member_number: str) -> list[dict[str, Any]]:
     return accounts_answer(store.list_accounts(db, member_number))
 
 
-def _member_account_range(db, clock, member_number, account_number, query):
+def _member_account_range(
+    db: Session, clock: Clock, member_number: str, account_number: str, query: dict[str, Any]
+) -> SavingsAccount:
     account = store.member_account(db, member_number, account_number)
     if account is None:
         raise NotFound(ACCOUNT_NOT_FOUND)
@@ -113,8 +133,16 @@ def _member_account_range(db, clock, member_number, account_number, query):
 
 
 def get_statement(
-    db, clock, member_number, account_number, date_from, date_to, page, page_size, order
-):
+    db: Session,
+    clock: Clock,
+    member_number: str,
+    account_number: str,
+    date_from: object,
+    date_to: object,
+    page: object,
+    page_size: object,
+    order: object,
+) -> dict[str, Any]:
     query = load_or_raise(
         StatementQuerySchema(),
         {"from": date_from, "to": date_to, "page": page, "page_size": page_size, "order": order},
@@ -132,7 +160,14 @@ def get_statement(
     return STATEMENT.dump(result)
 
 
-def daily_balances(db, clock, member_number, account_number, date_from, date_to):
+def daily_balances(
+    db: Session,
+    clock: Clock,
+    member_number: str,
+    account_number: str,
+    date_from: object,
+    date_to: object,
+) -> dict[str, Any]:
     """The end-of-day balance of each day with movements in the range (≤ 3 660 points); the same
     rules as get_statement (the member's own account, the same range limits)."""
     query = load_or_raise(StatementQuerySchema(), {"from": date_from, "to": date_to})
@@ -149,7 +184,9 @@ def daily_balances(db, clock, member_number, account_number, date_from, date_to)
     )
 
 
-def transfer_destination(db, account_number, identification):
+def transfer_destination(
+    db: Session, account_number: str | None, identification: str | None
+) -> dict[str, Any] | None:
     """Another member's savings account a transfer may credit, when `identification` is its
     holder's cédula; None otherwise (never says which part failed)."""
     account = db.get(SavingsAccount, (account_number or "").strip())

@@ -1,6 +1,11 @@
 """Every movement is written by `apply_movements` (docs/integration.md, "Lotes")."""
 
-from datetime import UTC
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy.orm import Session
 
 from services.accounts import domain, store
 from services.accounts.contracts import (
@@ -14,18 +19,20 @@ from services.accounts.models import (
 from services.accounts.usecases import ACCOUNT_NOT_FOUND, core_movement
 from services.common import events as inbox
 from services.common import inbound
+from services.common.clock import Clock
 from services.common.errors import NotFound, ValidationError
-from services.common.inbound import NotYet, Refused
+from services.common.inbound import CoreEvent, NotYet, Refused
+from services.common.ports import BatchOutbox
 from services.common.schemas import load_or_raise
 
 # --- movements: the one way to write one ------------------------------------------------------
 
 
-def _naive_utc(moment):
+def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _same(applied, data):
+def _same(applied: Any, data: Any) -> bool:  # a stored row, or a dict
     """domain.same_movement for a stored row or a movement staged in this batch (a dict)."""
     if isinstance(applied, dict):
         return all(
@@ -38,7 +45,9 @@ class _Movements:
     """One call of `apply_movements`: every check in memory against what was read once, then
     the writes in a handful of multi-row statements."""
 
-    def __init__(self, db, clock, numbers, references):
+    def __init__(
+        self, db: Session, clock: Clock, numbers: list[str], references: list[str]
+    ) -> None:
         self.db = db
         self.today = clock.today()
         self.accounts = store.lock_accounts(db, numbers)
@@ -47,23 +56,27 @@ class _Movements:
                 self.accounts[number]["last_date"] = last_date
         self.held = inbound.held_in(db, held_events, [f"account:{n}" for n in numbers])
         self.references = store.reference_sequences(db, numbers, references)
-        self.rows = []  # movements to insert
-        self.emitted = []  # their movement_posted events (ours)
-        self.staged = {}  # (account, sequence) -> data applied in this call
-        self.start = {}  # account -> its balance before this call
-        self.hold_ends = []  # (account, data) of movements that execute a portal request
+        self.rows: list[dict[str, Any]] = []  # movements to insert
+        self.emitted: list[dict[str, Any]] = []  # their movement_posted events (ours)
+        # (account, sequence) -> data applied in this call
+        self.staged: dict[tuple[str, int], Any] = {}
+        self.start: dict[str, Decimal] = {}  # account -> its balance before this call
+        # (account, data) of movements that execute a portal request
+        self.hold_ends: list[tuple[str, Any]] = []
 
-    def one(self, event, data):
+    def one(self, event: Any, data: Any) -> None:
         """Apply, hold or recognise one movement in its stream's order; Refused when wrong."""
         number, sequence = data["account_number"], data["sequence"]
         account = self.accounts.get(number)
         if account is None:
             raise NotYet(f"La cuenta {number} no existe.")
 
-        def apply(held):  # this movement, or a held successor (loaded when its turn comes)
+        def apply(
+            held: CoreEvent,
+        ) -> None:  # this movement, or a held successor (loaded when its turn comes)
             self.stage(account, data if held is event else core_movement(held))
 
-        def same(_event):
+        def same(_event: CoreEvent) -> bool:
             applied = self.staged.get((number, sequence)) or store.movement_at(
                 self.db, number, sequence
             )
@@ -83,7 +96,7 @@ class _Movements:
             savepoint=False,
         )
 
-    def stage(self, account, data):
+    def stage(self, account: dict[str, Any], data: Any) -> None:
         """Every check of a movement, in memory; nothing written yet."""
         number = account["account_number"]
         seen = self.references.get((number, data["reference"]))
@@ -116,7 +129,7 @@ class _Movements:
         )
         self.emitted.append(movement_posted(number, account["member_number"], data))
 
-    def write(self, outbox, clock):
+    def write(self, outbox: BatchOutbox, clock: Clock) -> None:
         if not self.rows:
             return
         store.insert_movements(self.db, self.rows)
@@ -144,7 +157,14 @@ class _Movements:
             )
 
 
-def apply_movements(db, outbox, clock, movements, consumer=None):
+def apply_movements(
+    db: Session,
+    outbox: BatchOutbox,
+    clock: Clock,
+    # (event, the loaded movement (a dict)); the event None only when `consumer` is None
+    movements: Sequence[tuple[Any, Any]],
+    consumer: str | None = None,
+) -> list[Refused | None]:
     """Write `movements` [(event or None, data)] — the core's `movement_posted` (data loaded with
     CoreMovementSchema) or the RPC's — in their streams' order, as one batch of any size from 1
     up: accounts locked at once, one query each for the claims, held successors and references
@@ -160,7 +180,8 @@ def apply_movements(db, outbox, clock, movements, consumer=None):
     numbers = sorted({data["account_number"] for _event, data in movements})
     references = sorted({d["reference"] for _e, d in movements if d["reference"] is not None})
     run = _Movements(db, clock, numbers, references)
-    done, claims = {}, []
+    done: dict[str, str | None] = {}
+    claims: list[tuple[str, str]] = []
     if consumer is not None:
         ids = [event["event_id"] for event, _data in movements]
         done = inbox.claimed(db, processed_events, consumer, ids)
@@ -181,11 +202,21 @@ def apply_movements(db, outbox, clock, movements, consumer=None):
         claims.append((event["event_id"], digest))
     run.write(outbox, clock)
     if claims:
-        inbox.record_claims(db, processed_events, consumer, claims)
+        inbox.record_claims(db, processed_events, cast(str, consumer), claims)  # claims: a consumer
     return outcomes
 
 
-def post_movement(db, outbox, clock, account_number, day, description, reference, debit, credit):
+def post_movement(
+    db: Session,
+    outbox: BatchOutbox,
+    clock: Clock,
+    account_number: object,
+    day: object,
+    description: object,
+    reference: object,
+    debit: object,
+    credit: object,
+) -> dict[str, Any]:
     """A movement posted through the RPC (the portal's own tests and tools): numbered after the
     account's last, its balance computed; written by `apply_movements`. Idempotent by reference."""
     data = load_or_raise(

@@ -1,7 +1,11 @@
 """The core's close of a business day compared with the accounts (docs/integration.md)."""
 
 import json
+from collections.abc import Sequence
 from datetime import date
+from typing import Any, cast
+
+from sqlalchemy.orm import Session
 
 from services.accounts import domain, store
 from services.accounts.contracts import (
@@ -9,15 +13,18 @@ from services.accounts.contracts import (
 )
 from services.accounts.models import (
     ReconciliationChunk,
+    ReconciliationDay,
     ReconciliationDifference,
 )
 from services.accounts.schemas import (
     DayClosedSchema,
 )
 from services.accounts.usecases import core_event_data
+from services.common.clock import Clock
 from services.common.errors import NotFound, ValidationError
-from services.common.inbound import NotYet, Refused
+from services.common.inbound import CoreEvent, NotYet, Refused
 from services.common.ordering import KIND_CONFLICT
+from services.common.ports import Outbox
 
 # how long a day_closed waits for movements still on their way (the NotYet retries go past it)
 RECONCILIATION_GRACE_SECONDS = 10
@@ -26,7 +33,7 @@ CORE_DAY_CLOSED = DayClosedSchema()
 BAD_DATE = "Fecha inválida: use el formato AAAA-MM-DD."
 
 
-def day_closed(db, outbox, clock, event):
+def day_closed(db: Session, outbox: Outbox, clock: Clock, event: CoreEvent) -> None:
     data = core_event_data(CORE_DAY_CLOSED, event)
     day = store.lock_reconciliation_day(db, data["business_date"], data["chunks"])
     compared = db.get(ReconciliationChunk, (data["business_date"], data["chunk"]))
@@ -69,7 +76,12 @@ def day_closed(db, outbox, clock, event):
         _close_complete(outbox, clock, day)
 
 
-def _compare_close(db, business_date, accounts, portal):
+def _compare_close(
+    db: Session,
+    business_date: date,
+    accounts: Sequence[Any],  # the core's figures (CoreAccountFigures), loaded
+    portal: dict[str, Any],
+) -> int:
     """Record every difference between the core's figures of one chunk and the portal's
     accounts at the close of `business_date`; returns how many."""
     found = 0
@@ -90,7 +102,7 @@ def _compare_close(db, business_date, accounts, portal):
     return found
 
 
-def _close_complete(outbox, clock, day):
+def _close_complete(outbox: Outbox, clock: Clock, day: ReconciliationDay) -> None:
     day.complete = True
     day.completed_at = clock.utcnow()
     if day.differences:
@@ -105,14 +117,16 @@ def _close_complete(outbox, clock, day):
 # --- redone by an operator, and read ----------------------------------------------------
 
 
-def _business_date(value):
+def _business_date(value: Any) -> date:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValidationError(fields={"business_date": [BAD_DATE]}) from None
 
 
-def redo_reconciliation(db, outbox, clock, business_date):
+def redo_reconciliation(
+    db: Session, outbox: Outbox, clock: Clock, business_date: Any
+) -> dict[str, Any]:
     """Compare a closed day again: the core's figures of each chunk as it sent them against the
     portal's accounts now; the new differences replace the day's earlier ones."""
     day_value = _business_date(business_date)
@@ -141,7 +155,8 @@ def redo_reconciliation(db, outbox, clock, business_date):
                     "business_date": business_date,
                     "chunk": chunk.chunk,
                     "chunks": day.chunks,
-                    "accounts": json.loads(chunk.accounts),
+                    # none is None: checked above
+                    "accounts": json.loads(cast(str, chunk.accounts)),
                 },
             },
         )
@@ -155,7 +170,7 @@ def redo_reconciliation(db, outbox, clock, business_date):
     return reconciliation(db, business_date)
 
 
-def reconciliation(db, business_date=None):
+def reconciliation(db: Session, business_date: Any = None) -> dict[str, Any]:
     """The differences of a closed day (the last one when no date is given)."""
     day_value = _business_date(business_date) if business_date else None
     day = store.reconciliation_day(db, day_value)
