@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from services.accounts.contracts import AccountsRpc
-    from services.auth.usecases import Settings
+    from services.auth.settings import Settings
     from services.common.ports import Outbox
     from services.notifications.contracts import NotificationsRpc
 

@@ -23,7 +23,8 @@ from services.accounts.contracts import AccountsRpc
 from services.auth import factor_rules, guessing
 from services.auth.models import outbox, processed_events
 from services.auth.passwords import HashingWorkers
-from services.auth.usecases import AuthUseCases, Settings
+from services.auth.settings import Settings
+from services.auth.usecases import AuthUseCases
 from services.common.clock_provider import ClockProvider
 from services.common.correlation import CorrelationContext
 from services.common.db import Database

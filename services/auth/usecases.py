@@ -9,7 +9,6 @@ committed before raising, since the worker's transaction is rolled back on an er
 """
 
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -42,8 +41,8 @@ from services.auth.contracts import (
 from services.auth.models import LoginLock, RecoveryCode, User, UserSession
 from services.auth.schemas import MemberUpdatedSchema
 from services.auth.second_factor import SecondFactorUseCases
+from services.auth.settings import Settings
 from services.common.clock import Clock
-from services.common.config import env
 from services.common.db import commit
 from services.common.errors import (
     Conflict,
@@ -97,46 +96,6 @@ def recovery_sent_message(email: str) -> str:
     return RECOVERY_SENT.format(
         email=domain.mask_email_brief(email), minutes=domain.CODE_VALID_MINUTES
     )
-
-
-class Settings:
-    """The service's knobs, read on every use from the container config, else the environment."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = config
-
-    def get(self, name: str, default: Any) -> Any:
-        value = self.config.get(name)
-        if value in (None, ""):
-            value = env(name)
-        return default if value in (None, "") else value
-
-    def number(self, name: str, default: Any) -> float:
-        return float(self.get(name, default))
-
-    @property
-    def idle_minutes(self) -> float:
-        return self.number("AUTH_IDLE_MINUTES", domain.IDLE_MINUTES)
-
-    @property
-    def absolute_hours(self) -> float:
-        return self.number("AUTH_ABSOLUTE_HOURS", domain.ABSOLUTE_HOURS)
-
-    @property
-    def max_failures(self) -> int:
-        return int(self.get("AUTH_MAX_FAILURES", domain.MAX_FAILURES))
-
-    @property
-    def lock_minutes(self) -> float:
-        return self.number("AUTH_LOCK_MINUTES", domain.LOCK_MINUTES)
-
-    @property
-    def address_limit(self) -> int:
-        return int(self.get("AUTH_ADDRESS_FAILURE_LIMIT", domain.ADDRESS_FAILURE_LIMIT))
-
-    @property
-    def address_window(self) -> float:
-        return self.number("AUTH_ADDRESS_WINDOW_MINUTES", domain.ADDRESS_WINDOW_MINUTES)
 
 
 def _address(client_ip: object) -> str:
