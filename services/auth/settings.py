@@ -2,27 +2,12 @@
 (docs/identity.md, docs/operations.md). Apart from the use cases so that both halves of them
 (usecases.py and second_factor.py) read the same settings without importing each other."""
 
-from collections.abc import Mapping
-from typing import Any
-
 from services.auth import domain
-from services.common.config import env
+from services.common.config import ServiceSettings
 
 
-class Settings:
-    """The service's knobs, read on every use from the container config, else the environment."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = config
-
-    def get(self, name: str, default: Any) -> Any:
-        value = self.config.get(name)
-        if value in (None, ""):
-            value = env(name)
-        return default if value in (None, "") else value
-
-    def number(self, name: str, default: Any) -> float:
-        return float(self.get(name, default))
+class Settings(ServiceSettings):
+    """The service's knobs (services/common/config.py, ServiceSettings)."""
 
     @property
     def idle_minutes(self) -> float:

@@ -5,6 +5,7 @@ configuration table mirrors this file).
 """
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -42,6 +43,24 @@ def env(name: str, default: T) -> str | T: ...
 def env(name: str, default: object = None) -> object:
     value = os.environ.get(name)
     return default if value in (None, "") else value
+
+
+class ServiceSettings:
+    """A service's knobs, read on every use from its container config, else the environment (so
+    a test's config or an operator's variable both reach it). Each service subclasses it with
+    one property per knob."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    def get(self, name: str, default: Any) -> Any:
+        value = self.config.get(name)
+        if value in (None, ""):
+            value = env(name)
+        return default if value in (None, "") else value
+
+    def number(self, name: str, default: Any) -> float:
+        return float(self.get(name, default))
 
 
 def env_int(name: str, default: int) -> int:

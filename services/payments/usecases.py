@@ -23,7 +23,7 @@ from services.accounts.contracts import AccountsRpc
 from services.auth.contracts import AuthRpc
 from services.common import inbound
 from services.common.clock import Clock
-from services.common.config import env
+from services.common.config import ServiceSettings
 from services.common.db import commit
 from services.common.errors import (
     Conflict,
@@ -145,20 +145,8 @@ def known(value: T | None) -> T:
     return cast(T, value)
 
 
-class Settings:
-    """The service's knobs, read on every use from the container config, else the environment."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = config
-
-    def get(self, name: str, default: Any) -> Any:
-        value = self.config.get(name)
-        if value in (None, ""):
-            value = env(name)
-        return default if value in (None, "") else value
-
-    def number(self, name: str, default: Any) -> float:
-        return float(self.get(name, default))
+class Settings(ServiceSettings):
+    """The service's knobs (services/common/config.py, ServiceSettings)."""
 
     @property
     def cooperative_limits(self) -> domain.Limits:
