@@ -1,7 +1,7 @@
 """Every movement is written by `apply_movements` (docs/integration.md, "Lotes")."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -46,10 +46,15 @@ class _Movements:
     the writes in a handful of multi-row statements."""
 
     def __init__(
-        self, db: Session, clock: Clock, numbers: list[str], references: list[str]
+        self,
+        db: Session,
+        clock: Clock,
+        numbers: list[str],
+        references: list[str],
+        business_date: date | None = None,
     ) -> None:
         self.db = db
-        self.today = clock.today()
+        self.today = business_date or clock.today()
         self.accounts = store.lock_accounts(db, numbers)
         for number, last_date in store.last_movement_dates(db, numbers).items():
             if number in self.accounts:
@@ -164,6 +169,7 @@ def apply_movements(
     # (event, the loaded movement (a dict)); the event None only when `consumer` is None
     movements: Sequence[tuple[Any, Any]],
     consumer: str | None = None,
+    business_date: date | None = None,
 ) -> list[Refused | None]:
     """Write `movements` [(event or None, data)] — the core's `movement_posted` (data loaded with
     CoreMovementSchema) or the RPC's — in their streams' order, as one batch of any size from 1
@@ -173,13 +179,14 @@ def apply_movements(
     applied, held or recognised as a redelivery); a refused one has nothing of it written.
 
     `consumer`: the events are claimed in the inbox under that name (already handled ones are
-    skipped); None when the caller claimed them (or they are not events)."""
+    skipped); None when the caller claimed them (or they are not events). `business_date`: the
+    latest date a movement may carry (the core's: today in Ecuador, the default)."""
     outcomes: list[Refused | None] = [None] * len(movements)
     if not movements:
         return outcomes
     numbers = sorted({data["account_number"] for _event, data in movements})
     references = sorted({d["reference"] for _e, d in movements if d["reference"] is not None})
-    run = _Movements(db, clock, numbers, references)
+    run = _Movements(db, clock, numbers, references, business_date)
     done: dict[str, str | None] = {}
     claims: list[tuple[str, str]] = []
     if consumer is not None:
@@ -239,6 +246,9 @@ def post_movement(
     if existing is not None:
         # the same posting again (a retry, a redelivered request): same answer, no new effect
         return movement_posted(account.account_number, account.member_number, existing._mapping)
+    last_date = store.last_movement_dates(db, [account.account_number]).get(account.account_number)
+    if last_date is not None and data["date"] < last_date:
+        raise ValidationError(fields={"date": ["La fecha es anterior al último movimiento."]})
     try:
         balance = domain.apply_movement(account.balance, data["debit"], data["credit"])
     except ValueError:
@@ -254,7 +264,9 @@ def post_movement(
         "credit": data["credit"] or domain.ZERO,
         "balance": balance,
     }
-    (refusal,) = apply_movements(db, outbox, clock, [(None, movement)])
+    # the RPC (the portal's tests and tools) takes any date from the last movement's on, as it
+    # always did; the core's own movements are held to its business date
+    (refusal,) = apply_movements(db, outbox, clock, [(None, movement)], business_date=date.max)
     if refusal is not None:
         raise ValidationError(fields={"date": [refusal.reason]})
     return movement_posted(account.account_number, account.member_number, movement)
