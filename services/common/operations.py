@@ -23,7 +23,6 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Concatenate,
-    Generic,
     ParamSpec,
     Protocol,
     Self,
@@ -41,19 +40,16 @@ R = TypeVar("R")
 JSON = dict[str, Any]
 
 
-class Operation(Generic[P, R]):
+class Operation(Protocol[P, R]):
     """One RPC operation of a proxy: `proxy.op(...)` waits for the answer (under the deadline),
     `proxy.op.call_async(...)` starts it and returns its PendingCall. At run time it is
-    services.common.rpc's `_Method`; this class exists for the type checker."""
+    services.common.rpc's `_Method`; this protocol only tells the type checker so."""
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        raise NotImplementedError
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
-    def call_async(self, *args: P.args, **kwargs: P.kwargs) -> "PendingCall[R]":
-        raise NotImplementedError
+    def call_async(self, *args: P.args, **kwargs: P.kwargs) -> "PendingCall[R]": ...
 
-    def start(self, *args: P.args, **kwargs: P.kwargs) -> "PendingCall[R]":
-        raise NotImplementedError
+    def start(self, *args: P.args, **kwargs: P.kwargs) -> "PendingCall[R]": ...
 
 
 def operation(method: Callable[Concatenate[Any, P], R]) -> Operation[P, R]:
