@@ -296,35 +296,51 @@ class PaymentsPages(GatewayParts):
         principal = self.require_member(request)
         order = self._pay_order(principal, order_id)
         subject, action = "t:" + order_id, f"/transferencias/{order_id}"
-        if not csrf_valid(request):
-            return self._pay_code_page(
-                request, principal, subject, action, order, 400, [("error", CSRF_EXPIRED)]
-            )
-        form = _form(request, ("method", "code"), limit=20)
-        try:
-            self.payments_rpc.confirm_order(
+        return self._pay_confirm(
+            request,
+            lambda status, flashes: self._pay_code_page(
+                request, principal, subject, action, order, status, flashes
+            ),
+            lambda method, code: self.payments_rpc.confirm_order(
                 member_number=principal.member_number,
                 order_id=order_id,
-                method=form["method"],
-                code=form["code"],
+                method=method,
+                code=code,
                 client_ip=client_ip(request),
                 session_id=principal.session_id,
                 user_agent=factor.user_agent(request) or None,
                 channel="web",
-            )
-        except InvalidCode as exc:
-            return self._pay_code_page(
-                request, principal, subject, action, order, 422, [("error", attempts_text(exc))]
-            )
-        except ValidationError as exc:
-            message = " ".join(sum(exc.fields.values(), [])) or exc.message
-            return self._pay_code_page(
-                request, principal, subject, action, order, 422, [("error", message)]
-            )
-        except (ChallengeExpired, Conflict, Locked, ServiceUnavailable, QuoteChanged) as exc:
+            ),
             # the order's own page says where it stands now (a moved quote: anulada)
-            return self._pay_order_page(request, principal, order_id, [("error", exc.message)], 409)
-        response = redirect(f"/transferencias/{order_id}")
+            lambda message: self._pay_order_page(
+                request, principal, order_id, [("error", message)], 409
+            ),
+            f"/transferencias/{order_id}",
+            ends=(ChallengeExpired, Conflict, Locked, ServiceUnavailable, QuoteChanged),
+        )
+
+    def _pay_confirm(
+        self, request, code_page, confirm, ended, done, ends=(ChallengeExpired, Conflict, Locked)
+    ):
+        """The code step's POST, the same for an order, a beneficiary and a raised limit:
+        `code_page(status, flashes)` shows the code page again (a wrong or malformed code, an
+        expired form), `confirm(method, code)` asks payments, `ended(message)` is the page of
+        what can no longer be confirmed (one of `ends`); confirmed, the challenge's cookie goes
+        and the member is sent to `done`."""
+        if not csrf_valid(request):
+            return code_page(400, [("error", CSRF_EXPIRED)])
+        form = _form(request, ("method", "code"), limit=20)
+        try:
+            confirm(form["method"], form["code"])
+        except InvalidCode as exc:
+            return code_page(422, [("error", attempts_text(exc))])
+        except ValidationError as exc:
+            return code_page(
+                422, [("error", " ".join(sum(exc.fields.values(), [])) or exc.message)]
+            )
+        except ends as exc:
+            return ended(exc.message)
+        response = redirect(done)
         response.delete_cookie(
             cookie_name(request, ORDER_COOKIE),
             path="/transferencias",
@@ -448,30 +464,22 @@ class PaymentsPages(GatewayParts):
     def page_beneficiary_confirm(self, request, beneficiary_id):
         principal = self.require_member(request)
         beneficiary = self._pay_beneficiary(principal, beneficiary_id)
-        if not csrf_valid(request):
-            return self._pay_beneficiary_code_page(
-                request, principal, beneficiary, 400, [("error", CSRF_EXPIRED)]
-            )
-        form = _form(request, ("method", "code"), limit=20)
-        try:
-            self.payments_rpc.confirm_beneficiary(
+        return self._pay_confirm(
+            request,
+            lambda status, flashes: self._pay_beneficiary_code_page(
+                request, principal, beneficiary, status, flashes
+            ),
+            lambda method, code: self.payments_rpc.confirm_beneficiary(
                 member_number=principal.member_number,
                 beneficiary_id=beneficiary_id,
-                method=form["method"],
-                code=form["code"],
-            )
-        except InvalidCode as exc:
-            return self._pay_beneficiary_code_page(
-                request, principal, beneficiary, 422, [("error", attempts_text(exc))]
-            )
-        except ValidationError as exc:
-            message = " ".join(sum(exc.fields.values(), [])) or exc.message
-            return self._pay_beneficiary_code_page(
-                request, principal, beneficiary, 422, [("error", message)]
-            )
-        except (ChallengeExpired, Conflict, Locked) as exc:
-            return self._transfers_page(request, principal, 409, flashes=[("error", exc.message)])
-        return redirect("/transferencias?aviso=beneficiario")
+                method=method,
+                code=code,
+            ),
+            lambda message: self._transfers_page(
+                request, principal, 409, flashes=[("error", message)]
+            ),
+            "/transferencias?aviso=beneficiario",
+        )
 
     @http("POST", "/transferencias/beneficiarios/<beneficiary_id>/reenviar")
     def page_beneficiary_resend(self, request, beneficiary_id):
@@ -587,34 +595,22 @@ class PaymentsPages(GatewayParts):
     def page_limit_change_confirm(self, request, change_id):
         principal = self.require_member(request)
         change = self._pay_limit_change(principal, change_id)
-        if not csrf_valid(request):
-            return self._pay_limit_code_page(
-                request, principal, change, 400, [("error", CSRF_EXPIRED)]
-            )
-        form = _form(request, ("method", "code"), limit=20)
-        try:
-            self.payments_rpc.confirm_limit_change(
+        return self._pay_confirm(
+            request,
+            lambda status, flashes: self._pay_limit_code_page(
+                request, principal, change, status, flashes
+            ),
+            lambda method, code: self.payments_rpc.confirm_limit_change(
                 member_number=principal.member_number,
                 change_id=change_id,
-                method=form["method"],
-                code=form["code"],
-            )
-        except InvalidCode as exc:
-            return self._pay_limit_code_page(
-                request, principal, change, 422, [("error", attempts_text(exc))]
-            )
-        except ValidationError as exc:
-            message = " ".join(sum(exc.fields.values(), [])) or exc.message
-            return self._pay_limit_code_page(request, principal, change, 422, [("error", message)])
-        except (ChallengeExpired, Conflict, Locked) as exc:
-            return self._pay_limits_page(request, principal, 409, flashes=[("error", exc.message)])
-        response = redirect("/transferencias/limites?aviso=limites-subidos")
-        response.delete_cookie(
-            cookie_name(request, ORDER_COOKIE),
-            path="/transferencias",
-            secure=request.scheme == "https",
+                method=method,
+                code=code,
+            ),
+            lambda message: self._pay_limits_page(
+                request, principal, 409, flashes=[("error", message)]
+            ),
+            "/transferencias/limites?aviso=limites-subidos",
         )
-        return response
 
     @http("POST", "/transferencias/limites/cambios/<change_id>/reenviar")
     def page_limit_change_resend(self, request, change_id):

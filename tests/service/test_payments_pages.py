@@ -288,3 +288,40 @@ def test_limits_lowered_at_once_and_raised_once_confirmed_with_the_code(pages):
     assert "Sus límites subieron desde ahora." in limits
     assert 'id="limit-per-transfer">$ 800,00<' in limits
     assert 'id="limit-daily">$ 1.500,00<' in limits
+
+
+def test_a_beneficiary_is_confirmed_on_its_code_page(pages, rpc_proxy):
+    log_in(pages, "maria", "Socia-2026!")
+    page = pages.get("/transferencias")
+    added = pages.post(
+        "/transferencias/beneficiarios",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "alias": "José",
+            "account_number": "4100517001",
+            "identification": "0918765439",
+        },
+        allow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    code_path = added.headers["Location"]
+    code_page = pages.get(code_path)
+    code = emailed_code(None, reference=reference_of(code_page.text))
+    wrong = "000000" if code != "000000" else "111111"
+    refused = pages.post(
+        code_path,
+        data={"csrf_token": csrf_of(code_page.text), "method": "email_code", "code": wrong},
+    )
+    assert refused.status_code == 422 and "Le quedan 4 intentos" in refused.text
+    confirmed = pages.post(
+        code_path,
+        data={"csrf_token": csrf_of(refused.text), "method": "email_code", "code": code},
+        allow_redirects=False,
+    )
+    assert confirmed.status_code == 303
+    assert confirmed.headers["Location"] == "/transferencias?aviso=beneficiario"
+    [listed] = rpc_proxy("payments").list_beneficiaries("100234")["beneficiaries"]
+    assert (listed["alias"], listed["status"]) == ("José", "activo")
+    # its code is spent: the page of a confirmed beneficiary sends the member back
+    again = pages.get(code_path, allow_redirects=False)
+    assert again.status_code in (302, 303) and again.headers["Location"] == "/transferencias"
