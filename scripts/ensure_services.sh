@@ -19,6 +19,13 @@ if ! mgmt_up; then
   for _ in $(seq 60); do mgmt_up && break; sleep 1; done
 fi
 mgmt_up || { echo "RabbitMQ's management API (15672) does not answer: 'rabbitmq-plugins enable rabbitmq_management'." >&2; exit 2; }
+# a raised alarm (disk or memory) blocks every publisher: the tests would hang, not fail
+alarms=$(curl -s -u guest:guest -o /dev/null -w '%{http_code}' http://127.0.0.1:15672/api/health/checks/alarms)
+if [ "$alarms" != "200" ]; then
+  echo "RabbitMQ has an alarm raised (it blocks every publisher): $(curl -s -u guest:guest http://127.0.0.1:15672/api/health/checks/alarms)" >&2
+  df -h / /var/lib/rabbitmq 2>/dev/null >&2
+  exit 2
+fi
 
 if ! pg_up; then
   if command -v pg_ctlcluster >/dev/null; then

@@ -127,7 +127,7 @@ class Portal:
             self.start(name)
         self.wait_healthy()
 
-    def wait_healthy(self, timeout=90):
+    def wait_healthy(self, timeout=180):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -141,7 +141,18 @@ class Portal:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited: {self.log(name)[-3000:]}")
             time.sleep(0.5)
-        raise RuntimeError(f"portal not healthy: {getattr(last, 'text', last)}")
+        raise RuntimeError(f"portal not healthy after {timeout} s: {self._unhealthy_detail(last)}")
+
+    def _unhealthy_detail(self, last):
+        """What an operator would look at: which checks failed (/health's detail) and the end
+        of the log of each process that did not answer."""
+        try:
+            detail = self.health_detail().json()
+        except (requests.RequestException, ValueError):
+            return f"/health: {getattr(last, 'text', last)}"
+        down = [name for name, state in detail.get("services", {}).items() if state != "ok"]
+        logs = "".join(f"\n--- {name}.log ---\n{self.log(name)[-1500:]}" for name in down)
+        return f"{detail}{logs}"
 
     def log(self, name):
         path = self.workdir / f"{name}.log"

@@ -11,11 +11,18 @@ PostgreSQL command runs only the tests marked `pg` (their outcome can differ on 
 other test runs once, on SQLite.
 
 Each command's output goes to var/test-logs/run-<n>.log; this prints one line per command with its
-time and result, then the summary of every command that failed.
+time and result, then the summary of every command that failed, then the state of what the tests
+stand on (the broker's alarms, free disk) when anything failed. A command that runs past
+COMMAND_DEADLINE is stopped with everything it started (its process group) and counts as failed:
+a hang costs one command, never the whole CI budget, and its log keeps the stacks pytest's
+faulthandler_timeout dumped (pyproject.toml).
 """
 
 import argparse
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -63,6 +70,8 @@ FAST = [
     ["-x", "tests/unit", *QUICK_SERVICE[3:5]],
 ]
 WORKERS = 2
+# the longest command takes about 10 minutes on a quiet machine; three times that is a hang
+COMMAND_DEADLINE = 30 * 60
 
 
 def run_commands(queue, logs, results, lock):
@@ -74,11 +83,61 @@ def run_commands(queue, logs, results, lock):
         log = logs / f"run-{n}.log"
         started = time.monotonic()
         with log.open("w") as out:
-            code = subprocess.call(PYTEST + args, cwd=PROJECT_ROOT, stdout=out, stderr=out)
+            code = run_pytest(args, out)
         seconds = time.monotonic() - started
         with lock:
             results.append((n, args, code, seconds, log))
             print(f"pytest {' '.join(args)}: {_last_line(log)} ({seconds:.0f} s)", flush=True)
+
+
+def run_pytest(args, out):
+    """pytest's exit code; past COMMAND_DEADLINE its whole process group (the portal processes
+    it started too) is stopped and the code is 124, as timeout(1) says."""
+    proc = subprocess.Popen(
+        PYTEST + args, cwd=PROJECT_ROOT, stdout=out, stderr=out, start_new_session=True
+    )
+    try:
+        return proc.wait(COMMAND_DEADLINE)
+    except subprocess.TimeoutExpired:
+        out.write(f"\n=== stopped after {COMMAND_DEADLINE} s (scripts/run_tests.py) ===\n")
+        out.flush()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(20)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        return 124
+
+
+def ground_report():
+    """Lines on what every test stands on: the broker's alarms (a disk or memory alarm blocks
+    every publisher, so tests hang or fail far from the cause) and the free disk."""
+    lines = []
+    free = shutil.disk_usage(PROJECT_ROOT).free
+    lines.append(f"free disk where the project is: {free / 2**30:.1f} GiB")
+    try:
+        from scripts import rabbit_api
+
+        alarms = rabbit_api.get("/api/nodes")
+        for node in alarms:
+            raised = [
+                name
+                for name, key in (("memory", "mem_alarm"), ("disk", "disk_free_alarm"))
+                if node.get(key)
+            ]
+            lines.append(
+                f"broker node {node.get('name')}: alarms {', '.join(raised) or 'none'}; "
+                f"file descriptors {node.get('fd_used')}/{node.get('fd_total')}; "
+                f"disk free {int(node.get('disk_free', 0)) / 2**30:.1f} GiB"
+            )
+    except Exception as exc:  # noqa: BLE001  a report: say what could not be read
+        lines.append(f"broker's management API did not answer: {type(exc).__name__}: {exc}")
+    return lines
 
 
 def _last_line(log):
@@ -112,6 +171,10 @@ def main(argv=None):
         at = text.find("short test summary info")
         print(f"\n--- pytest {' '.join(args)} failed; full output: {log}")
         print(text[text.rfind("\n", 0, at) :] if at >= 0 else text[-4000:])
+    if failed:
+        print("\nwhat the tests stand on, now:")
+        for line in ground_report():
+            print(f"  {line}")
     total = time.monotonic() - started
     print(f"\n{'FAILED' if failed else 'passed'}: {len(results)} pytest runs in {total:.0f} s")
     # the counts of every run in pytest's own words, one line (what CI reads)
