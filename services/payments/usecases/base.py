@@ -1,6 +1,6 @@
 """What every payments use case is given and shares: the service's settings, the second factor
-of an order (auth, over RPC), the dependencies the constructor takes, and two helpers of types.
-"""
+of an order (auth, over RPC), the dependencies the constructor takes, the messages more than one
+capability gives, and two small helpers (`known`, `as_utc`)."""
 
 import logging
 from datetime import UTC, datetime

@@ -25,6 +25,8 @@ BENEFICIARY_ATTEMPTS = (
 
 
 class BeneficiariesUseCases(SagaSteps, IdempotentCreations):
+    """On the saga's steps: a deleted beneficiary's orders still unconfirmed are cancelled."""
+
     def list_beneficiaries(self, member_number: str) -> dict[str, Any]:
         return {
             "beneficiaries": [

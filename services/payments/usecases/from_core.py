@@ -39,6 +39,8 @@ NOT_AWAITING = "La orden no espera respuesta del núcleo (estado {status})."
 
 
 class FromCoreUseCases(SagaSteps):
+    """On the saga's steps: the sweeper finishes them after a crash, the answers end them."""
+
     # --- the sweeper -------------------------------------------------------------------------
 
     def sweep(self) -> int:

@@ -22,6 +22,8 @@ NOT_IN_FINGERPRINT = ("member_number", "client_ip", "session_id", "device_id", "
 
 
 class IdempotentCreations(UseCasesBase):
+    """The creations' Idempotency-Key, for the capabilities that create (beneficiaries, orders)."""
+
     def once_per_key(
         self,
         member_number: Any,  # as the caller sent it (its schema checks it in `create`)

@@ -29,6 +29,8 @@ CHANGE_EXPIRED = (
 
 
 class LimitsUseCases(UseCasesBase):
+    """The member's limits; `_limits` and `_used_today` are what an order is checked against."""
+
     def _limits(self, member_number: str) -> domain.Limits:
         chosen = store.limits(self.db, member_number)
         cooperative = self.settings.cooperative_limits

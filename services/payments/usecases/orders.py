@@ -49,6 +49,8 @@ PAYMENT_OPEN = (domain.CONFIRMANDO, *domain.AWAITING_CORE)
 
 
 class OrdersUseCases(SagaSteps, IdempotentCreations):
+    """Each creation once per Idempotency-Key; a confirmation runs the saga's steps."""
+
     # --- transfers ---------------------------------------------------------------------------
 
     def create_transfer(self, idempotency_key: object = None, **kwargs: Any) -> dict[str, Any]:

@@ -19,6 +19,8 @@ NOT_PENDING = "La orden ya no está por confirmar."
 
 
 class SagaSteps(LimitsUseCases):
+    """On limits: step 1 checks them again under the lock of the member's daily counter."""
+
     def _mark_confirming(
         self,
         order_id: str,
