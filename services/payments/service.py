@@ -13,7 +13,7 @@ order_resolved, limits_lowered, limits_raised, beneficiary_added. Requests to th
 request_completed / request_rejected (`core.payments`), and accounts.request_movement_posted
 (money moved for a rejected order).
 
-The use cases live in `usecases.py`; this module only wires nameko to them.
+The use cases live in `usecases/`; this module only wires nameko to them.
 """
 
 import logging
