@@ -560,7 +560,10 @@ class AuthRpc(ServiceOperations, Protocol):
 
     @operation
     def not_me_link(
-        self, event_id: str | None = None
+        self,
+        event_id: str | None = None,
+        member_number: str | None = None,
+        event_type: str | None = None,
     ) -> Annotated[JSON, NotMeLinkSchema] | None: ...
 
     @operation

@@ -128,6 +128,18 @@ ALERTS = frozenset(
         "recovery_code_used",
     }
 )
+# other services' alerts whose e-mail carries the link too (an order ended, a beneficiary added,
+# a limit raised): auth keeps no event of theirs, so the link is made when notifications first
+# asks, for the member the event names (docs/identity.md, "No fui yo")
+OTHER_ALERTS = frozenset(
+    {
+        "payments.order_completed",
+        "payments.order_rejected",
+        "payments.order_resolved",
+        "payments.beneficiary_added",
+        "payments.limits_raised",
+    }
+)
 
 
 def _sha256(text):
@@ -970,15 +982,37 @@ class SecondFactorUseCases:
                 )
             )
 
-    def not_me_link(self, event_id=None):
-        """A fresh one-time token for the alert's link (an earlier one stops working)."""
+    def not_me_link(self, event_id=None, member_number=None, event_type=None):
+        """A fresh one-time token for the alert's link (an earlier one stops working). For
+        another service's alert (OTHER_ALERTS, "source.type"), the link is made at the first ask,
+        for the user of `member_number`."""
         link = self.db.get(NotMeLink, event_id) if isinstance(event_id, str) else None
         now = self.now()
+        if link is None and event_type in OTHER_ALERTS:
+            link = self._other_alert_link(event_id, member_number, event_type, now)
         if link is None or link.used_at is not None or now >= link.expires_at:
             return None
         token = secrets.token_urlsafe(32)
         link.token_hash = _sha256(token)
         return NotMeLinkSchema().dump({"token": token, "expires_at": iso_utc(link.expires_at)})
+
+    def _other_alert_link(self, event_id, member_number, event_type, now):
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= 36:
+            return None
+        if not isinstance(member_number, str):
+            return None
+        user = self.db.scalars(select(User).where(User.member_number == member_number)).first()
+        if user is None:
+            return None  # a member without a user of the portal: no link to lock it
+        link = NotMeLink(
+            event_id=event_id,
+            user_id=user.id,
+            event_type=event_type,
+            created_at=now,
+            expires_at=now + timedelta(days=rules.NOT_ME_LINK_DAYS),
+        )
+        self.db.add(link)
+        return link
 
     def report_not_me(self, token=None, client_ip=None):
         """ "No fui yo": every session ends, every device is forgotten, the second factor is

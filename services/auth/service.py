@@ -157,8 +157,8 @@ class AuthService:
         return self.auth.security_state(member_number)
 
     @rpc
-    def not_me_link(self, event_id=None):
-        return self.auth.not_me_link(event_id)
+    def not_me_link(self, event_id=None, member_number=None, event_type=None):
+        return self.auth.not_me_link(event_id, member_number, event_type)
 
     @rpc
     def report_not_me(self, token=None, client_ip=None):

@@ -580,9 +580,12 @@ def _mask(account: object) -> str:
     return "****" + digits[-4:] if len(digits) >= 4 else ""
 
 
-def order_notice(envelope: dict[str, Any], kind: str, member: object) -> Notice:
+def order_notice(
+    envelope: dict[str, Any], kind: str, member: object, not_me_url: str | None = None
+) -> Notice:
     """The e-mail of an order completed or rejected: the amount in es-EC, both accounts masked,
-    the time in Ecuador, the core's reference or the reason; to the member's address on file."""
+    the time in Ecuador, the core's reference or the reason, the one-time "No fui yo" link when
+    auth gave one; to the member's address on file."""
     data = _data(envelope)
     facts: dict[str, Any] = member if isinstance(member, dict) else {}
     if kind in PAYMENTS_ALERT_SUBJECTS:
@@ -598,11 +601,10 @@ def order_notice(envelope: dict[str, Any], kind: str, member: object) -> Notice:
                 "per_transfer_text": money_text(data.get("per_transfer")),
                 "daily_text": money_text(data.get("daily_to_others")),
                 "at_text": local_time_text(data.get("confirmed_at") or envelope.get("occurred_at")),
-                # the alerts' layout (alert_base): no device nor address in these events, no
-                # "No fui yo" link (auth issues those for its own events)
+                # the alerts' layout (alert_base): no device nor address in these events
                 "device_text": "",
                 "address_text": "",
-                "not_me_url": None,
+                "not_me_url": not_me_url,
             },
         )
     amount = money_text(data.get("amount"))
@@ -617,6 +619,7 @@ def order_notice(envelope: dict[str, Any], kind: str, member: object) -> Notice:
         "core_reference": _short(data.get("core_reference"), 80),
         "reason": _short(data.get("reason"), 200),
         "description": _short(data.get("description"), 60),
+        "not_me_url": not_me_url,
     }
     return Notice(
         kind=kind,

@@ -296,11 +296,22 @@ class NotificationUseCases:
         email_owed = not self._delivered(event_id, kind)
         sms_owed = self.sms.name != "none" and not self._delivered(event_id, kind + "_sms")
         member = self._order_member(payload) if email_owed or sms_owed else None
+        link = self._order_not_me_link(payload, event_id) if email_owed else None
         with self.write_turn:
-            done = self._order_alert_now(payload, kind, member, email_owed, sms_owed)
+            done = self._order_alert_now(payload, kind, member, link, email_owed, sms_owed)
             self.db.commit()
         if not done:
             raise DeliveryFailed(payload.get("event_type"))
+
+    def _order_not_me_link(self, payload: dict[str, Any], event_id: str) -> str | None:
+        """The order's "No fui yo" link: auth makes it for the member the event names."""
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        number = data.get("member_number") if data else None
+        if not isinstance(number, str):
+            return None
+        return self._not_me_link(
+            event_id, number, f"{payload.get('source')}.{payload.get('event_type')}"
+        )
 
     def _order_member(self, payload: dict[str, Any]) -> Any:
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
@@ -317,12 +328,13 @@ class NotificationUseCases:
         payload: dict[str, Any],
         kind: str,
         member: Any,
+        link: str | None,
         email_owed: bool,
         sms_owed: bool,
     ) -> bool:
         if not self.inbox.claim(payload):
             return True
-        notice = domain.order_notice(payload, kind, member)
+        notice = domain.order_notice(payload, kind, member, link)
         phone = domain.phone_e164(member.get("phone") if isinstance(member, dict) else None)
         outcomes: list[Outcome] = []
         if email_owed:
@@ -359,10 +371,12 @@ class NotificationUseCases:
         previous = store.find(self.db, event_id, kind)
         return previous is not None and previous.status in ("sent", "skipped")
 
-    def _not_me_link(self, event_id: str) -> str | None:
+    def _not_me_link(
+        self, event_id: str, member_number: str | None = None, event_type: str | None = None
+    ) -> str | None:
         """The one-time "No fui yo" URL of an alert (auth issues the token), or None."""
         try:
-            answer = self.auth.not_me_link(event_id)
+            answer = self.auth.not_me_link(event_id, member_number, event_type)
         except NotFound:
             return None
         token = answer.get("token") if isinstance(answer, dict) else None

@@ -8,6 +8,7 @@ computed with pyotp from the secret the enrolment shows, as the member's app wou
 import json
 import logging
 import time
+import uuid
 
 import pyotp
 import pytest
@@ -471,6 +472,22 @@ def test_no_fui_yo_ends_every_session_forgets_devices_and_locks_until_a_recovery
     assert reported["data"]["reported_event_id"] == alert["event_id"]
     assert reported["data"]["sessions_ended"] >= 1 and reported["data"]["devices_forgotten"] >= 1
     assert auth.not_me_link("no-existe") is None
+
+
+def test_an_orders_alert_gets_a_no_fui_yo_link_that_locks_the_member_it_names(auth, events):
+    """payments' alerts (an order ended, a beneficiary added, a limit raised) carry the link
+    too: auth makes it at notifications' first ask, for the member the event names."""
+    session = with_email_code(auth, challenge_of(auth))
+    order_event = str(uuid.uuid4())
+    # only another service's alerts get a link made on demand, and only for a portal user
+    assert auth.not_me_link(order_event, "100234", "auth.login_new_device") is None
+    assert auth.not_me_link(order_event, "999999", "payments.order_completed") is None
+    link = auth.not_me_link(order_event, "100234", "payments.order_completed")
+    assert auth.report_not_me(link["token"], IP) == {"reported": True}
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(session["token"])
+    (reported,) = events.wait_for("not_me_reported", username="maria")
+    assert reported["data"]["reported_event_id"] == order_event
 
 
 # No secret in a log line or an event ------------------------------------------------------

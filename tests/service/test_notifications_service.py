@@ -404,7 +404,9 @@ class AuthLinks:
     name = "auth"
 
     @rpc
-    def not_me_link(self, event_id):
+    def not_me_link(self, event_id, member_number=None, event_type=None):
+        if event_type is not None and not (member_number and event_type.startswith("payments.")):
+            return None
         return {"token": "link-" + event_id.replace("-", ""), "expires_at": "2026-12-01T00:00:00Z"}
 
 
@@ -496,7 +498,8 @@ def test_an_order_completed_or_rejected_goes_to_the_member_by_email_and_sms_once
 
     load_demo(notifications_config, date.today(), services=["accounts"], count=1)
     container_factory(AccountsService, notifications_config).start()
-    start_notifications()
+    container_factory(AuthLinks, notifications_config).start()
+    start_notifications(PORTAL_PUBLIC_URL="https://portal.example")
     done = order_event("order_completed", "completada", core_reference="CORE-778899")
     publish(notifications_config["AMQP_URI"], done, done)  # delivered twice: sent once
     wait_until(lambda: eml_files() and sms_files(), message="the e-mail and the SMS")
@@ -508,6 +511,10 @@ def test_an_order_completed_or_rejected_goes_to_the_member_by_email_and_sms_once
         assert "$ 1.234,50" in body and "CORE-778899" in body
         assert "****4001" in body and "****7001" in body and "4100234001" not in body
         assert "07/12/2026 10:00" in body  # Ecuador time
+    # the one-time "No fui yo" link auth made for maria's order
+    link = "https://portal.example/no-fui-yo/link-" + done["event_id"].replace("-", "")
+    text, html = bodies(message)
+    assert link in text and f'href="{link}"' in html
     [sms] = sms_files()
     content = sms.read_text()
     assert content.startswith("Para: +593991234567")
@@ -525,6 +532,7 @@ def test_an_order_completed_or_rejected_goes_to_the_member_by_email_and_sms_once
     [second] = [read_eml(p) for p in eml_files() if p != path]
     assert second["Subject"] == "Su transferencia a otro socio de $ 1.234,50 no se realizó"
     assert "La cuenta de destino está bloqueada." in bodies(second)[0]
+    assert "/no-fui-yo/link-" + rejected["event_id"].replace("-", "") in bodies(second)[0]
     [sms2] = [p for p in sms_files() if p != sms]
     assert "no se realizo" in sms2.read_text() and "bloqueada" in sms2.read_text()
     mine = [d for d in notifications_rpc.deliveries() if d["event_id"] == done["event_id"]]
@@ -542,6 +550,7 @@ def test_a_beneficiary_added_and_a_limit_raised_alert_the_member_by_email_and_sm
 
     load_demo(notifications_config, date.today(), services=["accounts"], count=1)
     container_factory(AccountsService, notifications_config).start()
+    container_factory(AuthLinks, notifications_config).start()
     start_notifications()
     added = make_envelope(
         "payments",
@@ -572,6 +581,7 @@ def test_a_beneficiary_added_and_a_limit_raised_alert_the_member_by_email_and_sm
     mails = {read_eml(p)["Subject"]: bodies(read_eml(p))[0] for p in eml_files()}
     beneficiary = mails["Se registró un beneficiario en su usuario del Portal en línea"]
     assert "«José» (cuenta ****7001)" in beneficiary and "07/12/2026 10:00" in beneficiary
+    assert "/no-fui-yo/link-" + added["event_id"].replace("-", "") in beneficiary
     limits = mails["Se subieron sus límites de transferencia"]
     assert "$ 800,00 por transferencia y $ 1.500,00 por día" in limits
     assert "07/12/2026 11:30" in limits

@@ -55,7 +55,7 @@ class Sender:
         return f"{self.name}:{len(self.sent)}"
 
 
-def no_link(event_id):
+def no_link(event_id, member_number=None, event_type=None):
     raise NotFound("sin enlace")
 
 
