@@ -211,6 +211,23 @@ def limit_change(session: Session, member_number: str, change_id: str) -> LimitC
     return found
 
 
+def end_unconfirmed(session: Session, recorded_by: datetime) -> int:
+    """Limit raises and beneficiaries still `por_confirmar` that were recorded at or before
+    `recorded_by` (naive UTC): the raise becomes `anulada`, the beneficiary leaves the list
+    (`eliminado`); their challenge has expired, so no code could confirm them any more."""
+    ended = 0
+    for model, status in ((LimitChange, domain.ANULADA), (Beneficiary, "eliminado")):
+        table = cast(Table, model.__table__)
+        result = session.execute(
+            update(table)
+            .where(table.c.status == domain.POR_CONFIRMAR, table.c.created_at <= recorded_by)
+            .values(status=status)
+        )
+        ended += cast(CursorResult[Any], result).rowcount
+    session.expire_all()
+    return ended
+
+
 def move_limit_change(session: Session, change_id: str, new: str, **values: Any) -> bool:
     """por_confirmar → `new`, once (two confirmations take effect once)."""
     table = cast(Table, LimitChange.__table__)

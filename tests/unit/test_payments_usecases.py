@@ -9,7 +9,7 @@ import pytest
 
 from services.common.errors import Conflict, ValidationError
 from services.payments import usecases
-from services.payments.models import Base, Beneficiary, Order
+from services.payments.models import Base, Beneficiary, LimitChange, Order
 from tests.unit.fakes import FakeOutbox, clock_at, memory_session
 
 MEMBER = "100517"
@@ -194,3 +194,37 @@ def test_the_sweeper_voids_an_order_left_unconfirmed_for_five_minutes(world):
         world.confirm(order)
     assert world.accounts.holds == []
     assert Decimal(world.payments.get_limits(MEMBER)["used_today"]) == Decimal("0.00")
+
+
+def test_the_sweeper_ends_a_limit_raise_and_a_beneficiary_left_unconfirmed(world):
+    """Their code expired with the challenge: the raise is anulada (the limits stay), the
+    beneficiary leaves the member's list; the confirmed beneficiary stays."""
+    world.payments.lower_limits(MEMBER, "100.00", "100.00")
+    raise_ = world.payments.change_limits(MEMBER, "500.00", "500.00")
+    world.db.add(
+        Beneficiary(
+            id="ben-2",
+            member_number=MEMBER,
+            alias="Pedro",
+            account_number="2001009002",
+            holder_member_number="100901",
+            holder_name_masked="P*** R***",
+            status="por_confirmar",
+            created_at=world.db.get(LimitChange, raise_["change_id"]).created_at,
+        )
+    )
+    world.db.commit()
+    created = world.db.get(LimitChange, raise_["change_id"]).created_at.replace(tzinfo=UTC)
+
+    world.clock.set(created + timedelta(minutes=4, seconds=59))
+    assert world.payments.sweep() == 0
+    assert world.payments.get_limit_change(MEMBER, raise_["change_id"])["status"] == "por_confirmar"
+
+    world.clock.set(created + timedelta(minutes=5))
+    assert world.payments.sweep() == 2
+    assert world.payments.get_limit_change(MEMBER, raise_["change_id"])["status"] == "anulada"
+    assert [b["alias"] for b in world.payments.list_beneficiaries(MEMBER)["beneficiaries"]] == [
+        "Juan"
+    ]
+    limits = world.payments.get_limits(MEMBER)
+    assert (limits["per_transfer"], limits["daily_to_others"]) == ("100.00", "100.00")

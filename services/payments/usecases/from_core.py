@@ -4,7 +4,7 @@ sweeper (resend, time out, finish what a crash left), and the operators' view an
 requests the core never answered."""
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common import inbound
@@ -50,7 +50,11 @@ class FromCoreUseCases(SagaSteps):
         now = self.clock.now()
         if store.forget_expired_keys(self.db, now.replace(tzinfo=None)):
             commit(self.db)
-        done = 0
+        # a limit raise or a beneficiary left unconfirmed ends like an order (anulada)
+        stale = now - timedelta(minutes=self.settings.confirm_minutes)
+        done = store.end_unconfirmed(self.db, stale.astimezone(UTC).replace(tzinfo=None))
+        if done:
+            commit(self.db)
         for order_id in store.order_ids_in(
             self.db, (domain.POR_CONFIRMAR, domain.CONFIRMANDO, *domain.AWAITING_CORE)
         ):

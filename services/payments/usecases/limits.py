@@ -61,7 +61,8 @@ class LimitsUseCases(UseCasesBase):
     def lower_limits(
         self, member_number: str, per_transfer: object, daily_to_others: object
     ) -> dict[str, Any]:
-        """Lowering takes effect at once; raising needs a confirmed change (not built yet)."""
+        """Lowering takes effect at once; raising is a change confirmed with the second factor
+        (change_limits)."""
         data = load_or_raise(
             LimitsSchema(), {"per_transfer": per_transfer, "daily_to_others": daily_to_others}
         )
