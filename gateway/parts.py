@@ -6,6 +6,7 @@ by its service's contract (a call to an operation the contract does not name fai
 its dependencies, and the methods one mixin offers the others. At run time this class is empty.
 """
 
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,21 @@ from services.reports.contracts import ReportsRpc
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
 
-    from gateway.principal import Principal
     from gateway.web.report_jobs import ReportJobs
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The session's member, as gateway/principal.py's `require_member` hands it to every
+    handler: member-scoped handlers use `member_number` from here only, never from the client."""
+
+    token: str
+    username: str
+    member_number: str
+    display_name: str
+    must_change_password: bool
+    session_id: str
+    last_login_at: str | None = None  # the login before this session's (UTC), for the pages
 
 
 class GatewayParts:

@@ -5,24 +5,11 @@ auth service over RPC, and yields the session's member. Nothing member-scoped ev
 number from the client: handlers use `principal.member_number` only.
 """
 
-from dataclasses import dataclass
-
 from gateway import sessions
-from gateway.parts import GatewayParts
+from gateway.parts import GatewayParts, Principal
 from gateway.security import SESSION_COOKIE, cookie_name
 from services.common.entrypoints import broadcast_handler
 from services.common.errors import PasswordChangeRequired, Unauthenticated
-
-
-@dataclass(frozen=True)
-class Principal:
-    token: str
-    username: str
-    member_number: str
-    display_name: str
-    must_change_password: bool
-    session_id: str
-    last_login_at: str | None = None  # the login before this session's (UTC), for the pages
 
 
 def token_from(request):

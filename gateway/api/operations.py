@@ -17,8 +17,8 @@ from services.common.amqp import open_connection
 from services.common.config import SERVICES, env
 from services.common.errors import NotFound
 from services.common.events import iso_utc, utcnow
-from services.common.operations import JSON, InboundOperations
-from services.common.rpc import PendingCall, wait_all
+from services.common.operations import JSON, InboundOperations, Pending
+from services.common.rpc import wait_all
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 HEALTH_TIMEOUT = 1.8  # docs/api.md promises the answer within 2 s
@@ -110,7 +110,7 @@ class OperationsApi(GatewayParts):
     def _inbound_statuses(self):
         """{service: inbound_status() or None}; a service that is down or slow only reads as
         down (portal_core_inbound_status_up 0), the page still answers."""
-        calls: dict[str, PendingCall[JSON]] = {}
+        calls: dict[str, Pending[JSON]] = {}
         statuses: dict[str, JSON | None] = {}
         for name in INBOUND_SERVICES:
             try:

@@ -20,14 +20,13 @@ a preference.
 - `classic` declares everything as the portal did before clusters (one broker node).
 """
 
+import os
 import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from kombu import Connection
-
-from services.common.config import env
 
 QUORUM = "quorum"
 CLASSIC = "classic"
@@ -98,7 +97,9 @@ def ssl_options(uri: str) -> dict[str, Any] | None:
         ("certfile", "AMQP_CERTFILE"),
         ("keyfile", "AMQP_KEYFILE"),
     ):
-        value = env(name)
+        # the environment itself: this module stands below services.common.config, which
+        # builds the services' AMQP settings from it
+        value = os.environ.get(name)
         if value:
             options[key] = value
     return options

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from services.common.amqp import ssl_options, with_credentials
 from services.common.files import private_dir
 
 T = TypeVar("T")
@@ -89,14 +90,10 @@ def service_amqp_uri(service: str | None) -> str:
     secret = env(f"{service.upper()}_AMQP_PASSWORD") if service else None
     if not service or not secret:
         return amqp_uri()
-    from services.common.amqp import with_credentials
-
     return with_credentials(amqp_uri(), f"portal-{service}", secret)
 
 
 def amqp_ssl() -> dict[str, Any] | None:
-    from services.common.amqp import ssl_options
-
     return ssl_options(amqp_uri())
 
 

@@ -20,7 +20,6 @@ Only types: importing this loads no transport.
 
 from collections.abc import Callable
 from typing import (
-    TYPE_CHECKING,
     Any,
     Concatenate,
     ParamSpec,
@@ -30,26 +29,32 @@ from typing import (
     cast,
 )
 
-if TYPE_CHECKING:
-    from services.common.rpc import PendingCall
-
 P = ParamSpec("P")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 # a JSON object as it travels: what an operation takes as a body and answers
 JSON = dict[str, Any]
 
 
-class Operation(Protocol[P, R]):
+class Pending(Protocol[R_co]):
+    """A call started and not yet awaited (services.common.rpc's PendingCall at run time)."""
+
+    def result(self) -> R_co:
+        """The answer, or its error raised here, within the call's deadline."""
+        ...
+
+
+class Operation(Protocol[P, R_co]):
     """One RPC operation of a proxy: `proxy.op(...)` waits for the answer (under the deadline),
-    `proxy.op.call_async(...)` starts it and returns its PendingCall. At run time it is
+    `proxy.op.call_async(...)` starts it and returns it Pending. At run time it is
     services.common.rpc's `_Method`; this protocol only tells the type checker so."""
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
 
-    def call_async(self, *args: P.args, **kwargs: P.kwargs) -> "PendingCall[R]": ...
+    def call_async(self, *args: P.args, **kwargs: P.kwargs) -> Pending[R_co]: ...
 
-    def start(self, *args: P.args, **kwargs: P.kwargs) -> "PendingCall[R]": ...
+    def start(self, *args: P.args, **kwargs: P.kwargs) -> Pending[R_co]: ...
 
 
 def operation(method: Callable[Concatenate[Any, P], R]) -> Operation[P, R]:

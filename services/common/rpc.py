@@ -35,7 +35,7 @@ from nameko.rpc import RpcProxy, RpcReply
 from services.common import correlation
 from services.common.errors import ServiceUnavailable
 from services.common.messaging import BROKER_ERRORS, FastReplyListener, RpcPublisher, dumps
-from services.common.operations import Operation
+from services.common.operations import Operation, Pending
 
 log = logging.getLogger(__name__)
 
@@ -283,11 +283,11 @@ class Batch:
     """The calls of one fan-out, each named where it is made (see the module's docstring)."""
 
     def __init__(self) -> None:
-        self.calls: list[PendingCall[Any]] = []
+        self.calls: list[Pending[Any]] = []
 
-    def call(self, method: Operation[P, R], *args: P.args, **kwargs: P.kwargs) -> PendingCall[R]:
+    def call(self, method: Operation[P, R], *args: P.args, **kwargs: P.kwargs) -> Pending[R]:
         """Start `method(*args, **kwargs)` (a method of a ServiceRpc proxy, e.g.
-        `self.accounts_rpc.with_timeout(2).overview`) and return its PendingCall."""
+        `self.accounts_rpc.with_timeout(2).overview`) and return it, pending."""
         pending = method.start(*args, **kwargs)
         self.calls.append(pending)
         return pending
@@ -307,7 +307,7 @@ def fan_out(plan: Mapping[str, tuple[Any, ...]]) -> dict[str, Any]:
     return dict(zip(calls, wait_all(calls.values()), strict=True))
 
 
-def wait_all(calls: Iterable[PendingCall[Any]]) -> list[Any]:
+def wait_all(calls: Iterable[Pending[Any]]) -> list[Any]:
     """Results of several PendingCalls; a failed one yields its exception instead of a value."""
     out: list[Any] = []
     for call in calls:
