@@ -6,7 +6,6 @@ stories change maria's and jose's).
 """
 
 import contextlib
-import signal
 
 from scripts.processes import Portal
 from tests.e2e.conftest import make_vhost
@@ -21,7 +20,5 @@ def private_portal(workdir, rabbit_manager, amqp_base, extra_env=None):
         instance.start_all()
         yield instance
     finally:
-        for proc in instance.procs.values():  # every process stops at once, then wait
-            proc.send_signal(signal.SIGTERM)
-        instance.stop_all()
+        instance.stop_all()  # every process told at once, then waited for
         rabbit_manager.delete_vhost(vhost)
