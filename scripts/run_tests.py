@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import quote
 
 from services.common.config import PROJECT_ROOT
 
@@ -140,6 +141,31 @@ def ground_report():
     return lines
 
 
+# the vhosts the tests make (nameko's rabbit_config fixture, tests/e2e/conftest.py's make_vhost)
+TEST_VHOST = re.compile(r"^(nameko_test_|portal_e2e_)")
+
+
+def clear_leftover_vhosts():
+    """Deletes the vhosts that earlier test runs left behind (a run stopped before its teardown
+    leaves its vhost and its quorum queues, which a broker restart recovers one by one and keeps
+    open: hundreds of them slow every test after). Only when no connection is open to any test
+    vhost, so a suite running beside this one is never touched. Returns a line to print."""
+    try:
+        from scripts import rabbit_api
+
+        names = [v["name"] for v in rabbit_api.get("/api/vhosts") if TEST_VHOST.match(v["name"])]
+        if not names:
+            return None
+        busy = {c.get("vhost") for c in rabbit_api.get("/api/connections")}
+        if busy & set(names):
+            return f"{len(names)} test vhosts left as they are: another test run is using some"
+        for name in names:
+            rabbit_api.call("DELETE", f"/api/vhosts/{quote(name, safe='')}")
+        return f"deleted {len(names)} test vhosts that earlier runs left behind"
+    except Exception as exc:  # noqa: BLE001  housekeeping: the tests say the rest
+        return f"test vhosts not cleared: {type(exc).__name__}: {exc}"
+
+
 def _last_line(log):
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     return lines[-1].strip("= ") if lines else "no output"
@@ -150,6 +176,9 @@ def main(argv=None):
     parser.add_argument("--fast", action="store_true", help="unit + quick service tests")
     options = parser.parse_args(argv)
     commands = FAST if options.fast else FULL
+    cleared = clear_leftover_vhosts()
+    if cleared:
+        print(cleared, flush=True)
     logs = PROJECT_ROOT / "var" / "test-logs"
     logs.mkdir(parents=True, exist_ok=True)
     queue, results, lock = list(enumerate(commands, 1)), [], threading.Lock()
