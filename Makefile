@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 help:
 	@echo "make run    - set up everything and start the portal (http://127.0.0.1:8000)"
-	@echo "make test   - set up everything (Debian packages too) and run the whole suite (< 15 min)"
+	@echo "make test   - set up everything (Debian packages too) and run the whole suite (about 20 min)"
 	@echo "make test-fast - unit tests and the quick service tests (< 2 min)"
 	@echo "make bench  - benchmarks (writes docs/benchmarks.md)"
 	@echo "make capacity - the month-start morning under locust, new vs old A/B, ~6 min (writes docs/capacity.md)"

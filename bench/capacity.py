@@ -75,6 +75,7 @@ VARIANTS = {
             "ARGON2_TIME_COST": "3",
             "ARGON2_PARALLELISM": "4",
             "AUTH_HASH_WORKERS": "0",
+            "AUTH_MAX_WORKERS": "10",  # main's: every service 10 workers
         },
         "steps": STEPS_OLD,
     },

@@ -183,7 +183,7 @@ class HashingWorkers(DependencyProvider):
             self.pool = HashingPool(
                 self.size,
                 wait=float(_setting(config, "AUTH_HASH_WAIT", 2.0)),
-                queue=int(_setting(config, "AUTH_HASH_QUEUE", 4)),
+                queue=int(_setting(config, "AUTH_HASH_QUEUE", 12)),
                 retry_after=int(_setting(config, "AUTH_HASH_RETRY_AFTER", 5)),
                 nice=int(_setting(config, "AUTH_HASH_NICE", 10)),
             )

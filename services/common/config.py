@@ -137,6 +137,23 @@ def rpc_timeout() -> float:
     return env_float("RPC_TIMEOUT", 5.0)
 
 
+# nameko workers (calls handled at once) per process: MAX_WORKERS, else 10; `<SERVICE>_MAX_WORKERS`
+# sets one service's. auth's default is larger: a login waiting for a hashing worker holds one of
+# auth's workers (AUTH_HASH_WORKERS 2 + AUTH_HASH_QUEUE 12 at most), and ten are kept for the
+# session checks every page needs (docs/operations.md, "Logins queue")
+DEFAULT_MAX_WORKERS = 10
+SERVICE_MAX_WORKERS = {"auth": 24}
+
+
+def max_workers(service: str | None) -> int:
+    default = env_int("MAX_WORKERS", DEFAULT_MAX_WORKERS)
+    if not service:
+        return default
+    return env_int(
+        f"{service.upper()}_MAX_WORKERS", max(default, SERVICE_MAX_WORKERS.get(service, 0))
+    )
+
+
 def nameko_config(service: str | None = None) -> dict[str, Any]:
     """The dict nameko containers are started with."""
     config: dict[str, Any] = {
@@ -145,7 +162,7 @@ def nameko_config(service: str | None = None) -> dict[str, Any]:
         "AMQP_SSL": amqp_ssl(),
         "WEB_SERVER_ADDRESS": env("GATEWAY_ADDRESS", "127.0.0.1:8000"),
         "serializer": "json",
-        "max_workers": env_int("MAX_WORKERS", 10),
+        "max_workers": max_workers(service),
         "PREFETCH_COUNT": env_int("PREFETCH_COUNT", 10),
         "HEARTBEAT": env_int("AMQP_HEARTBEAT", 30),
         "RPC_TIMEOUT": rpc_timeout(),
