@@ -13,6 +13,7 @@ from services.payments.models import Beneficiary
 from services.payments.usecases.base import WRONG_CODE, known
 from services.payments.usecases.idempotency import IdempotentCreations
 from services.payments.usecases.saga import SagaSteps
+from services.payments.usecases.views import confirmation_view
 
 BENEFICIARY = BeneficiarySchema()
 BENEFICIARY_MISMATCH = (
@@ -96,11 +97,7 @@ class BeneficiariesUseCases(SagaSteps, IdempotentCreations):
         self.db.flush()
         return {
             **self._beneficiary_view(beneficiary),
-            "confirmation": {
-                "challenge_id": challenge["challenge_id"],
-                "methods": challenge.get("methods", []),
-                "challenge_expires_at": challenge.get("challenge_expires_at"),
-            },
+            "confirmation": confirmation_view(challenge),
         }
 
     def _count_beneficiary_attempt(self, member_number: str) -> None:

@@ -18,6 +18,7 @@ from services.payments.contracts import (
 )
 from services.payments.models import LimitChange, MemberLimits
 from services.payments.usecases.base import WRONG_CODE, UseCasesBase, as_utc, known
+from services.payments.usecases.views import confirmation_view
 
 LIMITS_VIEW = LimitsViewSchema()
 LIMIT_CHANGE = LimitChangeSchema()
@@ -58,11 +59,8 @@ class LimitsUseCases(UseCasesBase):
             }
         )
 
-    def lower_limits(
-        self, member_number: str, per_transfer: object, daily_to_others: object
-    ) -> dict[str, Any]:
-        """Lowering takes effect at once; raising is a change confirmed with the second factor
-        (change_limits)."""
+    def _requested_limits(self, per_transfer: object, daily_to_others: object) -> domain.Limits:
+        """The limits the member asked for, read and checked against the cooperative's maximum."""
         data = load_or_raise(
             LimitsSchema(), {"per_transfer": per_transfer, "daily_to_others": daily_to_others}
         )
@@ -70,6 +68,14 @@ class LimitsUseCases(UseCasesBase):
         errors = domain.limits_errors(requested, self.settings.cooperative_limits)
         if errors:
             raise ValidationError(fields={"limits": errors})
+        return requested
+
+    def lower_limits(
+        self, member_number: str, per_transfer: object, daily_to_others: object
+    ) -> dict[str, Any]:
+        """Lowering takes effect at once; raising is a change confirmed with the second factor
+        (change_limits)."""
+        requested = self._requested_limits(per_transfer, daily_to_others)
         current = self._limits(member_number)
         if (
             requested.per_transfer > current.per_transfer
@@ -106,13 +112,7 @@ class LimitsUseCases(UseCasesBase):
         """Lowering takes effect at once (the limits view); raising (up to the cooperative's
         maximum) is a change `por_confirmar` with its second-factor challenge, in effect once
         confirmed (confirm_limit_change)."""
-        data = load_or_raise(
-            LimitsSchema(), {"per_transfer": per_transfer, "daily_to_others": daily_to_others}
-        )
-        requested = domain.Limits(data["per_transfer"], data["daily_to_others"])
-        errors = domain.limits_errors(requested, self.settings.cooperative_limits)
-        if errors:
-            raise ValidationError(fields={"limits": errors})
+        requested = self._requested_limits(per_transfer, daily_to_others)
         if not domain.raises(requested, self._limits(member_number)):
             return self.lower_limits(member_number, per_transfer, daily_to_others)
         change = LimitChange(
@@ -135,11 +135,7 @@ class LimitsUseCases(UseCasesBase):
         self.db.flush()
         return {
             **LIMIT_CHANGE.dump(change),
-            "confirmation": {
-                "challenge_id": challenge["challenge_id"],
-                "methods": challenge.get("methods", []),
-                "challenge_expires_at": challenge.get("challenge_expires_at"),
-            },
+            "confirmation": confirmation_view(challenge),
         }
 
     def get_limit_change(self, member_number: str, change_id: str) -> dict[str, Any]:

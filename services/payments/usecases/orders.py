@@ -24,6 +24,7 @@ from services.payments.usecases.idempotency import IdempotentCreations
 from services.payments.usecases.saga import NOT_PENDING, SagaSteps
 from services.payments.usecases.views import (
     TRANSFER,
+    confirmation_view,
     evidence_of,
     order_timeline,
     order_view,
@@ -162,11 +163,7 @@ class OrdersUseCases(SagaSteps, IdempotentCreations):
         self._emit("order_created", order)
         return {
             **TRANSFER.dump(order_view(order)),
-            "confirmation": {
-                "challenge_id": challenge["challenge_id"],
-                "methods": challenge.get("methods", []),
-                "challenge_expires_at": challenge.get("challenge_expires_at"),
-            },
+            "confirmation": confirmation_view(challenge),
         }
 
     def list_transfers(
@@ -361,11 +358,7 @@ class OrdersUseCases(SagaSteps, IdempotentCreations):
         self._emit("order_created", order)
         return {
             **view_of(order),
-            "confirmation": {
-                "challenge_id": challenge["challenge_id"],
-                "methods": challenge.get("methods", []),
-                "challenge_expires_at": challenge.get("challenge_expires_at"),
-            },
+            "confirmation": confirmation_view(challenge),
         }
 
     # --- operators ---------------------------------------------------------------------------

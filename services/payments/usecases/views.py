@@ -13,6 +13,16 @@ TRANSFER = TransferSchema()
 PAYMENT = LoanPaymentSchema()
 
 
+def confirmation_view(challenge: dict[str, Any]) -> dict[str, Any]:
+    """What a creation answers of its second-factor challenge (an order, a beneficiary, a limit
+    raise): its id, the methods that may answer it, until when."""
+    return {
+        "challenge_id": challenge["challenge_id"],
+        "methods": challenge.get("methods", []),
+        "challenge_expires_at": challenge.get("challenge_expires_at"),
+    }
+
+
 def order_view(order: Order) -> dict[str, Any]:
     view = {
         column: getattr(order, column)
