@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 
-from services.common.config import logging_config
+from services.common.config import env_int, logging_config
 from services.common.known_warnings import acknowledge
 from services.reports.paths import TEMPLATES
 
@@ -66,8 +66,20 @@ def serve(stdin, stdout):
         stdout.flush()
 
 
+def _lower_priority():
+    """A PDF may take a few seconds (its limit is 5 s); a page may not. Below the pages'
+    processes, the kernel serves the gateway and the services first when the cores are busy."""
+    nice = env_int("REPORTS_RENDER_NICE", 10)
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:  # pragma: no cover  not permitted: run at the normal priority
+            logging.getLogger("reports.worker").warning("could not lower the priority")
+
+
 def main():
     _configure_logging()
+    _lower_priority()
     # the protocol owns the real stdout; anything a library prints goes to stderr instead
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
