@@ -401,6 +401,13 @@ class PaymentsPages(GatewayParts):
 
     # --- beneficiaries ----------------------------------------------------------------------
 
+    @http("GET", "/transferencias/beneficiarios")
+    def page_beneficiaries(self, request):
+        """The address a refused beneficiary form leaves in the browser: reloading it shows the
+        list and the form on Transferencias, not an order that does not exist."""
+        self.require_member(request)
+        return redirect("/transferencias#beneficiaries-title")
+
     @http("POST", "/transferencias/beneficiarios")
     def page_beneficiary_add(self, request):
         principal = self.require_member(request)

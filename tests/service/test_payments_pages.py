@@ -325,3 +325,6 @@ def test_a_beneficiary_is_confirmed_on_its_code_page(pages, rpc_proxy):
     # its code is spent: the page of a confirmed beneficiary sends the member back
     again = pages.get(code_path, allow_redirects=False)
     assert again.status_code in (302, 303) and again.headers["Location"] == "/transferencias"
+    # the form's address, reloaded after a refused form, is the list on Transferencias
+    reloaded = pages.get("/transferencias/beneficiarios")
+    assert reloaded.status_code == 200 and "Mis beneficiarios" in reloaded.text
