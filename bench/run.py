@@ -19,18 +19,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, text
 
 from bench import bulk_load, cpu_profile, payments
 from bench.wrk import SECONDS, wrk
 from scripts import timeline
-from scripts.processes import Portal
+from scripts.processes import Portal, free_port
 from services.auth.demo import remember_devices_of_portal
 from services.common.clock import CLOCK
 from services.common.config import PROJECT_ROOT, amqp_uri
+from services.common.demo import census
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 PROFILE_SECONDS = 8
 PROFILED = ("gateway", "accounts", "credit", "deposit")
+DEMO_MEMBERS = int(os.environ.get("DEMO_MEMBERS", "2000"))
+POSITION_MEMBERS = 64  # the members whose positions the load at many clients asks, in turn
 LONG = {
     "member": "109999",
     "account": "4109999001",
@@ -82,6 +86,9 @@ def position_ratios(results):
         r["position_c16_of_http_floor"] = r["position_c16"]["rps"] / r["http_floor_c16"]["rps"]
     if "amqp_floor" in r and "position_c1" in r:
         r["position_c1_over_amqp"] = r["position_c1"]["median_ms"] / r["amqp_floor"]["median_ms"]
+    if "position_c16_one_by_one" in r and "position_c16" in r:
+        together, alone = r["position_c16"]["rps"], r["position_c16_one_by_one"]["rps"]
+        r["position_c16_together_over_one_by_one"] = together / alone
 
 
 def median_of(runs):
@@ -109,12 +116,44 @@ def post_script(path, body, token):
     return str(script)
 
 
+def portal_usernames(env):
+    """The user names of a portal run with environment `env` (its auth database)."""
+    url = env.get("AUTH_DATABASE_URL") or f"sqlite:///{env['PORTAL_VAR_DIR']}/auth.db"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.execute(text("SELECT username FROM users")).scalars())
+    finally:
+        engine.dispose()
+
+
+def rotation_script(tokens):
+    """wrk: each request with the next member's session; wrk's two threads start half the
+    list apart, so that no member is asked by both at once."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        "local threads = 0\n"
+        "function setup(thread)\n"
+        '  thread:set("start", threads)\n'
+        "  threads = threads + 1\n"
+        "end\n"
+        "local tokens = {" + ", ".join(json.dumps(t) for t in tokens) + "}\n"
+        "local i = nil\n"
+        "function request()\n"
+        "  i = ((i or (start * math.floor(#tokens / 2))) % #tokens) + 1\n"
+        '  return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[i]})\n'
+        "end\n"
+    )
+    return str(script)
+
+
 class Bench:
     def __init__(self, portal):
         self.portal = portal
         self.base = portal.base_url
         self.results = {}
         self.devices = {}
+        self.rotation = None
 
     def login(self, username, password):
         """From the user's remembered device (made once per user, replaced at each use): the
@@ -179,23 +218,83 @@ class Bench:
         )
         return json.loads(out.stdout)
 
+    def member_rotation(self, count=POSITION_MEMBERS):
+        """A wrk script whose every request is the next of `count` members' sessions: the
+        position's load at many clients is many members', as on the month-start morning (one
+        member's positions asked at once go to the services as one ask: gateway/coalesce.py).
+        The members are the demo's generated ones, registered through the portal."""
+        if self.rotation is None:
+            generated = [m for m in census(CLOCK.today(), DEMO_MEMBERS) if m.reference is None]
+            # an earlier run on the same var/bench registered them already (a second
+            # registration is refused, and counted against the address)
+            registered = portal_usernames(self.portal.env)
+            tokens = []
+            for m in generated[:count]:
+                username = f"pos{m.member_number}"
+                if username in registered:
+                    tokens.append(self.login(username, PASSWORD))
+                    continue
+                who = {
+                    "member": m.member_number,
+                    "identification": m.identification,
+                    "first": m.given_names.split()[0],
+                    "last": m.surnames.split()[0],
+                    "email": m.email,
+                }
+                tokens.append(self.register(who, username))
+            self.rotation = rotation_script(tokens)
+        return self.rotation
+
     def position(self, token):
+        """One member at one client (nothing to ask together); many members at 16 and 64
+        clients, on this gateway (asks coalesced) and, interleaved, on a second one that asks
+        one by one (`POSITION_BATCH=1`); the 404 floor interleaved with them."""
         auth = [f"Authorization: Bearer {token}"]
-        floor = []
-        for clients in (1, 16, 64):
-            runs = []
+        rotation = self.member_rotation()
+        one_by_one = self.second_gateway({"POSITION_BATCH": "1"})
+        keys = ("c1", "c1_one_by_one", "c16", "c16_one_by_one", "c64")
+        floor, runs = [], {key: [] for key in keys}
+        try:
             for _ in range(RUNS):
-                if clients == 16:
-                    # the gateway's own HTTP floor, interleaved with the position's runs: a 404
-                    # served by the same gateway (no session, no RPC), same clients, same wrk
-                    floor.append(wrk(self.base + NOT_FOUND, 16))
-                runs.append(wrk(self.base + "/api/v1/position", clients, auth))
-            self.results[f"position_c{clients}"] = median_of(runs)
-            self.results[f"position_c{clients}_rps_runs"] = [run["rps"] for run in runs]
+                runs["c1"].append(wrk(self.base + "/api/v1/position", 1, auth))
+                runs["c1_one_by_one"].append(wrk(one_by_one + "/api/v1/position", 1, auth))
+                # the gateway's own HTTP floor: a 404 served by the same gateway (no session,
+                # no RPC), same clients, same wrk
+                floor.append(wrk(self.base + NOT_FOUND, 16))
+                runs["c16"].append(wrk(self.base + "/api/v1/position", 16, script=rotation))
+                runs["c16_one_by_one"].append(
+                    wrk(one_by_one + "/api/v1/position", 16, script=rotation)
+                )
+                runs["c64"].append(wrk(self.base + "/api/v1/position", 64, script=rotation))
+        finally:
+            self.portal.stop("gateway-one-by-one")
+        for key, measured in runs.items():
+            self.results[f"position_{key}"] = median_of(measured)
+            self.results[f"position_{key}_rps_runs"] = [run["rps"] for run in measured]
         self.results["http_floor_c16"] = median_of(floor)
         if "amqp_floor" not in self.results:  # `--only position`: the raw round trip too
             self.floor_and_rpc(rounds=3)
         position_ratios(self.results)
+
+    def second_gateway(self, env):
+        """Another gateway on the same services, with `env`; its base URL."""
+        port = free_port()
+        self.portal.start(
+            "gateway",
+            instance="gateway-one-by-one",
+            env={**env, "GATEWAY_ADDRESS": f"127.0.0.1:{port}"},
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + "/health", timeout=5).status_code == 200:
+                    return base
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the second gateway did not start")
+            time.sleep(0.5)
 
     def _pids(self):
         pids = {name: proc.pid for name, proc in self.portal.procs.items()}
@@ -204,12 +303,14 @@ class Bench:
         return pids
 
     def position_profile(self, token):
-        """CPU per request of every process at 16 clients, and py-spy's split at 1 client."""
+        """CPU per request of every process at 16 clients (many members), and py-spy's split
+        at 1 client (maria)."""
         auth = [f"Authorization: Bearer {token}"]
 
         def load(clients):
+            many = {"script": self.member_rotation()} if clients > 1 else {"headers": auth}
             return {
-                **wrk(self.base + "/api/v1/position", clients, auth, seconds=PROFILE_SECONDS),
+                **wrk(self.base + "/api/v1/position", clients, seconds=PROFILE_SECONDS, **many),
                 "seconds": PROFILE_SECONDS,
             }
 
@@ -223,16 +324,21 @@ class Bench:
 
     def second_accounts(self, token):
         """The position at 16 clients with a second accounts instance (competing consumers)."""
-        auth = [f"Authorization: Bearer {token}"]
+        rotation = self.member_rotation()
         self.portal.start("accounts", instance="accounts-2")
         try:
             time.sleep(4)  # consuming once its container has started
-            runs = [wrk(self.base + "/api/v1/position", 16, auth) for _ in range(RUNS)]
+            runs = [wrk(self.base + "/api/v1/position", 16, script=rotation) for _ in range(RUNS)]
             self.results["position_c16_two_accounts"] = median_of(runs)
             _, cpu = cpu_profile.cpu_per_request(
                 self._pids(),
                 lambda: {
-                    **wrk(self.base + "/api/v1/position", 16, auth, seconds=PROFILE_SECONDS),
+                    **wrk(
+                        self.base + "/api/v1/position",
+                        16,
+                        script=rotation,
+                        seconds=PROFILE_SECONDS,
+                    ),
                     "seconds": PROFILE_SECONDS,
                 },
             )
@@ -410,15 +516,26 @@ def table(results, description):
             f"{alone['median_ms']:.3f} ms | {alone['p99_ms']:.3f} ms | | "
             f"{alone['median_ms'] / floor:.2f}× floor (for comparison) |"
         )
-    for clients in (1, 16, 64):
-        p = r[f"position_c{clients}"]
+    for key, who in (
+        ("c1", "1 client (maria)"),
+        ("c1_one_by_one", "1 client (maria), a gateway asking one by one"),
+        ("c16", f"16 clients ({POSITION_MEMBERS} members in turn)"),
+        ("c16_one_by_one", "16 clients, a gateway asking one by one (`POSITION_BATCH=1`)"),
+        ("c64", f"64 clients ({POSITION_MEMBERS} members in turn)"),
+    ):
+        p = r[f"position_{key}"]
         target = {
-            1: f"≤ 3× RPC: **{p['median_ms'] / rpc:.2f}×**",
-            16: "≥ 300 req/s, p99 ≤ 100 ms",
-            64: "",
-        }[clients]
+            "c1": f"≤ 3× RPC: **{p['median_ms'] / rpc:.2f}×**",
+            "c1_one_by_one": "",
+            "c16": "≥ 300 req/s, p99 ≤ 100 ms",
+            "c16_one_by_one": (
+                f"the asks together: **{r['position_c16']['rps'] / p['rps']:.2f}×** "
+                "the throughput of one by one"
+            ),
+            "c64": "",
+        }[key]
         lines.append(
-            f"| GET /api/v1/position, {clients} client(s) | {p['median_ms']:.2f} ms | "
+            f"| GET /api/v1/position, {who} | {p['median_ms']:.2f} ms | "
             f"{p['p99_ms']:.2f} ms | {p['rps']:.0f} | {target} |"
         )
     if "http_floor_c16" in r:
@@ -614,7 +731,7 @@ def main(argv=None):
     portal = Portal(
         workdir,
         amqp_uri(),
-        extra_env={"DEMO_MEMBERS": os.environ.get("DEMO_MEMBERS", "2000"), "LOG_LEVEL": "WARNING"},
+        extra_env={"DEMO_MEMBERS": str(DEMO_MEMBERS), "LOG_LEVEL": "WARNING"},
     )
     portal.env["GATEWAY_ADDRESS"] = f"127.0.0.1:{portal.port}"
     started = time.monotonic()

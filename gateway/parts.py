@@ -23,6 +23,7 @@ from services.reports.contracts import ReportsRpc
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
 
+    from gateway.coalesce import Coalescer
     from gateway.web.report_jobs import ReportJobs
 
 
@@ -53,6 +54,7 @@ class GatewayParts:
     if TYPE_CHECKING:
         config: dict[str, Any]  # the container's
         report_jobs: ReportJobs
+        position_asks: dict[str, Coalescer] | None  # gateway/coalesce.py
 
         def rpc_for(self, service: str) -> ServiceOperations: ...
 

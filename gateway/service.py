@@ -14,6 +14,7 @@ from gateway.api.deposit import DepositApi
 from gateway.api.operations import OperationsApi
 from gateway.api.payments import PaymentsApi
 from gateway.api.position import PositionApi
+from gateway.coalesce import PositionAsks
 from gateway.principal import AuthenticationMixin
 from gateway.web.auth import AuthPages
 from gateway.web.credit import CreditPages
@@ -66,6 +67,7 @@ class GatewayService(
     metrics_server = metrics.MetricsServer()
     config = Config()  # the container's (the broker's address for /health)
     report_jobs = ReportJobs()
+    position_asks = PositionAsks()  # members' concurrent positions, asked together
 
     def rpc_for(self, service):
         return getattr(self, f"{service}_rpc")

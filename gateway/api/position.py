@@ -84,16 +84,7 @@ class PositionApi(GatewayParts):
     def consolidated_position(self, principal):
         """Ask accounts, credit and deposit at once (one deadline) and merge what answered."""
         number = principal.member_number
-        timeout = position_timeout()
-        # the fan-out names its three calls; all are under way together, each with the deadline
-        answers = fan_out(
-            {
-                # the member record and the accounts
-                "savings": (self.accounts_rpc.with_timeout(timeout).overview, number),
-                "loans": (self.credit_rpc.with_timeout(timeout).loans_summary, number),
-                "deposits": (self.deposit_rpc.with_timeout(timeout).deposits_summary, number),
-            }
-        )
+        answers = self._position_answers(number, position_timeout())
         unavailable = []
         for key, answer in answers.items():
             if isinstance(answer, Exception):
@@ -119,6 +110,37 @@ class PositionApi(GatewayParts):
         return consolidation.build_position(
             summary, ok("savings"), ok("deposits"), ok("loans"), unavailable, generated_at
         )
+
+    def _position_answers(self, number, timeout):
+        """{section: answer or exception}: the three sections asked at once, each under the
+        one deadline; with other members' asks of the moment when the gateway coalesces them
+        (gateway/coalesce.py), else one call per section."""
+        accounts = self.accounts_rpc.with_timeout(timeout)
+        credit = self.credit_rpc.with_timeout(timeout)
+        deposit = self.deposit_rpc.with_timeout(timeout)
+        sections = self.position_asks
+        if sections is None:
+            # the fan-out names its three calls; all are under way together
+            return fan_out(
+                {
+                    # the member record and the accounts
+                    "savings": (accounts.overview, number),
+                    "loans": (credit.loans_summary, number),
+                    "deposits": (deposit.deposits_summary, number),
+                }
+            )
+        asks = {
+            "savings": sections["savings"].ask(number, accounts.overviews, timeout),
+            "loans": sections["loans"].ask(number, credit.loans_summaries, timeout),
+            "deposits": sections["deposits"].ask(number, deposit.deposits_summaries, timeout),
+        }
+        answers = {}
+        for key, ask in asks.items():
+            try:
+                answers[key] = ask.result()
+            except Exception as exc:  # noqa: BLE001  that section is unavailable, not the page
+                answers[key] = exc
+        return answers
 
     def position_pdf(self, principal):
         position = self.consolidated_position(principal)

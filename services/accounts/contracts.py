@@ -250,6 +250,9 @@ class AccountsRpc(CoreInboundOperations, BulkLoadOperations, Protocol):
     def overview(self, member_number: str) -> JSON: ...
 
     @operation
+    def overviews(self, member_numbers: list[str]) -> dict[str, JSON]: ...
+
+    @operation
     def list_accounts(self, member_number: str) -> list[Annotated[JSON, AccountSchema]]: ...
 
     @operation

@@ -66,6 +66,11 @@ class AccountsService(CoreOperations):
         return members.overview(self.db, member_number)
 
     @rpc
+    def overviews(self, member_numbers):
+        """`overview` of several members at once: the gateway's coalesced position."""
+        return members.overviews(self.db, member_numbers)
+
+    @rpc
     def list_accounts(self, member_number):
         return members.list_accounts(self.db, member_number)
 

@@ -61,6 +61,36 @@ MEMBER_ACCOUNT_ROWS = (
 )
 
 
+# the same for several members in two statements (the gateway's coalesced position)
+MEMBERS_ROWS = select(_members).where(
+    _members.c.member_number.in_(bindparam("member_numbers", expanding=True))
+)
+MEMBERS_ACCOUNT_ROWS = (
+    select(_accounts)
+    .where(
+        _accounts.c.member_number.in_(bindparam("member_numbers", expanding=True)),
+        _accounts.c.status != domain.CLOSED,
+    )
+    .order_by(_accounts.c.account_number)
+)
+
+
+def member_overviews(
+    session: Session, member_numbers: list[str]
+) -> dict[str, tuple[Row[Any], list[RowMapping]]]:
+    """{member_number: (member, accounts)} of the members that exist, as `member_overview`."""
+    connection = session.connection()
+    members = {
+        row.member_number: row
+        for row in connection.execute(MEMBERS_ROWS, {"member_numbers": member_numbers})
+    }
+    accounts: dict[str, list[RowMapping]] = {number: [] for number in members}
+    params = {"member_numbers": list(members)}
+    for account in connection.execute(MEMBERS_ACCOUNT_ROWS, params).mappings():
+        accounts[account["member_number"]].append(account)
+    return {number: (members[number], accounts[number]) for number in members}
+
+
 def member_overview(
     session: Session, member_number: str
 ) -> tuple[Row[Any] | None, Sequence[RowMapping]]:

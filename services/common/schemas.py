@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema
+from marshmallow import RAISE, Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from services.common import fields as _fields  # noqa: F401  (installs Spanish messages)
@@ -45,3 +45,22 @@ def flatten(messages: object) -> dict[str, list[str]]:
 
     walk("", messages)
     return out
+
+
+# the most members one batch ask of the position may name (gateway/coalesce.py)
+MEMBER_BATCH_MAX = 64
+
+
+class MemberBatchSchema(PortalSchema):
+    member_numbers = fields.List(
+        fields.String(validate=validate.Length(min=1, max=20)),
+        required=True,
+        validate=validate.Length(min=1, max=MEMBER_BATCH_MAX),
+    )
+
+
+def member_batch(member_numbers: object) -> list[str]:
+    """The member numbers of a batch ask (the gateway's coalesced position), each once, in
+    order; anything else is the portal's 422."""
+    numbers = load_or_raise(MemberBatchSchema(), {"member_numbers": member_numbers})
+    return list(dict.fromkeys(numbers["member_numbers"]))

@@ -380,6 +380,11 @@ class CreditRpc(CoreInboundOperations, BulkLoadOperations, Protocol):
     def loans_summary(self, member_number: str) -> list[Annotated[JSON, LoanPositionSchema]]: ...
 
     @operation
+    def loans_summaries(
+        self, member_numbers: list[str]
+    ) -> dict[str, list[Annotated[JSON, LoanPositionSchema]]]: ...
+
+    @operation
     def guarantees(self, member_number: str) -> Annotated[JSON, GuaranteesSchema]: ...
 
     @operation

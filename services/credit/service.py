@@ -108,6 +108,11 @@ class CreditService(CoreOperations):
         return loans.loans_summary(self.db, self.clock, member_number)
 
     @rpc
+    def loans_summaries(self, member_numbers):
+        """`loans_summary` of several members at once: the gateway's coalesced position."""
+        return loans.loans_summaries(self.db, self.clock, member_numbers)
+
+    @rpc
     def guarantees(self, member_number):
         return loans.guarantees(self.db, member_number)
 

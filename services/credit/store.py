@@ -33,11 +33,16 @@ def active_loans(session: Session, member_number: str) -> Sequence[Loan]:
     ).all()
 
 
-def _loan_positions_statement() -> Select[Any]:
-    member: BindParameter[str] = bindparam("member_number")
+def _loan_positions_statement(several: bool = False) -> Select[Any]:
+    """One member's loans (`member_number`), or several members' (`member_numbers`)."""
     today = bindparam("today", type_=Date)
     unpaid = Installment.paid_on.is_(None)
-    active = (Loan.member_number == member) & (Loan.status == ACTIVE)
+    if several:
+        whose = Loan.member_number.in_(bindparam("member_numbers", expanding=True))
+    else:
+        member: BindParameter[str] = bindparam("member_number")
+        whose = Loan.member_number == member
+    active = whose & (Loan.status == ACTIVE)
     per_loan = (
         select(
             Installment.loan_number,
@@ -62,6 +67,7 @@ def _loan_positions_statement() -> Select[Any]:
     following, oldest = aliased(Installment), aliased(Installment)
     return (
         select(
+            Loan.member_number,
             Loan.loan_number,
             Loan.product_name,
             Loan.amount,
@@ -95,6 +101,7 @@ def _loan_positions_statement() -> Select[Any]:
 
 # built once: constructing this statement costs ten times what running it does
 LOAN_POSITIONS = _loan_positions_statement()
+MEMBERS_LOAN_POSITIONS = _loan_positions_statement(several=True)
 
 
 def loan_positions(session: Session, member_number: str, today: date) -> list[dict[str, Any]]:
@@ -108,20 +115,35 @@ def loan_positions(session: Session, member_number: str, today: date) -> list[di
     rows = session.connection().execute(
         LOAN_POSITIONS, {"member_number": member_number, "today": today}
     )
-    return [
-        {
-            "loan_number": row.loan_number,
-            "product_name": row.product_name,
-            "amount": row.amount,
-            "outstanding_principal": row.amount - (row.paid_principal or domain.ZERO),
-            "next_due_date": row.due_date,
-            "next_installment": row.installment,
-            "overdue_installments": int(row.overdue or 0),
-            "overdue_amount": row.overdue_amount or domain.ZERO,
-            **domain.arrears(_snapshot(row), row.oldest_due_date),
-        }
-        for row in rows
-    ]
+    return [_loan_position(row) for row in rows]
+
+
+def members_loan_positions(
+    session: Session, member_numbers: list[str], today: date
+) -> dict[str, list[dict[str, Any]]]:
+    """`loan_positions` of several members in one statement (the gateway's coalesced
+    position): {member_number: their loans}, every member named (none: [])."""
+    answer: dict[str, list[dict[str, Any]]] = {number: [] for number in member_numbers}
+    rows = session.connection().execute(
+        MEMBERS_LOAN_POSITIONS, {"member_numbers": member_numbers, "today": today}
+    )
+    for row in rows:
+        answer[row.member_number].append(_loan_position(row))
+    return answer
+
+
+def _loan_position(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "loan_number": row.loan_number,
+        "product_name": row.product_name,
+        "amount": row.amount,
+        "outstanding_principal": row.amount - (row.paid_principal or domain.ZERO),
+        "next_due_date": row.due_date,
+        "next_installment": row.installment,
+        "overdue_installments": int(row.overdue or 0),
+        "overdue_amount": row.overdue_amount or domain.ZERO,
+        **domain.arrears(_snapshot(row), row.oldest_due_date),
+    }
 
 
 def _snapshot(row: Row[Any]) -> SimpleNamespace | None:

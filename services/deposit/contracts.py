@@ -228,4 +228,9 @@ class DepositRpc(CoreInboundOperations, BulkLoadOperations, Protocol):
     ) -> list[Annotated[JSON, DepositPositionSchema]]: ...
 
     @operation
+    def deposits_summaries(
+        self, member_numbers: list[str]
+    ) -> dict[str, list[Annotated[JSON, DepositPositionSchema]]]: ...
+
+    @operation
     def configure_rates(self, chart: JSON) -> Annotated[JSON, RatesConfiguredEventSchema]: ...

@@ -60,6 +60,11 @@ class DepositService(CoreOperations):
         return usecases.deposits_summary(self.db, self.clock, member_number)
 
     @rpc
+    def deposits_summaries(self, member_numbers):
+        """`deposits_summary` of several members at once: the gateway's coalesced position."""
+        return usecases.deposits_summaries(self.db, self.clock, member_numbers)
+
+    @rpc
     def inbound_status(self):
         return usecases.inbound_status(self.db)
 

@@ -74,13 +74,19 @@ def add_chart(session: Session, chart: domain.RateChart) -> int:
     return row.id
 
 
-def _active_deposits_statement() -> Select[Any]:
+def _active_deposits_statement(several: bool = False) -> Select[Any]:
+    """One member's deposits (`member_number`), or several members' (`member_numbers`)."""
     as_of = bindparam("as_of", type_=Date)
     deposits = TermDeposit.__table__
+    whose = (
+        deposits.c.member_number.in_(bindparam("member_numbers", expanding=True))
+        if several
+        else deposits.c.member_number == bindparam("member_number")
+    )
     return (
         select(deposits)
         .where(
-            deposits.c.member_number == bindparam("member_number"),
+            whose,
             deposits.c.status == ACTIVE,
             deposits.c.opened_on <= as_of,
             deposits.c.maturity_date >= as_of,
@@ -91,6 +97,7 @@ def _active_deposits_statement() -> Select[Any]:
 
 # built once (with bind parameters): the position asks for these on every view
 ACTIVE_DEPOSITS = _active_deposits_statement()
+MEMBERS_ACTIVE_DEPOSITS = _active_deposits_statement(several=True)
 
 
 def active_deposits(session: Session, member_number: str, as_of: date) -> Sequence[Row[Any]]:
@@ -101,6 +108,18 @@ def active_deposits(session: Session, member_number: str, as_of: date) -> Sequen
         .execute(ACTIVE_DEPOSITS, {"member_number": member_number, "as_of": as_of})
         .all()
     )
+
+
+def members_active_deposits(
+    session: Session, member_numbers: list[str], as_of: date
+) -> dict[str, list[Row[Any]]]:
+    """`active_deposits` of several members in one statement (the gateway's coalesced
+    position): {member_number: their deposits}, every member named (none: [])."""
+    answer: dict[str, list[Row[Any]]] = {number: [] for number in member_numbers}
+    params = {"member_numbers": member_numbers, "as_of": as_of}
+    for row in session.connection().execute(MEMBERS_ACTIVE_DEPOSITS, params):
+        answer[row.member_number].append(row)
+    return answer
 
 
 def terms_of(row: Row[Any]) -> domain.DepositTerms:

@@ -12,6 +12,7 @@ at once with the reason. `NotYet`: it names a deposit or a member the portal may
 (its event is still on its way): tried again a few times, then parked with the reason.
 """
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from services.common.errors import NotFound, ValidationError
 from services.common.handlers import HandlerTable
 from services.common.inbound import KIND_CONFLICT, CoreEvent, NotYet, Refused, load_data, lock_owner
 from services.common.ports import Outbox
-from services.common.schemas import flatten, load_or_raise
+from services.common.schemas import flatten, load_or_raise, member_batch
 from services.deposit import domain, store
 from services.deposit.contracts import (
     ConfigureRatesSchema,
@@ -181,23 +182,33 @@ def list_deposits(session: Session, clock: Clock, member_number: str) -> list[An
     return [deposit_dict(domain.position(store.terms_of(row), day)) for row in rows]
 
 
+def deposits_summaries(session: Session, clock: Clock, member_numbers: object) -> dict[str, Any]:
+    """`deposits_summary` of several members in one call (the gateway's coalesced position)."""
+    day = clock.today()
+    found = store.members_active_deposits(session, member_batch(member_numbers), day)
+    return {number: _deposit_lines(rows, day) for number, rows in found.items()}
+
+
 def deposits_summary(session: Session, clock: Clock, member_number: str) -> list[Answer]:
     """The lines of the consolidated position: [{deposit_number, amount, annual_rate, …}]."""
     day = clock.today()
-    out = []
-    for row in store.active_deposits(session, member_number, day):
-        out.append(
-            {
-                "deposit_number": row.deposit_number,
-                "amount": row.amount,
-                "annual_rate": row.annual_rate,
-                "opened_on": row.opened_on,
-                "maturity_date": row.maturity_date,
-                "accrued_interest": domain.accrued_interest(
-                    row.amount, row.annual_rate, row.opened_on, row.term_days, day
-                ),
-            }
-        )
+    return _deposit_lines(store.active_deposits(session, member_number, day), day)
+
+
+def _deposit_lines(rows: Sequence[Any], day: date) -> list[Answer]:
+    out = [
+        {
+            "deposit_number": row.deposit_number,
+            "amount": row.amount,
+            "annual_rate": row.annual_rate,
+            "opened_on": row.opened_on,
+            "maturity_date": row.maturity_date,
+            "accrued_interest": domain.accrued_interest(
+                row.amount, row.annual_rate, row.opened_on, row.term_days, day
+            ),
+        }
+        for row in rows
+    ]
     result: list[Answer] = DEPOSIT_LINES.dump(out)
     return result
 

@@ -65,6 +65,7 @@ class FakeAuth:
 
 class FakeCredit:
     name = "credit"
+    batches: list[list[str]] = []  # the member numbers of each loans_summaries call
 
     @rpc
     def ping(self):
@@ -73,6 +74,11 @@ class FakeCredit:
     @rpc
     def loans_summary(self, member_number):
         return LOANS.get(member_number, [])
+
+    @rpc
+    def loans_summaries(self, member_numbers):
+        FakeCredit.batches.append(list(member_numbers))
+        return {number: LOANS.get(number, []) for number in member_numbers}
 
 
 class FakeDeposit:
@@ -85,3 +91,7 @@ class FakeDeposit:
     @rpc
     def deposits_summary(self, member_number):
         return DEPOSITS.get(member_number, [])
+
+    @rpc
+    def deposits_summaries(self, member_numbers):
+        return {number: DEPOSITS.get(number, []) for number in member_numbers}

@@ -175,6 +175,12 @@ def test_overview_gives_the_member_and_the_accounts_in_one_call(rpc):
         "4100234002",
         "4100234003",
     ]
+    # several members in one call (the gateway's coalesced position): each under their own
+    # number, exactly as their own overview; an unknown member is left out
+    together = rpc.overviews(["100517", "999999", "100234", "100517"])
+    assert together == {"100517": rpc.overview("100517"), "100234": overview}
+    with pytest.raises(ValidationError):
+        rpc.overviews([str(n) for n in range(65)])  # at most 64 members in one call
 
 
 def test_a_call_with_wrong_arguments_is_refused_and_the_service_keeps_answering(rpc):

@@ -261,6 +261,8 @@ def test_loans_summary_for_the_consolidated_position(rpc):
     assert rpc.loans_summary(JOSE) == []
     luis = rpc.loans_summary(LUIS)
     assert luis[0]["loan_number"] == "CR-101002-01" and luis[0]["amount"] == "45000.00"
+    # several members in one call (the gateway's coalesced position), each under their number
+    assert rpc.loans_summaries([LUIS, JOSE, MARIA]) == {LUIS: luis, JOSE: [], MARIA: summary}
 
 
 def test_guarantees_in_both_directions_with_masked_identifications(rpc):

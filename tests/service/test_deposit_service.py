@@ -140,6 +140,9 @@ def test_jose_has_no_deposit(rpc):
 
 
 def test_summary_for_the_consolidated_position(rpc, today):
+    # several members in one call (the gateway's coalesced position), each under their number
+    together = rpc.deposits_summaries(["100517", "100234"])
+    assert together == {"100517": [], "100234": rpc.deposits_summary("100234")}
     assert rpc.deposits_summary("100234") == [
         {
             "deposit_number": "DPF-100234-01",

@@ -6,7 +6,9 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 
+import eventlet
 import pytest
+import requests
 from pypdf import PdfReader
 
 from gateway.service import GatewayService
@@ -122,6 +124,30 @@ def test_deposit_service_stopped_leaves_the_rest_filled(portal, http_session):
     assert page.status_code == 200
     assert "no pudimos consultar" in page.text and "depósitos a plazo fijo" in page.text
     assert "4100234001" in page.text and "CR-100234-01" in page.text
+
+
+def test_members_asking_at_once_each_get_their_own_position(portal, http_session):
+    """Positions asked at the same moment go to the services together (gateway/coalesce.py);
+    each member still gets only their own."""
+    FakeCredit.batches.clear()
+    own = {"tok-maria": "100234", "tok-jose": "100517"}
+    asks = ["tok-maria", "tok-jose"] * 10
+
+    def position(token):
+        headers = {"Authorization": f"Bearer {token}"}
+        url = http_session.base_url + "/api/v1/position"
+        return token, requests.get(url, headers=headers, timeout=15)
+
+    for token, answer in eventlet.GreenPool(20).imap(position, asks):
+        body, number = answer.json(), own[token]
+        assert body["member"]["member_number"] == number and body["unavailable"] == []
+        loans = [loan["loan_number"] for loan in LOANS.get(number, [])]
+        assert [loan["loan_number"] for loan in body["loans"]] == loans
+        deposits = [d["deposit_number"] for d in DEPOSITS.get(number, [])]
+        assert [d["deposit_number"] for d in body["deposits"]] == deposits
+        assert {s["account_number"][1:7] for s in body["savings"]} == {number}
+    # fewer calls than positions: some went together
+    assert len(FakeCredit.batches) < len(asks) and max(map(len, FakeCredit.batches)) > 1
 
 
 def test_position_needs_a_session(portal, http_session):

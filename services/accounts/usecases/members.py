@@ -23,7 +23,7 @@ from services.accounts.usecases import ACCOUNT_NOT_FOUND
 from services.common.clock import Clock
 from services.common.errors import NotFound, ValidationError
 from services.common.money import fmt
-from services.common.schemas import load_or_raise
+from services.common.schemas import load_or_raise, member_batch
 
 # schemas built once: building one copies every declared field, on the hottest RPCs
 MEMBER = MemberSchema()
@@ -113,7 +113,18 @@ def overview(db: Session, member_number: str) -> dict[str, Any]:
     member, accounts = store.member_overview(db, member_number)
     if member is None:
         raise NotFound("El socio no existe.")
+    return _overview(member, accounts)
+
+
+def _overview(member: Any, accounts: Any) -> dict[str, Any]:  # the rows of member_overview
     return {"member": member_dict(member), "accounts": accounts_answer(accounts)}
+
+
+def overviews(db: Session, member_numbers: object) -> dict[str, Any]:
+    """`overview` of several members in one call (the gateway's coalesced position):
+    {member_number: overview}; a member that does not exist is left out."""
+    found = store.member_overviews(db, member_batch(member_numbers))
+    return {number: _overview(member, accounts) for number, (member, accounts) in found.items()}
 
 
 def list_accounts(db: Session, member_number: str) -> list[dict[str, Any]]:

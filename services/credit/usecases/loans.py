@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from services.common.clock import Clock
 from services.common.errors import NotFound, ValidationError
+from services.common.schemas import member_batch
 from services.credit import domain, store
 from services.credit.contracts import (
     GuaranteesSchema,
@@ -47,6 +48,12 @@ def loans_summary(session: Session, clock: Clock, member_number: str) -> list[di
         store.loan_positions(session, member_number, clock.today())
     )
     return answer
+
+
+def loans_summaries(session: Session, clock: Clock, member_numbers: object) -> dict[str, Any]:
+    """`loans_summary` of several members in one call (the gateway's coalesced position)."""
+    found = store.members_loan_positions(session, member_batch(member_numbers), clock.today())
+    return {number: LOAN_POSITIONS.dump(loans) for number, loans in found.items()}
 
 
 def guarantees(session: Session, member_number: str) -> dict[str, Any]:
