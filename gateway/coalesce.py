@@ -45,6 +45,9 @@ class Ask:
         self.event = Event()
 
     def result(self) -> Any:
+        if self.event.ready():  # answered already (the other sections were waited for first)
+            ok, value = self.event.wait()
+            return _outcome(ok, value)
         remaining = self.deadline - time.monotonic()
         try:
             with eventlet.Timeout(max(remaining, 0)):
@@ -55,9 +58,13 @@ class Ask:
                 f"El servicio {self.coalescer.service} no respondió a tiempo.",
                 service=self.coalescer.service,
             ) from None
-        if ok:
-            return value
-        raise value
+        return _outcome(ok, value)
+
+
+def _outcome(ok: bool, value: Any) -> Any:
+    if ok:
+        return value
+    raise value
 
 
 class Coalescer:

@@ -79,6 +79,9 @@ def member_overviews(
     session: Session, member_numbers: list[str]
 ) -> dict[str, tuple[Row[Any], list[RowMapping]]]:
     """{member_number: (member, accounts)} of the members that exist, as `member_overview`."""
+    if len(member_numbers) == 1:  # a member alone: the statement without an IN list to render
+        member, rows = member_overview(session, member_numbers[0])
+        return {} if member is None else {member_numbers[0]: (member, list(rows))}
     connection = session.connection()
     members = {
         row.member_number: row

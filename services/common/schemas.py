@@ -59,8 +59,11 @@ class MemberBatchSchema(PortalSchema):
     )
 
 
+_MEMBER_BATCH = MemberBatchSchema()  # built once: it is asked on every position
+
+
 def member_batch(member_numbers: object) -> list[str]:
     """The member numbers of a batch ask (the gateway's coalesced position), each once, in
     order; anything else is the portal's 422."""
-    numbers = load_or_raise(MemberBatchSchema(), {"member_numbers": member_numbers})
+    numbers = load_or_raise(_MEMBER_BATCH, {"member_numbers": member_numbers})
     return list(dict.fromkeys(numbers["member_numbers"]))

@@ -6,7 +6,18 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BindParameter, Date, Row, Select, bindparam, case, func, select, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    Row,
+    Select,
+    bindparam,
+    case,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased
 
 from services.common.db import Cents
@@ -37,6 +48,7 @@ def _loan_positions_statement(several: bool = False) -> Select[Any]:
     """One member's loans (`member_number`), or several members' (`member_numbers`)."""
     today = bindparam("today", type_=Date)
     unpaid = Installment.paid_on.is_(None)
+    whose: ColumnElement[bool]
     if several:
         whose = Loan.member_number.in_(bindparam("member_numbers", expanding=True))
     else:
@@ -123,6 +135,8 @@ def members_loan_positions(
 ) -> dict[str, list[dict[str, Any]]]:
     """`loan_positions` of several members in one statement (the gateway's coalesced
     position): {member_number: their loans}, every member named (none: [])."""
+    if len(member_numbers) == 1:  # a member alone: the statement without an IN list to render
+        return {member_numbers[0]: loan_positions(session, member_numbers[0], today)}
     answer: dict[str, list[dict[str, Any]]] = {number: [] for number in member_numbers}
     rows = session.connection().execute(
         MEMBERS_LOAN_POSITIONS, {"member_numbers": member_numbers, "today": today}

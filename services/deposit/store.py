@@ -115,6 +115,8 @@ def members_active_deposits(
 ) -> dict[str, list[Row[Any]]]:
     """`active_deposits` of several members in one statement (the gateway's coalesced
     position): {member_number: their deposits}, every member named (none: [])."""
+    if len(member_numbers) == 1:  # a member alone: the statement without an IN list to render
+        return {member_numbers[0]: list(active_deposits(session, member_numbers[0], as_of))}
     answer: dict[str, list[Row[Any]]] = {number: [] for number in member_numbers}
     params = {"member_numbers": member_numbers, "as_of": as_of}
     for row in session.connection().execute(MEMBERS_ACTIVE_DEPOSITS, params):
