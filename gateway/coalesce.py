@@ -28,10 +28,13 @@ from nameko.extensions import DependencyProvider
 
 from services.common.config import env_int
 from services.common.errors import NotFound, ServiceUnavailable
+from services.common.operations import Pending
 from services.common.schemas import MEMBER_BATCH_MAX
 
 # one call for several keys: `send([k1, k2])` → `{k1: answer1, k2: answer2}`
 Send = Callable[[list[Any]], dict[Any, Any]]
+# one key's own call, started (published) at once: `alone(k)` → its answer, pending
+Alone = Callable[[Any], Pending[Any]]
 
 
 class Ask:
@@ -43,8 +46,14 @@ class Ask:
         self.send = send
         self.deadline = deadline
         self.event = Event()
+        self.alone: Pending[Any] | None = None  # this ask's own call, when it went alone
 
     def result(self) -> Any:
+        if self.alone is not None:
+            try:
+                return self.alone.result()  # under the call's own deadline
+            finally:
+                self.release()
         if self.event.ready():  # answered already (the other sections were waited for first)
             ok, value = self.event.wait()
             return _outcome(ok, value)
@@ -59,6 +68,13 @@ class Ask:
                 service=self.coalescer.service,
             ) from None
         return _outcome(ok, value)
+
+    def release(self) -> None:
+        """Done with this ask: when it went alone, the asks that arrived meanwhile go next.
+        `result()` does it; a request that ends without asking for every result must call it."""
+        if self.alone is not None:
+            self.alone = None
+            self.coalescer.hand_on()
 
 
 def _outcome(ok: bool, value: Any) -> Any:
@@ -77,15 +93,32 @@ class Coalescer:
         self._waiting: dict[Hashable, list[Ask]] = {}
         self._busy = False
 
-    def ask(self, key: Hashable, send: Send, timeout: float) -> Ask:
+    def ask(self, key: Hashable, send: Send, timeout: float, alone: Alone | None = None) -> Ask:
         """Ask for `key`'s answer; `send` is the caller's own proxy method, used if this ask
-        is the first of a call."""
+        is the first of a call. With `alone`, an ask made while no call is under way is sent
+        at once by the caller, through its own one-member call: a member alone costs no more
+        than before (the caller must then end it: `result()` or `release()`)."""
         ask = Ask(self, key, send, time.monotonic() + timeout)
+        if not self._busy and alone is not None:
+            self._busy = True
+            try:
+                ask.alone = alone(key)
+            except BaseException:
+                self.hand_on()
+                raise
+            return ask
         self._waiting.setdefault(key, []).append(ask)
         if not self._busy:
             self._busy = True
             self._spawn(self._run)
         return ask
+
+    def hand_on(self) -> None:
+        """A call made alone has ended: the asks that arrived meanwhile go next."""
+        if self._waiting:
+            self._spawn(self._run)
+        else:
+            self._busy = False
 
     def forget(self, ask: Ask) -> None:
         asks = self._waiting.get(ask.key)

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
 from gateway import consolidation
+from gateway.coalesce import Alone, Send
 from gateway.http import http, json_response
 from gateway.openapi import documented
 from gateway.parts import GatewayParts
@@ -129,17 +130,23 @@ class PositionApi(GatewayParts):
                     "deposits": (deposit.deposits_summary, number),
                 }
             )
-        asks = {
-            "savings": sections["savings"].ask(number, accounts.overviews, timeout),
-            "loans": sections["loans"].ask(number, credit.loans_summaries, timeout),
-            "deposits": sections["deposits"].ask(number, deposit.deposits_summaries, timeout),
+        plan: dict[str, tuple[Send, Alone]] = {
+            "savings": (accounts.overviews, accounts.overview.start),
+            "loans": (credit.loans_summaries, credit.loans_summary.start),
+            "deposits": (deposit.deposits_summaries, deposit.deposits_summary.start),
         }
-        answers = {}
-        for key, ask in asks.items():
-            try:
-                answers[key] = ask.result()
-            except Exception as exc:  # noqa: BLE001  that section is unavailable, not the page
-                answers[key] = exc
+        asks, answers = {}, {}
+        try:
+            for key, (many, alone) in plan.items():
+                asks[key] = sections[key].ask(number, many, timeout, alone=alone)
+            for key, ask in asks.items():
+                try:
+                    answers[key] = ask.result()
+                except Exception as exc:  # noqa: BLE001  that section is unavailable, not the page
+                    answers[key] = exc
+        finally:
+            for ask in asks.values():  # however this request ends, the next asks go on
+                ask.release()
         return answers
 
     def position_pdf(self, principal):

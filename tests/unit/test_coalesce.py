@@ -94,3 +94,46 @@ def test_an_ask_past_its_deadline_gives_up_and_is_never_sent():
     assert maria.result() == "cuentas de 100234"
     eventlet.sleep(0)
     assert section.calls == [["100234"]]
+
+
+class OwnCall:
+    """A member's own one-member call, started by the asking request (a Pending)."""
+
+    def __init__(self, answer):
+        self.answer, self.gate = answer, Event()
+
+    def result(self):
+        self.gate.wait()
+        return self.answer
+
+
+def test_a_member_alone_is_asked_through_the_own_call_and_those_meanwhile_go_together_next():
+    section, asks = Section(), coalescer()
+    section.release()
+    own = {}
+
+    def alone(key):
+        own[key] = OwnCall(f"solo {key}")
+        return own[key]
+
+    maria = asks.ask("100234", section, 5, alone=alone)
+    assert list(own) == ["100234"] and section.calls == []  # sent at once, by the asker
+    jose = asks.ask("100517", section, 5, alone=alone)
+    ana = asks.ask("100777", section, 5, alone=alone)
+    assert list(own) == ["100234"]  # a call is under way: these wait for the next
+    own["100234"].gate.send()
+    assert maria.result() == "solo 100234"
+    assert (jose.result(), ana.result()) == ("cuentas de 100517", "cuentas de 100777")
+    assert section.calls == [["100517", "100777"]]
+
+
+def test_a_request_that_ends_without_its_answer_still_lets_the_next_asks_go():
+    section, asks = Section(), coalescer()
+    section.release()
+    maria = asks.ask("100234", section, 5, alone=lambda key: OwnCall("solo"))
+    jose = asks.ask("100517", section, 5, alone=lambda key: OwnCall("solo"))
+    maria.release()  # e.g. the request failed before reading its answer
+    assert jose.result() == "cuentas de 100517"
+    later = asks.ask("100234", section, 5, alone=lambda key: OwnCall("solo de nuevo"))
+    later.alone.gate.send()
+    assert later.result() == "solo de nuevo"  # idle again: alone, at once
