@@ -6,9 +6,10 @@ most of a service's work per request is the message, not the member's rows (docs
 arrived while a call was under way together in the next one: one request naming several members
 (`accounts.overviews([...])`), one reply with each member's answer under their number.
 
-- **One call under way per section and gateway process.** The first ask is sent at once, alone:
-  a member alone waits no longer than before. Asks that arrive meanwhile wait for that call to
-  end and go in the next one, at most `limit` members per call. Nothing ever waits for a timer.
+- **One call under way per section and gateway process.** An ask made while none is under way is
+  sent at once by the asking request through the one-member call (`overview`, …): a member alone
+  costs what they cost before. Asks that arrive meanwhile wait for that call to end and go
+  together in the next one, at most `limit` members per call. Nothing ever waits for a timer.
 - **Fresh reads.** An ask is only answered by a call that started after it was made: a member
   who has just moved money never gets a read that began before they asked.
 - **Each member only their own answer**, taken under their own number from the reply; a number
@@ -46,14 +47,8 @@ class Ask:
         self.send = send
         self.deadline = deadline
         self.event = Event()
-        self.alone: Pending[Any] | None = None  # this ask's own call, when it went alone
 
     def result(self) -> Any:
-        if self.alone is not None:
-            try:
-                return self.alone.result()  # under the call's own deadline
-            finally:
-                self.release()
         if self.event.ready():  # answered already (the other sections were waited for first)
             ok, value = self.event.wait()
             return _outcome(ok, value)
@@ -68,13 +63,6 @@ class Ask:
                 service=self.coalescer.service,
             ) from None
         return _outcome(ok, value)
-
-    def release(self) -> None:
-        """Done with this ask: when it went alone, the asks that arrived meanwhile go next.
-        `result()` does it; a request that ends without asking for every result must call it."""
-        if self.alone is not None:
-            self.alone = None
-            self.coalescer.hand_on()
 
 
 def _outcome(ok: bool, value: Any) -> Any:
@@ -97,15 +85,16 @@ class Coalescer:
         """Ask for `key`'s answer; `send` is the caller's own proxy method, used if this ask
         is the first of a call. With `alone`, an ask made while no call is under way is sent
         at once by the caller, through its own one-member call: a member alone costs no more
-        than before (the caller must then end it: `result()` or `release()`)."""
+        than before."""
         ask = Ask(self, key, send, time.monotonic() + timeout)
         if not self._busy and alone is not None:
             self._busy = True
             try:
-                ask.alone = alone(key)
+                call = alone(key)  # published now, by the asking request
             except BaseException:
-                self.hand_on()
+                self._busy = False  # nothing waits while no call is under way
                 raise
+            self._spawn(lambda: self._await_alone(ask, call))
             return ask
         self._waiting.setdefault(key, []).append(ask)
         if not self._busy:
@@ -113,12 +102,17 @@ class Coalescer:
             self._spawn(self._run)
         return ask
 
-    def hand_on(self) -> None:
-        """A call made alone has ended: the asks that arrived meanwhile go next."""
-        if self._waiting:
-            self._spawn(self._run)
-        else:
-            self._busy = False
+    def _await_alone(self, ask: Ask, call: Pending[Any]) -> None:
+        """The answer of a call made alone, and then the asks that arrived meanwhile."""
+        try:
+            ask.event.send((True, call.result()))  # under the call's own deadline
+        except Exception as exc:  # noqa: BLE001  the ask's own error
+            ask.event.send((False, exc))
+        finally:
+            if self._waiting:
+                self._run()
+            else:
+                self._busy = False
 
     def forget(self, ask: Ask) -> None:
         asks = self._waiting.get(ask.key)

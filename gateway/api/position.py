@@ -135,18 +135,16 @@ class PositionApi(GatewayParts):
             "loans": (credit.loans_summaries, credit.loans_summary.start),
             "deposits": (deposit.deposits_summaries, deposit.deposits_summary.start),
         }
-        asks, answers = {}, {}
-        try:
-            for key, (many, alone) in plan.items():
-                asks[key] = sections[key].ask(number, many, timeout, alone=alone)
-            for key, ask in asks.items():
-                try:
-                    answers[key] = ask.result()
-                except Exception as exc:  # noqa: BLE001  that section is unavailable, not the page
-                    answers[key] = exc
-        finally:
-            for ask in asks.values():  # however this request ends, the next asks go on
-                ask.release()
+        asks = {
+            key: sections[key].ask(number, many, timeout, alone=alone)
+            for key, (many, alone) in plan.items()
+        }
+        answers = {}
+        for key, ask in asks.items():
+            try:
+                answers[key] = ask.result()
+            except Exception as exc:  # noqa: BLE001  that section is unavailable, not the page
+                answers[key] = exc
         return answers
 
     def position_pdf(self, principal):

@@ -127,13 +127,23 @@ def test_a_member_alone_is_asked_through_the_own_call_and_those_meanwhile_go_tog
     assert section.calls == [["100517", "100777"]]
 
 
-def test_a_request_that_ends_without_its_answer_still_lets_the_next_asks_go():
+def test_a_member_alone_whose_own_call_fails_gets_its_error_and_the_others_go_on():
     section, asks = Section(), coalescer()
     section.release()
-    maria = asks.ask("100234", section, 5, alone=lambda key: OwnCall("solo"))
+
+    class Down(OwnCall):
+        def result(self):
+            self.gate.wait()
+            raise ServiceUnavailable("El servicio accounts no está disponible.", service="x")
+
+    down = Down(None)
+    maria = asks.ask("100234", section, 5, alone=lambda key: down)
     jose = asks.ask("100517", section, 5, alone=lambda key: OwnCall("solo"))
-    maria.release()  # e.g. the request failed before reading its answer
+    down.gate.send()
+    with pytest.raises(ServiceUnavailable):
+        maria.result()
     assert jose.result() == "cuentas de 100517"
-    later = asks.ask("100234", section, 5, alone=lambda key: OwnCall("solo de nuevo"))
-    later.alone.gate.send()
+    own = OwnCall("solo de nuevo")
+    later = asks.ask("100234", section, 5, alone=lambda key: own)
+    own.gate.send()
     assert later.result() == "solo de nuevo"  # idle again: alone, at once
