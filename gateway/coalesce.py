@@ -8,8 +8,10 @@ arrived while a call was under way together in the next one: one request naming 
 
 - **One call under way per section and gateway process.** An ask made while none is under way is
   sent at once by the asking request through the one-member call (`overview`, …): a member alone
-  costs what they cost before. Asks that arrive meanwhile wait for that call to end and go
-  together in the next one, at most `limit` members per call. Nothing ever waits for a timer.
+  costs what they cost before. While members keep coming (the last call named several), such an
+  ask starts the next shared call instead, so that the rush keeps going together. Asks that
+  arrive while a call is under way wait for it to end and go together in the next one, at most
+  `limit` members per call. Nothing ever waits for a timer.
 - **Fresh reads.** An ask is only answered by a call that started after it was made: a member
   who has just moved money never gets a read that began before they asked.
 - **Each member only their own answer**, taken under their own number from the reply; a number
@@ -80,15 +82,18 @@ class Coalescer:
         self._spawn = spawn  # the container's managed threads: stopped with the container
         self._waiting: dict[Hashable, list[Ask]] = {}
         self._busy = False
+        self._last = 0  # members of the last call: more than one means members keep coming
 
     def ask(self, key: Hashable, send: Send, timeout: float, alone: Alone | None = None) -> Ask:
         """Ask for `key`'s answer; `send` is the caller's own proxy method, used if this ask
         is the first of a call. With `alone`, an ask made while no call is under way is sent
         at once by the caller, through its own one-member call: a member alone costs no more
-        than before."""
+        than before. While members keep coming (the last call named several), an ask that
+        finds no call under way starts the next shared one instead."""
         ask = Ask(self, key, send, time.monotonic() + timeout)
-        if not self._busy and alone is not None:
+        if not self._busy and alone is not None and self._last <= 1:
             self._busy = True
+            self._last = 1
             try:
                 call = alone(key)  # published now, by the asking request
             except BaseException:
@@ -135,6 +140,7 @@ class Coalescer:
             self._busy = False
 
     def _one_call(self, taken: dict[Hashable, list[Ask]]) -> None:
+        self._last = len(taken)
         first = next(iter(taken.values()))[0]
         try:
             answers = first.send(list(taken))

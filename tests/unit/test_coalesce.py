@@ -147,3 +147,21 @@ def test_a_member_alone_whose_own_call_fails_gets_its_error_and_the_others_go_on
     later = asks.ask("100234", section, 5, alone=lambda key: own)
     own.gate.send()
     assert later.result() == "solo de nuevo"  # idle again: alone, at once
+
+
+def test_while_members_keep_coming_an_ask_that_finds_no_call_starts_a_shared_one():
+    section, asks = Section(), coalescer()
+    solo = OwnCall("solo")
+    first = asks.ask("1", section, 5, alone=lambda key: solo)
+    rush = [asks.ask(str(n), section, 5, alone=lambda key: OwnCall("x")) for n in (2, 3)]
+    section.release()
+    solo.gate.send()
+    assert [a.result() for a in (first, *rush)] == ["solo", "cuentas de 2", "cuentas de 3"]
+    eventlet.sleep(0)
+    nobody_waits = asks.ask("4", section, 5, alone=lambda key: OwnCall("x"))
+    assert nobody_waits.result() == "cuentas de 4"  # the last call named two: shared
+    quiet = OwnCall("solo otra vez")
+    again = asks.ask("5", section, 5, alone=lambda key: quiet)
+    quiet.gate.send()
+    assert again.result() == "solo otra vez"  # the last call named one: alone again
+    assert section.calls == [["2", "3"], ["4"]]
