@@ -105,13 +105,14 @@ def ssl_options(uri: str) -> dict[str, Any] | None:
     return options
 
 
-def open_connection(uri: str, **kwargs: Any) -> Connection:
-    """A kombu Connection to `uri`, opened: each address is tried once, in order (kombu's own
-    `connect()` tries two at most, and a fresh Connection starts again at the first)."""
+def open_connection(uri: str, rounds: int = 1, **kwargs: Any) -> Connection:
+    """A kombu Connection to `uri`, opened: each address is tried `rounds` times, in order
+    (kombu's own `connect()` tries two at most, and a fresh Connection starts again at the
+    first), with kombu's growing pause between tries."""
     kwargs.setdefault("ssl", ssl_options(uri) or False)
     connection = Connection(uri, **kwargs)
     try:
-        connection.ensure_connection(max_retries=len(broker_urls(uri)) - 1)
+        connection.ensure_connection(max_retries=len(broker_urls(uri)) * max(rounds, 1) - 1)
     except BaseException:
         connection.release()
         raise

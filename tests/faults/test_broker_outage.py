@@ -132,3 +132,20 @@ def test_broker_outage_loses_no_event_and_the_portal_recovers_by_itself(portal_b
         f"audit holds {len(got_reg)} registrations and {len(got_chg)} password changes, "
         f"chain valid over {chain['entries']} entries"
     )
+
+
+def test_a_broker_slow_to_answer_at_a_services_start_gets_more_rounds(amqp_base):
+    """The core-events consumer opens its connection with three rounds (a busy node, a
+    failover): a broker that answers only after the first try still lets the service start."""
+    from services.common.amqp import open_connection
+
+    proxy = CuttableProxy()
+    proxy.stall()  # accepted, and then nothing, until restored
+    try:
+        with pytest.raises(Exception):  # noqa: B017  one round: the stalled try is the last
+            open_connection(proxy.uri(amqp_base), connect_timeout=1)
+        eventlet.spawn_after(1.5, proxy.restore)
+        with open_connection(proxy.uri(amqp_base), rounds=3, connect_timeout=1) as connection:
+            assert connection.connected
+    finally:
+        proxy.close()

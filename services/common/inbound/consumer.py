@@ -222,7 +222,9 @@ class CoreEventConsumer(Batching, Consumer):
     def start(self) -> None:
         # the exchange and the dead-letter queue exist from the start (the core may publish first;
         # operators see the dead queue even when empty)
-        with open_connection(self.container.config["AMQP_URI"]) as connection:
+        # a service cannot start without it: a broker slow to answer (a busy node, a failover)
+        # gets three rounds before the start fails
+        with open_connection(self.container.config["AMQP_URI"], rounds=3) as connection:
             channel = connection.default_channel
             CORE_EXCHANGE(channel).declare()
             self.dead_queue(channel).declare()
