@@ -45,6 +45,7 @@ from services.common.amqp import open_connection, queue_type, rpc_queues_durable
 log = logging.getLogger(__name__)
 
 BROKER_ERRORS = (OSError, KombuError, AMQPError, ConnectionError)
+START_TRIES = 3  # the reply listener's first connection (FastReplyListener._run)
 TRANSIENT = 1
 
 
@@ -180,11 +181,15 @@ class FastReplyListener(SharedExtension):
                     continue
 
     def _run(self, ready: Event) -> None:
+        tries = 0
         while not self._stopping:
             try:
                 self._consume_once(ready)
             except BROKER_ERRORS as exc:
-                if not ready.ready():
+                tries += 1
+                # at start, a broker slow to answer (a busy node, a failover) gets three tries
+                # a second apart before the start fails
+                if not ready.ready() and tries >= START_TRIES:
                     ready.send(exc)
                     return
                 if self._stopping:
