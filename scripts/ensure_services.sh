@@ -26,6 +26,17 @@ if [ "$alarms" != "200" ]; then
   df -h / /var/lib/rabbitmq 2>/dev/null >&2
   exit 2
 fi
+# RabbitMQ 3.10 stops at-least-once dead-lettering on the whole node (quorum queues then fail to
+# start: "noproc") once two of its workers die within 5 s, and never restarts it by itself: a
+# broker left so by an earlier run gets its supervisor started again (docs/operations.md,
+# "Quorum dead-lettering stopped")
+if command -v rabbitmqctl >/dev/null; then
+  dlx=$(timeout 20 rabbitmqctl eval 'whereis(rabbit_fifo_dlx_sup).' 2>/dev/null)
+  if [ "$dlx" = "undefined" ]; then
+    echo "RabbitMQ's at-least-once dead-lettering was stopped: starting it again…"
+    timeout 20 rabbitmqctl eval 'supervisor:restart_child(rabbit_sup, rabbit_fifo_dlx_sup).' >/dev/null 2>&1 || true
+  fi
+fi
 
 if ! pg_up; then
   if command -v pg_ctlcluster >/dev/null; then

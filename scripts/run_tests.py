@@ -138,7 +138,27 @@ def ground_report():
             )
     except Exception as exc:  # noqa: BLE001  a report: say what could not be read
         lines.append(f"broker's management API did not answer: {type(exc).__name__}: {exc}")
+    lines.append(f"broker's at-least-once dead-lettering: {dead_lettering_state()}")
     return lines
+
+
+def dead_lettering_state():
+    """RabbitMQ 3.10 stops it for the whole node after two of its workers die within 5 s
+    (docs/operations.md, "Quorum dead-lettering stopped"): every quorum queue of the portal
+    then fails to start, far from the cause."""
+    try:
+        answer = subprocess.run(
+            ["rabbitmqctl", "eval", "whereis(rabbit_fifo_dlx_sup)."],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"not read ({type(exc).__name__})"
+    if answer == "undefined":
+        return "STOPPED (make services starts it again)"
+    return "running" if answer.startswith("<") else f"not read ({answer[:80]!r})"
 
 
 # the vhosts the tests make (nameko's rabbit_config fixture, tests/e2e/conftest.py's make_vhost)

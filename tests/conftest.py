@@ -191,11 +191,18 @@ def _real_time_after_each_test():
 
 
 @pytest.fixture
-def service_config(rabbit_config, make_db):
-    """nameko config on the test's own vhost, with a fresh database for every service."""
+def service_config(rabbit_config, make_db, request):
+    """nameko config on the test's own vhost, with a fresh database for every service.
+
+    Its queues are classic unless the test is marked `quorum` (the portal's processes of the
+    e2e and fault tests keep the production default, quorum): the suite creates and deletes a
+    few hundred vhosts, and RabbitMQ 3.10 stops at-least-once dead-lettering on the whole node
+    after two of its workers die within 5 s, which a quorum queue deleted as it starts can do
+    (docs/operations.md, "Quorum dead-lettering stopped")."""
     cfg = dict(rabbit_config)
     cfg.update(
         {
+            "AMQP_QUEUE_TYPE": "quorum" if request.node.get_closest_marker("quorum") else "classic",
             "serializer": "json",
             "RPC_TIMEOUT": 3.0,
             "max_workers": 10,

@@ -80,6 +80,7 @@ def audited_discards(rpc_proxy):
     return rpc_proxy("audit").query(event_type="core_event_discarded")
 
 
+@pytest.mark.quorum  # parked in, and requeued from, the production (quorum) queues
 def test_operators_list_filter_page_requeue_and_discard_parked_events(
     portal_core, rpc_proxy, capsys
 ):

@@ -3,11 +3,15 @@
 import time
 
 import eventlet
+import pytest
 from amqp.exceptions import ChannelError, InternalError
 from kombu import Connection
 from nameko.standalone.events import event_dispatcher
 
 from services.common.entrypoints import ATTEMPTS_HEADER, event_handler
+
+# retry and parking through the production queues: quorum, dead-lettered at least once
+pytestmark = pytest.mark.quorum
 
 
 def take_one(amqp_uri, queue):
